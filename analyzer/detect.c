@@ -1,0 +1,173 @@
+/*
+ * detect.c -- the incident state machine (DESIGN.md section 2).
+ *
+ * Per connection:
+ *
+ *   IDLE --P's first FIN--> FIN --C's late payload--> LATE --P's RST--> DONE
+ *
+ * "Late" is decided in sequence space, not capture order: C's segment is
+ * late when its first byte is not covered by the FIN's ack (fin.ack <=
+ * seq).  At a vantage near the client, a request that crossed the FIN in
+ * flight is captured *before* the FIN, so on the FIN we also look back
+ * through the connection's ring for such a segment.  Keep-alive probes
+ * (at snd.nxt - 1) and retransmissions of data P had acknowledged start
+ * below fin.ack and can never be late.  An RST from P with no late payload
+ * (an idle connection reset, never reused) ends the machine quietly, as
+ * does a clean close.  The verdict compares the request's ack with the
+ * FIN's sequence number: covering it means the client had received the
+ * FIN when it wrote (stale), otherwise the two crossed.
+ */
+#include "hangup/detect.h"
+
+#include <string.h>
+
+enum { ST_IDLE = 0, ST_FIN, ST_LATE, ST_DONE };
+
+const char *hu_verdict_name(hu_verdict v)
+{
+    return v == HU_VERDICT_STALE ? "stale" : "crossed";
+}
+
+static const hu_pktsum *ring_newest(const hu_flow *f)
+{
+    return f->ring_len ? hu_flow_ring_at(f, f->ring_len - 1u) : NULL;
+}
+
+static bool is_late(const hu_pktsum *e, uint8_t c, uint32_t fin_ack)
+{
+    return e->side == c && e->paylen > 0 && hu_seq_geq(e->rawseq, fin_ack);
+}
+
+/* Where the timeline starts: the last exchange before the FIN and the
+ * late request, i.e. the newest earlier client request and its segments. */
+static uint32_t timeline_start(const hu_flow *f, uint8_t c, uint64_t first_num,
+                               uint32_t req_seq)
+{
+    int anchor = -1;
+    for (int i = (int)f->ring_len - 1; i >= 0; i--) {
+        const hu_pktsum *e = hu_flow_ring_at(f, (unsigned)i);
+        if (e->num >= first_num)
+            continue;
+        if (e->side == c && e->paylen > 0 && hu_seq_lt(e->rawseq, req_seq)) {
+            anchor = i;
+            break;
+        }
+    }
+    if (anchor < 0)
+        return 0;
+    /* Back over the earlier segments of that same request. */
+    while (anchor > 0) {
+        const hu_pktsum *prev = hu_flow_ring_at(f, (unsigned)anchor - 1);
+        if (prev->side != c || prev->paylen == 0)
+            break;
+        anchor--;
+    }
+    return (uint32_t)anchor;
+}
+
+static void emit(hu_detect *d, hu_flow *f, const hu_pktsum *rst)
+{
+    hu_detect_state *st = &f->det;
+    uint8_t p = st->fin_side, c = (uint8_t)!p;
+    hu_incident inc;
+    memset(&inc, 0, sizeof inc);
+    inc.kind = "keepalive-race";
+    inc.flow = f;
+    inc.client = c;
+    inc.server = p;
+    inc.fin = &st->fin;
+    inc.req = &st->req;
+    inc.rst = rst;
+    uint32_t fin_seq = st->fin.rawseq + st->fin.paylen;
+    bool covers = (st->req.flags & HU_TH_ACK) && hu_seq_gt(st->req.rawack, fin_seq);
+    inc.verdict = covers ? HU_VERDICT_STALE : HU_VERDICT_CROSSED;
+    inc.gap_us = st->req.ts_us - st->fin.ts_us;
+    inc.rtt_us = f->rtt_us;
+    inc.rst_ack = (rst->flags & HU_TH_ACK) != 0;
+    inc.handshake_seen = f->handshake_seen;
+    inc.server_acked = st->req_acked;
+    uint32_t n;
+    const uint8_t *bytes = hu_flow_reqbytes(f, st->req.rawseq, &n);
+    hu_request_decode(bytes, bytes ? n : 0, &inc.request);
+    if (!inc.request.http && !inc.request.tls && f->tls)
+        inc.request.tls = true;
+    /* The RST shows the server's kernel discarded the request: its
+     * application never read it, so it can be retried whatever the
+     * method.  If the server ACKed the bytes first, only an idempotent
+     * method is safe. */
+    inc.safe_to_retry = !st->req_acked ||
+                        (inc.request.http && hu_method_idempotent(inc.request.method));
+    uint64_t first = st->fin.num < st->req.num ? st->fin.num : st->req.num;
+    inc.timeline_start = timeline_start(f, c, first, st->req.rawseq);
+    d->incidents++;
+    if (d->emit)
+        d->emit(d->arg, &inc);
+}
+
+void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p)
+{
+    hu_detect_state *st = &f->det;
+    const hu_pktsum *cur = ring_newest(f);
+    if (st->state == ST_DONE || !cur || cur->num != p->num)
+        return;   /* finished, or the ring could not record this packet */
+
+    switch (st->state) {
+    case ST_IDLE:
+        if (p->flags & HU_TH_RST) {
+            st->state = ST_DONE;
+            return;
+        }
+        if (!(p->flags & HU_TH_FIN))
+            return;
+        st->fin_side = s;
+        hu_pktsum_copy(&st->fin, cur);
+        st->state = ST_FIN;
+        {
+            /* A request captured before the FIN can still be late. */
+            uint8_t c = (uint8_t)!s;
+            uint32_t fin_ack = (p->flags & HU_TH_ACK) ? p->ack : f->side[s].last_ack;
+            st->fin.rawack = fin_ack;
+            for (unsigned i = 0; i + 1 < f->ring_len; i++) {
+                const hu_pktsum *e = hu_flow_ring_at(f, i);
+                if (is_late(e, c, fin_ack)) {
+                    hu_pktsum_copy(&st->req, e);
+                    st->state = ST_LATE;
+                    break;
+                }
+            }
+        }
+        return;
+    case ST_FIN:
+        if (s == st->fin_side) {
+            if (p->flags & HU_TH_RST)
+                st->state = ST_DONE;   /* reset while idle: not an incident */
+            return;
+        }
+        if (p->flags & HU_TH_RST) {
+            st->state = ST_DONE;
+            return;
+        }
+        if (is_late(cur, s, st->fin.rawack)) {
+            hu_pktsum_copy(&st->req, cur);
+            st->state = ST_LATE;
+        }
+        return;
+    case ST_LATE:
+        if (s != st->fin_side) {
+            if (p->flags & HU_TH_RST)
+                st->state = ST_DONE;   /* the client gave up first */
+            return;
+        }
+        if (p->flags & HU_TH_RST) {
+            st->state = ST_DONE;
+            if (st->fin_side != f->client)
+                emit(d, f, cur);
+            return;
+        }
+        if ((p->flags & HU_TH_ACK) && hu_seq_gt(p->ack, st->req.rawseq))
+            st->req_acked = true;
+        return;
+    default:
+        return;
+    }
+}

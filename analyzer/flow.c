@@ -1,0 +1,508 @@
+/*
+ * flow.c -- the connection table and per-packet TCP tracker.
+ *
+ * A chained hash table of hu_flow, grown by doubling, plus one intrusive
+ * list ordered by last activity so that expiry and eviction are O(1) per
+ * packet: the least recently active flow is always at the head.  All state
+ * hangs off the hu_flowtab context; nothing here is global.
+ *
+ * Per packet the tracker:
+ *   - orders the two endpoints the way tcpdump orders its conversation key
+ *     (lower port, then lower address, is side 0), so relative sequence
+ *     numbers can be computed exactly as tcpdump computes them;
+ *   - decides the client (SYN sender > SYN-ACK receiver > request line or
+ *     TLS ClientHello sender > higher port), upgrading a weaker guess when
+ *     stronger evidence arrives;
+ *   - follows each side's highest sequence sent and acknowledged, its first
+ *     FIN, RSTs, and the handshake RTT;
+ *   - appends a summary to the flow's bounded ring, and keeps the first
+ *     bytes of the client's newest request.
+ */
+#include "hangup/flow.h"
+#include "hangup/tcpprint.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct hu_flowtab {
+    hu_flowtab_cfg cfg;
+    hu_flow **buckets;
+    size_t nbuckets;          /* power of two */
+    size_t count;
+    hu_flow *lru_head, *lru_tail;
+    int64_t now;              /* newest packet time seen */
+    hu_flow_release_fn release;
+    void *release_arg;
+    hu_flowtab_stats st;
+};
+
+static uint32_t flow_hash(uint8_t ipver, const uint8_t a[16], const uint8_t b[16],
+                          uint16_t pa, uint16_t pb)
+{
+    /* FNV-1a over the key, then a final avalanche (murmur3 fmix32). */
+    uint32_t h = 2166136261u ^ ipver;
+    size_t n = ipver == 4 ? 4 : 16;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ a[i]) * 16777619u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 16777619u;
+    h = (h ^ ((uint32_t)pa << 16 | pb)) * 16777619u;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
+
+hu_flowtab *hu_flowtab_new(const hu_flowtab_cfg *cfg, hu_flow_release_fn fn, void *arg)
+{
+    hu_flowtab *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->cfg = *cfg;
+    if (t->cfg.max_flows == 0)
+        t->cfg.max_flows = 1;
+    t->nbuckets = 1024;
+    t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
+    if (!t->buckets) {
+        free(t);
+        return NULL;
+    }
+    t->release = fn;
+    t->release_arg = arg;
+    return t;
+}
+
+void hu_pktsum_clear(hu_pktsum *s)
+{
+    free(s->http);
+    s->http = NULL;
+}
+
+void hu_pktsum_copy(hu_pktsum *dst, const hu_pktsum *src)
+{
+    *dst = *src;
+    dst->http = src->http ? strdup(src->http) : NULL;
+}
+
+static void lru_unlink(hu_flowtab *t, hu_flow *f)
+{
+    if (f->lprev)
+        f->lprev->lnext = f->lnext;
+    else
+        t->lru_head = f->lnext;
+    if (f->lnext)
+        f->lnext->lprev = f->lprev;
+    else
+        t->lru_tail = f->lprev;
+    f->lprev = f->lnext = NULL;
+}
+
+static void lru_append(hu_flowtab *t, hu_flow *f)
+{
+    f->lprev = t->lru_tail;
+    f->lnext = NULL;
+    if (t->lru_tail)
+        t->lru_tail->lnext = f;
+    else
+        t->lru_head = f;
+    t->lru_tail = f;
+}
+
+/* Unhook f from the table, call the release hook, free it. */
+static void flow_release(hu_flowtab *t, hu_flow *f)
+{
+    if (t->release)
+        t->release(t->release_arg, f);
+    hu_flow **pp = &t->buckets[f->hash & (t->nbuckets - 1)];
+    while (*pp && *pp != f)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = f->hnext;
+    lru_unlink(t, f);
+    t->count--;
+    for (unsigned i = 0; i < f->ring_len; i++)
+        hu_pktsum_clear(&f->ring[(f->ring_head + i) % f->ring_cap]);
+    free(f->ring);
+    free(f->reqwin);
+    hu_pktsum_clear(&f->det.fin);
+    hu_pktsum_clear(&f->det.req);
+    free(f);
+}
+
+void hu_flowtab_free(hu_flowtab *t)
+{
+    if (!t)
+        return;
+    while (t->lru_head)
+        flow_release(t, t->lru_head);
+    free(t->buckets);
+    free(t);
+}
+
+void hu_flowtab_stats_get(const hu_flowtab *t, hu_flowtab_stats *st)
+{
+    *st = t->st;
+    st->active = t->count;
+}
+
+static void table_grow(hu_flowtab *t)
+{
+    size_t n = t->nbuckets * 2;
+    hu_flow **nb = calloc(n, sizeof *nb);
+    if (!nb)
+        return;   /* keep the old table: longer chains, still correct */
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        hu_flow *f = t->buckets[i];
+        while (f) {
+            hu_flow *next = f->hnext;
+            f->hnext = nb[f->hash & (n - 1)];
+            nb[f->hash & (n - 1)] = f;
+            f = next;
+        }
+    }
+    free(t->buckets);
+    t->buckets = nb;
+    t->nbuckets = n;
+}
+
+/* Release flows that have been idle (or closed) long enough. */
+static void expire(hu_flowtab *t)
+{
+    while (t->lru_head) {
+        hu_flow *f = t->lru_head;
+        int64_t limit = f->closed ? t->cfg.closed_us : t->cfg.idle_us;
+        if (t->now - f->last_ts <= limit)
+            break;
+        flow_release(t, f);
+    }
+}
+
+static bool is_http_method(const uint8_t *p, uint32_t n)
+{
+    static const char *const methods[] = {
+        "GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ",
+        "CONNECT ", "TRACE ", "PROPFIND ", "PROPPATCH ", "MKCOL ", "COPY ",
+        "MOVE ", "LOCK ", "UNLOCK ", "REPORT ", "SEARCH ", "PURGE ",
+    };
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        size_t l = strlen(methods[i]);
+        if (n >= l && memcmp(p, methods[i], l) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Payload evidence of the sender's role: +1 client, -1 server, 0 none. */
+static int payload_role(const hu_pkt *p)
+{
+    const uint8_t *d = p->payload;
+    uint32_t n = p->capturedlen;
+    if (n == 0)
+        return 0;
+    if (is_http_method(d, n))
+        return 1;
+    if (n >= 7 && memcmp(d, "HTTP/1.", 7) == 0)
+        return -1;
+    /* TLS handshake record carrying ClientHello (1) or ServerHello (2). */
+    if (n >= 6 && d[0] == 0x16 && d[1] == 0x03) {
+        if (d[5] == 1)
+            return 1;
+        if (d[5] == 2)
+            return -1;
+    }
+    return 0;
+}
+
+static hu_flow *flow_create(hu_flowtab *t, const hu_pkt *p, bool rev, uint32_t h)
+{
+    if (t->count >= t->cfg.max_flows && t->lru_head) {
+        flow_release(t, t->lru_head);
+        t->st.evicted++;
+    }
+    hu_flow *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    size_t n = p->ipver == 4 ? 4 : 16;
+    f->ipver = p->ipver;
+    memcpy(f->addr[0], rev ? p->dst : p->src, n);
+    memcpy(f->addr[1], rev ? p->src : p->dst, n);
+    f->port[0] = rev ? p->dport : p->sport;
+    f->port[1] = rev ? p->sport : p->dport;
+    f->hash = h;
+    f->id = ++t->st.flows;
+    f->first_ts = f->last_ts = p->ts_us;
+    f->rtt_us = -1;
+    /* Weakest guess until evidence arrives: the higher port is the client. */
+    f->client = f->port[1] > f->port[0] ? 1 : f->port[0] > f->port[1] ? 0 : (uint8_t)rev;
+    f->role_src = HU_ROLE_PORT;
+
+    if (t->count + 1 > t->nbuckets)
+        table_grow(t);
+    hu_flow **b = &t->buckets[h & (t->nbuckets - 1)];
+    f->hnext = *b;
+    *b = f;
+    lru_append(t, f);
+    t->count++;
+    if (t->count > t->st.peak)
+        t->st.peak = t->count;
+    return f;
+}
+
+static void update_roles(hu_flow *f, const hu_pkt *p, uint8_t s)
+{
+    bool syn = p->flags & HU_TH_SYN, ack = p->flags & HU_TH_ACK;
+    if (syn && !ack) {
+        f->client = s;
+        f->role_src = HU_ROLE_SYN;
+    } else if (syn && ack) {
+        if (f->role_src < HU_ROLE_SYNACK) {
+            f->client = (uint8_t)!s;
+            f->role_src = HU_ROLE_SYNACK;
+        }
+    } else if (f->role_src < HU_ROLE_PAYLOAD && p->capturedlen > 0) {
+        int r = payload_role(p);
+        if (r != 0) {
+            f->client = r > 0 ? s : (uint8_t)!s;
+            f->role_src = HU_ROLE_PAYLOAD;
+        }
+    }
+}
+
+static void update_handshake(hu_flow *f, const hu_pkt *p, uint8_t s)
+{
+    bool syn = p->flags & HU_TH_SYN, ack = p->flags & HU_TH_ACK;
+    if (syn && !ack) {
+        if (!f->synack_seen) {
+            f->syn_seen = true;
+            f->syn_ts = p->ts_us;   /* newest SYN: a retransmission restarts */
+        }
+    } else if (syn && ack) {
+        f->synack_seen = true;
+    } else if (ack && f->syn_seen && f->synack_seen && !f->handshake_seen && s == f->client) {
+        f->handshake_seen = true;
+        f->rtt_us = p->ts_us - f->syn_ts;
+    }
+}
+
+static void update_side(hu_flow *f, const hu_pkt *p, uint8_t s)
+{
+    hu_side *sd = &f->side[s];
+    uint32_t end = p->seq + p->paylen + ((p->flags & HU_TH_SYN) ? 1 : 0) +
+                   ((p->flags & HU_TH_FIN) ? 1 : 0);
+    if (!sd->seen) {
+        sd->seen = true;
+        sd->isn = p->seq;
+        sd->snd_max = end;
+    } else if (hu_seq_gt(end, sd->snd_max)) {
+        sd->snd_max = end;
+    }
+    if (p->flags & HU_TH_ACK) {
+        if (!sd->ack_seen || hu_seq_gt(p->ack, sd->last_ack))
+            sd->last_ack = p->ack;
+        sd->ack_seen = true;
+    }
+    if (p->paylen > 0) {
+        sd->data_seen = true;
+        sd->last_data_ts = p->ts_us;
+    }
+    if ((p->flags & HU_TH_FIN) && !sd->fin_seen) {
+        sd->fin_seen = true;
+        sd->fin_seq = p->seq + p->paylen;
+        sd->fin_ack = p->ack;
+        sd->fin_has_ack = (p->flags & HU_TH_ACK) != 0;
+        sd->fin_num = p->num;
+        sd->fin_ts = p->ts_us;
+    }
+    if (p->flags & HU_TH_RST)
+        sd->rst_seen = true;
+    if (!f->closed && (sd->rst_seen || (f->side[0].fin_seen && f->side[1].fin_seen))) {
+        f->closed = true;
+        f->closed_ts = p->ts_us;
+    }
+}
+
+/* The client's request window: restart it where a new request begins (new
+ * data at the stream front after the server acknowledged everything
+ * before), then copy the captured bytes that fall inside it. */
+static void update_reqwin(hu_flow *f, const hu_pkt *p, uint8_t s, uint32_t prev_max,
+                          bool first)
+{
+    if (s != f->client || p->paylen == 0 || p->capturedlen == 0)
+        return;
+    const hu_side *srv = &f->side[!s];
+    bool front = first || p->seq == prev_max;
+    bool quiet = !srv->ack_seen || srv->last_ack == p->seq;
+    if (!f->reqwin) {
+        f->reqwin = malloc(sizeof *f->reqwin);
+        if (!f->reqwin)
+            return;
+        f->reqwin->set = false;
+    }
+    hu_reqwin *w = f->reqwin;
+    if (!w->set || (front && quiet && p->seq != w->seq)) {
+        w->set = true;
+        w->seq = p->seq;
+        w->contig = 0;
+        memset(w->bitmap, 0, sizeof w->bitmap);
+    }
+    uint32_t off = p->seq - w->seq;
+    if (off >= HU_REQWIN)
+        return;
+    uint32_t n = p->capturedlen;
+    if (n > HU_REQWIN - off)
+        n = HU_REQWIN - off;
+    memcpy(w->buf + off, p->payload, n);
+    for (uint32_t i = off; i < off + n; i++)
+        w->bitmap[i >> 3] |= (uint8_t)(1u << (i & 7));
+    while (w->contig < HU_REQWIN && (w->bitmap[w->contig >> 3] & (1u << (w->contig & 7))))
+        w->contig++;
+}
+
+const uint8_t *hu_flow_reqbytes(const hu_flow *f, uint32_t seq, uint32_t *len)
+{
+    *len = 0;
+    const hu_reqwin *w = f->reqwin;
+    if (!w || !w->set)
+        return NULL;
+    uint32_t off = seq - w->seq;
+    if (off >= w->contig)
+        return NULL;
+    *len = w->contig - off;
+    return w->buf + off;
+}
+
+/* tcpdump's relative numbers: only packets with ACK consult the table; a
+ * new conversation or a SYN sets the bases and prints absolute. */
+static void tcpdump_relative(hu_flow *f, const hu_pkt *p, uint8_t s, hu_pktsum *out)
+{
+    out->seq = p->seq;
+    out->ack = p->ack;
+    out->sackbase = 0;
+    if (!(p->flags & HU_TH_ACK))
+        return;
+    if (!f->td_set || (p->flags & HU_TH_SYN)) {
+        f->td_set = true;
+        f->td_base[s] = p->seq;
+        f->td_base[!s] = p->ack - 1;
+        out->sackbase = f->td_base[!s];
+        return;
+    }
+    out->seq = p->seq - f->td_base[s];
+    out->ack = p->ack - f->td_base[!s];
+    out->sackbase = f->td_base[!s];
+}
+
+static hu_pktsum *ring_push(hu_flow *f)
+{
+    if (f->ring_len == f->ring_cap) {
+        if (f->ring_cap < HU_RING_MAX) {
+            uint16_t ncap = f->ring_cap ? (uint16_t)(f->ring_cap * 2) : 4;
+            if (ncap > HU_RING_MAX)
+                ncap = HU_RING_MAX;
+            hu_pktsum *nr = malloc(ncap * sizeof *nr);
+            if (nr) {
+                for (unsigned i = 0; i < f->ring_len; i++)
+                    nr[i] = f->ring[(f->ring_head + i) % f->ring_cap];
+                free(f->ring);
+                f->ring = nr;
+                f->ring_cap = ncap;
+                f->ring_head = 0;
+            }
+        }
+        if (f->ring_len == f->ring_cap) {
+            if (f->ring_cap == 0)
+                return NULL;
+            hu_pktsum *old = &f->ring[f->ring_head];
+            hu_pktsum_clear(old);
+            f->ring_head = (uint16_t)((f->ring_head + 1) % f->ring_cap);
+            f->ring_len--;
+            f->ring_dropped++;
+        }
+    }
+    hu_pktsum *e = &f->ring[(f->ring_head + f->ring_len) % f->ring_cap];
+    f->ring_len++;
+    return e;
+}
+
+hu_flow *hu_flowtab_track(hu_flowtab *t, const hu_pkt *p, uint8_t *sidep)
+{
+    if (p->ts_us > t->now)
+        t->now = p->ts_us;
+    expire(t);
+
+    /* tcpdump's conversation order: the lower port is side 0; with equal
+     * ports, the lower address. */
+    size_t n = p->ipver == 4 ? 4 : 16;
+    bool rev = p->sport > p->dport || (p->sport == p->dport && memcmp(p->src, p->dst, n) > 0);
+    const uint8_t *a = rev ? p->dst : p->src, *b = rev ? p->src : p->dst;
+    uint16_t pa = rev ? p->dport : p->sport, pb = rev ? p->sport : p->dport;
+    uint32_t h = flow_hash(p->ipver, a, b, pa, pb);
+
+    hu_flow *f = t->buckets[h & (t->nbuckets - 1)];
+    for (; f; f = f->hnext)
+        if (f->hash == h && f->ipver == p->ipver && f->port[0] == pa && f->port[1] == pb &&
+            memcmp(f->addr[0], a, n) == 0 && memcmp(f->addr[1], b, n) == 0)
+            break;
+    uint8_t s = (uint8_t)rev;
+    /* A fresh SYN on a finished connection starts a new one (port reuse). */
+    if (f && (p->flags & (HU_TH_SYN | HU_TH_ACK)) == HU_TH_SYN && f->side[s].seen &&
+        (f->closed || p->seq != f->side[s].isn)) {
+        bool td = f->td_set;
+        uint32_t b0 = f->td_base[0], b1 = f->td_base[1];
+        flow_release(t, f);
+        f = flow_create(t, p, rev, h);
+        if (f) {   /* tcpdump's table outlives the connection */
+            f->td_set = td;
+            f->td_base[0] = b0;
+            f->td_base[1] = b1;
+        }
+    } else if (!f) {
+        f = flow_create(t, p, rev, h);
+    } else {
+        lru_unlink(t, f);
+        lru_append(t, f);
+    }
+    if (!f)
+        return NULL;
+
+    *sidep = s;
+    f->last_ts = p->ts_us;
+    f->packets++;
+    bool first = !f->side[s].seen;
+    bool first_data = !f->side[s].data_seen;
+    uint32_t prev_max = f->side[s].snd_max;
+
+    update_roles(f, p, s);
+    update_handshake(f, p, s);
+    update_side(f, p, s);
+    if (first_data && s == f->client && p->capturedlen >= 3 && p->payload[0] == 0x16 &&
+        p->payload[1] == 0x03)
+        f->tls = true;   /* the client opened with a TLS handshake record */
+    update_reqwin(f, p, s, prev_max, first);
+
+    hu_pktsum *e = ring_push(f);
+    if (e) {
+        e->ts_us = p->ts_us;
+        e->num = p->num;
+        tcpdump_relative(f, p, s, e);
+        e->rawseq = p->seq;
+        e->rawack = p->ack;
+        e->paylen = p->paylen;
+        e->ifindex = p->ifindex;
+        e->win = p->win;
+        e->urp = p->urp;
+        e->flags = p->flags;
+        e->side = s;
+        e->optlen = p->optlen;
+        e->pkttype = p->pkttype;
+        e->has_sll2 = p->has_sll2;
+        memcpy(e->opts, p->opts, p->optlen);
+        e->http = hu_tcpprint_payload_suffix(p);
+    } else {
+        hu_pktsum tmp;
+        tcpdump_relative(f, p, s, &tmp);   /* keep tcpdump's bases right */
+    }
+    return f;
+}

@@ -1,0 +1,203 @@
+/*
+ * main.c -- the hangup command line.
+ *
+ * Parses the subcommand and its options, then hands over to the pipeline
+ * (analyze.c).  Exit status: 0 every input was read completely; 1 some
+ * input could not be read, or only in part (the rest was still analysed
+ * and reported); 2 usage error (unknown option, bad filter expression);
+ * 3 out of memory.
+ */
+#include "hangup/analyze.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifndef HANGUP_VERSION
+#define HANGUP_VERSION "0.1.0"
+#endif
+
+enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_NOMEM = 3 };
+
+static const char usage_main[] =
+    "usage: hangup <command> [options] [arguments]\n"
+    "\n"
+    "Why did my socket hang up?  hangup reads packet captures and explains\n"
+    "every keep-alive race in them: a server closing an idle HTTP connection\n"
+    "(FIN) just as the client reuses it, the request answered by RST, and the\n"
+    "client reporting 'socket hang up' / ECONNRESET.\n"
+    "\n"
+    "commands:\n"
+    "  analyze FILE...   find and explain the races in pcap/pcapng files\n"
+    "  help [COMMAND]    show help for a command\n"
+    "\n"
+    "  hangup --version  print the version\n"
+    "\n"
+    "Run 'hangup help analyze' for the options of analyze.\n";
+
+static const char usage_analyze[] =
+    "usage: hangup analyze [options] FILE...\n"
+    "\n"
+    "Read each pcap or pcapng FILE (as written by tcpdump, Wireshark, tshark),\n"
+    "track every TCP connection (IPv4 and IPv6, with or without the handshake\n"
+    "in the capture) and report each keep-alive race: the server's FIN, the\n"
+    "request the client sent on the closing connection, and the server's RST.\n"
+    "Each race comes with a verdict:\n"
+    "  crossed  the request and the FIN crossed in flight (nobody misbehaved)\n"
+    "  stale    the client had already received the FIN and still reused the\n"
+    "           connection (a client bug)\n"
+    "the lost request, whether it is safe to retry, what to change, and the\n"
+    "connection's timeline printed exactly as 'tcpdump -n' prints it.  Each\n"
+    "FILE is a separate capture; a summary over all of them comes last.\n"
+    "\n"
+    "options:\n"
+    "  -f, --filter EXPR       only look at packets matching the BPF expression\n"
+    "                          EXPR (pcap-filter(7) syntax, quote it)\n"
+    "      --json              print one JSON object per race per line on\n"
+    "                          stdout, and nothing else there\n"
+    "      --no-timeline       leave the tcpdump timeline out of each race\n"
+    "      --no-db             do not store results (nothing is stored yet)\n"
+    "      --max-connections N track at most N connections at once; the least\n"
+    "                          recently active is evicted beyond that\n"
+    "                          (default 1000000)\n"
+    "      --idle-timeout SECS forget a connection after SECS seconds without a\n"
+    "                          packet, in capture time (default 3600)\n"
+    "  -h, --help              show this help\n"
+    "\n"
+    "Link types: Ethernet (with 802.1Q/QinQ tags), LINUX_SLL, LINUX_SLL2\n"
+    "(tcpdump -i any), NULL, LOOP, RAW, IPV4, IPV6.\n"
+    "\n"
+    "Times in timelines are local, as tcpdump prints them (set TZ=UTC to\n"
+    "compare with a UTC tcpdump run); JSON times are UTC.\n"
+    "\n"
+    "exit status: 0 all files read completely; 1 a file could not be read,\n"
+    "or only in part (what was read is still reported); 2 usage error or bad\n"
+    "filter; 3 out of memory.\n"
+    "\n"
+    "example:\n"
+    "  hangup analyze -f 'tcp port 3000' capture.pcap\n"
+    "  hangup analyze --json a.pcap b.pcapng | jq .verdict\n";
+
+static int parse_count(const char *s, const char *what, long long min, long long max,
+                       long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) {
+        fprintf(stderr, "hangup: %s must be a whole number from %lld to %lld, not '%s'\n",
+                what, min, max, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int cmd_analyze(int argc, char **argv)
+{
+    hu_analyze_opts o;
+    hu_analyze_opts_default(&o);
+    enum { OPT_JSON = 256, OPT_NOTL, OPT_NODB, OPT_MAXC, OPT_IDLE };
+    static const struct option longopts[] = {
+        { "filter", required_argument, NULL, 'f' },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "no-timeline", no_argument, NULL, OPT_NOTL },
+        { "no-db", no_argument, NULL, OPT_NODB },
+        { "max-connections", required_argument, NULL, OPT_MAXC },
+        { "idle-timeout", required_argument, NULL, OPT_IDLE },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    optind = 1;
+    int c;
+    long long v;
+    while ((c = getopt_long(argc, argv, "f:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            o.filter = optarg;
+            break;
+        case OPT_JSON:
+            o.json = true;
+            break;
+        case OPT_NOTL:
+            o.timeline = false;
+            break;
+        case OPT_NODB:
+            break;
+        case OPT_MAXC:
+            if (parse_count(optarg, "--max-connections", 1, 100000000, &v) < 0)
+                return EXIT_USAGE;
+            o.max_flows = (size_t)v;
+            break;
+        case OPT_IDLE:
+            if (parse_count(optarg, "--idle-timeout", 1, 365LL * 86400, &v) < 0)
+                return EXIT_USAGE;
+            o.idle_us = v * 1000000;
+            break;
+        case 'h':
+            fputs(usage_analyze, stdout);
+            return 0;
+        default:
+            fputs("Run 'hangup help analyze' for usage.\n", stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fputs("hangup: analyze needs at least one capture FILE\n"
+              "Run 'hangup help analyze' for usage.\n", stderr);
+        return EXIT_USAGE;
+    }
+    tzset();
+    hu_analyzer *a = hu_analyzer_new(&o);
+    if (!a) {
+        fputs("hangup: out of memory\n", stderr);
+        return EXIT_NOMEM;
+    }
+    int status = 0;
+    for (int i = optind; i < argc; i++) {
+        hu_file_rc rc = hu_analyzer_file(a, argv[i]);
+        if (rc == HU_FILE_BADFILTER) {
+            status = EXIT_USAGE;
+            break;
+        }
+        if (rc == HU_FILE_NOMEM)
+            status = EXIT_NOMEM;
+        else if (rc != HU_FILE_OK && status == 0)
+            status = EXIT_INPUT;
+    }
+    if (status != EXIT_USAGE)
+        hu_analyzer_finish(a);
+    hu_analyzer_free(a);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "hangup: error writing output: %s\n", strerror(errno));
+        return EXIT_INPUT;
+    }
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "analyze") == 0)
+        return cmd_analyze(argc - 1, argv + 1);
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("hangup %s\n", HANGUP_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        if (argc > 2 && strcmp(argv[2], "analyze") == 0)
+            fputs(usage_analyze, stdout);
+        else
+            fputs(usage_main, stdout);
+        return 0;
+    }
+    fprintf(stderr, "hangup: unknown command '%s'\n\n%s", cmd, usage_main);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,69 @@
+/*
+ * request.c -- decode the lost request from its first bytes.
+ *
+ * Only the request line matters for the incident (method and target say
+ * what was lost, the version says which semantics applied), so this is a
+ * strict little scanner rather than a full parser: an RFC 9110 token for
+ * the method, a target of visible characters, and an HTTP/x.y version.
+ * Anything else is reported as not HTTP; a TLS record header is reported
+ * as TLS.  Bytes are copied raw; escaping is the printer's job.
+ */
+#include "hangup/request.h"
+
+#include <string.h>
+
+static bool is_tchar(uint8_t c)
+{
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+        return true;
+    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+void hu_request_decode(const uint8_t *p, size_t n, hu_request *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n == 0)
+        return;
+    /* TLS record: content type 20..23, major version 3. */
+    if (n >= 2 && p[0] >= 0x14 && p[0] <= 0x17 && p[1] == 0x03) {
+        out->tls = true;
+        return;
+    }
+    size_t i = 0;
+    while (i < n && i < HU_METHOD_MAX && is_tchar(p[i]))
+        i++;
+    if (i == 0 || i >= n || p[i] != ' ')
+        return;
+    memcpy(out->method, p, i);
+    out->method[i] = '\0';
+    size_t t = ++i;
+    while (i < n && p[i] > 0x20 && p[i] < 0x7f)
+        i++;
+    if (i == t) {
+        out->method[0] = '\0';
+        return;
+    }
+    out->http = true;
+    out->target_len = i - t < HU_TARGET_MAX ? i - t : HU_TARGET_MAX;
+    memcpy(out->target, p + t, out->target_len);
+    if (i >= n || p[i] != ' ')
+        return;   /* cut short: method and partial target */
+    i++;
+    if (n - i >= 8 && memcmp(p + i, "HTTP/", 5) == 0 && p[i + 5] >= '0' && p[i + 5] <= '9' &&
+        p[i + 6] == '.' && p[i + 7] >= '0' && p[i + 7] <= '9') {
+        memcpy(out->version, p + i, 8);
+        out->version[8] = '\0';
+        i += 8;
+        if (i < n && (p[i] == '\r' || p[i] == '\n'))
+            out->complete = true;
+    }
+}
+
+bool hu_method_idempotent(const char *m)
+{
+    static const char *const idem[] = { "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE" };
+    for (size_t i = 0; i < sizeof idem / sizeof idem[0]; i++)
+        if (strcmp(m, idem[i]) == 0)
+            return true;
+    return false;
+}

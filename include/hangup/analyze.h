@@ -1,0 +1,52 @@
+/*
+ * analyze.h -- the offline pipeline: files in, incidents out.
+ *
+ * capture -> decode -> flow tracker -> detector -> report, one file at a
+ * time (each file is its own capture: connections, packet numbers and
+ * tcpdump's relative sequence numbers start afresh), one summary at the
+ * end.  All state lives in the hu_analyzer context.
+ */
+#ifndef HANGUP_ANALYZE_H
+#define HANGUP_ANALYZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct hu_analyze_opts {
+    const char *filter;       /* BPF expression or NULL */
+    bool json;
+    bool timeline;
+    size_t max_flows;         /* connections tracked at once */
+    int64_t idle_us;          /* release connections idle this long */
+    int64_t closed_us;        /* release closed connections after this */
+    FILE *out, *err;
+    const char *progname;     /* prefix of error lines */
+} hu_analyze_opts;
+
+/* Sensible defaults: see the README's option table. */
+void hu_analyze_opts_default(hu_analyze_opts *o);
+
+typedef struct hu_analyzer hu_analyzer;
+
+hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o);   /* NULL on OOM */
+void hu_analyzer_free(hu_analyzer *a);
+
+typedef enum hu_file_rc {
+    HU_FILE_OK = 0,
+    HU_FILE_PARTIAL,          /* read in part (truncated or corrupt): reported */
+    HU_FILE_FAILED,           /* not read at all: reported */
+    HU_FILE_BADFILTER,        /* the filter does not compile: reported */
+    HU_FILE_NOMEM,
+} hu_file_rc;
+
+/* Analyse one file; problems are reported on o->err, one line each. */
+hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path);
+
+/* Print the summary (human output). */
+void hu_analyzer_finish(hu_analyzer *a);
+
+uint64_t hu_analyzer_incidents(const hu_analyzer *a);
+
+#endif

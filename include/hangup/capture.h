@@ -1,0 +1,42 @@
+/*
+ * capture.h -- reading capture files through libpcap.
+ */
+#ifndef HANGUP_CAPTURE_H
+#define HANGUP_CAPTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* One frame as libpcap hands it over; data is valid during the call. */
+typedef struct hu_frame {
+    uint64_t num;             /* 1-based position in the file */
+    int64_t ts_us;
+    uint32_t caplen, wirelen;
+    const uint8_t *data;
+} hu_frame;
+
+typedef void (*hu_frame_fn)(void *arg, int dlt, const hu_frame *fr);
+
+typedef enum hu_capture_rc {
+    HU_CAP_OK = 0,            /* read to the end */
+    HU_CAP_PARTIAL,           /* stopped early (truncated or corrupt file): the
+                                 frames before were delivered, err says where */
+    HU_CAP_FAILED,            /* nothing read: cannot open, unsupported link type */
+    HU_CAP_BADFILTER,         /* the BPF expression does not compile */
+} hu_capture_rc;
+
+/*
+ * Read every frame of the pcap or pcapng file at path (libpcap detects
+ * which), apply the BPF filter when non-NULL, and call fn for each frame
+ * that passes.  On any rc but HU_CAP_OK, err receives one line (without
+ * the file name) saying what was wrong and where.  If `dlt_out` is not
+ * NULL it receives the file's link type.
+ */
+hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn fn, void *arg,
+                              int *dlt_out, char *err, size_t errlen);
+
+/* "EN10MB (Ethernet)" style name of a DLT for messages. */
+void hu_capture_dlt_name(int dlt, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * decode.h -- link layer -> IPv4/IPv6 -> TCP decoding of one frame.
+ */
+#ifndef HANGUP_DECODE_H
+#define HANGUP_DECODE_H
+
+#include <stddef.h>
+#include "hangup/packet.h"
+
+typedef enum hu_decode_rc {
+    HU_DEC_TCP = 0,   /* a TCP segment: *out is filled */
+    HU_DEC_SKIP,      /* well formed, but not TCP over IP (ARP, UDP, a later
+                         IPv4 fragment, ...): silently ignored */
+    HU_DEC_BAD,       /* malformed or cut short: *why says what */
+} hu_decode_rc;
+
+/* True when hangup can decode frames of this DLT_* link type. */
+bool hu_decode_link_supported(int dlt);
+
+/*
+ * Decode one frame of link type `dlt` (a DLT_* value from pcap_datalink()).
+ * `caplen` bytes are readable at `data`; `wirelen` is the original length.
+ * On HU_DEC_TCP, out's pointer fields alias `data`.  On HU_DEC_BAD, *why
+ * points to a static string naming the problem (never NULL then).
+ * Never reads outside data[0, caplen).
+ */
+hu_decode_rc hu_decode(int dlt, const uint8_t *data, uint32_t caplen,
+                       hu_pkt *out, const char **why);
+
+#endif

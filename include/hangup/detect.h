@@ -1,0 +1,54 @@
+/*
+ * detect.h -- the incident state machine.
+ *
+ * Fed every tracked packet after flow.c has updated the connection, it
+ * finds the core incident of DESIGN.md section 2: the side that closes
+ * first (P) sends a FIN; the other side (C) sends payload whose first byte
+ * P's FIN did not acknowledge (before or after the FIN in capture order,
+ * so both vantages work); P's host answers with RST.  It is a keep-alive
+ * race when P is the server.
+ */
+#ifndef HANGUP_DETECT_H
+#define HANGUP_DETECT_H
+
+#include "hangup/flow.h"
+#include "hangup/request.h"
+
+typedef enum hu_verdict {
+    HU_VERDICT_CROSSED,   /* the request's ack does not cover the FIN */
+    HU_VERDICT_STALE,     /* the client had received the FIN before writing */
+} hu_verdict;
+
+const char *hu_verdict_name(hu_verdict v);
+
+/* One incident, handed to the callback; every pointer is borrowed and
+ * valid only during the callback. */
+typedef struct hu_incident {
+    const char *kind;         /* "keepalive-race" */
+    hu_verdict verdict;
+    const hu_flow *flow;
+    uint8_t client, server;   /* side indexes into flow */
+    const hu_pktsum *fin, *req, *rst;
+    int64_t gap_us;           /* request time minus FIN time (signed) */
+    int64_t rtt_us;           /* -1 when the handshake was not captured */
+    bool rst_ack;             /* [R.] rather than a bare [R] */
+    bool handshake_seen;
+    bool server_acked;        /* the server's kernel ACKed request bytes */
+    bool safe_to_retry;
+    hu_request request;       /* the lost request, decoded */
+    uint32_t timeline_start;  /* index into the flow's ring */
+} hu_incident;
+
+typedef void (*hu_incident_fn)(void *arg, const hu_incident *inc);
+
+typedef struct hu_detect {
+    hu_incident_fn emit;
+    void *arg;
+    uint64_t incidents;
+} hu_detect;
+
+/* Run the state machine on packet p, sent by side s of flow f (already
+ * tracked).  Calls d->emit at most once per connection, on the RST. */
+void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p);
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * flow.h -- the connection table and per-packet TCP tracker.
+ *
+ * Every TCP packet of a file, both address families, lands in exactly one
+ * hu_flow, keyed by its 4-tuple without direction.  The tracker decides who
+ * is client and server, follows each side's sequence space, times the
+ * handshake, computes the relative sequence numbers tcpdump would print,
+ * and keeps a bounded ring of recent packet summaries so that an incident
+ * can print its timeline without the pcap.  Flows are released when closed
+ * for a while, when idle too long, or when the table is full (least
+ * recently active first), so memory is bounded by the table size.
+ */
+#ifndef HANGUP_FLOW_H
+#define HANGUP_FLOW_H
+
+#include <stddef.h>
+#include "hangup/packet.h"
+
+#define HU_RING_MAX 32        /* packet summaries kept per connection */
+#define HU_REQWIN 1024        /* client bytes kept from each request start */
+
+/* One packet as the timeline needs it: enough to re-print tcpdump's line. */
+typedef struct hu_pktsum {
+    int64_t ts_us;
+    uint64_t num;
+    uint32_t seq, ack;        /* as tcpdump -n prints them (relative or not) */
+    uint32_t sackbase;        /* subtracted from SACK block edges, as tcpdump does */
+    uint32_t rawseq, rawack;  /* the header's own numbers */
+    uint32_t paylen;
+    uint32_t ifindex;
+    uint16_t win, urp;
+    uint8_t flags, side, optlen, pkttype;
+    uint8_t has_sll2;
+    uint8_t opts[40];
+    char *http;               /* tcpdump's ": HTTP..." suffix, owned; or NULL */
+} hu_pktsum;
+
+/* How the client/server roles were decided, strongest last. */
+typedef enum hu_role_src {
+    HU_ROLE_PORT = 0,         /* guess: the higher port is the client */
+    HU_ROLE_PAYLOAD,          /* a request line / TLS ClientHello was seen */
+    HU_ROLE_SYNACK,           /* the SYN-ACK receiver is the client */
+    HU_ROLE_SYN,              /* the SYN sender is the client */
+} hu_role_src;
+
+typedef struct hu_side {
+    bool seen;                /* this side has sent a packet */
+    bool data_seen;           /* ... carrying payload */
+    bool fin_seen;
+    bool rst_seen;
+    uint32_t isn;             /* first seq seen from this side */
+    uint32_t snd_max;         /* highest seq+len(+SYN/FIN) sent */
+    uint32_t last_ack;        /* highest ack sent (valid when ack_seen) */
+    bool ack_seen;
+    int64_t last_data_ts;     /* time of this side's newest payload byte */
+    /* Its first FIN (DESIGN.md 2): fin_seq = seq + payload length. */
+    uint32_t fin_seq, fin_ack;
+    bool fin_has_ack;
+    uint64_t fin_num;
+    int64_t fin_ts;
+} hu_side;
+
+/* Bytes of the client's newest request, starting at reqwin_seq, kept so a
+ * request line split over segments (or sent before the FIN that makes it
+ * late) can still be decoded. */
+typedef struct hu_reqwin {
+    bool set;
+    uint32_t seq;             /* stream position of buf[0] */
+    uint32_t contig;          /* bytes filled contiguously from buf[0] */
+    uint8_t bitmap[HU_REQWIN / 8];
+    uint8_t buf[HU_REQWIN];
+} hu_reqwin;
+
+typedef struct hu_flow hu_flow;
+
+/* detect.c's per-connection state; see there. */
+typedef struct hu_detect_state {
+    uint8_t state;
+    uint8_t fin_side;         /* the side that closed first (peer P) */
+    bool req_acked;           /* P acknowledged late-request bytes */
+    hu_pktsum fin;            /* P's first FIN */
+    hu_pktsum req;            /* the late request's first segment */
+} hu_detect_state;
+
+struct hu_flow {
+    hu_flow *hnext;           /* hash chain */
+    hu_flow *lprev, *lnext;   /* activity list, least recent first */
+    uint32_t hash;
+
+    /* Key: side 0 is the endpoint tcpdump calls the source of its
+     * conversation key (the lower port, then the lower address). */
+    uint8_t ipver;
+    uint8_t addr[2][16];
+    uint16_t port[2];
+
+    uint64_t id;              /* connection number in this file, from 1 */
+    int64_t first_ts, last_ts;
+    uint64_t packets;
+
+    uint8_t client;           /* side index of the client */
+    hu_role_src role_src;
+    bool closed;              /* RST seen, or both FINs */
+    int64_t closed_ts;
+    bool tls;                 /* client's first bytes were a TLS record */
+
+    /* Handshake: RTT = first ACK after the SYN-ACK minus the SYN. */
+    bool syn_seen, synack_seen, handshake_seen;
+    int64_t syn_ts;
+    int64_t rtt_us;           /* -1 when unknown */
+
+    /* tcpdump's relative-sequence bases (print-tcp.c tcp_seq_hash). */
+    bool td_set;
+    uint32_t td_base[2];
+
+    hu_side side[2];
+    hu_reqwin *reqwin;        /* client request bytes, allocated on demand */
+
+    /* Ring of recent packet summaries, oldest at ring[ring_head]. */
+    hu_pktsum *ring;
+    uint16_t ring_cap, ring_head, ring_len;
+    uint64_t ring_dropped;    /* summaries overwritten so far */
+
+    hu_detect_state det;
+};
+
+typedef struct hu_flowtab_cfg {
+    size_t max_flows;         /* table bound; least recently active evicted */
+    int64_t idle_us;          /* release flows idle longer than this */
+    int64_t closed_us;        /* release closed flows after this long */
+} hu_flowtab_cfg;
+
+typedef struct hu_flowtab hu_flowtab;
+
+/* Called just before a flow is released; must not touch the table. */
+typedef void (*hu_flow_release_fn)(void *arg, hu_flow *f);
+
+/* Returns NULL on allocation failure. */
+hu_flowtab *hu_flowtab_new(const hu_flowtab_cfg *cfg, hu_flow_release_fn fn, void *arg);
+/* Releases every flow (calling the release hook) and the table. */
+void hu_flowtab_free(hu_flowtab *t);
+
+/*
+ * Track one packet: find or create its flow, update roles, sequence state,
+ * handshake timing and the ring.  *sidep receives the sender's side index.
+ * Returns NULL only on allocation failure (the packet is then dropped).
+ * May release idle or old flows first (release hook called).
+ */
+hu_flow *hu_flowtab_track(hu_flowtab *t, const hu_pkt *p, uint8_t *sidep);
+
+/* Counters for the summary. */
+typedef struct hu_flowtab_stats {
+    uint64_t flows;           /* connections created */
+    uint64_t evicted;         /* released early because the table was full */
+    size_t active;            /* in the table now */
+    size_t peak;              /* most at once */
+} hu_flowtab_stats;
+void hu_flowtab_stats_get(const hu_flowtab *t, hu_flowtab_stats *st);
+
+/* The ring's i-th oldest summary, 0 <= i < f->ring_len. */
+static inline const hu_pktsum *hu_flow_ring_at(const hu_flow *f, unsigned i)
+{
+    return &f->ring[(f->ring_head + i) % f->ring_cap];
+}
+
+/* Bytes from stream position `seq` of the client's request window: sets
+ * *len to how many contiguous bytes are known there (0 if none). */
+const uint8_t *hu_flow_reqbytes(const hu_flow *f, uint32_t seq, uint32_t *len);
+
+/* Copy a summary, duplicating its owned strings; hu_pktsum_clear frees. */
+void hu_pktsum_copy(hu_pktsum *dst, const hu_pktsum *src);
+void hu_pktsum_clear(hu_pktsum *s);
+
+#endif

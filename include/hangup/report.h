@@ -1,0 +1,46 @@
+/*
+ * report.h -- what the user reads: each incident explained (human) or as
+ * one JSON object per line (--json), and the closing summary.
+ */
+#ifndef HANGUP_REPORT_H
+#define HANGUP_REPORT_H
+
+#include <stdio.h>
+#include "hangup/detect.h"
+#include "hangup/flow.h"
+#include "hangup/strbuf.h"
+
+typedef struct hu_report hu_report;
+
+typedef struct hu_report_cfg {
+    FILE *out;                /* incidents and summary */
+    bool json;                /* one JSON object per incident, nothing else */
+    bool timeline;            /* human output: print the tcpdump timeline */
+} hu_report_cfg;
+
+/* Returns NULL on allocation failure. */
+hu_report *hu_report_new(const hu_report_cfg *cfg);
+void hu_report_free(hu_report *r);
+
+/* The file whose packets follow (borrowed; must outlive its packets). */
+void hu_report_begin_file(hu_report *r, const char *path);
+void hu_report_end_file(hu_report *r, uint64_t packets);
+
+/* Print one incident now (detector callback; arg is the hu_report). */
+void hu_report_incident(void *arg, const hu_incident *inc);
+
+/* Account a connection as it is released (flow-table hook). */
+void hu_report_connection(hu_report *r, const hu_flow *f);
+
+/* Print the summary over every file (human mode only). */
+void hu_report_summary(hu_report *r);
+
+/* Incidents reported so far. */
+uint64_t hu_report_incidents(const hu_report *r);
+
+/* "ip:port", IPv6 as "[addr]:port"; buf must hold 64 bytes. */
+void hu_endpoint_str(char *buf, size_t n, uint8_t ipver, const uint8_t *addr, uint16_t port);
+/* UTC ISO-8601 with microseconds: "2026-11-21T15:53:53.187939Z". */
+void hu_iso_time(hu_sb *sb, int64_t ts_us);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * request.h -- what the lost request was, from its first bytes.
+ */
+#ifndef HANGUP_REQUEST_H
+#define HANGUP_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HU_METHOD_MAX 32
+#define HU_TARGET_MAX 1024
+
+typedef struct hu_request {
+    bool http;                /* an HTTP request line was decoded */
+    bool tls;                 /* the bytes are a TLS record */
+    bool complete;            /* the request line ended (CRLF) in the bytes seen */
+    char method[HU_METHOD_MAX + 1];
+    uint8_t target[HU_TARGET_MAX];   /* raw bytes from the wire, unescaped */
+    size_t target_len;
+    char version[9];          /* "HTTP/1.1", or "" */
+} hu_request;
+
+/*
+ * Decode the start of a client's message: an HTTP/1.x request line
+ * (method token, SP, target, SP, version), or a TLS record header.  A
+ * line cut short still yields method and the target bytes seen.  Fills
+ * *out; never reads beyond p[0, n).
+ */
+void hu_request_decode(const uint8_t *p, size_t n, hu_request *out);
+
+/* RFC 9110 9.2.2: GET HEAD OPTIONS TRACE PUT DELETE are idempotent. */
+bool hu_method_idempotent(const char *method);
+
+#endif
