@@ -1,0 +1,235 @@
+/*
+ * testutil.c -- see testutil.h.
+ */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void tu_conv_v4(tu_conv *c, const char *cli, uint16_t cport, const char *srv, uint16_t sport)
+{
+    memset(c, 0, sizeof *c);
+    c->ipver = 4;
+    inet_pton(AF_INET, cli, c->cli);
+    inet_pton(AF_INET, srv, c->srv);
+    c->cport = cport;
+    c->sport = sport;
+}
+
+void tu_conv_v6(tu_conv *c, const char *cli, uint16_t cport, const char *srv, uint16_t sport)
+{
+    memset(c, 0, sizeof *c);
+    c->ipver = 6;
+    inet_pton(AF_INET6, cli, c->cli);
+    inet_pton(AF_INET6, srv, c->srv);
+    c->cport = cport;
+    c->sport = sport;
+}
+
+void tu_pkt(hu_pkt *p, const tu_conv *c, bool from_client, uint64_t num, int64_t t_us,
+            uint8_t flags, uint32_t seq, uint32_t ack, const char *payload, uint32_t len)
+{
+    memset(p, 0, sizeof *p);
+    p->num = num;
+    p->ts_us = t_us;
+    p->pkttype = HU_PKTTYPE_NONE;
+    p->ipver = c->ipver;
+    memcpy(p->src, from_client ? c->cli : c->srv, 16);
+    memcpy(p->dst, from_client ? c->srv : c->cli, 16);
+    p->sport = from_client ? c->cport : c->sport;
+    p->dport = from_client ? c->sport : c->cport;
+    p->seq = seq;
+    p->ack = ack;
+    p->flags = flags;
+    p->win = 512;
+    p->paylen = p->capturedlen = len;
+    p->payload = (const uint8_t *)payload;
+}
+
+static void collect(void *arg, const hu_incident *inc)
+{
+    tu_run *r = arg;
+    if (r->ninc >= 64)
+        return;
+    tu_inc *t = &r->inc[r->ninc++];
+    memset(t, 0, sizeof *t);
+    t->verdict = inc->verdict;
+    t->fin = inc->fin->num;
+    t->req = inc->req->num;
+    t->rst = inc->rst->num;
+    t->gap_us = inc->gap_us;
+    t->rtt_us = inc->rtt_us;
+    t->rst_ack = inc->rst_ack;
+    t->tls = inc->request.tls;
+    t->http = inc->request.http;
+    t->handshake_seen = inc->handshake_seen;
+    t->safe = inc->safe_to_retry;
+    snprintf(t->method, sizeof t->method, "%s", inc->request.method);
+    size_t n = inc->request.target_len < sizeof t->target - 1 ? inc->request.target_len
+                                                             : sizeof t->target - 1;
+    memcpy(t->target, inc->request.target, n);
+    t->target[n] = '\0';
+}
+
+void tu_run_init(tu_run *r)
+{
+    memset(r, 0, sizeof *r);
+    hu_flowtab_cfg cfg = { .max_flows = 1000, .idle_us = 3600000000LL, .closed_us = 60000000LL };
+    r->ft = hu_flowtab_new(&cfg, NULL, NULL);
+    r->det.emit = collect;
+    r->det.arg = r;
+}
+
+void tu_run_feed(tu_run *r, const hu_pkt *p)
+{
+    uint8_t s;
+    hu_flow *f = hu_flowtab_track(r->ft, p, &s);
+    if (f)
+        hu_detect_packet(&r->det, f, s, p);
+}
+
+void tu_run_fini(tu_run *r) { hu_flowtab_free(r->ft); }
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+static size_t tcp_hdr(uint8_t *t, uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq,
+                      uint32_t ack, const uint8_t *opts, size_t optlen, const char *payload,
+                      size_t len)
+{
+    size_t hl = 20 + ((optlen + 3) & ~(size_t)3);
+    memset(t, 0, hl);
+    put16(t, sport);
+    put16(t + 2, dport);
+    put32(t + 4, seq);
+    put32(t + 8, ack);
+    t[12] = (uint8_t)((hl / 4) << 4);
+    t[13] = flags;
+    put16(t + 14, 512);
+    if (optlen)
+        memcpy(t + 20, opts, optlen);
+    if (len)
+        memcpy(t + hl, payload, len);
+    return hl + len;
+}
+
+size_t tu_ip4_tcp(uint8_t *buf, const char *src, uint16_t sport, const char *dst, uint16_t dport,
+                  uint8_t flags, uint32_t seq, uint32_t ack, const uint8_t *opts, size_t optlen,
+                  const char *payload, size_t len)
+{
+    memset(buf, 0, 20);
+    buf[0] = 0x45;
+    buf[8] = 64;
+    buf[9] = 6;
+    inet_pton(AF_INET, src, buf + 12);
+    inet_pton(AF_INET, dst, buf + 16);
+    size_t tl = tcp_hdr(buf + 20, sport, dport, flags, seq, ack, opts, optlen, payload, len);
+    put16(buf + 2, (uint16_t)(20 + tl));
+    return 20 + tl;
+}
+
+size_t tu_ip6_tcp(uint8_t *buf, const char *src, uint16_t sport, const char *dst, uint16_t dport,
+                  uint8_t flags, uint32_t seq, uint32_t ack, const char *payload, size_t len)
+{
+    memset(buf, 0, 40);
+    buf[0] = 0x60;
+    buf[6] = 6;
+    buf[7] = 64;
+    inet_pton(AF_INET6, src, buf + 8);
+    inet_pton(AF_INET6, dst, buf + 24);
+    size_t tl = tcp_hdr(buf + 40, sport, dport, flags, seq, ack, NULL, 0, payload, len);
+    put16(buf + 4, (uint16_t)tl);
+    return 40 + tl;
+}
+
+struct tu_pcap {
+    FILE *fp;
+};
+
+tu_pcap *tu_pcap_open(const char *path, uint32_t linktype, uint32_t snaplen)
+{
+    tu_pcap *w = calloc(1, sizeof *w);
+    w->fp = fopen(path, "wb");
+    if (!w->fp) {
+        free(w);
+        return NULL;
+    }
+    uint32_t hdr[6] = { 0xa1b2c3d4, 2 | (4u << 16), 0, 0, snaplen, linktype };
+    fwrite(hdr, sizeof hdr, 1, w->fp);
+    return w;
+}
+
+void tu_pcap_add(tu_pcap *w, int64_t t_us, const uint8_t *data, uint32_t caplen, uint32_t len)
+{
+    uint32_t rec[4] = { (uint32_t)(t_us / 1000000), (uint32_t)(t_us % 1000000), caplen, len };
+    fwrite(rec, sizeof rec, 1, w->fp);
+    fwrite(data, 1, caplen, w->fp);
+}
+
+void tu_pcap_close(tu_pcap *w)
+{
+    fclose(w->fp);
+    free(w);
+}
+
+const char *tu_sample(const char *name)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "%s/%s", HANGUP_SAMPLES, name);
+    return buf;
+}
+
+const char *tu_tmp(const char *suffix)
+{
+    static char buf[256];
+    static int n;
+    snprintf(buf, sizeof buf, "/tmp/hangup-test-%d-%d%s", (int)getpid(), n++, suffix);
+    return buf;
+}
+
+char *tu_slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap);
+    size_t r;
+    while ((r = fread(b + n, 1, cap - n - 1, fp)) > 0) {
+        n += r;
+        if (cap - n - 1 == 0)
+            b = realloc(b, cap *= 2);
+    }
+    fclose(fp);
+    b[n] = '\0';
+    if (len)
+        *len = n;
+    return b;
+}
+
+int tu_sh(const char *cmd, char **out, char **err)
+{
+    const char *o = strdup(tu_tmp(".out")), *e = strdup(tu_tmp(".err"));
+    char *full = malloc(strlen(cmd) + 600);
+    sprintf(full, "(%s) >%s 2>%s </dev/null", cmd, o, e);
+    int st = system(full);
+    free(full);
+    if (out)
+        *out = tu_slurp(o, NULL);
+    if (err)
+        *err = tu_slurp(e, NULL);
+    unlink(o);
+    unlink(e);
+    free((void *)o);
+    free((void *)e);
+    if (st == -1 || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}

@@ -1,0 +1,79 @@
+/*
+ * testutil.h -- shared helpers for the Criterion suites: packet and pcap
+ * builders for crafted input, a small pipeline driver that collects
+ * incidents, and access to the committed samples.
+ */
+#ifndef HANGUP_TESTUTIL_H
+#define HANGUP_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hangup/detect.h"
+#include "hangup/flow.h"
+#include "hangup/packet.h"
+
+/* A conversation between a client and a server for synthetic packets. */
+typedef struct tu_conv {
+    uint8_t ipver;
+    uint8_t cli[16], srv[16];
+    uint16_t cport, sport;
+} tu_conv;
+
+void tu_conv_v4(tu_conv *c, const char *cli, uint16_t cport, const char *srv, uint16_t sport);
+void tu_conv_v6(tu_conv *c, const char *cli, uint16_t cport, const char *srv, uint16_t sport);
+
+/* Fill p as a segment of conv c; from_client picks the direction.  The
+ * payload pointer is borrowed. */
+void tu_pkt(hu_pkt *p, const tu_conv *c, bool from_client, uint64_t num, int64_t t_us,
+            uint8_t flags, uint32_t seq, uint32_t ack, const char *payload, uint32_t len);
+
+/* Collected incidents (copies of the fields tests look at). */
+typedef struct tu_inc {
+    hu_verdict verdict;
+    uint64_t fin, req, rst;
+    int64_t gap_us, rtt_us;
+    bool rst_ack, tls, http, handshake_seen, safe;
+    char method[40];
+    char target[256];
+} tu_inc;
+
+typedef struct tu_run {
+    hu_flowtab *ft;
+    hu_detect det;
+    tu_inc inc[64];
+    int ninc;
+} tu_run;
+
+void tu_run_init(tu_run *r);
+void tu_run_feed(tu_run *r, const hu_pkt *p);
+void tu_run_fini(tu_run *r);
+
+/* Frame builders: write an IPv4/IPv6 + TCP packet (no link header) into
+ * buf, return its length. */
+size_t tu_ip4_tcp(uint8_t *buf, const char *src, uint16_t sport, const char *dst, uint16_t dport,
+                  uint8_t flags, uint32_t seq, uint32_t ack, const uint8_t *opts, size_t optlen,
+                  const char *payload, size_t len);
+size_t tu_ip6_tcp(uint8_t *buf, const char *src, uint16_t sport, const char *dst, uint16_t dport,
+                  uint8_t flags, uint32_t seq, uint32_t ack, const char *payload, size_t len);
+
+/* Write a classic pcap file with link type `linktype` (a LINKTYPE_ value). */
+typedef struct tu_pcap tu_pcap;
+tu_pcap *tu_pcap_open(const char *path, uint32_t linktype, uint32_t snaplen);
+void tu_pcap_add(tu_pcap *w, int64_t t_us, const uint8_t *data, uint32_t caplen, uint32_t len);
+void tu_pcap_close(tu_pcap *w);
+
+/* Path of a committed sample: HANGUP_SAMPLES "/" name. Static buffer. */
+const char *tu_sample(const char *name);
+/* A fresh temporary file path (static buffer). */
+const char *tu_tmp(const char *suffix);
+
+/* Read a whole file into a malloc'd NUL-terminated buffer (NULL if absent). */
+char *tu_slurp(const char *path, size_t *len);
+
+/* Run a shell command, capturing stdout and stderr into malloc'd strings;
+ * returns the exit status (or -1). */
+int tu_sh(const char *cmd, char **out, char **err);
+
+#endif
