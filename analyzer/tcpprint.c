@@ -247,8 +247,9 @@ void hu_tcpprint_line(hu_sb *sb, const hu_flow *f, const hu_pktsum *s)
 
 /* util-print.c fetch_token: a run of printable non-blank ASCII at p[idx]
  * ending at a blank, CR, LF or the end; then skip blanks.  Returns the
- * index after it (0 when there is no token, it is too long, or a byte was
- * not captured) and copies the token to tok. */
+ * index after it (0 when there is no token, it is too long, or one of its
+ * bytes was not captured; the blank skip just stops at the capture's end)
+ * and copies the token to tok. */
 static uint32_t fetch_token(const uint8_t *p, uint32_t caplen, uint32_t len, uint32_t idx,
                             char *tok, size_t toklen)
 {
@@ -270,12 +271,9 @@ static uint32_t fetch_token(const uint8_t *p, uint32_t caplen, uint32_t len, uin
     if (toki == 0)
         return 0;
     tok[toki] = '\0';
-    for (; idx < len; idx++) {
-        if (idx >= caplen)
-            return 0;
+    for (; idx < len && idx < caplen; idx++)
         if (p[idx] != ' ' && p[idx] != '\t')
             break;
-    }
     return idx;
 }
 

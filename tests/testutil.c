@@ -233,3 +233,80 @@ int tu_sh(const char *cmd, char **out, char **err)
         return -1;
     return WEXITSTATUS(st);
 }
+
+#include "hangup/capture.h"
+#include "hangup/decode.h"
+#include "hangup/tcpprint.h"
+
+typedef struct render_ctx {
+    hu_flowtab *ft;
+    char **lines;
+    size_t n, cap;
+} render_ctx;
+
+static void render_frame(void *arg, int dlt, const hu_frame *fr)
+{
+    render_ctx *rc = arg;
+    while (rc->n < fr->num) {
+        if (rc->n == rc->cap) {
+            rc->cap = rc->cap ? rc->cap * 2 : 64;
+            rc->lines = realloc(rc->lines, rc->cap * sizeof *rc->lines);
+        }
+        rc->lines[rc->n++] = NULL;
+    }
+    hu_pkt p;
+    const char *why;
+    if (hu_decode(dlt, fr->data, fr->caplen, &p, &why) != HU_DEC_TCP)
+        return;
+    p.num = fr->num;
+    p.ts_us = fr->ts_us;
+    uint8_t s;
+    hu_flow *f = hu_flowtab_track(rc->ft, &p, &s);
+    if (!f || !f->ring_len)
+        return;
+    hu_sb sb = {0};
+    hu_tcpprint_line(&sb, f, hu_flow_ring_at(f, f->ring_len - 1u));
+    rc->lines[fr->num - 1] = strdup(hu_sb_cstr(&sb));
+    hu_sb_free(&sb);
+}
+
+char **tu_render_file(const char *path, size_t *n)
+{
+    render_ctx rc = {0};
+    hu_flowtab_cfg cfg = { .max_flows = 100000, .idle_us = 3600000000LL, .closed_us = 60000000LL };
+    rc.ft = hu_flowtab_new(&cfg, NULL, NULL);
+    char err[256];
+    hu_capture_file(path, NULL, render_frame, &rc, NULL, err, sizeof err);
+    hu_flowtab_free(rc.ft);
+    *n = rc.n;
+    return rc.lines;
+}
+
+char **tu_tcpdump_lines(const char *path, size_t *n)
+{
+    char cmd[4200], *out = NULL;
+    snprintf(cmd, sizeof cmd, "TZ=UTC tcpdump -n -r '%s'", path);
+    tu_sh(cmd, &out, NULL);
+    size_t cap = 64;
+    char **lines = malloc(cap * sizeof *lines);
+    *n = 0;
+    for (char *s = out, *nl; s && *s; s = nl + 1) {
+        nl = strchr(s, '\n');
+        if (!nl)
+            nl = s + strlen(s) - 1 + 1;
+        if (*n == cap)
+            lines = realloc(lines, (cap *= 2) * sizeof *lines);
+        lines[(*n)++] = strndup(s, (size_t)(nl - s));
+        if (!*nl)
+            break;
+    }
+    free(out);
+    return lines;
+}
+
+void tu_lines_free(char **lines, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+}

@@ -77,3 +77,12 @@ char *tu_slurp(const char *path, size_t *len);
 int tu_sh(const char *cmd, char **out, char **err);
 
 #endif
+
+/* Render every packet of a capture file through capture -> decode ->
+ * flow tracker -> tcpprint, as the timeline would print it.  Returns an
+ * array indexed by packet number - 1 (NULL where the packet is not TCP),
+ * *n receives the packet count.  Free with tu_lines_free. */
+char **tu_render_file(const char *path, size_t *n);
+/* `TZ=UTC tcpdump -n -r path` split into lines (one per packet). */
+char **tu_tcpdump_lines(const char *path, size_t *n);
+void tu_lines_free(char **lines, size_t n);
