@@ -37,7 +37,10 @@ void hu_request_decode(const uint8_t *p, size_t n, hu_request *out)
     memcpy(out->method, p, i);
     out->method[i] = '\0';
     size_t t = ++i;
-    while (i < n && p[i] > 0x20 && p[i] < 0x7f)
+    /* The target runs to the next SP or line end.  Other bytes, even
+     * control characters, are kept so the user sees what was sent (the
+     * printers escape them). */
+    while (i < n && p[i] != ' ' && p[i] != '\r' && p[i] != '\n')
         i++;
     if (i == t) {
         out->method[0] = '\0';

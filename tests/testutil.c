@@ -310,3 +310,37 @@ void tu_lines_free(char **lines, size_t n)
         free(lines[i]);
     free(lines);
 }
+
+int tu_write_race(const char *path, const char *request_line)
+{
+    static uint8_t buf[4096];
+    static const char req1[] = "GET /one HTTP/1.1\r\nHost: a\r\n\r\n";
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    uint32_t l1 = sizeof req1 - 1, lr = sizeof resp - 1, l2 = (uint32_t)strlen(request_line);
+    uint32_t c = 100, s = 9000;
+    const char *C = "127.0.0.1", *S = "127.0.0.2";
+    tu_pcap *w = tu_pcap_open(path, 101, 65535);
+    if (!w)
+        return -1;
+    int64_t t = 1763740800000000LL;
+    size_t n;
+#define P(src, sp, dst, dp, fl, sq, ak, d, l)                                          \
+    do {                                                                               \
+        n = tu_ip4_tcp(buf, src, sp, dst, dp, fl, sq, ak, NULL, 0, d, l);              \
+        tu_pcap_add(w, t += 1000, buf, (uint32_t)n, (uint32_t)n);                      \
+    } while (0)
+    P(C, 45000, S, 3000, HU_TH_SYN, c, 0, NULL, 0);
+    P(S, 3000, C, 45000, HU_TH_SYN | HU_TH_ACK, s, c + 1, NULL, 0);
+    P(C, 45000, S, 3000, HU_TH_ACK, c + 1, s + 1, NULL, 0);
+    P(C, 45000, S, 3000, HU_TH_PUSH | HU_TH_ACK, c + 1, s + 1, req1, l1);
+    P(S, 3000, C, 45000, HU_TH_PUSH | HU_TH_ACK, s + 1, c + 1 + l1, resp, lr);
+    P(C, 45000, S, 3000, HU_TH_ACK, c + 1 + l1, s + 1 + lr, NULL, 0);
+    t += 5000000;
+    P(S, 3000, C, 45000, HU_TH_FIN | HU_TH_ACK, s + 1 + lr, c + 1 + l1, NULL, 0);
+    P(C, 45000, S, 3000, HU_TH_ACK, c + 1 + l1, s + 2 + lr, NULL, 0);
+    P(C, 45000, S, 3000, HU_TH_PUSH | HU_TH_ACK, c + 1 + l1, s + 2 + lr, request_line, l2);
+    P(S, 3000, C, 45000, HU_TH_RST, s + 2 + lr, 0, NULL, 0);
+#undef P
+    tu_pcap_close(w);
+    return 10;
+}

@@ -86,3 +86,8 @@ char **tu_render_file(const char *path, size_t *n);
 /* `TZ=UTC tcpdump -n -r path` split into lines (one per packet). */
 char **tu_tcpdump_lines(const char *path, size_t *n);
 void tu_lines_free(char **lines, size_t n);
+
+/* Write a raw-IP pcap holding one server-vantage stale keep-alive race
+ * (10 packets: handshake, one exchange, FIN, late request with the given
+ * request line, RST) and return the packet count. */
+int tu_write_race(const char *path, const char *request_line);

@@ -1,0 +1,261 @@
+/*
+ * test_cli.c -- the hangup command as a user runs it: options, exit
+ * codes, and bad input of every kind (missing, garbage, truncated at every
+ * offset, unsupported link types, absurd lengths, snaplen-cut packets,
+ * hostile bytes in requests).  Bad input must give one clear line naming
+ * the file (and packet), never a crash, and keep everything good.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static int run(const char *args, char **out, char **err)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' %s", HANGUP_BIN, args);
+    return tu_sh(cmd, out, err);
+}
+
+static size_t count_lines(const char *s, const char *prefix)
+{
+    size_t n = 0;
+    for (const char *p = s; p && *p;) {
+        if (strncmp(p, prefix, strlen(prefix)) == 0)
+            n++;
+        const char *nl = strchr(p, '\n');
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    return n;
+}
+
+Test(cli, help_and_usage_errors)
+{
+    char *out, *err;
+    cr_expect_eq(run("--help", &out, &err), 0);
+    cr_expect(strstr(out, "usage: hangup"));
+    free(out); free(err);
+    cr_expect_eq(run("help analyze", &out, &err), 0);
+    cr_expect(strstr(out, "--filter"));
+    cr_expect(strstr(out, "exit status"));
+    free(out); free(err);
+    cr_expect_eq(run("analyze", &out, &err), 2);
+    cr_expect(strstr(err, "at least one capture FILE"));
+    free(out); free(err);
+    cr_expect_eq(run("analyze --bogus x.pcap", &out, &err), 2);
+    free(out); free(err);
+    cr_expect_eq(run("frobnicate", &out, &err), 2);
+    cr_expect(strstr(err, "unknown command"));
+    free(out); free(err);
+    cr_expect_eq(run("analyze --max-connections 0 x", &out, &err), 2);
+    free(out); free(err);
+    cr_expect_eq(run("--version", &out, &err), 0);
+    cr_expect(strncmp(out, "hangup ", 7) == 0);
+    free(out); free(err);
+}
+
+Test(cli, missing_and_garbage_files_do_not_stop_the_others)
+{
+    const char *race = strdup(tu_tmp(".pcap"));
+    tu_write_race(race, "POST /x HTTP/1.1\r\n\r\n");
+    const char *junk = strdup(tu_tmp(".pcap"));
+    FILE *fp = fopen(junk, "wb");
+    for (int i = 0; i < 1000; i++)
+        fputc((i * 7919) & 0xff, fp);
+    fclose(fp);
+    char args[1024], *out, *err;
+    snprintf(args, sizeof args, "analyze --json /nonexistent/cap.pcap '%s' '%s'", junk, race);
+    cr_expect_eq(run(args, &out, &err), 1);
+    cr_expect_eq(count_lines(out, "{"), 1, "the good file's race is still reported");
+    cr_expect(strstr(err, "/nonexistent/cap.pcap: "), "%s", err);
+    cr_expect(strstr(err, junk), "%s", err);
+    cr_expect_eq(count_lines(err, "hangup: "), 2, "one line per bad file:\n%s", err);
+    free(out); free(err);
+    unlink(race); unlink(junk);
+    free((void *)race); free((void *)junk);
+}
+
+Test(cli, unsupported_link_type_is_named)
+{
+    const char *path = strdup(tu_tmp(".pcap"));
+    tu_pcap *w = tu_pcap_open(path, 105, 65535);   /* IEEE 802.11 */
+    uint8_t junk[64] = {0};
+    tu_pcap_add(w, 1000000, junk, sizeof junk, sizeof junk);
+    tu_pcap_close(w);
+    char args[1024], *out, *err;
+    snprintf(args, sizeof args, "analyze '%s'", path);
+    cr_expect_eq(run(args, &out, &err), 1);
+    cr_expect(strstr(err, path) && strstr(err, "IEEE802_11") && strstr(err, "not supported"),
+              "%s", err);
+    free(out); free(err);
+    unlink(path);
+    free((void *)path);
+}
+
+Test(cli, truncated_at_every_offset_keeps_what_was_read)
+{
+    const char *full = strdup(tu_tmp(".pcap"));
+    tu_write_race(full, "PUT /t HTTP/1.1\r\n\r\n");
+    size_t len;
+    char *bytes = tu_slurp(full, &len);
+    const char *cut = strdup(tu_tmp(".pcap"));
+    int with_race = 0;
+    for (size_t n = 0; n <= len; n = n + 7 < len || n == len ? n + 7 : len) {
+        FILE *fp = fopen(cut, "wb");
+        fwrite(bytes, 1, n, fp);
+        fclose(fp);
+        char args[1024], *out, *err;
+        snprintf(args, sizeof args, "analyze --json '%s'", cut);
+        int rc = run(args, &out, &err);
+        cr_expect(rc == 0 || rc == 1, "cut at %zu: exit %d", n, rc);
+        if (rc == 1)
+            cr_expect(strstr(err, cut), "cut at %zu: message names the file: %s", n, err);
+        with_race += count_lines(out, "{\"kind\"") == 1;
+        free(out); free(err);
+    }
+    /* The race is complete only once the final RST record is whole. */
+    cr_expect_eq(with_race, 1, "only cuts after the last record keep the RST");
+    free(bytes);
+    unlink(full); unlink(cut);
+    free((void *)full); free((void *)cut);
+}
+
+Test(cli, absurd_record_length_is_reported_with_packet_number)
+{
+    const char *path = strdup(tu_tmp(".pcap"));
+    tu_write_race(path, "GET /a HTTP/1.1\r\n\r\n");
+    FILE *fp = fopen(path, "ab");
+    uint32_t rec[4] = { 1763740900, 0, 0xfffffff0u, 0xfffffff0u };
+    fwrite(rec, sizeof rec, 1, fp);
+    fwrite("junk", 1, 4, fp);
+    fclose(fp);
+    char args[1024], *out, *err;
+    snprintf(args, sizeof args, "analyze --json '%s'", path);
+    cr_expect_eq(run(args, &out, &err), 1);
+    cr_expect_eq(count_lines(out, "{"), 1, "the race before the bad record is kept");
+    cr_expect(strstr(err, "packet 11"), "%s", err);
+    free(out); free(err);
+    unlink(path);
+    free((void *)path);
+}
+
+Test(cli, snaplen_cut_packets_still_give_the_race)
+{
+    /* Re-write the race with every packet cut to 44 bytes: TCP headers
+     * intact, request lines gone. */
+    const char *full = strdup(tu_tmp(".pcap")), *cut = strdup(tu_tmp(".pcap"));
+    tu_write_race(full, "POST /cut HTTP/1.1\r\n\r\n");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "tcpdump -r '%s' -s 44 -w '%s' 2>/dev/null || "
+                              "editcap -s 44 '%s' '%s'", full, cut, full, cut);
+    /* tcpdump cannot re-snap on read; do it by hand instead. */
+    size_t len;
+    char *b = tu_slurp(full, &len);
+    FILE *fp = fopen(cut, "wb");
+    fwrite(b, 1, 24, fp);
+    for (size_t off = 24; off + 16 <= len;) {
+        uint32_t rec[4];
+        memcpy(rec, b + off, 16);
+        uint32_t keep = rec[2] < 44 ? rec[2] : 44;
+        uint32_t orig = rec[2];
+        rec[2] = keep;
+        fwrite(rec, 16, 1, fp);
+        fwrite(b + off + 16, 1, keep, fp);
+        off += 16 + orig;
+    }
+    fclose(fp);
+    free(b);
+    (void)cmd;
+    char args[1024], *out, *err;
+    snprintf(args, sizeof args, "analyze --json '%s'", cut);
+    cr_expect_eq(run(args, &out, &err), 0);
+    cr_expect_eq(count_lines(out, "{"), 1);
+    cr_expect(strstr(out, "\"method\":null"), "%s", out);
+    free(out); free(err);
+    /* Cut inside the TCP header: a clear line naming packet 1. */
+    b = tu_slurp(full, &len);
+    fp = fopen(cut, "wb");
+    fwrite(b, 1, 24, fp);
+    for (size_t off = 24; off + 16 <= len;) {
+        uint32_t rec[4];
+        memcpy(rec, b + off, 16);
+        uint32_t orig = rec[2];
+        rec[2] = 30;
+        fwrite(rec, 16, 1, fp);
+        fwrite(b + off + 16, 1, 30, fp);
+        off += 16 + orig;
+    }
+    fclose(fp);
+    free(b);
+    cr_expect_eq(run(args, &out, &err), 0);
+    cr_expect(strstr(err, "packet 1: TCP header cut short"), "%s", err);
+    cr_expect(strstr(err, "10 packets could not be decoded"), "%s", err);
+    free(out); free(err);
+    unlink(full); unlink(cut);
+    free((void *)full); free((void *)cut);
+}
+
+Test(cli, bad_filter_is_a_usage_error_and_filters_keep_file_numbering)
+{
+    const char *path = strdup(tu_tmp(".pcap"));
+    tu_write_race(path, "GET /f HTTP/1.1\r\n\r\n");
+    char args[1024], *out, *err;
+    snprintf(args, sizeof args, "analyze -f 'tcp port' '%s'", path);
+    cr_expect_eq(run(args, &out, &err), 2);
+    cr_expect(strstr(err, "'tcp port'"), "%s", err);
+    free(out); free(err);
+    snprintf(args, sizeof args, "analyze --json -f 'port 9' '%s'", path);
+    cr_expect_eq(run(args, &out, &err), 0);
+    cr_expect_eq(count_lines(out, "{"), 0);
+    free(out); free(err);
+    /* A filter that drops the handshake: packet numbers stay file positions. */
+    snprintf(args, sizeof args, "analyze --json -f 'tcp[13] & 2 == 0' '%s'", path);
+    cr_expect_eq(run(args, &out, &err), 0);
+    cr_expect(strstr(out, "\"fin_packet\":7,\"request_packet\":9,\"rst_packet\":10"), "%s", out);
+    free(out); free(err);
+    unlink(path);
+    free((void *)path);
+}
+
+Test(cli, hostile_request_bytes_never_reach_the_terminal_raw)
+{
+    const char *path = strdup(tu_tmp(".pcap"));
+    tu_write_race(path, "GET /\x1b[2J\x1b]0;pwned\x07\xff\xfe HTTP/1.1\r\n\r\n");
+    char args[1024], *out, *err;
+    snprintf(args, sizeof args, "analyze '%s'", path);
+    cr_expect_eq(run(args, &out, &err), 0);
+    cr_expect(strstr(out, "Keep-alive race #1"));
+    cr_expect_null(strchr(out, 0x1b), "no ESC byte in human output");
+    cr_expect_null(strchr(out, 0x07));
+    cr_expect(strstr(out, "\\x1b[2J"), "%s", out);
+    free(out); free(err);
+    snprintf(args, sizeof args, "analyze --json '%s'", path);
+    cr_expect_eq(run(args, &out, &err), 0);
+    cr_expect_null(strchr(out, 0x1b));
+    cr_expect(strstr(out, "\"target\":\"/\\u001b[2J\\u001b]0;pwned\\u0007\\ufffd\\ufffd\""), "%s",
+              out);
+    free(out); free(err);
+    unlink(path);
+    free((void *)path);
+}
+
+Test(cli, json_mode_prints_only_json_on_stdout)
+{
+    const char *a = strdup(tu_tmp(".pcap"));
+    tu_write_race(a, "DELETE /j HTTP/1.1\r\n\r\n");
+    char args[1024], *out, *err;
+    snprintf(args, sizeof args, "analyze --json '%s' '%s' /nonexistent.pcap", a, a);
+    cr_expect_eq(run(args, &out, &err), 1);
+    size_t lines = count_lines(out, "");
+    cr_expect_eq(count_lines(out, "{\"kind\":\"keepalive-race\""), 2);
+    cr_expect_eq(lines, 2, "nothing but the two objects:\n%s", out);
+    cr_expect(strstr(out, "\"safe_to_retry\":true}\n"));
+    free(out); free(err);
+    unlink(a);
+    free((void *)a);
+}

@@ -1,0 +1,205 @@
+/*
+ * test_samples.c -- end to end on every committed capture.
+ *
+ * For each samples/NAME.expected (ground truth written by the capture
+ * scripts' independent oracle and checked against the clients' own error
+ * logs), `hangup analyze --json` on samples/NAME.pcap must report exactly
+ * those incidents: same count and order, packets, verdict, endpoints, IP
+ * version, method, target, TLS.  Then the human output's timeline lines
+ * must be byte-identical to tcpdump's lines for the same packets, and
+ * every TCP packet of every sample must render as tcpdump renders it.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+/* Value of "key" in a flat JSON object line, as raw JSON text (strings
+ * keep their quotes); NULL if absent.  Good enough for our own output and
+ * the ground-truth files, which hold no nested objects. */
+static char *json_get(const char *line, const char *key)
+{
+    char pat[80];
+    snprintf(pat, sizeof pat, "\"%s\"", key);
+    const char *p = strstr(line, pat);
+    if (!p)
+        return NULL;
+    p += strlen(pat);
+    while (*p == ' ' || *p == ':')
+        p++;
+    const char *e = p;
+    if (*e == '"') {
+        for (e++; *e && *e != '"'; e++)
+            if (*e == '\\' && e[1])
+                e++;
+        e++;
+    } else {
+        while (*e && *e != ',' && *e != '}' && *e != ' ')
+            e++;
+    }
+    return strndup(p, (size_t)(e - p));
+}
+
+static char **split_lines(char *s, size_t *n)
+{
+    size_t cap = 16;
+    char **v = malloc(cap * sizeof *v);
+    *n = 0;
+    for (char *tok = strtok(s, "\n"); tok; tok = strtok(NULL, "\n")) {
+        if (!*tok)
+            continue;
+        if (*n == cap)
+            v = realloc(v, (cap *= 2) * sizeof *v);
+        v[(*n)++] = tok;
+    }
+    return v;
+}
+
+static const char *const fields[] = {
+    "verdict", "fin_packet", "request_packet", "rst_packet", "method", "target",
+    "tls", "ip_version", "client", "server", NULL,
+};
+
+/* Path of the capture for an .expected file: .pcap or .pcapng beside it. */
+static const char *capture_for(const char *expected, char *buf, size_t n)
+{
+    snprintf(buf, n, "%.*s.pcap", (int)(strlen(expected) - 9), expected);
+    FILE *fp = fopen(buf, "rb");
+    if (fp) {
+        fclose(fp);
+        return buf;
+    }
+    snprintf(buf, n, "%.*s.pcapng", (int)(strlen(expected) - 9), expected);
+    return buf;
+}
+
+static size_t for_each_sample(void (*fn)(const char *expected, const char *capture))
+{
+    DIR *d = opendir(HANGUP_SAMPLES);
+    cr_assert_not_null(d);
+    struct dirent *de;
+    size_t n = 0;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 10 || strcmp(de->d_name + l - 9, ".expected") != 0)
+            continue;
+        char exp[4096], cap[4096];
+        snprintf(exp, sizeof exp, "%s/%s", HANGUP_SAMPLES, de->d_name);
+        capture_for(exp, cap, sizeof cap);
+        fn(exp, cap);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void check_incidents(const char *expected, const char *capture)
+{
+    char cmd[9000], *out = NULL, *err = NULL;
+    snprintf(cmd, sizeof cmd, "'%s' analyze --json '%s'", HANGUP_BIN, capture);
+    int rc = tu_sh(cmd, &out, &err);
+    cr_expect_eq(rc, 0, "%s: exit %d: %s", capture, rc, err);
+    char *want_text = tu_slurp(expected, NULL);
+    cr_assert_not_null(want_text);
+    size_t nw, ng;
+    char **want = split_lines(want_text, &nw);
+    char **got = split_lines(out, &ng);
+    cr_expect_eq(ng, nw, "%s: %zu incidents reported, %zu expected", capture, ng, nw);
+    for (size_t i = 0; i < nw && i < ng; i++) {
+        for (size_t k = 0; fields[k]; k++) {
+            char *w = json_get(want[i], fields[k]), *g = json_get(got[i], fields[k]);
+            cr_expect(w && g && strcmp(w, g) == 0, "%s incident %zu: %s is %s, expected %s",
+                      capture, i + 1, fields[k], g ? g : "(absent)", w ? w : "(absent)");
+            free(w);
+            free(g);
+        }
+        char *kind = json_get(got[i], "kind");
+        cr_expect(kind && strcmp(kind, "\"keepalive-race\"") == 0);
+        free(kind);
+    }
+    free(want);
+    free(got);
+    free(want_text);
+    free(out);
+    free(err);
+}
+
+Test(samples, incidents_match_ground_truth)
+{
+    size_t n = for_each_sample(check_incidents);
+    cr_expect_geq(n, 6, "only %zu samples with ground truth found", n);
+}
+
+/* Every timestamp-led line of the human output is tcpdump's line for some
+ * packet of the file, and the incident packets are all there. */
+static void check_timeline(const char *expected, const char *capture)
+{
+    (void)expected;
+    size_t nt;
+    char **td = tu_tcpdump_lines(capture, &nt);
+    char cmd[9000], *out = NULL;
+    snprintf(cmd, sizeof cmd, "TZ=UTC '%s' analyze '%s'", HANGUP_BIN, capture);
+    tu_sh(cmd, &out, NULL);
+    size_t nl;
+    char **lines = split_lines(out, &nl);
+    size_t packet_lines = 0;
+    for (size_t i = 0; i < nl; i++) {
+        if (lines[i][0] < '0' || lines[i][0] > '9')
+            continue;
+        packet_lines++;
+        bool found = false;
+        for (size_t j = 0; j < nt && !found; j++)
+            found = strcmp(lines[i], td[j]) == 0;
+        cr_expect(found, "%s: timeline line is not a tcpdump line:\n%s", capture, lines[i]);
+    }
+    char *want_text = tu_slurp(expected, NULL);
+    size_t nw;
+    char **want = split_lines(want_text, &nw);
+    for (size_t i = 0; i < nw; i++) {
+        static const char *const keys[] = { "fin_packet", "request_packet", "rst_packet" };
+        for (int k = 0; k < 3; k++) {
+            char *v = json_get(want[i], keys[k]);
+            size_t num = v ? strtoul(v, NULL, 10) : 0;
+            free(v);
+            cr_assert(num >= 1 && num <= nt);
+            bool found = false;
+            for (size_t j = 0; j < nl && !found; j++)
+                found = strcmp(lines[j], td[num - 1]) == 0;
+            cr_expect(found, "%s: packet %zu (%s) missing from the timeline", capture, num, keys[k]);
+        }
+    }
+    cr_expect(nw == 0 || packet_lines >= 3 * nw);
+    free(want);
+    free(want_text);
+    free(lines);
+    free(out);
+    tu_lines_free(td, nt);
+}
+
+Test(samples, timelines_are_tcpdump_lines)
+{
+    for_each_sample(check_timeline);
+}
+
+static void check_every_packet(const char *expected, const char *capture)
+{
+    (void)expected;
+    size_t nh, nt;
+    char **hu = tu_render_file(capture, &nh);
+    char **td = tu_tcpdump_lines(capture, &nt);
+    cr_expect_eq(nh, nt, "%s: %zu packets read, tcpdump printed %zu", capture, nh, nt);
+    for (size_t i = 0; i < nh && i < nt; i++)
+        if (hu[i])
+            cr_expect_str_eq(hu[i], td[i], "%s packet %zu:\n hangup:  %s\n tcpdump: %s", capture,
+                             i + 1, hu[i], td[i]);
+    tu_lines_free(hu, nh);
+    tu_lines_free(td, nt);
+}
+
+Test(samples, every_packet_renders_like_tcpdump)
+{
+    for_each_sample(check_every_packet);
+}
