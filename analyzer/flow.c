@@ -498,7 +498,8 @@ hu_flow *hu_flowtab_track(hu_flowtab *t, const hu_pkt *p, uint8_t *sidep)
         e->optlen = p->optlen;
         e->pkttype = p->pkttype;
         e->has_sll2 = p->has_sll2;
-        memcpy(e->opts, p->opts, p->optlen);
+        if (p->optlen)
+            memcpy(e->opts, p->opts, p->optlen);
         e->http = hu_tcpprint_payload_suffix(p);
     } else {
         hu_pktsum tmp;
