@@ -288,9 +288,54 @@ static void human_timeline(hu_report *r, const hu_incident *inc)
     }
 }
 
+/* Append text to dst with every line longer than `width` folded at
+ * spaces; continuation lines are indented two more than the text's
+ * indentation.  Lines are never cut inside a word. */
+static void reflow(hu_sb *dst, const char *text, size_t width)
+{
+    while (*text) {
+        const char *eol = strchr(text, '\n');
+        size_t len = eol ? (size_t)(eol - text) : strlen(text);
+        size_t indent = 0;
+        while (indent < len && text[indent] == ' ')
+            indent++;
+        size_t col = 0, pos = 0;
+        bool first = true;
+        while (pos < len) {
+            size_t start = pos;
+            while (pos < len && text[pos] == ' ')
+                pos++;
+            size_t wstart = pos;
+            while (pos < len && text[pos] != ' ')
+                pos++;
+            size_t wlen = pos - wstart;
+            if (wlen == 0)
+                break;
+            if (first) {
+                hu_sb_put(dst, text, wstart);   /* the line's own indentation */
+                col = wstart;
+                first = false;
+            } else if (col + (wstart - start) + wlen > width) {
+                hu_sb_putc(dst, '\n');
+                for (size_t i = 0; i < indent + 2; i++)
+                    hu_sb_putc(dst, ' ');
+                col = indent + 2;
+            } else {
+                hu_sb_put(dst, text + start, wstart - start);
+                col += wstart - start;
+            }
+            hu_sb_put(dst, text + wstart, wlen);
+            col += wlen;
+        }
+        hu_sb_putc(dst, '\n');
+        text += len + (eol ? 1 : 0);
+    }
+}
+
 static void human_incident(hu_report *r, const hu_incident *inc)
 {
-    hu_sb *sb = &r->sb;
+    hu_sb para = {0};
+    hu_sb *sb = &para;
     const hu_flow *f = inc->flow;
     char cli[64], srv[64];
     hu_endpoint_str(cli, sizeof cli, f->ipver, f->addr[inc->client], f->port[inc->client]);
@@ -355,9 +400,11 @@ static void human_incident(hu_report *r, const hu_incident *inc)
                        "keep-alive timeout by more than one RTT (e.g. Node agent 'keepAliveMsecs'/"
                        "'timeout' or undici 'keepAliveTimeout' under the server's), or raise the "
                        "server's; and retry requests that fail on a reused connection.\n");
+    reflow(&r->sb, hu_sb_cstr(&para), 78);
+    hu_sb_free(&para);
     if (r->cfg.timeline)
         human_timeline(r, inc);
-    hu_sb_putc(sb, '\n');
+    hu_sb_putc(&r->sb, '\n');
 }
 
 void hu_report_incident(void *arg, const hu_incident *inc)
