@@ -11,7 +11,8 @@
  * flight is captured *before* the FIN, so on the FIN we also look back
  * through the connection's ring for such a segment.  Keep-alive probes
  * (at snd.nxt - 1) and retransmissions of data P had acknowledged start
- * below fin.ack and can never be late.  An RST from P with no late payload
+ * below fin.ack and can never be late; a TLS alert (the client closing
+ * its TLS session in answer to the FIN) is not a request.  An RST from P with no late payload
  * (an idle connection reset, never reused) ends the machine quietly, as
  * does a clean close.  The verdict compares the request's ack with the
  * FIN's sequence number: covering it means the client had received the
@@ -33,9 +34,32 @@ static const hu_pktsum *ring_newest(const hu_flow *f)
     return f->ring_len ? hu_flow_ring_at(f, f->ring_len - 1u) : NULL;
 }
 
-static bool is_late(const hu_pktsum *e, uint8_t c, uint32_t fin_ack)
+/*
+ * A TLS alert is the client closing too, not a request: TLS <= 1.2 sends
+ * it as a plaintext alert record (type 21); TLS 1.3 hides it in an
+ * application-data record, which for close_notify is exactly 19 bytes
+ * (type, two alert bytes, 16-byte AEAD tag), so a lone 24-byte record on
+ * a TLS connection is one.  Node's TLS client sends one when the server
+ * closes an idle connection, and the server's kernel answers with RST.
+ */
+static bool tls_alert(const hu_flow *f, const uint8_t *d, uint32_t n, uint32_t paylen)
 {
-    return e->side == c && e->paylen > 0 && hu_seq_geq(e->rawseq, fin_ack);
+    if (n < 5 || d[1] != 0x03)
+        return false;
+    uint32_t reclen = (uint32_t)d[3] << 8 | d[4];
+    if (d[0] == 0x15)
+        return true;
+    return f->tls && d[0] == 0x17 && reclen == 19 && paylen == 24;
+}
+
+static bool is_late(const hu_flow *f, const hu_pktsum *e, uint8_t c, uint32_t fin_ack,
+                    const uint8_t *payload, uint32_t captured)
+{
+    if (e->side != c || e->paylen == 0 || !hu_seq_geq(e->rawseq, fin_ack))
+        return false;
+    if (!payload)
+        payload = hu_flow_reqbytes(f, e->rawseq, &captured);
+    return !(payload && tls_alert(f, payload, captured, e->paylen));
 }
 
 /* Where the timeline starts: the last exchange before the FIN and the
@@ -129,7 +153,7 @@ void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p)
             st->fin.rawack = fin_ack;
             for (unsigned i = 0; i + 1 < f->ring_len; i++) {
                 const hu_pktsum *e = hu_flow_ring_at(f, i);
-                if (is_late(e, c, fin_ack)) {
+                if (is_late(f, e, c, fin_ack, NULL, 0)) {
                     hu_pktsum_copy(&st->req, e);
                     st->state = ST_LATE;
                     break;
@@ -147,7 +171,7 @@ void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p)
             st->state = ST_DONE;
             return;
         }
-        if (is_late(cur, s, st->fin.rawack)) {
+        if (is_late(f, cur, s, st->fin.rawack, p->payload, p->capturedlen)) {
             hu_pktsum_copy(&st->req, cur);
             st->state = ST_LATE;
         }

@@ -278,7 +278,7 @@ static void human_timeline(hu_report *r, const hu_incident *inc)
             note(sb, "late request: ");
             put_request(sb, &inc->request);
             hu_sb_puts(sb, " (");
-            put_human_dur(sb, inc->gap_us);
+            put_human_dur(sb, inc->gap_us < 0 ? -inc->gap_us : inc->gap_us);
             hu_sb_printf(sb, " %s the FIN, packet %" PRIu64 ")\n",
                          inc->gap_us < 0 ? "before" : "after", e->num);
         } else if (e->num == inc->rst->num) {
@@ -396,10 +396,11 @@ static void human_incident(hu_report *r, const hu_incident *inc)
                        "timeout well below the server's keep-alive timeout; retry requests that "
                        "fail on a reused connection.\n");
     else
-        hu_sb_puts(sb, "  Fix: set the client's idle (keep-alive) timeout below the server's "
-                       "keep-alive timeout by more than one RTT (e.g. Node agent 'keepAliveMsecs'/"
-                       "'timeout' or undici 'keepAliveTimeout' under the server's), or raise the "
-                       "server's; and retry requests that fail on a reused connection.\n");
+        hu_sb_puts(sb, "  Fix: make the client drop idle pooled connections sooner than the "
+                       "server does, by more than one RTT (Node.js http.Agent 'timeout', undici "
+                       "'keepAliveTimeout', Go Transport.IdleConnTimeout), or raise the server's "
+                       "keep-alive timeout above the clients'; and retry requests that fail on a "
+                       "reused connection.\n");
     reflow(&r->sb, hu_sb_cstr(&para), 78);
     hu_sb_free(&para);
     if (r->cfg.timeline)

@@ -289,3 +289,42 @@ Test(detect, one_incident_per_connection)
     seg(11, 5103, false, R, s2 + 1, 0, NULL, 0);
     cr_expect_eq(run.ninc, 1);
 }
+
+Test(detect, tls_close_notify_after_server_fin_is_not_a_request)
+{
+    /* TLS 1.3: a 24-byte application-data record (encrypted close_notify)
+     * answered by RST; TLS 1.2: a plaintext alert record. */
+    static const char hello[] = "\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00";
+    static const char notify13[] = "\x17\x03\x03\x00\x13" "0123456789abcdefghi";
+    static const char alert12[] = "\x15\x03\x03\x00\x1a" "0123456789abcdefghijklmnop";
+    for (int v = 0; v < 2; v++) {
+        tu_run_fini(&run);
+        tu_run_init(&run);
+        tu_conv_v4(&cv, "10.0.0.1", (uint16_t)(40000 + v), "10.0.0.2", 443);
+        seg(1, 0, true, HU_TH_SYN, 99, 0, NULL, 0);
+        seg(2, 1, false, HU_TH_SYN | A, 499, 100, NULL, 0);
+        seg(3, 2, true, A, 100, 500, NULL, 0);
+        seg(4, 3, true, PA, 100, 500, hello, 10);
+        seg(5, 4, false, PA, 500, 110, "\x16\x03\x03\x00\x01\x02", 6);
+        seg(6, 5000, false, FA, 506, 110, NULL, 0);
+        if (v == 0)
+            seg(7, 5001, true, PA, 110, 507, notify13, 24);
+        else
+            seg(7, 5001, true, PA, 110, 507, alert12, 31);
+        seg(8, 5002, false, R, 507, 0, NULL, 0);
+        cr_expect_eq(run.ninc, 0, "TLS %s alert", v ? "1.2" : "1.3");
+    }
+    /* A real request record after the FIN still counts. */
+    tu_run_fini(&run);
+    tu_run_init(&run);
+    seg(1, 0, true, HU_TH_SYN, 99, 0, NULL, 0);
+    seg(2, 1, false, HU_TH_SYN | A, 499, 100, NULL, 0);
+    seg(3, 2, true, A, 100, 500, NULL, 0);
+    seg(4, 3, true, PA, 100, 500, hello, 10);
+    seg(5, 4, false, PA, 500, 110, "\x16\x03\x03\x00\x01\x02", 6);
+    seg(6, 5000, false, FA, 506, 110, NULL, 0);
+    seg(7, 5001, true, PA, 110, 507, "\x17\x03\x03\x00\x30" "0123456789abcdef0123456789abcdef0123456789abcdef", 53);
+    seg(8, 5002, false, R, 507, 0, NULL, 0);
+    cr_expect_eq(run.ninc, 1);
+    cr_expect(run.inc[0].tls);
+}

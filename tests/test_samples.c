@@ -7,7 +7,9 @@
  * those incidents: same count and order, packets, verdict, endpoints, IP
  * version, method, target, TLS.  Then the human output's timeline lines
  * must be byte-identical to tcpdump's lines for the same packets, and
- * every TCP packet of every sample must render as tcpdump renders it.
+ * every TCP packet of every sample must render as tcpdump renders it.  The
+ * tcpdump lines are the golden files samples/regenerate writes with real
+ * tcpdump (NAME.tcpdump, UTC).
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -135,11 +137,18 @@ Test(samples, incidents_match_ground_truth)
 
 /* Every timestamp-led line of the human output is tcpdump's line for some
  * packet of the file, and the incident packets are all there. */
+/* The golden tcpdump output committed beside the sample. */
+static char **golden(const char *capture, size_t *n)
+{
+    char **g = tu_golden_lines(capture, n);
+    cr_assert_not_null(g, "%s has no golden .tcpdump file (run samples/regenerate)", capture);
+    return g;
+}
+
 static void check_timeline(const char *expected, const char *capture)
 {
-    (void)expected;
     size_t nt;
-    char **td = tu_tcpdump_lines(capture, &nt);
+    char **td = golden(capture, &nt);
     char cmd[9000], *out = NULL;
     snprintf(cmd, sizeof cmd, "TZ=UTC '%s' analyze '%s'", HANGUP_BIN, capture);
     tu_sh(cmd, &out, NULL);
@@ -189,7 +198,7 @@ static void check_every_packet(const char *expected, const char *capture)
     (void)expected;
     size_t nh, nt;
     char **hu = tu_render_file(capture, &nh);
-    char **td = tu_tcpdump_lines(capture, &nt);
+    char **td = golden(capture, &nt);
     cr_expect_eq(nh, nt, "%s: %zu packets read, tcpdump printed %zu", capture, nh, nt);
     for (size_t i = 0; i < nh && i < nt; i++)
         if (hu[i])

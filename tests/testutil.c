@@ -282,11 +282,31 @@ char **tu_render_file(const char *path, size_t *n)
     return rc.lines;
 }
 
+static char **split_text(char *out, size_t *n);
+
 char **tu_tcpdump_lines(const char *path, size_t *n)
 {
     char cmd[4200], *out = NULL;
     snprintf(cmd, sizeof cmd, "TZ=UTC tcpdump -n -r '%s'", path);
     tu_sh(cmd, &out, NULL);
+    return split_text(out, n);
+}
+
+char **tu_golden_lines(const char *capture, size_t *n)
+{
+    char path[4200];
+    const char *dot = strrchr(capture, '.');
+    snprintf(path, sizeof path, "%.*s.tcpdump", (int)(dot ? dot - capture : (long)strlen(capture)),
+             capture);
+    char *text = tu_slurp(path, NULL);
+    if (!text)
+        return NULL;
+    return split_text(text, n);
+}
+
+/* Split (and free) text into malloc'd lines. */
+static char **split_text(char *out, size_t *n)
+{
     size_t cap = 64;
     char **lines = malloc(cap * sizeof *lines);
     *n = 0;

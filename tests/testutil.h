@@ -85,6 +85,10 @@ int tu_sh(const char *cmd, char **out, char **err);
 char **tu_render_file(const char *path, size_t *n);
 /* `TZ=UTC tcpdump -n -r path` split into lines (one per packet). */
 char **tu_tcpdump_lines(const char *path, size_t *n);
+/* The committed golden output for a sample (NAME.tcpdump beside
+ * NAME.pcap, written by samples/regenerate with real tcpdump); NULL when
+ * there is none. */
+char **tu_golden_lines(const char *capture, size_t *n);
 void tu_lines_free(char **lines, size_t n);
 
 /* Write a raw-IP pcap holding one server-vantage stale keep-alive race

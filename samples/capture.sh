@@ -1,0 +1,273 @@
+#!/bin/bash
+# capture.sh SCENARIO [OUTDIR]
+#
+# Regenerates one sample capture (OUTDIR/<name>.pcap) and its ground truth
+# (OUTDIR/<name>.expected, from expect.py), then cross-checks the oracle
+# against the client's own log: the number of incidents must equal the number
+# of ERROR lines the client printed, and every verdict must be the one the
+# scenario is built to produce. Exits non-zero when a check fails.
+#
+# Scenarios: race-node-ipv4 race-node-ipv6 race-python race-tls race-any
+#            crossed (writes crossed-client + crossed-server) midstream
+#            clean-keepalive
+#
+# Must run as root (tcpdump, network namespaces). All traffic stays on
+# loopback or inside the namespaces hu-cli/hu-mid/hu-srv created here.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SCENARIO=${1:?usage: capture.sh SCENARIO [OUTDIR]}
+OUT=${2:-$HERE}
+WORK=$(mktemp -d /tmp/hangup-samples.XXXXXX)
+PIDS=()
+NETNS=()
+
+log() { echo "[$SCENARIO] $*" >&2; }
+
+cleanup() {
+    local rc=$? p ns
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+    rm -rf "$WORK"
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_for FILE PATTERN SECONDS: wait until FILE contains PATTERN
+wait_for() {
+    local i
+    for ((i = 0; i < $3 * 20; i++)); do
+        grep -q -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    log "timeout waiting for '$2' in $1:"; cat "$1" >&2 || true
+    return 1
+}
+
+# start_tcpdump NAME PCAP FILTER IFACE [NETNS]
+# tcpdump -U --immediate-mode writes every packet at once; "listening on" is printed after the
+# capture handle is active, so traffic generated afterwards is captured.
+start_tcpdump() {
+    local name=$1 pcap=$2 filter=$3 iface=$4 ns=${5:-}
+    local pre=()
+    [ -n "$ns" ] && pre=(ip netns exec "$ns")
+    rm -f "$pcap"
+    "${pre[@]}" tcpdump -i "$iface" -n -U --immediate-mode -s 262144 -w "$pcap" "$filter" \
+        >"$WORK/$name.tcpdump.out" 2>"$WORK/$name.tcpdump.err" &
+    eval "TCPDUMP_$name=$!"
+    PIDS+=($!)
+    wait_for "$WORK/$name.tcpdump.err" "listening on" 5
+    sleep 0.3
+}
+
+# stop_tcpdump NAME: SIGINT, wait, check that the kernel dropped nothing.
+# Without --immediate-mode, libpcap's TPACKET_V3 ring hands packets over only
+# when a block is retired (up to 1 s): a SIGINT before that loses the tail of
+# the capture. With it, and a grace period, nothing is lost.
+stop_tcpdump() {
+    local pid
+    eval "pid=\$TCPDUMP_$1"
+    sleep 1
+    kill -INT "$pid"
+    wait "$pid" || true
+    grep -q "^0 packets dropped by kernel" "$WORK/$1.tcpdump.err" || {
+        log "tcpdump $1 dropped packets:"; cat "$WORK/$1.tcpdump.err" >&2; return 1; }
+}
+
+# start_server NAME CMD...: run in background, wait for "listening"
+start_server() {
+    local name=$1; shift
+    "$@" >"$WORK/$name.server.out" 2>&1 &
+    PIDS+=($!)
+    wait_for "$WORK/$name.server.out" "listening" 5
+}
+
+# run_client LOG CMD...: bounded run, output shown and kept in LOG
+run_client() {
+    local logf=$1; shift
+    timeout 30 "$@" | tee "$logf" >&2
+}
+
+# finish NAME CLIENTLOG VERDICT [EXT]: write NAME.expected, cross-check
+finish() {
+    local name=$1 clog=$2 verdict=$3 ext=${4:-pcap} n errs bad
+    local cap="$OUT/$name.$ext"
+    # tcpdump writes as user tcpdump: give the file to the directory's owner
+    chown "$(stat -c %u:%g "$OUT")" "$cap" && chmod 644 "$cap"
+    python3 "$HERE/expect.py" "$cap" --show >"$OUT/$name.expected"
+    n=$(wc -l <"$OUT/$name.expected")
+    errs=$(grep -c '^ERROR' "$clog" || true)
+    log "$name.$ext: $(tcpdump -n -r "$cap" 2>/dev/null | wc -l) packets," \
+        "$(wc -c <"$cap") bytes, $n incident(s), client errors: $errs"
+    if [ "$n" != "$errs" ]; then
+        log "FAIL $name: oracle found $n incident(s), client saw $errs error(s)"; return 1
+    fi
+    if [ "$verdict" != none ]; then
+        bad=$(grep -vc "\"verdict\":\"$verdict\"" "$OUT/$name.expected" || true)
+        if [ "$bad" != 0 ]; then log "FAIL $name: $bad verdict(s) not $verdict"; return 1; fi
+    fi
+}
+
+node_race() {   # node_race NAME HOST URL PORT IFACE [pcapng]
+    local name=$1 host=$2 url=$3 port=$4 iface=$5 ext=${6:-pcap} cap
+    cap="$OUT/$name.pcap"
+    [ "$ext" = pcapng ] && cap="$WORK/$name.pcap"
+    start_server srv node "$HERE/node-server.js" mode=raw host="$host" port="$port" close=400
+    start_tcpdump cap "$cap" "tcp port $port" "$iface"
+    # three clean exchanges, then a reuse whose wait+spin (300..500 ms) covers
+    # the server's close at 400 ms: the FIN lands while the client's event
+    # loop is busy, the request is written after it -> RST (stale).
+    run_client "$WORK/client.log" node "$HERE/node-client.js" url="$url" plan='[
+        ["GET","/api/users",0,0], ["GET","/api/users/1",50,0], ["GET","/api/users/2",120,0],
+        ["POST","/api/orders",300,200],
+        ["GET","/api/users/3",0,0], ["GET","/api/users/4",80,0],
+        ["GET","/api/health",300,200],
+        ["GET","/api/users/5",0,0], ["GET","/api/users/6",700,0] ]' linger=600
+    stop_tcpdump cap
+    if [ "$ext" = pcapng ]; then
+        python3 "$HERE/pcap2pcapng.py" "$cap" "$OUT/$name.pcapng" "$iface"
+        rm -f "$OUT/$name.pcap"
+    fi
+    finish "$name" "$WORK/client.log" stale "$ext"
+}
+
+case $SCENARIO in
+race-node-ipv4)
+    node_race race-node-ipv4 127.0.0.1 http://127.0.0.1:3001 3001 lo ;;
+race-node-ipv6)
+    # stored as pcapng (converted by pcap2pcapng.py: tcpdump cannot write it)
+    node_race race-node-ipv6 ::1 'http://[::1]:3002' 3002 lo pcapng ;;
+race-any)
+    node_race race-any 127.0.0.1 http://127.0.0.1:3005 3005 any ;;
+race-python)
+    start_server srv python3 "$HERE/py-server.py" 127.0.0.1 3003 0.3
+    start_tcpdump cap "$OUT/race-python.pcap" "tcp port 3003" lo
+    # the server closes after 0.3 s idle; sleeping 0.8 s means the FIN has
+    # long arrived: http.client writes anyway -> RST (stale)
+    run_client "$WORK/client.log" python3 "$HERE/py-client.py" 127.0.0.1 3003 '[
+        ["GET","/items",0], ["GET","/items/1",0.05], ["GET","/items/2",0.1],
+        ["POST","/items",0.8],
+        ["GET","/items/3",0], ["GET","/items/4",0.1],
+        ["DELETE","/items/4",0.8],
+        ["GET","/items",0] ]'
+    sleep 0.5
+    stop_tcpdump cap
+    finish race-python "$WORK/client.log" stale ;;
+race-tls)
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 1 -subj /CN=localhost \
+        2>/dev/null
+    start_server srv node "$HERE/node-server.js" mode=raw host=127.0.0.1 port=8443 close=400 \
+        key="$WORK/key.pem" cert="$WORK/cert.pem"
+    start_tcpdump cap "$OUT/race-tls.pcap" "tcp port 8443" lo
+    # TLS 1.3. The second connection is closed by the client (linger 100 ms
+    # < 400 ms): after a server idle close a Node TLS client answers the FIN
+    # with an encrypted close_notify (24-byte application-data record), the
+    # server's kernel answers RST, and in TLS 1.3 that looks exactly like a
+    # lost request; this sample avoids that ambiguity (see README).
+    run_client "$WORK/client.log" node "$HERE/node-client.js" url=https://127.0.0.1:8443 plan='[
+        ["GET","/login",0,0], ["GET","/account",60,0], ["GET","/account/balance",100,0],
+        ["POST","/transfer",300,200],
+        ["GET","/account",0,0], ["GET","/logout",100,0] ]' linger=100
+    stop_tcpdump cap
+    finish race-tls "$WORK/client.log" stale ;;
+midstream)
+    start_server srv node "$HERE/node-server.js" mode=raw host=127.0.0.1 port=3006 close=2000
+    node "$HERE/node-client.js" url=http://127.0.0.1:3006 sync=2 \
+        ready="$WORK/ready" go="$WORK/go" plan='[
+        ["GET","/feed",0,0], ["GET","/feed?page=2",50,0],
+        ["GET","/feed?page=3",50,0], ["GET","/feed?page=4",100,0],
+        ["PUT","/prefs",1900,200],
+        ["GET","/feed",0,0] ]' linger=300 >"$WORK/client.log" &
+    client=$!
+    PIDS+=($client)
+    # the connection is established and has carried two requests before the
+    # capture starts: no SYN for it in the file
+    wait_for "$WORK/ready" ready 10
+    start_tcpdump cap "$OUT/midstream.pcap" "tcp port 3006" lo
+    touch "$WORK/go"
+    wait "$client" || true
+    cat "$WORK/client.log" >&2
+    stop_tcpdump cap
+    finish midstream "$WORK/client.log" stale ;;
+clean-keepalive)
+    start_server srv node "$HERE/node-server.js" mode=raw host=127.0.0.1 port=3007 close=300
+    start_tcpdump cap "$OUT/clean-keepalive.pcap" "tcp port 3007" lo
+    # Node agent: quick reuses, then idles 700 ms (> 300 ms): its event loop
+    # has seen the FIN, the socket left the pool, a new connection is opened.
+    run_client "$WORK/client.log" node "$HERE/node-client.js" url=http://127.0.0.1:3007 plan='[
+        ["GET","/a",0,0], ["GET","/b",50,0], ["GET","/c",100,0],
+        ["GET","/d",700,0], ["GET","/e",50,0], ["GET","/f",700,0] ]' linger=600
+    # curl checks a pooled connection before reuse: it sees the FIN and
+    # reconnects (one request every 500 ms, server closes at 300 ms idle)
+    timeout 20 curl -sS --rate 2/s -o /dev/null -o /dev/null -o /dev/null \
+        http://127.0.0.1:3007/x http://127.0.0.1:3007/y http://127.0.0.1:3007/z \
+        -w 'curl %{url_effective} %{http_code} new_conns=%{num_connects}\n' \
+        | tee -a "$WORK/client.log" >&2
+    sleep 0.5
+    stop_tcpdump cap
+    finish clean-keepalive "$WORK/client.log" none ;;
+crossed)
+    # hu-cli [hu-c0 10.77.0.1] <-veth-> [hu-c1] hu-mid [hu-s1] <-veth-> [hu-s0 10.77.0.2] hu-srv
+    # hu-mid runs delayline.py: every frame is forwarded after 25 ms (RTT 50 ms).
+    for ns in hu-cli hu-mid hu-srv; do
+        ip netns del $ns 2>/dev/null || true
+        ip netns add $ns
+        NETNS+=($ns)
+        ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+        ip -n $ns link set lo up
+    done
+    ip link add hu-c0 netns hu-cli type veth peer name hu-c1 netns hu-mid
+    ip link add hu-s0 netns hu-srv type veth peer name hu-s1 netns hu-mid
+    ip -n hu-cli addr add 10.77.0.1/24 dev hu-c0
+    ip -n hu-srv addr add 10.77.0.2/24 dev hu-s0
+    for l in hu-c1 hu-s1; do ip -n hu-mid link set $l promisc on up; done
+    ip -n hu-cli link set hu-c0 up
+    ip -n hu-srv link set hu-s0 up
+    # no checksum/segmentation offload: captures show correct checksums and
+    # MTU-sized frames (delayline.py also repairs partial checksums)
+    if command -v ethtool >/dev/null; then
+        ip netns exec hu-cli ethtool -K hu-c0 tx off tso off gso off >/dev/null
+        ip netns exec hu-srv ethtool -K hu-s0 tx off tso off gso off >/dev/null
+        ip netns exec hu-mid ethtool -K hu-c1 tx off tso off gso off >/dev/null
+        ip netns exec hu-mid ethtool -K hu-s1 tx off tso off gso off >/dev/null
+    fi
+    # static neighbours: no ARP through the delay line
+    ip -n hu-cli neigh replace 10.77.0.2 dev hu-c0 lladdr \
+        "$(ip -n hu-srv -br link show hu-s0 | awk '{print $3}')"
+    ip -n hu-srv neigh replace 10.77.0.1 dev hu-s0 lladdr \
+        "$(ip -n hu-cli -br link show hu-c0 | awk '{print $3}')"
+    start_server dl ip netns exec hu-mid python3 "$HERE/delayline.py" hu-c1 hu-s1 25
+    start_server srv ip netns exec hu-srv node "$HERE/node-server.js" mode=raw \
+        host=10.77.0.2 port=3100 close=300
+    start_tcpdump cli "$OUT/crossed-client.pcap" "tcp port 3100" hu-c0 hu-cli
+    start_tcpdump srv "$OUT/crossed-server.pcap" "tcp port 3100" hu-s0 hu-srv
+    # server FIN at T=300 ms after its response; one-way delay d=25 ms; the
+    # client sends 275 ms (T-d) after receiving the response: the request
+    # leaves before the FIN arrives (< T) and reaches the server after the
+    # FIN left (> T-2d) -> they cross in flight -> RST (crossed).
+    # The last reuse waits 450 ms: FIN already seen, clean reconnect.
+    run_client "$WORK/client.log" ip netns exec hu-cli node "$HERE/node-client.js" \
+        url=http://10.77.0.2:3100 plan='[
+        ["GET","/v1/quote",0,0], ["GET","/v1/quote?sym=B",20,0], ["GET","/v1/quote?sym=C",100,0],
+        ["POST","/v1/order",275,0],
+        ["GET","/v1/quote",0,0], ["GET","/v1/quote?sym=D",40,0],
+        ["GET","/v1/status",275,0],
+        ["GET","/v1/quote",0,0], ["GET","/v1/quote?sym=E",450,0] ]' linger=500
+    stop_tcpdump cli
+    stop_tcpdump srv
+    finish crossed-client "$WORK/client.log" crossed
+    finish crossed-server "$WORK/client.log" crossed
+    # same incidents at both vantages (same client ports, methods, targets)
+    a=$(python3 -c 'import json,sys; [print(j["client"],j["server"],j["method"],j["target"]) for j in map(json.loads,open(sys.argv[1]))]' "$OUT/crossed-client.expected")
+    b=$(python3 -c 'import json,sys; [print(j["client"],j["server"],j["method"],j["target"]) for j in map(json.loads,open(sys.argv[1]))]' "$OUT/crossed-server.expected")
+    [ "$a" = "$b" ] || { log "FAIL: client and server vantage disagree"; exit 1; } ;;
+*)
+    echo "unknown scenario: $SCENARIO" >&2; exit 2 ;;
+esac
+log "ok"
