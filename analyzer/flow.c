@@ -323,6 +323,20 @@ static void update_side(hu_flow *f, const hu_pkt *p, uint8_t s)
     }
 }
 
+/* Move the window's start back by d bytes (a segment from before the
+ * start arrived out of order); bytes pushed past the end are dropped. */
+static void reqwin_shift(hu_reqwin *w, uint32_t d)
+{
+    uint8_t bm[HU_REQWIN / 8] = {0};
+    for (uint32_t i = 0; i + d < HU_REQWIN; i++)
+        if (w->bitmap[i >> 3] & (1u << (i & 7)))
+            bm[(i + d) >> 3] |= (uint8_t)(1u << ((i + d) & 7));
+    memmove(w->buf + d, w->buf, HU_REQWIN - d);
+    memcpy(w->bitmap, bm, sizeof bm);
+    w->seq -= d;
+    w->contig = 0;
+}
+
 /* The client's request window: restart it where a new request begins (new
  * data at the stream front after the server acknowledged everything
  * before), then copy the captured bytes that fall inside it. */
@@ -347,6 +361,9 @@ static void update_reqwin(hu_flow *f, const hu_pkt *p, uint8_t s, uint32_t prev_
         w->contig = 0;
         memset(w->bitmap, 0, sizeof w->bitmap);
     }
+    if (hu_seq_lt(p->seq, w->seq) && w->seq - p->seq < HU_REQWIN &&
+        (!srv->ack_seen || hu_seq_leq(srv->last_ack, p->seq)))
+        reqwin_shift(w, w->seq - p->seq);   /* an earlier segment came late */
     uint32_t off = p->seq - w->seq;
     if (off >= HU_REQWIN)
         return;

@@ -1,0 +1,184 @@
+/*
+ * test_flow.c -- the connection table and TCP tracker: roles, handshake
+ * RTT, per-side sequence state across wraparound, first FINs, the bounded
+ * ring, expiry, eviction and port reuse.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "hangup/flow.h"
+#include "testutil.h"
+
+#define A HU_TH_ACK
+#define PA (HU_TH_PUSH | HU_TH_ACK)
+
+static hu_flowtab *ft;
+static tu_conv cv;
+static hu_pkt pk;
+static int released;
+
+static void on_release(void *arg, hu_flow *f)
+{
+    (void)arg;
+    (void)f;
+    released++;
+}
+
+static void setup(void)
+{
+    hu_flowtab_cfg cfg = { .max_flows = 4, .idle_us = 10000000, .closed_us = 1000000 };
+    ft = hu_flowtab_new(&cfg, on_release, NULL);
+    released = 0;
+    tu_conv_v4(&cv, "10.0.0.1", 40000, "10.0.0.2", 80);
+}
+static void teardown(void) { hu_flowtab_free(ft); }
+
+static hu_flow *feed(bool c, int64_t t_ms, uint8_t fl, uint32_t seq, uint32_t ack, const char *d,
+                     uint32_t len, uint8_t *side)
+{
+    static uint64_t num;
+    tu_pkt(&pk, &cv, c, ++num, t_ms * 1000, fl, seq, ack, d, len);
+    uint8_t s;
+    hu_flow *f = hu_flowtab_track(ft, &pk, &s);
+    if (side)
+        *side = s;
+    return f;
+}
+
+TestSuite(flow, .init = setup, .fini = teardown);
+
+Test(flow, handshake_gives_roles_and_rtt)
+{
+    feed(true, 0, HU_TH_SYN, 100, 0, NULL, 0, NULL);
+    feed(false, 40, HU_TH_SYN | A, 900, 101, NULL, 0, NULL);
+    uint8_t s;
+    hu_flow *f = feed(true, 41, A, 101, 901, NULL, 0, &s);
+    cr_assert_not_null(f);
+    cr_expect_eq(f->client, s);
+    cr_expect_eq(f->role_src, HU_ROLE_SYN);
+    cr_expect(f->handshake_seen);
+    cr_expect_eq(f->rtt_us, 41000);
+    /* Side 0 is tcpdump's: the lower port (80, the server). */
+    cr_expect_eq(f->port[0], 80);
+    cr_expect_eq(f->client, 1);
+}
+
+Test(flow, synack_receiver_is_the_client_when_syn_is_missing)
+{
+    hu_flow *f = feed(false, 0, HU_TH_SYN | A, 900, 101, NULL, 0, NULL);
+    cr_expect_eq(f->role_src, HU_ROLE_SYNACK);
+    cr_expect_eq(f->port[f->client], 40000);
+    cr_expect_not(f->handshake_seen);
+}
+
+Test(flow, payload_decides_roles_midstream)
+{
+    /* Server on the higher port: the port guess is wrong until the
+     * response line shows who the server is. */
+    tu_conv_v4(&cv, "10.0.0.1", 1000, "10.0.0.2", 60000);
+    hu_flow *f = feed(false, 0, PA, 5, 7, "HTTP/1.1 200 OK\r\n\r\n", 19, NULL);
+    cr_expect_eq(f->role_src, HU_ROLE_PAYLOAD);
+    cr_expect_eq(f->port[f->client], 1000);
+    /* A later request line does not flip an evidence-based decision back. */
+    f = feed(true, 1, PA, 7, 24, "GET / HTTP/1.1\r\n\r\n", 18, NULL);
+    cr_expect_eq(f->port[f->client], 1000);
+    /* No evidence at all: the higher port is the client. */
+    tu_conv_v4(&cv, "10.0.0.3", 2000, "10.0.0.4", 3000);
+    f = feed(true, 2, A, 1, 1, NULL, 0, NULL);
+    cr_expect_eq(f->role_src, HU_ROLE_PORT);
+    cr_expect_eq(f->port[f->client], 3000);
+}
+
+Test(flow, sequence_state_across_wraparound_and_first_fin)
+{
+    uint8_t s;
+    feed(true, 0, HU_TH_SYN, 0xfffffff0u, 0, NULL, 0, NULL);
+    feed(false, 1, HU_TH_SYN | A, 10, 0xfffffff1u, NULL, 0, NULL);
+    hu_flow *f = feed(true, 2, PA, 0xfffffff1u, 11, "0123456789abcdefghij", 20, &s);
+    cr_expect_eq(f->side[s].snd_max, 0xfffffff1u + 20, "wrapped to 5");
+    cr_expect_eq(f->side[s].snd_max, 5);
+    /* An old retransmission does not move snd_max back. */
+    feed(true, 3, PA, 0xfffffff1u, 11, "0123456789", 10, NULL);
+    cr_expect_eq(f->side[s].snd_max, 5);
+    feed(false, 4, HU_TH_FIN | A, 11, 5, NULL, 0, NULL);
+    feed(false, 5, HU_TH_FIN | A, 11, 5, NULL, 0, NULL);   /* retransmitted FIN */
+    uint8_t srv = (uint8_t)!s;
+    cr_expect(f->side[srv].fin_seen);
+    cr_expect_eq(f->side[srv].fin_seq, 11);
+    cr_expect_eq(f->side[srv].fin_ack, 5);
+    cr_expect_eq(f->side[srv].fin_num, pk.num - 1, "the first FIN is kept");
+}
+
+Test(flow, ring_is_bounded_and_counts_what_it_dropped)
+{
+    feed(true, 0, HU_TH_SYN, 1, 0, NULL, 0, NULL);
+    hu_flow *f = NULL;
+    for (int i = 0; i < 100; i++)
+        f = feed(i % 2, i + 1, A, 2, 2, NULL, 0, NULL);
+    cr_expect_eq(f->ring_len, HU_RING_MAX);
+    cr_expect_eq(f->ring_dropped, 101 - HU_RING_MAX);
+    cr_expect_eq(hu_flow_ring_at(f, HU_RING_MAX - 1)->num, pk.num, "newest last");
+}
+
+Test(flow, idle_and_closed_flows_are_released)
+{
+    feed(true, 0, HU_TH_SYN, 1, 0, NULL, 0, NULL);
+    feed(true, 1, HU_TH_RST, 2, 0, NULL, 0, NULL);   /* closed */
+    tu_conv_v4(&cv, "10.0.0.3", 40001, "10.0.0.2", 80);
+    feed(true, 2, HU_TH_SYN, 1, 0, NULL, 0, NULL);   /* open, idle */
+    hu_flowtab_stats st;
+    hu_flowtab_stats_get(ft, &st);
+    cr_expect_eq(st.active, 2);
+    /* 1.5 s later: the closed one goes (closed_us = 1 s), the idle one stays. */
+    tu_conv_v4(&cv, "10.0.0.4", 40002, "10.0.0.2", 80);
+    feed(true, 1500, HU_TH_SYN, 1, 0, NULL, 0, NULL);
+    hu_flowtab_stats_get(ft, &st);
+    cr_expect_eq(released, 1);
+    cr_expect_eq(st.active, 2);
+    /* 11 s after that: both idle ones go (idle_us = 10 s). */
+    tu_conv_v4(&cv, "10.0.0.5", 40003, "10.0.0.2", 80);
+    feed(true, 13000, HU_TH_SYN, 1, 0, NULL, 0, NULL);
+    hu_flowtab_stats_get(ft, &st);
+    cr_expect_eq(released, 3);
+    cr_expect_eq(st.active, 1);
+    cr_expect_eq(st.evicted, 0);
+}
+
+Test(flow, table_full_evicts_least_recently_active)
+{
+    for (int i = 0; i < 10; i++) {
+        tu_conv_v4(&cv, "10.0.0.1", (uint16_t)(40000 + i), "10.0.0.2", 80);
+        feed(true, i, HU_TH_SYN, 1, 0, NULL, 0, NULL);
+    }
+    hu_flowtab_stats st;
+    hu_flowtab_stats_get(ft, &st);
+    cr_expect_eq(st.active, 4);
+    cr_expect_eq(st.evicted, 6);
+    cr_expect_eq(st.flows, 10);
+    cr_expect_eq(st.peak, 4);
+}
+
+Test(flow, new_syn_on_a_closed_tuple_starts_a_new_connection)
+{
+    hu_flow *f = feed(true, 0, HU_TH_SYN, 100, 0, NULL, 0, NULL);
+    uint64_t id = f->id;
+    feed(false, 1, HU_TH_SYN | A, 900, 101, NULL, 0, NULL);
+    feed(true, 2, HU_TH_RST, 101, 0, NULL, 0, NULL);
+    f = feed(true, 3, HU_TH_SYN, 5000, 0, NULL, 0, NULL);
+    cr_expect_neq(f->id, id);
+    cr_expect_eq(f->side[f->client].isn, 5000);
+    cr_expect_eq(released, 1);
+}
+
+Test(flow, request_window_survives_split_and_out_of_order_segments)
+{
+    feed(true, 0, HU_TH_SYN, 99, 0, NULL, 0, NULL);
+    feed(false, 1, HU_TH_SYN | A, 499, 100, NULL, 0, NULL);
+    feed(true, 2, PA, 108, 500, "T / HTTP/1.1\r\n", 14, NULL);   /* arrives first */
+    hu_flow *f = feed(true, 3, PA, 100, 500, "GET /abc", 8, NULL);
+    uint32_t n;
+    const uint8_t *b = hu_flow_reqbytes(f, 100, &n);
+    cr_assert_not_null(b);
+    cr_expect_eq(n, 22);
+    cr_expect_eq(memcmp(b, "GET /abcT / HTTP/1.1\r\n", 22), 0);
+}
