@@ -1,0 +1,468 @@
+/*
+ * http.c -- incremental HTTP/1.1 parsing for both directions of a
+ * connection (see http.h for the contract).
+ *
+ * Each direction is a small state machine fed bytes in stream order:
+ *
+ *   START -> HEADERS -> (BODY_LEN | CHUNK_SIZE -> CHUNK_DATA -> CHUNK_CRLF
+ *            ... -> TRAILERS | BODY_CLOSE) -> START
+ *
+ * Head lines are gathered in a per-direction buffer bounded by
+ * HU_HTTP_LINE_MAX; body bytes are only counted, never copied.  Requests
+ * enter a FIFO when their head is parsed and leave it when their final
+ * response ends, which is how a response learns whether it answers HEAD
+ * (no body) or CONNECT (a tunnel follows).  A capture gap puts a direction
+ * in RESYNC: it skips fed chunks until one starts like a head line.
+ */
+#include "hangup/http.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum st {
+    ST_START, ST_HEADERS, ST_BODY_LEN, ST_CHUNK_SIZE, ST_CHUNK_DATA, ST_CHUNK_CRLF,
+    ST_TRAILERS, ST_BODY_CLOSE, ST_RESYNC, ST_OPAQUE,
+};
+
+enum { REQ_OTHER = 0, REQ_HEAD, REQ_CONNECT };
+
+typedef struct hu_http_dir {
+    enum st st;
+    char *line;               /* current head line, without CR LF */
+    size_t line_len, line_cap;
+    hu_http_msg msg;
+    uint64_t left;            /* body or chunk bytes still to come */
+} hu_http_dir;
+
+struct hu_http {
+    hu_http_dir d[2];
+    uint8_t fifo[HU_HTTP_PIPELINE];   /* REQ_* of requests awaiting a response */
+    unsigned fifo_head, fifo_len;
+    bool error;
+};
+
+hu_http *hu_http_new(void)
+{
+    hu_http *h = calloc(1, sizeof *h);
+    return h;
+}
+
+void hu_http_free(hu_http *h)
+{
+    if (!h)
+        return;
+    free(h->d[0].line);
+    free(h->d[1].line);
+    free(h);
+}
+
+bool hu_http_unparsable(const hu_http *h) { return h->error; }
+unsigned hu_http_outstanding(const hu_http *h) { return h->fifo_len; }
+
+static void msg_reset(hu_http_msg *m, bool request)
+{
+    memset(m, 0, sizeof *m);
+    m->request = request;
+    m->content_length = -1;
+    m->keepalive_timeout = -1;
+}
+
+static bool line_append(hu_http_dir *d, const uint8_t *p, size_t n)
+{
+    if (d->line_len + n > HU_HTTP_LINE_MAX)
+        return false;
+    if (d->line_len + n + 1 > d->line_cap) {
+        size_t cap = d->line_cap ? d->line_cap : 256;
+        while (cap < d->line_len + n + 1)
+            cap *= 2;
+        char *nl = realloc(d->line, cap);
+        if (!nl)
+            return false;
+        d->line = nl;
+        d->line_cap = cap;
+    }
+    memcpy(d->line + d->line_len, p, n);
+    d->line_len += n;
+    d->line[d->line_len] = '\0';
+    return true;
+}
+
+static bool is_tchar(int c)
+{
+    return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* "HTTP/x.y" at s: sets major/minor. */
+static bool parse_version(const char *s, size_t n, int *maj, int *min)
+{
+    if (n != 8 || memcmp(s, "HTTP/", 5) != 0 || !isdigit((unsigned char)s[5]) || s[6] != '.' ||
+        !isdigit((unsigned char)s[7]))
+        return false;
+    *maj = s[5] - '0';
+    *min = s[7] - '0';
+    return true;
+}
+
+static bool parse_request_line(hu_http_msg *m, const char *l, size_t n)
+{
+    size_t i = 0;
+    while (i < n && is_tchar((unsigned char)l[i]))
+        i++;
+    if (i == 0 || i >= sizeof m->method || i >= n || l[i] != ' ')
+        return false;
+    memcpy(m->method, l, i);
+    m->method[i] = '\0';
+    size_t t = ++i;
+    while (i < n && l[i] != ' ')
+        i++;
+    if (i == t || i >= n)
+        return false;
+    size_t tl = i - t;
+    m->target_cut = tl > HU_HTTP_TARGET_MAX;
+    m->target_len = m->target_cut ? HU_HTTP_TARGET_MAX : tl;
+    memcpy(m->target, l + t, m->target_len);
+    return parse_version(l + i + 1, n - i - 1, &m->vmajor, &m->vminor) && m->vmajor == 1;
+}
+
+static bool parse_status_line(hu_http_msg *m, const char *l, size_t n)
+{
+    if (n < 12 || !parse_version(l, 8, &m->vmajor, &m->vminor) || m->vmajor != 1 ||
+        l[8] != ' ')
+        return false;
+    if (!isdigit((unsigned char)l[9]) || !isdigit((unsigned char)l[10]) ||
+        !isdigit((unsigned char)l[11]) || (n > 12 && l[12] != ' '))
+        return false;
+    m->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+    return m->status >= 100;
+}
+
+/* Does the comma-separated list v contain token tok (case-insensitive)? */
+static bool list_has(const char *v, const char *tok)
+{
+    size_t tl = strlen(tok);
+    for (const char *p = v; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *te = e;
+        while (te > p && (te[-1] == ' ' || te[-1] == '\t'))
+            te--;
+        if ((size_t)(te - p) == tl && strncasecmp(p, tok, tl) == 0)
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+/* The last transfer coding is chunked. */
+static bool last_is_chunked(const char *v)
+{
+    const char *last = v;
+    for (const char *p = v; *p; p++)
+        if (*p == ',')
+            last = p + 1;
+    while (*last == ' ' || *last == '\t')
+        last++;
+    size_t n = strlen(last);
+    while (n && (last[n - 1] == ' ' || last[n - 1] == '\t'))
+        n--;
+    return n == 7 && strncasecmp(last, "chunked", 7) == 0;
+}
+
+static bool parse_header(hu_http_msg *m, char *l, size_t n)
+{
+    if (n && (l[0] == ' ' || l[0] == '\t'))
+        return true;   /* obsolete line folding: ignored */
+    char *colon = memchr(l, ':', n);
+    if (!colon || colon == l)
+        return false;
+    for (char *c = l; c < colon; c++)
+        if (!is_tchar((unsigned char)*c))
+            return false;
+    size_t nl = (size_t)(colon - l);
+    char *v = colon + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t vl = strlen(v);
+    while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+        v[--vl] = '\0';
+#define IS(name) (nl == sizeof(name) - 1 && strncasecmp(l, name, nl) == 0)
+    if (IS("host")) {
+        size_t hl = vl < sizeof m->host - 1 ? vl : sizeof m->host - 1;
+        memcpy(m->host, v, hl);
+        m->host[hl] = '\0';
+    } else if (IS("content-length")) {
+        if (vl == 0 || vl > 18)
+            return false;
+        int64_t cl = 0;
+        for (size_t i = 0; i < vl; i++) {
+            if (!isdigit((unsigned char)v[i]))
+                return false;
+            cl = cl * 10 + (v[i] - '0');
+        }
+        if (m->content_length >= 0 && m->content_length != cl)
+            return false;   /* conflicting lengths: request smuggling */
+        m->content_length = cl;
+    } else if (IS("transfer-encoding")) {
+        m->chunked = last_is_chunked(v);
+        if (!m->chunked && m->request)
+            return false;
+    } else if (IS("connection")) {
+        if (list_has(v, "close"))
+            m->conn_close = true;
+        if (list_has(v, "keep-alive"))
+            m->conn_keepalive = true;
+    } else if (IS("keep-alive")) {
+        const char *t = strcasestr(v, "timeout=");
+        if (t) {
+            long s = strtol(t + 8, NULL, 10);
+            if (s >= 0 && s < 1000000)
+                m->keepalive_timeout = (int)s;
+        }
+    } else if (IS("expect")) {
+        if (strcasecmp(v, "100-continue") == 0)
+            m->expect_continue = true;
+    }
+#undef IS
+    return true;
+}
+
+static void fifo_push(hu_http *h, uint8_t kind)
+{
+    h->fifo[(h->fifo_head + h->fifo_len) % HU_HTTP_PIPELINE] = kind;
+    h->fifo_len++;
+}
+
+static uint8_t fifo_front(const hu_http *h)
+{
+    return h->fifo_len ? h->fifo[h->fifo_head] : REQ_OTHER;
+}
+
+static void fifo_pop(hu_http *h)
+{
+    if (h->fifo_len) {
+        h->fifo_head = (h->fifo_head + 1) % HU_HTTP_PIPELINE;
+        h->fifo_len--;
+    }
+}
+
+static void message_done(hu_http *h, int dir, const hu_http_cb *cb, void *arg)
+{
+    hu_http_dir *d = &h->d[dir];
+    if (dir == HU_HTTP_SERVER && d->msg.status >= 200)
+        fifo_pop(h);
+    if (cb && cb->done)
+        cb->done(arg, dir, &d->msg);
+    d->st = ST_START;
+}
+
+/* The head ended: decide how the body is framed. */
+static bool head_done(hu_http *h, int dir, const hu_http_cb *cb, void *arg)
+{
+    hu_http_dir *d = &h->d[dir];
+    hu_http_msg *m = &d->msg;
+    if (dir == HU_HTTP_CLIENT) {
+        if (h->fifo_len == HU_HTTP_PIPELINE)
+            return false;
+        uint8_t kind = strcmp(m->method, "HEAD") == 0      ? REQ_HEAD
+                       : strcmp(m->method, "CONNECT") == 0 ? REQ_CONNECT
+                                                           : REQ_OTHER;
+        fifo_push(h, kind);
+        if (cb && cb->head)
+            cb->head(arg, dir, m);
+        if (m->chunked) {
+            d->st = ST_CHUNK_SIZE;
+        } else if (m->content_length > 0) {
+            d->st = ST_BODY_LEN;
+            d->left = (uint64_t)m->content_length;
+        } else {
+            message_done(h, dir, cb, arg);
+        }
+        return true;
+    }
+    if (cb && cb->head)
+        cb->head(arg, dir, m);
+    uint8_t kind = fifo_front(h);
+    if (m->status == 101 || (kind == REQ_CONNECT && m->status / 100 == 2)) {
+        /* The connection leaves HTTP: a tunnel or another protocol. */
+        message_done(h, dir, cb, arg);
+        fifo_pop(h);
+        h->d[0].st = h->d[1].st = ST_OPAQUE;
+        return true;
+    }
+    if (m->status < 200 || m->status == 204 || m->status == 304 || kind == REQ_HEAD) {
+        message_done(h, dir, cb, arg);
+    } else if (m->chunked) {
+        d->st = ST_CHUNK_SIZE;
+    } else if (m->content_length >= 0) {
+        d->left = (uint64_t)m->content_length;
+        if (d->left == 0)
+            message_done(h, dir, cb, arg);
+        else
+            d->st = ST_BODY_LEN;
+    } else {
+        d->st = ST_BODY_CLOSE;
+    }
+    return true;
+}
+
+/* One complete line (CR LF stripped) in state START, HEADERS, CHUNK_SIZE
+ * or TRAILERS. */
+static bool on_line(hu_http *h, int dir, int64_t ts, const hu_http_cb *cb, void *arg)
+{
+    hu_http_dir *d = &h->d[dir];
+    char *l = d->line ? d->line : (char *)"";
+    size_t n = d->line_len;
+    switch (d->st) {
+    case ST_START:
+        if (n == 0)
+            return true;   /* stray CRLF between messages is allowed */
+        msg_reset(&d->msg, dir == HU_HTTP_CLIENT);
+        d->msg.start_ts = ts;
+        if (dir == HU_HTTP_CLIENT ? !parse_request_line(&d->msg, l, n)
+                                  : !parse_status_line(&d->msg, l, n))
+            return false;
+        d->st = ST_HEADERS;
+        return true;
+    case ST_HEADERS:
+        if (n == 0)
+            return head_done(h, dir, cb, arg);
+        return parse_header(&d->msg, l, n);
+    case ST_CHUNK_SIZE: {
+        uint64_t sz = 0;
+        size_t i = 0;
+        for (; i < n && isxdigit((unsigned char)l[i]); i++) {
+            if (sz >> 56)
+                return false;
+            sz = sz * 16 + (uint64_t)(isdigit((unsigned char)l[i]) ? l[i] - '0'
+                                                                   : (tolower(l[i]) - 'a' + 10));
+        }
+        if (i == 0 || (i < n && l[i] != ';' && l[i] != ' ' && l[i] != '\t'))
+            return false;
+        if (sz == 0) {
+            d->st = ST_TRAILERS;
+        } else {
+            d->left = sz;
+            d->st = ST_CHUNK_DATA;
+        }
+        return true;
+    }
+    case ST_TRAILERS:
+        if (n == 0)
+            message_done(h, dir, cb, arg);
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Does a chunk fed after a gap start like a head line of this direction? */
+static bool looks_like_start(int dir, const uint8_t *p, size_t n)
+{
+    if (dir == HU_HTTP_SERVER)
+        return n >= 7 && memcmp(p, "HTTP/1.", 7) == 0;
+    size_t i = 0;
+    while (i < n && i < 24 && is_tchar(p[i]) && isupper(p[i]))
+        i++;
+    return i > 0 && i < n && p[i] == ' ';
+}
+
+bool hu_http_feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
+                  const hu_http_cb *cb, void *arg)
+{
+    if (h->error)
+        return false;
+    hu_http_dir *d = &h->d[dir];
+    if (d->st == ST_RESYNC) {
+        if (!looks_like_start(dir, p, n))
+            return true;
+        d->st = ST_START;
+        d->line_len = 0;
+    }
+    size_t i = 0;
+    while (i < n) {
+        switch (d->st) {
+        case ST_OPAQUE:
+        case ST_RESYNC:
+            return true;
+        case ST_BODY_CLOSE:
+            return true;   /* everything until the close is body */
+        case ST_BODY_LEN:
+        case ST_CHUNK_DATA: {
+            size_t take = n - i < d->left ? n - i : (size_t)d->left;
+            d->left -= take;
+            i += take;
+            if (d->left == 0) {
+                if (d->st == ST_BODY_LEN) {
+                    message_done(h, dir, cb, arg);
+                } else {
+                    d->st = ST_CHUNK_CRLF;
+                    d->line_len = 0;
+                }
+            }
+            break;
+        }
+        default: {   /* line-oriented states */
+            if (d->st == ST_START && d->line_len == 0) {
+                d->msg.start_ts = ts;   /* this chunk holds a message's first byte */
+                /* Not HTTP at all (TLS, another protocol): say so at once
+                 * rather than buffer a line that never ends. */
+                uint8_t c = p[i];
+                if (c != '\r' && c != '\n' && (dir == HU_HTTP_CLIENT ? !is_tchar(c) : c != 'H'))
+                    goto fail;
+            }
+            const uint8_t *lf = memchr(p + i, '\n', n - i);
+            size_t take = lf ? (size_t)(lf - (p + i)) : n - i;
+            if (!line_append(d, p + i, take))
+                goto fail;
+            i += take;
+            if (!lf)
+                break;
+            i++;   /* the LF */
+            if (d->line_len && d->line[d->line_len - 1] == '\r')
+                d->line[--d->line_len] = '\0';
+            if (d->st == ST_CHUNK_CRLF) {
+                if (d->line_len != 0)
+                    goto fail;
+                d->st = ST_CHUNK_SIZE;
+            } else {
+                /* A message's first byte may have come in an earlier chunk. */
+                int64_t line_ts = d->st == ST_START ? d->msg.start_ts : ts;
+                if (!on_line(h, dir, line_ts, cb, arg))
+                    goto fail;
+            }
+            d->line_len = 0;
+            break;
+        }
+        }
+    }
+    return true;
+fail:
+    h->error = true;
+    return false;
+}
+
+void hu_http_eof(hu_http *h, int dir, int64_t ts, const hu_http_cb *cb, void *arg)
+{
+    (void)ts;
+    if (h->error)
+        return;
+    hu_http_dir *d = &h->d[dir];
+    if (d->st == ST_BODY_CLOSE)
+        message_done(h, dir, cb, arg);
+}
+
+void hu_http_gap(hu_http *h, int dir)
+{
+    hu_http_dir *d = &h->d[dir];
+    if (d->st == ST_OPAQUE)
+        return;
+    d->st = ST_RESYNC;
+    d->line_len = 0;
+    if (dir == HU_HTTP_SERVER)
+        h->fifo_len = 0;   /* which requests it answered is unknown now */
+}

@@ -1,0 +1,79 @@
+/*
+ * http.h -- an incremental HTTP/1.1 parser, one per connection.
+ *
+ * Fed byte ranges of any size, in stream order, for each direction; it
+ * reports message heads and message ends through callbacks.  Requests and
+ * responses are matched in order (pipelining), so a response knows it
+ * answers a HEAD (no body) or a CONNECT; 1xx responses are interim
+ * (100 Continue), 204/304 have no body, bodies are framed by
+ * Content-Length, chunked encoding (with trailers) or the close.  Anything
+ * malformed marks that connection unparsable from there on; nothing in the
+ * input can make it read out of bounds or grow without limit (a head line
+ * is at most HU_HTTP_LINE_MAX bytes, at most HU_HTTP_PIPELINE requests
+ * wait for their responses).
+ */
+#ifndef HANGUP_HTTP_H
+#define HANGUP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HU_HTTP_LINE_MAX 8192
+#define HU_HTTP_PIPELINE 64
+#define HU_HTTP_TARGET_MAX 256
+#define HU_HTTP_HOST_MAX 256
+
+enum { HU_HTTP_CLIENT = 0, HU_HTTP_SERVER = 1 };   /* direction: who sends */
+
+/* A message head, as far as hangup cares. */
+typedef struct hu_http_msg {
+    bool request;
+    char method[24];           /* requests */
+    uint8_t target[HU_HTTP_TARGET_MAX];
+    size_t target_len;
+    bool target_cut;           /* longer than HU_HTTP_TARGET_MAX */
+    int status;                /* responses */
+    int vmajor, vminor;
+    char host[HU_HTTP_HOST_MAX];
+    int64_t content_length;    /* -1: none */
+    bool chunked;
+    bool conn_close, conn_keepalive;
+    int keepalive_timeout;     /* Keep-Alive: timeout=N, or -1 */
+    bool expect_continue;
+    int64_t start_ts;          /* time of the packet with its first byte */
+} hu_http_msg;
+
+typedef struct hu_http_cb {
+    /* A complete head was parsed (dir: HU_HTTP_CLIENT for requests). */
+    void (*head)(void *arg, int dir, const hu_http_msg *m);
+    /* The message (head and body) ended. */
+    void (*done)(void *arg, int dir, const hu_http_msg *m);
+} hu_http_cb;
+
+typedef struct hu_http hu_http;
+
+/* Allocate a parser pair for one connection; NULL on OOM. */
+hu_http *hu_http_new(void);
+void hu_http_free(hu_http *h);
+
+/*
+ * Feed n bytes sent by `dir`, captured at time ts.  Callbacks run during
+ * the call with arg.  Returns false once the connection is unparsable
+ * (then and afterwards nothing more is reported for it).
+ */
+bool hu_http_feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
+                  const hu_http_cb *cb, void *arg);
+
+/* The direction closed (FIN): a body framed by the close ends here. */
+void hu_http_eof(hu_http *h, int dir, int64_t ts, const hu_http_cb *cb, void *arg);
+
+/* The stream skipped bytes (a capture gap): drop the current message and
+ * look for the next head at the next byte fed. */
+void hu_http_gap(hu_http *h, int dir);
+
+bool hu_http_unparsable(const hu_http *h);
+/* Requests whose final response has not ended yet. */
+unsigned hu_http_outstanding(const hu_http *h);
+
+#endif

@@ -1,0 +1,226 @@
+/*
+ * test_http.c -- the incremental HTTP/1.1 parser.  Every message stream
+ * is fed whole, split at every byte position, and one byte at a time; the
+ * events (heads with their fields, message ends) must be identical.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hangup/http.h"
+
+typedef struct logbuf {
+    char s[8192];
+    size_t n;
+} logbuf;
+
+static void on_head(void *arg, int dir, const hu_http_msg *m)
+{
+    logbuf *l = arg;
+    char t[300];
+    snprintf(t, sizeof t, "%.*s", (int)m->target_len, (const char *)m->target);
+    if (dir == HU_HTTP_CLIENT)
+        l->n += (size_t)snprintf(l->s + l->n, sizeof l->s - l->n,
+                                 "H>%s %s 1.%d host=%s cl=%lld ch=%d close=%d ka=%d exp=%d t=%lld|",
+                                 m->method, t, m->vminor, m->host, (long long)m->content_length,
+                                 m->chunked, m->conn_close, m->conn_keepalive, m->expect_continue,
+                                 (long long)m->start_ts);
+    else
+        l->n += (size_t)snprintf(l->s + l->n, sizeof l->s - l->n,
+                                 "H<%d 1.%d cl=%lld ch=%d close=%d kat=%d|", m->status, m->vminor,
+                                 (long long)m->content_length, m->chunked, m->conn_close,
+                                 m->keepalive_timeout);
+}
+
+static void on_done(void *arg, int dir, const hu_http_msg *m)
+{
+    logbuf *l = arg;
+    l->n += (size_t)snprintf(l->s + l->n, sizeof l->s - l->n, "D%s%d|",
+                             dir == HU_HTTP_CLIENT ? ">" : "<",
+                             dir == HU_HTTP_CLIENT ? 0 : m->status);
+}
+
+static const hu_http_cb cb = { on_head, on_done };
+
+/* Feed client bytes then server bytes, each split at the given points
+ * (ascending, within the stream); eof on the server side at the end. */
+static void run(const char *req, const char *resp, size_t split_req, size_t split_resp,
+                bool bytewise, logbuf *l, bool *ok)
+{
+    memset(l, 0, sizeof *l);
+    hu_http *h = hu_http_new();
+    const char *streams[2] = { req, resp };
+    size_t splits[2] = { split_req, split_resp };
+    *ok = true;
+    for (int dir = 0; dir < 2; dir++) {
+        const uint8_t *p = (const uint8_t *)streams[dir];
+        size_t n = strlen(streams[dir]);
+        if (bytewise) {
+            for (size_t i = 0; i < n; i++)
+                *ok &= hu_http_feed(h, dir, p + i, 1, 7, &cb, l);
+        } else {
+            size_t s = splits[dir] < n ? splits[dir] : n;
+            *ok &= hu_http_feed(h, dir, p, s, 7, &cb, l);
+            *ok &= hu_http_feed(h, dir, p + s, n - s, 7, &cb, l);
+        }
+    }
+    hu_http_eof(h, HU_HTTP_SERVER, 9, &cb, l);
+    hu_http_free(h);
+}
+
+/* The events of the unsplit feed must equal `want`, and every split must
+ * give the same. */
+static void check_all_splits(const char *req, const char *resp, const char *want, bool want_ok)
+{
+    logbuf whole, part;
+    bool ok;
+    run(req, resp, (size_t)-1, (size_t)-1, false, &whole, &ok);
+    cr_assert_eq(ok, want_ok, "parse result, log: %s", whole.s);
+    cr_assert_str_eq(whole.s, want);
+    for (size_t i = 0; i <= strlen(req); i++) {
+        run(req, resp, i, (size_t)-1, false, &part, &ok);
+        cr_assert_str_eq(part.s, whole.s, "request split at %zu", i);
+    }
+    for (size_t i = 0; i <= strlen(resp); i++) {
+        run(req, resp, (size_t)-1, i, false, &part, &ok);
+        cr_assert_str_eq(part.s, whole.s, "response split at %zu", i);
+    }
+    run(req, resp, 0, 0, true, &part, &ok);
+    cr_assert_str_eq(part.s, whole.s, "byte by byte");
+}
+
+Test(http, pipelined_requests_with_length_chunked_and_head)
+{
+    check_all_splits(
+        "GET /a HTTP/1.1\r\nHost: example.test\r\n\r\n"
+        "POST /b?x=1 HTTP/1.1\r\nhost: h2\r\nContent-Length: 5\r\n\r\nhello"
+        "PUT /c HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        "HEAD /d HTTP/1.1\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nKeep-Alive: timeout=5, max=100\r\n\r\nabc"
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nX-Trailer: 1\r\n\r\n"
+        "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\n",
+        "H>GET /a 1.1 host=example.test cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+        "H>POST /b?x=1 1.1 host=h2 cl=5 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+        "H>PUT /c 1.1 host= cl=-1 ch=1 close=0 ka=0 exp=0 t=7|D>0|"
+        "H>HEAD /d 1.1 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+        "H<200 1.1 cl=3 ch=0 close=0 kat=5|D<200|"
+        "H<200 1.1 cl=-1 ch=1 close=0 kat=-1|D<200|"
+        "H<201 1.1 cl=0 ch=0 close=0 kat=-1|D<201|"
+        "H<200 1.1 cl=10 ch=0 close=1 kat=-1|D<200|",
+        true);
+}
+
+Test(http, continue_no_content_not_modified_and_close_delimited)
+{
+    check_all_splits(
+        "POST /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok"
+        "GET /nc HTTP/1.1\r\n\r\nGET /nm HTTP/1.1\r\n\r\nGET /old HTTP/1.0\r\n\r\n",
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+        "HTTP/1.1 204 No Content\r\n\r\n"
+        "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n"
+        "HTTP/1.0 200 OK\r\n\r\nbody until the connection closes\r\n\r\nHTTP/1.1 200 OK\r\n",
+        "H>POST /up 1.1 host= cl=2 ch=0 close=0 ka=0 exp=1 t=7|D>0|"
+        "H>GET /nc 1.1 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+        "H>GET /nm 1.1 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+        "H>GET /old 1.0 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+        "H<100 1.1 cl=-1 ch=0 close=0 kat=-1|D<100|"
+        "H<201 1.1 cl=0 ch=0 close=0 kat=-1|D<201|"
+        "H<204 1.1 cl=-1 ch=0 close=0 kat=-1|D<204|"
+        "H<304 1.1 cl=99 ch=0 close=0 kat=-1|D<304|"
+        "H<200 1.0 cl=-1 ch=0 close=0 kat=-1|D<200|",
+        true);
+}
+
+Test(http, connection_tokens_and_keep_alive_hint)
+{
+    check_all_splits("GET / HTTP/1.1\r\nConnection: Keep-Alive, Upgrade-Insecure\r\n\r\n",
+                     "HTTP/1.1 200 OK\r\nconnection: foo ,close\r\nkeep-alive: TIMEOUT=2\r\n"
+                     "content-length: 0\r\n\r\n",
+                     "H>GET / 1.1 host= cl=-1 ch=0 close=0 ka=1 exp=0 t=7|D>0|"
+                     "H<200 1.1 cl=0 ch=0 close=1 kat=2|D<200|",
+                     true);
+}
+
+Test(http, malformed_input_marks_the_connection_unparsable)
+{
+    static const char *const bad_req[] = {
+        "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+        "GET / HTTP/2.0\r\n\r\n",
+        "GET  / HTTP/1.1\r\n\r\n",
+        "\x16\x03\x01\x02\x10 binary\r\n",
+        "\x17\x03\x03",
+        "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nabc\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad_req / sizeof bad_req[0]; i++) {
+        hu_http *h = hu_http_new();
+        logbuf l = {0};
+        hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)bad_req[i], strlen(bad_req[i]), 1, &cb, &l);
+        cr_expect(hu_http_unparsable(h), "case %zu accepted: %s", i, l.s);
+        /* Once unparsable, nothing more is reported. */
+        size_t before = l.n;
+        hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18, 2, &cb, &l);
+        cr_expect_eq(l.n, before);
+        hu_http_free(h);
+    }
+}
+
+Test(http, head_lines_are_bounded)
+{
+    hu_http *h = hu_http_new();
+    logbuf l = {0};
+    hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)"GET /", 5, 1, &cb, &l);
+    char junk[1024];
+    memset(junk, 'a', sizeof junk);
+    bool ok = true;
+    for (int i = 0; i < 100 && ok; i++)
+        ok = hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)junk, sizeof junk, 1, &cb, &l);
+    cr_expect_not(ok, "a 100 KiB request line must be refused");
+    cr_expect(hu_http_unparsable(h));
+    hu_http_free(h);
+}
+
+Test(http, pipeline_depth_is_bounded)
+{
+    hu_http *h = hu_http_new();
+    logbuf l = {0};
+    bool ok = true;
+    for (int i = 0; i < HU_HTTP_PIPELINE + 1 && ok; i++)
+        ok = hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18, 1,
+                          NULL, NULL);
+    cr_expect_not(ok);
+    hu_http_free(h);
+    (void)l;
+}
+
+Test(http, gap_resynchronises_at_the_next_head)
+{
+    hu_http *h = hu_http_new();
+    logbuf l = {0};
+    hu_http_feed(h, HU_HTTP_SERVER, (const uint8_t *)"HTTP/1.1 200 OK\r\nContent-Len", 28, 1, &cb, &l);
+    hu_http_gap(h, HU_HTTP_SERVER);
+    hu_http_feed(h, HU_HTTP_SERVER, (const uint8_t *)"middle of a body", 16, 2, &cb, &l);
+    hu_http_feed(h, HU_HTTP_SERVER,
+                 (const uint8_t *)"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 45, 3, &cb,
+                 &l);
+    cr_expect_str_eq(l.s, "H<404 1.1 cl=0 ch=0 close=0 kat=-1|D<404|");
+    cr_expect_not(hu_http_unparsable(h));
+    hu_http_free(h);
+}
+
+Test(http, message_start_time_is_its_first_byte)
+{
+    hu_http *h = hu_http_new();
+    logbuf l = {0};
+    hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)"GE", 2, 100, &cb, &l);
+    hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)"T /t HTTP/1.1\r\n", 15, 200, &cb, &l);
+    hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)"\r\n", 2, 300, &cb, &l);
+    cr_expect(strstr(l.s, "t=100|"), "%s", l.s);
+    hu_http_free(h);
+}
