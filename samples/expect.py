@@ -47,11 +47,13 @@ def seq_leq(a, b):
 
 # ---------------------------------------------------------------- file formats
 def read_pcap(data):
-    """Yield (linktype, frame bytes) for each packet of a pcap or pcapng."""
+    """Yield (linktype, time in ns, frame bytes) for each packet of a pcap or
+    pcapng."""
     magic = data[:4]
     if magic == b"\x0a\x0d\x0d\x0a":
         yield from read_pcapng(data)
         return
+    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
     if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
         e = "<"
     elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
@@ -61,9 +63,9 @@ def read_pcap(data):
     linktype = struct.unpack(e + "I", data[20:24])[0] & 0x0FFFFFFF
     off = 24
     while off + 16 <= len(data):
-        _, _, caplen, _ = struct.unpack(e + "IIII", data[off:off + 16])
+        sec, frac, caplen, _ = struct.unpack(e + "IIII", data[off:off + 16])
         off += 16
-        yield linktype, data[off:off + caplen]
+        yield linktype, sec * 10**9 + (frac if nano else frac * 1000), data[off:off + caplen]
         off += caplen
 
 
@@ -80,14 +82,30 @@ def read_pcapng(data):
         blen = struct.unpack(e + "I", data[off + 4:off + 8])[0]
         body = data[off + 8:off + blen - 4]
         if btype == 1:                               # interface description
-            links.append(struct.unpack(e + "H", body[:2])[0])
+            links.append((struct.unpack(e + "H", body[:2])[0], if_tsresol(body, e)))
         elif btype == 6:                             # enhanced packet
-            ifid, _, _, caplen, _ = struct.unpack(e + "IIIII", body[:20])
-            yield links[ifid], body[20:20 + caplen]
-        elif btype == 3:                             # simple packet
+            ifid, hi, lo, caplen, _ = struct.unpack(e + "IIIII", body[:20])
+            num, den = links[ifid][1]
+            yield links[ifid][0], ((hi << 32) | lo) * num * 10**9 // den, body[20:20 + caplen]
+        elif btype == 3:                             # simple packet (no time stamp)
             caplen = struct.unpack(e + "I", body[:4])[0]
-            yield links[0], body[4:4 + caplen]
+            yield links[0][0], 0, body[4:4 + caplen]
         off += blen
+
+
+def if_tsresol(body, e):
+    """Time stamp unit of an interface description block as (num, den)
+    seconds: option if_tsresol (code 9), default 10^-6."""
+    off = 8
+    while off + 4 <= len(body):
+        code, n = struct.unpack(e + "HH", body[off:off + 4])
+        if code == 0:
+            break
+        if code == 9 and n >= 1:
+            v = body[off + 4]
+            return (1, 2 ** (v & 0x7F)) if v & 0x80 else (1, 10 ** v)
+        off += 4 + n + (-n % 4)
+    return (1, 10**6)
 
 
 def l3(linktype, f):
@@ -164,7 +182,7 @@ def connections(path):
     data = open(path, "rb").read()
     conns, current = [], {}
     n = 0
-    for linktype, frame in read_pcap(data):
+    for linktype, t, frame in read_pcap(data):
         n += 1
         seg = decode(l3(linktype, frame))
         if seg is None:
@@ -181,7 +199,7 @@ def connections(path):
             conn["syn_from"] = a
         if seg["flags"] & (FIN | RST):
             conn["closing"] = True
-        seg["n"], seg["from"] = n, a
+        seg["n"], seg["from"], seg["t"] = n, a, t
         conn["pkts"].append(seg)
     return conns, n
 
@@ -202,7 +220,7 @@ def incidents(conns):
     for conn in conns:
         cli = client_of(conn)
         pk = conn["pkts"]
-        srv = next(((p["dst"], p["dport"]) if p["from"] == cli else p["from"]) for p in pk)
+        srv = server_of(conn, cli)
         fin = next((p for p in pk if p["from"] == srv and p["flags"] & FIN), None)
         if fin is None:
             continue
@@ -223,12 +241,387 @@ def incidents(conns):
         m = REQ_LINE.match(pl)
         if not tls and m and m.group(1).decode() in METHODS:
             method, target = m.group(1).decode(), m.group(2).decode("latin1")
-        out.append({"verdict": "stale" if stale else "crossed",
-                    "fin_packet": fin["n"], "request_packet": req["n"],
-                    "rst_packet": rst["n"], "method": method, "target": target,
-                    "tls": tls, "ip_version": conn["v"],
-                    "client": ep(conn["v"], *cli), "server": ep(conn["v"], *srv)})
+        inc = {"verdict": "stale" if stale else "crossed",
+               "fin_packet": fin["n"], "request_packet": req["n"],
+               "rst_packet": rst["n"], "method": method, "target": target,
+               "tls": tls, "ip_version": conn["v"],
+               "client": ep(conn["v"], *cli), "server": ep(conn["v"], *srv)}
+        inc.update(http_fields(conn, fin, req, rst, tls, method, target, conns))
+        out.append(inc)
     out.sort(key=lambda i: i["rst_packet"])
+    return out
+
+
+def server_of(conn, cli):
+    p = conn["pkts"][0]
+    return (p["dst"], p["dport"]) if p["from"] == cli else p["from"]
+
+
+# ---------------------------------------------------------------- HTTP layer
+# Everything below derives the HTTP fields (README "HTTP fields"): each
+# direction's bytes are reassembled by sequence number, then parsed as
+# HTTP/1.1 messages. Every byte remembers the first packet (capture order)
+# that carried it: a message's "first packet" is the one that carried its
+# first byte, it is "complete" at the packet that supplied its last missing
+# byte.
+
+def ms(ns):
+    return round(ns / 1e6, 3)
+
+
+def reassemble(conn, side):
+    """Bytes sent by `side`, in sequence order, from the start of the stream
+    (SYN + 1, or the lowest sequence number seen without a SYN) up to the
+    first hole. Returns (bytes, per-byte first packet, base seq)."""
+    pk = [p for p in conn["pkts"] if p["from"] == side]
+    syn = next((p for p in pk if p["flags"] & SYN), None)
+    data = [p for p in pk if p["plen"] > 0 and not p["flags"] & SYN]
+    if syn is not None:
+        base = (syn["seq"] + 1) & MASK
+    elif data:
+        base = data[0]["seq"]
+        for p in data:
+            d = (p["seq"] - base) & MASK
+            if d >= 0x80000000:                      # before the current base
+                base = p["seq"]
+    else:
+        return b"", [], None
+    buf, owner = bytearray(), []
+    for p in data:
+        off = (p["seq"] - base) & MASK
+        if off >= 0x80000000:                        # before the SYN: ignore
+            continue
+        pl = p["payload"][:p["plen"]]
+        end = off + len(pl)
+        if end > len(buf):
+            buf.extend(b"\0" * (end - len(buf)))
+            owner.extend([None] * (end - len(owner)))
+        for i in range(off, end):
+            if owner[i] is None:
+                owner[i] = p
+                buf[i] = pl[i - off]
+    n = next((i for i, o in enumerate(owner) if o is None), len(owner))
+    return bytes(buf[:n]), owner[:n], base
+
+
+def parse_headers(block):
+    """Header lines (complete lines only) -> list of (lower name, value)."""
+    out = []
+    for line in block.split(b"\r\n"):
+        if b":" in line:
+            k, v = line.split(b":", 1)
+            out.append((k.strip().lower().decode("latin1"), v.strip().decode("latin1")))
+    return out
+
+
+def header(hdrs, name):
+    vals = [v for k, v in hdrs if k == name]
+    return vals[-1] if vals else None
+
+
+def chunked_end(buf, o):
+    """End offset of a chunked body starting at o, or None if incomplete."""
+    while True:
+        eol = buf.find(b"\r\n", o)
+        if eol < 0:
+            return None
+        try:
+            size = int(buf[o:eol].split(b";")[0].strip(), 16)
+        except ValueError:
+            return None
+        o = eol + 2
+        if size == 0:                                # trailers, then CRLF
+            while True:
+                eol = buf.find(b"\r\n", o)
+                if eol < 0:
+                    return None
+                if eol == o:
+                    return o + 2
+                o = eol + 2
+        o += size + 2
+        if o > len(buf):
+            return None
+
+
+STATUS_LINE = re.compile(rb"^HTTP/(1\.[01]) (\d\d\d)")
+
+
+def parse_stream(buf, is_request, req_methods=(), closed=False):
+    """Parse HTTP/1.x messages from the start of buf. Returns dicts with
+    start, end (None when incomplete), version, headers, and method/target
+    (requests) or status (responses). A message whose header block is cut
+    off keeps the complete header lines it has. `closed`: the sender's FIN
+    ends the stream (a response without length is complete then)."""
+    msgs, o, finals = [], 0, 0
+    while o < len(buf):
+        head_end = buf.find(b"\r\n\r\n", o)
+        block = buf[o:head_end if head_end >= 0 else len(buf)]
+        first = block.split(b"\r\n", 1)[0]
+        msg = {"start": o, "end": None}
+        if is_request:
+            m = REQ_LINE.match(block + b"\r\n")
+            if not m or m.group(1).decode() not in METHODS:
+                break
+            msg["method"] = m.group(1).decode()
+            msg["target"] = m.group(2).decode("latin1")
+            msg["version"] = first.rsplit(b" ", 1)[-1].decode("latin1")
+        else:
+            m = STATUS_LINE.match(block)
+            if not m:
+                break
+            msg["version"] = "HTTP/" + m.group(1).decode()
+            msg["status"] = int(m.group(2))
+        msg["headers"] = parse_headers(block.split(b"\r\n", 1)[1] if b"\r\n" in block else b"")
+        msgs.append(msg)
+        if head_end < 0:
+            break
+        body = head_end + 4
+        te = (header(msg["headers"], "transfer-encoding") or "").lower()
+        cl = header(msg["headers"], "content-length")
+        if not is_request and (100 <= msg["status"] < 200):
+            end = body                                # interim: no body
+        elif not is_request and (msg["status"] in (204, 304) or
+                                 (finals < len(req_methods) and req_methods[finals] == "HEAD")):
+            end = body
+        elif "chunked" in te:
+            end = chunked_end(buf, body)
+        elif cl is not None and cl.isdigit():
+            end = body + int(cl)
+            if end > len(buf):
+                end = None
+        elif is_request:
+            end = body
+        else:                                         # read until close
+            end = len(buf) if closed else None
+        if not is_request and msg["status"] >= 200:
+            finals += 1
+        if end is None:
+            break
+        msg["end"] = end
+        o = end
+    return msgs
+
+
+def closes(msg):
+    """The message announces the connection's end: Connection: close, or
+    HTTP/1.0 without Connection: keep-alive."""
+    tokens = {t.strip().lower() for k, v in msg["headers"] if k == "connection"
+              for t in v.split(",")}
+    return "close" in tokens or (msg["version"] == "HTTP/1.0" and "keep-alive" not in tokens)
+
+
+def keepalive_timeout(msg):
+    v = header(msg["headers"], "keep-alive")
+    if v is None:
+        return None
+    for part in v.split(","):
+        k, _, n = part.strip().partition("=")
+        if k.strip().lower() == "timeout" and n.strip().isdigit():
+            return int(n.strip())
+    return None
+
+
+def client_hello_sni(buf):
+    """Server name from a TLS ClientHello at the start of buf, or None."""
+    hs, o = b"", 0
+    while o + 5 <= len(buf) and buf[o] == 22 and buf[o + 1] == 3:
+        n = struct.unpack(">H", buf[o + 3:o + 5])[0]
+        hs += buf[o + 5:o + 5 + n]
+        o += 5 + n
+        if len(hs) >= 4 and len(hs) >= 4 + int.from_bytes(hs[1:4], "big"):
+            break
+    if len(hs) < 4 or hs[0] != 1:
+        return None
+    try:
+        p = 4 + 2 + 32                                # type+len, version, random
+        p += 1 + hs[p]                                # session id
+        p += 2 + struct.unpack(">H", hs[p:p + 2])[0]  # cipher suites
+        p += 1 + hs[p]                                # compression
+        ext_end = p + 2 + struct.unpack(">H", hs[p:p + 2])[0]
+        p += 2
+        while p + 4 <= ext_end:
+            et, el = struct.unpack(">HH", hs[p:p + 4])
+            if et == 0:                               # server_name
+                q = p + 4 + 2
+                while q + 3 <= p + 4 + el:
+                    nt, nl = hs[q], struct.unpack(">H", hs[q + 1:q + 3])[0]
+                    if nt == 0:
+                        return hs[q + 3:q + 3 + nl].decode("ascii", "replace")
+                    q += 3 + nl
+            p += 4 + el
+    except (IndexError, struct.error):
+        return None
+    return None
+
+
+def http_view(conn):
+    """Per connection (cached): client/server ends, parsed requests and
+    responses with first/complete packets, server FIN, TLS, SNI."""
+    if "view" in conn:
+        return conn["view"]
+    cli = client_of(conn)
+    srv = server_of(conn, cli)
+    pk = conn["pkts"]
+    fin = next((p for p in pk if p["from"] == srv and p["flags"] & FIN), None)
+    cbuf, cown, cbase = reassemble(conn, cli)
+    sbuf, sown, sbase = reassemble(conn, srv)
+    tls = len(cbuf) >= 3 and cbuf[0] == 0x16 and cbuf[1] == 3
+    reqs = [] if tls else parse_stream(cbuf, True)
+    # the server's bytes end at its FIN only if the FIN follows them directly
+    sclosed = fin is not None and sbase is not None and \
+        (fin["seq"] + fin["plen"] - sbase) & MASK == len(sbuf)
+    resps = [] if tls else parse_stream(sbuf, False, [r["method"] for r in reqs], sclosed)
+    for msgs, own in ((reqs, cown), (resps, sown)):
+        for m in msgs:
+            m["first"] = own[m["start"]]
+            if m["end"] is not None:
+                m["done"] = max((own[i] for i in range(m["start"], m["end"])),
+                                key=lambda p: p["n"], default=m["first"])
+                if m["end"] == len(sbuf) and own is sown and sclosed and \
+                        m.get("status", 0) >= 200 and header(m["headers"], "content-length") is None \
+                        and "chunked" not in (header(m["headers"], "transfer-encoding") or ""):
+                    m["done"] = fin if fin["n"] > m["done"]["n"] else m["done"]
+    finals = [r for r in resps if r["status"] >= 200]
+    syn = next((p for p in pk if p["from"] == cli and p["flags"] & SYN and not p["flags"] & ACK), None)
+    rtt = None
+    if syn is not None:
+        sa = next((p for p in pk if p["from"] == srv and p["flags"] & SYN and p["flags"] & ACK
+                   and p["n"] > syn["n"]), None)
+        if sa is not None:
+            a3 = next((p for p in pk if p["from"] == cli and p["flags"] & ACK
+                       and not p["flags"] & SYN and p["n"] > sa["n"]), None)
+            if a3 is not None:
+                rtt = a3["t"] - syn["t"]
+    v = {"cli": cli, "srv": srv, "fin": fin, "tls": tls, "reqs": reqs, "resps": resps,
+         "finals": finals, "cbase": cbase, "sbase": sbase, "rtt": rtt,
+         "sni": client_hello_sni(cbuf) if tls else None,
+         "server": ep(conn["v"], *srv), "client_ip": cli[0]}
+    conn["view"] = v
+    return v
+
+
+def before_fin(v, msg, is_request):
+    """The message was sent before the server's FIN in sequence space:
+    a request whose first byte is below fin.ack (the server had it when it
+    closed), a response whose first byte is below the FIN's sequence."""
+    fin = v["fin"]
+    if is_request:
+        return (v["cbase"] + msg["start"]) & MASK != fin["ack"] and \
+            seq_leq((v["cbase"] + msg["start"]) & MASK, fin["ack"])
+    fseq = (fin["seq"] + fin["plen"]) & MASK
+    return (v["sbase"] + msg["start"]) & MASK != fseq and \
+        seq_leq((v["sbase"] + msg["start"]) & MASK, fseq)
+
+
+def close_announced(v):
+    return any(closes(m) for m in v["reqs"] if before_fin(v, m, True)) or \
+        any(closes(m) for m in v["resps"] if before_fin(v, m, False))
+
+
+def last_payload_before(conn, n, side=None):
+    """Time of the last packet with payload before packet number n."""
+    t = None
+    for p in conn["pkts"]:
+        if p["n"] >= n:
+            break
+        if p["plen"] > 0 and (side is None or p["from"] == side):
+            t = p["t"]
+    return t
+
+
+def idle_close(conn):
+    """Delay (ns) of the connection's server idle close, or None."""
+    v = http_view(conn)
+    fin = v["fin"]
+    if fin is None or fin["plen"] > 0 or v["tls"]:
+        return None
+    received = [m for m in v["reqs"] if before_fin(v, m, True)]
+    answered = [r for r in v["finals"] if r["end"] is not None and r.get("done")
+                and r["done"]["n"] <= fin["n"] and before_fin(v, r, False)]
+    if not answered or len(answered) < len(received) or close_announced(v):
+        return None
+    t = last_payload_before(conn, fin["n"], v["srv"])
+    return None if t is None else fin["t"] - t
+
+
+def http_fields(conn, fin, req, rst, tls, method, target, conns):
+    v = http_view(conn)
+    lost = next((m for m in v["reqs"] if m["first"] is req or
+                 (v["cbase"] + m["start"]) & MASK == req["seq"]), None)
+    last = last_payload_before(conn, req["n"])
+    srv_last = last_payload_before(conn, fin["n"], v["srv"])
+    hint = None
+    for r in v["resps"]:
+        if r["first"]["n"] < req["n"] and keepalive_timeout(r) is not None:
+            hint = keepalive_timeout(r)
+    retry = None
+    if not tls and method is not None:
+        for other in conns:
+            if other is conn:
+                continue
+            ov = http_view(other)
+            if ov["client_ip"] != v["client_ip"] or ov["server"] != v["server"]:
+                continue
+            for m in ov["reqs"]:
+                t = m["first"]["t"]
+                if m["method"] == method and m["target"] == target and \
+                        rst["t"] < t <= rst["t"] + 10 * 10**9 and (retry is None or t < retry):
+                    retry = t
+    cl = header(lost["headers"], "content-length") if lost else None
+    return {
+        "host": header(lost["headers"], "host") if lost else None,
+        "http_version": lost["version"] if lost and lost["version"] in ("HTTP/1.1", "HTTP/1.0") else None,
+        "content_length": int(cl) if cl is not None and cl.isdigit() else None,
+        "requests_before": sum(1 for r in v["finals"] if r.get("done") and r["done"]["n"] < req["n"]),
+        "idle_ms": ms(req["t"] - last) if last is not None else None,
+        "server_idle_close_ms": ms(fin["t"] - srv_last) if srv_last is not None else None,
+        "close_announced": close_announced(v),
+        "keepalive_hint_s": hint,
+        "sni": v["sni"],
+        "retried": retry is not None,
+        "retry_delay_ms": ms(retry - rst["t"]) if retry is not None else None,
+    }
+
+
+def median(xs):
+    xs = sorted(xs)
+    k = len(xs) // 2
+    return xs[k] if len(xs) % 2 else (xs[k - 1] + xs[k]) / 2
+
+
+def servers(conns, incs):
+    """One summary per server endpoint (README "Server lines")."""
+    by = {}
+    for conn in conns:
+        v = http_view(conn)
+        s = by.setdefault(v["server"], {"conns": [], "closes": [], "reuse": [], "rtt": []})
+        s["conns"].append(conn)
+        d = idle_close(conn)
+        if d is not None:
+            s["closes"].append(d)
+        if v["rtt"] is not None:
+            s["rtt"].append(v["rtt"])
+        for m in v["reqs"][1:]:
+            t = last_payload_before(conn, m["first"]["n"])
+            if t is not None:
+                s["reuse"].append(m["first"]["t"] - t)
+    out = []
+    for name in sorted(by):
+        s = by[name]
+        idle = ms(median(s["closes"])) if s["closes"] else None
+        reuse = ms(max(s["reuse"])) if s["reuse"] else None
+        rtt = ms(median(s["rtt"])) if s["rtt"] else 0.0
+        out.append({
+            "server": name,
+            "connections": len(s["conns"]),
+            "requests": sum(len(http_view(c)["reqs"]) for c in s["conns"]),
+            "idle_closes": len(s["closes"]),
+            "incidents": sum(1 for i in incs if i["server"] == name),
+            "idle_timeout_ms": idle,
+            "idle_timeout_spread_ms": ms(max(s["closes"]) - min(s["closes"])) if s["closes"] else None,
+            "max_reuse_idle_ms": reuse,
+            "race_risk": idle is not None and reuse is not None and reuse > idle - rtt,
+        })
     return out
 
 
@@ -244,7 +637,13 @@ def main():
                                capture_output=True, text=True, check=True).stdout.splitlines()
         if len(lines) != n:
             raise SystemExit(f"{path}: {n} packets here, {len(lines)} per tcpdump")
-    for inc in incidents(conns):
+    incs = incidents(conns)
+    for opt in sys.argv[1:]:
+        if opt.startswith("--servers="):
+            with open(opt.split("=", 1)[1], "w") as f:
+                for s in servers(conns, incs):
+                    f.write(json.dumps(s, separators=(",", ":")) + "\n")
+    for inc in incs:
         print(json.dumps(inc, separators=(",", ":")))
         if "--show" in sys.argv and lines:
             print(f"# {inc['verdict']} {inc['client']} -> {inc['server']}", file=sys.stderr)

@@ -1,0 +1,118 @@
+/*
+ * tls.c -- find the SNI server name in a TLS ClientHello.
+ *
+ * A TLS connection's requests are encrypted; the name the client asked for
+ * in its ClientHello is what says which service the lost request was for.
+ * This walks the record and handshake headers with a cursor that checks
+ * every length against what remains (a hello is hostile input like any
+ * other bytes off the wire).
+ */
+#include "hangup/tls.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+typedef struct cur {
+    const uint8_t *p;
+    size_t n;
+    bool short_;   /* ran past the end of what we have */
+} cur;
+
+static bool take(cur *c, size_t k, const uint8_t **out)
+{
+    if (c->n < k) {
+        c->short_ = true;
+        return false;
+    }
+    if (out)
+        *out = c->p;
+    c->p += k;
+    c->n -= k;
+    return true;
+}
+
+static bool u8(cur *c, uint32_t *v)
+{
+    const uint8_t *q;
+    if (!take(c, 1, &q))
+        return false;
+    *v = q[0];
+    return true;
+}
+
+static bool u16(cur *c, uint32_t *v)
+{
+    const uint8_t *q;
+    if (!take(c, 2, &q))
+        return false;
+    *v = (uint32_t)q[0] << 8 | q[1];
+    return true;
+}
+
+static bool u24(cur *c, uint32_t *v)
+{
+    const uint8_t *q;
+    if (!take(c, 3, &q))
+        return false;
+    *v = (uint32_t)q[0] << 16 | (uint32_t)q[1] << 8 | q[2];
+    return true;
+}
+
+hu_tls_rc hu_tls_sni(const uint8_t *p, size_t n, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    cur c = { p, n, false };
+    uint32_t type, ver, len, hs, hslen;
+    if (!u8(&c, &type) || !u16(&c, &ver) || !u16(&c, &len))
+        return HU_TLS_MORE;
+    if (type != 0x16 || (ver >> 8) != 3)
+        return HU_TLS_NOT_HELLO;
+    /* Work inside the first record only. */
+    if (c.n > len)
+        c.n = len;
+    bool record_whole = n - 5 >= len;
+    if (!u8(&c, &hs) || !u24(&c, &hslen))
+        goto more;
+    if (hs != 1)
+        return HU_TLS_NOT_HELLO;
+    if (hslen > c.n && record_whole)
+        return HU_TLS_MORE;   /* the hello continues in another record */
+    uint32_t l;
+    if (!take(&c, 2 + 32, NULL) ||              /* client_version, random */
+        !u8(&c, &l) || !take(&c, l, NULL) ||     /* session id */
+        !u16(&c, &l) || !take(&c, l, NULL) ||    /* cipher suites */
+        !u8(&c, &l) || !take(&c, l, NULL))       /* compression methods */
+        goto more;
+    if (c.n == 0 && record_whole)
+        return HU_TLS_NO_SNI;   /* no extensions at all */
+    uint32_t extlen;
+    if (!u16(&c, &extlen))
+        goto more;
+    cur e = { c.p, c.n < extlen ? c.n : extlen, c.n < extlen };
+    while (e.n > 0) {
+        uint32_t et, el;
+        const uint8_t *ed;
+        if (!u16(&e, &et) || !u16(&e, &el) || !take(&e, el, &ed))
+            goto more_e;
+        if (et != 0)
+            continue;
+        cur s = { ed, el, false };
+        uint32_t listlen, nt, nl;
+        const uint8_t *name;
+        if (!u16(&s, &listlen) || !u8(&s, &nt) || !u16(&s, &nl) || !take(&s, nl, &name) ||
+            nt != 0)
+            return HU_TLS_NOT_HELLO;
+        size_t k = nl < outlen - 1 ? nl : outlen - 1;
+        memcpy(out, name, k);
+        out[k] = '\0';
+        return HU_TLS_SNI;
+    }
+    if (e.short_ || c.n < extlen)
+        goto more;
+    return HU_TLS_NO_SNI;
+more_e:
+    if (!e.short_)
+        return HU_TLS_NOT_HELLO;
+more:
+    return record_whole ? HU_TLS_NOT_HELLO : HU_TLS_MORE;
+}
