@@ -1,35 +1,57 @@
 /*
  * analyze.c -- the offline pipeline, wired through one context.
  *
- * For each file: a fresh flow table (so connection state, packet numbers
- * and tcpdump's relative sequence numbers never leak between captures,
- * e.g. the two vantages of one race), frames decoded, tracked, run through
- * the detector, incidents printed as they complete.  Undecodable frames
- * are counted; the first of each file is reported with its packet number
- * and the rest summarised, so a capture full of snaplen-cut packets gives
- * two lines, not thousands.
+ * Per packet: decode -> flow tracker -> detector -> reassembly (libnids or
+ * per segment) -> HTTP history.  For each file: a fresh flow table and a
+ * fresh libnids (connection state, packet numbers and tcpdump's relative
+ * sequence numbers never leak between captures, e.g. the two vantages of
+ * one race).  The server summary spans every file.
+ *
+ * Incidents wait before they are printed: a client that retries the lost
+ * request on a new connection does so after the RST, so each incident is
+ * held until 10 s of capture time have passed after its RST (or the file
+ * ends), and request heads seen meanwhile are matched against it.  The
+ * queue is bounded; beyond HU_PENDING_MAX the oldest is printed early.
+ *
+ * Undecodable frames are counted; the first of each file is reported with
+ * its packet number and the rest summarised, so a capture full of
+ * snaplen-cut packets gives two lines, not thousands.
  */
 #include "hangup/analyze.h"
 #include "hangup/capture.h"
 #include "hangup/decode.h"
 #include "hangup/detect.h"
 #include "hangup/flow.h"
+#include "hangup/history.h"
+#include "hangup/incident.h"
+#include "hangup/reasm.h"
 #include "hangup/report.h"
+#include "hangup/servers.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#define HU_RETRY_WINDOW_US (10LL * 1000000)
+#define HU_PENDING_MAX 65536
 
 struct hu_analyzer {
     hu_analyze_opts o;
     hu_report *report;
+    hu_servers *servers;
+    hu_history *history;
     hu_detect detect;
+    /* Incidents waiting for their retry window, oldest first. */
+    hu_incident_rec **pending;
+    size_t npending, cap_pending;
     /* Per file: */
     const char *path;
     hu_flowtab *flows;
+    hu_reasm *reasm;
     uint64_t packets, bad, nomem;
     uint64_t first_bad_num;
-    const char *first_bad_why;
+    int64_t now;
 };
 
 void hu_analyze_opts_default(hu_analyze_opts *o)
@@ -44,6 +66,9 @@ void hu_analyze_opts_default(hu_analyze_opts *o)
     o->progname = "hangup";
 }
 
+static void on_incident(void *arg, const hu_incident *inc);
+static void on_request(void *arg, const hu_flow *f, const hu_http_msg *m);
+
 hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o)
 {
     hu_analyzer *a = calloc(1, sizeof *a);
@@ -52,13 +77,25 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o)
     a->o = *o;
     hu_report_cfg rc = { .out = o->out, .json = o->json, .timeline = o->timeline };
     a->report = hu_report_new(&rc);
-    if (!a->report) {
-        free(a);
+    a->servers = hu_servers_new();
+    a->history = a->servers ? hu_history_new(a->servers, on_request, a) : NULL;
+    if (!a->report || !a->history) {
+        hu_analyzer_free(a);
         return NULL;
     }
-    a->detect.emit = hu_report_incident;
-    a->detect.arg = a->report;
+    a->detect.emit = on_incident;
+    a->detect.arg = a;
     return a;
+}
+
+static void flush_pending(hu_analyzer *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        hu_report_incident(a->report, a->pending[i]);
+        hu_incident_rec_free(a->pending[i]);
+    }
+    memmove(a->pending, a->pending + n, (a->npending - n) * sizeof *a->pending);
+    a->npending -= n;
 }
 
 void hu_analyzer_free(hu_analyzer *a)
@@ -66,16 +103,73 @@ void hu_analyzer_free(hu_analyzer *a)
     if (!a)
         return;
     hu_flowtab_free(a->flows);
+    hu_reasm_free(a->reasm);
+    for (size_t i = 0; i < a->npending; i++)
+        hu_incident_rec_free(a->pending[i]);
+    free(a->pending);
+    hu_history_free(a->history);
+    hu_servers_free(a->servers);
     hu_report_free(a->report);
     free(a);
 }
 
 uint64_t hu_analyzer_incidents(const hu_analyzer *a) { return hu_report_incidents(a->report); }
 
+static void on_incident(void *arg, const hu_incident *inc)
+{
+    hu_analyzer *a = arg;
+    hu_incident_rec *rec = hu_incident_rec_new(inc, a->path, !a->o.json && a->o.timeline);
+    if (!rec) {
+        a->nomem++;
+        return;
+    }
+    hu_servers_incident(a->servers, rec->ipver, rec->srv_addr, rec->srv_port,
+                        rec->verdict == HU_VERDICT_STALE);
+    if (a->npending == HU_PENDING_MAX)
+        flush_pending(a, 1);
+    if (a->npending == a->cap_pending) {
+        size_t ncap = a->cap_pending ? a->cap_pending * 2 : 16;
+        hu_incident_rec **np = realloc(a->pending, ncap * sizeof *np);
+        if (!np) {
+            hu_report_incident(a->report, rec);   /* print now, unmatched */
+            hu_incident_rec_free(rec);
+            return;
+        }
+        a->pending = np;
+        a->cap_pending = ncap;
+    }
+    a->pending[a->npending++] = rec;
+}
+
+/* A request head: is it a retry of a pending incident's lost request? */
+static void on_request(void *arg, const hu_flow *f, const hu_http_msg *m)
+{
+    hu_analyzer *a = arg;
+    uint8_t c = f->client, s = (uint8_t)!f->client;
+    size_t alen = f->ipver == 4 ? 4 : 16;
+    for (size_t i = 0; i < a->npending; i++) {
+        hu_incident_rec *r = a->pending[i];
+        const hu_request *rq = &r->request;
+        if (r->retried || !rq->http || r->ipver != f->ipver || r->conn_id == f->id ||
+            r->srv_port != f->port[s] || memcmp(r->srv_addr, f->addr[s], alen) != 0 ||
+            memcmp(r->cli_addr, f->addr[c], alen) != 0)
+            continue;
+        if (m->start_ts <= r->rst.ts_us || m->start_ts - r->rst.ts_us > HU_RETRY_WINDOW_US)
+            continue;
+        size_t tl = rq->target_len < m->target_len ? rq->target_len : m->target_len;
+        if (strcmp(rq->method, m->method) != 0 || memcmp(rq->target, m->target, tl) != 0 ||
+            (rq->target_len != m->target_len && !m->target_cut))
+            continue;
+        r->retried = true;
+        r->retry_delay_us = m->start_ts - r->rst.ts_us;
+        return;
+    }
+}
+
 static void on_release(void *arg, hu_flow *f)
 {
     hu_analyzer *a = arg;
-    hu_report_connection(a->report, f);
+    hu_history_release(a->history, f);
 }
 
 static void on_frame(void *arg, int dlt, const hu_frame *fr)
@@ -90,7 +184,6 @@ static void on_frame(void *arg, int dlt, const hu_frame *fr)
     if (rc == HU_DEC_BAD) {
         if (a->bad++ == 0) {
             a->first_bad_num = fr->num;
-            a->first_bad_why = why;
             fprintf(a->o.err, "%s: %s: packet %" PRIu64 ": %s; skipped\n", a->o.progname,
                     a->path, fr->num, why);
         }
@@ -98,6 +191,15 @@ static void on_frame(void *arg, int dlt, const hu_frame *fr)
     }
     p.num = fr->num;
     p.ts_us = fr->ts_us;
+    if (p.ts_us > a->now)
+        a->now = p.ts_us;
+    /* Incidents whose retry window has closed are final now. */
+    size_t due = 0;
+    while (due < a->npending && a->pending[due]->rst.ts_us + HU_RETRY_WINDOW_US < a->now)
+        due++;
+    if (due)
+        flush_pending(a, due);
+
     uint8_t side;
     hu_flow *f = hu_flowtab_track(a->flows, &p, &side);
     if (!f) {
@@ -105,29 +207,50 @@ static void on_frame(void *arg, int dlt, const hu_frame *fr)
         return;
     }
     hu_detect_packet(&a->detect, f, side, &p);
+    hu_reasm_packet(a->reasm, f, side, &p);
+    hu_history_packet(a->history, f, side, &p);
 }
 
 hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
 {
     hu_flowtab_cfg fc = { .max_flows = a->o.max_flows, .idle_us = a->o.idle_us,
                           .closed_us = a->o.closed_us };
+    /* libnids' table is sized once per capture: about one stream per 4 KiB
+     * of file, between 1024 and 1M. */
+    struct stat stt;
+    size_t streams = stat(path, &stt) == 0 ? (size_t)(stt.st_size / 4096) : 0;
+    if (streams > a->o.max_flows)
+        streams = a->o.max_flows;
+    const char *warn = NULL;
     a->flows = hu_flowtab_new(&fc, on_release, a);
-    if (!a->flows) {
+    a->reasm = hu_reasm_new(streams, &hu_history_stream, a->history, &warn);
+    if (!a->flows || !a->reasm) {
         fprintf(a->o.err, "%s: %s: out of memory\n", a->o.progname, path);
+        hu_flowtab_free(a->flows);
+        hu_reasm_free(a->reasm);
+        a->flows = NULL;
+        a->reasm = NULL;
         return HU_FILE_NOMEM;
     }
+    if (warn)
+        fprintf(a->o.err, "%s: %s\n", a->o.progname, warn);
     a->path = path;
     a->packets = a->bad = a->nomem = 0;
-    hu_report_begin_file(a->report, path);
+    a->now = INT64_MIN;
 
     char err[512] = "";
     hu_capture_rc rc = hu_capture_file(path, a->o.filter, on_frame, a, NULL, err, sizeof err);
 
     hu_flowtab_stats st;
     hu_flowtab_stats_get(a->flows, &st);
+    hu_reasm_stats rs;
+    hu_reasm_stats_get(a->reasm, &rs);
     hu_flowtab_free(a->flows);   /* accounts every remaining connection */
     a->flows = NULL;
-    hu_report_end_file(a->report, a->packets);
+    hu_reasm_free(a->reasm);
+    a->reasm = NULL;
+    flush_pending(a, a->npending);
+    hu_report_file_done(a->report, a->packets, st.flows, rs.nids_streams, rs.segment_flows);
 
     if (a->bad > 1)
         fprintf(a->o.err, "%s: %s: %" PRIu64 " packets could not be decoded in all "
@@ -158,5 +281,8 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
 
 void hu_analyzer_finish(hu_analyzer *a)
 {
-    hu_report_summary(a->report);
+    size_t n;
+    hu_server_summary *list = hu_servers_list(a->servers, &n);
+    hu_report_summary(a->report, list, n, hu_servers_overflow(a->servers));
+    free(list);
 }

@@ -19,6 +19,7 @@
  * FIN when it wrote (stale), otherwise the two crossed.
  */
 #include "hangup/detect.h"
+#include "hangup/history.h"
 
 #include <string.h>
 
@@ -60,6 +61,27 @@ static bool is_late(const hu_flow *f, const hu_pktsum *e, uint8_t c, uint32_t fi
     if (!payload)
         payload = hu_flow_reqbytes(f, e->rawseq, &captured);
     return !(payload && tls_alert(f, payload, captured, e->paylen));
+}
+
+/* Time from the newest payload-carrying summary before ring index `at`
+ * (sent by `side`, or by either side when side > 1) to `ts`; -1 if the
+ * ring holds none. */
+static int64_t idle_before(const hu_flow *f, unsigned at, int side, int64_t ts)
+{
+    for (unsigned i = at; i-- > 0;) {
+        const hu_pktsum *e = hu_flow_ring_at(f, i);
+        if (e->paylen > 0 && (side > 1 || e->side == side))
+            return ts - e->ts_us;
+    }
+    return -1;
+}
+
+/* Remember e (ring index i) as the late request. */
+static void take_request(hu_flow *f, const hu_pktsum *e, unsigned i)
+{
+    hu_pktsum_copy(&f->det.req, e);
+    f->det.req_idle_us = idle_before(f, i, 2, e->ts_us);
+    f->det.state = ST_LATE;
 }
 
 /* Where the timeline starts: the last exchange before the FIN and the
@@ -123,6 +145,17 @@ static void emit(hu_detect *d, hu_flow *f, const hu_pktsum *rst)
                         (inc.request.http && hu_method_idempotent(inc.request.method));
     uint64_t first = st->fin.num < st->req.num ? st->fin.num : st->req.num;
     inc.timeline_start = timeline_start(f, c, first, st->req.rawseq);
+
+    hu_hist_view v;
+    hu_history_view(f, st->req.ts_us, &v);
+    inc.requests_before = v.http ? v.requests_before
+                                 : f->flights > 0 ? (int64_t)f->flights - 1 : -1;
+    inc.idle_us = st->req_idle_us;
+    inc.server_idle_close_us = st->fin_idle_us;
+    inc.close_announced = v.close_announced;
+    inc.keepalive_hint_s = v.keepalive_hint_s;
+    inc.sni = v.sni;
+    inc.reasm = f->reasm;
     d->incidents++;
     if (d->emit)
         d->emit(d->arg, &inc);
@@ -146,6 +179,9 @@ void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p)
         st->fin_side = s;
         hu_pktsum_copy(&st->fin, cur);
         st->state = ST_FIN;
+        st->fin_idle_us = idle_before(f, f->ring_len - 1u, s, p->ts_us);
+        if (st->fin_idle_us < 0 && f->side[s].data_seen && f->side[s].last_data_ts < p->ts_us)
+            st->fin_idle_us = p->ts_us - f->side[s].last_data_ts;   /* beyond the ring */
         {
             /* A request captured before the FIN can still be late. */
             uint8_t c = (uint8_t)!s;
@@ -154,8 +190,7 @@ void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p)
             for (unsigned i = 0; i + 1 < f->ring_len; i++) {
                 const hu_pktsum *e = hu_flow_ring_at(f, i);
                 if (is_late(f, e, c, fin_ack, NULL, 0)) {
-                    hu_pktsum_copy(&st->req, e);
-                    st->state = ST_LATE;
+                    take_request(f, e, i);
                     break;
                 }
             }
@@ -171,10 +206,8 @@ void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p)
             st->state = ST_DONE;
             return;
         }
-        if (is_late(f, cur, s, st->fin.rawack, p->payload, p->capturedlen)) {
-            hu_pktsum_copy(&st->req, cur);
-            st->state = ST_LATE;
-        }
+        if (is_late(f, cur, s, st->fin.rawack, p->payload, p->capturedlen))
+            take_request(f, cur, f->ring_len - 1u);
         return;
     case ST_LATE:
         if (s != st->fin_side) {

@@ -128,6 +128,7 @@ static void flow_release(hu_flowtab *t, hu_flow *f)
     free(f->reqwin);
     hu_pktsum_clear(&f->det.fin);
     hu_pktsum_clear(&f->det.req);
+    /* f->http and f->hist belong to history.c, freed by the release hook. */
     free(f);
 }
 
@@ -356,6 +357,7 @@ static void update_reqwin(hu_flow *f, const hu_pkt *p, uint8_t s, uint32_t prev_
     }
     hu_reqwin *w = f->reqwin;
     if (!w->set || (front && quiet && p->seq != w->seq)) {
+        f->flights++;
         w->set = true;
         w->seq = p->seq;
         w->contig = 0;

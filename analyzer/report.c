@@ -23,24 +23,11 @@
 #include <string.h>
 #include <time.h>
 
-#define HU_MAX_SERVERS 65536
-
-typedef struct hu_server {
-    bool used;
-    uint8_t ipver;
-    uint8_t addr[16];
-    uint16_t port;
-    uint64_t connections, incidents, crossed, stale;
-} hu_server;
-
 struct hu_report {
     hu_report_cfg cfg;
-    const char *file;
     hu_sb sb;
-    hu_server *servers;
-    size_t nservers, cap;
-    uint64_t other_connections;   /* beyond HU_MAX_SERVERS */
     uint64_t files, packets, connections, incidents, crossed, stale;
+    uint64_t nids_streams, segment_flows;
 };
 
 hu_report *hu_report_new(const hu_report_cfg *cfg)
@@ -57,11 +44,29 @@ void hu_report_free(hu_report *r)
     if (!r)
         return;
     hu_sb_free(&r->sb);
-    free(r->servers);
     free(r);
 }
 
 uint64_t hu_report_incidents(const hu_report *r) { return r->incidents; }
+
+void hu_report_file_done(hu_report *r, uint64_t packets, uint64_t connections,
+                         uint64_t nids_streams, uint64_t segment_flows)
+{
+    r->files++;
+    r->packets += packets;
+    r->connections += connections;
+    r->nids_streams += nids_streams;
+    r->segment_flows += segment_flows;
+}
+
+const char *hu_reasm_name(uint8_t reasm)
+{
+    switch (reasm) {
+    case HU_REASM_NIDS: return "libnids";
+    case HU_REASM_SEGMENTS: return "segments";
+    default: return "none";
+    }
+}
 
 void hu_endpoint_str(char *buf, size_t n, uint8_t ipver, const uint8_t *addr, uint16_t port)
 {
@@ -104,121 +109,6 @@ static void put_human_dur(hu_sb *sb, int64_t us)
         hu_sb_printf(sb, "%s%" PRIu64 ".%03" PRIu64 " s", sign, a / 1000000, a / 1000 % 1000);
 }
 
-static size_t server_hash(uint8_t ipver, const uint8_t *addr, uint16_t port)
-{
-    uint64_t h = 1469598103934665603ull ^ ipver;
-    for (int i = 0; i < 16; i++)
-        h = (h ^ addr[i]) * 1099511628211ull;
-    h = (h ^ port) * 1099511628211ull;
-    return (size_t)(h ^ (h >> 29));
-}
-
-/* Find or add the server entry; NULL when the table is full or on OOM. */
-static hu_server *server_get(hu_report *r, uint8_t ipver, const uint8_t *addr16, uint16_t port)
-{
-    uint8_t addr[16] = {0};
-    memcpy(addr, addr16, ipver == 4 ? 4 : 16);
-    if (r->nservers * 2 >= r->cap) {
-        if (r->nservers >= HU_MAX_SERVERS)
-            goto lookup_only;
-        size_t ncap = r->cap ? r->cap * 2 : 64;
-        hu_server *ns = calloc(ncap, sizeof *ns);
-        if (!ns)
-            goto lookup_only;
-        for (size_t i = 0; i < r->cap; i++) {
-            if (!r->servers[i].used)
-                continue;
-            size_t j = server_hash(r->servers[i].ipver, r->servers[i].addr, r->servers[i].port);
-            while (ns[j & (ncap - 1)].used)
-                j++;
-            ns[j & (ncap - 1)] = r->servers[i];
-        }
-        free(r->servers);
-        r->servers = ns;
-        r->cap = ncap;
-    }
-lookup_only:
-    if (r->cap == 0)
-        return NULL;
-    for (size_t j = server_hash(ipver, addr, port);; j++) {
-        hu_server *s = &r->servers[j & (r->cap - 1)];
-        if (!s->used) {
-            if (r->nservers * 2 >= r->cap)
-                return NULL;   /* full: counted under "other servers" */
-            s->used = true;
-            s->ipver = ipver;
-            memcpy(s->addr, addr, 16);
-            s->port = port;
-            r->nservers++;
-            return s;
-        }
-        if (s->ipver == ipver && s->port == port && memcmp(s->addr, addr, 16) == 0)
-            return s;
-    }
-}
-
-void hu_report_connection(hu_report *r, const hu_flow *f)
-{
-    r->connections++;
-    uint8_t srv = (uint8_t)!f->client;
-    hu_server *s = server_get(r, f->ipver, f->addr[srv], f->port[srv]);
-    if (s)
-        s->connections++;
-    else
-        r->other_connections++;
-}
-
-void hu_report_begin_file(hu_report *r, const char *path)
-{
-    r->file = path;
-    r->files++;
-}
-
-void hu_report_end_file(hu_report *r, uint64_t packets)
-{
-    r->packets += packets;
-}
-
-static void json_incident(hu_report *r, const hu_incident *inc)
-{
-    hu_sb *sb = &r->sb;
-    const hu_flow *f = inc->flow;
-    char cli[64], srv[64];
-    hu_endpoint_str(cli, sizeof cli, f->ipver, f->addr[inc->client], f->port[inc->client]);
-    hu_endpoint_str(srv, sizeof srv, f->ipver, f->addr[inc->server], f->port[inc->server]);
-    hu_sb_printf(sb, "{\"kind\":\"%s\",\"verdict\":\"%s\",\"client\":\"%s\",\"server\":\"%s\","
-                     "\"ip_version\":%u,\"file\":",
-                 inc->kind, hu_verdict_name(inc->verdict), cli, srv, f->ipver);
-    hu_sb_json_str(sb, (const uint8_t *)r->file, strlen(r->file));
-    hu_sb_printf(sb, ",\"fin_packet\":%" PRIu64 ",\"request_packet\":%" PRIu64
-                     ",\"rst_packet\":%" PRIu64 ",\"fin_time\":\"",
-                 inc->fin->num, inc->req->num, inc->rst->num);
-    hu_iso_time(sb, inc->fin->ts_us);
-    hu_sb_puts(sb, "\",\"request_time\":\"");
-    hu_iso_time(sb, inc->req->ts_us);
-    hu_sb_puts(sb, "\",\"rst_time\":\"");
-    hu_iso_time(sb, inc->rst->ts_us);
-    hu_sb_puts(sb, "\",\"gap_ms\":");
-    put_ms(sb, inc->gap_us);
-    hu_sb_puts(sb, ",\"rtt_ms\":");
-    if (inc->rtt_us >= 0)
-        put_ms(sb, inc->rtt_us);
-    else
-        hu_sb_puts(sb, "null");
-    hu_sb_printf(sb, ",\"rst_ack\":%s,\"method\":", inc->rst_ack ? "true" : "false");
-    const hu_request *rq = &inc->request;
-    if (rq->http) {
-        hu_sb_json_str(sb, (const uint8_t *)rq->method, strlen(rq->method));
-        hu_sb_puts(sb, ",\"target\":");
-        hu_sb_json_str(sb, rq->target, rq->target_len);
-    } else {
-        hu_sb_puts(sb, "null,\"target\":null");
-    }
-    hu_sb_printf(sb, ",\"tls\":%s,\"handshake_seen\":%s,\"safe_to_retry\":%s}\n",
-                 rq->tls ? "true" : "false", inc->handshake_seen ? "true" : "false",
-                 inc->safe_to_retry ? "true" : "false");
-}
-
 static void note(hu_sb *sb, const char *text)
 {
     hu_sb_puts(sb, "    ^ ");
@@ -238,53 +128,6 @@ static void put_request(hu_sb *sb, const hu_request *rq)
         hu_sb_puts(sb, "a TLS record (encrypted HTTPS request)");
     } else {
         hu_sb_puts(sb, "data that is not an HTTP request line");
-    }
-}
-
-static void human_timeline(hu_report *r, const hu_incident *inc)
-{
-    hu_sb *sb = &r->sb;
-    const hu_flow *f = inc->flow;
-    hu_sb_puts(sb, "\n  Timeline (as tcpdump -n prints it):\n");
-    uint32_t start = inc->timeline_start;
-    const hu_pktsum *first = f->ring_len ? hu_flow_ring_at(f, start) : NULL;
-    /* The FIN or request may have left the ring on a busy connection:
-     * print them first so the timeline always shows the three packets. */
-    const hu_pktsum *pinned[2] = { NULL, NULL };
-    int np = 0;
-    const hu_pktsum *a = inc->fin->num < inc->req->num ? inc->fin : inc->req;
-    const hu_pktsum *b = a == inc->fin ? inc->req : inc->fin;
-    if (!first || a->num < first->num)
-        pinned[np++] = a;
-    if (!first || b->num < first->num)
-        pinned[np++] = b;
-    uint64_t skipped = f->ring_dropped + start;
-    for (int i = 0; i < np; i++) {
-        hu_tcpprint_line(sb, f, pinned[i]);
-        hu_sb_putc(sb, '\n');
-        note(sb, pinned[i] == inc->fin ? "server FIN\n" : "late request\n");
-    }
-    if (skipped > 0 && np > 0)
-        hu_sb_printf(sb, "    ... (%" PRIu64 " earlier packets of this connection not shown)\n",
-                     skipped);
-    for (uint32_t i = start; i < f->ring_len; i++) {
-        const hu_pktsum *e = hu_flow_ring_at(f, i);
-        hu_tcpprint_line(sb, f, e);
-        hu_sb_putc(sb, '\n');
-        if (e->num == inc->fin->num) {
-            note(sb, "server FIN: the server closes the connection (packet ");
-            hu_sb_printf(sb, "%" PRIu64 ")\n", e->num);
-        } else if (e->num == inc->req->num) {
-            note(sb, "late request: ");
-            put_request(sb, &inc->request);
-            hu_sb_puts(sb, " (");
-            put_human_dur(sb, inc->gap_us < 0 ? -inc->gap_us : inc->gap_us);
-            hu_sb_printf(sb, " %s the FIN, packet %" PRIu64 ")\n",
-                         inc->gap_us < 0 ? "before" : "after", e->num);
-        } else if (e->num == inc->rst->num) {
-            note(sb, "server RST: the server's kernel rejects the request (packet ");
-            hu_sb_printf(sb, "%" PRIu64 ")\n", e->num);
-        }
     }
 }
 
@@ -332,36 +175,246 @@ static void reflow(hu_sb *dst, const char *text, size_t width)
     }
 }
 
-static void human_incident(hu_report *r, const hu_incident *inc)
+/* The timeline: the connection's packets from its last exchange before
+ * the FIN to the RST, each exactly as tcpdump -n prints it. */
+static void render_timeline(hu_sb *sb, const hu_incident *inc)
+{
+    const hu_flow *f = inc->flow;
+    uint32_t start = inc->timeline_start;
+    const hu_pktsum *first = f->ring_len ? hu_flow_ring_at(f, start) : NULL;
+    /* The FIN or request may have left the ring on a busy connection:
+     * print them first so the timeline always shows the three packets. */
+    const hu_pktsum *pinned[2] = { NULL, NULL };
+    int np = 0;
+    const hu_pktsum *a = inc->fin->num < inc->req->num ? inc->fin : inc->req;
+    const hu_pktsum *b = a == inc->fin ? inc->req : inc->fin;
+    if (!first || a->num < first->num)
+        pinned[np++] = a;
+    if (!first || b->num < first->num)
+        pinned[np++] = b;
+    for (int i = 0; i < np; i++) {
+        hu_tcpprint_line(sb, f, pinned[i]);
+        hu_sb_putc(sb, '\n');
+        note(sb, pinned[i] == inc->fin ? "server FIN\n" : "late request\n");
+    }
+    uint64_t skipped = f->ring_dropped + start;
+    if (skipped > 0 && np > 0)
+        hu_sb_printf(sb, "    ... (%" PRIu64 " earlier packets of this connection not shown)\n",
+                     skipped);
+    for (uint32_t i = start; i < f->ring_len; i++) {
+        const hu_pktsum *e = hu_flow_ring_at(f, i);
+        hu_tcpprint_line(sb, f, e);
+        hu_sb_putc(sb, '\n');
+        if (e->num == inc->fin->num) {
+            hu_sb_printf(sb, "    ^ server FIN: the server closes the connection (packet %" PRIu64
+                             ")\n", e->num);
+        } else if (e->num == inc->req->num) {
+            note(sb, "late request: ");
+            put_request(sb, &inc->request);
+            hu_sb_puts(sb, " (");
+            put_human_dur(sb, inc->gap_us < 0 ? -inc->gap_us : inc->gap_us);
+            hu_sb_printf(sb, " %s the FIN, packet %" PRIu64 ")\n",
+                         inc->gap_us < 0 ? "before" : "after", e->num);
+        } else if (e->num == inc->rst->num) {
+            hu_sb_printf(sb, "    ^ server RST: the server's kernel rejects the request (packet %"
+                             PRIu64 ")\n", e->num);
+        }
+    }
+}
+
+hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, bool timeline)
+{
+    hu_incident_rec *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    const hu_flow *f = inc->flow;
+    r->kind = inc->kind;
+    r->verdict = inc->verdict;
+    r->file = file;
+    r->ipver = f->ipver;
+    memcpy(r->cli_addr, f->addr[inc->client], 16);
+    memcpy(r->srv_addr, f->addr[inc->server], 16);
+    r->cli_port = f->port[inc->client];
+    r->srv_port = f->port[inc->server];
+    r->conn_id = f->id;
+    r->fin = (hu_pktref){ inc->fin->num, inc->fin->ts_us };
+    r->req = (hu_pktref){ inc->req->num, inc->req->ts_us };
+    r->rst = (hu_pktref){ inc->rst->num, inc->rst->ts_us };
+    r->gap_us = inc->gap_us;
+    r->rtt_us = inc->rtt_us;
+    r->rst_ack = inc->rst_ack;
+    r->handshake_seen = inc->handshake_seen;
+    r->server_acked = inc->server_acked;
+    r->safe_to_retry = inc->safe_to_retry;
+    r->request = inc->request;
+    r->requests_before = inc->requests_before;
+    r->idle_us = inc->idle_us;
+    r->server_idle_close_us = inc->server_idle_close_us;
+    r->close_announced = inc->close_announced;
+    r->keepalive_hint_s = inc->keepalive_hint_s;
+    if (inc->sni)
+        snprintf(r->sni, sizeof r->sni, "%s", inc->sni);
+    r->reasm = inc->reasm;
+    r->retry_delay_us = -1;
+    if (timeline) {
+        hu_sb sb = {0};
+        render_timeline(&sb, inc);
+        if (sb.oom)
+            hu_sb_free(&sb);
+        r->timeline = sb.buf;
+    }
+    return r;
+}
+
+void hu_incident_rec_free(hu_incident_rec *r)
+{
+    if (!r)
+        return;
+    free(r->timeline);
+    free(r);
+}
+
+static void json_ms_or_null(hu_sb *sb, const char *key, int64_t us)
+{
+    hu_sb_printf(sb, ",\"%s\":", key);
+    if (us >= 0)
+        put_ms(sb, us);
+    else
+        hu_sb_puts(sb, "null");
+}
+
+static void json_incident(hu_report *r, const hu_incident_rec *rec)
+{
+    hu_sb *sb = &r->sb;
+    char cli[64], srv[64];
+    hu_endpoint_str(cli, sizeof cli, rec->ipver, rec->cli_addr, rec->cli_port);
+    hu_endpoint_str(srv, sizeof srv, rec->ipver, rec->srv_addr, rec->srv_port);
+    hu_sb_printf(sb, "{\"type\":\"incident\",\"kind\":\"%s\",\"verdict\":\"%s\",\"client\":\"%s\","
+                     "\"server\":\"%s\",\"ip_version\":%u,\"file\":",
+                 rec->kind, hu_verdict_name(rec->verdict), cli, srv, rec->ipver);
+    hu_sb_json_str(sb, (const uint8_t *)rec->file, strlen(rec->file));
+    hu_sb_printf(sb, ",\"fin_packet\":%" PRIu64 ",\"request_packet\":%" PRIu64
+                     ",\"rst_packet\":%" PRIu64 ",\"fin_time\":\"",
+                 rec->fin.num, rec->req.num, rec->rst.num);
+    hu_iso_time(sb, rec->fin.ts_us);
+    hu_sb_puts(sb, "\",\"request_time\":\"");
+    hu_iso_time(sb, rec->req.ts_us);
+    hu_sb_puts(sb, "\",\"rst_time\":\"");
+    hu_iso_time(sb, rec->rst.ts_us);
+    hu_sb_puts(sb, "\",\"gap_ms\":");
+    put_ms(sb, rec->gap_us);
+    json_ms_or_null(sb, "rtt_ms", rec->rtt_us);
+    hu_sb_printf(sb, ",\"rst_ack\":%s,\"method\":", rec->rst_ack ? "true" : "false");
+    const hu_request *rq = &rec->request;
+    if (rq->http) {
+        hu_sb_json_str(sb, (const uint8_t *)rq->method, strlen(rq->method));
+        hu_sb_puts(sb, ",\"target\":");
+        hu_sb_json_str(sb, rq->target, rq->target_len);
+    } else {
+        hu_sb_puts(sb, "null,\"target\":null");
+    }
+    hu_sb_printf(sb, ",\"tls\":%s,\"handshake_seen\":%s,\"safe_to_retry\":%s,\"host\":",
+                 rq->tls ? "true" : "false", rec->handshake_seen ? "true" : "false",
+                 rec->safe_to_retry ? "true" : "false");
+    if (rq->has_host)
+        hu_sb_json_str(sb, rq->host, rq->host_len);
+    else
+        hu_sb_puts(sb, "null");
+    hu_sb_puts(sb, ",\"http_version\":");
+    if (rq->version[0])
+        hu_sb_printf(sb, "\"%s\"", rq->version);
+    else
+        hu_sb_puts(sb, "null");
+    hu_sb_puts(sb, ",\"content_length\":");
+    if (rq->content_length >= 0)
+        hu_sb_printf(sb, "%" PRId64, rq->content_length);
+    else
+        hu_sb_puts(sb, "null");
+    hu_sb_puts(sb, ",\"requests_before\":");
+    if (rec->requests_before >= 0)
+        hu_sb_printf(sb, "%" PRId64, rec->requests_before);
+    else
+        hu_sb_puts(sb, "null");
+    json_ms_or_null(sb, "idle_ms", rec->idle_us);
+    json_ms_or_null(sb, "server_idle_close_ms", rec->server_idle_close_us);
+    hu_sb_printf(sb, ",\"close_announced\":%s,\"keepalive_hint_s\":",
+                 rec->close_announced ? "true" : "false");
+    if (rec->keepalive_hint_s >= 0)
+        hu_sb_printf(sb, "%d", rec->keepalive_hint_s);
+    else
+        hu_sb_puts(sb, "null");
+    hu_sb_puts(sb, ",\"sni\":");
+    if (rec->sni[0])
+        hu_sb_json_str(sb, (const uint8_t *)rec->sni, strlen(rec->sni));
+    else
+        hu_sb_puts(sb, "null");
+    hu_sb_printf(sb, ",\"retried\":%s", rec->retried ? "true" : "false");
+    json_ms_or_null(sb, "retry_delay_ms", rec->retried ? rec->retry_delay_us : -1);
+    hu_sb_printf(sb, ",\"reassembly\":\"%s\"}\n", hu_reasm_name(rec->reasm));
+}
+
+static void human_incident(hu_report *r, const hu_incident_rec *rec)
 {
     hu_sb para = {0};
     hu_sb *sb = &para;
-    const hu_flow *f = inc->flow;
     char cli[64], srv[64];
-    hu_endpoint_str(cli, sizeof cli, f->ipver, f->addr[inc->client], f->port[inc->client]);
-    hu_endpoint_str(srv, sizeof srv, f->ipver, f->addr[inc->server], f->port[inc->server]);
-    const hu_request *rq = &inc->request;
-    bool stale = inc->verdict == HU_VERDICT_STALE;
+    hu_endpoint_str(cli, sizeof cli, rec->ipver, rec->cli_addr, rec->cli_port);
+    hu_endpoint_str(srv, sizeof srv, rec->ipver, rec->srv_addr, rec->srv_port);
+    const hu_request *rq = &rec->request;
+    bool stale = rec->verdict == HU_VERDICT_STALE;
 
     hu_sb_printf(sb, "Keep-alive race #%" PRIu64 " (%s) in ", r->incidents,
-                 hu_verdict_name(inc->verdict));
-    hu_sb_safe(sb, (const uint8_t *)r->file, strlen(r->file));
-    hu_sb_printf(sb, "\n  client %s -> server %s, IPv%u, ", cli, srv, f->ipver);
-    if (inc->handshake_seen && inc->rtt_us >= 0) {
+                 hu_verdict_name(rec->verdict));
+    hu_sb_safe(sb, (const uint8_t *)rec->file, strlen(rec->file));
+    hu_sb_printf(sb, "\n  client %s -> server %s, IPv%u, ", cli, srv, rec->ipver);
+    if (rec->handshake_seen && rec->rtt_us >= 0) {
         hu_sb_puts(sb, "handshake captured, RTT ");
-        put_human_dur(sb, inc->rtt_us);
+        put_human_dur(sb, rec->rtt_us);
     } else {
         hu_sb_puts(sb, "handshake not in the capture (RTT unknown)");
     }
+    if (rec->sni[0]) {
+        hu_sb_puts(sb, ", TLS server name ");
+        hu_sb_safe(sb, (const uint8_t *)rec->sni, strlen(rec->sni));
+    }
     hu_sb_puts(sb, "\n\n  What happened: the server closed the connection (FIN, packet ");
-    hu_sb_printf(sb, "%" PRIu64 ") while the client reused it for ", inc->fin->num);
+    hu_sb_printf(sb, "%" PRIu64 ") while the client reused it for ", rec->fin.num);
     put_request(sb, rq);
-    hu_sb_printf(sb, " (packet %" PRIu64 ", ", inc->req->num);
-    put_human_dur(sb, inc->gap_us < 0 ? -inc->gap_us : inc->gap_us);
+    hu_sb_printf(sb, " (packet %" PRIu64 ", ", rec->req.num);
+    put_human_dur(sb, rec->gap_us < 0 ? -rec->gap_us : rec->gap_us);
     hu_sb_printf(sb, " %s the FIN in this capture); the server's kernel answered with %s "
                      "(packet %" PRIu64 ").\n",
-                 inc->gap_us < 0 ? "before" : "after",
-                 inc->rst_ack ? "RST+ACK" : "a bare RST", inc->rst->num);
+                 rec->gap_us < 0 ? "before" : "after",
+                 rec->rst_ack ? "RST+ACK" : "a bare RST", rec->rst.num);
+    /* Why now: the connection's history. */
+    hu_sb_puts(sb, "  Why now: ");
+    if (rec->requests_before >= 0)
+        hu_sb_printf(sb, "the connection had carried %" PRId64 " exchange%s", rec->requests_before,
+                     rec->requests_before == 1 ? "" : "s");
+    else
+        hu_sb_puts(sb, "the connection's earlier exchanges are not in the capture");
+    if (rec->idle_us >= 0) {
+        hu_sb_puts(sb, " and sat idle for ");
+        put_human_dur(sb, rec->idle_us);
+        hu_sb_puts(sb, " before this request");
+    }
+    if (rec->server_idle_close_us >= 0) {
+        hu_sb_puts(sb, "; the server sent its FIN ");
+        put_human_dur(sb, rec->server_idle_close_us);
+        hu_sb_puts(sb, " after its last byte (its idle timeout)");
+    }
+    if (rec->keepalive_hint_s >= 0)
+        hu_sb_printf(sb, "; it had announced Keep-Alive: timeout=%d", rec->keepalive_hint_s);
+    if (rec->close_announced)
+        hu_sb_puts(sb, "; a 'Connection: close' (or HTTP/1.0) earlier on the connection had "
+                       "announced the close, so the client should not have reused it");
+    hu_sb_puts(sb, ".");
+    if (rec->retried) {
+        hu_sb_puts(sb, " The client retried the same request on a new connection ");
+        put_human_dur(sb, rec->retry_delay_us);
+        hu_sb_puts(sb, " after the RST.");
+    }
+    hu_sb_puts(sb, "\n");
     hu_sb_puts(sb, "  The client saw: Node.js 'socket hang up' / ECONNRESET, Python "
                    "ConnectionResetError or RemoteDisconnected, Go 'connection reset by peer', "
                    "curl (56) 'Recv failure: Connection reset by peer'.\n");
@@ -375,7 +428,12 @@ static void human_incident(hu_report *r, const hu_incident *inc)
                        "nobody misbehaved.\n");
     hu_sb_puts(sb, "  Lost request: ");
     put_request(sb, rq);
-    if (inc->server_acked) {
+    if (rq->has_host) {
+        hu_sb_puts(sb, " (Host: ");
+        hu_sb_safe(sb, rq->host, rq->host_len);
+        hu_sb_putc(sb, ')');
+    }
+    if (rec->server_acked) {
         hu_sb_puts(sb, "\n  Safe to retry: ");
         if (rq->http && hu_method_idempotent(rq->method))
             hu_sb_puts(sb, "yes (the server's kernel acknowledged the request before the RST, "
@@ -392,101 +450,109 @@ static void human_incident(hu_report *r, const hu_incident *inc)
     }
     if (stale)
         hu_sb_puts(sb, "  Fix: use an HTTP client that notices the peer's FIN before reusing an "
-                       "idle socket, or keep the client's idle "
-                       "timeout well below the server's keep-alive timeout; retry requests that "
-                       "fail on a reused connection.\n");
+                       "idle socket, or keep the client's idle timeout well below the server's "
+                       "keep-alive timeout; retry requests that fail on a reused connection.\n");
     else
         hu_sb_puts(sb, "  Fix: make the client drop idle pooled connections sooner than the "
                        "server does, by more than one RTT (Node.js http.Agent 'timeout', undici "
                        "'keepAliveTimeout', Go Transport.IdleConnTimeout), or raise the server's "
                        "keep-alive timeout above the clients'; and retry requests that fail on a "
                        "reused connection.\n");
+    hu_sb_printf(sb, "  Reassembly: %s.\n",
+                 rec->reasm == HU_REASM_NIDS ? "full (libnids)"
+                 : rec->reasm == HU_REASM_SEGMENTS
+                     ? "per segment (handshake not captured or not followed by libnids)"
+                     : "none (no payload)");
     reflow(&r->sb, hu_sb_cstr(&para), 78);
     hu_sb_free(&para);
-    if (r->cfg.timeline)
-        human_timeline(r, inc);
+    if (r->cfg.timeline && rec->timeline) {
+        hu_sb_puts(&r->sb, "\n  Timeline (as tcpdump -n prints it):\n");
+        hu_sb_puts(&r->sb, rec->timeline);
+    }
     hu_sb_putc(&r->sb, '\n');
 }
 
-void hu_report_incident(void *arg, const hu_incident *inc)
+void hu_report_incident(hu_report *r, const hu_incident_rec *rec)
 {
-    hu_report *r = arg;
     r->incidents++;
-    if (inc->verdict == HU_VERDICT_STALE)
+    if (rec->verdict == HU_VERDICT_STALE)
         r->stale++;
     else
         r->crossed++;
-    const hu_flow *f = inc->flow;
-    hu_server *s = server_get(r, f->ipver, f->addr[inc->server], f->port[inc->server]);
-    if (s) {
-        s->incidents++;
-        if (inc->verdict == HU_VERDICT_STALE)
-            s->stale++;
-        else
-            s->crossed++;
-    }
     hu_sb_reset(&r->sb);
     if (r->cfg.json)
-        json_incident(r, inc);
+        json_incident(r, rec);
     else
-        human_incident(r, inc);
+        human_incident(r, rec);
     hu_sb_write(&r->sb, r->cfg.out);
 }
 
-static int server_cmp(const void *a, const void *b)
+static void json_server(hu_sb *sb, const hu_server_summary *s)
 {
-    const hu_server *x = a, *y = b;
-    if (x->incidents != y->incidents)
-        return x->incidents > y->incidents ? -1 : 1;
-    if (x->connections != y->connections)
-        return x->connections > y->connections ? -1 : 1;
-    if (x->ipver != y->ipver)
-        return x->ipver < y->ipver ? -1 : 1;
-    int c = memcmp(x->addr, y->addr, 16);
-    if (c)
-        return c;
-    return x->port < y->port ? -1 : x->port > y->port;
+    char ep[64];
+    hu_endpoint_str(ep, sizeof ep, s->ipver, s->addr, s->port);
+    hu_sb_printf(sb, "{\"type\":\"server\",\"server\":\"%s\",\"connections\":%" PRIu64
+                     ",\"requests\":%" PRIu64 ",\"idle_closes\":%" PRIu64 ",\"incidents\":%" PRIu64,
+                 ep, s->connections, s->requests, s->idle_closes, s->incidents);
+    json_ms_or_null(sb, "idle_timeout_ms", s->idle_timeout_us);
+    json_ms_or_null(sb, "idle_timeout_spread_ms", s->idle_timeout_spread_us);
+    json_ms_or_null(sb, "max_reuse_idle_ms", s->max_reuse_idle_us);
+    json_ms_or_null(sb, "rtt_ms", s->rtt_us);
+    hu_sb_printf(sb, ",\"race_risk\":%s,\"advice\":", s->race_risk ? "true" : "false");
+    hu_sb_json_str(sb, (const uint8_t *)s->advice, strlen(s->advice));
+    hu_sb_puts(sb, "}\n");
 }
 
-void hu_report_summary(hu_report *r)
+void hu_report_summary(hu_report *r, const hu_server_summary *list, size_t n, uint64_t overflow)
 {
-    if (r->cfg.json)
-        return;
     hu_sb *sb = &r->sb;
     hu_sb_reset(sb);
-    hu_sb_printf(sb, "Summary: %" PRIu64 " file%s, %" PRIu64 " packets, %" PRIu64
-                     " TCP connections, %" PRIu64 " keep-alive race%s (%" PRIu64 " crossed, %" PRIu64
-                     " stale)\n",
-                 r->files, r->files == 1 ? "" : "s", r->packets, r->connections, r->incidents,
-                 r->incidents == 1 ? "" : "s", r->crossed, r->stale);
-    hu_server *list = NULL;
-    size_t n = 0;
-    if (r->nservers) {
-        list = malloc(r->nservers * sizeof *list);
-        if (list) {
-            for (size_t i = 0; i < r->cap; i++)
-                if (r->servers[i].used)
-                    list[n++] = r->servers[i];
-            qsort(list, n, sizeof *list, server_cmp);
-        }
+    if (r->cfg.json) {
+        for (size_t i = 0; i < n; i++)
+            json_server(sb, &list[i]);
+        hu_sb_write(sb, r->cfg.out);
+        return;
     }
+    hu_sb para = {0};
+    hu_sb_printf(&para, "Summary: %" PRIu64 " file%s, %" PRIu64 " packets, %" PRIu64
+                        " TCP connections (%" PRIu64 " reassembled by libnids, %" PRIu64
+                        " per segment), %" PRIu64 " keep-alive race%s (%" PRIu64 " crossed, %" PRIu64
+                        " stale)\n",
+                 r->files, r->files == 1 ? "" : "s", r->packets, r->connections, r->nids_streams,
+                 r->segment_flows, r->incidents, r->incidents == 1 ? "" : "s", r->crossed,
+                 r->stale);
     size_t shown = n < 20 ? n : 20;
     for (size_t i = 0; i < shown; i++) {
+        const hu_server_summary *s = &list[i];
         char ep[64];
-        hu_endpoint_str(ep, sizeof ep, list[i].ipver, list[i].addr, list[i].port);
-        hu_sb_printf(sb, "  server %-28s %6" PRIu64 " connection%s, %" PRIu64 " race%s",
-                     ep, list[i].connections, list[i].connections == 1 ? " " : "s",
-                     list[i].incidents, list[i].incidents == 1 ? "" : "s");
-        if (list[i].incidents)
-            hu_sb_printf(sb, " (%" PRIu64 " crossed, %" PRIu64 " stale)", list[i].crossed,
-                         list[i].stale);
-        hu_sb_putc(sb, '\n');
+        hu_endpoint_str(ep, sizeof ep, s->ipver, s->addr, s->port);
+        hu_sb_printf(&para, "  server %s: %" PRIu64 " connection%s, %" PRIu64 " request%s, %" PRIu64
+                            " idle close%s, %" PRIu64 " race%s",
+                     ep, s->connections, s->connections == 1 ? "" : "s", s->requests,
+                     s->requests == 1 ? "" : "s", s->idle_closes, s->idle_closes == 1 ? "" : "s",
+                     s->incidents, s->incidents == 1 ? "" : "s");
+        if (s->incidents)
+            hu_sb_printf(&para, " (%" PRIu64 " crossed, %" PRIu64 " stale)", s->crossed, s->stale);
+        if (s->idle_timeout_us >= 0) {
+            hu_sb_puts(&para, "; idle timeout ");
+            put_human_dur(&para, s->idle_timeout_us);
+            hu_sb_puts(&para, " (spread ");
+            put_human_dur(&para, s->idle_timeout_spread_us);
+            hu_sb_putc(&para, ')');
+        }
+        if (s->max_reuse_idle_us >= 0) {
+            hu_sb_puts(&para, "; clients reused after up to ");
+            put_human_dur(&para, s->max_reuse_idle_us);
+            hu_sb_puts(&para, " idle");
+        }
+        hu_sb_printf(&para, "\n    %s%s.\n", s->race_risk ? "RACE RISK: " : "", s->advice);
     }
     if (n > shown)
-        hu_sb_printf(sb, "  ... and %zu more servers\n", n - shown);
-    if (r->other_connections)
-        hu_sb_printf(sb, "  (%" PRIu64 " connections to servers beyond the first %d not itemised)\n",
-                     r->other_connections, HU_MAX_SERVERS);
-    free(list);
+        hu_sb_printf(&para, "  ... and %zu more servers (see --json)\n", n - shown);
+    if (overflow)
+        hu_sb_printf(&para, "  (%" PRIu64 " connections to servers beyond the table bound not "
+                            "itemised)\n", overflow);
+    reflow(sb, hu_sb_cstr(&para), 78);
+    hu_sb_free(&para);
     hu_sb_write(sb, r->cfg.out);
 }

@@ -11,6 +11,7 @@
 #include "hangup/request.h"
 
 #include <string.h>
+#include <strings.h>
 
 static bool is_tchar(uint8_t c)
 {
@@ -19,9 +20,51 @@ static bool is_tchar(uint8_t c)
     return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
+/* Header lines from p[i] on: Host and Content-Length, until the blank
+ * line or the end of the bytes we have. */
+static void decode_headers(const uint8_t *p, size_t n, size_t i, hu_request *out)
+{
+    while (i < n) {
+        const uint8_t *lf = memchr(p + i, '\n', n - i);
+        if (!lf)
+            return;   /* the rest was not captured in the window */
+        size_t end = (size_t)(lf - p), len = end - i;
+        if (len && p[end - 1] == '\r')
+            len--;
+        if (len == 0)
+            return;   /* end of the head */
+        const uint8_t *l = p + i;
+        const uint8_t *colon = memchr(l, ':', len);
+        if (colon) {
+            size_t nl = (size_t)(colon - l);
+            size_t v = nl + 1;
+            while (v < len && (l[v] == ' ' || l[v] == '\t'))
+                v++;
+            size_t vl = len - v;
+            while (vl && (l[v + vl - 1] == ' ' || l[v + vl - 1] == '\t'))
+                vl--;
+            if (nl == 4 && strncasecmp((const char *)l, "host", 4) == 0 && !out->has_host) {
+                out->has_host = true;
+                out->host_len = vl < sizeof out->host ? vl : sizeof out->host;
+                memcpy(out->host, l + v, out->host_len);
+            } else if (nl == 14 && strncasecmp((const char *)l, "content-length", 14) == 0 &&
+                       out->content_length < 0 && vl > 0 && vl <= 18) {
+                int64_t cl = 0;
+                size_t k = 0;
+                for (; k < vl && l[v + k] >= '0' && l[v + k] <= '9'; k++)
+                    cl = cl * 10 + (l[v + k] - '0');
+                if (k == vl)
+                    out->content_length = cl;
+            }
+        }
+        i = end + 1;
+    }
+}
+
 void hu_request_decode(const uint8_t *p, size_t n, hu_request *out)
 {
     memset(out, 0, sizeof *out);
+    out->content_length = -1;
     if (n == 0)
         return;
     /* TLS record: content type 20..23, major version 3. */
@@ -57,8 +100,12 @@ void hu_request_decode(const uint8_t *p, size_t n, hu_request *out)
         memcpy(out->version, p + i, 8);
         out->version[8] = '\0';
         i += 8;
-        if (i < n && (p[i] == '\r' || p[i] == '\n'))
+        if (i < n && (p[i] == '\r' || p[i] == '\n')) {
             out->complete = true;
+            const uint8_t *lf = memchr(p + i, '\n', n - i);
+            if (lf)
+                decode_headers(p, n, (size_t)(lf - p) + 1, out);
+        }
     }
 }
 

@@ -37,6 +37,15 @@ typedef struct hu_incident {
     bool safe_to_retry;
     hu_request request;       /* the lost request, decoded */
     uint32_t timeline_start;  /* index into the flow's ring */
+
+    /* The connection's story (DESIGN.md section 2). */
+    int64_t requests_before;  /* exchanges completed before; -1 unknown */
+    int64_t idle_us;          /* request time - last payload before it; -1 unknown */
+    int64_t server_idle_close_us; /* FIN time - server's last payload before; -1 */
+    bool close_announced;     /* Connection: close / HTTP/1.0 earlier on it */
+    int keepalive_hint_s;     /* the server's Keep-Alive: timeout=N, or -1 */
+    const char *sni;          /* TLS server name, or NULL */
+    uint8_t reasm;            /* HU_REASM_* */
 } hu_incident;
 
 typedef void (*hu_incident_fn)(void *arg, const hu_incident *inc);

@@ -80,6 +80,8 @@ typedef struct hu_detect_state {
     bool req_acked;           /* P acknowledged late-request bytes */
     hu_pktsum fin;            /* P's first FIN */
     hu_pktsum req;            /* the late request's first segment */
+    int64_t fin_idle_us;      /* FIN time - P's last payload before it, or -1 */
+    int64_t req_idle_us;      /* request time - last payload before it, or -1 */
 } hu_detect_state;
 
 struct hu_flow {
@@ -121,7 +123,18 @@ struct hu_flow {
     uint64_t ring_dropped;    /* summaries overwritten so far */
 
     hu_detect_state det;
+
+    /* Reassembly and HTTP (reasm.c, history.c). */
+    uint8_t reasm;            /* HU_REASM_* */
+    bool seg_init[2];         /* per-segment delivery: next expected seq known */
+    uint32_t seg_next[2];
+    struct hu_http *http;     /* parser pair, allocated on first payload */
+    struct hu_hist *hist;     /* HTTP history, allocated with the parser */
+    uint32_t flights;         /* client requests started, by TCP heuristics:
+                                 new data after the server acknowledged all */
 };
+
+enum { HU_REASM_NONE = 0, HU_REASM_NIDS, HU_REASM_SEGMENTS };
 
 typedef struct hu_flowtab_cfg {
     size_t max_flows;         /* table bound; least recently active evicted */

@@ -8,13 +8,15 @@
 #include <stdio.h>
 #include "hangup/detect.h"
 #include "hangup/flow.h"
+#include "hangup/incident.h"
+#include "hangup/servers.h"
 #include "hangup/strbuf.h"
 
 typedef struct hu_report hu_report;
 
 typedef struct hu_report_cfg {
     FILE *out;                /* incidents and summary */
-    bool json;                /* one JSON object per incident, nothing else */
+    bool json;                /* one JSON object per line, nothing else */
     bool timeline;            /* human output: print the tcpdump timeline */
 } hu_report_cfg;
 
@@ -22,18 +24,16 @@ typedef struct hu_report_cfg {
 hu_report *hu_report_new(const hu_report_cfg *cfg);
 void hu_report_free(hu_report *r);
 
-/* The file whose packets follow (borrowed; must outlive its packets). */
-void hu_report_begin_file(hu_report *r, const char *path);
-void hu_report_end_file(hu_report *r, uint64_t packets);
+/* Totals of one analysed file, for the summary. */
+void hu_report_file_done(hu_report *r, uint64_t packets, uint64_t connections,
+                         uint64_t nids_streams, uint64_t segment_flows);
 
-/* Print one incident now (detector callback; arg is the hu_report). */
-void hu_report_incident(void *arg, const hu_incident *inc);
+/* Print one incident now. */
+void hu_report_incident(hu_report *r, const hu_incident_rec *rec);
 
-/* Account a connection as it is released (flow-table hook). */
-void hu_report_connection(hu_report *r, const hu_flow *f);
-
-/* Print the summary over every file (human mode only). */
-void hu_report_summary(hu_report *r);
+/* The closing summary: human text, or one {"type":"server"} JSON line
+ * per server. */
+void hu_report_summary(hu_report *r, const hu_server_summary *list, size_t n, uint64_t overflow);
 
 /* Incidents reported so far. */
 uint64_t hu_report_incidents(const hu_report *r);

@@ -19,12 +19,17 @@ typedef struct hu_request {
     uint8_t target[HU_TARGET_MAX];   /* raw bytes from the wire, unescaped */
     size_t target_len;
     char version[9];          /* "HTTP/1.1", or "" */
+    uint8_t host[256];        /* Host header, raw bytes (host_len 0: none seen) */
+    size_t host_len;
+    bool has_host;
+    int64_t content_length;   /* Content-Length header, or -1 */
 } hu_request;
 
 /*
  * Decode the start of a client's message: an HTTP/1.x request line
- * (method token, SP, target, SP, version), or a TLS record header.  A
- * line cut short still yields method and the target bytes seen.  Fills
+ * (method token, SP, target, SP, version) and, among the header lines that
+ * follow within p[0, n), Host and Content-Length; or a TLS record header.
+ * A line cut short still yields method and the target bytes seen.  Fills
  * *out; never reads beyond p[0, n).
  */
 void hu_request_decode(const uint8_t *p, size_t n, hu_request *out);

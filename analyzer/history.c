@@ -1,0 +1,197 @@
+/*
+ * history.c -- per-connection HTTP history and the server accounting that
+ * hangs off it (see history.h for the contract).
+ */
+#include "hangup/history.h"
+#include "hangup/tls.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define HELLO_MAX 4096   /* client bytes kept while looking for the SNI */
+
+struct hu_history {
+    hu_servers *sv;
+    hu_request_fn on_request;
+    void *arg;
+    hu_flow *cur;            /* flow whose bytes the parser is on */
+};
+
+hu_history *hu_history_new(hu_servers *sv, hu_request_fn on_request, void *arg)
+{
+    hu_history *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->sv = sv;
+    h->on_request = on_request;
+    h->arg = arg;
+    return h;
+}
+
+void hu_history_free(hu_history *h) { free(h); }
+
+static hu_hist *hist_get(hu_flow *f)
+{
+    if (f->hist)
+        return f->hist;
+    hu_hist *t = calloc(1, sizeof *t);
+    hu_http *p = hu_http_new();
+    if (!t || !p) {
+        free(t);
+        hu_http_free(p);
+        return NULL;
+    }
+    t->close_ann_ts = HU_NO_TIME;
+    t->keepalive_hint = -1;
+    t->last_resp_end_ts = HU_NO_TIME;
+    t->last_req_start_ts = HU_NO_TIME;
+    f->hist = t;
+    f->http = p;
+    return t;
+}
+
+static bool announces_close(const hu_http_msg *m)
+{
+    return m->conn_close || (m->vmajor == 1 && m->vminor == 0 && !m->conn_keepalive);
+}
+
+static void on_head(void *arg, int dir, const hu_http_msg *m)
+{
+    hu_history *h = arg;
+    hu_flow *f = h->cur;
+    hu_hist *t = f->hist;
+    if (announces_close(m) && t->close_ann_ts == HU_NO_TIME)
+        t->close_ann_ts = m->start_ts;
+    if (dir == HU_HTTP_SERVER) {
+        if (m->keepalive_timeout >= 0)
+            t->keepalive_hint = m->keepalive_timeout;
+        return;
+    }
+    /* A reuse: the client idled since the newest of the last response's
+     * end and the previous request's start (pipelining gives 0). */
+    int64_t reuse = -1;
+    if (t->requests > 0) {
+        int64_t since = t->last_resp_end_ts;
+        if (since == HU_NO_TIME || (t->last_req_start_ts != HU_NO_TIME && t->last_req_start_ts > since))
+            since = t->last_req_start_ts;
+        if (since != HU_NO_TIME)
+            reuse = m->start_ts > since ? m->start_ts - since : 0;
+    }
+    t->requests++;
+    t->last_req_start_ts = m->start_ts;
+    hu_servers_request(h->sv, f, reuse);
+    if (h->on_request)
+        h->on_request(h->arg, f, m);
+}
+
+static void on_done(void *arg, int dir, const hu_http_msg *m)
+{
+    hu_history *h = arg;
+    hu_hist *t = h->cur->hist;
+    if (dir == HU_HTTP_SERVER && m->status >= 200) {
+        t->responses++;
+        t->last_resp_end_ts = h->cur->last_ts;
+    }
+}
+
+static const hu_http_cb http_cb = { on_head, on_done };
+
+/* Look for the TLS server name in the client's first bytes. */
+static void sni_feed(hu_hist *t, const uint8_t *p, size_t n)
+{
+    if (t->sni_done)
+        return;
+    if (t->hello_len == 0 && (n == 0 || p[0] != 0x16)) {
+        t->sni_done = true;   /* not TLS */
+        return;
+    }
+    size_t take = n < HELLO_MAX - t->hello_len ? n : HELLO_MAX - t->hello_len;
+    uint8_t *nb = realloc(t->hello, t->hello_len + take);
+    if (!nb) {
+        t->sni_done = true;
+        return;
+    }
+    t->hello = nb;
+    memcpy(t->hello + t->hello_len, p, take);
+    t->hello_len += take;
+    char name[256];
+    hu_tls_rc rc = hu_tls_sni(t->hello, t->hello_len, name, sizeof name);
+    if (rc == HU_TLS_MORE && t->hello_len < HELLO_MAX)
+        return;
+    if (rc == HU_TLS_SNI)
+        t->sni = strdup(name);
+    t->sni_done = true;
+    free(t->hello);
+    t->hello = NULL;
+    t->hello_len = 0;
+}
+
+static void stream_data(void *arg, hu_flow *f, int dir, const uint8_t *p, size_t n, int64_t ts)
+{
+    hu_history *h = arg;
+    hu_hist *t = hist_get(f);
+    if (!t)
+        return;
+    if (dir == HU_HTTP_CLIENT)
+        sni_feed(t, p, n);
+    h->cur = f;
+    hu_http_feed(f->http, dir, p, n, ts, &http_cb, h);
+    h->cur = NULL;
+}
+
+static void stream_gap(void *arg, hu_flow *f, int dir)
+{
+    (void)arg;
+    if (hist_get(f))
+        hu_http_gap(f->http, dir);
+}
+
+const hu_stream_cb hu_history_stream = { stream_data, stream_gap };
+
+void hu_history_packet(hu_history *h, hu_flow *f, uint8_t s, const hu_pkt *p)
+{
+    if (!(p->flags & HU_TH_FIN) || f->side[s].fin_num != p->num)
+        return;   /* only a side's first FIN matters here */
+    int dir = s == f->client ? HU_HTTP_CLIENT : HU_HTTP_SERVER;
+    hu_hist *t = f->hist;
+    if (!t)
+        return;
+    h->cur = f;
+    hu_http_eof(f->http, dir, p->ts_us, &http_cb, h);
+    h->cur = NULL;
+    /* An idle close: the server's FIN, alone, on a connection whose every
+     * request was answered and nobody announced a close. */
+    if (dir == HU_HTTP_SERVER && p->paylen == 0 && !hu_http_unparsable(f->http) &&
+        t->responses > 0 && hu_http_outstanding(f->http) == 0 && t->close_ann_ts == HU_NO_TIME &&
+        f->side[s].data_seen)
+        hu_servers_idle_close(h->sv, f, p->ts_us - f->side[s].last_data_ts);
+}
+
+void hu_history_release(hu_history *h, hu_flow *f)
+{
+    hu_servers_connection(h->sv, f);
+    if (f->hist) {
+        free(f->hist->sni);
+        free(f->hist->hello);
+        free(f->hist);
+        f->hist = NULL;
+    }
+    hu_http_free(f->http);
+    f->http = NULL;
+}
+
+void hu_history_view(const hu_flow *f, int64_t ts, hu_hist_view *v)
+{
+    memset(v, 0, sizeof *v);
+    v->requests_before = -1;
+    v->keepalive_hint_s = -1;
+    const hu_hist *t = f->hist;
+    if (!t)
+        return;
+    v->sni = t->sni;
+    v->http = t->requests > 0;
+    if (v->http)
+        v->requests_before = t->responses;
+    v->close_announced = t->close_ann_ts < ts;
+    v->keepalive_hint_s = t->keepalive_hint;
+}

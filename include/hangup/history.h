@@ -1,0 +1,67 @@
+/*
+ * history.h -- the HTTP story of each connection.
+ *
+ * Receives each connection's in-order bytes from reasm.c, runs them through
+ * the HTTP parser, and keeps what an incident needs to explain "why now":
+ * how many exchanges the connection carried, whether anyone announced the
+ * close, the server's Keep-Alive hint, the TLS server name.  It also feeds
+ * the per-server summary (requests, client idle before reuse, the server's
+ * idle closes) and reports every request head to a sink (retry matching).
+ *
+ * It owns flow->http and flow->hist: hu_history_release() must be called
+ * from the flow table's release hook.
+ */
+#ifndef HANGUP_HISTORY_H
+#define HANGUP_HISTORY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "hangup/flow.h"
+#include "hangup/http.h"
+#include "hangup/reasm.h"
+#include "hangup/servers.h"
+
+#define HU_NO_TIME INT64_MAX
+
+typedef struct hu_hist {
+    uint32_t requests;         /* request heads parsed */
+    uint32_t responses;        /* final responses that ended */
+    int64_t close_ann_ts;      /* first message announcing the close, or HU_NO_TIME */
+    int keepalive_hint;        /* server's Keep-Alive: timeout=N, or -1 */
+    int64_t last_resp_end_ts;  /* HU_NO_TIME before the first */
+    int64_t last_req_start_ts;
+    bool sni_done;
+    char *sni;                 /* owned, or NULL */
+    uint8_t *hello;            /* the client's first bytes, until SNI is found */
+    size_t hello_len;
+} hu_hist;
+
+/* A request head was seen on flow f. */
+typedef void (*hu_request_fn)(void *arg, const hu_flow *f, const hu_http_msg *m);
+
+typedef struct hu_history hu_history;
+
+hu_history *hu_history_new(hu_servers *sv, hu_request_fn on_request, void *arg);
+void hu_history_free(hu_history *h);
+
+/* The stream callbacks for hu_reasm_new (arg must be the hu_history). */
+extern const hu_stream_cb hu_history_stream;
+
+/* After reassembly of packet p (side s of f): end-of-stream on FIN, and
+ * the server's idle close accounting. */
+void hu_history_packet(hu_history *h, hu_flow *f, uint8_t s, const hu_pkt *p);
+
+/* Free f's HTTP state and account the connection (flow release hook). */
+void hu_history_release(hu_history *h, hu_flow *f);
+
+/* What an incident reports about the connection before time ts. */
+typedef struct hu_hist_view {
+    bool http;                 /* HTTP was parsed on this connection */
+    int64_t requests_before;   /* exchanges completed; -1 unknown */
+    bool close_announced;
+    int keepalive_hint_s;      /* -1 none */
+    const char *sni;           /* NULL none */
+} hu_hist_view;
+void hu_history_view(const hu_flow *f, int64_t ts, hu_hist_view *v);
+
+#endif

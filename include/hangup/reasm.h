@@ -1,0 +1,50 @@
+/*
+ * reasm.h -- in-order bytes of each connection, for the HTTP layer.
+ *
+ * Connections whose handshake is in the capture are reassembled by libnids
+ * (out-of-order segments queued, retransmissions trimmed, data outside the
+ * window dropped), IPv6 ones included (see reasm.c).  Connections libnids
+ * does not follow (no SYN captured, or its table was full) fall back to
+ * per-segment delivery: in-order segments are passed on, a hole in the
+ * sequence space is reported as a gap so the parser resynchronises.
+ * Which path each connection took is recorded in hu_flow.reasm.
+ */
+#ifndef HANGUP_REASM_H
+#define HANGUP_REASM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "hangup/flow.h"
+
+typedef struct hu_stream_cb {
+    /* n bytes sent by dir (HU_HTTP_CLIENT / HU_HTTP_SERVER), in order. */
+    void (*data)(void *arg, hu_flow *f, int dir, const uint8_t *p, size_t n, int64_t ts);
+    /* Bytes sent by dir were lost to the capture before what comes next. */
+    void (*gap)(void *arg, hu_flow *f, int dir);
+} hu_stream_cb;
+
+typedef struct hu_reasm hu_reasm;
+
+/*
+ * Start reassembly for one capture, libnids sized for about `streams`
+ * concurrent connections.  libnids is process-global, so only one hu_reasm
+ * may exist at a time.  When libnids cannot start, *warn says why (once
+ * per process) and every connection uses per-segment delivery.  Returns
+ * NULL only on allocation failure.
+ */
+hu_reasm *hu_reasm_new(size_t streams, const hu_stream_cb *cb, void *arg, const char **warn);
+void hu_reasm_free(hu_reasm *r);
+
+/* Deliver packet p (already tracked into flow f as side s). */
+void hu_reasm_packet(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p);
+
+/* Counters for the summary. */
+typedef struct hu_reasm_stats {
+    uint64_t nids_streams;    /* connections libnids reassembled */
+    uint64_t segment_flows;   /* connections on per-segment delivery */
+    uint64_t gaps;            /* holes reported to the HTTP layer */
+    uint64_t ipv6_addrs;      /* IPv6 addresses given IPv4 stand-ins */
+} hu_reasm_stats;
+void hu_reasm_stats_get(const hu_reasm *r, hu_reasm_stats *st);
+
+#endif

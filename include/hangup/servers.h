@@ -1,0 +1,45 @@
+/*
+ * servers.h -- per-server summary: traffic counts and the inferred
+ * keep-alive timeout, with the verdict on whether races will recur.
+ */
+#ifndef HANGUP_SERVERS_H
+#define HANGUP_SERVERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "hangup/flow.h"
+
+typedef struct hu_servers hu_servers;
+
+/* One server endpoint's summary, computed by hu_servers_list. */
+typedef struct hu_server_summary {
+    uint8_t ipver;
+    uint8_t addr[16];
+    uint16_t port;
+    uint64_t connections, requests, idle_closes, incidents, crossed, stale;
+    int64_t idle_timeout_us;        /* median idle-close delay, -1 unknown */
+    int64_t idle_timeout_spread_us; /* max - min of those delays, -1 unknown */
+    int64_t max_reuse_idle_us;      /* longest client idle before a reuse, -1 none */
+    int64_t rtt_us;                 /* median handshake RTT, -1 unknown */
+    bool race_risk;
+    char advice[512];
+} hu_server_summary;
+
+hu_servers *hu_servers_new(void);   /* NULL on OOM */
+void hu_servers_free(hu_servers *sv);
+
+/* Accounting, each keyed by the flow's server endpoint. */
+void hu_servers_connection(hu_servers *sv, const hu_flow *f);          /* on release */
+void hu_servers_request(hu_servers *sv, const hu_flow *f, int64_t reuse_idle_us);
+void hu_servers_idle_close(hu_servers *sv, const hu_flow *f, int64_t delay_us);
+void hu_servers_incident(hu_servers *sv, uint8_t ipver, const uint8_t *addr, uint16_t port,
+                         bool stale);
+
+/* Every server, most incidents first then most connections; *n gets the
+ * count.  The array is malloc'd (NULL when empty or on OOM). */
+hu_server_summary *hu_servers_list(const hu_servers *sv, size_t *n);
+
+/* Servers beyond the table bound, whose traffic was not itemised. */
+uint64_t hu_servers_overflow(const hu_servers *sv);
+
+#endif
