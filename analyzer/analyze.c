@@ -94,7 +94,8 @@ static void flush_pending(hu_analyzer *a, size_t n)
         hu_report_incident(a->report, a->pending[i]);
         hu_incident_rec_free(a->pending[i]);
     }
-    memmove(a->pending, a->pending + n, (a->npending - n) * sizeof *a->pending);
+    if (n < a->npending)
+        memmove(a->pending, a->pending + n, (a->npending - n) * sizeof *a->pending);
     a->npending -= n;
 }
 

@@ -535,6 +535,12 @@ def idle_close(conn):
     fin = v["fin"]
     if fin is None or fin["plen"] > 0 or v["tls"]:
         return None
+    # a FIN answering the client's own FIN is not an idle close: the FIN's
+    # ack covers the client's FIN (sequence compare, any vantage)
+    cfin = next((p for p in conn["pkts"] if p["from"] == v["cli"] and p["flags"] & FIN), None)
+    if cfin is not None and fin["flags"] & ACK and \
+            seq_leq((cfin["seq"] + cfin["plen"] + 1) & MASK, fin["ack"]):
+        return None
     received = [m for m in v["reqs"] if before_fin(v, m, True)]
     answered = [r for r in v["finals"] if r["end"] is not None and r.get("done")
                 and r["done"]["n"] <= fin["n"] and before_fin(v, r, False)]

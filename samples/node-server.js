@@ -11,6 +11,10 @@
 //   The Node server announces "Keep-Alive: timeout=N" and the Node 20 agent
 //   honours it (drops the socket 1 s before the hint; hint 0 = no reuse), so
 //   Node-to-Node is well protected: used here for the clean capture.
+// mode=http extras: /chunked... answers with a chunked body (three writes);
+//   a request with "Expect: 100-continue" gets Node's automatic
+//   "100 Continue"; HEAD gets the headers only (Node's own handling).
+// "?size=N" in any mode pads the response body to N bytes.
 // mode=raw: a plain net (or tls, with key= cert=) server speaking minimal
 //   HTTP/1.1 (requests without a body, or with Content-Length) that destroys
 //   the socket exactly `close` ms after each response and, like many servers
@@ -30,7 +34,10 @@ const host = opt.host || '127.0.0.1';
 const port = Number(opt.port || 3001);
 
 function body(path) {
-  return JSON.stringify({ ok: true, path, pid: process.pid }) + '\n';
+  const b = JSON.stringify({ ok: true, path, pid: process.pid }) + '\n';
+  // "?size=N" pads the body to N bytes (a response of several segments)
+  const m = /[?&]size=(\d+)/.exec(path);
+  return m && Number(m[1]) > b.length ? b + 'x'.repeat(Number(m[1]) - b.length - 1) + '\n' : b;
 }
 
 let server;
@@ -40,6 +47,14 @@ if (mode === 'http' || mode === 'https') {
     req.on('data', (c) => { n += c.length; });
     req.on('end', () => {
       const b = body(req.url);
+      if (req.url.startsWith('/chunked')) {
+        // no Content-Length: Node sends Transfer-Encoding: chunked, one chunk
+        // per write (written 20 ms apart, so each is its own segment)
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        const parts = ['alpha\n', 'bravo\n', 'charlie\n'];
+        const next = () => parts.length ? (res.write(parts.shift()), setTimeout(next, 20)) : res.end();
+        return next();
+      }
       res.writeHead(200, { 'Content-Type': 'application/json',
                            'Content-Length': Buffer.byteLength(b) });
       res.end(b);
