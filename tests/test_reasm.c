@@ -1,0 +1,229 @@
+/*
+ * test_reasm.c -- reassembly and the HTTP history end to end, on crafted
+ * captures: one conversation written twice, over IPv4 and over IPv6, with
+ * split, out-of-order and retransmitted segments, chunked and pipelined
+ * messages, a Keep-Alive hint, an idle close, a late request and a retry.
+ * libnids sees IPv6 through interned stand-ins; both families must give
+ * the same answers.  Without the handshake, per-segment delivery must
+ * still find the exchanges (in order: it has no out-of-order queue, a
+ * hole makes it resynchronise at the next message, README says so).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define A HU_TH_ACK
+#define PA (HU_TH_PUSH | HU_TH_ACK)
+
+typedef struct conv {
+    tu_pcap *w;
+    bool v6;
+    const char *cli, *srv;
+    uint16_t cport, sport;
+    uint32_t cseq, sseq;      /* next sequence number of each side */
+    int64_t t;
+    int packets;
+} conv;
+
+static uint8_t buf[70000];
+
+static void emit(conv *c, bool from_client, uint8_t fl, uint32_t seq, uint32_t ack,
+                 const char *data, size_t len)
+{
+    size_t n = c->v6 ? tu_ip6_tcp(buf, from_client ? c->cli : c->srv,
+                                  from_client ? c->cport : c->sport,
+                                  from_client ? c->srv : c->cli,
+                                  from_client ? c->sport : c->cport, fl, seq, ack, data, len)
+                     : tu_ip4_tcp(buf, from_client ? c->cli : c->srv,
+                                  from_client ? c->cport : c->sport,
+                                  from_client ? c->srv : c->cli,
+                                  from_client ? c->sport : c->cport, fl, seq, ack, NULL, 0, data,
+                                  len);
+    c->t += 1000;
+    tu_pcap_add(c->w, c->t, buf, (uint32_t)n, (uint32_t)n);
+    c->packets++;
+}
+
+/* Send data from one side in segments of at most `mss`, advancing seq. */
+static void send_data(conv *c, bool from_client, const char *data, size_t mss)
+{
+    size_t len = strlen(data);
+    for (size_t off = 0; off < len; off += mss) {
+        size_t n = len - off < mss ? len - off : mss;
+        if (from_client) {
+            emit(c, true, PA, c->cseq, c->sseq, data + off, n);
+            c->cseq += (uint32_t)n;
+        } else {
+            emit(c, false, PA, c->sseq, c->cseq, data + off, n);
+            c->sseq += (uint32_t)n;
+        }
+    }
+}
+
+static void ack(conv *c, bool from_client)
+{
+    emit(c, from_client, A, from_client ? c->cseq : c->sseq, from_client ? c->sseq : c->cseq,
+         NULL, 0);
+}
+
+static const char RESP_CHUNKED[] =
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nKeep-Alive: timeout=5\r\n\r\n"
+    "4\r\nabcd\r\n6\r\nefghij\r\n0\r\n\r\n";
+static const char RESP_LEN[] = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nKeep-Alive: timeout=5\r\n\r\n"
+                               "hello world";
+
+/* Write the conversation; returns the packet count. */
+static int write_conv(const char *path, bool v6, bool handshake, bool reorder, uint16_t cport)
+{
+    conv c = { .v6 = v6, .cli = v6 ? "2001:db8::10" : "10.0.0.10",
+               .srv = v6 ? "2001:db8::20" : "10.0.0.20", .cport = cport, .sport = 8000,
+               .cseq = 1000, .sseq = 70000, .t = 1763740800000000LL };
+    c.w = tu_pcap_open(path, 101, 65535);
+    if (handshake) {
+        emit(&c, true, HU_TH_SYN, c.cseq - 1, 0, NULL, 0);
+        emit(&c, false, HU_TH_SYN | A, c.sseq - 1, c.cseq, NULL, 0);
+        ack(&c, true);
+    }
+    /* 1: request split into three segments, chunked response. */
+    send_data(&c, true, "GET /one HTTP/1.1\r\nHost: svc.test\r\n\r\n", 9);
+    send_data(&c, false, RESP_CHUNKED, 30);
+    ack(&c, true);
+    /* 2: two pipelined requests; the first response's segments arrive out
+     * of order, with a retransmission. */
+    send_data(&c, true, "GET /two HTTP/1.1\r\nHost: svc.test\r\n\r\nHEAD /three HTTP/1.1\r\n\r\n", 200);
+    {
+        const char *r = RESP_LEN;
+        size_t len = strlen(r), half = len / 2;
+        if (reorder) {
+            emit(&c, false, PA, c.sseq + (uint32_t)half, c.cseq, r + half, len - half);
+            emit(&c, false, PA, c.sseq, c.cseq, r, half);
+        } else {
+            emit(&c, false, PA, c.sseq, c.cseq, r, half);
+            emit(&c, false, PA, c.sseq + (uint32_t)half, c.cseq, r + half, len - half);
+        }
+        emit(&c, false, PA, c.sseq, c.cseq, r, half);   /* retransmission */
+        c.sseq += (uint32_t)len;
+    }
+    send_data(&c, false, "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", 500);   /* HEAD */
+    ack(&c, true);
+    /* Idle, then the server closes; the client reuses after the FIN. */
+    c.t += 5000000;
+    emit(&c, false, HU_TH_FIN | A, c.sseq, c.cseq, NULL, 0);
+    c.sseq++;
+    ack(&c, true);
+    c.t += 20000;
+    static const char late[] = "POST /orders HTTP/1.1\r\nHost: svc.test\r\nContent-Length: 2\r\n\r\n{}";
+    emit(&c, true, PA, c.cseq, c.sseq, late, strlen(late));
+    emit(&c, false, HU_TH_RST, c.sseq, 0, NULL, 0);
+    /* The retry on a new connection, 250 ms later. */
+    c.t += 250000;
+    conv r = c;
+    r.cport = (uint16_t)(cport + 1);
+    r.cseq = 5000;
+    r.sseq = 90000;
+    emit(&r, true, HU_TH_SYN, r.cseq - 1, 0, NULL, 0);
+    emit(&r, false, HU_TH_SYN | A, r.sseq - 1, r.cseq, NULL, 0);
+    ack(&r, true);
+    send_data(&r, true, late, 500);
+    send_data(&r, false, RESP_LEN, 500);
+    tu_pcap_close(r.w);
+    return r.packets;
+}
+
+static char *analyze_json(const char *path)
+{
+    char cmd[4200], *out = NULL;
+    snprintf(cmd, sizeof cmd, "'%s' analyze --json '%s'", HANGUP_BIN, path);
+    cr_assert_eq(tu_sh(cmd, &out, NULL), 0);
+    return out;
+}
+
+static char *field(const char *json, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    if (!p)
+        return strdup("(absent)");
+    p += strlen(pat);
+    const char *e = p;
+    if (*e == '"')
+        e = strchr(e + 1, '"') + 1;
+    else
+        while (*e && *e != ',' && *e != '}')
+            e++;
+    return strndup(p, (size_t)(e - p));
+}
+
+#define EXPECT_FIELD(json, key, want)                                                 \
+    do {                                                                              \
+        char *v_ = field(json, key);                                                  \
+        cr_expect_str_eq(v_, want, "%s is %s, expected %s", key, v_, want);           \
+        free(v_);                                                                     \
+    } while (0)
+
+Test(reasm, ipv4_and_ipv6_give_the_same_story)
+{
+    const char *p4 = strdup(tu_tmp(".pcap")), *p6 = strdup(tu_tmp(".pcap"));
+    write_conv(p4, false, true, true, 41000);
+    write_conv(p6, true, true, true, 41000);
+    char *o4 = analyze_json(p4), *o6 = analyze_json(p6);
+    static const char *const keys[] = {
+        "verdict", "fin_packet", "request_packet", "rst_packet", "method", "target", "host",
+        "http_version", "content_length", "requests_before", "idle_ms", "server_idle_close_ms",
+        "close_announced", "keepalive_hint_s", "retried", "retry_delay_ms", "reassembly", NULL,
+    };
+    for (int i = 0; keys[i]; i++) {
+        char *a = field(o4, keys[i]), *b = field(o6, keys[i]);
+        cr_expect_str_eq(a, b, "%s: IPv4 %s, IPv6 %s", keys[i], a, b);
+        free(a);
+        free(b);
+    }
+    EXPECT_FIELD(o4, "verdict", "\"stale\"");
+    EXPECT_FIELD(o4, "method", "\"POST\"");
+    EXPECT_FIELD(o4, "host", "\"svc.test\"");
+    EXPECT_FIELD(o4, "content_length", "2");
+    EXPECT_FIELD(o4, "requests_before", "3");
+    EXPECT_FIELD(o4, "idle_ms", "5024.000");
+    EXPECT_FIELD(o4, "server_idle_close_ms", "5002.000");
+    EXPECT_FIELD(o4, "keepalive_hint_s", "5");
+    EXPECT_FIELD(o4, "close_announced", "false");
+    EXPECT_FIELD(o4, "retried", "true");
+    EXPECT_FIELD(o4, "retry_delay_ms", "254.000");
+    EXPECT_FIELD(o4, "reassembly", "\"libnids\"");
+    /* The server line: 4 requests on the first connection + the retry,
+     * one idle close after 5.002 s, reuse after at most 5.024 s. */
+    const char *s4 = strstr(o4, "{\"type\":\"server\"");
+    cr_assert_not_null(s4);
+    EXPECT_FIELD(s4, "connections", "2");
+    EXPECT_FIELD(s4, "requests", "5");
+    EXPECT_FIELD(s4, "idle_closes", "1");
+    EXPECT_FIELD(s4, "idle_timeout_ms", "5002.000");
+    EXPECT_FIELD(s4, "race_risk", "true");
+    free(o4);
+    free(o6);
+    unlink(p4);
+    unlink(p6);
+    free((void *)p4);
+    free((void *)p6);
+}
+
+Test(reasm, without_handshake_segments_still_tell_the_story)
+{
+    const char *p = strdup(tu_tmp(".pcap"));
+    write_conv(p, true, false, false, 42000);
+    char *o = analyze_json(p);
+    EXPECT_FIELD(o, "reassembly", "\"segments\"");
+    EXPECT_FIELD(o, "verdict", "\"stale\"");
+    EXPECT_FIELD(o, "handshake_seen", "false");
+    EXPECT_FIELD(o, "requests_before", "3");
+    EXPECT_FIELD(o, "keepalive_hint_s", "5");
+    EXPECT_FIELD(o, "retried", "true");
+    free(o);
+    unlink(p);
+    free((void *)p);
+}
