@@ -51,6 +51,7 @@ struct hu_analyzer {
     hu_reasm *reasm;
     uint64_t packets, bad, nomem;
     uint64_t first_bad_num;
+    uint64_t file_incidents;
     int64_t now;
 };
 
@@ -119,7 +120,7 @@ uint64_t hu_analyzer_incidents(const hu_analyzer *a) { return hu_report_incident
 static void on_incident(void *arg, const hu_incident *inc)
 {
     hu_analyzer *a = arg;
-    hu_incident_rec *rec = hu_incident_rec_new(inc, a->path, !a->o.json && a->o.timeline);
+    hu_incident_rec *rec = hu_incident_rec_new(inc, a->path, ++a->file_incidents);
     if (!rec) {
         a->nomem++;
         return;
@@ -236,7 +237,7 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
     if (warn)
         fprintf(a->o.err, "%s: %s\n", a->o.progname, warn);
     a->path = path;
-    a->packets = a->bad = a->nomem = 0;
+    a->packets = a->bad = a->nomem = a->file_incidents = 0;
     a->now = INT64_MIN;
 
     char err[512] = "";

@@ -109,12 +109,6 @@ static void put_human_dur(hu_sb *sb, int64_t us)
         hu_sb_printf(sb, "%s%" PRIu64 ".%03" PRIu64 " s", sign, a / 1000000, a / 1000 % 1000);
 }
 
-static void note(hu_sb *sb, const char *text)
-{
-    hu_sb_puts(sb, "    ^ ");
-    hu_sb_puts(sb, text);
-}
-
 /* The lost request for people: `GET /x` with wire bytes escaped. */
 static void put_request(hu_sb *sb, const hu_request *rq)
 {
@@ -175,59 +169,86 @@ static void reflow(hu_sb *dst, const char *text, size_t width)
     }
 }
 
+/* Add one timeline entry for summary e of flow f; note may be NULL. */
+static bool tl_add(hu_incident_rec *r, const hu_flow *f, const hu_pktsum *e, const char *note,
+                   uint64_t omitted)
+{
+    hu_tl_entry *t = &r->timeline[r->ntimeline];
+    memset(t, 0, sizeof *t);
+    t->num = e->num;
+    t->ts_us = e->ts_us;
+    t->from_client = e->side == f->client;
+    t->flags = e->flags;
+    t->seq = e->seq;
+    t->ack = e->ack;
+    t->len = e->paylen;
+    t->omitted_before = omitted;
+    hu_sb sb = {0};
+    hu_tcpprint_line(&sb, f, e);
+    t->line = sb.buf ? sb.buf : strdup("");
+    t->note = note ? strdup(note) : NULL;
+    r->ntimeline++;
+    return t->line && (!note || t->note);
+}
+
 /* The timeline: the connection's packets from its last exchange before
- * the FIN to the RST, each exactly as tcpdump -n prints it. */
-static void render_timeline(hu_sb *sb, const hu_incident *inc)
+ * the FIN to the RST, each exactly as tcpdump -n prints it, with notes on
+ * the three packets of the incident. */
+static bool build_timeline(hu_incident_rec *r, const hu_incident *inc)
 {
     const hu_flow *f = inc->flow;
     uint32_t start = inc->timeline_start;
     const hu_pktsum *first = f->ring_len ? hu_flow_ring_at(f, start) : NULL;
+    r->timeline = calloc(f->ring_len + 2u, sizeof *r->timeline);
+    if (!r->timeline)
+        return false;
+    hu_sb note = {0};
+    hu_sb_puts(&note, "late request: ");
+    put_request(&note, &inc->request);
+    hu_sb_puts(&note, " (");
+    put_human_dur(&note, inc->gap_us < 0 ? -inc->gap_us : inc->gap_us);
+    hu_sb_printf(&note, " %s the FIN, packet %" PRIu64 ")", inc->gap_us < 0 ? "before" : "after",
+                 inc->req->num);
+    char fin_note[96], rst_note[96];
+    snprintf(fin_note, sizeof fin_note,
+             "server FIN: the server closes the connection (packet %" PRIu64 ")", inc->fin->num);
+    snprintf(rst_note, sizeof rst_note,
+             "server RST: the server's kernel rejects the request (packet %" PRIu64 ")",
+             inc->rst->num);
+    bool ok = !note.oom;
     /* The FIN or request may have left the ring on a busy connection:
-     * print them first so the timeline always shows the three packets. */
-    const hu_pktsum *pinned[2] = { NULL, NULL };
-    int np = 0;
+     * they come first then, so the timeline always shows all three. */
     const hu_pktsum *a = inc->fin->num < inc->req->num ? inc->fin : inc->req;
     const hu_pktsum *b = a == inc->fin ? inc->req : inc->fin;
-    if (!first || a->num < first->num)
-        pinned[np++] = a;
-    if (!first || b->num < first->num)
-        pinned[np++] = b;
-    for (int i = 0; i < np; i++) {
-        hu_tcpprint_line(sb, f, pinned[i]);
-        hu_sb_putc(sb, '\n');
-        note(sb, pinned[i] == inc->fin ? "server FIN\n" : "late request\n");
+    bool pinned = false;
+    if (!first || a->num < first->num) {
+        ok &= tl_add(r, f, a, a == inc->fin ? fin_note : hu_sb_cstr(&note), 0);
+        pinned = true;
     }
-    uint64_t skipped = f->ring_dropped + start;
-    if (skipped > 0 && np > 0)
-        hu_sb_printf(sb, "    ... (%" PRIu64 " earlier packets of this connection not shown)\n",
-                     skipped);
-    for (uint32_t i = start; i < f->ring_len; i++) {
+    if (!first || b->num < first->num) {
+        ok &= tl_add(r, f, b, b == inc->fin ? fin_note : hu_sb_cstr(&note), 0);
+        pinned = true;
+    }
+    uint64_t omitted = pinned ? f->ring_dropped + start : 0;
+    for (uint32_t i = start; ok && i < f->ring_len; i++) {
         const hu_pktsum *e = hu_flow_ring_at(f, i);
-        hu_tcpprint_line(sb, f, e);
-        hu_sb_putc(sb, '\n');
-        if (e->num == inc->fin->num) {
-            hu_sb_printf(sb, "    ^ server FIN: the server closes the connection (packet %" PRIu64
-                             ")\n", e->num);
-        } else if (e->num == inc->req->num) {
-            note(sb, "late request: ");
-            put_request(sb, &inc->request);
-            hu_sb_puts(sb, " (");
-            put_human_dur(sb, inc->gap_us < 0 ? -inc->gap_us : inc->gap_us);
-            hu_sb_printf(sb, " %s the FIN, packet %" PRIu64 ")\n",
-                         inc->gap_us < 0 ? "before" : "after", e->num);
-        } else if (e->num == inc->rst->num) {
-            hu_sb_printf(sb, "    ^ server RST: the server's kernel rejects the request (packet %"
-                             PRIu64 ")\n", e->num);
-        }
+        const char *n = e->num == inc->fin->num   ? fin_note
+                        : e->num == inc->req->num ? hu_sb_cstr(&note)
+                        : e->num == inc->rst->num ? rst_note
+                                                  : NULL;
+        ok &= tl_add(r, f, e, n, i == start ? omitted : 0);
     }
+    hu_sb_free(&note);
+    return ok;
 }
 
-hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, bool timeline)
+hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, uint64_t number)
 {
     hu_incident_rec *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     const hu_flow *f = inc->flow;
+    r->number = number;
     r->kind = inc->kind;
     r->verdict = inc->verdict;
     r->file = file;
@@ -256,12 +277,9 @@ hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, b
         snprintf(r->sni, sizeof r->sni, "%s", inc->sni);
     r->reasm = inc->reasm;
     r->retry_delay_us = -1;
-    if (timeline) {
-        hu_sb sb = {0};
-        render_timeline(&sb, inc);
-        if (sb.oom)
-            hu_sb_free(&sb);
-        r->timeline = sb.buf;
+    if (!build_timeline(r, inc)) {
+        hu_incident_rec_free(r);
+        return NULL;
     }
     return r;
 }
@@ -270,6 +288,10 @@ void hu_incident_rec_free(hu_incident_rec *r)
 {
     if (!r)
         return;
+    for (size_t i = 0; i < r->ntimeline; i++) {
+        free(r->timeline[i].line);
+        free(r->timeline[i].note);
+    }
     free(r->timeline);
     free(r);
 }
@@ -353,7 +375,7 @@ static void json_incident(hu_report *r, const hu_incident_rec *rec)
     hu_sb_printf(sb, ",\"reassembly\":\"%s\"}\n", hu_reasm_name(rec->reasm));
 }
 
-static void human_incident(hu_report *r, const hu_incident_rec *rec)
+void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
 {
     hu_sb para = {0};
     hu_sb *sb = &para;
@@ -363,7 +385,7 @@ static void human_incident(hu_report *r, const hu_incident_rec *rec)
     const hu_request *rq = &rec->request;
     bool stale = rec->verdict == HU_VERDICT_STALE;
 
-    hu_sb_printf(sb, "Keep-alive race #%" PRIu64 " (%s) in ", r->incidents,
+    hu_sb_printf(sb, "Keep-alive race #%" PRIu64 " (%s) in ", rec->number,
                  hu_verdict_name(rec->verdict));
     hu_sb_safe(sb, (const uint8_t *)rec->file, strlen(rec->file));
     hu_sb_printf(sb, "\n  client %s -> server %s, IPv%u, ", cli, srv, rec->ipver);
@@ -463,13 +485,25 @@ static void human_incident(hu_report *r, const hu_incident_rec *rec)
                  : rec->reasm == HU_REASM_SEGMENTS
                      ? "per segment (handshake not captured or not followed by libnids)"
                      : "none (no payload)");
-    reflow(&r->sb, hu_sb_cstr(&para), 78);
+    reflow(out, hu_sb_cstr(&para), 78);
     hu_sb_free(&para);
-    if (r->cfg.timeline && rec->timeline) {
-        hu_sb_puts(&r->sb, "\n  Timeline (as tcpdump -n prints it):\n");
-        hu_sb_puts(&r->sb, rec->timeline);
+    if (timeline && rec->ntimeline) {
+        hu_sb_puts(out, "\n  Timeline (as tcpdump -n prints it):\n");
+        for (size_t i = 0; i < rec->ntimeline; i++) {
+            const hu_tl_entry *t = &rec->timeline[i];
+            if (t->omitted_before)
+                hu_sb_printf(out, "    ... (%" PRIu64 " earlier packets of this connection not "
+                                  "shown)\n", t->omitted_before);
+            hu_sb_puts(out, t->line);
+            hu_sb_putc(out, '\n');
+            if (t->note) {
+                hu_sb_puts(out, "    ^ ");
+                hu_sb_puts(out, t->note);
+                hu_sb_putc(out, '\n');
+            }
+        }
     }
-    hu_sb_putc(&r->sb, '\n');
+    hu_sb_putc(out, '\n');
 }
 
 void hu_report_incident(hu_report *r, const hu_incident_rec *rec)
@@ -483,7 +517,7 @@ void hu_report_incident(hu_report *r, const hu_incident_rec *rec)
     if (r->cfg.json)
         json_incident(r, rec);
     else
-        human_incident(r, rec);
+        hu_incident_render(&r->sb, rec, r->cfg.timeline);
     hu_sb_write(&r->sb, r->cfg.out);
 }
 

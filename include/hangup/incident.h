@@ -19,6 +19,19 @@ typedef struct hu_pktref {
     int64_t ts_us;
 } hu_pktref;
 
+/* One packet of an incident's timeline. */
+typedef struct hu_tl_entry {
+    uint64_t num;
+    int64_t ts_us;
+    bool from_client;
+    uint8_t flags;               /* HU_TH_* */
+    uint32_t seq, ack;           /* as printed (relative or absolute) */
+    uint32_t len;                /* payload length */
+    uint64_t omitted_before;     /* packets of the connection not shown before it */
+    char *line;                  /* exactly tcpdump -n's line, owned */
+    char *note;                  /* annotation ("server FIN: ..."), owned, or NULL */
+} hu_tl_entry;
+
 typedef struct hu_incident_rec {
     const char *kind;
     hu_verdict verdict;
@@ -38,13 +51,20 @@ typedef struct hu_incident_rec {
     uint8_t reasm;
     bool retried;
     int64_t retry_delay_us;      /* -1 when not retried */
-    char *timeline;              /* rendered tcpdump timeline, owned (NULL: none) */
+    uint64_t number;             /* the incident's number in its capture, from 1 */
+    hu_tl_entry *timeline;       /* owned; ntimeline entries */
+    size_t ntimeline;
 } hu_incident_rec;
 
-/* Build a record from a detector incident; NULL on OOM.  The timeline is
- * rendered when `timeline` is true. */
-hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, bool timeline);
+/* Build a record from a detector incident, timeline included; NULL on
+ * OOM.  `number` is its number in the capture. */
+hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, uint64_t number);
 void hu_incident_rec_free(hu_incident_rec *r);
+
+/* Append the human explanation and timeline of rec, exactly as `analyze`
+ * prints it (show prints stored incidents through this too). */
+struct hu_sb;
+void hu_incident_render(struct hu_sb *sb, const hu_incident_rec *rec, bool timeline);
 
 const char *hu_reasm_name(uint8_t reasm);
 
