@@ -13,6 +13,12 @@
  * ends), and request heads seen meanwhile are matched against it.  The
  * queue is bounded; beyond HU_PENDING_MAX the oldest is printed early.
  *
+ * With a database, each capture is stored in one transaction: its
+ * incidents as they are printed, the connections behind them and behind
+ * each idle close as they are released, its server summaries at the end.
+ * A database error stops storing (the transaction is rolled back, one line
+ * says why) while the analysis itself goes on.
+ *
  * Undecodable frames are counted; the first of each file is reported with
  * its packet number and the rest summarised, so a capture full of
  * snaplen-cut packets gives two lines, not thousands.
@@ -27,6 +33,7 @@
 #include "hangup/reasm.h"
 #include "hangup/report.h"
 #include "hangup/servers.h"
+#include "hangup/store.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -39,7 +46,11 @@
 struct hu_analyzer {
     hu_analyze_opts o;
     hu_report *report;
-    hu_servers *servers;
+    hu_servers *servers;       /* the whole run */
+    hu_servers *file_servers;  /* the current capture */
+    hu_store *store;           /* NULL with --no-db */
+    int64_t capture_id;        /* > 0 while a capture is being stored */
+    bool store_failed;
     hu_history *history;
     hu_detect detect;
     /* Incidents waiting for their retry window, oldest first. */
@@ -81,20 +92,47 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o)
     a->servers = hu_servers_new();
     a->history = a->servers ? hu_history_new(a->servers, on_request, a) : NULL;
     if (!a->report || !a->history) {
+        fprintf(o->err, "%s: out of memory\n", o->progname);
         hu_analyzer_free(a);
         return NULL;
+    }
+    if (o->db_path) {
+        char err[1024];
+        a->store = hu_store_open(o->db_path, false, err, sizeof err);
+        if (!a->store) {
+            fprintf(o->err, "%s: %s\n", o->progname, err);
+            hu_analyzer_free(a);
+            return NULL;
+        }
     }
     a->detect.emit = on_incident;
     a->detect.arg = a;
     return a;
 }
 
+/* A database error: roll the capture back, say why once, store no more. */
+static void store_fail(hu_analyzer *a, const char *err)
+{
+    hu_store_abort(a->store);
+    a->capture_id = 0;
+    a->store_failed = true;
+    fprintf(a->o.err, "%s: %s\n", a->o.progname, err);
+}
+
+/* Print (and store) an incident whose retry window has closed. */
+static void finish_incident(hu_analyzer *a, hu_incident_rec *rec)
+{
+    hu_report_incident(a->report, rec);
+    char err[1024];
+    if (a->capture_id > 0 && !hu_store_incident(a->store, a->capture_id, rec, err, sizeof err))
+        store_fail(a, err);
+    hu_incident_rec_free(rec);
+}
+
 static void flush_pending(hu_analyzer *a, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        hu_report_incident(a->report, a->pending[i]);
-        hu_incident_rec_free(a->pending[i]);
-    }
+    for (size_t i = 0; i < n; i++)
+        finish_incident(a, a->pending[i]);
     if (n < a->npending)
         memmove(a->pending, a->pending + n, (a->npending - n) * sizeof *a->pending);
     a->npending -= n;
@@ -110,7 +148,9 @@ void hu_analyzer_free(hu_analyzer *a)
         hu_incident_rec_free(a->pending[i]);
     free(a->pending);
     hu_history_free(a->history);
+    hu_servers_free(a->file_servers);
     hu_servers_free(a->servers);
+    hu_store_close(a->store);
     hu_report_free(a->report);
     free(a);
 }
@@ -125,7 +165,7 @@ static void on_incident(void *arg, const hu_incident *inc)
         a->nomem++;
         return;
     }
-    hu_servers_incident(a->servers, rec->ipver, rec->srv_addr, rec->srv_port,
+    hu_servers_incident(a->file_servers, rec->ipver, rec->srv_addr, rec->srv_port,
                         rec->verdict == HU_VERDICT_STALE);
     if (a->npending == HU_PENDING_MAX)
         flush_pending(a, 1);
@@ -133,8 +173,7 @@ static void on_incident(void *arg, const hu_incident *inc)
         size_t ncap = a->cap_pending ? a->cap_pending * 2 : 16;
         hu_incident_rec **np = realloc(a->pending, ncap * sizeof *np);
         if (!np) {
-            hu_report_incident(a->report, rec);   /* print now, unmatched */
-            hu_incident_rec_free(rec);
+            finish_incident(a, rec);   /* now, without waiting for a retry */
             return;
         }
         a->pending = np;
@@ -171,6 +210,12 @@ static void on_request(void *arg, const hu_flow *f, const hu_http_msg *m)
 static void on_release(void *arg, hu_flow *f)
 {
     hu_analyzer *a = arg;
+    int64_t idle_close = f->hist ? f->hist->idle_close_us : -1;
+    char err[1024];
+    if (a->capture_id > 0 && (idle_close >= 0 || f->det.emitted) &&
+        !hu_store_connection(a->store, a->capture_id, f, idle_close, f->det.emitted, err,
+                             sizeof err))
+        store_fail(a, err);
     hu_history_release(a->history, f);
 }
 
@@ -224,35 +269,73 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
     if (streams > a->o.max_flows)
         streams = a->o.max_flows;
     const char *warn = NULL;
+    a->file_servers = hu_servers_new();
     a->flows = hu_flowtab_new(&fc, on_release, a);
     a->reasm = hu_reasm_new(streams, &hu_history_stream, a->history, &warn);
-    if (!a->flows || !a->reasm) {
+    if (!a->flows || !a->reasm || !a->file_servers) {
         fprintf(a->o.err, "%s: %s: out of memory\n", a->o.progname, path);
         hu_flowtab_free(a->flows);
         hu_reasm_free(a->reasm);
+        hu_servers_free(a->file_servers);
         a->flows = NULL;
         a->reasm = NULL;
+        a->file_servers = NULL;
         return HU_FILE_NOMEM;
     }
+    hu_history_set_servers(a->history, a->file_servers);
     if (warn)
         fprintf(a->o.err, "%s: %s\n", a->o.progname, warn);
     a->path = path;
     a->packets = a->bad = a->nomem = a->file_incidents = 0;
     a->now = INT64_MIN;
+    char err[1024] = "";
+    if (a->store && !a->store_failed) {
+        hu_capture_meta m = { .source = path, .kind = "file", .link_type = NULL };
+        if (!hu_store_begin(a->store, &m, &a->capture_id, err, sizeof err))
+            store_fail(a, err);
+    }
 
-    char err[512] = "";
-    hu_capture_rc rc = hu_capture_file(path, a->o.filter, on_frame, a, NULL, err, sizeof err);
+    hu_capture_info info;
+    hu_capture_rc rc = hu_capture_file(path, a->o.filter, on_frame, a, &info, err, sizeof err);
 
     hu_flowtab_stats st;
     hu_flowtab_stats_get(a->flows, &st);
     hu_reasm_stats rs;
     hu_reasm_stats_get(a->reasm, &rs);
-    hu_flowtab_free(a->flows);   /* accounts every remaining connection */
+    flush_pending(a, a->npending);   /* before the flows go: incidents first */
+    hu_flowtab_free(a->flows);       /* accounts (and stores) every remaining connection */
     a->flows = NULL;
     hu_reasm_free(a->reasm);
     a->reasm = NULL;
-    flush_pending(a, a->npending);
     hu_report_file_done(a->report, a->packets, st.flows, rs.nids_streams, rs.segment_flows);
+
+    /* The capture's server summaries, then commit it (or drop it, if the
+     * file could not be read at all). */
+    if (a->capture_id > 0) {
+        char serr[1024];
+        if (rc == HU_CAP_FAILED || rc == HU_CAP_BADFILTER) {
+            hu_store_abort(a->store);
+            a->capture_id = 0;
+        } else {
+            size_t n;
+            hu_server_summary *list = hu_servers_list(a->file_servers, &n);
+            for (size_t i = 0; i < n && a->capture_id > 0; i++)
+                if (!hu_store_server(a->store, a->capture_id, &list[i], serr, sizeof serr))
+                    store_fail(a, serr);
+            free(list);
+            hu_capture_end e = { .content_hash = info.hash, .first_us = info.first_us,
+                                 .last_us = info.last_us, .packets = a->packets,
+                                 .complete = rc == HU_CAP_OK, .link_type = info.link_name };
+            int64_t replaced;
+            if (a->capture_id > 0 &&
+                !hu_store_end(a->store, a->capture_id, &e, &replaced, serr, sizeof serr))
+                store_fail(a, serr);
+            a->capture_id = 0;
+        }
+    }
+    hu_servers_merge(a->servers, a->file_servers);
+    hu_servers_free(a->file_servers);
+    a->file_servers = NULL;
 
     if (a->bad > 1)
         fprintf(a->o.err, "%s: %s: %" PRIu64 " packets could not be decoded in all "
@@ -268,10 +351,10 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
 
     switch (rc) {
     case HU_CAP_OK:
-        return a->nomem ? HU_FILE_NOMEM : HU_FILE_OK;
+        return a->nomem ? HU_FILE_NOMEM : a->store_failed ? HU_FILE_STORE : HU_FILE_OK;
     case HU_CAP_PARTIAL:
         fprintf(a->o.err, "%s: %s: %s\n", a->o.progname, path, err);
-        return HU_FILE_PARTIAL;
+        return a->store_failed ? HU_FILE_STORE : HU_FILE_PARTIAL;
     case HU_CAP_BADFILTER:
         fprintf(a->o.err, "%s: %s\n", a->o.progname, err);
         return HU_FILE_BADFILTER;

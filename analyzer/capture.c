@@ -26,9 +26,61 @@ void hu_capture_dlt_name(int dlt, char *buf, size_t n)
         snprintf(buf, n, "DLT %d", dlt);
 }
 
-hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn fn, void *arg,
-                              int *dlt_out, char *err, size_t errlen)
+/* A fast 128-bit content hash: two multiply-rotate lanes over 8-byte
+ * words, finished with murmur3's fmix64.  Identity, not security. */
+typedef struct chash {
+    uint64_t a, b;
+} chash;
+
+static inline uint64_t lane(uint64_t h, uint64_t v)
 {
+    h ^= v * 0x9e3779b97f4a7c15ull;
+    h = (h << 27 | h >> 37) * 0xc2b2ae3d27d4eb4full;
+    return h;
+}
+
+static void chash_update(chash *h, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    uint64_t a = h->a, b = h->b;
+    while (n >= 16) {
+        uint64_t w0, w1;
+        memcpy(&w0, p, 8);
+        memcpy(&w1, p + 8, 8);
+        a = lane(a, w0);
+        b = lane(b, w1);
+        p += 16;
+        n -= 16;
+    }
+    uint64_t t[2] = { 0, 0 };
+    memcpy(t, p, n);
+    a = lane(a, t[0] ^ ((uint64_t)n << 56));
+    b = lane(b, t[1]);
+    h->a = a;
+    h->b = b;
+}
+
+static uint64_t fmix64(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ull;
+    k ^= k >> 33;
+    return k;
+}
+
+hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn fn, void *arg,
+                              hu_capture_info *info, char *err, size_t errlen)
+{
+    hu_capture_info dummy;
+    if (!info)
+        info = &dummy;
+    memset(info, 0, sizeof *info);
+    info->dlt = -1;
+    chash ch = { 0x243f6a8885a308d3ull, 0x13198a2e03707344ull };
+    if (filter)
+        chash_update(&ch, filter, strlen(filter));
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     pcap_t *pc = pcap_open_offline(path, ebuf);
     if (!pc) {
@@ -36,8 +88,9 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn 
         return HU_CAP_FAILED;
     }
     int dlt = pcap_datalink(pc);
-    if (dlt_out)
-        *dlt_out = dlt;
+    info->dlt = dlt;
+    const char *lname = pcap_datalink_val_to_name(dlt);
+    snprintf(info->link_name, sizeof info->link_name, "%s", lname ? lname : "unknown");
     if (!hu_decode_link_supported(dlt)) {
         char name[128];
         hu_capture_dlt_name(dlt, name, sizeof name);
@@ -78,6 +131,9 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn 
             continue;   /* cannot happen offline; be safe */
         if (filtering && !pcap_offline_filter(&prog, h, data))
             continue;
+        uint32_t meta[4] = { (uint32_t)h->ts.tv_sec, (uint32_t)h->ts.tv_usec, h->caplen, h->len };
+        chash_update(&ch, meta, sizeof meta);
+        chash_update(&ch, data, h->caplen);
         hu_frame fr = {
             .num = num,
             .ts_us = (int64_t)h->ts.tv_sec * 1000000 + (int64_t)h->ts.tv_usec,
@@ -85,8 +141,14 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn 
             .wirelen = h->len,
             .data = data,
         };
+        if (info->frames++ == 0)
+            info->first_us = fr.ts_us;
+        info->last_us = fr.ts_us;
         fn(arg, dlt, &fr);
     }
+    snprintf(info->hash, sizeof info->hash, "%016llx%016llx",
+             (unsigned long long)fmix64(ch.a ^ fmix64(ch.b)),
+             (unsigned long long)fmix64(ch.b + ch.a));
     if (filtering)
         pcap_freecode(&prog);
     pcap_close(pc);

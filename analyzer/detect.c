@@ -157,6 +157,7 @@ static void emit(hu_detect *d, hu_flow *f, const hu_pktsum *rst)
     inc.sni = v.sni;
     inc.reasm = f->reasm;
     d->incidents++;
+    st->emitted = true;
     if (d->emit)
         d->emit(d->arg, &inc);
 }

@@ -30,6 +30,8 @@ hu_history *hu_history_new(hu_servers *sv, hu_request_fn on_request, void *arg)
 
 void hu_history_free(hu_history *h) { free(h); }
 
+void hu_history_set_servers(hu_history *h, hu_servers *sv) { h->sv = sv; }
+
 static hu_hist *hist_get(hu_flow *f)
 {
     if (f->hist)
@@ -45,6 +47,7 @@ static hu_hist *hist_get(hu_flow *f)
     t->keepalive_hint = -1;
     t->last_resp_end_ts = HU_NO_TIME;
     t->last_req_start_ts = HU_NO_TIME;
+    t->idle_close_us = -1;
     f->hist = t;
     f->http = p;
     return t;
@@ -163,8 +166,10 @@ void hu_history_packet(hu_history *h, hu_flow *f, uint8_t s, const hu_pkt *p)
      * request was answered and nobody announced a close. */
     if (dir == HU_HTTP_SERVER && p->paylen == 0 && !hu_http_unparsable(f->http) &&
         t->responses > 0 && hu_http_outstanding(f->http) == 0 && t->close_ann_ts == HU_NO_TIME &&
-        f->side[s].data_seen)
-        hu_servers_idle_close(h->sv, f, p->ts_us - f->side[s].last_data_ts);
+        f->side[s].data_seen) {
+        t->idle_close_us = p->ts_us - f->side[s].last_data_ts;
+        hu_servers_idle_close(h->sv, f, t->idle_close_us);
+    }
 }
 
 void hu_history_release(hu_history *h, hu_flow *f)

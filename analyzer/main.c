@@ -2,12 +2,14 @@
  * main.c -- the hangup command line.
  *
  * Parses the subcommand and its options, then hands over to the pipeline
- * (analyze.c).  Exit status: 0 every input was read completely; 1 some
- * input could not be read, or only in part (the rest was still analysed
- * and reported); 2 usage error (unknown option, bad filter expression);
- * 3 out of memory.
+ * (analyze.c) or the database commands (query.c).  Exit status: 0 every
+ * input was read completely; 1 some input could not be read, or only in
+ * part (the rest was still analysed and reported); 2 usage error (unknown
+ * option, bad filter expression, bad SQL); 3 out of memory; 4 the
+ * database could not be opened or written.
  */
 #include "hangup/analyze.h"
+#include "hangup/query.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -20,7 +22,7 @@
 #define HANGUP_VERSION "0.1.0"
 #endif
 
-enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_NOMEM = 3 };
+enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_NOMEM = 3, EXIT_DB = 4 };
 
 static const char usage_main[] =
     "usage: hangup <command> [options] [arguments]\n"
@@ -31,12 +33,16 @@ static const char usage_main[] =
     "client reporting 'socket hang up' / ECONNRESET.\n"
     "\n"
     "commands:\n"
-    "  analyze FILE...   find and explain the races in pcap/pcapng files\n"
+    "  analyze FILE...   find and explain the races in pcap/pcapng files, and\n"
+    "                    store them in the database (hangup.db by default)\n"
+    "  query SQL         run read-only SQL over the stored incidents\n"
+    "  report            the usual questions answered from the database\n"
+    "  show ID           print one stored incident with its timeline\n"
     "  help [COMMAND]    show help for a command\n"
     "\n"
     "  hangup --version  print the version\n"
     "\n"
-    "Run 'hangup help analyze' for the options of analyze.\n";
+    "Run 'hangup help COMMAND' for the options of each command.\n";
 
 static const char usage_analyze[] =
     "usage: hangup analyze [options] FILE...\n"
@@ -59,7 +65,10 @@ static const char usage_analyze[] =
     "      --json              print one JSON object per race per line on\n"
     "                          stdout, and nothing else there\n"
     "      --no-timeline       leave the tcpdump timeline out of each race\n"
-    "      --no-db             do not store results (nothing is stored yet)\n"
+    "      --db PATH           store incidents in the SQLite database PATH\n"
+    "                          (default: hangup.db in the current directory;\n"
+    "                          created if missing)\n"
+    "      --no-db             do not store anything\n"
     "      --max-connections N track at most N connections at once; the least\n"
     "                          recently active is evicted beyond that\n"
     "                          (default 1000000)\n"
@@ -73,9 +82,12 @@ static const char usage_analyze[] =
     "Times in timelines are local, as tcpdump prints them (set TZ=UTC to\n"
     "compare with a UTC tcpdump run); JSON times are UTC.\n"
     "\n"
+    "Analysing the same packets again replaces their stored incidents.\n"
+    "\n"
     "exit status: 0 all files read completely; 1 a file could not be read,\n"
     "or only in part (what was read is still reported); 2 usage error or bad\n"
-    "filter; 3 out of memory.\n"
+    "filter; 3 out of memory; 4 the database could not be opened or written\n"
+    "(the analysis is still printed; nothing of the failed capture is kept).\n"
     "\n"
     "example:\n"
     "  hangup analyze -f 'tcp port 3000' capture.pcap\n"
@@ -100,12 +112,14 @@ static int cmd_analyze(int argc, char **argv)
 {
     hu_analyze_opts o;
     hu_analyze_opts_default(&o);
-    enum { OPT_JSON = 256, OPT_NOTL, OPT_NODB, OPT_MAXC, OPT_IDLE };
+    enum { OPT_JSON = 256, OPT_NOTL, OPT_NODB, OPT_DB, OPT_MAXC, OPT_IDLE };
+    o.db_path = HU_DEFAULT_DB;
     static const struct option longopts[] = {
         { "filter", required_argument, NULL, 'f' },
         { "json", no_argument, NULL, OPT_JSON },
         { "no-timeline", no_argument, NULL, OPT_NOTL },
         { "no-db", no_argument, NULL, OPT_NODB },
+        { "db", required_argument, NULL, OPT_DB },
         { "max-connections", required_argument, NULL, OPT_MAXC },
         { "idle-timeout", required_argument, NULL, OPT_IDLE },
         { "help", no_argument, NULL, 'h' },
@@ -126,6 +140,10 @@ static int cmd_analyze(int argc, char **argv)
             o.timeline = false;
             break;
         case OPT_NODB:
+            o.db_path = NULL;
+            break;
+        case OPT_DB:
+            o.db_path = optarg;
             break;
         case OPT_MAXC:
             if (parse_count(optarg, "--max-connections", 1, 100000000, &v) < 0)
@@ -152,10 +170,8 @@ static int cmd_analyze(int argc, char **argv)
     }
     tzset();
     hu_analyzer *a = hu_analyzer_new(&o);
-    if (!a) {
-        fputs("hangup: out of memory\n", stderr);
-        return EXIT_NOMEM;
-    }
+    if (!a)
+        return o.db_path ? EXIT_DB : EXIT_NOMEM;   /* the reason is printed */
     int status = 0;
     for (int i = optind; i < argc; i++) {
         hu_file_rc rc = hu_analyzer_file(a, argv[i]);
@@ -165,6 +181,8 @@ static int cmd_analyze(int argc, char **argv)
         }
         if (rc == HU_FILE_NOMEM)
             status = EXIT_NOMEM;
+        else if (rc == HU_FILE_STORE)
+            status = EXIT_DB;
         else if (rc != HU_FILE_OK && status == 0)
             status = EXIT_INPUT;
     }
@@ -187,6 +205,12 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "analyze") == 0)
         return cmd_analyze(argc - 1, argv + 1);
+    if (strcmp(cmd, "query") == 0)
+        return hu_cmd_query(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0)
+        return hu_cmd_report(argc - 1, argv + 1);
+    if (strcmp(cmd, "show") == 0)
+        return hu_cmd_show(argc - 1, argv + 1);
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("hangup %s\n", HANGUP_VERSION);
         return 0;
@@ -194,6 +218,12 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         if (argc > 2 && strcmp(argv[2], "analyze") == 0)
             fputs(usage_analyze, stdout);
+        else if (argc > 2 && strcmp(argv[2], "query") == 0)
+            fputs(hu_usage_query, stdout);
+        else if (argc > 2 && strcmp(argv[2], "report") == 0)
+            fputs(hu_usage_report, stdout);
+        else if (argc > 2 && strcmp(argv[2], "show") == 0)
+            fputs(hu_usage_show, stdout);
         else
             fputs(usage_main, stdout);
         return 0;

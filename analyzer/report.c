@@ -293,6 +293,7 @@ void hu_incident_rec_free(hu_incident_rec *r)
         free(r->timeline[i].note);
     }
     free(r->timeline);
+    free(r->file_owned);
     free(r);
 }
 

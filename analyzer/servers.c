@@ -309,3 +309,37 @@ hu_server_summary *hu_servers_list(const hu_servers *sv, size_t *n)
     qsort(out, *n, sizeof *out, cmp_summary);
     return out;
 }
+
+void hu_servers_merge(hu_servers *dst, const hu_servers *src)
+{
+    dst->overflow += src->overflow;
+    for (size_t i = 0; i < src->cap; i++) {
+        const srv *s = &src->tab[i];
+        if (!s->used)
+            continue;
+        srv *d = get(dst, s->ipver, s->addr, s->port);
+        if (!d)
+            continue;
+        d->connections += s->connections;
+        d->requests += s->requests;
+        d->incidents += s->incidents;
+        d->crossed += s->crossed;
+        d->stale += s->stale;
+        if (s->max_reuse > d->max_reuse)
+            d->max_reuse = s->max_reuse;
+        const samples *from[2] = { &s->idle, &s->rtt };
+        samples *to[2] = { &d->idle, &d->rtt };
+        for (int k = 0; k < 2; k++) {
+            if (from[k]->seen == 0)
+                continue;
+            for (size_t j = 0; j < from[k]->n; j++)
+                sample_add(to[k], from[k]->v[j]);
+            /* Samples the source had already thinned out still count. */
+            to[k]->seen += from[k]->seen - from[k]->n;
+            if (from[k]->min < to[k]->min)
+                to[k]->min = from[k]->min;
+            if (from[k]->max > to[k]->max)
+                to[k]->max = from[k]->max;
+        }
+    }
+}

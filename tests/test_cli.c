@@ -71,7 +71,7 @@ Test(cli, missing_and_garbage_files_do_not_stop_the_others)
         fputc((i * 7919) & 0xff, fp);
     fclose(fp);
     char args[1024], *out, *err;
-    snprintf(args, sizeof args, "analyze --json /nonexistent/cap.pcap '%s' '%s'", junk, race);
+    snprintf(args, sizeof args, "analyze --no-db --json /nonexistent/cap.pcap '%s' '%s'", junk, race);
     cr_expect_eq(run(args, &out, &err), 1);
     cr_expect_eq(count_lines(out, INC), 1, "the good file's race is still reported");
     cr_expect(strstr(err, "/nonexistent/cap.pcap: "), "%s", err);
@@ -90,7 +90,7 @@ Test(cli, unsupported_link_type_is_named)
     tu_pcap_add(w, 1000000, junk, sizeof junk, sizeof junk);
     tu_pcap_close(w);
     char args[1024], *out, *err;
-    snprintf(args, sizeof args, "analyze '%s'", path);
+    snprintf(args, sizeof args, "analyze --no-db '%s'", path);
     cr_expect_eq(run(args, &out, &err), 1);
     cr_expect(strstr(err, path) && strstr(err, "IEEE802_11") && strstr(err, "not supported"),
               "%s", err);
@@ -112,7 +112,7 @@ Test(cli, truncated_at_every_offset_keeps_what_was_read)
         fwrite(bytes, 1, n, fp);
         fclose(fp);
         char args[1024], *out, *err;
-        snprintf(args, sizeof args, "analyze --json '%s'", cut);
+        snprintf(args, sizeof args, "analyze --no-db --json '%s'", cut);
         int rc = run(args, &out, &err);
         cr_expect(rc == 0 || rc == 1, "cut at %zu: exit %d", n, rc);
         if (rc == 1)
@@ -137,7 +137,7 @@ Test(cli, absurd_record_length_is_reported_with_packet_number)
     fwrite("junk", 1, 4, fp);
     fclose(fp);
     char args[1024], *out, *err;
-    snprintf(args, sizeof args, "analyze --json '%s'", path);
+    snprintf(args, sizeof args, "analyze --no-db --json '%s'", path);
     cr_expect_eq(run(args, &out, &err), 1);
     cr_expect_eq(count_lines(out, INC), 1, "the race before the bad record is kept");
     cr_expect(strstr(err, "packet 11"), "%s", err);
@@ -174,7 +174,7 @@ Test(cli, snaplen_cut_packets_still_give_the_race)
     free(b);
     (void)cmd;
     char args[1024], *out, *err;
-    snprintf(args, sizeof args, "analyze --json '%s'", cut);
+    snprintf(args, sizeof args, "analyze --no-db --json '%s'", cut);
     cr_expect_eq(run(args, &out, &err), 0);
     cr_expect_eq(count_lines(out, INC), 1);
     cr_expect(strstr(out, "\"method\":null"), "%s", out);
@@ -207,16 +207,16 @@ Test(cli, bad_filter_is_a_usage_error_and_filters_keep_file_numbering)
     const char *path = strdup(tu_tmp(".pcap"));
     tu_write_race(path, "GET /f HTTP/1.1\r\n\r\n");
     char args[1024], *out, *err;
-    snprintf(args, sizeof args, "analyze -f 'tcp port' '%s'", path);
+    snprintf(args, sizeof args, "analyze --no-db -f 'tcp port' '%s'", path);
     cr_expect_eq(run(args, &out, &err), 2);
     cr_expect(strstr(err, "'tcp port'"), "%s", err);
     free(out); free(err);
-    snprintf(args, sizeof args, "analyze --json -f 'port 9' '%s'", path);
+    snprintf(args, sizeof args, "analyze --no-db --json -f 'port 9' '%s'", path);
     cr_expect_eq(run(args, &out, &err), 0);
     cr_expect_eq(count_lines(out, INC), 0);
     free(out); free(err);
     /* A filter that drops the handshake: packet numbers stay file positions. */
-    snprintf(args, sizeof args, "analyze --json -f 'tcp[13] & 2 == 0' '%s'", path);
+    snprintf(args, sizeof args, "analyze --no-db --json -f 'tcp[13] & 2 == 0' '%s'", path);
     cr_expect_eq(run(args, &out, &err), 0);
     cr_expect(strstr(out, "\"fin_packet\":7,\"request_packet\":9,\"rst_packet\":10"), "%s", out);
     free(out); free(err);
@@ -229,14 +229,14 @@ Test(cli, hostile_request_bytes_never_reach_the_terminal_raw)
     const char *path = strdup(tu_tmp(".pcap"));
     tu_write_race(path, "GET /\x1b[2J\x1b]0;pwned\x07\xff\xfe HTTP/1.1\r\n\r\n");
     char args[1024], *out, *err;
-    snprintf(args, sizeof args, "analyze '%s'", path);
+    snprintf(args, sizeof args, "analyze --no-db '%s'", path);
     cr_expect_eq(run(args, &out, &err), 0);
     cr_expect(strstr(out, "Keep-alive race #1"));
     cr_expect_null(strchr(out, 0x1b), "no ESC byte in human output");
     cr_expect_null(strchr(out, 0x07));
     cr_expect(strstr(out, "\\x1b[2J"), "%s", out);
     free(out); free(err);
-    snprintf(args, sizeof args, "analyze --json '%s'", path);
+    snprintf(args, sizeof args, "analyze --no-db --json '%s'", path);
     cr_expect_eq(run(args, &out, &err), 0);
     cr_expect_null(strchr(out, 0x1b));
     cr_expect(strstr(out, "\"target\":\"/\\u001b[2J\\u001b]0;pwned\\u0007\\ufffd\\ufffd\""), "%s",
@@ -251,7 +251,7 @@ Test(cli, json_mode_prints_only_json_on_stdout)
     const char *a = strdup(tu_tmp(".pcap"));
     tu_write_race(a, "DELETE /j HTTP/1.1\r\n\r\n");
     char args[1024], *out, *err;
-    snprintf(args, sizeof args, "analyze --json '%s' '%s' /nonexistent.pcap", a, a);
+    snprintf(args, sizeof args, "analyze --no-db --json '%s' '%s' /nonexistent.pcap", a, a);
     cr_expect_eq(run(args, &out, &err), 1);
     size_t lines = count_lines(out, "");
     cr_expect_eq(count_lines(out, INC), 2);

@@ -21,6 +21,7 @@ typedef struct hu_analyze_opts {
     size_t max_flows;         /* connections tracked at once */
     int64_t idle_us;          /* release connections idle this long */
     int64_t closed_us;        /* release closed connections after this */
+    const char *db_path;      /* SQLite database, or NULL for none */
     FILE *out, *err;
     const char *progname;     /* prefix of error lines */
 } hu_analyze_opts;
@@ -30,7 +31,9 @@ void hu_analyze_opts_default(hu_analyze_opts *o);
 
 typedef struct hu_analyzer hu_analyzer;
 
-hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o);   /* NULL on OOM */
+/* NULL on failure (OOM, or the database cannot be opened), reported on
+ * o->err. */
+hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o);
 void hu_analyzer_free(hu_analyzer *a);
 
 typedef enum hu_file_rc {
@@ -39,6 +42,7 @@ typedef enum hu_file_rc {
     HU_FILE_FAILED,           /* not read at all: reported */
     HU_FILE_BADFILTER,        /* the filter does not compile: reported */
     HU_FILE_NOMEM,
+    HU_FILE_STORE,            /* the database failed: reported, nothing stored */
 } hu_file_rc;
 
 /* Analyse one file; problems are reported on o->err, one line each. */

@@ -26,15 +26,27 @@ typedef enum hu_capture_rc {
     HU_CAP_BADFILTER,         /* the BPF expression does not compile */
 } hu_capture_rc;
 
+/* What was read: the link type, and the identity of the packets. */
+typedef struct hu_capture_info {
+    int dlt;
+    char link_name[64];       /* "EN10MB", "LINUX_SLL2", ... */
+    uint64_t frames;          /* frames delivered (after the filter) */
+    int64_t first_us, last_us;
+    char hash[33];            /* 128-bit hex hash of the filter and every
+                                 delivered frame (time, lengths, bytes):
+                                 the same packets give the same hash
+                                 whatever the file's name or format */
+} hu_capture_info;
+
 /*
  * Read every frame of the pcap or pcapng file at path (libpcap detects
  * which), apply the BPF filter when non-NULL, and call fn for each frame
  * that passes.  On any rc but HU_CAP_OK, err receives one line (without
- * the file name) saying what was wrong and where.  If `dlt_out` is not
- * NULL it receives the file's link type.
+ * the file name) saying what was wrong and where.  *info is filled in
+ * either way (info may be NULL).
  */
 hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn fn, void *arg,
-                              int *dlt_out, char *err, size_t errlen);
+                              hu_capture_info *info, char *err, size_t errlen);
 
 /* "EN10MB (Ethernet)" style name of a DLT for messages. */
 void hu_capture_dlt_name(int dlt, char *buf, size_t n);

@@ -77,6 +77,7 @@ typedef struct hu_flow hu_flow;
 typedef struct hu_detect_state {
     uint8_t state;
     uint8_t fin_side;         /* the side that closed first (peer P) */
+    bool emitted;             /* an incident was reported */
     bool req_acked;           /* P acknowledged late-request bytes */
     hu_pktsum fin;            /* P's first FIN */
     hu_pktsum req;            /* the late request's first segment */

@@ -34,6 +34,7 @@ typedef struct hu_hist {
     char *sni;                 /* owned, or NULL */
     uint8_t *hello;            /* the client's first bytes, until SNI is found */
     size_t hello_len;
+    int64_t idle_close_us;     /* the server's idle close delay, or -1 */
 } hu_hist;
 
 /* A request head was seen on flow f. */
@@ -43,6 +44,8 @@ typedef struct hu_history hu_history;
 
 hu_history *hu_history_new(hu_servers *sv, hu_request_fn on_request, void *arg);
 void hu_history_free(hu_history *h);
+/* Account to another server table from now on (one per capture). */
+void hu_history_set_servers(hu_history *h, hu_servers *sv);
 
 /* The stream callbacks for hu_reasm_new (arg must be the hu_history). */
 extern const hu_stream_cb hu_history_stream;

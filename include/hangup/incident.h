@@ -35,7 +35,8 @@ typedef struct hu_tl_entry {
 typedef struct hu_incident_rec {
     const char *kind;
     hu_verdict verdict;
-    const char *file;            /* borrowed: outlives the run */
+    const char *file;            /* borrowed (outlives the run), or file_owned */
+    char *file_owned;            /* set for records loaded from the store */
     uint8_t ipver;
     uint8_t cli_addr[16], srv_addr[16];
     uint16_t cli_port, srv_port;

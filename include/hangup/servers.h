@@ -39,6 +39,9 @@ void hu_servers_incident(hu_servers *sv, uint8_t ipver, const uint8_t *addr, uin
  * count.  The array is malloc'd (NULL when empty or on OOM). */
 hu_server_summary *hu_servers_list(const hu_servers *sv, size_t *n);
 
+/* Add everything src counted into dst (a run's total over its files). */
+void hu_servers_merge(hu_servers *dst, const hu_servers *src);
+
 /* Servers beyond the table bound, whose traffic was not itemised. */
 uint64_t hu_servers_overflow(const hu_servers *sv);
 

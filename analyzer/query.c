@@ -1,0 +1,512 @@
+/*
+ * query.c -- reading the incident database: `query`, `report`, `show`.
+ *
+ * The database is opened read-only (and PRAGMA query_only), so nothing a
+ * user types can change it.  Result sets print as an aligned table for
+ * people, CSV, or one JSON object per row.  Every value that came off the
+ * wire (targets, hosts, ...) is escaped on the way to the terminal, as in
+ * analyze's output; report's filters are bound parameters, never spliced
+ * into SQL.
+ */
+#include "hangup/query.h"
+#include "hangup/incident.h"
+#include "hangup/store.h"
+#include "hangup/strbuf.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { EXIT_USAGE = 2, EXIT_NOMEM = 3, EXIT_DB = 4 };
+enum fmt { FMT_TABLE, FMT_CSV, FMT_JSON };
+
+const char hu_usage_query[] =
+    "usage: hangup query [--db PATH] [--csv | --json] SQL\n"
+    "\n"
+    "Run one read-only SQL statement over the incident database and print the\n"
+    "result: an aligned table by default, CSV with --csv (a header row, then\n"
+    "RFC 4180 rows), or one JSON object per row with --json.  The database is\n"
+    "opened read-only: statements that would change it are refused.\n"
+    "\n"
+    "tables: captures, incidents, incident_packets, connections, servers\n"
+    "views:  captures_view, incidents_view, servers_view (ISO times, ms)\n"
+    "\n"
+    "options:\n"
+    "      --db PATH   the database (default: hangup.db)\n"
+    "      --csv       CSV output\n"
+    "      --json      JSON output, one object per row\n"
+    "  -h, --help      show this help\n"
+    "\n"
+    "example:\n"
+    "  hangup query \"SELECT server, verdict, count(*) FROM incidents GROUP BY 1, 2\"\n";
+
+const char hu_usage_report[] =
+    "usage: hangup report [--db PATH] [--capture ID] [--server ADDR:PORT]\n"
+    "                     [--since TIME] [--until TIME]\n"
+    "\n"
+    "Answer the usual questions from the database: incidents by day and by\n"
+    "server, the verdict mix, lost requests by method and target, each\n"
+    "server's inferred keep-alive timeout and what to change.  Over the whole\n"
+    "database, or only one capture, one server, or a time range (of the RST).\n"
+    "\n"
+    "options:\n"
+    "      --db PATH           the database (default: hangup.db)\n"
+    "      --capture ID        only this capture (see captures.id)\n"
+    "      --server ADDR:PORT  only this server ([v6addr]:port for IPv6)\n"
+    "      --since TIME        from TIME on: 2026-11-21, 2026-11-21T15:04:05Z,\n"
+    "                          or seconds since the epoch (UTC)\n"
+    "      --until TIME        before TIME\n"
+    "  -h, --help              show this help\n";
+
+const char hu_usage_show[] =
+    "usage: hangup show [--db PATH] ID\n"
+    "\n"
+    "Print stored incident ID (see incidents.id) exactly as 'hangup analyze'\n"
+    "printed it: the explanation and the tcpdump -n timeline, from the\n"
+    "database alone (the capture file is not needed).\n"
+    "\n"
+    "options:\n"
+    "      --db PATH   the database (default: hangup.db)\n"
+    "  -h, --help      show this help\n";
+
+/* One cell for a terminal: printable ASCII as is, the rest escaped. */
+static void cell_text(hu_sb *sb, sqlite3_stmt *q, int i)
+{
+    switch (sqlite3_column_type(q, i)) {
+    case SQLITE_NULL:
+        hu_sb_puts(sb, "NULL");
+        return;
+    case SQLITE_BLOB: {
+        const uint8_t *b = sqlite3_column_blob(q, i);
+        int n = sqlite3_column_bytes(q, i);
+        hu_sb_puts(sb, "x'");
+        for (int k = 0; k < n; k++)
+            hu_sb_printf(sb, "%02x", b[k]);
+        hu_sb_putc(sb, '\'');
+        return;
+    }
+    default: {
+        const uint8_t *t = sqlite3_column_text(q, i);
+        hu_sb_safe(sb, t, (size_t)sqlite3_column_bytes(q, i));
+        return;
+    }
+    }
+}
+
+static void cell_csv(hu_sb *sb, sqlite3_stmt *q, int i)
+{
+    if (sqlite3_column_type(q, i) == SQLITE_NULL)
+        return;
+    hu_sb tmp = {0};
+    cell_text(&tmp, q, i);
+    const char *t = hu_sb_cstr(&tmp);
+    if (strpbrk(t, ",\"\r\n")) {
+        hu_sb_putc(sb, '"');
+        for (; *t; t++) {
+            if (*t == '"')
+                hu_sb_putc(sb, '"');
+            hu_sb_putc(sb, *t);
+        }
+        hu_sb_putc(sb, '"');
+    } else {
+        hu_sb_puts(sb, t);
+    }
+    hu_sb_free(&tmp);
+}
+
+static void cell_json(hu_sb *sb, sqlite3_stmt *q, int i)
+{
+    switch (sqlite3_column_type(q, i)) {
+    case SQLITE_NULL:
+        hu_sb_puts(sb, "null");
+        return;
+    case SQLITE_INTEGER:
+        hu_sb_printf(sb, "%lld", (long long)sqlite3_column_int64(q, i));
+        return;
+    case SQLITE_FLOAT:
+        hu_sb_printf(sb, "%.17g", sqlite3_column_double(q, i));
+        return;
+    default:
+        hu_sb_json_str(sb, sqlite3_column_text(q, i), (size_t)sqlite3_column_bytes(q, i));
+        return;
+    }
+}
+
+/* Print a prepared statement's whole result set.  Returns false on an
+ * SQLite error (message in err). */
+static bool print_result(sqlite3_stmt *q, enum fmt fmt, FILE *out, const char *title, char *err,
+                         size_t errlen)
+{
+    int nc = sqlite3_column_count(q);
+    hu_sb sb = {0};
+    if (fmt == FMT_CSV) {
+        for (int i = 0; i < nc; i++) {
+            if (i)
+                hu_sb_putc(&sb, ',');
+            hu_sb_puts(&sb, sqlite3_column_name(q, i));
+        }
+        hu_sb_puts(&sb, "\r\n");
+    }
+    /* For the table: every cell rendered first, to size the columns. */
+    char **cells = NULL;
+    size_t rows = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (fmt == FMT_CSV) {
+            for (int i = 0; i < nc; i++) {
+                if (i)
+                    hu_sb_putc(&sb, ',');
+                cell_csv(&sb, q, i);
+            }
+            hu_sb_puts(&sb, "\r\n");
+        } else if (fmt == FMT_JSON) {
+            hu_sb_putc(&sb, '{');
+            for (int i = 0; i < nc; i++) {
+                if (i)
+                    hu_sb_putc(&sb, ',');
+                const char *name = sqlite3_column_name(q, i);
+                hu_sb_json_str(&sb, (const uint8_t *)name, strlen(name));
+                hu_sb_putc(&sb, ':');
+                cell_json(&sb, q, i);
+            }
+            hu_sb_puts(&sb, "}\n");
+        } else {
+            if ((rows + 1) * (size_t)nc > cap) {
+                cap = cap ? cap * 2 : (size_t)nc * 16;
+                char **nc2 = realloc(cells, cap * sizeof *nc2);
+                if (!nc2)
+                    break;
+                cells = nc2;
+            }
+            for (int i = 0; i < nc; i++) {
+                hu_sb c = {0};
+                cell_text(&c, q, i);
+                cells[rows * (size_t)nc + (size_t)i] = c.buf ? c.buf : strdup("");
+            }
+            rows++;
+        }
+        if (sb.len > 65536) {   /* stream long CSV/JSON output */
+            hu_sb_write(&sb, out);
+            hu_sb_reset(&sb);
+        }
+    }
+    bool ok = rc == SQLITE_DONE;
+    if (!ok)
+        snprintf(err, errlen, "%s", sqlite3_errmsg(sqlite3_db_handle(q)));
+    if (fmt == FMT_TABLE && ok) {
+        size_t *w = calloc((size_t)nc, sizeof *w);
+        for (int i = 0; w && i < nc; i++) {
+            w[i] = strlen(sqlite3_column_name(q, i));
+            for (size_t r = 0; r < rows; r++) {
+                size_t l = strlen(cells[r * (size_t)nc + (size_t)i]);
+                if (l > w[i])
+                    w[i] = l;
+            }
+        }
+        if (title)
+            hu_sb_printf(&sb, "%s\n", title);
+        for (int i = 0; w && i < nc; i++)
+            hu_sb_printf(&sb, "%s%-*s", i ? "  " : "", i + 1 < nc ? (int)w[i] : 0,
+                         sqlite3_column_name(q, i));
+        hu_sb_putc(&sb, '\n');
+        for (int i = 0; w && i < nc; i++) {
+            hu_sb_puts(&sb, i ? "  " : "");
+            for (size_t k = 0; k < w[i]; k++)
+                hu_sb_putc(&sb, '-');
+        }
+        hu_sb_putc(&sb, '\n');
+        for (size_t r = 0; w && r < rows; r++) {
+            for (int i = 0; i < nc; i++)
+                hu_sb_printf(&sb, "%s%-*s", i ? "  " : "", i + 1 < nc ? (int)w[i] : 0,
+                             cells[r * (size_t)nc + (size_t)i]);
+            hu_sb_putc(&sb, '\n');
+        }
+        hu_sb_printf(&sb, "(%zu row%s)\n", rows, rows == 1 ? "" : "s");
+        free(w);
+    }
+    for (size_t k = 0; k < rows * (size_t)nc; k++)
+        free(cells[k]);
+    free(cells);
+    hu_sb_write(&sb, out);
+    hu_sb_free(&sb);
+    return ok;
+}
+
+static hu_store *open_ro(const char *path)
+{
+    char err[1024];
+    hu_store *s = hu_store_open(path, true, err, sizeof err);
+    if (!s)
+        fprintf(stderr, "hangup: %s\n", err);
+    return s;
+}
+
+int hu_cmd_query(int argc, char **argv)
+{
+    const char *db = HU_DEFAULT_DB;
+    enum fmt fmt = FMT_TABLE;
+    enum { OPT_DB = 256, OPT_CSV, OPT_JSON };
+    static const struct option lo[] = {
+        { "db", required_argument, NULL, OPT_DB },
+        { "csv", no_argument, NULL, OPT_CSV },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case OPT_DB: db = optarg; break;
+        case OPT_CSV: fmt = FMT_CSV; break;
+        case OPT_JSON: fmt = FMT_JSON; break;
+        case 'h': fputs(hu_usage_query, stdout); return 0;
+        default: fputs("Run 'hangup help query' for usage.\n", stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fputs("hangup: query takes one SQL statement (quote it)\n"
+              "Run 'hangup help query' for usage.\n", stderr);
+        return EXIT_USAGE;
+    }
+    const char *sql = argv[optind];
+    hu_store *s = open_ro(db);
+    if (!s)
+        return EXIT_DB;
+    sqlite3_stmt *q = NULL;
+    const char *tail = NULL;
+    int status = 0;
+    if (sqlite3_prepare_v2(hu_store_db(s), sql, -1, &q, &tail) != SQLITE_OK) {
+        fprintf(stderr, "hangup: query: %s\n", sqlite3_errmsg(hu_store_db(s)));
+        status = EXIT_USAGE;
+    } else if (!q) {
+        fputs("hangup: query: the SQL is empty\n", stderr);
+        status = EXIT_USAGE;
+    } else {
+        while (tail && (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == ';'))
+            tail++;
+        if (tail && *tail) {
+            fputs("hangup: query: one statement at a time, please\n", stderr);
+            status = EXIT_USAGE;
+        } else if (!sqlite3_stmt_readonly(q)) {
+            fputs("hangup: query: only read-only statements are allowed (the database is "
+                  "opened read-only)\n", stderr);
+            status = EXIT_USAGE;
+        } else {
+            char err[512];
+            if (!print_result(q, fmt, stdout, NULL, err, sizeof err)) {
+                fprintf(stderr, "hangup: query: %s\n", err);
+                status = EXIT_DB;
+            }
+        }
+    }
+    sqlite3_finalize(q);
+    hu_store_close(s);
+    return status;
+}
+
+/* "2026-11-21", "2026-11-21T15:04:05Z", "2026-11-21 15:04:05" or epoch
+ * seconds, UTC; -> microseconds.  False when it is none of those. */
+static bool parse_time(const char *t, int64_t *us)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(t, &end, 10);
+    if (!errno && *end == '\0' && end != t) {
+        *us = (int64_t)v * 1000000;
+        return true;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *r = strptime(t, "%Y-%m-%d", &tm);
+    if (!r)
+        return false;
+    if (*r == 'T' || *r == ' ') {
+        r = strptime(r + 1, "%H:%M:%S", &tm);
+        if (!r)
+            return false;
+        if (*r == 'Z')
+            r++;
+    }
+    if (*r)
+        return false;
+    *us = (int64_t)timegm(&tm) * 1000000;
+    return true;
+}
+
+typedef struct filt {
+    int64_t capture;          /* 0 = all */
+    const char *server;
+    int64_t since, until;     /* INT64_MIN/MAX = open */
+} filt;
+
+/* The WHERE clause every incident section shares; values are bound. */
+#define INC_WHERE \
+    " WHERE (?1 = 0 OR i.capture_id = ?1) AND (?2 IS NULL OR i.server = ?2)" \
+    " AND i.rst_time >= ?3 AND i.rst_time < ?4"
+#define SRV_WHERE \
+    " WHERE (?1 = 0 OR s.capture_id = ?1) AND (?2 IS NULL OR s.server = ?2)" \
+    " AND coalesce(c.last_time, 0) >= ?3 AND coalesce(c.first_time, 0) < ?4"
+
+static const struct section {
+    const char *title;
+    const char *sql;
+} sections[] = {
+    { "Incidents by verdict",
+      "SELECT i.kind, i.verdict, count(*) AS incidents,"
+      " sum(i.safe_to_retry) AS safe_to_retry, sum(i.retried) AS retried"
+      " FROM incidents i" INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC" },
+    { "Incidents by day (UTC, by the time of the RST)",
+      "SELECT date(i.rst_time / 1000000, 'unixepoch') AS day, count(*) AS incidents,"
+      " sum(i.verdict = 'crossed') AS crossed, sum(i.verdict = 'stale') AS stale"
+      " FROM incidents i" INC_WHERE " GROUP BY 1 ORDER BY 1" },
+    { "Incidents by server",
+      "SELECT i.server, count(*) AS incidents, sum(i.verdict = 'crossed') AS crossed,"
+      " sum(i.verdict = 'stale') AS stale, count(DISTINCT i.capture_id) AS captures,"
+      " round(avg(i.idle_us) / 1000.0, 1) AS avg_idle_ms"
+      " FROM incidents i" INC_WHERE " GROUP BY 1 ORDER BY 2 DESC, 1" },
+    { "Lost requests by method and target",
+      "SELECT coalesce(i.method, CASE WHEN i.tls THEN '(TLS)' ELSE '(unknown)' END) AS method,"
+      " coalesce(i.target, '') AS target, count(*) AS lost,"
+      " sum(i.safe_to_retry) AS safe_to_retry, sum(i.retried) AS retried"
+      " FROM incidents i" INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 25" },
+    { "Keep-alive timeouts inferred per server, and what to change",
+      "SELECT s.server, sum(s.connections) AS connections, sum(s.requests) AS requests,"
+      " sum(s.idle_closes) AS idle_closes, sum(s.incidents) AS races,"
+      " (SELECT round(s2.idle_timeout_us / 1000.0, 1) FROM servers s2 JOIN captures c2"
+      "   ON c2.id = s2.capture_id WHERE s2.server = s.server AND s2.idle_timeout_us IS NOT NULL"
+      "   AND (?1 = 0 OR s2.capture_id = ?1) ORDER BY c2.last_time DESC LIMIT 1)"
+      "   AS idle_timeout_ms,"
+      " round(max(s.max_reuse_idle_us) / 1000.0, 1) AS max_reuse_idle_ms,"
+      " max(s.race_risk) AS race_risk,"
+      " (SELECT s3.advice FROM servers s3 JOIN captures c3 ON c3.id = s3.capture_id"
+      "   WHERE s3.server = s.server AND (?1 = 0 OR s3.capture_id = ?1)"
+      "   ORDER BY s3.race_risk DESC, c3.last_time DESC LIMIT 1) AS advice"
+      " FROM servers s JOIN captures c ON c.id = s.capture_id" SRV_WHERE
+      " GROUP BY 1 ORDER BY 5 DESC, 2 DESC, 1" },
+};
+
+int hu_cmd_report(int argc, char **argv)
+{
+    const char *db = HU_DEFAULT_DB;
+    filt f = { 0, NULL, INT64_MIN, INT64_MAX };
+    enum { OPT_DB = 256, OPT_CAP, OPT_SRV, OPT_SINCE, OPT_UNTIL };
+    static const struct option lo[] = {
+        { "db", required_argument, NULL, OPT_DB },
+        { "capture", required_argument, NULL, OPT_CAP },
+        { "server", required_argument, NULL, OPT_SRV },
+        { "since", required_argument, NULL, OPT_SINCE },
+        { "until", required_argument, NULL, OPT_UNTIL },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    optind = 1;
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case OPT_DB: db = optarg; break;
+        case OPT_CAP:
+            f.capture = strtoll(optarg, &end, 10);
+            if (*end || f.capture <= 0) {
+                fprintf(stderr, "hangup: --capture takes a capture id, not '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_SRV: f.server = optarg; break;
+        case OPT_SINCE:
+        case OPT_UNTIL:
+            if (!parse_time(optarg, c == OPT_SINCE ? &f.since : &f.until)) {
+                fprintf(stderr, "hangup: --%s takes 2026-11-21, 2026-11-21T15:04:05Z or epoch "
+                                "seconds, not '%s'\n", c == OPT_SINCE ? "since" : "until", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h': fputs(hu_usage_report, stdout); return 0;
+        default: fputs("Run 'hangup help report' for usage.\n", stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fputs("hangup: report takes no arguments besides its options\n", stderr);
+        return EXIT_USAGE;
+    }
+    hu_store *s = open_ro(db);
+    if (!s)
+        return EXIT_DB;
+    int status = 0;
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0] && status == 0; i++) {
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(hu_store_db(s), sections[i].sql, -1, &q, NULL) != SQLITE_OK) {
+            fprintf(stderr, "hangup: report: %s (is %s a hangup database?)\n",
+                    sqlite3_errmsg(hu_store_db(s)), db);
+            status = EXIT_DB;
+            break;
+        }
+        sqlite3_bind_int64(q, 1, f.capture);
+        if (f.server)
+            sqlite3_bind_text(q, 2, f.server, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, f.since);
+        sqlite3_bind_int64(q, 4, f.until);
+        char err[512];
+        if (i)
+            fputc('\n', stdout);
+        if (!print_result(q, FMT_TABLE, stdout, sections[i].title, err, sizeof err)) {
+            fprintf(stderr, "hangup: report: %s\n", err);
+            status = EXIT_DB;
+        }
+        sqlite3_finalize(q);
+    }
+    hu_store_close(s);
+    return status;
+}
+
+int hu_cmd_show(int argc, char **argv)
+{
+    const char *db = HU_DEFAULT_DB;
+    enum { OPT_DB = 256 };
+    static const struct option lo[] = {
+        { "db", required_argument, NULL, OPT_DB },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case OPT_DB: db = optarg; break;
+        case 'h': fputs(hu_usage_show, stdout); return 0;
+        default: fputs("Run 'hangup help show' for usage.\n", stderr); return EXIT_USAGE;
+        }
+    }
+    char *end;
+    long long id = optind == argc - 1 ? strtoll(argv[optind], &end, 10) : 0;
+    if (optind != argc - 1 || *end || id <= 0) {
+        fputs("hangup: show takes one incident ID (a number; see incidents.id)\n", stderr);
+        return EXIT_USAGE;
+    }
+    hu_store *s = open_ro(db);
+    if (!s)
+        return EXIT_DB;
+    char err[1024];
+    hu_incident_rec *r = hu_store_load_incident(s, id, err, sizeof err);
+    int status = 0;
+    if (!r) {
+        fprintf(stderr, "hangup: %s\n", err);
+        status = EXIT_DB;
+    } else {
+        tzset();
+        hu_sb sb = {0};
+        hu_incident_render(&sb, r, true);
+        if (sb.oom)
+            status = EXIT_NOMEM;
+        hu_sb_write(&sb, stdout);
+        hu_sb_free(&sb);
+        hu_incident_rec_free(r);
+    }
+    hu_store_close(s);
+    return status;
+}

@@ -1,0 +1,76 @@
+/*
+ * store.h -- the incident database (SQLite).
+ *
+ * One file, readable with the sqlite3 CLI.  Schema changes are numbered
+ * migrations recorded in PRAGMA user_version, each applied in its own
+ * transaction; a database from a newer hangup is refused.  Each capture is
+ * written in one transaction, so an analysis that dies halfway leaves the
+ * earlier captures intact and nothing half-written; a capture is
+ * identified by a hash of its packets, and analysing it again replaces its
+ * rows.  Times are integer microseconds since the epoch; the views render
+ * them as ISO-8601 text.
+ *
+ * Every function that can fail writes one line (no newline) into err.
+ */
+#ifndef HANGUP_STORE_H
+#define HANGUP_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sqlite3.h>
+
+#include "hangup/flow.h"
+#include "hangup/incident.h"
+#include "hangup/servers.h"
+
+#define HU_STORE_VERSION 2          /* schema version this hangup writes */
+
+typedef struct hu_store hu_store;
+
+/* Open (creating and migrating when !readonly).  NULL on failure. */
+hu_store *hu_store_open(const char *path, bool readonly, char *err, size_t errlen);
+/* For tests: create or migrate only up to schema version `version`. */
+hu_store *hu_store_open_version(const char *path, int version, char *err, size_t errlen);
+void hu_store_close(hu_store *s);
+sqlite3 *hu_store_db(hu_store *s);
+int hu_store_version(hu_store *s);
+
+/* A capture being written: begin, add rows, end (commit) or abort. */
+typedef struct hu_capture_meta {
+    const char *source;       /* file path or interface */
+    const char *kind;         /* "file" or "live" */
+    const char *link_type;    /* "EN10MB", ..., or NULL until known */
+} hu_capture_meta;
+
+bool hu_store_begin(hu_store *s, const hu_capture_meta *m, int64_t *capture_id, char *err,
+                    size_t errlen);
+bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r, char *err,
+                       size_t errlen);
+/* A connection worth keeping: it had an incident, or an idle close. */
+bool hu_store_connection(hu_store *s, int64_t capture_id, const hu_flow *f, int64_t idle_close_us,
+                         bool incident, char *err, size_t errlen);
+bool hu_store_server(hu_store *s, int64_t capture_id, const hu_server_summary *sv, char *err,
+                     size_t errlen);
+
+typedef struct hu_capture_end {
+    const char *content_hash; /* hex; identifies the capture */
+    int64_t first_us, last_us;
+    uint64_t packets;
+    bool complete;            /* read to the end */
+    const char *link_type;    /* "EN10MB", ... */
+} hu_capture_end;
+
+/* Finish the capture: replace any earlier capture with the same content
+ * (*replaced = its id, or 0), commit.  On failure everything of this
+ * capture is rolled back. */
+bool hu_store_end(hu_store *s, int64_t capture_id, const hu_capture_end *e, int64_t *replaced,
+                  char *err, size_t errlen);
+void hu_store_abort(hu_store *s);
+
+/* Load stored incident `id` (timeline included); NULL with err when it
+ * does not exist.  Strings the record points to stay valid until
+ * hu_incident_rec_free. */
+hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, char *err, size_t errlen);
+
+#endif
