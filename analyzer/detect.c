@@ -148,8 +148,8 @@ static void emit(hu_detect *d, hu_flow *f, const hu_pktsum *rst)
 
     hu_hist_view v;
     hu_history_view(f, st->req.ts_us, &v);
-    inc.requests_before = v.http ? v.requests_before
-                                 : f->flights > 0 ? (int64_t)f->flights - 1 : -1;
+    /* Counted from parsed HTTP only: for TLS the exchanges are hidden. */
+    inc.requests_before = v.http ? v.requests_before : -1;
     inc.idle_us = st->req_idle_us;
     inc.server_idle_close_us = st->fin_idle_us;
     inc.close_announced = v.close_announced;

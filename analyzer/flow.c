@@ -357,7 +357,6 @@ static void update_reqwin(hu_flow *f, const hu_pkt *p, uint8_t s, uint32_t prev_
     }
     hu_reqwin *w = f->reqwin;
     if (!w->set || (front && quiet && p->seq != w->seq)) {
-        f->flights++;
         w->set = true;
         w->seq = p->seq;
         w->contig = 0;

@@ -82,6 +82,10 @@ static void on_head(void *arg, int dir, const hu_http_msg *m)
     }
     t->requests++;
     t->last_req_start_ts = m->start_ts;
+    if (m->start_off >= t->chunk_off || t->chunk_off - m->start_off < (1u << 30)) {
+        t->last_req_seq = t->chunk_seq - (uint32_t)(t->chunk_off - m->start_off);
+        t->last_req_seq_set = true;
+    }
     hu_servers_request(h->sv, f, reuse);
     if (h->on_request)
         h->on_request(h->arg, f, m);
@@ -129,14 +133,18 @@ static void sni_feed(hu_hist *t, const uint8_t *p, size_t n)
     t->hello_len = 0;
 }
 
-static void stream_data(void *arg, hu_flow *f, int dir, const uint8_t *p, size_t n, int64_t ts)
+static void stream_data(void *arg, hu_flow *f, int dir, const uint8_t *p, size_t n, uint32_t seq,
+                        int64_t ts)
 {
     hu_history *h = arg;
     hu_hist *t = hist_get(f);
     if (!t)
         return;
-    if (dir == HU_HTTP_CLIENT)
+    if (dir == HU_HTTP_CLIENT) {
         sni_feed(t, p, n);
+        t->chunk_seq = seq;
+        t->chunk_off = hu_http_fed(f->http, dir);
+    }
     h->cur = f;
     hu_http_feed(f->http, dir, p, n, ts, &http_cb, h);
     h->cur = NULL;
@@ -163,10 +171,21 @@ void hu_history_packet(hu_history *h, hu_flow *f, uint8_t s, const hu_pkt *p)
     hu_http_eof(f->http, dir, p->ts_us, &http_cb, h);
     h->cur = NULL;
     /* An idle close: the server's FIN, alone, on a connection whose every
-     * request was answered and nobody announced a close. */
-    if (dir == HU_HTTP_SERVER && p->paylen == 0 && !hu_http_unparsable(f->http) &&
-        t->responses > 0 && hu_http_outstanding(f->http) == 0 && t->close_ann_ts == HU_NO_TIME &&
-        f->side[s].data_seen) {
+     * request was answered and nobody announced a close -- and not the
+     * server answering the client's own FIN. */
+    const hu_side *cli = &f->side[f->client];
+    bool answers_client_fin = cli->fin_seen && (p->flags & HU_TH_ACK) &&
+                              hu_seq_gt(p->ack, cli->fin_seq);
+    /* Requests the server had received: a request sent after it closed
+     * (the late request, captured before the FIN near the client) was
+     * not, and does not make the close any less idle. */
+    uint32_t received = t->requests;
+    if (received && t->last_req_seq_set && (p->flags & HU_TH_ACK) &&
+        hu_seq_geq(t->last_req_seq, p->ack))
+        received--;
+    if (dir == HU_HTTP_SERVER && p->paylen == 0 && !answers_client_fin &&
+        !hu_http_unparsable(f->http) && t->responses > 0 && t->responses >= received &&
+        t->close_ann_ts == HU_NO_TIME && f->side[s].data_seen) {
         t->idle_close_us = p->ts_us - f->side[s].last_data_ts;
         hu_servers_idle_close(h->sv, f, t->idle_close_us);
     }

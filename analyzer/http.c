@@ -34,6 +34,8 @@ typedef struct hu_http_dir {
     size_t line_len, line_cap;
     hu_http_msg msg;
     uint64_t left;            /* body or chunk bytes still to come */
+    uint64_t fed;             /* bytes fed before the current chunk */
+    uint64_t start_off;       /* offset of the message being parsed */
 } hu_http_dir;
 
 struct hu_http {
@@ -59,6 +61,7 @@ void hu_http_free(hu_http *h)
 }
 
 bool hu_http_unparsable(const hu_http *h) { return h->error; }
+uint64_t hu_http_fed(const hu_http *h, int dir) { return h->d[dir].fed; }
 unsigned hu_http_outstanding(const hu_http *h) { return h->fifo_len; }
 
 static void msg_reset(hu_http_msg *m, bool request)
@@ -323,6 +326,7 @@ static bool on_line(hu_http *h, int dir, int64_t ts, const hu_http_cb *cb, void 
             return true;   /* stray CRLF between messages is allowed */
         msg_reset(&d->msg, dir == HU_HTTP_CLIENT);
         d->msg.start_ts = ts;
+        d->msg.start_off = d->start_off;
         if (dir == HU_HTTP_CLIENT ? !parse_request_line(&d->msg, l, n)
                                   : !parse_status_line(&d->msg, l, n))
             return false;
@@ -371,8 +375,19 @@ static bool looks_like_start(int dir, const uint8_t *p, size_t n)
     return i > 0 && i < n && p[i] == ' ';
 }
 
+static bool feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
+                 const hu_http_cb *cb, void *arg);
+
 bool hu_http_feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
                   const hu_http_cb *cb, void *arg)
+{
+    bool ok = feed(h, dir, p, n, ts, cb, arg);
+    h->d[dir].fed += n;
+    return ok;
+}
+
+static bool feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
+                 const hu_http_cb *cb, void *arg)
 {
     if (h->error)
         return false;
@@ -409,6 +424,7 @@ bool hu_http_feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
         default: {   /* line-oriented states */
             if (d->st == ST_START && d->line_len == 0) {
                 d->msg.start_ts = ts;   /* this chunk holds a message's first byte */
+                d->start_off = d->fed + i;
                 /* Not HTTP at all (TLS, another protocol): say so at once
                  * rather than buffer a line that never ends. */
                 uint8_t c = p[i];

@@ -150,7 +150,11 @@ static void on_tcp(struct tcp_stream *a, void **param)
         if (h->count_new <= 0)
             return;
         const uint8_t *p = (const uint8_t *)h->data + (h->count - h->offset - h->count_new);
-        r->cb.data(r->arg, f, dir, p, (size_t)h->count_new, f->last_ts);
+        /* A half holds the bytes it received; their sequence numbers are
+         * the sender's, whose first is kept in the other half. */
+        const struct half_stream *snd = h == &a->server ? &a->client : &a->server;
+        uint32_t seq = snd->first_data_seq + (uint32_t)(h->count - h->count_new);
+        r->cb.data(r->arg, f, dir, p, (size_t)h->count_new, seq, f->last_ts);
         return;
     }
     default:
@@ -208,6 +212,7 @@ void hu_reasm_free(hu_reasm *r)
         return;
     if (r->nids_on) {
         r->cur = NULL;   /* NIDS_EXITING callbacks find no current flow */
+        nids_unregister_tcp((void *)on_tcp);   /* nids_exit would leak the node */
         nids_exit();
         g_active = NULL;
     }
@@ -311,7 +316,8 @@ static void feed_segment(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p)
     }
     uint32_t skip = hu_seq_lt(p->seq, next) ? next - p->seq : 0;
     if (skip < p->capturedlen) {
-        r->cb.data(r->arg, f, dir, p->payload + skip, p->capturedlen - skip, p->ts_us);
+        r->cb.data(r->arg, f, dir, p->payload + skip, p->capturedlen - skip, p->seq + skip,
+                   p->ts_us);
         next = p->seq + p->capturedlen;
     }
     if (p->capturedlen < p->paylen && skip < p->paylen) {

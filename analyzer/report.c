@@ -414,6 +414,9 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
     if (rec->requests_before >= 0)
         hu_sb_printf(sb, "the connection had carried %" PRId64 " exchange%s", rec->requests_before,
                      rec->requests_before == 1 ? "" : "s");
+    else if (rq->tls)
+        hu_sb_puts(sb, "the connection is encrypted (TLS), so its earlier exchanges cannot be "
+                       "counted");
     else
         hu_sb_puts(sb, "the connection's earlier exchanges are not in the capture");
     if (rec->idle_us >= 0) {

@@ -10,6 +10,8 @@
 # Scenarios: race-node-ipv4 race-node-ipv6 race-python race-tls race-any
 #            crossed (writes crossed-client + crossed-server) midstream
 #            clean-keepalive
+#            HTTP layer: http-pipeline http-split http-reorder
+#            node-keepalive-v4 node-keepalive-v6 conn-close retry race-tls-sni
 #
 # Must run as root (tcpdump, network namespaces). All traffic stays on
 # loopback or inside the namespaces hu-cli/hu-mid/hu-srv created here.
@@ -93,13 +95,15 @@ run_client() {
     timeout 30 "$@" | tee "$logf" >&2
 }
 
-# finish NAME CLIENTLOG VERDICT [EXT]: write NAME.expected, cross-check
+# finish NAME CLIENTLOG VERDICT [EXT]: write NAME.expected and NAME.servers,
+# cross-check
 finish() {
     local name=$1 clog=$2 verdict=$3 ext=${4:-pcap} n errs bad
     local cap="$OUT/$name.$ext"
     # tcpdump writes as user tcpdump: give the file to the directory's owner
     chown "$(stat -c %u:%g "$OUT")" "$cap" && chmod 644 "$cap"
-    python3 "$HERE/expect.py" "$cap" --show >"$OUT/$name.expected"
+    python3 "$HERE/expect.py" "$cap" --show --servers="$OUT/$name.servers" >"$OUT/$name.expected"
+    [ "$(wc -c <"$cap")" -lt 100000 ] || { log "FAIL $name: capture is 100 KB or more"; return 1; }
     n=$(wc -l <"$OUT/$name.expected")
     errs=$(grep -c '^ERROR' "$clog" || true)
     log "$name.$ext: $(tcpdump -n -r "$cap" 2>/dev/null | wc -l) packets," \
@@ -111,6 +115,89 @@ finish() {
         bad=$(grep -vc "\"verdict\":\"$verdict\"" "$OUT/$name.expected" || true)
         if [ "$bad" != 0 ]; then log "FAIL $name: $bad verdict(s) not $verdict"; return 1; fi
     fi
+}
+
+# check NAME KIND PYTHON-EXPR: every line of NAME.KIND (expected|servers),
+# as dict j, must satisfy the expression (the scenario's built-in facts)
+check() {
+    python3 - "$OUT/$1.$2" "$3" <<'PY' || { log "FAIL $1.$2: not all lines satisfy: $3"; return 1; }
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+bad = [j for j in lines if not eval(sys.argv[2], {}, {"j": j})]
+for j in bad:
+    print("  violates:", json.dumps(j), file=sys.stderr)
+sys.exit(1 if bad or not lines else 0)
+PY
+}
+
+# make_wire [RULE...]: the crossed topology, three namespaces
+#   hu-cli [hu-c0 10.77.0.1] <-veth-> [hu-c1] hu-mid [hu-s1] <-veth-> [hu-s0 10.77.0.2] hu-srv
+# hu-mid runs delayline.py: every frame is forwarded after 25 ms (RTT 50 ms),
+# RULEs (see delayline.py) drop, duplicate or hold chosen frames.
+make_wire() {
+    local ns l
+    for ns in hu-cli hu-mid hu-srv; do
+        ip netns del $ns 2>/dev/null || true
+        ip netns add $ns
+        NETNS+=($ns)
+        ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+        ip -n $ns link set lo up
+    done
+    ip link add hu-c0 netns hu-cli type veth peer name hu-c1 netns hu-mid
+    ip link add hu-s0 netns hu-srv type veth peer name hu-s1 netns hu-mid
+    ip -n hu-cli addr add 10.77.0.1/24 dev hu-c0
+    ip -n hu-srv addr add 10.77.0.2/24 dev hu-s0
+    for l in hu-c1 hu-s1; do ip -n hu-mid link set $l promisc on up; done
+    ip -n hu-cli link set hu-c0 up
+    ip -n hu-srv link set hu-s0 up
+    # no checksum/segmentation offload: captures show correct checksums and
+    # MTU-sized frames (delayline.py also repairs partial checksums)
+    if command -v ethtool >/dev/null; then
+        ip netns exec hu-cli ethtool -K hu-c0 tx off tso off gso off >/dev/null
+        ip netns exec hu-srv ethtool -K hu-s0 tx off tso off gso off >/dev/null
+        ip netns exec hu-mid ethtool -K hu-c1 tx off tso off gso off >/dev/null
+        ip netns exec hu-mid ethtool -K hu-s1 tx off tso off gso off >/dev/null
+    fi
+    # static neighbours: no ARP through the delay line
+    ip -n hu-cli neigh replace 10.77.0.2 dev hu-c0 lladdr \
+        "$(ip -n hu-srv -br link show hu-s0 | awk '{print $3}')"
+    ip -n hu-srv neigh replace 10.77.0.1 dev hu-s0 lladdr \
+        "$(ip -n hu-cli -br link show hu-c0 | awk '{print $3}')"
+    start_server dl ip netns exec hu-mid python3 "$HERE/delayline.py" hu-c1 hu-s1 25 "$@"
+}
+
+# node_keepalive NAME HOST PORT: the real Node http server (keepAliveTimeout
+# 2000 ms, "Keep-Alive: timeout=2", FIN about 3 s after a response), used by
+# Python http.client (ignores the hint) and curl (checks the socket first)
+node_keepalive() {
+    local name=$1 host=$2 port=$3 url cpid
+    url="http://$host:$port"
+    [[ $host == *:* ]] && url="http://[$host]:$port"
+    start_server srv node "$HERE/node-server.js" mode=http host="$host" port="$port" keepalive=2000
+    start_tcpdump cap "$OUT/$name.pcap" "tcp port $port" lo
+    # curl, concurrently: one request every 4 s on one handle; the server's
+    # idle close (3 s) comes first each time, curl notices and reconnects
+    timeout 20 curl -sS --rate 15/m -o /dev/null -o /dev/null -o /dev/null \
+        "$url/poll/1" "$url/poll/2" "$url/poll/3" \
+        -w 'curl %{url_effective} %{http_code} new_conns=%{num_connects}\n' \
+        >"$WORK/curl.log" 2>&1 &
+    cpid=$!
+    PIDS+=($cpid)
+    # Python http.client: reuses after 0.5 s, 1.5 s and 2.5 s (beyond the
+    # hinted 2 s, before the real close at ~3 s): fine; after 3.3 s the FIN
+    # has just arrived and the request is written anyway -> RST (stale), twice
+    run_client "$WORK/client.log" python3 "$HERE/py-client.py" "$host" "$port" '[
+        ["GET","/api/a",0], ["GET","/api/b",0.5], ["GET","/api/c",1.5],
+        ["POST","/api/d",3.3],
+        ["GET","/api/e",0], ["GET","/api/f",2.5],
+        ["GET","/api/g",3.3] ]'
+    wait "$cpid" || true
+    cat "$WORK/curl.log" >&2
+    sleep 0.3
+    stop_tcpdump cap
+    finish "$name" "$WORK/client.log" stale
+    check "$name" expected 'j["keepalive_hint_s"] == 2 and j["method"] in ("POST", "GET") and j["server_idle_close_ms"] > 2900'
+    check "$name" servers 'j["idle_closes"] >= 3 and j["race_risk"]'
 }
 
 node_race() {   # node_race NAME HOST URL PORT IFACE [pcapng]
@@ -215,34 +302,7 @@ clean-keepalive)
 crossed)
     # hu-cli [hu-c0 10.77.0.1] <-veth-> [hu-c1] hu-mid [hu-s1] <-veth-> [hu-s0 10.77.0.2] hu-srv
     # hu-mid runs delayline.py: every frame is forwarded after 25 ms (RTT 50 ms).
-    for ns in hu-cli hu-mid hu-srv; do
-        ip netns del $ns 2>/dev/null || true
-        ip netns add $ns
-        NETNS+=($ns)
-        ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-        ip -n $ns link set lo up
-    done
-    ip link add hu-c0 netns hu-cli type veth peer name hu-c1 netns hu-mid
-    ip link add hu-s0 netns hu-srv type veth peer name hu-s1 netns hu-mid
-    ip -n hu-cli addr add 10.77.0.1/24 dev hu-c0
-    ip -n hu-srv addr add 10.77.0.2/24 dev hu-s0
-    for l in hu-c1 hu-s1; do ip -n hu-mid link set $l promisc on up; done
-    ip -n hu-cli link set hu-c0 up
-    ip -n hu-srv link set hu-s0 up
-    # no checksum/segmentation offload: captures show correct checksums and
-    # MTU-sized frames (delayline.py also repairs partial checksums)
-    if command -v ethtool >/dev/null; then
-        ip netns exec hu-cli ethtool -K hu-c0 tx off tso off gso off >/dev/null
-        ip netns exec hu-srv ethtool -K hu-s0 tx off tso off gso off >/dev/null
-        ip netns exec hu-mid ethtool -K hu-c1 tx off tso off gso off >/dev/null
-        ip netns exec hu-mid ethtool -K hu-s1 tx off tso off gso off >/dev/null
-    fi
-    # static neighbours: no ARP through the delay line
-    ip -n hu-cli neigh replace 10.77.0.2 dev hu-c0 lladdr \
-        "$(ip -n hu-srv -br link show hu-s0 | awk '{print $3}')"
-    ip -n hu-srv neigh replace 10.77.0.1 dev hu-s0 lladdr \
-        "$(ip -n hu-cli -br link show hu-c0 | awk '{print $3}')"
-    start_server dl ip netns exec hu-mid python3 "$HERE/delayline.py" hu-c1 hu-s1 25
+    make_wire
     start_server srv ip netns exec hu-srv node "$HERE/node-server.js" mode=raw \
         host=10.77.0.2 port=3100 close=300
     start_tcpdump cli "$OUT/crossed-client.pcap" "tcp port 3100" hu-c0 hu-cli
@@ -267,6 +327,120 @@ crossed)
     a=$(python3 -c 'import json,sys; [print(j["client"],j["server"],j["method"],j["target"]) for j in map(json.loads,open(sys.argv[1]))]' "$OUT/crossed-client.expected")
     b=$(python3 -c 'import json,sys; [print(j["client"],j["server"],j["method"],j["target"]) for j in map(json.loads,open(sys.argv[1]))]' "$OUT/crossed-server.expected")
     [ "$a" = "$b" ] || { log "FAIL: client and server vantage disagree"; exit 1; } ;;
+http-pipeline)
+    # the real Node http server (keepAliveTimeout 500 ms: idle FIN ~1.5 s)
+    start_server srv node "$HERE/node-server.js" mode=http host=127.0.0.1 port=3010 keepalive=500
+    start_tcpdump cap "$OUT/http-pipeline.pcap" "tcp port 3010" lo
+    # three requests written back to back before any response is read, then
+    # a chunked response, HEAD, and a POST with Expect: 100-continue (the
+    # body is sent after the interim 100); then idle until the server closes.
+    H='Host: pipe.example.test'
+    run_client "$WORK/client.log" python3 "$HERE/raw-client.py" 127.0.0.1 3010 '[
+        ["connect"],
+        ["send", "GET /p/1 HTTP/1.1\n'"$H"'\n\n"],
+        ["send", "GET /p/2 HTTP/1.1\n'"$H"'\n\n"],
+        ["send", "GET /p/3?size=600 HTTP/1.1\n'"$H"'\n\n"],
+        ["read", "GET"], ["read", "GET"], ["read", "GET"],
+        ["sleep", 0.1], ["send", "GET /chunked HTTP/1.1\n'"$H"'\n\n"], ["read", "GET"],
+        ["sleep", 0.1], ["send", "HEAD /p/4 HTTP/1.1\n'"$H"'\n\n"], ["read", "HEAD"],
+        ["sleep", 0.1], ["send", "POST /upload HTTP/1.1\n'"$H"'\nContent-Type: text/plain\nContent-Length: 16\nExpect: 100-continue\n\n"],
+        ["read100"], ["send", "sixteen bytes..."], ["read", "POST"],
+        ["sleep", 2.0], ["close"] ]'
+    sleep 0.3
+    stop_tcpdump cap
+    finish http-pipeline "$WORK/client.log" none
+    check http-pipeline servers 'j["requests"] == 6 and j["idle_closes"] == 1 and not j["race_risk"]' ;;
+http-split)
+    start_server srv node "$HERE/node-server.js" mode=raw host=127.0.0.1 port=3011 close=400
+    start_tcpdump cap "$OUT/http-split.pcap" "tcp port 3011" lo
+    # request 1: headers and body in 10-byte writes 5 ms apart (TCP_NODELAY:
+    # one segment each); request 2 in one segment; then the client idles
+    # 600 ms (server closes at 400 ms) and writes request 3 anyway -> stale
+    H='Host: split.example.test'
+    run_client "$WORK/client.log" python3 "$HERE/raw-client.py" 127.0.0.1 3011 '[
+        ["connect"],
+        ["split", "POST /split/upload HTTP/1.1\n'"$H"'\nContent-Type: text/plain\nContent-Length: 47\n\nthis body travels in ten-byte pieces, slowly...", 10, 5],
+        ["read", "POST"],
+        ["sleep", 0.1], ["send", "GET /split/status HTTP/1.1\n'"$H"'\n\n"], ["read", "GET"],
+        ["sleep", 0.6], ["send", "PUT /split/item/7 HTTP/1.1\n'"$H"'\nContent-Type: text/plain\nContent-Length: 11\n\nhello world"],
+        ["read", "PUT"] ]'
+    sleep 0.3
+    stop_tcpdump cap
+    finish http-split "$WORK/client.log" stale
+    check http-split expected 'j["host"] == "split.example.test" and j["content_length"] == 11 and j["requests_before"] == 2 and j["method"] == "PUT" and j["http_version"] == "HTTP/1.1"' ;;
+http-reorder)
+    # the crossed topology; server->client payload frames: #1 = response 1,
+    # #2.. = the 12 kB response 2 (MSS-sized): #4 is dropped (retransmitted
+    # by the server), #6 duplicated, #7 held back 5 ms (#8.. overtake it)
+    make_wire ba:4:drop ba:6:dup ba:7:hold=5
+    start_server srv ip netns exec hu-srv node "$HERE/node-server.js" mode=raw \
+        host=10.77.0.2 port=3016 close=300
+    start_tcpdump cli "$OUT/http-reorder.pcap" "tcp port 3016" hu-c0 hu-cli
+    # then a crossed race as in `crossed` (request 275 ms after a response)
+    run_client "$WORK/client.log" ip netns exec hu-cli node "$HERE/node-client.js" \
+        url=http://10.77.0.2:3016 plan='[
+        ["GET","/v2/quote",0,0], ["GET","/v2/report?size=12000",20,0], ["GET","/v2/quote?sym=C",100,0],
+        ["POST","/v2/order",275,0],
+        ["GET","/v2/quote",0,0], ["GET","/v2/quote?sym=E",450,0] ]' linger=500
+    stop_tcpdump cli
+    cat "$WORK/dl.server.out" >&2
+    finish http-reorder "$WORK/client.log" crossed
+    [ "$(grep -c 'payload frame' "$WORK/dl.server.out")" = 3 ] || { log "FAIL: delay line rules did not all fire"; exit 1; }
+    check http-reorder expected 'j["requests_before"] == 3 and j["target"] == "/v2/order"' ;;
+node-keepalive-v4)
+    node_keepalive node-keepalive-v4 127.0.0.1 3012 ;;
+node-keepalive-v6)
+    node_keepalive node-keepalive-v6 ::1 3013 ;;
+conn-close)
+    # Python http.server with HTTP/1.0 semantics: one response per connection
+    start_server srv python3 "$HERE/py-server.py" 127.0.0.1 3014 5 http10
+    start_tcpdump cap "$OUT/conn-close.pcap" "tcp port 3014" lo
+    # connection 1: an HTTP/1.0 exchange (bare HTTP/1.0 response, close
+    # implied); connection 2: HTTP/1.1 request, "HTTP/1.0 ... Connection:
+    # close" response. Each time the server closes after its response and
+    # the client writes one more request on the socket anyway -> RST.
+    run_client "$WORK/client.log" python3 "$HERE/raw-client.py" 127.0.0.1 3014 '[
+        ["connect"], ["send", "GET /legacy/index HTTP/1.0\nHost: close.example.test\n\n"], ["read", "GET"],
+        ["sleep", 0.1], ["send", "GET /legacy/next HTTP/1.0\nHost: close.example.test\n\n"], ["read", "GET"],
+        ["connect"], ["send", "GET /page HTTP/1.1\nHost: close.example.test\n\n"], ["read", "GET"],
+        ["sleep", 0.1], ["send", "POST /form HTTP/1.1\nHost: close.example.test\nContent-Type: application/x-www-form-urlencoded\nContent-Length: 9\n\nname=test"],
+        ["read", "POST"] ]'
+    sleep 0.3
+    stop_tcpdump cap
+    finish conn-close "$WORK/client.log" stale
+    check conn-close expected 'j["close_announced"] and j["requests_before"] == 1'
+    check conn-close servers 'j["idle_closes"] == 0' ;;
+retry)
+    start_server srv python3 "$HERE/py-server.py" 127.0.0.1 3015 0.3
+    start_tcpdump cap "$OUT/retry.pcap" "tcp port 3015" lo
+    # stale reuse after 0.8 s (server idle close 0.3 s), the error, then the
+    # same request again 0.2 s later on a new connection (succeeds)
+    run_client "$WORK/client.log" python3 "$HERE/py-client.py" 127.0.0.1 3015 '[
+        ["GET","/orders",0], ["GET","/orders/1",0.05],
+        ["PUT","/orders/1",0.8,0.2],
+        ["GET","/orders/2",0.05],
+        ["GET","/orders/3",0.8,0.2] ]'
+    sleep 0.5
+    stop_tcpdump cap
+    finish retry "$WORK/client.log" stale
+    check retry expected 'j["retried"] and 190 < j["retry_delay_ms"] < 1000' ;;
+race-tls-sni)
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 1 -subj /CN=api.example.test \
+        2>/dev/null
+    start_server srv node "$HERE/node-server.js" mode=raw host=127.0.0.1 port=8444 close=400 \
+        key="$WORK/key.pem" cert="$WORK/cert.pem"
+    start_tcpdump cap "$OUT/race-tls-sni.pcap" "tcp port 8444" lo
+    # as race-tls, with the client's SNI set (servername): the ClientHello
+    # carries server_name api.example.test although it connects to 127.0.0.1
+    run_client "$WORK/client.log" node "$HERE/node-client.js" url=https://127.0.0.1:8444 \
+        servername=api.example.test plan='[
+        ["GET","/login",0,0], ["GET","/account",60,0], ["GET","/account/balance",100,0],
+        ["POST","/transfer",300,200],
+        ["GET","/account",0,0], ["GET","/logout",100,0] ]' linger=100
+    stop_tcpdump cap
+    finish race-tls-sni "$WORK/client.log" stale
+    check race-tls-sni expected 'j["tls"] and j["sni"] == "api.example.test" and not j["retried"]' ;;
 *)
     echo "unknown scenario: $SCENARIO" >&2; exit 2 ;;
 esac

@@ -1,11 +1,20 @@
 #!/usr/bin/env python3
 """Userspace delay line: a two-port Ethernet "wire" with a one-way delay.
 
-    delayline.py IFACE_A IFACE_B DELAY_MS
+    delayline.py IFACE_A IFACE_B DELAY_MS [RULE...]
 
 Runs in the middle network namespace. Every frame received on one interface
 (AF_PACKET raw socket) is sent out of the other one DELAY_MS later, in
-order. Used because the kernel here has no netem qdisc. Frames this process
+order. Without rules that is all it does (the crossed scenario).
+
+RULE = DIR:N:ACTION picks one frame deterministically: the N-th frame
+(1-based) carrying TCP payload in direction DIR ("ab" = received on IFACE_A,
+sent out of IFACE_B; "ba" the other way; frames without payload, such as
+pure ACKs, are not counted, retransmissions are). ACTION:
+  drop      the frame is discarded (the sender must retransmit it)
+  dup       the frame is forwarded twice (the copy 1 ms after the original)
+  hold=MS   the frame is forwarded MS later than the others: the frames
+            behind it overtake it (reordering) Used because the kernel here has no netem qdisc. Frames this process
 sent itself (PACKET_OUTGOING) are not forwarded back. Prints "listening"
 once both sockets are bound; stops on SIGTERM/SIGINT.
 """
@@ -45,7 +54,27 @@ def fix_tcp_checksum(frame):
     return frame[:14 + ihl] + bytes(seg) + frame[14 + total:]
 PACKET_OUTGOING = 4
 
+def tcp_payload_len(frame):
+    """TCP payload length of an IPv4/IPv6 Ethernet frame, else 0."""
+    et = frame[12:14]
+    if et == b"\x08\x00" and len(frame) >= 34 and frame[23] == 6:
+        ihl = (frame[14] & 15) * 4
+        total = struct.unpack(">H", frame[16:18])[0]
+        if len(frame) >= 14 + ihl + 13:
+            return total - ihl - (frame[14 + ihl + 12] >> 4) * 4
+    if et == b"\x86\xdd" and len(frame) >= 54 + 13 and frame[20] == 6:
+        plen = struct.unpack(">H", frame[18:20])[0]
+        return plen - (frame[54 + 12] >> 4) * 4
+    return 0
+
+
 a_name, b_name, delay = sys.argv[1], sys.argv[2], float(sys.argv[3]) / 1000.0
+rules = {}                      # (dir, n) -> action
+for r in sys.argv[4:]:
+    d, n, action = r.split(":", 2)
+    assert d in ("ab", "ba") and (action in ("drop", "dup") or action.startswith("hold=")), r
+    rules[(d, int(n))] = action
+counts = {"ab": 0, "ba": 0}
 socks = {}
 for name in (a_name, b_name):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
@@ -53,6 +82,7 @@ for name in (a_name, b_name):
     s.setblocking(False)
     socks[name] = s
 other = {socks[a_name]: socks[b_name], socks[b_name]: socks[a_name]}
+direction = {socks[a_name]: "ab", socks[b_name]: "ba"}
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 print("listening", flush=True)
 
@@ -71,8 +101,20 @@ try:
                     break
                 if addr[2] == PACKET_OUTGOING:
                     continue
-                heapq.heappush(queue, (now + delay, next(order), other[s],
-                                       fix_tcp_checksum(frame)))
+                frame, due, d = fix_tcp_checksum(frame), now + delay, direction[s]
+                action = None
+                if tcp_payload_len(frame) > 0:
+                    counts[d] += 1
+                    action = rules.get((d, counts[d]))
+                    if action:
+                        print(f"{d} payload frame {counts[d]}: {action}", flush=True)
+                if action == "drop":
+                    continue
+                if action and action.startswith("hold="):
+                    due += float(action[5:]) / 1000.0
+                heapq.heappush(queue, (due, next(order), other[s], frame))
+                if action == "dup":
+                    heapq.heappush(queue, (due + 0.001, next(order), other[s], frame))
         now = time.monotonic()
         while queue and queue[0][0] <= now:
             _, _, out, frame = heapq.heappop(queue)

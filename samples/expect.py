@@ -578,7 +578,8 @@ def http_fields(conn, fin, req, rst, tls, method, target, conns):
         "host": header(lost["headers"], "host") if lost else None,
         "http_version": lost["version"] if lost and lost["version"] in ("HTTP/1.1", "HTTP/1.0") else None,
         "content_length": int(cl) if cl is not None and cl.isdigit() else None,
-        "requests_before": sum(1 for r in v["finals"] if r.get("done") and r["done"]["n"] < req["n"]),
+        "requests_before": None if tls else
+            sum(1 for r in v["finals"] if r.get("done") and r["done"]["n"] < req["n"]),
         "idle_ms": ms(req["t"] - last) if last is not None else None,
         "server_idle_close_ms": ms(fin["t"] - srv_last) if srv_last is not None else None,
         "close_announced": close_announced(v),

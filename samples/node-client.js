@@ -3,7 +3,7 @@
 // client with `new http.Agent({ keepAlive: true, maxSockets: 1 })`.
 //
 //   node node-client.js url=http://127.0.0.1:3001 plan='[["GET","/a",0,0], ...]'
-//        [linger=MS] [ready=FILE go=FILE sync=N] [deadline=MS]
+//        [linger=MS] [ready=FILE go=FILE sync=N] [deadline=MS] [servername=NAME]
 //
 // plan: one step per request, [method, path, wait_ms, spin_ms]: after the
 // previous response ended, wait wait_ms (setTimeout), then block the event
@@ -17,6 +17,8 @@
 // against a known one-way delay, the request crosses the FIN in flight
 // (verdict "crossed").
 //
+// servername: TLS SNI host name to send in the ClientHello (https only; Node
+// sends none when connecting to an IP address without it).
 // linger: ms to keep the agent (and its idle socket) after the last response.
 // ready/go/sync: after request number `sync` (1-based) completes, create
 // `ready` and wait until `go` exists (used to start a capture mid-stream).
@@ -78,7 +80,8 @@ function step(i) {
       }
     };
     const req = mod.request({ host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port,
-                              method, path, agent, headers, timeout: 3000 }, (res) => {
+                              method, path, agent, headers, timeout: 3000,
+                              ...(opt.servername ? { servername: opt.servername } : {}) }, (res) => {
       res.resume();
       res.on('end', () => finish(`OK ${ts()} #${i + 1} ${method} ${path} ${res.statusCode} ` +
                                  `lport=${req.socket && req.socket.localPort}`));

@@ -25,13 +25,23 @@
  * the ground-truth files, which hold no nested objects. */
 static char *json_get(const char *line, const char *key)
 {
+    /* The key is a quoted string followed by a colon (a value that
+     * happens to equal the key is followed by a comma or brace). */
     char pat[80];
     snprintf(pat, sizeof pat, "\"%s\"", key);
-    const char *p = strstr(line, pat);
-    if (!p)
-        return NULL;
-    p += strlen(pat);
-    while (*p == ' ' || *p == ':')
+    const char *p = line;
+    for (;;) {
+        p = strstr(p, pat);
+        if (!p)
+            return NULL;
+        p += strlen(pat);
+        while (*p == ' ')
+            p++;
+        if (*p == ':')
+            break;
+    }
+    p++;
+    while (*p == ' ')
         p++;
     const char *e = p;
     if (*e == '"') {
@@ -296,4 +306,33 @@ static void check_every_packet(const char *expected, const char *capture)
 Test(samples, every_packet_renders_like_tcpdump)
 {
     for_each_sample(check_every_packet);
+}
+
+/* Node 20 closes idle connections at keepAliveTimeout + 1 s; the samples'
+ * server has keepAliveTimeout = 2000 (it announces Keep-Alive: timeout=2).
+ * The inferred idle timeout must be within 50 ms of 3 s, over IPv4 and
+ * IPv6 alike, and the summary must call the race. */
+Test(samples, node_keepalive_timeout_is_inferred_within_50ms)
+{
+    static const char *const names[] = { "node-keepalive-v4.pcap", "node-keepalive-v6.pcap" };
+    for (int i = 0; i < 2; i++) {
+        char cmd[4400], *out = NULL;
+        snprintf(cmd, sizeof cmd, "'%s' analyze --no-db --json '%s'", HANGUP_BIN,
+                 tu_sample(names[i]));
+        cr_assert_eq(tu_sh(cmd, &out, NULL), 0);
+        const char *srv = strstr(out, "{\"type\":\"server\"");
+        cr_assert_not_null(srv, "%s", out);
+        char *to = json_get(srv, "idle_timeout_ms");
+        double ms = to ? strtod(to, NULL) : 0;
+        cr_expect(ms >= 2950 && ms <= 3050, "%s: idle timeout %.3f ms, not 3000 +- 50", names[i],
+                  ms);
+        char *risk = json_get(srv, "race_risk");
+        cr_expect(risk && strcmp(risk, "true") == 0);
+        char *hint = json_get(out, "keepalive_hint_s");
+        cr_expect(hint && strcmp(hint, "2") == 0);
+        free(to);
+        free(risk);
+        free(hint);
+        free(out);
+    }
 }

@@ -331,36 +331,64 @@ void tu_lines_free(char **lines, size_t n)
     free(lines);
 }
 
-int tu_write_race(const char *path, const char *request_line)
+/* One race on connection i (distinct client address and port) into w. */
+static void write_race_conn(tu_pcap *w, uint32_t i, const char *request_line, int64_t *t)
 {
     static uint8_t buf[4096];
     static const char req1[] = "GET /one HTTP/1.1\r\nHost: a\r\n\r\n";
     static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
     uint32_t l1 = sizeof req1 - 1, lr = sizeof resp - 1, l2 = (uint32_t)strlen(request_line);
-    uint32_t c = 100, s = 9000;
-    const char *C = "127.0.0.1", *S = "127.0.0.2";
-    tu_pcap *w = tu_pcap_open(path, 101, 65535);
-    if (!w)
-        return -1;
-    int64_t t = 1763740800000000LL;
+    uint32_t c = 100 + i, s = 9000 + i;
+    char C[32];
+    snprintf(C, sizeof C, "127.0.%u.%u", (i / 60000) / 250 % 250, (i / 60000) % 250 + 1);
+    const char *S = "127.0.0.2";
+    uint16_t cp = (uint16_t)(1024 + i % 60000);
     size_t n;
 #define P(src, sp, dst, dp, fl, sq, ak, d, l)                                          \
     do {                                                                               \
         n = tu_ip4_tcp(buf, src, sp, dst, dp, fl, sq, ak, NULL, 0, d, l);              \
-        tu_pcap_add(w, t += 1000, buf, (uint32_t)n, (uint32_t)n);                      \
+        tu_pcap_add(w, *t += 1000, buf, (uint32_t)n, (uint32_t)n);                     \
     } while (0)
-    P(C, 45000, S, 3000, HU_TH_SYN, c, 0, NULL, 0);
-    P(S, 3000, C, 45000, HU_TH_SYN | HU_TH_ACK, s, c + 1, NULL, 0);
-    P(C, 45000, S, 3000, HU_TH_ACK, c + 1, s + 1, NULL, 0);
-    P(C, 45000, S, 3000, HU_TH_PUSH | HU_TH_ACK, c + 1, s + 1, req1, l1);
-    P(S, 3000, C, 45000, HU_TH_PUSH | HU_TH_ACK, s + 1, c + 1 + l1, resp, lr);
-    P(C, 45000, S, 3000, HU_TH_ACK, c + 1 + l1, s + 1 + lr, NULL, 0);
-    t += 5000000;
-    P(S, 3000, C, 45000, HU_TH_FIN | HU_TH_ACK, s + 1 + lr, c + 1 + l1, NULL, 0);
-    P(C, 45000, S, 3000, HU_TH_ACK, c + 1 + l1, s + 2 + lr, NULL, 0);
-    P(C, 45000, S, 3000, HU_TH_PUSH | HU_TH_ACK, c + 1 + l1, s + 2 + lr, request_line, l2);
-    P(S, 3000, C, 45000, HU_TH_RST, s + 2 + lr, 0, NULL, 0);
+    P(C, cp, S, 3000, HU_TH_SYN, c, 0, NULL, 0);
+    P(S, 3000, C, cp, HU_TH_SYN | HU_TH_ACK, s, c + 1, NULL, 0);
+    P(C, cp, S, 3000, HU_TH_ACK, c + 1, s + 1, NULL, 0);
+    P(C, cp, S, 3000, HU_TH_PUSH | HU_TH_ACK, c + 1, s + 1, req1, l1);
+    P(S, 3000, C, cp, HU_TH_PUSH | HU_TH_ACK, s + 1, c + 1 + l1, resp, lr);
+    P(C, cp, S, 3000, HU_TH_ACK, c + 1 + l1, s + 1 + lr, NULL, 0);
+    *t += 5000000;
+    P(S, 3000, C, cp, HU_TH_FIN | HU_TH_ACK, s + 1 + lr, c + 1 + l1, NULL, 0);
+    P(C, cp, S, 3000, HU_TH_ACK, c + 1 + l1, s + 2 + lr, NULL, 0);
+    P(C, cp, S, 3000, HU_TH_PUSH | HU_TH_ACK, c + 1 + l1, s + 2 + lr, request_line, l2);
+    P(S, 3000, C, cp, HU_TH_RST, s + 2 + lr, 0, NULL, 0);
 #undef P
+}
+
+int tu_write_race(const char *path, const char *request_line)
+{
+    tu_pcap *w = tu_pcap_open(path, 101, 65535);
+    if (!w)
+        return -1;
+    int64_t t = 1763740800000000LL;
+    /* The historical single race: client 127.0.0.1:45000. */
+    static uint8_t buf[4096];
+    (void)buf;
+    write_race_conn(w, 45000 - 1024, request_line, &t);
     tu_pcap_close(w);
     return 10;
+}
+
+long tu_write_races(const char *path, uint32_t n)
+{
+    tu_pcap *w = tu_pcap_open(path, 101, 65535);
+    if (!w)
+        return -1;
+    int64_t t = 1763740800000000LL;
+    for (uint32_t i = 0; i < n; i++) {
+        char req[64];
+        snprintf(req, sizeof req, "POST /item/%u HTTP/1.1\r\n\r\n", i);
+        write_race_conn(w, i, req, &t);
+        t -= 5000000;   /* keep the capture short in time: connections overlap */
+    }
+    tu_pcap_close(w);
+    return (long)n * 10;
 }

@@ -95,3 +95,5 @@ void tu_lines_free(char **lines, size_t n);
  * (10 packets: handshake, one exchange, FIN, late request with the given
  * request line, RST) and return the packet count. */
 int tu_write_race(const char *path, const char *request_line);
+/* n such races on distinct connections (10 n packets); returns the count. */
+long tu_write_races(const char *path, uint32_t n);

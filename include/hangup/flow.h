@@ -131,8 +131,6 @@ struct hu_flow {
     uint32_t seg_next[2];
     struct hu_http *http;     /* parser pair, allocated on first payload */
     struct hu_hist *hist;     /* HTTP history, allocated with the parser */
-    uint32_t flights;         /* client requests started, by TCP heuristics:
-                                 new data after the server acknowledged all */
 };
 
 enum { HU_REASM_NONE = 0, HU_REASM_NIDS, HU_REASM_SEGMENTS };

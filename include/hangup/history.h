@@ -35,6 +35,12 @@ typedef struct hu_hist {
     uint8_t *hello;            /* the client's first bytes, until SNI is found */
     size_t hello_len;
     int64_t idle_close_us;     /* the server's idle close delay, or -1 */
+    /* Where the client's newest chunk began, to place message starts in
+     * sequence space; and where the newest request began. */
+    uint32_t chunk_seq;
+    uint64_t chunk_off;
+    uint32_t last_req_seq;
+    bool last_req_seq_set;
 } hu_hist;
 
 /* A request head was seen on flow f. */

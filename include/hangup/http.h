@@ -42,6 +42,7 @@ typedef struct hu_http_msg {
     int keepalive_timeout;     /* Keep-Alive: timeout=N, or -1 */
     bool expect_continue;
     int64_t start_ts;          /* time of the packet with its first byte */
+    uint64_t start_off;        /* its first byte's offset in the direction's stream */
 } hu_http_msg;
 
 typedef struct hu_http_cb {
@@ -71,6 +72,9 @@ void hu_http_eof(hu_http *h, int dir, int64_t ts, const hu_http_cb *cb, void *ar
 /* The stream skipped bytes (a capture gap): drop the current message and
  * look for the next head at the next byte fed. */
 void hu_http_gap(hu_http *h, int dir);
+
+/* Bytes fed so far in direction dir. */
+uint64_t hu_http_fed(const hu_http *h, int dir);
 
 bool hu_http_unparsable(const hu_http *h);
 /* Requests whose final response has not ended yet. */

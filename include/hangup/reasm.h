@@ -17,8 +17,10 @@
 #include "hangup/flow.h"
 
 typedef struct hu_stream_cb {
-    /* n bytes sent by dir (HU_HTTP_CLIENT / HU_HTTP_SERVER), in order. */
-    void (*data)(void *arg, hu_flow *f, int dir, const uint8_t *p, size_t n, int64_t ts);
+    /* n bytes sent by dir (HU_HTTP_CLIENT / HU_HTTP_SERVER), in order; seq
+     * is the sequence number of p[0]. */
+    void (*data)(void *arg, hu_flow *f, int dir, const uint8_t *p, size_t n, uint32_t seq,
+                 int64_t ts);
     /* Bytes sent by dir were lost to the capture before what comes next. */
     void (*gap)(void *arg, hu_flow *f, int dir);
 } hu_stream_cb;

@@ -1,0 +1,434 @@
+/*
+ * test_store.c -- the SQLite store and the database commands, end to end:
+ * schema creation and migration, a newer schema refused, idempotent
+ * re-analysis (by content, not path), a writer killed halfway, a reader
+ * while a writer works, query/report/show output, and the failures a user
+ * meets (unwritable path, not a database, locked, disk full).
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hangup/store.h"
+#include "testutil.h"
+
+static int hangup(const char *args, char **out, char **err)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "TZ=UTC '%s' %s", HANGUP_BIN, args);
+    return tu_sh(cmd, out, err);
+}
+
+static int64_t scalar(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q;
+    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+    int64_t v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+    return v;
+}
+
+static char *fresh_db(void)
+{
+    char *p = strdup(tu_tmp(".db"));
+    unlink(p);
+    return p;
+}
+
+static void rm_db(char *p)
+{
+    char b[4200];
+    unlink(p);
+    snprintf(b, sizeof b, "%s-wal", p);
+    unlink(b);
+    snprintf(b, sizeof b, "%s-shm", p);
+    unlink(b);
+    free(p);
+}
+
+Test(store, new_database_has_the_current_schema)
+{
+    char *db = fresh_db();
+    char err[512];
+    hu_store *s = hu_store_open(db, false, err, sizeof err);
+    cr_assert_not_null(s, "%s", err);
+    cr_expect_eq(hu_store_version(s), HU_STORE_VERSION);
+    hu_store_close(s);
+    cr_expect_eq(scalar(db, "PRAGMA user_version"), HU_STORE_VERSION);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('captures',"
+                            "'incidents','incident_packets','connections','servers',"
+                            "'captures_view','incidents_view','servers_view')"), 8);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode='wal'"),
+                 1);
+    rm_db(db);
+}
+
+Test(store, migrates_from_every_earlier_version)
+{
+    for (int from = 0; from < HU_STORE_VERSION; from++) {
+        char *db = fresh_db();
+        char err[512];
+        hu_store *s = hu_store_open_version(db, from, err, sizeof err);
+        cr_assert_not_null(s, "%s", err);
+        cr_expect_eq(hu_store_version(s), from);
+        if (from >= 1)   /* data written under the old schema survives */
+            cr_assert_eq(sqlite3_exec(hu_store_db(s),
+                                      "INSERT INTO captures (source, analyzer_version, analyzed_at, "
+                                      "first_time, last_time) VALUES ('old.pcap', '0.0', 1, "
+                                      "1763740800000000, 1763740801000000)",
+                                      NULL, NULL, NULL), SQLITE_OK);
+        hu_store_close(s);
+        s = hu_store_open(db, false, err, sizeof err);
+        cr_assert_not_null(s, "%s", err);
+        cr_expect_eq(hu_store_version(s), HU_STORE_VERSION, "from version %d", from);
+        hu_store_close(s);
+        if (from >= 1) {
+            cr_expect_eq(scalar(db, "SELECT count(*) FROM captures WHERE source='old.pcap'"), 1);
+            cr_expect_eq(scalar(db, "SELECT count(*) FROM captures_view WHERE "
+                                    "first_time = '2025-11-21T16:00:00.000000Z'"), 1);
+        }
+        rm_db(db);
+    }
+}
+
+Test(store, newer_schema_is_refused)
+{
+    char *db = fresh_db();
+    sqlite3 *h;
+    sqlite3_open(db, &h);
+    sqlite3_exec(h, "PRAGMA user_version = 99", NULL, NULL, NULL);
+    sqlite3_close(h);
+    char args[4400], *out, *err;
+    snprintf(args, sizeof args, "analyze --db '%s' '%s'", db, tu_sample("race-python.pcap"));
+    cr_expect_eq(hangup(args, &out, &err), 4);
+    cr_expect(strstr(err, "newer than this hangup"), "%s", err);
+    cr_expect_eq(strlen(out), 0, "nothing analysed without a usable database");
+    free(out);
+    free(err);
+    rm_db(db);
+}
+
+Test(store, analysing_the_same_packets_again_replaces_them)
+{
+    char *db = fresh_db();
+    char args[4400], *out, *err;
+    const char *sample = tu_sample("race-python.pcap");
+    snprintf(args, sizeof args, "analyze --db '%s' '%s'", db, sample);
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    int64_t inc = scalar(db, "SELECT count(*) FROM incidents");
+    int64_t pk = scalar(db, "SELECT count(*) FROM incident_packets");
+    cr_expect_eq(inc, 2);
+    cr_expect_gt(pk, 6);
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    /* The same bytes under another name are the same capture. */
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", tu_tmp(".pcap"));
+    char cp[4400];
+    snprintf(cp, sizeof cp, "cp '%s' '%s'", sample, copy);
+    cr_assert_eq(system(cp), 0);
+    snprintf(args, sizeof args, "analyze --db '%s' '%s'", db, copy);
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM captures"), 1);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents"), inc);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incident_packets"), pk);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM servers"),
+                 scalar(db, "SELECT count(DISTINCT server) FROM servers"));
+    /* A different capture adds to it. */
+    snprintf(args, sizeof args, "analyze --db '%s' '%s'", db, tu_sample("crossed-server.pcap"));
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM captures"), 2);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents"), inc + 2);
+    unlink(copy);
+    rm_db(db);
+}
+
+/* Start hangup in the background; returns its pid. */
+static pid_t spawn_hangup(const char *db, const char *pcap)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        freopen("/dev/null", "w", stdout);
+        freopen("/dev/null", "w", stderr);
+        execl(HANGUP_BIN, "hangup", "analyze", "--no-timeline", "--db", db, pcap, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+Test(store, killed_writer_leaves_the_database_consistent, .timeout = 120)
+{
+    char *db = fresh_db();
+    char args[4400], *out, *err;
+    snprintf(args, sizeof args, "analyze --db '%s' '%s'", db, tu_sample("race-node-ipv4.pcap"));
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    const char *big = strdup(tu_tmp(".pcap"));
+    tu_write_races(big, 60000);   /* 600k packets, 60k incidents */
+    int killed_mid_run = 0;
+    for (int delay = 150; delay <= 1200 && !killed_mid_run; delay *= 2) {
+        pid_t pid = spawn_hangup(db, big);
+        sleep_ms(delay);
+        kill(pid, SIGKILL);
+        int st;
+        waitpid(pid, &st, 0);
+        if (WIFSIGNALED(st))
+            killed_mid_run = 1;
+    }
+    cr_assert(killed_mid_run, "the analysis always ended before it could be killed");
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM pragma_integrity_check WHERE "
+                            "integrity_check = 'ok'"), 1);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM captures"), 1, "only the earlier capture");
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents"), 2);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM captures WHERE complete = 1"), 1);
+    unlink(big);
+    free((void *)big);
+    rm_db(db);
+}
+
+Test(store, readers_are_not_blocked_by_a_writer, .timeout = 120)
+{
+    char *db = fresh_db();
+    char args[4400], *out, *err;
+    snprintf(args, sizeof args, "analyze --db '%s' '%s'", db, tu_sample("race-node-ipv4.pcap"));
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    const char *big = strdup(tu_tmp(".pcap"));
+    tu_write_races(big, 40000);
+    pid_t pid = spawn_hangup(db, big);
+    int reads = 0, running_reads = 0;
+    for (int i = 0; i < 20; i++) {
+        snprintf(args, sizeof args, "query --db '%s' --csv 'SELECT count(*) AS n FROM incidents'",
+                 db);
+        int rc = hangup(args, &out, &err);
+        cr_expect_eq(rc, 0, "read %d failed while writing: %s", i, err);
+        /* The writer's transaction is invisible until it commits. */
+        if (rc == 0 && waitpid(pid, NULL, WNOHANG) == 0) {
+            cr_expect_str_eq(out, "n\r\n2\r\n");
+            running_reads++;
+        }
+        reads++;
+        free(out);
+        free(err);
+        sleep_ms(20);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    cr_expect_gt(running_reads, 0, "no read happened while the writer ran");
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents"), 40002);
+    unlink(big);
+    free((void *)big);
+    rm_db(db);
+}
+
+Test(store, query_formats_and_read_only)
+{
+    char *db = fresh_db();
+    char args[4400], *out, *err;
+    snprintf(args, sizeof args, "analyze --db '%s' '%s'", db, tu_sample("race-python.pcap"));
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    snprintf(args, sizeof args, "query --db '%s' \"SELECT method, target FROM incidents ORDER BY "
+                                "id\"", db);
+    cr_expect_eq(hangup(args, &out, &err), 0, "%s", err);
+    cr_expect_str_eq(out, "method  target\n------  --------\nPOST    /items\n"
+                          "DELETE  /items/4\n(2 rows)\n");
+    free(out); free(err);
+    snprintf(args, sizeof args, "query --db '%s' --csv \"SELECT method, 'a,b' AS x, NULL AS n "
+                                "FROM incidents ORDER BY id\"", db);
+    cr_expect_eq(hangup(args, &out, &err), 0);
+    cr_expect_str_eq(out, "method,x,n\r\nPOST,\"a,b\",\r\nDELETE,\"a,b\",\r\n");
+    free(out); free(err);
+    snprintf(args, sizeof args, "query --db '%s' --json \"SELECT id, verdict, rtt_ms, sni FROM "
+                                "incidents_view ORDER BY id LIMIT 1\"", db);
+    cr_expect_eq(hangup(args, &out, &err), 0);
+    cr_expect(strncmp(out, "{\"id\":1,\"verdict\":\"stale\",\"rtt_ms\":", 35) == 0, "%s", out);
+    cr_expect(strstr(out, ",\"sni\":null}\n"), "%s", out);
+    free(out); free(err);
+    static const char *const refused[] = {
+        "DELETE FROM incidents", "SELECT 1; DELETE FROM incidents", "DROP TABLE captures",
+        "SELECT nope FROM", "PRAGMA user_version = 7",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        snprintf(args, sizeof args, "query --db '%s' \"%s\"", db, refused[i]);
+        cr_expect_eq(hangup(args, &out, &err), 2, "%s was not refused", refused[i]);
+        cr_expect(strncmp(err, "hangup: query: ", 15) == 0, "%s", err);
+        free(out); free(err);
+    }
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents"), 2);
+    cr_expect_eq(scalar(db, "PRAGMA user_version"), HU_STORE_VERSION);
+    rm_db(db);
+}
+
+Test(store, report_sections_and_bound_filters)
+{
+    char *db = fresh_db();
+    char args[4400], *out, *err;
+    char first[4200];
+    snprintf(first, sizeof first, "%s", tu_sample("race-python.pcap"));   /* static buffer */
+    snprintf(args, sizeof args, "analyze --db '%s' '%s' '%s'", db, first,
+             tu_sample("crossed-client.pcap"));
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    snprintf(args, sizeof args, "report --db '%s'", db);
+    cr_expect_eq(hangup(args, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, "Incidents by verdict"));
+    cr_expect(strstr(out, "Incidents by day"));
+    cr_expect(strstr(out, "Lost requests by method and target"));
+    cr_expect(strstr(out, "Keep-alive timeouts inferred per server"));
+    cr_expect(strstr(out, "keepalive-race  stale    2"), "%s", out);
+    cr_expect(strstr(out, "keepalive-race  crossed  2"), "%s", out);
+    cr_expect(strstr(out, "races will recur"), "%s", out);
+    free(out); free(err);
+    /* A filter value is data, never SQL. */
+    snprintf(args, sizeof args, "report --db '%s' --server \"x' OR 1=1 --\"", db);
+    cr_expect_eq(hangup(args, &out, &err), 0, "%s", err);
+    cr_expect_null(strstr(out, "keepalive-race"), "%s", out);
+    free(out); free(err);
+    snprintf(args, sizeof args, "report --db '%s' --server 10.77.0.2:3100 --since 2026-01-01",
+             db);
+    cr_expect_eq(hangup(args, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, "keepalive-race  crossed  2"), "%s", out);
+    cr_expect_null(strstr(out, "stale    2"), "%s", out);
+    free(out); free(err);
+    snprintf(args, sizeof args, "report --db '%s' --until 2000-01-01", db);
+    cr_expect_eq(hangup(args, &out, &err), 0);
+    cr_expect(strstr(out, "(0 rows)"));
+    free(out); free(err);
+    snprintf(args, sizeof args, "report --db '%s' --since yesterday", db);
+    cr_expect_eq(hangup(args, &out, &err), 2);
+    free(out); free(err);
+    rm_db(db);
+}
+
+/* show ID prints exactly the block analyze printed for that incident. */
+Test(store, show_reprints_what_analyze_printed)
+{
+    char *db = fresh_db();
+    char args[4400], *out, *err;
+    char first[4200];
+    snprintf(first, sizeof first, "%s", tu_sample("crossed-client.pcap"));
+    snprintf(args, sizeof args, "analyze --db '%s' '%s' '%s'", db, first,
+             tu_sample("race-tls.pcap"));
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    char *analyzed = out;
+    free(err);
+    int64_t n = scalar(db, "SELECT count(*) FROM incidents");
+    cr_assert_eq(n, 3);
+    for (int64_t id = 1; id <= n; id++) {
+        snprintf(args, sizeof args, "show --db '%s' %lld", db, (long long)id);
+        cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+        cr_expect(strncmp(out, "Keep-alive race #", 17) == 0);
+        cr_expect(strstr(analyzed, out), "show %lld is not what analyze printed:\n%s",
+                  (long long)id, out);
+        free(out); free(err);
+    }
+    snprintf(args, sizeof args, "show --db '%s' 999", db);
+    cr_expect_eq(hangup(args, &out, &err), 4);
+    cr_expect(strstr(err, "no incident 999"), "%s", err);
+    free(out); free(err);
+    free(analyzed);
+    rm_db(db);
+}
+
+Test(store, unwritable_path_and_not_a_database)
+{
+    char args[4400], *out, *err;
+    snprintf(args, sizeof args, "analyze --db /nonexistent-dir/h.db '%s'",
+             tu_sample("race-python.pcap"));
+    cr_expect_eq(hangup(args, &out, &err), 4);
+    cr_expect(strstr(err, "database /nonexistent-dir/h.db: "), "%s", err);
+    cr_expect_eq(strchr(err, '\n') - err + 1, (long)strlen(err), "one line: %s", err);
+    free(out); free(err);
+    char *db = fresh_db();
+    FILE *fp = fopen(db, "wb");
+    for (int i = 0; i < 4096; i++)
+        fputc(i * 31, fp);
+    fclose(fp);
+    snprintf(args, sizeof args, "analyze --db '%s' '%s'", db, tu_sample("race-python.pcap"));
+    cr_expect_eq(hangup(args, &out, &err), 4);
+    cr_expect(strstr(err, "not an SQLite database"), "%s", err);
+    free(out); free(err);
+    snprintf(args, sizeof args, "query --db '%s' 'SELECT 1'", db);
+    cr_expect_eq(hangup(args, &out, &err), 4);
+    free(out); free(err);
+    snprintf(args, sizeof args, "query --db /nonexistent.db 'SELECT 1'");
+    cr_expect_eq(hangup(args, &out, &err), 4);
+    cr_expect(strstr(err, "analyse a capture first"), "%s", err);
+    free(out); free(err);
+    rm_db(db);
+}
+
+Test(store, locked_database_fails_cleanly, .timeout = 60)
+{
+    char *db = fresh_db();
+    char args[4400], *out, *err;
+    snprintf(args, sizeof args, "analyze --db '%s' '%s'", db, tu_sample("race-python.pcap"));
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    snprintf(args, sizeof args, "analyze --db '%s' '%s'", db, tu_sample("crossed-server.pcap"));
+    cr_expect_eq(hangup(args, &out, &err), 4);
+    cr_expect(strstr(err, "another process is writing"), "%s", err);
+    cr_expect(strstr(out, "Keep-alive race #1"), "the analysis is still printed");
+    free(out); free(err);
+    sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(h);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM captures"), 1, "nothing half-written");
+    rm_db(db);
+}
+
+Test(store, full_disk_fails_cleanly, .timeout = 120)
+{
+    char dir[256];
+    snprintf(dir, sizeof dir, "/tmp/hangup-full-%d", (int)getpid());
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && mount -t tmpfs -o size=384k tmpfs %s 2>/dev/null",
+             dir, dir);
+    if (system(cmd) != 0) {
+        rmdir(dir);
+        cr_skip_test("cannot mount a small tmpfs here (needs root)");
+    }
+    char db[300], args[4400], *out, *err;
+    snprintf(db, sizeof db, "%s/h.db", dir);
+    snprintf(args, sizeof args, "analyze --no-timeline --db '%s' '%s'", db,
+             tu_sample("race-python.pcap"));
+    cr_expect_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    const char *big = strdup(tu_tmp(".pcap"));
+    tu_write_races(big, 20000);
+    snprintf(args, sizeof args, "analyze --no-timeline --db '%s' '%s'", db, big);
+    cr_expect_eq(hangup(args, &out, &err), 4);
+    cr_expect(strstr(err, "disk is full"), "%s", err);
+    free(out); free(err);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM pragma_integrity_check WHERE "
+                            "integrity_check = 'ok'"), 1);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM captures"), 1);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents"), 2);
+    unlink(big);
+    free((void *)big);
+    snprintf(cmd, sizeof cmd, "umount %s && rmdir %s", dir, dir);
+    system(cmd);
+}
