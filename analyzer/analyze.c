@@ -36,12 +36,63 @@
 #include "hangup/store.h"
 
 #include <inttypes.h>
+#include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #define HU_RETRY_WINDOW_US (10LL * 1000000)
 #define HU_PENDING_MAX 65536
+#define HU_RAW_FRAMES 32            /* -w: frames kept per connection */
+#define HU_RAW_BYTES (256 * 1024)   /* -w: bytes kept per connection */
+#define HU_RAW_SNAP 65535           /* -w: a kept frame is cut to this */
+
+/* -w: a connection's most recent raw frames. */
+typedef struct hu_rawframe {
+    int64_t ts_us;
+    uint32_t caplen, wirelen;
+    uint8_t *data;
+} hu_rawframe;
+
+struct hu_rawring {
+    hu_rawframe f[HU_RAW_FRAMES];
+    unsigned head, len;
+    size_t bytes;
+};
+
+static void raw_free(struct hu_rawring *r)
+{
+    if (!r)
+        return;
+    for (unsigned i = 0; i < r->len; i++)
+        free(r->f[(r->head + i) % HU_RAW_FRAMES].data);
+    free(r);
+}
+
+/* Keep a copy of frame fr in f's raw ring, dropping the oldest frames to
+ * stay within HU_RAW_FRAMES and HU_RAW_BYTES. */
+static void raw_keep(hu_flow *f, const hu_frame *fr)
+{
+    if (!f->raw && !(f->raw = calloc(1, sizeof *f->raw)))
+        return;
+    struct hu_rawring *r = f->raw;
+    uint32_t n = fr->caplen < HU_RAW_SNAP ? fr->caplen : HU_RAW_SNAP;
+    while (r->len && (r->len == HU_RAW_FRAMES || r->bytes + n > HU_RAW_BYTES)) {
+        hu_rawframe *old = &r->f[r->head];
+        r->bytes -= old->caplen;
+        free(old->data);
+        r->head = (r->head + 1) % HU_RAW_FRAMES;
+        r->len--;
+    }
+    uint8_t *d = malloc(n ? n : 1);
+    if (!d)
+        return;
+    memcpy(d, fr->data, n);
+    hu_rawframe *e = &r->f[(r->head + r->len) % HU_RAW_FRAMES];
+    *e = (hu_rawframe){ fr->ts_us, n, fr->wirelen, d };
+    r->len++;
+    r->bytes += n;
+}
 
 struct hu_analyzer {
     hu_analyze_opts o;
@@ -56,7 +107,13 @@ struct hu_analyzer {
     /* Incidents waiting for their retry window, oldest first. */
     hu_incident_rec **pending;
     size_t npending, cap_pending;
-    /* Per file: */
+    /* -w: the incidents' connections as a pcap. */
+    pcap_t *wdead;
+    pcap_dumper_t *wdump;
+    int wdlt;
+    bool wfailed;
+    /* Per source: */
+    int dlt;
     const char *path;
     hu_flowtab *flows;
     hu_reasm *reasm;
@@ -87,7 +144,8 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o)
     if (!a)
         return NULL;
     a->o = *o;
-    hu_report_cfg rc = { .out = o->out, .json = o->json, .timeline = o->timeline };
+    hu_report_cfg rc = { .out = o->out, .json = o->json, .timeline = o->timeline,
+                         .flush = o->live };
     a->report = hu_report_new(&rc);
     a->servers = hu_servers_new();
     a->history = a->servers ? hu_history_new(a->servers, on_request, a) : NULL;
@@ -151,15 +209,56 @@ void hu_analyzer_free(hu_analyzer *a)
     hu_servers_free(a->file_servers);
     hu_servers_free(a->servers);
     hu_store_close(a->store);
+    if (a->wdump)
+        pcap_dump_close(a->wdump);
+    if (a->wdead)
+        pcap_close(a->wdead);
     hu_report_free(a->report);
     free(a);
 }
 
 uint64_t hu_analyzer_incidents(const hu_analyzer *a) { return hu_report_incidents(a->report); }
 
+/* -w: write the incident's connection's recent frames. */
+static void write_frames(hu_analyzer *a, const hu_flow *f)
+{
+    if (a->wfailed || !f->raw)
+        return;
+    if (!a->wdump) {
+        a->wdead = pcap_open_dead(a->dlt, 262144);
+        a->wdump = a->wdead ? pcap_dump_open(a->wdead, a->o.write_path) : NULL;
+        if (!a->wdump) {
+            fprintf(a->o.err, "%s: -w %s: %s\n", a->o.progname, a->o.write_path,
+                    a->wdead ? pcap_geterr(a->wdead) : "out of memory");
+            a->wfailed = true;
+            return;
+        }
+        a->wdlt = a->dlt;
+    }
+    if (a->dlt != a->wdlt) {
+        fprintf(a->o.err, "%s: -w %s: %s has another link type than the first capture; its "
+                          "incidents are not written\n", a->o.progname, a->o.write_path, a->path);
+        a->wfailed = true;
+        return;
+    }
+    const struct hu_rawring *r = f->raw;
+    for (unsigned i = 0; i < r->len; i++) {
+        const hu_rawframe *e = &r->f[(r->head + i) % HU_RAW_FRAMES];
+        struct pcap_pkthdr h;
+        h.ts.tv_sec = (time_t)(e->ts_us / 1000000);
+        h.ts.tv_usec = (suseconds_t)(e->ts_us % 1000000);
+        h.caplen = e->caplen;
+        h.len = e->wirelen;
+        pcap_dump((u_char *)a->wdump, &h, e->data);
+    }
+    pcap_dump_flush(a->wdump);
+}
+
 static void on_incident(void *arg, const hu_incident *inc)
 {
     hu_analyzer *a = arg;
+    if (a->o.write_path)
+        write_frames(a, inc->flow);
     hu_incident_rec *rec = hu_incident_rec_new(inc, a->path, ++a->file_incidents);
     if (!rec) {
         a->nomem++;
@@ -167,6 +266,10 @@ static void on_incident(void *arg, const hu_incident *inc)
     }
     hu_servers_incident(a->file_servers, rec->ipver, rec->srv_addr, rec->srv_port,
                         rec->verdict == HU_VERDICT_STALE);
+    if (a->o.live) {
+        finish_incident(a, rec);   /* now: a live user waits for it */
+        return;
+    }
     if (a->npending == HU_PENDING_MAX)
         flush_pending(a, 1);
     if (a->npending == a->cap_pending) {
@@ -217,6 +320,8 @@ static void on_release(void *arg, hu_flow *f)
                              sizeof err))
         store_fail(a, err);
     hu_history_release(a->history, f);
+    raw_free(f->raw);
+    f->raw = NULL;
 }
 
 static void on_frame(void *arg, int dlt, const hu_frame *fr)
@@ -253,51 +358,73 @@ static void on_frame(void *arg, int dlt, const hu_frame *fr)
         a->nomem++;
         return;
     }
+    if (a->o.write_path)
+        raw_keep(f, fr);
     hu_detect_packet(&a->detect, f, side, &p);
     hu_reasm_packet(a->reasm, f, side, &p);
     hu_history_packet(a->history, f, side, &p);
 }
 
-hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
+void hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int dlt,
+                       size_t streams)
 {
     hu_flowtab_cfg fc = { .max_flows = a->o.max_flows, .idle_us = a->o.idle_us,
                           .closed_us = a->o.closed_us };
-    /* libnids' table is sized once per capture: about one stream per 4 KiB
-     * of file, between 1024 and 1M. */
-    struct stat stt;
-    size_t streams = stat(path, &stt) == 0 ? (size_t)(stt.st_size / 4096) : 0;
     if (streams > a->o.max_flows)
         streams = a->o.max_flows;
     const char *warn = NULL;
+    a->path = source;
+    a->dlt = dlt;
+    a->packets = a->bad = a->nomem = a->file_incidents = 0;
+    a->now = INT64_MIN;
     a->file_servers = hu_servers_new();
     a->flows = hu_flowtab_new(&fc, on_release, a);
     a->reasm = hu_reasm_new(streams, &hu_history_stream, a->history, &warn);
     if (!a->flows || !a->reasm || !a->file_servers) {
-        fprintf(a->o.err, "%s: %s: out of memory\n", a->o.progname, path);
-        hu_flowtab_free(a->flows);
-        hu_reasm_free(a->reasm);
-        hu_servers_free(a->file_servers);
-        a->flows = NULL;
-        a->reasm = NULL;
-        a->file_servers = NULL;
-        return HU_FILE_NOMEM;
+        fprintf(a->o.err, "%s: %s: out of memory\n", a->o.progname, source);
+        exit(3);
     }
     hu_history_set_servers(a->history, a->file_servers);
     if (warn)
         fprintf(a->o.err, "%s: %s\n", a->o.progname, warn);
-    a->path = path;
-    a->packets = a->bad = a->nomem = a->file_incidents = 0;
-    a->now = INT64_MIN;
-    char err[1024] = "";
     if (a->store && !a->store_failed) {
-        hu_capture_meta m = { .source = path, .kind = "file", .link_type = NULL };
+        char err[1024];
+        hu_capture_meta m = { .source = source, .kind = kind, .link_type = NULL };
         if (!hu_store_begin(a->store, &m, &a->capture_id, err, sizeof err))
             store_fail(a, err);
     }
+}
 
-    hu_capture_info info;
-    hu_capture_rc rc = hu_capture_file(path, a->o.filter, on_frame, a, &info, err, sizeof err);
+void hu_analyzer_frame(hu_analyzer *a, int dlt, const hu_frame *fr)
+{
+    on_frame(a, dlt, fr);
+}
 
+void hu_analyzer_tick(hu_analyzer *a)
+{
+    char err[1024];
+    if (a->capture_id > 0 && !hu_store_checkpoint(a->store, err, sizeof err))
+        store_fail(a, err);
+}
+
+void hu_analyzer_progress_get(const hu_analyzer *a, hu_analyzer_progress *pr)
+{
+    memset(pr, 0, sizeof *pr);
+    pr->packets = a->packets;
+    pr->incidents = a->file_incidents;
+    if (a->flows) {
+        hu_flowtab_stats st;
+        hu_flowtab_stats_get(a->flows, &st);
+        pr->connections = st.flows;
+        pr->active = st.active;
+        pr->evicted = st.evicted;
+    }
+}
+
+hu_file_rc hu_analyzer_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture_info *info,
+                           const char *err)
+{
+    const char *path = a->path;
     hu_flowtab_stats st;
     hu_flowtab_stats_get(a->flows, &st);
     hu_reasm_stats rs;
@@ -310,7 +437,7 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
     hu_report_file_done(a->report, a->packets, st.flows, rs.nids_streams, rs.segment_flows);
 
     /* The capture's server summaries, then commit it (or drop it, if the
-     * file could not be read at all). */
+     * source could not be read at all). */
     if (a->capture_id > 0) {
         char serr[1024];
         if (rc == HU_CAP_FAILED || rc == HU_CAP_BADFILTER) {
@@ -323,9 +450,10 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
                 if (!hu_store_server(a->store, a->capture_id, &list[i], serr, sizeof serr))
                     store_fail(a, serr);
             free(list);
-            hu_capture_end e = { .content_hash = info.hash, .first_us = info.first_us,
-                                 .last_us = info.last_us, .packets = a->packets,
-                                 .complete = rc == HU_CAP_OK, .link_type = info.link_name };
+            hu_capture_end e = { .content_hash = info->hash[0] ? info->hash : NULL,
+                                 .first_us = info->first_us, .last_us = info->last_us,
+                                 .packets = a->packets, .complete = rc == HU_CAP_OK,
+                                 .link_type = info->link_name };
             int64_t replaced;
             if (a->capture_id > 0 &&
                 !hu_store_end(a->store, a->capture_id, &e, &replaced, serr, sizeof serr))
@@ -362,6 +490,28 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
         fprintf(a->o.err, "%s: %s: %s\n", a->o.progname, path, err);
         return HU_FILE_FAILED;
     }
+}
+
+/* hu_capture_file's per-frame callback: the first frame tells the link
+ * type, which -w needs. */
+static void file_frame(void *arg, int dlt, const hu_frame *fr)
+{
+    hu_analyzer *a = arg;
+    a->dlt = dlt;
+    on_frame(a, dlt, fr);
+}
+
+hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
+{
+    /* libnids' table is sized once per capture: about one stream per 4 KiB
+     * of file, between 1024 and 1M. */
+    struct stat stt;
+    size_t streams = stat(path, &stt) == 0 ? (size_t)(stt.st_size / 4096) : 0;
+    hu_analyzer_begin(a, path, "file", -1, streams);
+    char err[1024] = "";
+    hu_capture_info info;
+    hu_capture_rc rc = hu_capture_file(path, a->o.filter, file_frame, a, &info, err, sizeof err);
+    return hu_analyzer_end(a, rc, &info, err);
 }
 
 void hu_analyzer_finish(hu_analyzer *a)

@@ -9,6 +9,7 @@
  * database could not be opened or written.
  */
 #include "hangup/analyze.h"
+#include "hangup/live.h"
 #include "hangup/query.h"
 
 #include <errno.h>
@@ -35,6 +36,8 @@ static const char usage_main[] =
     "commands:\n"
     "  analyze FILE...   find and explain the races in pcap/pcapng files, and\n"
     "                    store them in the database (hangup.db by default)\n"
+    "  live              capture from an interface and report races as they\n"
+    "                    happen\n"
     "  query SQL         run read-only SQL over the stored incidents\n"
     "  report            the usual questions answered from the database\n"
     "  show ID           print one stored incident with its timeline\n"
@@ -69,6 +72,9 @@ static const char usage_analyze[] =
     "                          (default: hangup.db in the current directory;\n"
     "                          created if missing)\n"
     "      --no-db             do not store anything\n"
+    "  -w FILE                 write each incident's connection (its recent\n"
+    "                          packets, original link type and times) to the\n"
+    "                          pcap FILE, for Wireshark\n"
     "      --max-connections N track at most N connections at once; the least\n"
     "                          recently active is evicted beyond that\n"
     "                          (default 1000000)\n"
@@ -128,10 +134,13 @@ static int cmd_analyze(int argc, char **argv)
     optind = 1;
     int c;
     long long v;
-    while ((c = getopt_long(argc, argv, "f:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:w:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'f':
             o.filter = optarg;
+            break;
+        case 'w':
+            o.write_path = optarg;
             break;
         case OPT_JSON:
             o.json = true;
@@ -205,6 +214,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "analyze") == 0)
         return cmd_analyze(argc - 1, argv + 1);
+    if (strcmp(cmd, "live") == 0)
+        return hu_cmd_live(argc - 1, argv + 1);
     if (strcmp(cmd, "query") == 0)
         return hu_cmd_query(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0)
@@ -218,6 +229,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         if (argc > 2 && strcmp(argv[2], "analyze") == 0)
             fputs(usage_analyze, stdout);
+        else if (argc > 2 && strcmp(argv[2], "live") == 0)
+            fputs(hu_usage_live, stdout);
         else if (argc > 2 && strcmp(argv[2], "query") == 0)
             fputs(hu_usage_query, stdout);
         else if (argc > 2 && strcmp(argv[2], "report") == 0)

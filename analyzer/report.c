@@ -523,6 +523,8 @@ void hu_report_incident(hu_report *r, const hu_incident_rec *rec)
     else
         hu_incident_render(&r->sb, rec, r->cfg.timeline);
     hu_sb_write(&r->sb, r->cfg.out);
+    if (r->cfg.flush)
+        fflush(r->cfg.out);
 }
 
 static void json_server(hu_sb *sb, const hu_server_summary *s)
@@ -552,7 +554,7 @@ void hu_report_summary(hu_report *r, const hu_server_summary *list, size_t n, ui
         return;
     }
     hu_sb para = {0};
-    hu_sb_printf(&para, "Summary: %" PRIu64 " file%s, %" PRIu64 " packets, %" PRIu64
+    hu_sb_printf(&para, "Summary: %" PRIu64 " capture%s, %" PRIu64 " packets, %" PRIu64
                         " TCP connections (%" PRIu64 " reassembled by libnids, %" PRIu64
                         " per segment), %" PRIu64 " keep-alive race%s (%" PRIu64 " crossed, %" PRIu64
                         " stale)\n",

@@ -596,6 +596,21 @@ fail:
     return false;
 }
 
+bool hu_store_checkpoint(hu_store *s, char *err, size_t n)
+{
+    if (!s->in_tx)
+        return true;
+    if (!run(s, stmt(s, ST_COMMIT), "committing", err, n)) {
+        hu_store_abort(s);
+        return false;
+    }
+    s->in_tx = false;
+    if (!run(s, stmt(s, ST_BEGIN), "starting a transaction", err, n))
+        return false;
+    s->in_tx = true;
+    return true;
+}
+
 void hu_store_abort(hu_store *s)
 {
     if (!s->in_tx)

@@ -263,3 +263,39 @@ Test(cli, json_mode_prints_only_json_on_stdout)
     unlink(a);
     free((void *)a);
 }
+
+Test(cli, write_option_saves_each_incident_connection)
+{
+    const char *w = strdup(tu_tmp(".pcap"));
+    char args[4400], *out, *err;
+    char sample[4200];
+    snprintf(sample, sizeof sample, "%s", tu_sample("race-any.pcap"));
+    snprintf(args, sizeof args, "analyze --no-db -w '%s' '%s'", w, sample);
+    cr_expect_eq(run(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    /* Same link type as the input (LINUX_SLL2), both incidents' connections,
+     * only those, timestamps kept: compare with tcpdump on the original. */
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "tcpdump -n -r '%s' 2>&1 >/dev/null | grep -c LINUX_SLL2", w);
+    char *o = NULL;
+    tu_sh(cmd, &o, NULL);
+    cr_expect(o && atoi(o) == 1, "link type kept");
+    free(o);
+    snprintf(cmd, sizeof cmd, "TZ=UTC tcpdump -n -r '%s' 2>/dev/null", w);
+    tu_sh(cmd, &o, NULL);
+    size_t ng;
+    char **golden = tu_golden_lines(sample, &ng);
+    cr_assert_not_null(golden);
+    size_t lines = 0;
+    for (char *l = strtok(o, "\n"); l; l = strtok(NULL, "\n"), lines++) {
+        bool found = false;
+        for (size_t i = 0; i < ng && !found; i++)
+            found = strcmp(golden[i], l) == 0;
+        cr_expect(found, "written packet not in the original: %s", l);
+    }
+    cr_expect_geq(lines, 16, "two connections' packets written");
+    tu_lines_free(golden, ng);
+    free(o);
+    unlink(w);
+    free((void *)w);
+}

@@ -22,6 +22,9 @@ typedef struct hu_analyze_opts {
     int64_t idle_us;          /* release connections idle this long */
     int64_t closed_us;        /* release closed connections after this */
     const char *db_path;      /* SQLite database, or NULL for none */
+    const char *write_path;   /* -w: pcap of every incident's connection, or NULL */
+    bool live;                /* print and store each incident at once (no
+                                 wait for a retry), commit every second */
     FILE *out, *err;
     const char *progname;     /* prefix of error lines */
 } hu_analyze_opts;
@@ -47,6 +50,26 @@ typedef enum hu_file_rc {
 
 /* Analyse one file; problems are reported on o->err, one line each. */
 hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path);
+
+/*
+ * The same pipeline fed by a caller (live capture): begin a source, give
+ * it frames, tick it about once a second (flushes due incidents, commits
+ * the database), end it.  `kind` is "live" or "file".  end returns what
+ * hu_analyzer_file would have.
+ */
+#include "hangup/capture.h"
+void hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int dlt,
+                       size_t streams);
+void hu_analyzer_frame(hu_analyzer *a, int dlt, const hu_frame *fr);
+void hu_analyzer_tick(hu_analyzer *a);
+hu_file_rc hu_analyzer_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture_info *info,
+                           const char *err);
+
+/* Progress of the current source, for a status line. */
+typedef struct hu_analyzer_progress {
+    uint64_t packets, connections, active, incidents, evicted;
+} hu_analyzer_progress;
+void hu_analyzer_progress_get(const hu_analyzer *a, hu_analyzer_progress *pr);
 
 /* Print the summary (human output). */
 void hu_analyzer_finish(hu_analyzer *a);

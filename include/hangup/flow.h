@@ -131,6 +131,7 @@ struct hu_flow {
     uint32_t seg_next[2];
     struct hu_http *http;     /* parser pair, allocated on first payload */
     struct hu_hist *hist;     /* HTTP history, allocated with the parser */
+    struct hu_rawring *raw;   /* recent raw frames for -w (analyze.c owns it) */
 };
 
 enum { HU_REASM_NONE = 0, HU_REASM_NIDS, HU_REASM_SEGMENTS };

@@ -18,6 +18,7 @@ typedef struct hu_report_cfg {
     FILE *out;                /* incidents and summary */
     bool json;                /* one JSON object per line, nothing else */
     bool timeline;            /* human output: print the tcpdump timeline */
+    bool flush;               /* flush after each incident (live) */
 } hu_report_cfg;
 
 /* Returns NULL on allocation failure. */

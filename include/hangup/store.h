@@ -68,6 +68,10 @@ bool hu_store_end(hu_store *s, int64_t capture_id, const hu_capture_end *e, int6
                   char *err, size_t errlen);
 void hu_store_abort(hu_store *s);
 
+/* Commit what the open capture has so far and carry on in a new
+ * transaction (live capture: readers see incidents within a second). */
+bool hu_store_checkpoint(hu_store *s, char *err, size_t errlen);
+
 /* Load stored incident `id` (timeline included); NULL with err when it
  * does not exist.  Strings the record points to stay valid until
  * hu_incident_rec_free. */

@@ -1,0 +1,383 @@
+/*
+ * live.c -- `hangup live`: the analyze pipeline fed from an interface.
+ *
+ * The capture is opened the way tcpdump opens one (pcap_create, snaplen
+ * 262144, immediate mode so a lone RST is delivered at once, an optional
+ * kernel buffer size and promiscuous mode, the BPF filter on the handle),
+ * then every frame goes through the same hu_analyzer as a file's.  The
+ * handle is non-blocking and the loop poll()s its descriptor for at most
+ * 200 ms, so once a second it can commit the database (other terminals
+ * see new incidents within a second), refresh the status line, and notice
+ * a stop request even when no packet comes.  Signal handlers only set a
+ * flag (poll returns EINTR); everything else happens in the loop.
+ */
+#include "hangup/live.h"
+#include "hangup/analyze.h"
+#include "hangup/capture.h"
+#include "hangup/decode.h"
+#include "hangup/query.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pcap/pcap.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_NOMEM = 3, EXIT_DB = 4, EXIT_CAPTURE = 5 };
+
+const char hu_usage_live[] =
+    "usage: hangup live [options]\n"
+    "\n"
+    "Capture from an interface and report each keep-alive race the moment its\n"
+    "RST is seen: the same explanation and tcpdump timeline as 'analyze',\n"
+    "stored in the database (committed every second, so 'hangup report' in\n"
+    "another terminal sees it at once).  Stops on Ctrl-C (SIGINT), SIGTERM,\n"
+    "-c or --duration, then prints the summary (with each server's inferred\n"
+    "keep-alive timeout) and the capture statistics.\n"
+    "\n"
+    "options:\n"
+    "  -i, --interface IFACE   capture on IFACE ('any' for all; default: the\n"
+    "                          first interface libpcap lists)\n"
+    "  -f, --filter EXPR       BPF filter on the capture (quote it)\n"
+    "  -c, --count N           stop after N packets\n"
+    "      --duration S        stop after S seconds\n"
+    "  -B, --buffer-size KIB   kernel capture buffer in KiB (default: libpcap's)\n"
+    "  -s, --snaplen N         bytes kept per packet (default 262144)\n"
+    "  -p, --promisc           put the interface in promiscuous mode\n"
+    "      --json              JSON lines instead of explanations\n"
+    "      --no-timeline       no tcpdump timeline in explanations\n"
+    "      --db PATH           database (default: hangup.db); --no-db for none\n"
+    "  -w FILE                 write each incident's connection (its recent\n"
+    "                          packets) to the pcap FILE\n"
+    "      --idle-timeout SECS forget connections idle this long (default 3600)\n"
+    "      --max-connections N track at most N connections (default 1000000)\n"
+    "  -h, --help              show this help\n"
+    "\n"
+    "A status line (packets, connections, races, drops) is refreshed on stderr\n"
+    "once a second when stderr is a terminal.\n"
+    "\n"
+    "Capturing needs root or CAP_NET_RAW (setcap cap_net_raw,cap_net_admin=eip).\n"
+    "\n"
+    "exit status: 0 stopped cleanly; 2 usage error or bad filter; 3 out of\n"
+    "memory; 4 database error; 5 the capture could not be opened or failed.\n";
+
+static volatile sig_atomic_t g_stop;   /* set by the signal handler only */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+typedef struct live_ctx {
+    hu_analyzer *a;
+    int dlt;
+    uint64_t num, count;
+    hu_capture_info *info;
+} live_ctx;
+
+/* pcap_dispatch callback: one frame into the pipeline; stops the dispatch
+ * when -c is reached. */
+static void live_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *data)
+{
+    live_ctx *lc = (live_ctx *)arg;
+    if (lc->count && lc->num >= lc->count)
+        return;
+    hu_frame fr = { .num = ++lc->num, .ts_us = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec,
+                    .caplen = h->caplen, .wirelen = h->len, .data = data };
+    if (lc->num == 1)
+        lc->info->first_us = fr.ts_us;
+    lc->info->last_us = fr.ts_us;
+    hu_analyzer_frame(lc->a, lc->dlt, &fr);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One line explaining why the capture could not start, with the fix. */
+static void activate_error(pcap_t *pc, int rc, const char *iface)
+{
+    const char *detail = pcap_geterr(pc);
+    switch (rc) {
+    case PCAP_ERROR_PERM_DENIED:
+        fprintf(stderr, "hangup: live: not permitted to capture on %s: run as root, or give "
+                        "hangup CAP_NET_RAW (setcap cap_net_raw,cap_net_admin=eip hangup)\n",
+                iface);
+        break;
+    case PCAP_ERROR_NO_SUCH_DEVICE:
+        fprintf(stderr, "hangup: live: no such interface '%s' (see 'ip link' for the names)\n",
+                iface);
+        break;
+    case PCAP_ERROR_IFACE_NOT_UP:
+        fprintf(stderr, "hangup: live: interface %s is down (bring it up with 'ip link set %s "
+                        "up')\n", iface, iface);
+        break;
+    case PCAP_ERROR_PROMISC_PERM_DENIED:
+        fprintf(stderr, "hangup: live: not permitted to put %s in promiscuous mode: run "
+                        "without -p, or as root\n", iface);
+        break;
+    default:
+        fprintf(stderr, "hangup: live: cannot capture on %s: %s\n", iface,
+                detail && *detail ? detail : pcap_statustostr(rc));
+        break;
+    }
+}
+
+static void status_line(hu_analyzer *a, pcap_t *pc, const char *iface)
+{
+    hu_analyzer_progress pr;
+    hu_analyzer_progress_get(a, &pr);
+    struct pcap_stat ps;
+    unsigned drops = pcap_stats(pc, &ps) == 0 ? ps.ps_drop : 0;
+    fprintf(stderr, "\r\033[K[%s] %" PRIu64 " packets, %" PRIu64 " connections (%" PRIu64
+                    " open), %" PRIu64 " race%s, %u dropped by kernel",
+            iface, pr.packets, pr.connections, pr.active, pr.incidents,
+            pr.incidents == 1 ? "" : "s", drops);
+    fflush(stderr);
+}
+
+static bool parse_ll(const char *s, const char *what, long long min, long long max, long long *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || *v < min || *v > max) {
+        fprintf(stderr, "hangup: %s must be a whole number from %lld to %lld, not '%s'\n", what,
+                min, max, s);
+        return false;
+    }
+    return true;
+}
+
+int hu_cmd_live(int argc, char **argv)
+{
+    hu_analyze_opts o;
+    hu_analyze_opts_default(&o);
+    o.live = true;
+    o.db_path = HU_DEFAULT_DB;
+    const char *iface = NULL;
+    long long count = 0, duration = 0, bufsize = 0, snaplen = 262144, v;
+    bool promisc = false;
+    enum { OPT_DURATION = 256, OPT_JSON, OPT_NOTL, OPT_DB, OPT_NODB, OPT_IDLE, OPT_MAXC };
+    static const struct option lo[] = {
+        { "interface", required_argument, NULL, 'i' },
+        { "filter", required_argument, NULL, 'f' },
+        { "count", required_argument, NULL, 'c' },
+        { "duration", required_argument, NULL, OPT_DURATION },
+        { "buffer-size", required_argument, NULL, 'B' },
+        { "snaplen", required_argument, NULL, 's' },
+        { "promisc", no_argument, NULL, 'p' },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "no-timeline", no_argument, NULL, OPT_NOTL },
+        { "db", required_argument, NULL, OPT_DB },
+        { "no-db", no_argument, NULL, OPT_NODB },
+        { "idle-timeout", required_argument, NULL, OPT_IDLE },
+        { "max-connections", required_argument, NULL, OPT_MAXC },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "i:f:c:B:s:pw:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'i': iface = optarg; break;
+        case 'f': o.filter = optarg; break;
+        case 'c':
+            if (!parse_ll(optarg, "-c", 1, INT64_MAX, &count))
+                return EXIT_USAGE;
+            break;
+        case OPT_DURATION:
+            if (!parse_ll(optarg, "--duration", 1, 100LL * 365 * 86400, &duration))
+                return EXIT_USAGE;
+            break;
+        case 'B':
+            if (!parse_ll(optarg, "-B", 1, 4 * 1024 * 1024, &bufsize))
+                return EXIT_USAGE;
+            break;
+        case 's':
+            if (!parse_ll(optarg, "-s", 64, 262144, &snaplen))
+                return EXIT_USAGE;
+            break;
+        case 'p': promisc = true; break;
+        case 'w': o.write_path = optarg; break;
+        case OPT_JSON: o.json = true; break;
+        case OPT_NOTL: o.timeline = false; break;
+        case OPT_DB: o.db_path = optarg; break;
+        case OPT_NODB: o.db_path = NULL; break;
+        case OPT_IDLE:
+            if (!parse_ll(optarg, "--idle-timeout", 1, 365LL * 86400, &v))
+                return EXIT_USAGE;
+            o.idle_us = v * 1000000;
+            break;
+        case OPT_MAXC:
+            if (!parse_ll(optarg, "--max-connections", 1, 100000000, &v))
+                return EXIT_USAGE;
+            o.max_flows = (size_t)v;
+            break;
+        case 'h': fputs(hu_usage_live, stdout); return 0;
+        default: fputs("Run 'hangup help live' for usage.\n", stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "hangup: live takes no file arguments (did you mean 'hangup analyze "
+                        "%s'?)\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    char defname[256];
+    if (!iface) {
+        pcap_if_t *all = NULL;
+        if (pcap_findalldevs(&all, ebuf) != 0 || !all) {
+            fprintf(stderr, "hangup: live: no interface to capture on%s%s (name one with -i)\n",
+                    ebuf[0] ? ": " : "", ebuf);
+            if (all)
+                pcap_freealldevs(all);
+            return EXIT_CAPTURE;
+        }
+        snprintf(defname, sizeof defname, "%s", all->name);
+        pcap_freealldevs(all);
+        iface = defname;
+    }
+    pcap_t *pc = pcap_create(iface, ebuf);
+    if (!pc) {
+        fprintf(stderr, "hangup: live: cannot capture on %s: %s\n", iface, ebuf);
+        return EXIT_CAPTURE;
+    }
+    pcap_set_snaplen(pc, (int)snaplen);
+    pcap_set_promisc(pc, promisc);
+    pcap_set_immediate_mode(pc, 1);
+    pcap_set_timeout(pc, 100);
+    if (bufsize)
+        pcap_set_buffer_size(pc, (int)(bufsize * 1024));
+    int rc = pcap_activate(pc);
+    if (rc < 0) {
+        activate_error(pc, rc, iface);
+        pcap_close(pc);
+        return EXIT_CAPTURE;
+    }
+    if (rc > 0)   /* a warning: capture goes on */
+        fprintf(stderr, "hangup: live: %s: %s\n", iface, pcap_geterr(pc));
+    int dlt = pcap_datalink(pc);
+    if (!hu_decode_link_supported(dlt)) {
+        char name[128];
+        hu_capture_dlt_name(dlt, name, sizeof name);
+        fprintf(stderr, "hangup: live: %s has link type %s, which hangup cannot decode\n",
+                iface, name);
+        pcap_close(pc);
+        return EXIT_CAPTURE;
+    }
+    if (o.filter) {
+        struct bpf_program prog;
+        if (pcap_compile(pc, &prog, o.filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+            fprintf(stderr, "hangup: live: bad filter expression '%s': %s (quote the whole "
+                            "expression)\n", o.filter, pcap_geterr(pc));
+            pcap_close(pc);
+            return EXIT_USAGE;
+        }
+        int frc = pcap_setfilter(pc, &prog);
+        pcap_freecode(&prog);
+        if (frc < 0) {
+            fprintf(stderr, "hangup: live: cannot apply the filter: %s\n", pcap_geterr(pc));
+            pcap_close(pc);
+            return EXIT_CAPTURE;
+        }
+    }
+
+    tzset();
+    hu_analyzer *a = hu_analyzer_new(&o);
+    if (!a) {
+        pcap_close(pc);
+        return o.db_path ? EXIT_DB : EXIT_NOMEM;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    bool tty = isatty(STDERR_FILENO);
+    char source[300];
+    snprintf(source, sizeof source, "%s", iface);
+    hu_analyzer_begin(a, source, "live", dlt, 65536);
+    fprintf(stderr, "hangup: capturing on %s (link type %s)%s%s%s; Ctrl-C to stop\n", iface,
+            pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?",
+            o.filter ? ", filter '" : "", o.filter ? o.filter : "", o.filter ? "'" : "");
+
+    hu_capture_info info;
+    memset(&info, 0, sizeof info);
+    info.dlt = dlt;
+    snprintf(info.link_name, sizeof info.link_name, "%s",
+             pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "unknown");
+    hu_capture_rc crc = HU_CAP_OK;
+    char err[512] = "";
+    int64_t start = mono_ms(), last_tick = start;
+    live_ctx lc = { .a = a, .dlt = dlt, .count = (uint64_t)count, .info = &info };
+    int fd = pcap_get_selectable_fd(pc);
+    if (pcap_setnonblock(pc, 1, ebuf) < 0 || fd < 0) {
+        fprintf(stderr, "hangup: live: cannot poll the capture on %s: %s\n", iface, ebuf);
+        crc = HU_CAP_PARTIAL;
+        g_stop = 1;
+    }
+    while (!g_stop && !(count && lc.num >= (uint64_t)count)) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int pr = poll(&pfd, 1, 200);
+        if (pr < 0 && errno != EINTR) {
+            snprintf(err, sizeof err, "poll failed: %s", strerror(errno));
+            crc = HU_CAP_PARTIAL;
+            break;
+        }
+        if (pr > 0) {
+            int n = pcap_dispatch(pc, -1, live_frame, (u_char *)&lc);
+            if (n < 0) {
+                snprintf(err, sizeof err, "the capture failed after %" PRIu64 " packets: %s "
+                                          "(did the interface go down?)",
+                         lc.num, pcap_geterr(pc));
+                crc = HU_CAP_PARTIAL;
+                break;
+            }
+        }
+        int64_t now = mono_ms();
+        if (now - last_tick >= 1000) {
+            last_tick = now;
+            hu_analyzer_tick(a);
+            if (tty)
+                status_line(a, pc, iface);
+        }
+        if (duration && now - start >= duration * 1000)
+            break;
+    }
+    uint64_t num = lc.num;
+    if (tty)
+        fputs("\r\033[K", stderr);
+    info.frames = num;
+    struct pcap_stat ps;
+    bool have_stats = pcap_stats(pc, &ps) == 0;
+    hu_file_rc frc = hu_analyzer_end(a, crc, &info, err);
+    hu_analyzer_finish(a);
+    if (have_stats)
+        fprintf(o.json ? stderr : stdout,
+                "Capture statistics on %s: %u packets received by filter, %u dropped by kernel, "
+                "%u dropped by interface\n", iface, ps.ps_recv, ps.ps_drop, ps.ps_ifdrop);
+    hu_analyzer_free(a);
+    pcap_close(pc);
+    fflush(stdout);
+    if (frc == HU_FILE_STORE)
+        return EXIT_DB;
+    if (frc == HU_FILE_NOMEM)
+        return EXIT_NOMEM;
+    if (crc != HU_CAP_OK)
+        return EXIT_CAPTURE;
+    return 0;
+}
