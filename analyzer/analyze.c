@@ -43,6 +43,7 @@
 
 #define HU_RETRY_WINDOW_US (10LL * 1000000)
 #define HU_PENDING_MAX 65536
+#define HU_NIDS_STREAMS_MAX 16384   /* libnids table: 12k streams, 3.5 MiB */
 #define HU_RAW_FRAMES 32            /* -w: frames kept per connection */
 #define HU_RAW_BYTES (256 * 1024)   /* -w: bytes kept per connection */
 #define HU_RAW_SNAP 65535           /* -w: a kept frame is cut to this */
@@ -129,7 +130,7 @@ void hu_analyze_opts_default(hu_analyze_opts *o)
     o->timeline = true;
     o->max_flows = 1000000;
     o->idle_us = 3600LL * 1000000;     /* an hour without a packet */
-    o->closed_us = 60LL * 1000000;     /* a minute after RST or both FINs */
+    o->closed_us = 10LL * 1000000;     /* 10 s after RST or both FINs */
     o->out = stdout;
     o->err = stderr;
     o->progname = "hangup";
@@ -363,6 +364,12 @@ static void on_frame(void *arg, int dlt, const hu_frame *fr)
     hu_detect_packet(&a->detect, f, side, &p);
     hu_reasm_packet(a->reasm, f, side, &p);
     hu_history_packet(a->history, f, side, &p);
+    if (f->closed && f->ring && !hu_detect_waiting(f)) {
+        /* Closed, and no late request waiting for its RST: the incident
+         * (if any) was rendered.  Keep memory to the open connections. */
+        hu_flow_compact(f);
+        hu_history_compact(f);
+    }
 }
 
 void hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int dlt,
@@ -504,9 +511,13 @@ static void file_frame(void *arg, int dlt, const hu_frame *fr)
 hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
 {
     /* libnids' table is sized once per capture: about one stream per 4 KiB
-     * of file, between 1024 and 1M. */
+     * of file, between 1024 and HU_NIDS_STREAMS_MAX (its pool is allocated
+     * whole, 288 bytes a stream; when full it evicts the oldest stream,
+     * whose connection then goes on with per-segment delivery). */
     struct stat stt;
     size_t streams = stat(path, &stt) == 0 ? (size_t)(stt.st_size / 4096) : 0;
+    if (streams > HU_NIDS_STREAMS_MAX)
+        streams = HU_NIDS_STREAMS_MAX;
     hu_analyzer_begin(a, path, "file", -1, streams);
     char err[1024] = "";
     hu_capture_info info;

@@ -25,6 +25,11 @@
 
 enum { ST_IDLE = 0, ST_FIN, ST_LATE, ST_DONE };
 
+bool hu_detect_waiting(const hu_flow *f)
+{
+    return f->det.state == ST_LATE;
+}
+
 const char *hu_verdict_name(hu_verdict v)
 {
     return v == HU_VERDICT_STALE ? "stale" : "crossed";

@@ -132,6 +132,18 @@ static void flow_release(hu_flowtab *t, hu_flow *f)
     free(f);
 }
 
+void hu_flow_compact(hu_flow *f)
+{
+    for (unsigned i = 0; i < f->ring_len; i++)
+        hu_pktsum_clear(&f->ring[(f->ring_head + i) % f->ring_cap]);
+    f->ring_dropped += f->ring_len;
+    free(f->ring);
+    f->ring = NULL;
+    f->ring_cap = f->ring_head = f->ring_len = 0;
+    free(f->reqwin);
+    f->reqwin = NULL;
+}
+
 void hu_flowtab_free(hu_flowtab *t)
 {
     if (!t)

@@ -138,8 +138,8 @@ static void stream_data(void *arg, hu_flow *f, int dir, const uint8_t *p, size_t
 {
     hu_history *h = arg;
     hu_hist *t = hist_get(f);
-    if (!t)
-        return;
+    if (!t || !f->http)
+        return;   /* OOM, or the connection was closed and compacted */
     if (dir == HU_HTTP_CLIENT) {
         sni_feed(t, p, n);
         t->chunk_seq = seq;
@@ -153,7 +153,7 @@ static void stream_data(void *arg, hu_flow *f, int dir, const uint8_t *p, size_t
 static void stream_gap(void *arg, hu_flow *f, int dir)
 {
     (void)arg;
-    if (hist_get(f))
+    if (hist_get(f) && f->http)
         hu_http_gap(f->http, dir);
 }
 
@@ -165,8 +165,8 @@ void hu_history_packet(hu_history *h, hu_flow *f, uint8_t s, const hu_pkt *p)
         return;   /* only a side's first FIN matters here */
     int dir = s == f->client ? HU_HTTP_CLIENT : HU_HTTP_SERVER;
     hu_hist *t = f->hist;
-    if (!t)
-        return;
+    if (!t || !f->http)
+        return;   /* no HTTP seen, or closed and compacted already */
     h->cur = f;
     hu_http_eof(f->http, dir, p->ts_us, &http_cb, h);
     h->cur = NULL;
@@ -188,6 +188,18 @@ void hu_history_packet(hu_history *h, hu_flow *f, uint8_t s, const hu_pkt *p)
         t->close_ann_ts == HU_NO_TIME && f->side[s].data_seen) {
         t->idle_close_us = p->ts_us - f->side[s].last_data_ts;
         hu_servers_idle_close(h->sv, f, t->idle_close_us);
+    }
+}
+
+void hu_history_compact(hu_flow *f)
+{
+    hu_http_free(f->http);
+    f->http = NULL;
+    if (f->hist) {
+        free(f->hist->hello);
+        f->hist->hello = NULL;
+        f->hist->hello_len = 0;
+        f->hist->sni_done = true;
     }
 }
 

@@ -310,7 +310,7 @@ int hu_cmd_live(int argc, char **argv)
     bool tty = isatty(STDERR_FILENO);
     char source[300];
     snprintf(source, sizeof source, "%s", iface);
-    hu_analyzer_begin(a, source, "live", dlt, 65536);
+    hu_analyzer_begin(a, source, "live", dlt, 16384);
     fprintf(stderr, "hangup: capturing on %s (link type %s)%s%s%s; Ctrl-C to stop\n", iface,
             pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?",
             o.filter ? ", filter '" : "", o.filter ? o.filter : "", o.filter ? "'" : "");

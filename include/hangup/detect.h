@@ -56,6 +56,10 @@ typedef struct hu_detect {
     uint64_t incidents;
 } hu_detect;
 
+/* True when the connection's ring and request window are still needed:
+ * a late request was seen and its RST may yet come. */
+bool hu_detect_waiting(const hu_flow *f);
+
 /* Run the state machine on packet p, sent by side s of flow f (already
  * tracked).  Calls d->emit at most once per connection, on the RST. */
 void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p);

@@ -179,6 +179,11 @@ static inline const hu_pktsum *hu_flow_ring_at(const hu_flow *f, unsigned i)
  * *len to how many contiguous bytes are known there (0 if none). */
 const uint8_t *hu_flow_reqbytes(const hu_flow *f, uint32_t seq, uint32_t *len);
 
+/* Once a connection is closed and its incident (if any) reported, drop
+ * what only a live exchange needs: the packet ring and the request
+ * window.  tcpdump's bases stay, for packets that straggle in. */
+void hu_flow_compact(hu_flow *f);
+
 /* Copy a summary, duplicating its owned strings; hu_pktsum_clear frees. */
 void hu_pktsum_copy(hu_pktsum *dst, const hu_pktsum *src);
 void hu_pktsum_clear(hu_pktsum *s);

@@ -60,6 +60,10 @@ extern const hu_stream_cb hu_history_stream;
  * the server's idle close accounting. */
 void hu_history_packet(hu_history *h, hu_flow *f, uint8_t s, const hu_pkt *p);
 
+/* A closed connection needs no parser any more: free it, keep the
+ * history (an incident may still be waiting to be printed). */
+void hu_history_compact(hu_flow *f);
+
 /* Free f's HTTP state and account the connection (flow release hook). */
 void hu_history_release(hu_history *h, hu_flow *f);
 
