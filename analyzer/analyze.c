@@ -44,6 +44,10 @@
 #define HU_RETRY_WINDOW_US (10LL * 1000000)
 #define HU_PENDING_MAX 65536
 #define HU_NIDS_STREAMS_MAX 16384   /* libnids table: 12k streams, 3.5 MiB */
+/* A half-closed connection (one FIN seen) is kept this long without a
+ * packet: long enough for a client that reuses a dead pooled socket
+ * minutes later, short enough that lost FINs do not pile up. */
+#define HU_HALFCLOSED_US (300LL * 1000000)
 #define HU_RAW_FRAMES 32            /* -w: frames kept per connection */
 #define HU_RAW_BYTES (256 * 1024)   /* -w: bytes kept per connection */
 #define HU_RAW_SNAP 65535           /* -w: a kept frame is cut to this */
@@ -376,6 +380,8 @@ void hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
                        size_t streams)
 {
     hu_flowtab_cfg fc = { .max_flows = a->o.max_flows, .idle_us = a->o.idle_us,
+                          .halfclosed_us = a->o.idle_us < HU_HALFCLOSED_US ? a->o.idle_us
+                                                                            : HU_HALFCLOSED_US,
                           .closed_us = a->o.closed_us };
     if (streams > a->o.max_flows)
         streams = a->o.max_flows;

@@ -29,7 +29,10 @@ struct hu_flowtab {
     hu_flow **buckets;
     size_t nbuckets;          /* power of two */
     size_t count;
-    hu_flow *lru_head, *lru_tail;
+    /* One activity list per state, least recent first, so each state's
+     * timeout is checked at its own head: an open connection idling at
+     * the front must not hold back closed ones from release. */
+    hu_flow *lru_head[HU_LIST_COUNT], *lru_tail[HU_LIST_COUNT];
     int64_t now;              /* newest packet time seen */
     hu_flow_release_fn release;
     void *release_arg;
@@ -86,28 +89,50 @@ void hu_pktsum_copy(hu_pktsum *dst, const hu_pktsum *src)
     dst->http = src->http ? strdup(src->http) : NULL;
 }
 
+/* Which list a flow belongs on. */
+static int flow_list(const hu_flow *f)
+{
+    if (f->closed)
+        return HU_LIST_CLOSED;
+    if (f->side[0].fin_seen || f->side[1].fin_seen)
+        return HU_LIST_HALF;
+    return HU_LIST_OPEN;
+}
+
 static void lru_unlink(hu_flowtab *t, hu_flow *f)
 {
+    int l = f->list;
     if (f->lprev)
         f->lprev->lnext = f->lnext;
     else
-        t->lru_head = f->lnext;
+        t->lru_head[l] = f->lnext;
     if (f->lnext)
         f->lnext->lprev = f->lprev;
     else
-        t->lru_tail = f->lprev;
+        t->lru_tail[l] = f->lprev;
     f->lprev = f->lnext = NULL;
 }
 
 static void lru_append(hu_flowtab *t, hu_flow *f)
 {
-    f->lprev = t->lru_tail;
+    int l = f->list = (uint8_t)flow_list(f);
+    f->lprev = t->lru_tail[l];
     f->lnext = NULL;
-    if (t->lru_tail)
-        t->lru_tail->lnext = f;
+    if (t->lru_tail[l])
+        t->lru_tail[l]->lnext = f;
     else
-        t->lru_head = f;
-    t->lru_tail = f;
+        t->lru_head[l] = f;
+    t->lru_tail[l] = f;
+}
+
+/* The least recently active flow of all, for eviction. */
+static hu_flow *lru_oldest(const hu_flowtab *t)
+{
+    hu_flow *o = NULL;
+    for (int l = 0; l < HU_LIST_COUNT; l++)
+        if (t->lru_head[l] && (!o || t->lru_head[l]->last_ts < o->last_ts))
+            o = t->lru_head[l];
+    return o;
 }
 
 /* Unhook f from the table, call the release hook, free it. */
@@ -148,8 +173,9 @@ void hu_flowtab_free(hu_flowtab *t)
 {
     if (!t)
         return;
-    while (t->lru_head)
-        flow_release(t, t->lru_head);
+    for (int l = 0; l < HU_LIST_COUNT; l++)
+        while (t->lru_head[l])
+            flow_release(t, t->lru_head[l]);
     free(t->buckets);
     free(t);
 }
@@ -180,16 +206,15 @@ static void table_grow(hu_flowtab *t)
     t->nbuckets = n;
 }
 
-/* Release flows that have been idle (or closed) long enough. */
+/* Release flows that have been idle long enough for their state: each
+ * list is in activity order, so only its head needs looking at. */
 static void expire(hu_flowtab *t)
 {
-    while (t->lru_head) {
-        hu_flow *f = t->lru_head;
-        int64_t limit = f->closed ? t->cfg.closed_us : t->cfg.idle_us;
-        if (t->now - f->last_ts <= limit)
-            break;
-        flow_release(t, f);
-    }
+    const int64_t limit[HU_LIST_COUNT] = { t->cfg.idle_us, t->cfg.halfclosed_us,
+                                           t->cfg.closed_us };
+    for (int l = 0; l < HU_LIST_COUNT; l++)
+        while (t->lru_head[l] && t->now - t->lru_head[l]->last_ts > limit[l])
+            flow_release(t, t->lru_head[l]);
 }
 
 static bool is_http_method(const uint8_t *p, uint32_t n)
@@ -230,8 +255,8 @@ static int payload_role(const hu_pkt *p)
 
 static hu_flow *flow_create(hu_flowtab *t, const hu_pkt *p, bool rev, uint32_t h)
 {
-    if (t->count >= t->cfg.max_flows && t->lru_head) {
-        flow_release(t, t->lru_head);
+    if (t->count >= t->cfg.max_flows && lru_oldest(t)) {
+        flow_release(t, lru_oldest(t));
         t->st.evicted++;
     }
     hu_flow *f = calloc(1, sizeof *f);
@@ -256,7 +281,7 @@ static hu_flow *flow_create(hu_flowtab *t, const hu_pkt *p, bool rev, uint32_t h
     hu_flow **b = &t->buckets[h & (t->nbuckets - 1)];
     f->hnext = *b;
     *b = f;
-    lru_append(t, f);
+    /* hu_flowtab_track puts it on its list once its state is known. */
     t->count++;
     if (t->count > t->st.peak)
         t->st.peak = t->count;
@@ -492,7 +517,6 @@ hu_flow *hu_flowtab_track(hu_flowtab *t, const hu_pkt *p, uint8_t *sidep)
         f = flow_create(t, p, rev, h);
     } else {
         lru_unlink(t, f);
-        lru_append(t, f);
     }
     if (!f)
         return NULL;
@@ -511,6 +535,7 @@ hu_flow *hu_flowtab_track(hu_flowtab *t, const hu_pkt *p, uint8_t *sidep)
         p->payload[1] == 0x03)
         f->tls = true;   /* the client opened with a TLS handshake record */
     update_reqwin(f, p, s, prev_max, first);
+    lru_append(t, f);   /* the tail of the list for its (maybe new) state */
 
     hu_pktsum *e = ring_push(f);
     if (e) {

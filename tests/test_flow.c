@@ -26,7 +26,8 @@ static void on_release(void *arg, hu_flow *f)
 
 static void setup(void)
 {
-    hu_flowtab_cfg cfg = { .max_flows = 4, .idle_us = 10000000, .closed_us = 1000000 };
+    hu_flowtab_cfg cfg = { .max_flows = 4, .idle_us = 10000000, .halfclosed_us = 5000000,
+                           .closed_us = 1000000 };
     ft = hu_flowtab_new(&cfg, on_release, NULL);
     released = 0;
     tu_conv_v4(&cv, "10.0.0.1", 40000, "10.0.0.2", 80);
@@ -181,4 +182,24 @@ Test(flow, request_window_survives_split_and_out_of_order_segments)
     cr_assert_not_null(b);
     cr_expect_eq(n, 22);
     cr_expect_eq(memcmp(b, "GET /abcT / HTTP/1.1\r\n", 22), 0);
+}
+
+Test(flow, an_idle_open_connection_does_not_hold_back_closed_ones)
+{
+    /* The oldest flow stays open and idle; closed and half-closed flows
+     * behind it must still go after their own, shorter timeouts. */
+    feed(true, 0, HU_TH_SYN, 1, 0, NULL, 0, NULL);                  /* open, idle */
+    tu_conv_v4(&cv, "10.0.0.7", 40007, "10.0.0.2", 80);
+    feed(true, 100, HU_TH_SYN, 1, 0, NULL, 0, NULL);
+    feed(true, 101, HU_TH_RST, 2, 0, NULL, 0, NULL);                /* closed */
+    tu_conv_v4(&cv, "10.0.0.8", 40008, "10.0.0.2", 80);
+    feed(false, 200, HU_TH_FIN | A, 5, 5, NULL, 0, NULL);           /* half-closed */
+    tu_conv_v4(&cv, "10.0.0.9", 40009, "10.0.0.2", 80);
+    feed(true, 2000, HU_TH_SYN, 1, 0, NULL, 0, NULL);
+    cr_expect_eq(released, 1, "the closed flow goes after 1 s, behind an open one");
+    feed(true, 6000, A, 2, 2, NULL, 0, NULL);
+    cr_expect_eq(released, 2, "the half-closed one after 5 s");
+    hu_flowtab_stats st;
+    hu_flowtab_stats_get(ft, &st);
+    cr_expect_eq(st.active, 2, "the open ones stay (10 s)");
 }

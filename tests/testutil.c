@@ -78,7 +78,8 @@ static void collect(void *arg, const hu_incident *inc)
 void tu_run_init(tu_run *r)
 {
     memset(r, 0, sizeof *r);
-    hu_flowtab_cfg cfg = { .max_flows = 1000, .idle_us = 3600000000LL, .closed_us = 60000000LL };
+    hu_flowtab_cfg cfg = { .max_flows = 1000, .idle_us = 3600000000LL,
+                           .halfclosed_us = 300000000LL, .closed_us = 60000000LL };
     r->ft = hu_flowtab_new(&cfg, NULL, NULL);
     r->det.emit = collect;
     r->det.arg = r;
@@ -273,7 +274,8 @@ static void render_frame(void *arg, int dlt, const hu_frame *fr)
 char **tu_render_file(const char *path, size_t *n)
 {
     render_ctx rc = {0};
-    hu_flowtab_cfg cfg = { .max_flows = 100000, .idle_us = 3600000000LL, .closed_us = 60000000LL };
+    hu_flowtab_cfg cfg = { .max_flows = 100000, .idle_us = 3600000000LL,
+                           .halfclosed_us = 300000000LL, .closed_us = 60000000LL };
     rc.ft = hu_flowtab_new(&cfg, NULL, NULL);
     char err[256];
     hu_capture_file(path, NULL, render_frame, &rc, NULL, err, sizeof err);

@@ -6,9 +6,10 @@
  * is client and server, follows each side's sequence space, times the
  * handshake, computes the relative sequence numbers tcpdump would print,
  * and keeps a bounded ring of recent packet summaries so that an incident
- * can print its timeline without the pcap.  Flows are released when closed
- * for a while, when idle too long, or when the table is full (least
- * recently active first), so memory is bounded by the table size.
+ * can print its timeline without the pcap.  Flows are released when idle
+ * too long for their state (open, half-closed, closed, each with its own
+ * timeout), or when the table is full (least recently active first), so
+ * memory is bounded by the table size.
  */
 #ifndef HANGUP_FLOW_H
 #define HANGUP_FLOW_H
@@ -73,6 +74,9 @@ typedef struct hu_reqwin {
 
 typedef struct hu_flow hu_flow;
 
+/* The flow table's activity lists, one per state. */
+enum { HU_LIST_OPEN = 0, HU_LIST_HALF, HU_LIST_CLOSED, HU_LIST_COUNT };
+
 /* detect.c's per-connection state; see there. */
 typedef struct hu_detect_state {
     uint8_t state;
@@ -88,6 +92,7 @@ typedef struct hu_detect_state {
 struct hu_flow {
     hu_flow *hnext;           /* hash chain */
     hu_flow *lprev, *lnext;   /* activity list, least recent first */
+    uint8_t list;             /* which one: HU_LIST_* */
     uint32_t hash;
 
     /* Key: side 0 is the endpoint tcpdump calls the source of its
@@ -138,8 +143,10 @@ enum { HU_REASM_NONE = 0, HU_REASM_NIDS, HU_REASM_SEGMENTS };
 
 typedef struct hu_flowtab_cfg {
     size_t max_flows;         /* table bound; least recently active evicted */
-    int64_t idle_us;          /* release flows idle longer than this */
-    int64_t closed_us;        /* release closed flows after this long */
+    int64_t idle_us;          /* release open flows idle longer than this */
+    int64_t halfclosed_us;    /* ... flows with one FIN seen (a lost FIN or RST
+                                 must not keep them for idle_us) */
+    int64_t closed_us;        /* ... closed flows (RST, or both FINs) */
 } hu_flowtab_cfg;
 
 typedef struct hu_flowtab hu_flowtab;
