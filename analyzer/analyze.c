@@ -325,6 +325,7 @@ static void on_release(void *arg, hu_flow *f)
                              sizeof err))
         store_fail(a, err);
     hu_history_release(a->history, f);
+    hu_reasm_forget(a->reasm, f);
     raw_free(f->raw);
     f->raw = NULL;
 }

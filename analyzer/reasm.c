@@ -224,6 +224,27 @@ void hu_reasm_free(hu_reasm *r)
 
 void hu_reasm_stats_get(const hu_reasm *r, hu_reasm_stats *st) { *st = r->st; }
 
+void hu_reasm_forget(hu_reasm *r, const hu_flow *f)
+{
+    if (!r || !r->nids_on || f->reasm != HU_REASM_NIDS)
+        return;
+    uint8_t c = f->client, s = (uint8_t)!f->client;
+    struct tuple4 t;
+    memset(&t, 0, sizeof t);
+    if (f->ipver == 4) {
+        memcpy(&t.saddr, f->addr[c], 4);
+        memcpy(&t.daddr, f->addr[s], 4);
+    } else {
+        t.saddr = intern(r, f->addr[c]);
+        t.daddr = intern(r, f->addr[s]);
+    }
+    t.source = f->port[c];
+    t.dest = f->port[s];
+    struct tcp_stream *st = nids_find_tcp_stream(&t);
+    if (st)
+        nids_free_tcp_stream(st);
+}
+
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static void put32(uint8_t *p, uint32_t v)
 {

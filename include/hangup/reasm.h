@@ -40,6 +40,12 @@ void hu_reasm_free(hu_reasm *r);
 /* Deliver packet p (already tracked into flow f as side s). */
 void hu_reasm_packet(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p);
 
+/* f is being released: drop libnids' stream for it too.  libnids has no
+ * idle timeout, and a stream whose FIN or RST the capture lost (or that
+ * stalled on a missing segment, holding up to 64 KiB of queued data per
+ * direction) would otherwise stay until its pool overflows. */
+void hu_reasm_forget(hu_reasm *r, const hu_flow *f);
+
 /* Counters for the summary. */
 typedef struct hu_reasm_stats {
     uint64_t nids_streams;    /* connections libnids reassembled */
