@@ -370,6 +370,10 @@ int hu_cmd_live(int argc, char **argv)
         fprintf(o.json ? stderr : stdout,
                 "Capture statistics on %s: %u packets received by filter, %u dropped by kernel, "
                 "%u dropped by interface\n", iface, ps.ps_recv, ps.ps_drop, ps.ps_ifdrop);
+    if (have_stats && ps.ps_drop)
+        fprintf(stderr, "hangup: live: the kernel dropped %u packets (bursts larger than the "
+                        "capture buffer): raise it with -B, e.g. -B 32768 for 32 MiB, and "
+                        "narrow the capture with -f\n", ps.ps_drop);
     hu_analyzer_free(a);
     pcap_close(pc);
     fflush(stdout);

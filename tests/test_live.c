@@ -60,7 +60,7 @@ Test(live, race_on_loopback_is_printed_stored_and_stopped_cleanly, .timeout = 90
         cr_skip_test("capturing needs root");
     if (system("node --version >/dev/null 2>&1") != 0)
         cr_skip_test("node is not installed (scripts/install-deps installs it)");
-    int port = 20000 + (int)(getpid() % 20000);
+    int port = 20000 + (int)(getpid() % 12000);   /* below the ephemeral range */
     char filter[64], portarg[32], url[64];
     snprintf(filter, sizeof filter, "tcp port %d", port);
     snprintf(portarg, sizeof portarg, "port=%d", port);
