@@ -27,6 +27,7 @@
 #include "hangup/capture.h"
 #include "hangup/decode.h"
 #include "hangup/detect.h"
+#include "hangup/family.h"
 #include "hangup/flow.h"
 #include "hangup/history.h"
 #include "hangup/incident.h"
@@ -109,6 +110,7 @@ struct hu_analyzer {
     bool store_failed;
     hu_history *history;
     hu_detect detect;
+    hu_family family;
     /* Incidents waiting for their retry window, oldest first. */
     hu_incident_rec **pending;
     size_t npending, cap_pending;
@@ -127,6 +129,24 @@ struct hu_analyzer {
     uint64_t file_incidents;
     int64_t now;
 };
+
+bool hu_parse_kinds(const char *list, unsigned *mask)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save, *k = strtok_r(buf, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+        int id = hu_kind_parse(k);
+        if (id < 0) {
+            fprintf(stderr, "hangup: unknown incident kind '%s'; the kinds are:", k);
+            for (int i = 0; i < HU_KIND_COUNT; i++)
+                fprintf(stderr, " %s", hu_kind_name((hu_kind)i));
+            fputc('\n', stderr);
+            return false;
+        }
+        *mask |= 1u << id;
+    }
+    return true;
+}
 
 void hu_analyze_opts_default(hu_analyze_opts *o)
 {
@@ -170,6 +190,8 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o)
     }
     a->detect.emit = on_incident;
     a->detect.arg = a;
+    a->family.emit = on_incident;
+    a->family.arg = a;
     return a;
 }
 
@@ -185,7 +207,8 @@ static void store_fail(hu_analyzer *a, const char *err)
 /* Print (and store) an incident whose retry window has closed. */
 static void finish_incident(hu_analyzer *a, hu_incident_rec *rec)
 {
-    hu_report_incident(a->report, rec);
+    if (!a->o.kinds || (a->o.kinds & (1u << rec->kindid)))
+        hu_report_incident(a->report, rec);
     char err[1024];
     if (a->capture_id > 0 && !hu_store_incident(a->store, a->capture_id, rec, err, sizeof err))
         store_fail(a, err);
@@ -269,8 +292,9 @@ static void on_incident(void *arg, const hu_incident *inc)
         a->nomem++;
         return;
     }
-    hu_servers_incident(a->file_servers, rec->ipver, rec->srv_addr, rec->srv_port,
-                        rec->verdict == HU_VERDICT_STALE);
+    if (rec->kindid == HU_KIND_RACE)
+        hu_servers_incident(a->file_servers, rec->ipver, rec->srv_addr, rec->srv_port,
+                            rec->verdict == HU_VERDICT_STALE);
     if (a->o.live) {
         finish_incident(a, rec);   /* now: a live user waits for it */
         return;
@@ -320,9 +344,10 @@ static void on_release(void *arg, hu_flow *f)
     hu_analyzer *a = arg;
     int64_t idle_close = f->hist ? f->hist->idle_close_us : -1;
     char err[1024];
-    if (a->capture_id > 0 && (idle_close >= 0 || f->det.emitted) &&
-        !hu_store_connection(a->store, a->capture_id, f, idle_close, f->det.emitted, err,
-                             sizeof err))
+    hu_family_release(&a->family, f);   /* before its HTTP state goes */
+    bool incident = f->det.emitted || f->fam.done;
+    if (a->capture_id > 0 && (idle_close >= 0 || incident) &&
+        !hu_store_connection(a->store, a->capture_id, f, idle_close, incident, err, sizeof err))
         store_fail(a, err);
     hu_history_release(a->history, f);
     hu_reasm_forget(a->reasm, f);
@@ -369,7 +394,8 @@ static void on_frame(void *arg, int dlt, const hu_frame *fr)
     hu_detect_packet(&a->detect, f, side, &p);
     hu_reasm_packet(a->reasm, f, side, &p);
     hu_history_packet(a->history, f, side, &p);
-    if (f->closed && f->ring && !hu_detect_waiting(f)) {
+    hu_family_packet(&a->family, f, side, &p);
+    if (f->closed && f->ring && !hu_detect_waiting(f) && !hu_family_waiting(f)) {
         /* Closed, and no late request waiting for its RST: the incident
          * (if any) was rendered.  Keep memory to the open connections. */
         hu_flow_compact(f);

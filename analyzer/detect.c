@@ -25,6 +25,56 @@
 
 enum { ST_IDLE = 0, ST_FIN, ST_LATE, ST_DONE };
 
+static const char *const kind_names[HU_KIND_COUNT] = {
+    [HU_KIND_RACE] = "keepalive-race",
+    [HU_KIND_SERVER_TIMEOUT] = "server-timeout",
+    [HU_KIND_RESET] = "reset-before-response",
+    [HU_KIND_ABORT] = "client-abort",
+    [HU_KIND_REFUSED] = "refused",
+    [HU_KIND_CONNECT_TIMEOUT] = "connect-timeout",
+    [HU_KIND_TRUNCATED] = "truncated-response",
+};
+
+const char *hu_kind_name(hu_kind k)
+{
+    return (unsigned)k < HU_KIND_COUNT ? kind_names[k] : "unknown";
+}
+
+int hu_kind_parse(const char *s)
+{
+    for (int k = 0; k < HU_KIND_COUNT; k++)
+        if (strcmp(s, kind_names[k]) == 0)
+            return k;
+    return -1;
+}
+
+void hu_incident_init(hu_incident *inc, hu_kind k, const hu_flow *f, const hu_pktsum *req)
+{
+    memset(inc, 0, sizeof *inc);
+    inc->kindid = k;
+    inc->kind = hu_kind_name(k);
+    inc->flow = f;
+    inc->client = f->client;
+    inc->server = (uint8_t)!f->client;
+    inc->req = req;
+    inc->rtt_us = f->rtt_us;
+    inc->handshake_seen = f->handshake_seen;
+    inc->reasm = f->reasm;
+    inc->requests_before = inc->idle_us = inc->server_idle_close_us = -1;
+    inc->keepalive_hint_s = -1;
+    inc->wait_us = inc->spent_us = inc->expected_bytes = inc->received_bytes = -1;
+    inc->late_response_packet = -1;
+    if (req) {
+        uint32_t n;
+        const uint8_t *bytes = hu_flow_reqbytes(f, req->rawseq, &n);
+        hu_request_decode(bytes, bytes ? n : 0, &inc->request);
+        if (!inc->request.http && !inc->request.tls && f->tls)
+            inc->request.tls = true;
+    } else {
+        inc->request.content_length = -1;
+    }
+}
+
 bool hu_detect_waiting(const hu_flow *f)
 {
     return f->det.state == ST_LATE;
@@ -121,27 +171,17 @@ static void emit(hu_detect *d, hu_flow *f, const hu_pktsum *rst)
     hu_detect_state *st = &f->det;
     uint8_t p = st->fin_side, c = (uint8_t)!p;
     hu_incident inc;
-    memset(&inc, 0, sizeof inc);
-    inc.kind = "keepalive-race";
-    inc.flow = f;
+    hu_incident_init(&inc, HU_KIND_RACE, f, &st->req);
     inc.client = c;
     inc.server = p;
     inc.fin = &st->fin;
-    inc.req = &st->req;
     inc.rst = rst;
     uint32_t fin_seq = st->fin.rawseq + st->fin.paylen;
     bool covers = (st->req.flags & HU_TH_ACK) && hu_seq_gt(st->req.rawack, fin_seq);
     inc.verdict = covers ? HU_VERDICT_STALE : HU_VERDICT_CROSSED;
     inc.gap_us = st->req.ts_us - st->fin.ts_us;
-    inc.rtt_us = f->rtt_us;
     inc.rst_ack = (rst->flags & HU_TH_ACK) != 0;
-    inc.handshake_seen = f->handshake_seen;
     inc.server_acked = st->req_acked;
-    uint32_t n;
-    const uint8_t *bytes = hu_flow_reqbytes(f, st->req.rawseq, &n);
-    hu_request_decode(bytes, bytes ? n : 0, &inc.request);
-    if (!inc.request.http && !inc.request.tls && f->tls)
-        inc.request.tls = true;
     /* The RST shows the server's kernel discarded the request: its
      * application never read it, so it can be retried whatever the
      * method.  If the server ACKed the bytes first, only an idempotent
@@ -160,7 +200,6 @@ static void emit(hu_detect *d, hu_flow *f, const hu_pktsum *rst)
     inc.close_announced = v.close_announced;
     inc.keepalive_hint_s = v.keepalive_hint_s;
     inc.sni = v.sni;
-    inc.reasm = f->reasm;
     d->incidents++;
     st->emitted = true;
     if (d->emit)

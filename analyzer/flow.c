@@ -153,6 +153,9 @@ static void flow_release(hu_flowtab *t, hu_flow *f)
     free(f->reqwin);
     hu_pktsum_clear(&f->det.fin);
     hu_pktsum_clear(&f->det.req);
+    hu_pktsum_clear(&f->fam.req);
+    hu_pktsum_clear(&f->fam.syn);
+    hu_pktsum_clear(&f->fam.abort_pkt);
     /* f->http and f->hist belong to history.c, freed by the release hook. */
     free(f);
 }
@@ -272,6 +275,7 @@ static hu_flow *flow_create(hu_flowtab *t, const hu_pkt *p, bool rev, uint32_t h
     f->id = ++t->st.flows;
     f->first_ts = f->last_ts = p->ts_us;
     f->rtt_us = -1;
+    f->fam.late_resp_num = -1;
     /* Weakest guess until evidence arrives: the higher port is the client. */
     f->client = f->port[1] > f->port[0] ? 1 : f->port[0] > f->port[1] ? 0 : (uint8_t)rev;
     f->role_src = HU_ROLE_PORT;

@@ -35,6 +35,7 @@ typedef struct hu_http_dir {
     hu_http_msg msg;
     uint64_t left;            /* body or chunk bytes still to come */
     uint64_t fed;             /* bytes fed before the current chunk */
+    uint64_t body_recv;       /* body bytes of the current message */
     uint64_t start_off;       /* offset of the message being parsed */
 } hu_http_dir;
 
@@ -62,6 +63,25 @@ void hu_http_free(hu_http *h)
 
 bool hu_http_unparsable(const hu_http *h) { return h->error; }
 uint64_t hu_http_fed(const hu_http *h, int dir) { return h->d[dir].fed; }
+
+bool hu_http_in_body(const hu_http *h, int dir, int64_t *expected, int64_t *received)
+{
+    const hu_http_dir *d = &h->d[dir];
+    if (h->error)
+        return false;
+    switch (d->st) {
+    case ST_BODY_LEN:
+    case ST_CHUNK_SIZE:
+    case ST_CHUNK_DATA:
+    case ST_CHUNK_CRLF:
+    case ST_TRAILERS:
+        *expected = d->msg.chunked ? -1 : d->msg.content_length;
+        *received = (int64_t)d->body_recv;
+        return true;
+    default:
+        return false;
+    }
+}
 unsigned hu_http_outstanding(const hu_http *h) { return h->fifo_len; }
 
 static void msg_reset(hu_http_msg *m, bool request)
@@ -327,6 +347,7 @@ static bool on_line(hu_http *h, int dir, int64_t ts, const hu_http_cb *cb, void 
         msg_reset(&d->msg, dir == HU_HTTP_CLIENT);
         d->msg.start_ts = ts;
         d->msg.start_off = d->start_off;
+        d->body_recv = 0;
         if (dir == HU_HTTP_CLIENT ? !parse_request_line(&d->msg, l, n)
                                   : !parse_status_line(&d->msg, l, n))
             return false;
@@ -410,6 +431,7 @@ static bool feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
         case ST_CHUNK_DATA: {
             size_t take = n - i < d->left ? n - i : (size_t)d->left;
             d->left -= take;
+            d->body_recv += take;
             i += take;
             if (d->left == 0) {
                 if (d->st == ST_BODY_LEN) {

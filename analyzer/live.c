@@ -52,6 +52,7 @@ const char hu_usage_live[] =
     "  -p, --promisc           put the interface in promiscuous mode\n"
     "      --json              JSON lines instead of explanations\n"
     "      --no-timeline       no tcpdump timeline in explanations\n"
+    "      --kind K[,K...]     print only incidents of these kinds (see analyze)\n"
     "      --db PATH           database (default: hangup.db); --no-db for none\n"
     "  -w FILE                 write each incident's connection (its recent\n"
     "                          packets) to the pcap FILE\n"
@@ -168,7 +169,7 @@ int hu_cmd_live(int argc, char **argv)
     const char *iface = NULL;
     long long count = 0, duration = 0, bufsize = 0, snaplen = 262144, v;
     bool promisc = false;
-    enum { OPT_DURATION = 256, OPT_JSON, OPT_NOTL, OPT_DB, OPT_NODB, OPT_IDLE, OPT_MAXC };
+    enum { OPT_DURATION = 256, OPT_JSON, OPT_NOTL, OPT_DB, OPT_NODB, OPT_IDLE, OPT_MAXC, OPT_KIND };
     static const struct option lo[] = {
         { "interface", required_argument, NULL, 'i' },
         { "filter", required_argument, NULL, 'f' },
@@ -181,6 +182,7 @@ int hu_cmd_live(int argc, char **argv)
         { "no-timeline", no_argument, NULL, OPT_NOTL },
         { "db", required_argument, NULL, OPT_DB },
         { "no-db", no_argument, NULL, OPT_NODB },
+        { "kind", required_argument, NULL, OPT_KIND },
         { "idle-timeout", required_argument, NULL, OPT_IDLE },
         { "max-connections", required_argument, NULL, OPT_MAXC },
         { "help", no_argument, NULL, 'h' },
@@ -214,6 +216,10 @@ int hu_cmd_live(int argc, char **argv)
         case OPT_NOTL: o.timeline = false; break;
         case OPT_DB: o.db_path = optarg; break;
         case OPT_NODB: o.db_path = NULL; break;
+        case OPT_KIND:
+            if (!hu_parse_kinds(optarg, &o.kinds))
+                return EXIT_USAGE;
+            break;
         case OPT_IDLE:
             if (!parse_ll(optarg, "--idle-timeout", 1, 365LL * 86400, &v))
                 return EXIT_USAGE;

@@ -68,6 +68,10 @@ static const char usage_analyze[] =
     "      --json              print one JSON object per race per line on\n"
     "                          stdout, and nothing else there\n"
     "      --no-timeline       leave the tcpdump timeline out of each race\n"
+    "      --kind K[,K...]     print only incidents of these kinds (all are\n"
+    "                          stored): keepalive-race, server-timeout,\n"
+    "                          reset-before-response, client-abort, refused,\n"
+    "                          connect-timeout, truncated-response\n"
     "      --db PATH           store incidents in the SQLite database PATH\n"
     "                          (default: hangup.db in the current directory;\n"
     "                          created if missing)\n"
@@ -118,7 +122,7 @@ static int cmd_analyze(int argc, char **argv)
 {
     hu_analyze_opts o;
     hu_analyze_opts_default(&o);
-    enum { OPT_JSON = 256, OPT_NOTL, OPT_NODB, OPT_DB, OPT_MAXC, OPT_IDLE };
+    enum { OPT_JSON = 256, OPT_NOTL, OPT_NODB, OPT_DB, OPT_MAXC, OPT_IDLE, OPT_KIND };
     o.db_path = HU_DEFAULT_DB;
     static const struct option longopts[] = {
         { "filter", required_argument, NULL, 'f' },
@@ -126,6 +130,7 @@ static int cmd_analyze(int argc, char **argv)
         { "no-timeline", no_argument, NULL, OPT_NOTL },
         { "no-db", no_argument, NULL, OPT_NODB },
         { "db", required_argument, NULL, OPT_DB },
+        { "kind", required_argument, NULL, OPT_KIND },
         { "max-connections", required_argument, NULL, OPT_MAXC },
         { "idle-timeout", required_argument, NULL, OPT_IDLE },
         { "help", no_argument, NULL, 'h' },
@@ -153,6 +158,10 @@ static int cmd_analyze(int argc, char **argv)
             break;
         case OPT_DB:
             o.db_path = optarg;
+            break;
+        case OPT_KIND:
+            if (!hu_parse_kinds(optarg, &o.kinds))
+                return EXIT_USAGE;
             break;
         case OPT_MAXC:
             if (parse_count(optarg, "--max-connections", 1, 100000000, &v) < 0)

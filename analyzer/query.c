@@ -9,6 +9,7 @@
  * into SQL.
  */
 #include "hangup/query.h"
+#include "hangup/analyze.h"
 #include "hangup/incident.h"
 #include "hangup/store.h"
 #include "hangup/strbuf.h"
@@ -45,7 +46,7 @@ const char hu_usage_query[] =
     "  hangup query \"SELECT server, verdict, count(*) FROM incidents GROUP BY 1, 2\"\n";
 
 const char hu_usage_report[] =
-    "usage: hangup report [--db PATH] [--capture ID] [--server ADDR:PORT]\n"
+    "usage: hangup report [--db PATH] [--kind K] [--capture ID] [--server ADDR:PORT]\n"
     "                     [--since TIME] [--until TIME]\n"
     "\n"
     "Answer the usual questions from the database: incidents by day and by\n"
@@ -55,6 +56,8 @@ const char hu_usage_report[] =
     "\n"
     "options:\n"
     "      --db PATH           the database (default: hangup.db)\n"
+    "      --kind K            only incidents of kind K (keepalive-race,\n"
+    "                          server-timeout, ...; see 'hangup help analyze')\n"
     "      --capture ID        only this capture (see captures.id)\n"
     "      --server ADDR:PORT  only this server ([v6addr]:port for IPv6)\n"
     "      --since TIME        from TIME on: 2026-11-21, 2026-11-21T15:04:05Z,\n"
@@ -63,7 +66,7 @@ const char hu_usage_report[] =
     "  -h, --help              show this help\n";
 
 const char hu_usage_show[] =
-    "usage: hangup show [--db PATH] ID\n"
+    "usage: hangup show [--db PATH] [--kind K[,K...]] ID\n"
     "\n"
     "Print stored incident ID (see incidents.id) exactly as 'hangup analyze'\n"
     "printed it: the explanation and the tcpdump -n timeline, from the\n"
@@ -71,6 +74,7 @@ const char hu_usage_show[] =
     "\n"
     "options:\n"
     "      --db PATH   the database (default: hangup.db)\n"
+    "      --kind K    only if the incident is of kind K (else exit 4)\n"
     "  -h, --help      show this help\n";
 
 /* One cell for a terminal: printable ASCII as is, the rest escaped. */
@@ -339,6 +343,7 @@ static bool parse_time(const char *t, int64_t *us)
 }
 
 typedef struct filt {
+    const char *kind;         /* NULL = all */
     int64_t capture;          /* 0 = all */
     const char *server;
     int64_t since, until;     /* INT64_MIN/MAX = open */
@@ -347,7 +352,9 @@ typedef struct filt {
 /* The WHERE clause every incident section shares; values are bound. */
 #define INC_WHERE \
     " WHERE (?1 = 0 OR i.capture_id = ?1) AND (?2 IS NULL OR i.server = ?2)" \
-    " AND i.rst_time >= ?3 AND i.rst_time < ?4"
+    " AND coalesce(i.rst_time, i.fin_time, i.request_time) >= ?3" \
+    " AND coalesce(i.rst_time, i.fin_time, i.request_time) < ?4" \
+    " AND (?5 IS NULL OR i.kind = ?5)"
 #define SRV_WHERE \
     " WHERE (?1 = 0 OR s.capture_id = ?1) AND (?2 IS NULL OR s.server = ?2)" \
     " AND coalesce(c.last_time, 0) >= ?3 AND coalesce(c.first_time, 0) < ?4"
@@ -356,16 +363,18 @@ static const struct section {
     const char *title;
     const char *sql;
 } sections[] = {
-    { "Incidents by verdict",
-      "SELECT i.kind, i.verdict, count(*) AS incidents,"
+    { "Incidents by kind and verdict",
+      "SELECT i.kind, coalesce(i.verdict, '') AS verdict, count(*) AS incidents,"
       " sum(i.safe_to_retry) AS safe_to_retry, sum(i.retried) AS retried"
-      " FROM incidents i" INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC" },
-    { "Incidents by day (UTC, by the time of the RST)",
-      "SELECT date(i.rst_time / 1000000, 'unixepoch') AS day, count(*) AS incidents,"
+      " FROM incidents i" INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2" },
+    { "Incidents by day (UTC, by the time of the closing packet)",
+      "SELECT date(coalesce(i.rst_time, i.fin_time, i.request_time) / 1000000, 'unixepoch')"
+      " AS day, count(*) AS incidents, sum(i.kind = 'keepalive-race') AS races,"
       " sum(i.verdict = 'crossed') AS crossed, sum(i.verdict = 'stale') AS stale"
       " FROM incidents i" INC_WHERE " GROUP BY 1 ORDER BY 1" },
     { "Incidents by server",
-      "SELECT i.server, count(*) AS incidents, sum(i.verdict = 'crossed') AS crossed,"
+      "SELECT i.server, count(*) AS incidents, sum(i.kind = 'keepalive-race') AS races,"
+      " sum(i.verdict = 'crossed') AS crossed,"
       " sum(i.verdict = 'stale') AS stale, count(DISTINCT i.capture_id) AS captures,"
       " round(avg(i.idle_us) / 1000.0, 1) AS avg_idle_ms"
       " FROM incidents i" INC_WHERE " GROUP BY 1 ORDER BY 2 DESC, 1" },
@@ -393,10 +402,11 @@ static const struct section {
 int hu_cmd_report(int argc, char **argv)
 {
     const char *db = HU_DEFAULT_DB;
-    filt f = { 0, NULL, INT64_MIN, INT64_MAX };
-    enum { OPT_DB = 256, OPT_CAP, OPT_SRV, OPT_SINCE, OPT_UNTIL };
+    filt f = { .kind = NULL, .capture = 0, .server = NULL, .since = INT64_MIN, .until = INT64_MAX };
+    enum { OPT_DB = 256, OPT_CAP, OPT_SRV, OPT_SINCE, OPT_UNTIL, OPT_KIND };
     static const struct option lo[] = {
         { "db", required_argument, NULL, OPT_DB },
+        { "kind", required_argument, NULL, OPT_KIND },
         { "capture", required_argument, NULL, OPT_CAP },
         { "server", required_argument, NULL, OPT_SRV },
         { "since", required_argument, NULL, OPT_SINCE },
@@ -418,6 +428,14 @@ int hu_cmd_report(int argc, char **argv)
             }
             break;
         case OPT_SRV: f.server = optarg; break;
+        case OPT_KIND:
+            if (hu_kind_parse(optarg) < 0) {
+                unsigned m = 0;
+                hu_parse_kinds(optarg, &m);   /* prints the message */
+                return EXIT_USAGE;
+            }
+            f.kind = optarg;
+            break;
         case OPT_SINCE:
         case OPT_UNTIL:
             if (!parse_time(optarg, c == OPT_SINCE ? &f.since : &f.until)) {
@@ -451,6 +469,8 @@ int hu_cmd_report(int argc, char **argv)
             sqlite3_bind_text(q, 2, f.server, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 3, f.since);
         sqlite3_bind_int64(q, 4, f.until);
+        if (f.kind)
+            sqlite3_bind_text(q, 5, f.kind, -1, SQLITE_STATIC);
         char err[512];
         if (i)
             fputc('\n', stdout);
@@ -467,9 +487,11 @@ int hu_cmd_report(int argc, char **argv)
 int hu_cmd_show(int argc, char **argv)
 {
     const char *db = HU_DEFAULT_DB;
-    enum { OPT_DB = 256 };
+    unsigned kinds = 0;
+    enum { OPT_DB = 256, OPT_KIND };
     static const struct option lo[] = {
         { "db", required_argument, NULL, OPT_DB },
+        { "kind", required_argument, NULL, OPT_KIND },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -478,6 +500,10 @@ int hu_cmd_show(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
         case OPT_DB: db = optarg; break;
+        case OPT_KIND:
+            if (!hu_parse_kinds(optarg, &kinds))
+                return EXIT_USAGE;
+            break;
         case 'h': fputs(hu_usage_show, stdout); return 0;
         default: fputs("Run 'hangup help show' for usage.\n", stderr); return EXIT_USAGE;
         }
@@ -497,6 +523,11 @@ int hu_cmd_show(int argc, char **argv)
     if (!r) {
         fprintf(stderr, "hangup: %s\n", err);
         status = EXIT_DB;
+    } else if (kinds && !(kinds & (1u << r->kindid))) {
+        fprintf(stderr, "hangup: incident %lld is a %s, not of the kind asked for\n", id,
+                r->kind);
+        status = EXIT_DB;
+        hu_incident_rec_free(r);
     } else {
         tzset();
         hu_sb sb = {0};

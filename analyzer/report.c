@@ -23,10 +23,79 @@
 #include <string.h>
 #include <time.h>
 
+/*
+ * What each kind looks like from the client's side in the common stacks,
+ * and what fixes it: the one table behind every explanation (and the
+ * README's).  Strings are the errors those stacks print; see
+ * samples/README.md for the ones observed in this project's captures.
+ */
+typedef struct hu_kind_info {
+    const char *title;
+    const char *node, *python, *go, *java, *curl;
+    const char *fix;
+} hu_kind_info;
+
+static const hu_kind_info kind_info[HU_KIND_COUNT] = {
+    [HU_KIND_RACE] = {
+        "Keep-alive race",
+        "'socket hang up' (ECONNRESET)", "RemoteDisconnected or ConnectionResetError",
+        "'connection reset by peer' or 'server closed idle connection'",
+        "NoHttpResponseException or SocketException: Connection reset",
+        "(56) Recv failure: Connection reset by peer, or (52) Empty reply from server",
+        NULL },
+    [HU_KIND_SERVER_TIMEOUT] = {
+        "Server timeout",
+        "'socket hang up' (ECONNRESET)", "RemoteDisconnected('Remote end closed connection "
+        "without response')", "'EOF' or 'connection reset by peer'",
+        "NoHttpResponseException", "(52) Empty reply from server",
+        "the server gave up on a request it never answered: make the handler answer (or "
+        "fail) within the server's request timeout, or raise that timeout (Node.js "
+        "server.timeout / requestTimeout, a proxy's read timeout) above the slowest answer; "
+        "give the client a shorter timeout of its own so it fails clearly" },
+    [HU_KIND_RESET] = {
+        "Reset before response",
+        "'read ECONNRESET'", "ConnectionResetError: [Errno 104] Connection reset by peer",
+        "'read: connection reset by peer'", "SocketException: Connection reset",
+        "(56) Recv failure: Connection reset by peer",
+        "the server received the request and reset the connection without answering: it "
+        "closed the socket with the request unread, crashed, or closes with SO_LINGER 0; look "
+        "at the server's logs at that time, and make it read requests before closing" },
+    [HU_KIND_ABORT] = {
+        "Client abort",
+        "'socket hang up' on the client (it destroyed the request); 'aborted' / ECONNRESET "
+        "on the server", "TimeoutError / socket.timeout on the client",
+        "'context deadline exceeded (Client.Timeout exceeded while awaiting headers)'",
+        "SocketTimeoutException: Read timed out", "(28) Operation timed out",
+        "the client stopped waiting before the server answered: raise the client's timeout "
+        "above the server's response time, or make the server answer faster" },
+    [HU_KIND_REFUSED] = {
+        "Connection refused",
+        "'connect ECONNREFUSED'", "ConnectionRefusedError: [Errno 111] Connection refused",
+        "'connect: connection refused'", "ConnectException: Connection refused",
+        "(7) Failed to connect: Connection refused",
+        "nothing listened on that address and port: check the server is running and "
+        "listening there (address family too: IPv4 vs IPv6), and its accept backlog" },
+    [HU_KIND_CONNECT_TIMEOUT] = {
+        "Connect timeout",
+        "'connect ETIMEDOUT'", "TimeoutError: timed out", "'dial tcp: i/o timeout'",
+        "ConnectException: Connection timed out", "(28) Connection timed out",
+        "the SYN was never answered: a firewall dropping it, a wrong address, or a server "
+        "whose SYN backlog is full; check reachability and the server's listen backlog" },
+    [HU_KIND_TRUNCATED] = {
+        "Truncated response",
+        "'aborted' (ECONNRESET) on the response", "http.client.IncompleteRead",
+        "'unexpected EOF'", "ConnectionClosedException: Premature end of Content-Length "
+        "delimited message body", "(18) transfer closed with outstanding read data remaining",
+        "the server (or a proxy) closed in the middle of the response body: look for a crash, "
+        "a write timeout or a proxy's limit on the server side; only idempotent requests can "
+        "be retried" },
+};
+
 struct hu_report {
     hu_report_cfg cfg;
     hu_sb sb;
     uint64_t files, packets, connections, incidents, crossed, stale;
+    uint64_t by_kind[HU_KIND_COUNT];
     uint64_t nids_streams, segment_flows;
 };
 
@@ -199,46 +268,69 @@ static bool build_timeline(hu_incident_rec *r, const hu_incident *inc)
     const hu_flow *f = inc->flow;
     uint32_t start = inc->timeline_start;
     const hu_pktsum *first = f->ring_len ? hu_flow_ring_at(f, start) : NULL;
-    r->timeline = calloc(f->ring_len + 2u, sizeof *r->timeline);
+    r->timeline = calloc(f->ring_len + 3u, sizeof *r->timeline);
     if (!r->timeline)
         return false;
-    hu_sb note = {0};
-    hu_sb_puts(&note, "late request: ");
-    put_request(&note, &inc->request);
-    hu_sb_puts(&note, " (");
-    put_human_dur(&note, inc->gap_us < 0 ? -inc->gap_us : inc->gap_us);
-    hu_sb_printf(&note, " %s the FIN, packet %" PRIu64 ")", inc->gap_us < 0 ? "before" : "after",
-                 inc->req->num);
-    char fin_note[96], rst_note[96];
-    snprintf(fin_note, sizeof fin_note,
-             "server FIN: the server closes the connection (packet %" PRIu64 ")", inc->fin->num);
-    snprintf(rst_note, sizeof rst_note,
-             "server RST: the server's kernel rejects the request (packet %" PRIu64 ")",
-             inc->rst->num);
-    bool ok = !note.oom;
-    /* The FIN or request may have left the ring on a busy connection:
-     * they come first then, so the timeline always shows all three. */
-    const hu_pktsum *a = inc->fin->num < inc->req->num ? inc->fin : inc->req;
-    const hu_pktsum *b = a == inc->fin ? inc->req : inc->fin;
-    bool pinned = false;
-    if (!first || a->num < first->num) {
-        ok &= tl_add(r, f, a, a == inc->fin ? fin_note : hu_sb_cstr(&note), 0);
-        pinned = true;
+    /* The notes on the incident's own packets. */
+    hu_sb rq = {0};
+    bool race = inc->kindid == HU_KIND_RACE;
+    if (race) {
+        hu_sb_puts(&rq, "late request: ");
+        put_request(&rq, &inc->request);
+        hu_sb_puts(&rq, " (");
+        put_human_dur(&rq, inc->gap_us < 0 ? -inc->gap_us : inc->gap_us);
+        hu_sb_printf(&rq, " %s the FIN, packet %" PRIu64 ")", inc->gap_us < 0 ? "before" : "after",
+                     inc->req->num);
+    } else if (inc->kindid == HU_KIND_REFUSED || inc->kindid == HU_KIND_CONNECT_TIMEOUT) {
+        hu_sb_printf(&rq, "the client's SYN (packet %" PRIu64 ")", inc->req->num);
+    } else {
+        hu_sb_puts(&rq, "request: ");
+        put_request(&rq, &inc->request);
+        hu_sb_printf(&rq, " (packet %" PRIu64 ")", inc->req->num);
     }
-    if (!first || b->num < first->num) {
-        ok &= tl_add(r, f, b, b == inc->fin ? fin_note : hu_sb_cstr(&note), 0);
+    char fin_note[120] = "", rst_note[120] = "";
+    bool client_closes = inc->kindid == HU_KIND_ABORT;
+    if (inc->fin)
+        snprintf(fin_note, sizeof fin_note, "%s FIN: the %s closes the connection (packet %" PRIu64
+                 ")", client_closes ? "client" : "server", client_closes ? "client" : "server",
+                 inc->fin->num);
+    if (inc->rst)
+        snprintf(rst_note, sizeof rst_note, "%s RST%s (packet %" PRIu64 ")",
+                 client_closes ? "client" : "server",
+                 race ? ": the server's kernel rejects the request"
+                 : inc->kindid == HU_KIND_REFUSED ? ": nothing listens on the port" : "",
+                 inc->rst->num);
+    bool ok = !rq.oom;
+    /* Incident packets that left the ring on a busy connection come first,
+     * so the timeline always shows them. */
+    const hu_pktsum *mine[3] = { inc->req, inc->fin, inc->rst };
+    const char *notes[3] = { hu_sb_cstr(&rq), fin_note, rst_note };
+    bool pinned = false;
+    for (int pass = 0; pass < 3; pass++) {
+        const hu_pktsum *e = NULL;
+        int which = -1;
+        for (int k = 0; k < 3; k++)   /* the earliest not yet pinned, in packet order */
+            if (mine[k] && (!first || mine[k]->num < first->num) &&
+                (!e || mine[k]->num < e->num)) {
+                e = mine[k];
+                which = k;
+            }
+        if (!e)
+            break;
+        ok &= tl_add(r, f, e, notes[which], 0);
+        mine[which] = NULL;
         pinned = true;
     }
     uint64_t omitted = pinned ? f->ring_dropped + start : 0;
     for (uint32_t i = start; ok && i < f->ring_len; i++) {
         const hu_pktsum *e = hu_flow_ring_at(f, i);
-        const char *n = e->num == inc->fin->num   ? fin_note
-                        : e->num == inc->req->num ? hu_sb_cstr(&note)
-                        : e->num == inc->rst->num ? rst_note
-                                                  : NULL;
+        const char *n = inc->fin && e->num == inc->fin->num   ? fin_note
+                        : inc->req && e->num == inc->req->num ? hu_sb_cstr(&rq)
+                        : inc->rst && e->num == inc->rst->num ? rst_note
+                                                              : NULL;
         ok &= tl_add(r, f, e, n, i == start ? omitted : 0);
     }
-    hu_sb_free(&note);
+    hu_sb_free(&rq);
     return ok;
 }
 
@@ -250,6 +342,7 @@ hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, u
     const hu_flow *f = inc->flow;
     r->number = number;
     r->kind = inc->kind;
+    r->kindid = inc->kindid;
     r->verdict = inc->verdict;
     r->file = file;
     r->ipver = f->ipver;
@@ -258,9 +351,11 @@ hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, u
     r->cli_port = f->port[inc->client];
     r->srv_port = f->port[inc->server];
     r->conn_id = f->id;
-    r->fin = (hu_pktref){ inc->fin->num, inc->fin->ts_us };
+    if (inc->fin)
+        r->fin = (hu_pktref){ inc->fin->num, inc->fin->ts_us };
     r->req = (hu_pktref){ inc->req->num, inc->req->ts_us };
-    r->rst = (hu_pktref){ inc->rst->num, inc->rst->ts_us };
+    if (inc->rst)
+        r->rst = (hu_pktref){ inc->rst->num, inc->rst->ts_us };
     r->gap_us = inc->gap_us;
     r->rtt_us = inc->rtt_us;
     r->rst_ack = inc->rst_ack;
@@ -277,6 +372,23 @@ hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, u
         snprintf(r->sni, sizeof r->sni, "%s", inc->sni);
     r->reasm = inc->reasm;
     r->retry_delay_us = -1;
+    r->wait_us = inc->wait_us;
+    snprintf(r->close, sizeof r->close, "%s", inc->close ? inc->close : "");
+    snprintf(r->abort, sizeof r->abort, "%s", inc->abort ? inc->abort : "");
+    r->timeout_hint = inc->timeout_hint;
+    r->late_response_rst = inc->late_response_rst;
+    r->late_response_packet = inc->late_response_packet;
+    r->tries = inc->tries;
+    r->spent_us = inc->spent_us;
+    r->expected_bytes = inc->expected_bytes;
+    r->received_bytes = inc->received_bytes;
+    if (inc->kindid != HU_KIND_RACE) {
+        /* Nothing was sent for a failed connect; otherwise the request
+         * reached the server (or the client gave it up itself). */
+        r->safe_to_retry = inc->kindid == HU_KIND_REFUSED ||
+                           inc->kindid == HU_KIND_CONNECT_TIMEOUT ||
+                           (inc->request.http && hu_method_idempotent(inc->request.method));
+    }
     if (!build_timeline(r, inc)) {
         hu_incident_rec_free(r);
         return NULL;
@@ -306,8 +418,101 @@ static void json_ms_or_null(hu_sb *sb, const char *key, int64_t us)
         hu_sb_puts(sb, "null");
 }
 
+static void json_pkt(hu_sb *sb, const char *name, hu_pktref p)
+{
+    if (p.num) {
+        hu_sb_printf(sb, ",\"%s_packet\":%" PRIu64 ",\"%s_time\":\"", name, p.num, name);
+        hu_iso_time(sb, p.ts_us);
+        hu_sb_putc(sb, '"');
+    } else {
+        hu_sb_printf(sb, ",\"%s_packet\":null,\"%s_time\":null", name, name);
+    }
+}
+
+static void json_str_or_null(hu_sb *sb, const char *key, const char *v)
+{
+    hu_sb_printf(sb, ",\"%s\":", key);
+    if (v && *v)
+        hu_sb_json_str(sb, (const uint8_t *)v, strlen(v));
+    else
+        hu_sb_puts(sb, "null");
+}
+
+static void json_int_or_null(hu_sb *sb, const char *key, int64_t v)
+{
+    if (v >= 0)
+        hu_sb_printf(sb, ",\"%s\":%" PRId64, key, v);
+    else
+        hu_sb_printf(sb, ",\"%s\":null", key);
+}
+
+/* An incident of a kind other than the keep-alive race. */
+static void json_family(hu_report *r, const hu_incident_rec *rec)
+{
+    hu_sb *sb = &r->sb;
+    char cli[64], srv[64];
+    hu_endpoint_str(cli, sizeof cli, rec->ipver, rec->cli_addr, rec->cli_port);
+    hu_endpoint_str(srv, sizeof srv, rec->ipver, rec->srv_addr, rec->srv_port);
+    hu_sb_printf(sb, "{\"type\":\"incident\",\"kind\":\"%s\",\"client\":\"%s\",\"server\":"
+                     "\"%s\",\"ip_version\":%u,\"file\":",
+                 rec->kind, cli, srv, rec->ipver);
+    hu_sb_json_str(sb, (const uint8_t *)rec->file, strlen(rec->file));
+    json_pkt(sb, "request", rec->req);
+    json_pkt(sb, "fin", rec->fin);
+    json_pkt(sb, "rst", rec->rst);
+    const hu_request *rq = &rec->request;
+    hu_sb_puts(sb, ",\"method\":");
+    if (rq->http) {
+        hu_sb_json_str(sb, (const uint8_t *)rq->method, strlen(rq->method));
+        hu_sb_puts(sb, ",\"target\":");
+        hu_sb_json_str(sb, rq->target, rq->target_len);
+    } else {
+        hu_sb_puts(sb, "null,\"target\":null");
+    }
+    hu_sb_puts(sb, ",\"host\":");
+    if (rq->has_host)
+        hu_sb_json_str(sb, rq->host, rq->host_len);
+    else
+        hu_sb_puts(sb, "null");
+    hu_sb_printf(sb, ",\"tls\":%s,\"handshake_seen\":%s", rq->tls ? "true" : "false",
+                 rec->handshake_seen ? "true" : "false");
+    json_ms_or_null(sb, "rtt_ms", rec->rtt_us);
+    hu_sb_printf(sb, ",\"safe_to_retry\":%s", rec->safe_to_retry ? "true" : "false");
+    switch (rec->kindid) {
+    case HU_KIND_SERVER_TIMEOUT:
+        json_ms_or_null(sb, "wait_ms", rec->wait_us);
+        json_str_or_null(sb, "close", rec->close);
+        json_str_or_null(sb, "timeout_hint", rec->timeout_hint);
+        break;
+    case HU_KIND_RESET:
+        json_ms_or_null(sb, "wait_ms", rec->wait_us);
+        break;
+    case HU_KIND_ABORT:
+        json_str_or_null(sb, "abort", rec->abort);
+        hu_sb_printf(sb, ",\"late_response_rst\":%s", rec->late_response_rst ? "true" : "false");
+        json_int_or_null(sb, "late_response_packet", rec->late_response_packet);
+        break;
+    case HU_KIND_CONNECT_TIMEOUT:
+        hu_sb_printf(sb, ",\"tries\":%d", rec->tries);
+        json_ms_or_null(sb, "spent_ms", rec->spent_us);
+        break;
+    case HU_KIND_TRUNCATED:
+        json_str_or_null(sb, "close", rec->close);
+        json_int_or_null(sb, "expected_bytes", rec->expected_bytes);
+        json_int_or_null(sb, "received_bytes", rec->received_bytes);
+        break;
+    default:
+        break;
+    }
+    hu_sb_printf(sb, ",\"reassembly\":\"%s\"}\n", hu_reasm_name(rec->reasm));
+}
+
 static void json_incident(hu_report *r, const hu_incident_rec *rec)
 {
+    if (rec->kindid != HU_KIND_RACE) {
+        json_family(r, rec);
+        return;
+    }
     hu_sb *sb = &r->sb;
     char cli[64], srv[64];
     hu_endpoint_str(cli, sizeof cli, rec->ipver, rec->cli_addr, rec->cli_port);
@@ -376,8 +581,120 @@ static void json_incident(hu_report *r, const hu_incident_rec *rec)
     hu_sb_printf(sb, ",\"reassembly\":\"%s\"}\n", hu_reasm_name(rec->reasm));
 }
 
+/* "The client saw: ..." from the kind table. */
+static void client_saw(hu_sb *sb, hu_kind k)
+{
+    const hu_kind_info *ki = &kind_info[k];
+    hu_sb_printf(sb, "  The client saw: Node.js %s; Python %s; Go %s; Java %s; curl %s.\n",
+                 ki->node, ki->python, ki->go, ki->java, ki->curl);
+}
+
+static void render_timeline(hu_sb *out, const hu_incident_rec *rec)
+{
+    hu_sb_puts(out, "\n  Timeline (as tcpdump -n prints it):\n");
+    for (size_t i = 0; i < rec->ntimeline; i++) {
+        const hu_tl_entry *t = &rec->timeline[i];
+        if (t->omitted_before)
+            hu_sb_printf(out, "    ... (%" PRIu64 " earlier packets of this connection not "
+                              "shown)\n", t->omitted_before);
+        hu_sb_puts(out, t->line);
+        hu_sb_putc(out, '\n');
+        if (t->note) {
+            hu_sb_puts(out, "    ^ ");
+            hu_sb_puts(out, t->note);
+            hu_sb_putc(out, '\n');
+        }
+    }
+}
+
+/* The other kinds: what happened, what the client saw, retry, fix. */
+static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
+{
+    hu_sb para = {0};
+    hu_sb *sb = &para;
+    const hu_kind_info *ki = &kind_info[rec->kindid];
+    char cli[64], srv[64];
+    hu_endpoint_str(cli, sizeof cli, rec->ipver, rec->cli_addr, rec->cli_port);
+    hu_endpoint_str(srv, sizeof srv, rec->ipver, rec->srv_addr, rec->srv_port);
+    const hu_request *rq = &rec->request;
+    hu_sb_printf(sb, "%s #%" PRIu64 " (%s) in ", ki->title, rec->number, rec->kind);
+    hu_sb_safe(sb, (const uint8_t *)rec->file, strlen(rec->file));
+    hu_sb_printf(sb, "\n  client %s -> server %s, IPv%u\n\n  What happened: ", cli, srv,
+                 rec->ipver);
+    switch (rec->kindid) {
+    case HU_KIND_SERVER_TIMEOUT:
+    case HU_KIND_RESET:
+        hu_sb_puts(sb, "the server received ");
+        put_request(sb, rq);
+        hu_sb_printf(sb, " (packet %" PRIu64 ", acknowledged) and never answered; ",
+                     rec->req.num);
+        put_human_dur(sb, rec->wait_us);
+        hu_sb_printf(sb, " later it closed the connection with %s (packet %" PRIu64 ")",
+                     rec->rst.num ? "RST" : "FIN", rec->rst.num ? rec->rst.num : rec->fin.num);
+        if (rec->timeout_hint)
+            hu_sb_printf(sb, ": that is %s", rec->timeout_hint);
+        hu_sb_puts(sb, ".\n");
+        break;
+    case HU_KIND_ABORT:
+        hu_sb_puts(sb, "the client sent ");
+        put_request(sb, rq);
+        hu_sb_printf(sb, " (packet %" PRIu64 ") and gave up before the answer: its %s (packet %"
+                         PRIu64 ")",
+                     rec->req.num, rec->abort[0] == 'r' ? "RST" : "FIN",
+                     rec->rst.num ? rec->rst.num : rec->fin.num);
+        if (rec->late_response_packet > 0)
+            hu_sb_printf(sb, "; the server's response came later (packet %" PRId64 ")%s",
+                         rec->late_response_packet,
+                         rec->late_response_rst ? " and met an RST" : "");
+        hu_sb_puts(sb, ".\n");
+        break;
+    case HU_KIND_REFUSED:
+        hu_sb_printf(sb, "the client's SYN (packet %" PRIu64 ") was answered by RST (packet %"
+                         PRIu64 "): nothing listened on %s.\n",
+                     rec->req.num, rec->rst.num, srv);
+        break;
+    case HU_KIND_CONNECT_TIMEOUT:
+        hu_sb_printf(sb, "the client sent its SYN %d times (first packet %" PRIu64 ") over ",
+                     rec->tries, rec->req.num);
+        put_human_dur(sb, rec->spent_us);
+        hu_sb_puts(sb, " and never got an answer.\n");
+        break;
+    case HU_KIND_TRUNCATED:
+        hu_sb_puts(sb, "the response to ");
+        put_request(sb, rq);
+        hu_sb_printf(sb, " (packet %" PRIu64 ") stopped after %" PRId64 " body bytes", rec->req.num,
+                     rec->received_bytes);
+        if (rec->expected_bytes >= 0)
+            hu_sb_printf(sb, " of the %" PRId64 " its Content-Length announced",
+                         rec->expected_bytes);
+        else
+            hu_sb_puts(sb, " of a chunked body that never ended");
+        hu_sb_printf(sb, ": the server closed with %s (packet %" PRIu64 ").\n",
+                     rec->rst.num ? "RST" : "FIN", rec->rst.num ? rec->rst.num : rec->fin.num);
+        break;
+    default:
+        break;
+    }
+    client_saw(sb, rec->kindid);
+    hu_sb_printf(sb, "  Safe to retry: %s\n",
+                 rec->kindid == HU_KIND_REFUSED || rec->kindid == HU_KIND_CONNECT_TIMEOUT
+                     ? "yes: no request was sent."
+                 : rec->safe_to_retry ? "yes, the method is idempotent."
+                                      : "not proven: the server may have acted on the request.");
+    hu_sb_printf(sb, "  Fix: %s.\n", ki->fix);
+    reflow(out, hu_sb_cstr(&para), 78);
+    hu_sb_free(&para);
+    if (timeline && rec->ntimeline)
+        render_timeline(out, rec);
+    hu_sb_putc(out, '\n');
+}
+
 void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
 {
+    if (rec->kindid != HU_KIND_RACE) {
+        render_family(out, rec, timeline);
+        return;
+    }
     hu_sb para = {0};
     hu_sb *sb = &para;
     char cli[64], srv[64];
@@ -441,9 +758,7 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
         hu_sb_puts(sb, " after the RST.");
     }
     hu_sb_puts(sb, "\n");
-    hu_sb_puts(sb, "  The client saw: Node.js 'socket hang up' / ECONNRESET, Python "
-                   "ConnectionResetError or RemoteDisconnected, Go 'connection reset by peer', "
-                   "curl (56) 'Recv failure: Connection reset by peer'.\n");
+    client_saw(sb, rec->kindid);
     if (stale)
         hu_sb_puts(sb, "  Verdict: stale. The request acknowledges the FIN: the client's kernel had "
                        "already received the close when the HTTP client wrote the request on that "
@@ -491,32 +806,21 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
                      : "none (no payload)");
     reflow(out, hu_sb_cstr(&para), 78);
     hu_sb_free(&para);
-    if (timeline && rec->ntimeline) {
-        hu_sb_puts(out, "\n  Timeline (as tcpdump -n prints it):\n");
-        for (size_t i = 0; i < rec->ntimeline; i++) {
-            const hu_tl_entry *t = &rec->timeline[i];
-            if (t->omitted_before)
-                hu_sb_printf(out, "    ... (%" PRIu64 " earlier packets of this connection not "
-                                  "shown)\n", t->omitted_before);
-            hu_sb_puts(out, t->line);
-            hu_sb_putc(out, '\n');
-            if (t->note) {
-                hu_sb_puts(out, "    ^ ");
-                hu_sb_puts(out, t->note);
-                hu_sb_putc(out, '\n');
-            }
-        }
-    }
+    if (timeline && rec->ntimeline)
+        render_timeline(out, rec);
     hu_sb_putc(out, '\n');
 }
 
 void hu_report_incident(hu_report *r, const hu_incident_rec *rec)
 {
     r->incidents++;
-    if (rec->verdict == HU_VERDICT_STALE)
-        r->stale++;
-    else
-        r->crossed++;
+    r->by_kind[rec->kindid]++;
+    if (rec->kindid == HU_KIND_RACE) {
+        if (rec->verdict == HU_VERDICT_STALE)
+            r->stale++;
+        else
+            r->crossed++;
+    }
     hu_sb_reset(&r->sb);
     if (r->cfg.json)
         json_incident(r, rec);
@@ -557,10 +861,14 @@ void hu_report_summary(hu_report *r, const hu_server_summary *list, size_t n, ui
     hu_sb_printf(&para, "Summary: %" PRIu64 " capture%s, %" PRIu64 " packets, %" PRIu64
                         " TCP connections (%" PRIu64 " reassembled by libnids, %" PRIu64
                         " per segment), %" PRIu64 " keep-alive race%s (%" PRIu64 " crossed, %" PRIu64
-                        " stale)\n",
+                        " stale)",
                  r->files, r->files == 1 ? "" : "s", r->packets, r->connections, r->nids_streams,
-                 r->segment_flows, r->incidents, r->incidents == 1 ? "" : "s", r->crossed,
-                 r->stale);
+                 r->segment_flows, r->by_kind[HU_KIND_RACE],
+                 r->by_kind[HU_KIND_RACE] == 1 ? "" : "s", r->crossed, r->stale);
+    for (int k = 1; k < HU_KIND_COUNT; k++)
+        if (r->by_kind[k])
+            hu_sb_printf(&para, ", %" PRIu64 " %s", r->by_kind[k], hu_kind_name((hu_kind)k));
+    hu_sb_putc(&para, '\n');
     size_t shown = n < 20 ? n : 20;
     for (size_t i = 0; i < shown; i++) {
         const hu_server_summary *s = &list[i];

@@ -120,6 +120,67 @@ static const char *const migrations[] = {
     " s.max_reuse_idle_us / 1000.0 AS max_reuse_idle_ms, s.rtt_us / 1000.0 AS rtt_ms,"
     " s.race_risk, s.advice"
     " FROM servers s JOIN captures c ON c.id = s.capture_id;",
+
+    /* 3: the rest of the socket-hang-up family.  Their incidents have no
+     * verdict and may lack a FIN or RST, so the table is rebuilt with
+     * those columns nullable (SQLite cannot relax NOT NULL in place), and
+     * gains the kinds' own columns. */
+    "CREATE TABLE incidents_v3 ("
+    " id INTEGER PRIMARY KEY,"
+    " capture_id INTEGER NOT NULL REFERENCES captures(id) ON DELETE CASCADE,"
+    " number INTEGER NOT NULL,"
+    " kind TEXT NOT NULL, verdict TEXT,"
+    " client TEXT NOT NULL, server TEXT NOT NULL, ip_version INTEGER NOT NULL,"
+    " file TEXT NOT NULL,"
+    " fin_packet INTEGER, request_packet INTEGER NOT NULL, rst_packet INTEGER,"
+    " fin_time INTEGER, request_time INTEGER NOT NULL, rst_time INTEGER,"
+    " gap_us INTEGER, rtt_us INTEGER, rst_ack INTEGER,"
+    " method TEXT, target TEXT, tls INTEGER NOT NULL, handshake_seen INTEGER NOT NULL,"
+    " safe_to_retry INTEGER NOT NULL,"
+    " host TEXT, http_version TEXT, content_length INTEGER,"
+    " requests_before INTEGER, idle_us INTEGER, server_idle_close_us INTEGER,"
+    " close_announced INTEGER NOT NULL, keepalive_hint_s INTEGER, sni TEXT,"
+    " retried INTEGER NOT NULL, retry_delay_us INTEGER,"
+    " reassembly TEXT NOT NULL,"
+    " server_acked INTEGER NOT NULL, request_complete INTEGER NOT NULL,"
+    " connection INTEGER NOT NULL,"
+    " wait_us INTEGER, close TEXT, timeout_hint TEXT, abort TEXT,"
+    " late_response_rst INTEGER, late_response_packet INTEGER,"
+    " tries INTEGER, spent_us INTEGER, expected_bytes INTEGER, received_bytes INTEGER);"
+    "INSERT INTO incidents_v3 (id, capture_id, number, kind, verdict, client, server,"
+    " ip_version, file, fin_packet, request_packet, rst_packet, fin_time, request_time,"
+    " rst_time, gap_us, rtt_us, rst_ack, method, target, tls, handshake_seen, safe_to_retry,"
+    " host, http_version, content_length, requests_before, idle_us, server_idle_close_us,"
+    " close_announced, keepalive_hint_s, sni, retried, retry_delay_us, reassembly,"
+    " server_acked, request_complete, connection)"
+    " SELECT id, capture_id, number, kind, verdict, client, server,"
+    " ip_version, file, fin_packet, request_packet, rst_packet, fin_time, request_time,"
+    " rst_time, gap_us, rtt_us, rst_ack, method, target, tls, handshake_seen, safe_to_retry,"
+    " host, http_version, content_length, requests_before, idle_us, server_idle_close_us,"
+    " close_announced, keepalive_hint_s, sni, retried, retry_delay_us, reassembly,"
+    " server_acked, request_complete, connection FROM incidents;"
+    "DROP VIEW incidents_view;"
+    "DROP TABLE incidents;"
+    "ALTER TABLE incidents_v3 RENAME TO incidents;"
+    "CREATE INDEX incidents_by_capture ON incidents(capture_id);"
+    "CREATE INDEX incidents_by_time ON incidents(coalesce(rst_time, fin_time, request_time));"
+    "CREATE INDEX incidents_by_server ON incidents(server);"
+    "CREATE INDEX incidents_by_kind ON incidents(kind);"
+    "CREATE VIEW incidents_view AS SELECT i.id, i.capture_id, c.source AS capture,"
+    " i.number, i.kind, i.verdict, i.client, i.server, i.ip_version, i.file,"
+    " i.fin_packet, i.request_packet, i.rst_packet,"
+    " " ISO("i.fin_time") " AS fin_time, " ISO("i.request_time") " AS request_time,"
+    " " ISO("i.rst_time") " AS rst_time,"
+    " i.gap_us / 1000.0 AS gap_ms, i.rtt_us / 1000.0 AS rtt_ms, i.rst_ack,"
+    " i.method, i.target, i.tls, i.handshake_seen, i.safe_to_retry, i.host,"
+    " i.http_version, i.content_length, i.requests_before,"
+    " i.idle_us / 1000.0 AS idle_ms, i.server_idle_close_us / 1000.0 AS server_idle_close_ms,"
+    " i.close_announced, i.keepalive_hint_s, i.sni, i.retried,"
+    " i.retry_delay_us / 1000.0 AS retry_delay_ms, i.reassembly,"
+    " i.wait_us / 1000.0 AS wait_ms, i.close, i.timeout_hint, i.abort, i.late_response_rst,"
+    " i.late_response_packet, i.tries, i.spent_us / 1000.0 AS spent_ms, i.expected_bytes,"
+    " i.received_bytes"
+    " FROM incidents i JOIN captures c ON c.id = i.capture_id;",
 #undef ISO
 };
 
@@ -150,9 +211,12 @@ static const char *const stmt_sql[ST_COUNT] = {
         "rtt_us, rst_ack, method, target, tls, handshake_seen, safe_to_retry, host, "
         "http_version, content_length, requests_before, idle_us, server_idle_close_us, "
         "close_announced, keepalive_hint_s, sni, retried, retry_delay_us, reassembly, "
-        "server_acked, request_complete, connection) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+        "server_acked, request_complete, connection, wait_us, close, timeout_hint, abort, "
+        "late_response_rst, late_response_packet, tries, spent_us, expected_bytes, "
+        "received_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
         "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, "
-        "?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)",
+        "?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, "
+        "?43, ?44, ?45, ?46, ?47)",
     [ST_INS_PACKET] = "INSERT INTO incident_packets (incident_id, idx, packet, time, sender, "
                       "flags, seq, ack, length, omitted_before, line, note) VALUES (?1, ?2, ?3, "
                       "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -170,7 +234,9 @@ static const char *const stmt_sql[ST_COUNT] = {
         "method, target, tls, handshake_seen, safe_to_retry, host, http_version, "
         "content_length, requests_before, idle_us, server_idle_close_us, close_announced, "
         "keepalive_hint_s, sni, retried, retry_delay_us, reassembly, server_acked, "
-        "request_complete, connection FROM incidents WHERE id = ?1",
+        "request_complete, connection, kind, wait_us, close, timeout_hint, abort, "
+        "late_response_rst, late_response_packet, tries, spent_us, expected_bytes, "
+        "received_bytes FROM incidents WHERE id = ?1",
     [ST_GET_PACKETS] = "SELECT packet, time, sender, flags, seq, ack, length, omitted_before, "
                        "line, note FROM incident_packets WHERE incident_id = ?1 ORDER BY idx",
 };
@@ -250,24 +316,30 @@ static int user_version(hu_store *s)
 /* Apply migrations up to `target`, each in its own transaction. */
 static bool migrate(hu_store *s, int target, char *err, size_t n)
 {
-    while (s->version < target) {
+    /* A migration may rebuild a table other tables reference: with foreign
+     * keys on, dropping the old one would cascade.  The pragma only works
+     * outside a transaction. */
+    sqlite3_exec(s->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
+    bool ok = true;
+    while (ok && s->version < target) {
         int v = s->version + 1;
         char doing[64], pragma[64];
         snprintf(doing, sizeof doing, "upgrading the schema to version %d", v);
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v);
-        if (!exec(s, "BEGIN IMMEDIATE", doing, err, n))
-            return false;
-        if (!exec(s, migrations[v - 1], doing, err, n) || !exec(s, pragma, doing, err, n)) {
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-            return false;
+        if (!exec(s, "BEGIN IMMEDIATE", doing, err, n)) {
+            ok = false;
+            break;
         }
-        if (!exec(s, "COMMIT", doing, err, n)) {
+        if (!exec(s, migrations[v - 1], doing, err, n) || !exec(s, pragma, doing, err, n) ||
+            !exec(s, "COMMIT", doing, err, n)) {
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-            return false;
+            ok = false;
+            break;
         }
         s->version = v;
     }
-    return true;
+    sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+    return ok;
 }
 
 static hu_store *open_store(const char *path, bool readonly, int target, char *err, size_t n)
@@ -314,8 +386,7 @@ static hu_store *open_store(const char *path, bool readonly, int target, char *e
         return s;
     }
     if (!exec(s, "PRAGMA journal_mode = WAL", "switching it to WAL", err, n) ||
-        !exec(s, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", "configuring it", err,
-              n) ||
+        !exec(s, "PRAGMA synchronous = NORMAL", "configuring it", err, n) ||
         !migrate(s, target, err, n)) {
         hu_store_close(s);
         return NULL;
@@ -421,23 +492,25 @@ bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r
         hu_endpoint_str(cli, sizeof cli, r->ipver, r->cli_addr, r->cli_port);
         hu_endpoint_str(srv, sizeof srv, r->ipver, r->srv_addr, r->srv_port);
         const hu_request *rq = &r->request;
+        bool race = r->kindid == HU_KIND_RACE;
         sqlite3_bind_int64(q, 1, capture_id);
         sqlite3_bind_int64(q, 2, (int64_t)r->number);
         sqlite3_bind_text(q, 3, r->kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 4, hu_verdict_name(r->verdict), -1, SQLITE_STATIC);
+        if (race)
+            sqlite3_bind_text(q, 4, hu_verdict_name(r->verdict), -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 5, cli, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(q, 6, srv, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(q, 7, r->ipver);
         sqlite3_bind_text(q, 8, r->file, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(q, 9, (int64_t)r->fin.num);
+        bind_opt_int(q, 9, (int64_t)r->fin.num, r->fin.num != 0);
         sqlite3_bind_int64(q, 10, (int64_t)r->req.num);
-        sqlite3_bind_int64(q, 11, (int64_t)r->rst.num);
-        sqlite3_bind_int64(q, 12, r->fin.ts_us);
+        bind_opt_int(q, 11, (int64_t)r->rst.num, r->rst.num != 0);
+        bind_opt_int(q, 12, r->fin.ts_us, r->fin.num != 0);
         sqlite3_bind_int64(q, 13, r->req.ts_us);
-        sqlite3_bind_int64(q, 14, r->rst.ts_us);
-        sqlite3_bind_int64(q, 15, r->gap_us);
+        bind_opt_int(q, 14, r->rst.ts_us, r->rst.num != 0);
+        bind_opt_int(q, 15, r->gap_us, race);
         bind_opt_int(q, 16, r->rtt_us, r->rtt_us >= 0);
-        sqlite3_bind_int(q, 17, r->rst_ack);
+        bind_opt_int(q, 17, r->rst_ack, r->rst.num != 0);
         if (rq->http) {
             sqlite3_bind_text(q, 18, rq->method, -1, SQLITE_TRANSIENT);
             sqlite3_bind_text(q, 19, (const char *)rq->target, (int)rq->target_len,
@@ -464,6 +537,20 @@ bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r
         sqlite3_bind_int(q, 35, r->server_acked);
         sqlite3_bind_int(q, 36, rq->complete);
         sqlite3_bind_int64(q, 37, (int64_t)r->conn_id);
+        bind_opt_int(q, 38, r->wait_us, r->wait_us >= 0);
+        if (r->close[0])
+            sqlite3_bind_text(q, 39, r->close, -1, SQLITE_TRANSIENT);
+        if (r->timeout_hint)
+            sqlite3_bind_text(q, 40, r->timeout_hint, -1, SQLITE_STATIC);
+        if (r->abort[0]) {
+            sqlite3_bind_text(q, 41, r->abort, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int(q, 42, r->late_response_rst);
+            bind_opt_int(q, 43, r->late_response_packet, r->late_response_packet >= 0);
+        }
+        bind_opt_int(q, 44, r->tries, r->kindid == HU_KIND_CONNECT_TIMEOUT);
+        bind_opt_int(q, 45, r->spent_us, r->spent_us >= 0);
+        bind_opt_int(q, 46, r->expected_bytes, r->expected_bytes >= 0);
+        bind_opt_int(q, 47, r->received_bytes, r->received_bytes >= 0);
     }
     if (!run(s, q, "storing an incident", err, n))
         return false;
@@ -677,7 +764,9 @@ hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, char *err, size
         return NULL;
     }
     r->number = (uint64_t)sqlite3_column_int64(q, 0);
-    r->kind = "keepalive-race";
+    int kid = hu_kind_parse(col_text(q, 36) ? col_text(q, 36) : "");
+    r->kindid = kid < 0 ? HU_KIND_RACE : (hu_kind)kid;
+    r->kind = hu_kind_name(r->kindid);
     r->verdict = strcmp(col_text(q, 2) ? col_text(q, 2) : "", "stale") == 0 ? HU_VERDICT_STALE
                                                                             : HU_VERDICT_CROSSED;
     r->ipver = (uint8_t)sqlite3_column_int(q, 5);
@@ -689,6 +778,22 @@ hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, char *err, size
     r->req = (hu_pktref){ (uint64_t)sqlite3_column_int64(q, 8), sqlite3_column_int64(q, 11) };
     r->rst = (hu_pktref){ (uint64_t)sqlite3_column_int64(q, 9), sqlite3_column_int64(q, 12) };
     r->gap_us = sqlite3_column_int64(q, 13);
+    r->wait_us = col_opt(q, 37);
+    if (col_text(q, 38))
+        snprintf(r->close, sizeof r->close, "%s", col_text(q, 38));
+    static const char *const hints[] = { "node server.timeout 120 s", "node requestTimeout 300 s",
+                                         "node headersTimeout 60 s or a proxy's read timeout 60 s" };
+    for (size_t k = 0; col_text(q, 39) && k < sizeof hints / sizeof hints[0]; k++)
+        if (strcmp(col_text(q, 39), hints[k]) == 0)
+            r->timeout_hint = hints[k];
+    if (col_text(q, 40))
+        snprintf(r->abort, sizeof r->abort, "%s", col_text(q, 40));
+    r->late_response_rst = sqlite3_column_int(q, 41);
+    r->late_response_packet = col_opt(q, 42);
+    r->tries = (int)col_opt(q, 43);
+    r->spent_us = col_opt(q, 44);
+    r->expected_bytes = col_opt(q, 45);
+    r->received_bytes = col_opt(q, 46);
     r->rtt_us = col_opt(q, 14);
     r->rst_ack = sqlite3_column_int(q, 15);
     hu_request *rq = &r->request;

@@ -84,8 +84,21 @@ Test(store, migrates_from_every_earlier_version)
             cr_assert_eq(sqlite3_exec(hu_store_db(s),
                                       "INSERT INTO captures (source, analyzer_version, analyzed_at, "
                                       "first_time, last_time) VALUES ('old.pcap', '0.0', 1, "
-                                      "1763740800000000, 1763740801000000)",
-                                      NULL, NULL, NULL), SQLITE_OK);
+                                      "1763740800000000, 1763740801000000);"
+                                      "INSERT INTO incidents (capture_id, number, kind, verdict, "
+                                      "client, server, ip_version, file, fin_packet, "
+                                      "request_packet, rst_packet, fin_time, request_time, "
+                                      "rst_time, gap_us, rst_ack, tls, handshake_seen, "
+                                      "safe_to_retry, close_announced, retried, reassembly, "
+                                      "server_acked, request_complete, connection) VALUES (1, 1, "
+                                      "'keepalive-race', 'stale', '10.0.0.1:4000', "
+                                      "'10.0.0.2:80', 4, 'old.pcap', 7, 9, 10, 1, 2, 3, 1, 0, 0, "
+                                      "1, 1, 0, 0, 'libnids', 0, 1, 1);"
+                                      "INSERT INTO incident_packets (incident_id, idx, packet, "
+                                      "time, sender, flags, seq, ack, length, line) VALUES (1, 0, "
+                                      "7, 1, 'server', 'F.', 1, 1, 0, 'a line');",
+                                      NULL, NULL, NULL), SQLITE_OK, "%s",
+                         sqlite3_errmsg(hu_store_db(s)));
         hu_store_close(s);
         s = hu_store_open(db, false, err, sizeof err);
         cr_assert_not_null(s, "%s", err);
@@ -95,6 +108,10 @@ Test(store, migrates_from_every_earlier_version)
             cr_expect_eq(scalar(db, "SELECT count(*) FROM captures WHERE source='old.pcap'"), 1);
             cr_expect_eq(scalar(db, "SELECT count(*) FROM captures_view WHERE "
                                     "first_time = '2025-11-21T16:00:00.000000Z'"), 1);
+            cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents_view WHERE verdict = 'stale' "
+                                    "AND rst_packet = 10"), 1, "from version %d", from);
+            cr_expect_eq(scalar(db, "SELECT count(*) FROM incident_packets"), 1,
+                         "the timeline survived the incidents rebuild (from %d)", from);
         }
         rm_db(db);
     }
@@ -292,7 +309,7 @@ Test(store, report_sections_and_bound_filters)
     free(out); free(err);
     snprintf(args, sizeof args, "report --db '%s'", db);
     cr_expect_eq(hangup(args, &out, &err), 0, "%s", err);
-    cr_expect(strstr(out, "Incidents by verdict"));
+    cr_expect(strstr(out, "Incidents by kind and verdict"));
     cr_expect(strstr(out, "Incidents by day"));
     cr_expect(strstr(out, "Lost requests by method and target"));
     cr_expect(strstr(out, "Keep-alive timeouts inferred per server"));

@@ -23,11 +23,16 @@ typedef struct hu_analyze_opts {
     int64_t closed_us;        /* release closed connections after this */
     const char *db_path;      /* SQLite database, or NULL for none */
     const char *write_path;   /* -w: pcap of every incident's connection, or NULL */
+    unsigned kinds;           /* bit per hu_kind to print; 0 = all (all are stored) */
     bool live;                /* print and store each incident at once (no
                                  wait for a retry), commit every second */
     FILE *out, *err;
     const char *progname;     /* prefix of error lines */
 } hu_analyze_opts;
+
+/* Parse "--kind" values ("server-timeout,refused") into a mask added to
+ * *mask; false (with a message on stderr) for an unknown kind. */
+bool hu_parse_kinds(const char *list, unsigned *mask);
 
 /* Sensible defaults: see the README's option table. */
 void hu_analyze_opts_default(hu_analyze_opts *o);

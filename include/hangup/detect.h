@@ -14,6 +14,23 @@
 #include "hangup/flow.h"
 #include "hangup/request.h"
 
+/* Incident kinds: the keep-alive race (detect.c) and the rest of the
+ * socket-hang-up family (family.c). */
+typedef enum hu_kind {
+    HU_KIND_RACE = 0,         /* "keepalive-race" */
+    HU_KIND_SERVER_TIMEOUT,   /* "server-timeout" */
+    HU_KIND_RESET,            /* "reset-before-response" */
+    HU_KIND_ABORT,            /* "client-abort" */
+    HU_KIND_REFUSED,          /* "refused" */
+    HU_KIND_CONNECT_TIMEOUT,  /* "connect-timeout" */
+    HU_KIND_TRUNCATED,        /* "truncated-response" */
+    HU_KIND_COUNT
+} hu_kind;
+
+const char *hu_kind_name(hu_kind k);
+/* The kind named s, or -1. */
+int hu_kind_parse(const char *s);
+
 typedef enum hu_verdict {
     HU_VERDICT_CROSSED,   /* the request's ack does not cover the FIN */
     HU_VERDICT_STALE,     /* the client had received the FIN before writing */
@@ -24,11 +41,12 @@ const char *hu_verdict_name(hu_verdict v);
 /* One incident, handed to the callback; every pointer is borrowed and
  * valid only during the callback. */
 typedef struct hu_incident {
-    const char *kind;         /* "keepalive-race" */
-    hu_verdict verdict;
+    const char *kind;         /* hu_kind_name(kindid) */
+    hu_kind kindid;
+    hu_verdict verdict;       /* keep-alive races only */
     const hu_flow *flow;
     uint8_t client, server;   /* side indexes into flow */
-    const hu_pktsum *fin, *req, *rst;
+    const hu_pktsum *fin, *req, *rst;   /* any may be NULL but req */
     int64_t gap_us;           /* request time minus FIN time (signed) */
     int64_t rtt_us;           /* -1 when the handshake was not captured */
     bool rst_ack;             /* [R.] rather than a bare [R] */
@@ -46,7 +64,21 @@ typedef struct hu_incident {
     int keepalive_hint_s;     /* the server's Keep-Alive: timeout=N, or -1 */
     const char *sni;          /* TLS server name, or NULL */
     uint8_t reasm;            /* HU_REASM_* */
+
+    /* The other kinds' own facts (-1 / NULL when they do not apply). */
+    int64_t wait_us;          /* server-timeout: request to close */
+    const char *close;        /* server-timeout, truncated-response: "fin"/"rst" */
+    const char *timeout_hint; /* server-timeout: a well-known default it matches */
+    const char *abort;        /* client-abort: "fin"/"rst" */
+    bool late_response_rst;   /* client-abort: the late response met an RST */
+    int64_t late_response_packet;
+    int tries;                /* connect-timeout: SYNs sent */
+    int64_t spent_us;         /* connect-timeout: first to last SYN */
+    int64_t expected_bytes, received_bytes;   /* truncated-response */
 } hu_incident;
+
+/* Fill the fields every kind shares from the connection (detect.c). */
+void hu_incident_init(hu_incident *inc, hu_kind k, const hu_flow *f, const hu_pktsum *req);
 
 typedef void (*hu_incident_fn)(void *arg, const hu_incident *inc);
 

@@ -89,6 +89,26 @@ typedef struct hu_detect_state {
     int64_t req_idle_us;      /* request time - last payload before it, or -1 */
 } hu_detect_state;
 
+/* family.c's per-connection state; see there. */
+typedef struct hu_family_state {
+    bool req_active;          /* an HTTP request is outstanding */
+    bool req_acked;           /* the server ACKed all of it */
+    bool resp_seen;           /* server payload since it started */
+    uint32_t req_end;         /* client snd_max while the request was sent */
+    hu_pktsum req;            /* its first packet */
+    uint16_t syns;            /* client SYNs with the first ISN */
+    uint32_t syn_isn;
+    hu_pktsum syn;            /* the first SYN */
+    uint64_t last_syn_num;
+    int64_t last_syn_ts;
+    bool server_closed;       /* server FIN or RST seen */
+    char abort;               /* client-abort pending: 'f' (FIN) or 'r' (RST) */
+    hu_pktsum abort_pkt;
+    int64_t late_resp_num;    /* server payload after the abort, or -1 */
+    bool late_rst;            /* and the client's host RST it */
+    bool done;                /* a family incident was reported */
+} hu_family_state;
+
 struct hu_flow {
     hu_flow *hnext;           /* hash chain */
     hu_flow *lprev, *lnext;   /* activity list, least recent first */
@@ -129,6 +149,7 @@ struct hu_flow {
     uint64_t ring_dropped;    /* summaries overwritten so far */
 
     hu_detect_state det;
+    hu_family_state fam;
 
     /* Reassembly and HTTP (reasm.c, history.c). */
     uint8_t reasm;            /* HU_REASM_* */

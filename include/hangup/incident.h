@@ -34,14 +34,15 @@ typedef struct hu_tl_entry {
 
 typedef struct hu_incident_rec {
     const char *kind;
-    hu_verdict verdict;
+    hu_kind kindid;
+    hu_verdict verdict;          /* keep-alive races */
     const char *file;            /* borrowed (outlives the run), or file_owned */
     char *file_owned;            /* set for records loaded from the store */
     uint8_t ipver;
     uint8_t cli_addr[16], srv_addr[16];
     uint16_t cli_port, srv_port;
     uint64_t conn_id;            /* the connection's number in its file */
-    hu_pktref fin, req, rst;
+    hu_pktref fin, req, rst;     /* num 0: none (the kind has no such packet) */
     int64_t gap_us, rtt_us;
     bool rst_ack, handshake_seen, server_acked, safe_to_retry;
     hu_request request;
@@ -52,6 +53,15 @@ typedef struct hu_incident_rec {
     uint8_t reasm;
     bool retried;
     int64_t retry_delay_us;      /* -1 when not retried */
+    /* The other kinds' facts (-1 / "" when they do not apply). */
+    int64_t wait_us;
+    char close[4], abort[4];
+    const char *timeout_hint;    /* static string or NULL */
+    bool late_response_rst;
+    int64_t late_response_packet;
+    int tries;
+    int64_t spent_us;
+    int64_t expected_bytes, received_bytes;
     uint64_t number;             /* the incident's number in its capture, from 1 */
     hu_tl_entry *timeline;       /* owned; ntimeline entries */
     size_t ntimeline;

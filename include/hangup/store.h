@@ -24,7 +24,7 @@
 #include "hangup/incident.h"
 #include "hangup/servers.h"
 
-#define HU_STORE_VERSION 2          /* schema version this hangup writes */
+#define HU_STORE_VERSION 3          /* schema version this hangup writes */
 
 typedef struct hu_store hu_store;
 

@@ -1,0 +1,234 @@
+/*
+ * family.c -- the socket-hang-up family beyond the keep-alive race.
+ *
+ * Each kind is a fact about one connection that its packets prove:
+ *
+ *   refused               a SYN answered by RST (ECONNREFUSED)
+ *   connect-timeout       a SYN retransmitted, never answered (ETIMEDOUT)
+ *   server-timeout        a request the server ACKed, no response byte,
+ *                         then the server's FIN or RST at least 1 s later
+ *   reset-before-response the same ended by an RST within 1 s, no FIN:
+ *                         the application closed with unread data, crashed
+ *                         or used SO_LINGER 0
+ *   client-abort          the client's FIN or RST while its request was
+ *                         unanswered; a late response then meets an RST
+ *   truncated-response    the server's FIN or RST in the middle of a body
+ *
+ * "Request" is an HTTP request line starting a new flight of client data
+ * (the server had acknowledged everything before it); "answered" comes
+ * from the HTTP parser.  A connection whose keep-alive race the detector
+ * reported (or is waiting to report) is left to it.  Most kinds are
+ * reported on the packet that proves them; connect-timeout and
+ * client-abort only when the connection is released, since what follows
+ * (more SYNs, a late response) is part of the story.
+ */
+#include "hangup/family.h"
+#include "hangup/history.h"
+#include "hangup/http.h"
+
+#include <string.h>
+
+#define SERVER_TIMEOUT_MIN_US 1000000   /* below this, an RST is a reset */
+
+static bool looks_like_request(const hu_pkt *p)
+{
+    static const char *const m[] = { "GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ",
+                                     "PATCH ", "CONNECT ", "TRACE " };
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        size_t l = strlen(m[i]);
+        if (p->capturedlen >= l && memcmp(p->payload, m[i], l) == 0)
+            return true;
+    }
+    return false;
+}
+
+static const hu_pktsum *newest(const hu_flow *f)
+{
+    return f->ring_len ? hu_flow_ring_at(f, f->ring_len - 1u) : NULL;
+}
+
+/* Ring index of the summary for packet num, or 0. */
+static uint32_t ring_index(const hu_flow *f, uint64_t num)
+{
+    for (unsigned i = 0; i < f->ring_len; i++)
+        if (hu_flow_ring_at(f, i)->num == num)
+            return i;
+    return 0;
+}
+
+static bool unanswered(const hu_flow *f)
+{
+    if (f->http && !hu_http_unparsable(f->http))
+        return hu_http_outstanding(f->http) > 0;
+    return !f->fam.resp_seen;
+}
+
+static const char *timeout_hint(int64_t wait_us)
+{
+    static const struct { int64_t us; const char *name; } known[] = {
+        { 120000000, "node server.timeout 120 s" },
+        { 300000000, "node requestTimeout 300 s" },
+        { 60000000, "node headersTimeout 60 s or a proxy's read timeout 60 s" },
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (wait_us >= known[i].us * 95 / 100 && wait_us <= known[i].us * 105 / 100)
+            return known[i].name;
+    return NULL;
+}
+
+static void emit(hu_family *fm, hu_flow *f, hu_incident *inc)
+{
+    f->fam.done = true;
+    if (fm->emit)
+        fm->emit(fm->arg, inc);
+}
+
+void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
+{
+    hu_family_state *st = &f->fam;
+    const hu_pktsum *cur = newest(f);
+    if (!cur || cur->num != p->num)
+        return;
+    uint8_t c = f->client;
+    bool from_client = s == c;
+    bool syn = p->flags & HU_TH_SYN, ack = p->flags & HU_TH_ACK;
+    bool fin = p->flags & HU_TH_FIN, rst = p->flags & HU_TH_RST;
+
+    /* Connection attempts. */
+    if (from_client && syn && !ack) {
+        if (st->syns == 0) {
+            st->syn_isn = p->seq;
+            hu_pktsum_copy(&st->syn, cur);
+        }
+        if (p->seq == st->syn_isn) {
+            st->syns++;
+            st->last_syn_num = p->num;
+            st->last_syn_ts = p->ts_us;
+        }
+        return;
+    }
+    if (st->done || f->det.emitted || hu_detect_waiting(f))
+        return;
+    if (!from_client && rst && ack && st->syns > 0 && !f->synack_seen &&
+        p->ack == st->syn_isn + 1) {
+        hu_incident inc;
+        hu_incident_init(&inc, HU_KIND_REFUSED, f, &st->syn);
+        inc.rst = cur;
+        inc.rst_ack = true;
+        inc.timeline_start = ring_index(f, st->syn.num);
+        emit(fm, f, &inc);
+        return;
+    }
+
+    if (from_client) {
+        /* A new request: new data at the stream front, everything before
+         * it acknowledged, an HTTP method first. */
+        const hu_side *srv = &f->side[!c];
+        if (p->paylen > 0 && p->seq + p->paylen == f->side[c].snd_max - (fin ? 1u : 0u) &&
+            (!srv->ack_seen || srv->last_ack == p->seq) && looks_like_request(p) && !st->abort) {
+            st->req_active = true;
+            st->req_acked = false;
+            st->resp_seen = false;
+            hu_pktsum_clear(&st->req);
+            hu_pktsum_copy(&st->req, cur);
+        }
+        if (st->req_active && !st->resp_seen && p->paylen > 0)
+            st->req_end = f->side[c].snd_max - (fin ? 1u : 0u);
+        if (st->abort) {
+            if (rst && st->late_resp_num >= 0)
+                st->late_rst = true;
+            return;
+        }
+        if ((fin || rst) && st->req_active && !st->server_closed && unanswered(f)) {
+            st->abort = rst ? 'r' : 'f';
+            hu_pktsum_copy(&st->abort_pkt, cur);
+        }
+        return;
+    }
+
+    /* From the server. */
+    if (st->abort) {
+        if (p->paylen > 0 && st->late_resp_num < 0)
+            st->late_resp_num = (int64_t)p->num;
+        return;
+    }
+    if (st->req_active) {
+        if (ack && st->req_end && hu_seq_geq(p->ack, st->req_end))
+            st->req_acked = true;
+        if (p->paylen > 0)
+            st->resp_seen = true;
+    }
+    bool first_fin = fin && f->side[s].fin_num == p->num;
+    if (st->server_closed || !(first_fin || rst))
+        return;
+    st->server_closed = true;
+    hu_incident inc;
+    if (st->req_active && !st->resp_seen) {
+        bool acked = st->req_acked || (rst && ack && hu_seq_geq(p->ack, st->req_end));
+        if (!acked)
+            return;
+        int64_t wait = p->ts_us - st->req.ts_us;
+        if (wait >= SERVER_TIMEOUT_MIN_US) {
+            hu_incident_init(&inc, HU_KIND_SERVER_TIMEOUT, f, &st->req);
+            inc.wait_us = wait;
+            inc.close = rst ? "rst" : "fin";
+            inc.timeout_hint = timeout_hint(wait);
+        } else if (rst && !f->side[s].fin_seen) {
+            hu_incident_init(&inc, HU_KIND_RESET, f, &st->req);
+            inc.wait_us = wait;
+        } else {
+            return;
+        }
+    } else if (st->req_active && f->http) {
+        int64_t expected, received;
+        if (!hu_http_in_body(f->http, HU_HTTP_SERVER, &expected, &received))
+            return;
+        hu_incident_init(&inc, HU_KIND_TRUNCATED, f, &st->req);
+        inc.close = rst ? "rst" : "fin";
+        inc.expected_bytes = expected;
+        inc.received_bytes = received;
+    } else {
+        return;
+    }
+    if (rst) {
+        inc.rst = cur;
+        inc.rst_ack = ack;
+    } else {
+        inc.fin = cur;
+    }
+    inc.timeline_start = ring_index(f, st->req.num);
+    emit(fm, f, &inc);
+}
+
+void hu_family_release(hu_family *fm, hu_flow *f)
+{
+    hu_family_state *st = &f->fam;
+    if (st->done || f->det.emitted)
+        return;
+    hu_incident inc;
+    if (st->syns >= 2 && !f->synack_seen && !f->side[!f->client].seen) {
+        hu_incident_init(&inc, HU_KIND_CONNECT_TIMEOUT, f, &st->syn);
+        inc.tries = st->syns;
+        inc.spent_us = st->last_syn_ts - st->syn.ts_us;
+        inc.timeline_start = ring_index(f, st->syn.num);
+        emit(fm, f, &inc);
+        return;
+    }
+    if (st->abort) {
+        hu_incident_init(&inc, HU_KIND_ABORT, f, &st->req);
+        inc.abort = st->abort == 'r' ? "rst" : "fin";
+        if (st->abort == 'r')
+            inc.rst = &st->abort_pkt;
+        else
+            inc.fin = &st->abort_pkt;
+        inc.late_response_packet = st->late_resp_num;
+        inc.late_response_rst = st->late_rst;
+        inc.timeline_start = ring_index(f, st->req.num);
+        emit(fm, f, &inc);
+    }
+}
+
+bool hu_family_waiting(const hu_flow *f)
+{
+    return !f->fam.done && (f->fam.abort || (f->fam.syns > 0 && !f->synack_seen));
+}
