@@ -469,9 +469,10 @@ hu_file_rc hu_analyzer_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture_in
     hu_flowtab_stats_get(a->flows, &st);
     hu_reasm_stats rs;
     hu_reasm_stats_get(a->reasm, &rs);
-    flush_pending(a, a->npending);   /* before the flows go: incidents first */
-    hu_flowtab_free(a->flows);       /* accounts (and stores) every remaining connection */
+    hu_flowtab_free(a->flows);       /* accounts (and stores) every remaining connection;
+                                        what only the end proves is reported now */
     a->flows = NULL;
+    flush_pending(a, a->npending);
     hu_reasm_free(a->reasm);
     a->reasm = NULL;
     hu_report_file_done(a->report, a->packets, st.flows, rs.nids_streams, rs.segment_flows);

@@ -77,7 +77,8 @@ void hu_incident_init(hu_incident *inc, hu_kind k, const hu_flow *f, const hu_pk
 
 bool hu_detect_waiting(const hu_flow *f)
 {
-    return f->det.state == ST_LATE;
+    /* Only a server's FIN can end in a keep-alive race. */
+    return f->det.state == ST_LATE && f->det.fin_side != f->client;
 }
 
 const char *hu_verdict_name(hu_verdict v)

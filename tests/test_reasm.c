@@ -19,57 +19,6 @@
 #define A HU_TH_ACK
 #define PA (HU_TH_PUSH | HU_TH_ACK)
 
-typedef struct conv {
-    tu_pcap *w;
-    bool v6;
-    const char *cli, *srv;
-    uint16_t cport, sport;
-    uint32_t cseq, sseq;      /* next sequence number of each side */
-    int64_t t;
-    int packets;
-} conv;
-
-static uint8_t buf[70000];
-
-static void emit(conv *c, bool from_client, uint8_t fl, uint32_t seq, uint32_t ack,
-                 const char *data, size_t len)
-{
-    size_t n = c->v6 ? tu_ip6_tcp(buf, from_client ? c->cli : c->srv,
-                                  from_client ? c->cport : c->sport,
-                                  from_client ? c->srv : c->cli,
-                                  from_client ? c->sport : c->cport, fl, seq, ack, data, len)
-                     : tu_ip4_tcp(buf, from_client ? c->cli : c->srv,
-                                  from_client ? c->cport : c->sport,
-                                  from_client ? c->srv : c->cli,
-                                  from_client ? c->sport : c->cport, fl, seq, ack, NULL, 0, data,
-                                  len);
-    c->t += 1000;
-    tu_pcap_add(c->w, c->t, buf, (uint32_t)n, (uint32_t)n);
-    c->packets++;
-}
-
-/* Send data from one side in segments of at most `mss`, advancing seq. */
-static void send_data(conv *c, bool from_client, const char *data, size_t mss)
-{
-    size_t len = strlen(data);
-    for (size_t off = 0; off < len; off += mss) {
-        size_t n = len - off < mss ? len - off : mss;
-        if (from_client) {
-            emit(c, true, PA, c->cseq, c->sseq, data + off, n);
-            c->cseq += (uint32_t)n;
-        } else {
-            emit(c, false, PA, c->sseq, c->cseq, data + off, n);
-            c->sseq += (uint32_t)n;
-        }
-    }
-}
-
-static void ack(conv *c, bool from_client)
-{
-    emit(c, from_client, A, from_client ? c->cseq : c->sseq, from_client ? c->sseq : c->cseq,
-         NULL, 0);
-}
-
 static const char RESP_CHUNKED[] =
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nKeep-Alive: timeout=5\r\n\r\n"
     "4\r\nabcd\r\n6\r\nefghij\r\n0\r\n\r\n";
@@ -79,57 +28,57 @@ static const char RESP_LEN[] = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nKeep-Al
 /* Write the conversation; returns the packet count. */
 static int write_conv(const char *path, bool v6, bool handshake, bool reorder, uint16_t cport)
 {
-    conv c = { .v6 = v6, .cli = v6 ? "2001:db8::10" : "10.0.0.10",
+    tu_cv c = { .v6 = v6, .cli = v6 ? "2001:db8::10" : "10.0.0.10",
                .srv = v6 ? "2001:db8::20" : "10.0.0.20", .cport = cport, .sport = 8000,
                .cseq = 1000, .sseq = 70000, .t = 1763740800000000LL };
     c.w = tu_pcap_open(path, 101, 65535);
     if (handshake) {
-        emit(&c, true, HU_TH_SYN, c.cseq - 1, 0, NULL, 0);
-        emit(&c, false, HU_TH_SYN | A, c.sseq - 1, c.cseq, NULL, 0);
-        ack(&c, true);
+        tu_cv_emit(&c, true, HU_TH_SYN, c.cseq - 1, 0, NULL, 0);
+        tu_cv_emit(&c, false, HU_TH_SYN | A, c.sseq - 1, c.cseq, NULL, 0);
+        tu_cv_ack(&c, true);
     }
     /* 1: request split into three segments, chunked response. */
-    send_data(&c, true, "GET /one HTTP/1.1\r\nHost: svc.test\r\n\r\n", 9);
-    send_data(&c, false, RESP_CHUNKED, 30);
-    ack(&c, true);
+    tu_cv_send(&c, true, "GET /one HTTP/1.1\r\nHost: svc.test\r\n\r\n", 9);
+    tu_cv_send(&c, false, RESP_CHUNKED, 30);
+    tu_cv_ack(&c, true);
     /* 2: two pipelined requests; the first response's segments arrive out
      * of order, with a retransmission. */
-    send_data(&c, true, "GET /two HTTP/1.1\r\nHost: svc.test\r\n\r\nHEAD /three HTTP/1.1\r\n\r\n", 200);
+    tu_cv_send(&c, true, "GET /two HTTP/1.1\r\nHost: svc.test\r\n\r\nHEAD /three HTTP/1.1\r\n\r\n", 200);
     {
         const char *r = RESP_LEN;
         size_t len = strlen(r), half = len / 2;
         if (reorder) {
-            emit(&c, false, PA, c.sseq + (uint32_t)half, c.cseq, r + half, len - half);
-            emit(&c, false, PA, c.sseq, c.cseq, r, half);
+            tu_cv_emit(&c, false, PA, c.sseq + (uint32_t)half, c.cseq, r + half, len - half);
+            tu_cv_emit(&c, false, PA, c.sseq, c.cseq, r, half);
         } else {
-            emit(&c, false, PA, c.sseq, c.cseq, r, half);
-            emit(&c, false, PA, c.sseq + (uint32_t)half, c.cseq, r + half, len - half);
+            tu_cv_emit(&c, false, PA, c.sseq, c.cseq, r, half);
+            tu_cv_emit(&c, false, PA, c.sseq + (uint32_t)half, c.cseq, r + half, len - half);
         }
-        emit(&c, false, PA, c.sseq, c.cseq, r, half);   /* retransmission */
+        tu_cv_emit(&c, false, PA, c.sseq, c.cseq, r, half);   /* retransmission */
         c.sseq += (uint32_t)len;
     }
-    send_data(&c, false, "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", 500);   /* HEAD */
-    ack(&c, true);
+    tu_cv_send(&c, false, "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", 500);   /* HEAD */
+    tu_cv_ack(&c, true);
     /* Idle, then the server closes; the client reuses after the FIN. */
     c.t += 5000000;
-    emit(&c, false, HU_TH_FIN | A, c.sseq, c.cseq, NULL, 0);
+    tu_cv_emit(&c, false, HU_TH_FIN | A, c.sseq, c.cseq, NULL, 0);
     c.sseq++;
-    ack(&c, true);
+    tu_cv_ack(&c, true);
     c.t += 20000;
     static const char late[] = "POST /orders HTTP/1.1\r\nHost: svc.test\r\nContent-Length: 2\r\n\r\n{}";
-    emit(&c, true, PA, c.cseq, c.sseq, late, strlen(late));
-    emit(&c, false, HU_TH_RST, c.sseq, 0, NULL, 0);
+    tu_cv_emit(&c, true, PA, c.cseq, c.sseq, late, strlen(late));
+    tu_cv_emit(&c, false, HU_TH_RST, c.sseq, 0, NULL, 0);
     /* The retry on a new connection, 250 ms later. */
     c.t += 250000;
-    conv r = c;
+    tu_cv r = c;
     r.cport = (uint16_t)(cport + 1);
     r.cseq = 5000;
     r.sseq = 90000;
-    emit(&r, true, HU_TH_SYN, r.cseq - 1, 0, NULL, 0);
-    emit(&r, false, HU_TH_SYN | A, r.sseq - 1, r.cseq, NULL, 0);
-    ack(&r, true);
-    send_data(&r, true, late, 500);
-    send_data(&r, false, RESP_LEN, 500);
+    tu_cv_emit(&r, true, HU_TH_SYN, r.cseq - 1, 0, NULL, 0);
+    tu_cv_emit(&r, false, HU_TH_SYN | A, r.sseq - 1, r.cseq, NULL, 0);
+    tu_cv_ack(&r, true);
+    tu_cv_send(&r, true, late, 500);
+    tu_cv_send(&r, false, RESP_LEN, 500);
     tu_pcap_close(r.w);
     return r.packets;
 }

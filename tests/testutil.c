@@ -394,3 +394,50 @@ long tu_write_races(const char *path, uint32_t n)
     tu_pcap_close(w);
     return (long)n * 10;
 }
+
+static uint8_t cvbuf[70000];
+
+void tu_cv_emit(tu_cv *c, bool from_client, uint8_t fl, uint32_t seq, uint32_t ack,
+                const char *data, size_t len)
+{
+    size_t n = c->v6 ? tu_ip6_tcp(cvbuf, from_client ? c->cli : c->srv,
+                                  from_client ? c->cport : c->sport,
+                                  from_client ? c->srv : c->cli,
+                                  from_client ? c->sport : c->cport, fl, seq, ack, data, len)
+                     : tu_ip4_tcp(cvbuf, from_client ? c->cli : c->srv,
+                                  from_client ? c->cport : c->sport,
+                                  from_client ? c->srv : c->cli,
+                                  from_client ? c->sport : c->cport, fl, seq, ack, NULL, 0, data,
+                                  len);
+    c->t += 1000;
+    tu_pcap_add(c->w, c->t, cvbuf, (uint32_t)n, (uint32_t)n);
+    c->packets++;
+}
+
+void tu_cv_send(tu_cv *c, bool from_client, const char *data, size_t mss)
+{
+    size_t len = strlen(data);
+    for (size_t off = 0; off < len; off += mss) {
+        size_t n = len - off < mss ? len - off : mss;
+        if (from_client) {
+            tu_cv_emit(c, true, HU_TH_PUSH | HU_TH_ACK, c->cseq, c->sseq, data + off, n);
+            c->cseq += (uint32_t)n;
+        } else {
+            tu_cv_emit(c, false, HU_TH_PUSH | HU_TH_ACK, c->sseq, c->cseq, data + off, n);
+            c->sseq += (uint32_t)n;
+        }
+    }
+}
+
+void tu_cv_ack(tu_cv *c, bool from_client)
+{
+    tu_cv_emit(c, from_client, HU_TH_ACK, from_client ? c->cseq : c->sseq,
+               from_client ? c->sseq : c->cseq, NULL, 0);
+}
+
+void tu_cv_handshake(tu_cv *c)
+{
+    tu_cv_emit(c, true, HU_TH_SYN, c->cseq - 1, 0, NULL, 0);
+    tu_cv_emit(c, false, HU_TH_SYN | HU_TH_ACK, c->sseq - 1, c->cseq, NULL, 0);
+    tu_cv_ack(c, true);
+}

@@ -76,6 +76,28 @@ char *tu_slurp(const char *path, size_t *len);
  * returns the exit status (or -1). */
 int tu_sh(const char *cmd, char **out, char **err);
 
+
+/* A scripted TCP conversation written to a pcap (raw IP link type). */
+typedef struct tu_cv {
+    tu_pcap *w;
+    bool v6;
+    const char *cli, *srv;
+    uint16_t cport, sport;
+    uint32_t cseq, sseq;      /* next sequence number of each side */
+    int64_t t;                /* time of the last packet, microseconds */
+    int packets;
+} tu_cv;
+
+/* One segment, 1 ms after the previous one. */
+void tu_cv_emit(tu_cv *c, bool from_client, uint8_t fl, uint32_t seq, uint32_t ack,
+                const char *data, size_t len);
+/* Data from one side in segments of at most mss, advancing its seq. */
+void tu_cv_send(tu_cv *c, bool from_client, const char *data, size_t mss);
+/* A bare ACK from one side. */
+void tu_cv_ack(tu_cv *c, bool from_client);
+/* SYN, SYN-ACK, ACK. */
+void tu_cv_handshake(tu_cv *c);
+
 #endif
 
 /* Render every packet of a capture file through capture -> decode ->
