@@ -292,9 +292,8 @@ static void on_incident(void *arg, const hu_incident *inc)
         a->nomem++;
         return;
     }
-    if (rec->kindid == HU_KIND_RACE)
-        hu_servers_incident(a->file_servers, rec->ipver, rec->srv_addr, rec->srv_port,
-                            rec->verdict == HU_VERDICT_STALE);
+    hu_servers_incident(a->file_servers, rec->ipver, rec->srv_addr, rec->srv_port, rec->kindid,
+                        rec->verdict);
     if (a->o.live) {
         finish_incident(a, rec);   /* now: a live user waits for it */
         return;

@@ -135,8 +135,10 @@ void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
         if (st->req_active && !st->resp_seen && p->paylen > 0)
             st->req_end = f->side[c].snd_max - (fin ? 1u : 0u);
         if (st->abort) {
-            if (rst && st->late_resp_num >= 0)
+            if (rst && st->late_resp_num >= 0 && !st->late_rst) {
                 st->late_rst = true;
+                hu_pktsum_copy(&st->late_rst_pkt, cur);
+            }
             return;
         }
         if ((fin || rst) && st->req_active && !st->server_closed && unanswered(f)) {
@@ -221,6 +223,8 @@ void hu_family_release(hu_family *fm, hu_flow *f)
             inc.rst = &st->abort_pkt;
         else
             inc.fin = &st->abort_pkt;
+        if (st->late_rst)   /* the RST the late response met */
+            inc.rst = &st->late_rst_pkt;
         inc.late_response_packet = st->late_resp_num;
         inc.late_response_rst = st->late_rst;
         inc.timeline_start = ring_index(f, st->req.num);

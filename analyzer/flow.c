@@ -36,6 +36,7 @@ struct hu_flowtab {
     int64_t now;              /* newest packet time seen */
     hu_flow_release_fn release;
     void *release_arg;
+    hu_sb scratch;            /* renders payload suffixes without allocating */
     hu_flowtab_stats st;
 };
 
@@ -79,14 +80,17 @@ hu_flowtab *hu_flowtab_new(const hu_flowtab_cfg *cfg, hu_flow_release_fn fn, voi
 
 void hu_pktsum_clear(hu_pktsum *s)
 {
-    free(s->http);
-    s->http = NULL;
+    if (s->http_heap) {
+        free(s->http_heap);
+        s->http_heap = NULL;
+    }
+    s->http_inline[0] = '\0';
 }
 
 void hu_pktsum_copy(hu_pktsum *dst, const hu_pktsum *src)
 {
     *dst = *src;
-    dst->http = src->http ? strdup(src->http) : NULL;
+    dst->http_heap = src->http_heap ? strdup(src->http_heap) : NULL;
 }
 
 /* Which list a flow belongs on. */
@@ -156,6 +160,7 @@ static void flow_release(hu_flowtab *t, hu_flow *f)
     hu_pktsum_clear(&f->fam.req);
     hu_pktsum_clear(&f->fam.syn);
     hu_pktsum_clear(&f->fam.abort_pkt);
+    hu_pktsum_clear(&f->fam.late_rst_pkt);
     /* f->http and f->hist belong to history.c, freed by the release hook. */
     free(f);
 }
@@ -180,6 +185,7 @@ void hu_flowtab_free(hu_flowtab *t)
         while (t->lru_head[l])
             flow_release(t, t->lru_head[l]);
     free(t->buckets);
+    hu_sb_free(&t->scratch);
     free(t);
 }
 
@@ -369,6 +375,9 @@ static void update_side(hu_flow *f, const hu_pkt *p, uint8_t s)
  * start arrived out of order); bytes pushed past the end are dropped. */
 static void reqwin_shift(hu_reqwin *w, uint32_t d)
 {
+    /* The fast path of update_reqwin leaves [0, contig) without bits. */
+    for (uint32_t i = 0; i < w->contig; i++)
+        w->bitmap[i >> 3] |= (uint8_t)(1u << (i & 7));
     uint8_t bm[HU_REQWIN / 8] = {0};
     for (uint32_t i = 0; i + d < HU_REQWIN; i++)
         if (w->bitmap[i >> 3] & (1u << (i & 7)))
@@ -412,9 +421,29 @@ static void update_reqwin(hu_flow *f, const hu_pkt *p, uint8_t s, uint32_t prev_
     uint32_t n = p->capturedlen;
     if (n > HU_REQWIN - off)
         n = HU_REQWIN - off;
+    if (off == w->contig && off + n > w->contig &&
+        (off + n == HU_REQWIN || !(w->bitmap[(off + n) >> 3] & (1u << ((off + n) & 7))))) {
+        /* The usual case: in order, nothing stored beyond it yet.  The
+         * bitmap only matters for bytes past contig, so it is left be. */
+        memcpy(w->buf + off, p->payload, n);
+        w->contig = off + n;
+        return;
+    }
     memcpy(w->buf + off, p->payload, n);
-    for (uint32_t i = off; i < off + n; i++)
+    uint32_t i = off, end = off + n;
+    for (; i < end && (i & 7); i++)
         w->bitmap[i >> 3] |= (uint8_t)(1u << (i & 7));
+    if (end - i >= 8) {   /* whole bytes of the bitmap at once */
+        memset(w->bitmap + (i >> 3), 0xff, (end - i) >> 3);
+        i += (end - i) & ~7u;
+    }
+    for (; i < end; i++)
+        w->bitmap[i >> 3] |= (uint8_t)(1u << (i & 7));
+    /* Bytes below contig are known; their bits were set (or contig grew
+     * through the fast path, which never leaves bits set above it). */
+    while (w->contig < HU_REQWIN && (w->contig < off + n) &&
+           (w->contig >= off || (w->bitmap[w->contig >> 3] & (1u << (w->contig & 7)))))
+        w->contig++;
     while (w->contig < HU_REQWIN && (w->bitmap[w->contig >> 3] & (1u << (w->contig & 7))))
         w->contig++;
 }
@@ -559,7 +588,15 @@ hu_flow *hu_flowtab_track(hu_flowtab *t, const hu_pkt *p, uint8_t *sidep)
         e->has_sll2 = p->has_sll2;
         if (p->optlen)
             memcpy(e->opts, p->opts, p->optlen);
-        e->http = hu_tcpprint_payload_suffix(p);
+        e->http_inline[0] = '\0';
+        e->http_heap = NULL;
+        hu_sb_reset(&t->scratch);
+        if (p->paylen && hu_tcpprint_payload_suffix(p, &t->scratch)) {
+            if (t->scratch.len < sizeof e->http_inline)
+                memcpy(e->http_inline, t->scratch.buf, t->scratch.len + 1);
+            else
+                e->http_heap = strdup(t->scratch.buf);
+        }
     } else {
         hu_pktsum tmp;
         tcpdump_relative(f, p, s, &tmp);   /* keep tcpdump's bases right */

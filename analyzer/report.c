@@ -874,13 +874,17 @@ void hu_report_summary(hu_report *r, const hu_server_summary *list, size_t n, ui
         const hu_server_summary *s = &list[i];
         char ep[64];
         hu_endpoint_str(ep, sizeof ep, s->ipver, s->addr, s->port);
+        uint64_t races = s->crossed + s->stale;
         hu_sb_printf(&para, "  server %s: %" PRIu64 " connection%s, %" PRIu64 " request%s, %" PRIu64
                             " idle close%s, %" PRIu64 " race%s",
                      ep, s->connections, s->connections == 1 ? "" : "s", s->requests,
                      s->requests == 1 ? "" : "s", s->idle_closes, s->idle_closes == 1 ? "" : "s",
-                     s->incidents, s->incidents == 1 ? "" : "s");
-        if (s->incidents)
+                     races, races == 1 ? "" : "s");
+        if (races)
             hu_sb_printf(&para, " (%" PRIu64 " crossed, %" PRIu64 " stale)", s->crossed, s->stale);
+        if (s->incidents > races)
+            hu_sb_printf(&para, ", %" PRIu64 " other incident%s", s->incidents - races,
+                         s->incidents - races == 1 ? "" : "s");
         if (s->idle_timeout_us >= 0) {
             hu_sb_puts(&para, "; idle timeout ");
             put_human_dur(&para, s->idle_timeout_us);

@@ -14,6 +14,7 @@
  * the run reproducible); the table itself is bounded at HU_MAX_SERVERS.
  */
 #include "hangup/servers.h"
+#include "hangup/detect.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -204,16 +205,18 @@ void hu_servers_idle_close(hu_servers *sv, const hu_flow *f, int64_t delay_us)
 }
 
 void hu_servers_incident(hu_servers *sv, uint8_t ipver, const uint8_t *addr, uint16_t port,
-                         bool stale)
+                         int kind, int verdict)
 {
     srv *s = get(sv, ipver, addr, port);
     if (!s)
         return;
     s->incidents++;
-    if (stale)
-        s->stale++;
-    else
-        s->crossed++;
+    if (kind == HU_KIND_RACE) {
+        if (verdict == HU_VERDICT_STALE)
+            s->stale++;
+        else
+            s->crossed++;
+    }
 }
 
 static void fmt_s(char *b, size_t n, int64_t us)

@@ -241,8 +241,9 @@ void hu_tcpprint_line(hu_sb *sb, const hu_flow *f, const hu_pktsum *s)
     if (s->optlen > 0 && !print_options(sb, s))
         return;
     hu_sb_printf(sb, ", length %u", s->paylen);
-    if (s->http)
-        hu_sb_puts(sb, s->http);
+    const char *suffix = hu_pktsum_http(s);
+    if (suffix)
+        hu_sb_puts(sb, suffix);
 }
 
 /* util-print.c fetch_token: a run of printable non-blank ASCII at p[idx]
@@ -305,7 +306,8 @@ static void txtproto(hu_sb *sb, const hu_pkt *p, const char *name, const char *c
 {
     const uint8_t *d = p->payload;
     uint32_t len = p->paylen, cap = p->capturedlen;
-    hu_sb_printf(sb, ": %s", name);
+    hu_sb_puts(sb, ": ");
+    hu_sb_puts(sb, name);
     bool print_this = cmds == NULL;
     if (cmds) {
         char tok[130];
@@ -368,16 +370,16 @@ static void txtproto(hu_sb *sb, const hu_pkt *p, const char *name, const char *c
  * runs (BGP, DNS, Redis, ...) nothing is appended and the line ends at
  * ", length N" (a known difference, documented in the README).
  */
-char *hu_tcpprint_payload_suffix(const hu_pkt *p)
+bool hu_tcpprint_payload_suffix(const hu_pkt *p, hu_sb *sb)
 {
     if (p->paylen == 0)
-        return NULL;
+        return false;
 #define PORT(n) (p->sport == (n) || p->dport == (n))
     const char *name = NULL;
     const char *const *cmds = NULL;
     if (PORT(23) || PORT(179) || PORT(1723) || PORT(6379) || PORT(22) || PORT(10288) ||
         PORT(6633) || PORT(6653))
-        return NULL;
+        return false;
     if (PORT(25))
         name = "SMTP";
     else if (PORT(43))
@@ -391,13 +393,8 @@ char *hu_tcpprint_payload_suffix(const hu_pkt *p)
         name = "RTSP";
         cmds = rtsp_methods;
     } else
-        return NULL;
+        return false;
 #undef PORT
-    hu_sb sb = {0};
-    txtproto(&sb, p, name, cmds);
-    if (sb.oom) {
-        hu_sb_free(&sb);
-        return NULL;
-    }
-    return sb.buf;
+    txtproto(sb, p, name, cmds);
+    return !sb->oom;
 }

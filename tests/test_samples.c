@@ -181,14 +181,34 @@ static void check_incidents(const char *expected, const char *capture)
     while (ng < nall && strncmp(all[ng], "{\"type\":\"incident\"", 18) == 0)
         ng++;
     cr_expect_eq(ng, nw, "%s: %zu incidents reported, %zu expected", capture, ng, nw);
-    for (size_t i = 0; i < nw && i < ng; i++) {
-        char what[4200];
-        snprintf(what, sizeof what, "%s incident %zu", capture, i + 1);
-        cr_expect_geq(cmp_object(want[i], got[i], what), 10);
-        char *kind = json_get(got[i], "kind");
-        cr_expect(kind && strcmp(kind, "\"keepalive-race\"") == 0);
-        free(kind);
+    /* Match each expected incident to the reported one of the same kind
+     * and request packet (kinds are reported when proven, not in one
+     * global order), then compare every field the oracle wrote. */
+    bool *used = calloc(ng ? ng : 1, sizeof *used);
+    for (size_t i = 0; i < nw; i++) {
+        char *wk = json_get(want[i], "kind");
+        char *wr = json_get(want[i], "request_packet");
+        const char *kind = wk ? wk : "\"keepalive-race\"";
+        size_t match = ng;
+        for (size_t j = 0; j < ng && match == ng; j++) {
+            char *gk = json_get(got[j], "kind"), *gr = json_get(got[j], "request_packet");
+            if (!used[j] && gk && gr && wr && strcmp(gk, kind) == 0 && strcmp(gr, wr) == 0)
+                match = j;
+            free(gk);
+            free(gr);
+        }
+        cr_expect_lt(match, ng, "%s: expected %s incident at request packet %s not reported",
+                     capture, kind, wr ? wr : "?");
+        if (match < ng) {
+            used[match] = true;
+            char what[4200];
+            snprintf(what, sizeof what, "%s %s incident %zu", capture, kind, i + 1);
+            cr_expect_geq(cmp_object(want[i], got[match], what), 5);
+        }
+        free(wk);
+        free(wr);
     }
+    free(used);
     /* The server lines, against NAME.servers when the oracle wrote one. */
     char spath[4200];
     snprintf(spath, sizeof spath, "%.*s.servers", (int)(strlen(expected) - 9), expected);
@@ -267,7 +287,10 @@ static void check_timeline(const char *expected, const char *capture)
         for (int k = 0; k < 3; k++) {
             char *v = json_get(want[i], keys[k]);
             size_t num = v ? strtoul(v, NULL, 10) : 0;
+            bool absent = !v || strcmp(v, "null") == 0;
             free(v);
+            if (absent)
+                continue;   /* this kind has no such packet */
             cr_assert(num >= 1 && num <= nt);
             bool found = false;
             for (size_t j = 0; j < nl && !found; j++)
@@ -275,7 +298,7 @@ static void check_timeline(const char *expected, const char *capture)
             cr_expect(found, "%s: packet %zu (%s) missing from the timeline", capture, num, keys[k]);
         }
     }
-    cr_expect(nw == 0 || packet_lines >= 3 * nw);
+    cr_expect(nw == 0 || packet_lines >= 2 * nw);
     free(want);
     free(want_text);
     free(lines);

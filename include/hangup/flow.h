@@ -33,7 +33,10 @@ typedef struct hu_pktsum {
     uint8_t flags, side, optlen, pkttype;
     uint8_t has_sll2;
     uint8_t opts[40];
-    char *http;               /* tcpdump's ": HTTP..." suffix, owned; or NULL */
+    /* tcpdump's ": HTTP..." suffix: inline when short (no allocation per
+     * packet), else owned on the heap; read it with hu_pktsum_http(). */
+    char http_inline[64];
+    char *http_heap;
 } hu_pktsum;
 
 /* How the client/server roles were decided, strongest last. */
@@ -106,6 +109,7 @@ typedef struct hu_family_state {
     hu_pktsum abort_pkt;
     int64_t late_resp_num;    /* server payload after the abort, or -1 */
     bool late_rst;            /* and the client's host RST it */
+    hu_pktsum late_rst_pkt;
     bool done;                /* a family incident was reported */
 } hu_family_state;
 
@@ -211,6 +215,12 @@ const uint8_t *hu_flow_reqbytes(const hu_flow *f, uint32_t seq, uint32_t *len);
  * what only a live exchange needs: the packet ring and the request
  * window.  tcpdump's bases stay, for packets that straggle in. */
 void hu_flow_compact(hu_flow *f);
+
+/* The payload suffix tcpdump prints for this packet, or NULL. */
+static inline const char *hu_pktsum_http(const hu_pktsum *s)
+{
+    return s->http_heap ? s->http_heap : s->http_inline[0] ? s->http_inline : NULL;
+}
 
 /* Copy a summary, duplicating its owned strings; hu_pktsum_clear frees. */
 void hu_pktsum_copy(hu_pktsum *dst, const hu_pktsum *src);

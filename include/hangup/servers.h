@@ -16,7 +16,9 @@ typedef struct hu_server_summary {
     uint8_t ipver;
     uint8_t addr[16];
     uint16_t port;
-    uint64_t connections, requests, idle_closes, incidents, crossed, stale;
+    uint64_t connections, requests, idle_closes;
+    uint64_t incidents;             /* of every kind */
+    uint64_t crossed, stale;        /* keep-alive races by verdict */
     int64_t idle_timeout_us;        /* median idle-close delay, -1 unknown */
     int64_t idle_timeout_spread_us; /* max - min of those delays, -1 unknown */
     int64_t max_reuse_idle_us;      /* longest client idle before a reuse, -1 none */
@@ -32,8 +34,9 @@ void hu_servers_free(hu_servers *sv);
 void hu_servers_connection(hu_servers *sv, const hu_flow *f);          /* on release */
 void hu_servers_request(hu_servers *sv, const hu_flow *f, int64_t reuse_idle_us);
 void hu_servers_idle_close(hu_servers *sv, const hu_flow *f, int64_t delay_us);
+/* An incident of any kind at this server; races count as crossed/stale. */
 void hu_servers_incident(hu_servers *sv, uint8_t ipver, const uint8_t *addr, uint16_t port,
-                         bool stale);
+                         int kind, int verdict);
 
 /* Every server, most incidents first then most connections; *n gets the
  * count.  The array is malloc'd (NULL when empty or on OOM). */

@@ -10,11 +10,11 @@
 
 /*
  * The text tcpdump appends after ", length N" for this packet's payload
- * (its HTTP decoder on ports 80 and 8080), rendered now while the payload
- * is at hand.  Returns a malloc'd string the caller owns, or NULL when
- * tcpdump appends nothing (or on allocation failure).
+ * (its text decoders: HTTP on ports 80 and 8080, FTP, SMTP, WHOIS, RTSP),
+ * rendered now while the payload is at hand.  Appends to sb and returns
+ * true, or returns false when tcpdump appends nothing.
  */
-char *hu_tcpprint_payload_suffix(const hu_pkt *p);
+bool hu_tcpprint_payload_suffix(const hu_pkt *p, hu_sb *sb);
 
 /*
  * Append to sb the line tcpdump -n prints for summary s of flow f (no
