@@ -11,7 +11,8 @@
  *                         the application closed with unread data, crashed
  *                         or used SO_LINGER 0
  *   client-abort          the client's FIN or RST while its request was
- *                         unanswered; a late response then meets an RST
+ *                         unanswered and the server had not closed; a late
+ *                         response then meets an RST
  *   truncated-response    the server's FIN or RST in the middle of a body
  *
  * "Request" is an HTTP request line starting a new flight of client data
@@ -135,13 +136,17 @@ void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
         if (st->req_active && !st->resp_seen && p->paylen > 0)
             st->req_end = f->side[c].snd_max - (fin ? 1u : 0u);
         if (st->abort) {
-            if (rst && st->late_resp_num >= 0 && !st->late_rst) {
-                st->late_rst = true;
+            if (rst && !st->late_rst_pkt.num) {   /* the client's first RST after it */
                 hu_pktsum_copy(&st->late_rst_pkt, cur);
+                st->late_rst = st->late_resp_num >= 0;
             }
             return;
         }
-        if ((fin || rst) && st->req_active && !st->server_closed && unanswered(f)) {
+        /* Only an abort if the server had not closed first (a client
+         * answering the server's FIN with its own is a clean close). */
+        const hu_side *sv = &f->side[!c];
+        bool server_closed = st->server_closed || sv->fin_seen || sv->rst_seen;
+        if ((fin || rst) && st->req_active && !server_closed && unanswered(f)) {
             st->abort = rst ? 'r' : 'f';
             hu_pktsum_copy(&st->abort_pkt, cur);
         }
@@ -223,10 +228,10 @@ void hu_family_release(hu_family *fm, hu_flow *f)
             inc.rst = &st->abort_pkt;
         else
             inc.fin = &st->abort_pkt;
-        if (st->late_rst)   /* the RST the late response met */
+        if (st->late_rst_pkt.num)   /* the client's first RST at or after the abort */
             inc.rst = &st->late_rst_pkt;
-        inc.late_response_packet = st->late_resp_num;
         inc.late_response_rst = st->late_rst;
+        inc.late_response_packet = st->late_rst ? st->late_resp_num : -1;
         inc.timeline_start = ring_index(f, st->req.num);
         emit(fm, f, &inc);
     }

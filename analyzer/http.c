@@ -458,6 +458,10 @@ static bool feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
             if (!line_append(d, p + i, take))
                 goto fail;
             i += take;
+            bool framing = d->st == ST_CHUNK_SIZE || d->st == ST_CHUNK_CRLF ||
+                           d->st == ST_TRAILERS;
+            if (framing)   /* a chunked body's size lines and CRLFs are body bytes too */
+                d->body_recv += take + (lf ? 1 : 0);
             if (!lf)
                 break;
             i++;   /* the LF */

@@ -12,6 +12,8 @@
 #            clean-keepalive
 #            HTTP layer: http-pipeline http-split http-reorder
 #            node-keepalive-v4 node-keepalive-v6 conn-close retry race-tls-sni
+#            other kinds: server-timeout-node reset-unread client-abort
+#            refused-v4 refused-v6 connect-timeout truncated-response
 #
 # Must run as root (tcpdump, network namespaces). All traffic stays on
 # loopback or inside the namespaces hu-cli/hu-mid/hu-srv created here.
@@ -221,6 +223,71 @@ node_race() {   # node_race NAME HOST URL PORT IFACE [pcapng]
         rm -f "$OUT/$name.pcap"
     fi
     finish "$name" "$WORK/client.log" stale "$ext"
+}
+
+# ------------------------------------------------------------------------
+# The rest of the "socket hang up" family (README "Other kinds"): one-shot
+# clients of four stacks, each printing OK/ERROR lines with the stack's
+# error text verbatim.
+
+CURL_PRE=()
+
+# build_go: compile get-client.go into $WORK (standard library only)
+build_go() {
+    GOCACHE="$WORK/gocache" GOPATH="$WORK/gopath" GO111MODULE=off HOME="$WORK" \
+        go build -o "$WORK/go-get" "$HERE/get-client.go"
+}
+
+# step LOG CMD...: run one client (bounded), append its lines to LOG
+step() {
+    local logf=$1; shift
+    { timeout 30 "$@" 2>&1 || true; } | tee -a "$logf" >&2
+}
+
+# curl_step LOG CURL-ARGS...: one curl run (prefixed by CURL_PRE, e.g. ip netns exec) (-v kept aside), one line:
+# "OK curl ..." or "ERROR curl-exit-N "<curl's message>" ..." (+ retried=1
+# when curl said it retried on a fresh connection)
+curl_step() {
+    local logf=$1 rc codes msg retried=; shift
+    codes=$("${CURL_PRE[@]}" timeout 30 curl -sS -v "$@" -w '%{http_code} ' 2>"$WORK/curl.err") && rc=0 || rc=$?
+    grep -q 'retrying a fresh connect' "$WORK/curl.err" && retried=" retried=1"
+    if [ "$rc" = 0 ]; then
+        echo "OK curl ${*: -1} codes=${codes% }$retried"
+    else
+        msg=$(grep '^curl: (' "$WORK/curl.err" | tail -1)
+        echo "ERROR curl-exit-$rc \"$msg\" curl ${*: -1} codes=${codes% }$retried"
+    fi | tee -a "$logf" >&2
+}
+
+# finish_kinds NAME CLIENTLOG KINDS [N]: write NAME.expected / .servers; every
+# line's kind must be one of KINDS and there must be N lines (default: the
+# number of ERROR lines in CLIENTLOG)
+finish_kinds() {
+    local name=$1 clog=$2 kinds=$3 want=${4:-} n bad
+    local cap="$OUT/$name.pcap"
+    chown "$(stat -c %u:%g "$OUT")" "$cap" && chmod 644 "$cap"
+    python3 "$HERE/expect.py" "$cap" --show --servers="$OUT/$name.servers" >"$OUT/$name.expected"
+    [ "$(wc -c <"$cap")" -lt 100000 ] || { log "FAIL $name: capture is 100 KB or more"; return 1; }
+    n=$(wc -l <"$OUT/$name.expected")
+    [ -n "$want" ] || want=$(grep -c '^ERROR' "$clog" || true)
+    log "$name.pcap: $(tcpdump -n -r "$cap" 2>/dev/null | wc -l) packets," \
+        "$(wc -c <"$cap") bytes, $n incident(s), expected $want"
+    if [ "$n" != "$want" ]; then
+        log "FAIL $name: oracle found $n incident(s), want $want"; return 1
+    fi
+    bad=$(python3 -c 'import json,sys; k=sys.argv[2].split(); print(sum(1 for l in open(sys.argv[1]) if json.loads(l).get("kind") not in k))' \
+        "$OUT/$name.expected" "$kinds")
+    if [ "$bad" != 0 ]; then log "FAIL $name: $bad line(s) not of kind $kinds"; return 1; fi
+}
+
+# four_clients LOG URL TIMEOUT_MS: curl, Node, Python, Go, one request each
+four_clients() {
+    local logf=$1 url=$2 t=$3 secs
+    secs=$(python3 -c "print($t / 1000)")
+    curl_step "$logf" --max-time "$secs" -o /dev/null "$url"
+    step "$logf" node "$HERE/get-client.js" timeout="$t" "$url"
+    step "$logf" python3 "$HERE/get-client.py" "$secs" "$url"
+    step "$logf" "$WORK/go-get" -timeout "${t}ms" "$url"
 }
 
 case $SCENARIO in
@@ -441,6 +508,138 @@ race-tls-sni)
     stop_tcpdump cap
     finish race-tls-sni "$WORK/client.log" stale
     check race-tls-sni expected 'j["tls"] and j["sni"] == "api.example.test" and not j["retried"]' ;;
+server-timeout-node)
+    # the real Node http server with server.setTimeout(2000); /slow is
+    # never answered: Node destroys the socket 2 s after the last activity
+    build_go
+    start_server srv node "$HERE/hang-server.js" mode=timeout host=127.0.0.1 port=3120 timeout=2000
+    start_tcpdump cap "$OUT/server-timeout-node.pcap" "tcp port 3120" lo
+    U=http://127.0.0.1:3120
+    # each client: a clean exchange, then /slow on the same connection.
+    # curl and Go retry a request that died on a reused connection once, on
+    # a new one: that retry times out too (two incidents, one error).
+    curl_step "$WORK/client.log" -o /dev/null -o /dev/null "$U/fast" "$U/slow"
+    step "$WORK/client.log" node "$HERE/get-client.js" keepalive=1 "$U/fast" "$U/slow?from=node"
+    step "$WORK/client.log" python3 "$HERE/get-client.py" 0 "$U/fast" "POST $U/slow/upload"
+    step "$WORK/client.log" "$WORK/go-get" "$U/fast" "$U/slow?from=go"
+    stop_tcpdump cap
+    cat "$WORK/srv.server.out" >&2
+    finish_kinds server-timeout-node "$WORK/client.log" server-timeout \
+        "$(grep -c 'timeout: destroying' "$WORK/srv.server.out")"
+    [ "$(grep -c '^ERROR' "$WORK/client.log")" = 4 ] || { log "FAIL: want 4 client errors"; exit 1; }
+    check server-timeout-node expected 'j["close"] == "fin" and 1990 < j["wait_ms"] < 2600 and j["timeout_hint"] is None and j["target"].startswith("/slow")' ;;
+reset-unread)
+    # the server reads the request line and closes with the rest unread:
+    # RST acknowledging the request, a few ms after it
+    build_go
+    start_server srv python3 "$HERE/bad-server.py" 127.0.0.1 3121 unread
+    start_tcpdump cap "$OUT/reset-unread.pcap" "tcp port 3121" lo
+    four_clients "$WORK/client.log" http://127.0.0.1:3121/api/items 3000
+    step "$WORK/client.log" node "$HERE/get-client.js" "POST http://127.0.0.1:3121/api/items"
+    stop_tcpdump cap
+    finish_kinds reset-unread "$WORK/client.log" reset-before-response
+    check reset-unread expected 'j["rst_packet"] and j["fin_packet"] is None and j["method"] in ("GET", "POST")' ;;
+client-abort)
+    # clients give up after 500 ms; the servers answer after 1.5 s.
+    # 3122: real Node http server (it notices the client's FIN, closes at
+    # once: no late response); 3123: a Python socket server that does not
+    # look at the socket while "working": its late response meets an RST.
+    build_go
+    start_server srv node "$HERE/hang-server.js" mode=slow host=127.0.0.1 port=3122 delay=1500
+    start_server slow python3 "$HERE/bad-server.py" 127.0.0.1 3123 slow
+    start_tcpdump cap "$OUT/client-abort.pcap" "tcp port 3122 or tcp port 3123" lo
+    for port in 3122 3123; do
+        U=http://127.0.0.1:$port/report
+        curl_step "$WORK/client.log" --max-time 0.5 -o /dev/null "$U?from=curl"; sleep 1.3
+        step "$WORK/client.log" node "$HERE/get-client.js" timeout=500 "$U?from=node"; sleep 1.3
+        step "$WORK/client.log" python3 "$HERE/get-client.py" 0.5 "$U?from=python"; sleep 1.3
+        step "$WORK/client.log" "$WORK/go-get" -timeout 500ms "$U?from=go"; sleep 1.3
+    done
+    # an abortive client: raw socket, gives up after 0.5 s with SO_LINGER 0 -> RST
+    step "$WORK/client.log" python3 "$HERE/raw-client.py" 127.0.0.1 3123 '[["connect"],
+        ["send", "GET /report?from=raw-linger0 HTTP/1.1\nHost: 127.0.0.1:3123\n\n"],
+        ["sleep", 0.5], ["abort"]]'
+    sleep 1.3
+    stop_tcpdump cap
+    cat "$WORK/srv.server.out" "$WORK/slow.server.out" >&2
+    finish_kinds client-abort "$WORK/client.log" client-abort
+    # the late response meets an RST only where the server still writes it
+    # (3123) and the client left with a FIN (after an RST the server's
+    # socket is reset and its write fails: nothing goes out)
+    check client-abort expected '(j["abort"] == "rst") == j["target"].endswith("raw-linger0") and j["late_response_rst"] == (j["server"].endswith(":3123") and j["abort"] == "fin")' ;;
+refused-v4|refused-v6)
+    build_go
+    if [ "$SCENARIO" = refused-v4 ]; then port=3124 U=http://127.0.0.1:3124; else port=3125 U='http://[::1]:3125'; fi
+    ! ss -Htln "sport = :$port" | grep -q . || { log "FAIL: port $port is in use"; exit 1; }
+    start_tcpdump cap "$OUT/$SCENARIO.pcap" "tcp port $port" lo
+    # nothing listens: each SYN is answered by RST+ACK
+    curl_step "$WORK/client.log" -o /dev/null "$U/health"
+    curl_step "$WORK/client.log" -o /dev/null "$U/health"
+    step "$WORK/client.log" node "$HERE/get-client.js" "$U/health" "$U/health?try=2"
+    step "$WORK/client.log" python3 "$HERE/get-client.py" 0 "$U/health"
+    step "$WORK/client.log" "$WORK/go-get" "$U/health"
+    stop_tcpdump cap
+    finish_kinds "$SCENARIO" "$WORK/client.log" refused
+    check "$SCENARIO" expected 'j["rst_packet"] == j["request_packet"] + 1 and j["method"] is None' ;;
+connect-timeout)
+    # hu-ctc [hu-t0 10.78.0.1] <-veth-> [hu-t1 10.78.0.2] hu-cts
+    # hu-cts drops every packet to tcp port 3126 (nft, input hook): SYNs are
+    # never answered. Port 3127 is open (a control exchange).
+    build_go
+    command -v nft >/dev/null || { log "FAIL: nft missing (apt-get install nftables)"; exit 1; }
+    for ns in hu-ctc hu-cts; do
+        ip netns del $ns 2>/dev/null || true
+        ip netns add $ns
+        NETNS+=($ns)
+        ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+        ip -n $ns link set lo up
+    done
+    ip link add hu-t0 netns hu-ctc type veth peer name hu-t1 netns hu-cts
+    ip -n hu-ctc addr add 10.78.0.1/24 dev hu-t0
+    ip -n hu-cts addr add 10.78.0.2/24 dev hu-t1
+    ip -n hu-ctc link set hu-t0 up
+    ip -n hu-cts link set hu-t1 up
+    if command -v ethtool >/dev/null; then
+        ip netns exec hu-ctc ethtool -K hu-t0 tx off tso off gso off >/dev/null
+        ip netns exec hu-cts ethtool -K hu-t1 tx off tso off gso off >/dev/null
+    fi
+    ip -n hu-ctc neigh replace 10.78.0.2 dev hu-t0 lladdr "$(ip -n hu-cts -br link show hu-t1 | awk '{print $3}')"
+    ip -n hu-cts neigh replace 10.78.0.1 dev hu-t1 lladdr "$(ip -n hu-ctc -br link show hu-t0 | awk '{print $3}')"
+    ip netns exec hu-cts nft -f - <<'NFT'
+table inet hangup_sample {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        tcp dport 3126 drop
+    }
+}
+NFT
+    start_server srv ip netns exec hu-cts python3 "$HERE/py-server.py" 10.78.0.2 3127 1
+    start_tcpdump cap "$OUT/connect-timeout.pcap" "tcp port 3126 or tcp port 3127" hu-t0 hu-ctc
+    C=(ip netns exec hu-ctc)
+    CURL_PRE=("${C[@]}")
+    curl_step "$WORK/client.log" -o /dev/null http://10.78.0.2:3127/ping      # the host is up
+    # connect timeout 3.5 s: the kernel sends the SYN at 0, 1 and 3 s
+    curl_step "$WORK/client.log" --connect-timeout 3.5 -o /dev/null http://10.78.0.2:3126/api
+    step "$WORK/client.log" "${C[@]}" node "$HERE/get-client.js" timeout=3500 http://10.78.0.2:3126/api
+    step "$WORK/client.log" "${C[@]}" python3 "$HERE/get-client.py" 3.5 http://10.78.0.2:3126/api
+    step "$WORK/client.log" "${C[@]}" "$WORK/go-get" -timeout 3.5s http://10.78.0.2:3126/api
+    stop_tcpdump cap
+    finish_kinds connect-timeout "$WORK/client.log" connect-timeout
+    # 3 tries (0, 1, 3 s) on kernels before 6.5; 4 (0, 1, 2, 3 s) with
+    # net.ipv4.tcp_syn_linear_timeouts (6.5+, default 4: linear 1 s retries)
+    check connect-timeout expected 'j["tries"] in (3, 4) and 2900 < j["spent_ms"] < 3400' ;;
+truncated-response)
+    # 3128: Content-Length 10000, 3000 bytes, FIN; 3129: chunked, three
+    # 1000-byte chunks, then RST (SO_LINGER 0), no final chunk
+    build_go
+    start_server srv python3 "$HERE/bad-server.py" 127.0.0.1 3128 short-cl
+    start_server rst python3 "$HERE/bad-server.py" 127.0.0.1 3129 chunked-rst
+    start_tcpdump cap "$OUT/truncated-response.pcap" "tcp port 3128 or tcp port 3129" lo
+    four_clients "$WORK/client.log" http://127.0.0.1:3128/download/file.bin 5000
+    four_clients "$WORK/client.log" http://127.0.0.1:3129/stream/log 5000
+    stop_tcpdump cap
+    finish_kinds truncated-response "$WORK/client.log" truncated-response
+    check truncated-response expected '(j["close"], j["expected_bytes"], j["received_bytes"]) in (("fin", 10000, 3000), ("rst", None, 3021))' ;;
 *)
     echo "unknown scenario: $SCENARIO" >&2; exit 2 ;;
 esac

@@ -20,11 +20,17 @@ LINUX_SLL, LINUX_SLL2) -> IPv4/IPv6 -> TCP, and applies DESIGN.md section 2
   * verdict: "stale" if the request carries ACK and req.ack == fin.seq + 1,
     otherwise "crossed".
 
-Prints one JSON object per incident (JSON Lines), ordered by RST packet.
+Then the rest of the "socket hang up" family (samples/README.md "Other
+kinds"): server-timeout, reset-before-response, client-abort, refused,
+connect-timeout, truncated-response; their lines carry a "kind" key (the
+keep-alive race lines above keep their keys and have none).
+
+Prints one JSON object per incident (JSON Lines): the keep-alive race lines
+ordered by RST packet, then the other kinds ordered by the packet that
+completes each.
 Packet numbers are 1-based positions in the file, as `tcpdump -n -r FILE |
 nl` counts them (checked against tcpdump when it is installed).
---show prints the three packets of each incident as tcpdump shows them
-(on stderr).
+--show prints each incident's packets as tcpdump shows them (on stderr).
 """
 import json
 import re
@@ -376,6 +382,7 @@ def parse_stream(buf, is_request, req_methods=(), closed=False):
         if head_end < 0:
             break
         body = head_end + 4
+        msg["body"] = body
         te = (header(msg["headers"], "transfer-encoding") or "").lower()
         cl = header(msg["headers"], "content-length")
         if not is_request and (100 <= msg["status"] < 200):
@@ -493,6 +500,7 @@ def http_view(conn):
             if a3 is not None:
                 rtt = a3["t"] - syn["t"]
     v = {"cli": cli, "srv": srv, "fin": fin, "tls": tls, "reqs": reqs, "resps": resps,
+         "creq_buf": cbuf, "sresp_buf": sbuf,
          "finals": finals, "cbase": cbase, "sbase": sbase, "rtt": rtt,
          "sni": client_hello_sni(cbuf) if tls else None,
          "server": ep(conn["v"], *srv), "client_ip": cli[0]}
@@ -590,6 +598,177 @@ def http_fields(conn, fin, req, rst, tls, method, target, conns):
     }
 
 
+
+# ---------------------------------------------------------------- the rest of the family
+# DESIGN.md section 2, "the rest of the socket hang up family"; README
+# "Other kinds" gives the exact rules. One function per kind, each returns
+# (sort packet, line) pairs; lines carry exactly FAMILY_KEYS + the kind's own
+# fields.
+FAMILY_KEYS = ("kind", "client", "server", "ip_version", "request_packet",
+               "fin_packet", "rst_packet", "method", "target")
+HINTS = ((120000, "node server.timeout 120 s"),
+         (60000, "node headersTimeout 60 s or a proxy's read timeout 60 s"),
+         (300000, "node requestTimeout 300 s"))
+
+
+def family_line(kind, conn, req_pkt, fin=None, rst=None, msg=None, **extra):
+    v = http_view(conn)
+    line = {"kind": kind, "client": ep(conn["v"], *v["cli"]), "server": v["server"],
+            "ip_version": conn["v"], "request_packet": req_pkt["n"],
+            "fin_packet": fin["n"] if fin else None, "rst_packet": rst["n"] if rst else None,
+            "method": msg["method"] if msg else None, "target": msg["target"] if msg else None}
+    line.update(extra)
+    return line
+
+
+def timeout_hint(wait_ms):
+    for ref, text in HINTS:
+        if abs(wait_ms - ref) <= 0.05 * ref:
+            return text
+    return None
+
+
+def handshake_kinds(conn):
+    """refused / connect-timeout: a connection that never got a SYN-ACK."""
+    v = http_view(conn)
+    pk = conn["pkts"]
+    syns = [p for p in pk if p["from"] == v["cli"] and p["flags"] & SYN and not p["flags"] & ACK]
+    if not syns or any(p["from"] == v["srv"] and p["flags"] & SYN and p["flags"] & ACK for p in pk):
+        return []
+    first = syns[0]
+    rst = next((p for p in pk if p["from"] == v["srv"] and p["flags"] & RST
+                and p["flags"] & ACK and p["ack"] == (first["seq"] + 1) & MASK), None)
+    if rst is not None:
+        return [(rst["n"], family_line("refused", conn, first, rst=rst))]
+    tries = [p for p in syns if p["seq"] == first["seq"]]
+    if len(tries) >= 2 and not any(p["from"] == v["srv"] and p["flags"] & RST for p in pk):
+        return [(tries[-1]["n"], family_line("connect-timeout", conn, first, tries=len(tries),
+                                             spent_ms=ms(tries[-1]["t"] - first["t"])))]
+    return []
+
+
+def req_last_seq(v, m):
+    """Sequence number just past the request's last byte (as far as seen)."""
+    end = m["end"] if m["end"] is not None else len(v["creq_buf"])
+    return (v["cbase"] + end) & MASK
+
+
+def server_silent_kinds(conn):
+    """server-timeout / reset-before-response: a request the server ACKed
+    and never answered (no server payload after its first packet), then the
+    server closed: its first FIN, or its first RST when no FIN came first."""
+    v = http_view(conn)
+    pk, srv = conn["pkts"], v["srv"]
+    fin = v["fin"]
+    rst = next((p for p in pk if p["from"] == srv and p["flags"] & RST), None)
+    close = fin if fin is not None else rst
+    if close is None:
+        return []
+    for m in v["reqs"]:
+        first = m["first"]
+        if close["n"] <= first["n"]:
+            continue
+        if any(p["from"] == srv and p["plen"] > 0 and p["n"] > first["n"] for p in pk):
+            continue
+        nxt = req_last_seq(v, m)
+        if not any(p["from"] == srv and p["flags"] & ACK and seq_leq(nxt, p["ack"]) for p in pk):
+            continue
+        wait = close["t"] - first["t"]
+        if wait >= 10**9:
+            w = ms(wait)
+            return [(close["n"], family_line(
+                "server-timeout", conn, first, fin=fin, rst=None if fin else rst, msg=m,
+                wait_ms=w, close="fin" if fin else "rst", timeout_hint=timeout_hint(w)))]
+        if fin is None:
+            return [(rst["n"], family_line("reset-before-response", conn, first, rst=rst, msg=m))]
+        return []
+    return []
+
+
+def response_done_before(v, i, n):
+    """The final response to request i is complete before packet n."""
+    if i >= len(v["finals"]):
+        return False
+    r = v["finals"][i]
+    return r["end"] is not None and r.get("done") is not None and r["done"]["n"] < n
+
+
+def client_abort(conn):
+    """client-abort: the client's first FIN or RST while a request of its
+    has no complete final response, the server not having closed first (no
+    server FIN/RST before it in the file, and its ack does not cover a
+    server FIN): a client reacting to the server's close is not aborting."""
+    v = http_view(conn)
+    pk, cli, srv = conn["pkts"], v["cli"], v["srv"]
+    close = next((p for p in pk if p["from"] == cli and p["flags"] & (FIN | RST)), None)
+    if close is None:
+        return []
+    if any(p["from"] == srv and p["flags"] & (FIN | RST) and p["n"] < close["n"] for p in pk):
+        return []
+    fin = v["fin"]
+    if fin is not None and close["flags"] & ACK and \
+            seq_leq((fin["seq"] + fin["plen"] + 1) & MASK, close["ack"]):
+        return []
+    for i, m in enumerate(v["reqs"]):
+        if m["first"]["n"] >= close["n"] or response_done_before(v, i, close["n"]):
+            continue
+        late = next((p for p in pk if p["from"] == srv and p["plen"] > 0 and p["n"] > close["n"]), None)
+        late_rst = late is not None and any(p["from"] == cli and p["flags"] & RST and p["n"] > late["n"]
+                                            for p in pk)
+        crst = next((p for p in pk if p["from"] == cli and p["flags"] & RST and p["n"] >= close["n"]), None)
+        is_fin = not close["flags"] & RST
+        return [(close["n"], family_line(
+            "client-abort", conn, m["first"], fin=close if is_fin else None, rst=crst, msg=m,
+            abort="fin" if is_fin else "rst", late_response_rst=late_rst,
+            late_response_packet=late["n"] if late_rst else None))]
+    return []
+
+
+def truncated_response(conn):
+    """truncated-response: the server's first FIN or RST comes while a
+    response with Content-Length or chunked encoding has its header block
+    but not its whole body."""
+    v = http_view(conn)
+    pk, srv = conn["pkts"], v["srv"]
+    close = next((p for p in pk if p["from"] == srv and p["flags"] & (FIN | RST)), None)
+    if close is None:
+        return []
+    sent = [r for r in v["resps"] if r["first"]["n"] < close["n"]]
+    if not sent or sent[-1]["end"] is not None or "body" not in sent[-1]:
+        return []
+    r = sent[-1]
+    te = (header(r["headers"], "transfer-encoding") or "").lower()
+    cl = header(r["headers"], "content-length")
+    if "chunked" in te:
+        expected = None
+    elif cl is not None and cl.isdigit():
+        expected = int(cl)
+    else:
+        return []
+    finals = [x for x in v["resps"] if x["status"] >= 200]
+    i = next((k for k, x in enumerate(finals) if x is r), None)
+    m = v["reqs"][i] if i is not None and i < len(v["reqs"]) else None
+    is_fin = not close["flags"] & RST
+    return [(close["n"], family_line(
+        "truncated-response", conn, m["first"] if m else r["first"],
+        fin=close if is_fin else None, rst=None if is_fin else close, msg=m,
+        close="fin" if is_fin else "rst", expected_bytes=expected,
+        received_bytes=len(v["sresp_buf"]) - r["body"]))]
+
+
+def family(conns):
+    out = []
+    for conn in conns:
+        v = http_view(conn)
+        if v["tls"]:
+            out += handshake_kinds(conn)
+            continue
+        for fn in (handshake_kinds, server_silent_kinds, client_abort, truncated_response):
+            out += fn(conn)
+    out.sort(key=lambda x: x[0])
+    return [line for _, line in out]
+
+
 def median(xs):
     xs = sorted(xs)
     k = len(xs) // 2
@@ -644,7 +823,7 @@ def main():
                                capture_output=True, text=True, check=True).stdout.splitlines()
         if len(lines) != n:
             raise SystemExit(f"{path}: {n} packets here, {len(lines)} per tcpdump")
-    incs = incidents(conns)
+    incs = incidents(conns) + family(conns)
     for opt in sys.argv[1:]:
         if opt.startswith("--servers="):
             with open(opt.split("=", 1)[1], "w") as f:
@@ -653,8 +832,11 @@ def main():
     for inc in incs:
         print(json.dumps(inc, separators=(",", ":")))
         if "--show" in sys.argv and lines:
-            print(f"# {inc['verdict']} {inc['client']} -> {inc['server']}", file=sys.stderr)
-            for k in ("fin_packet", "request_packet", "rst_packet"):
+            what = inc.get("kind", "keepalive-race " + inc.get("verdict", ""))
+            print(f"# {what} {inc['client']} -> {inc['server']}", file=sys.stderr)
+            keys = [k for k in ("request_packet", "fin_packet", "rst_packet", "late_response_packet")
+                    if inc.get(k)]
+            for k in sorted(keys, key=lambda k: inc[k]):
                 print(f"  {k[:3]} {inc[k]:4d} {lines[inc[k] - 1]}", file=sys.stderr)
 
 

@@ -18,6 +18,9 @@ Steps:
   ["read100"]                       read an interim 1xx response
   ["sleep", SECONDS]
   ["close"]
+  ["abort"]                         give up on the socket the abortive way: SO_LINGER
+                                    {on, 0} + close() sends RST (prints an ERROR line:
+                                    the request was abandoned)
 
 Responses are parsed here (status line, headers, Content-Length / chunked /
 until close) from one receive buffer, so pipelined responses are not lost
@@ -25,6 +28,7 @@ to read-ahead. Prints one line per read step: "OK ..." or "ERROR <exc> ...".
 """
 import json
 import socket
+import struct
 import sys
 import time
 
@@ -132,5 +136,11 @@ for step in plan:
     elif op == "close":
         sock.close()
         sock = None
+    elif op == "abort":
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+        sock = None
+        print(f"ERROR Abort {ts()} \"gave up waiting, closed with SO_LINGER 0 (RST)\" lport={lport}",
+              flush=True)
 if sock:
     sock.close()

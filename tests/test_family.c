@@ -178,7 +178,7 @@ Test(family, truncated_response_by_length_and_by_chunks)
         int n;
         char *o = incidents(p, "truncated-response", &n);
         cr_expect_eq(n, 1, "%s", o);
-        HAS(o, chunked ? "\"expected_bytes\":null,\"received_bytes\":20"
+        HAS(o, chunked ? "\"expected_bytes\":null,\"received_bytes\":30"
                        : "\"expected_bytes\":100,\"received_bytes\":10");
         HAS(o, chunked ? "\"close\":\"rst\"" : "\"close\":\"fin\"");
         free(o);

@@ -109,7 +109,7 @@ typedef struct hu_family_state {
     hu_pktsum abort_pkt;
     int64_t late_resp_num;    /* server payload after the abort, or -1 */
     bool late_rst;            /* and the client's host RST it */
-    hu_pktsum late_rst_pkt;
+    hu_pktsum late_rst_pkt;   /* the client's first RST at or after the abort */
     bool done;                /* a family incident was reported */
 } hu_family_state;
 

@@ -75,8 +75,9 @@ void hu_http_gap(hu_http *h, int dir);
 
 /* Is dir in the middle of a message body (a response cut here would be
  * truncated)?  *expected gets the Content-Length (-1 for chunked or
- * unknown), *received the body bytes seen so far.  Bodies framed by the
- * close never count as cut. */
+ * unknown), *received the body bytes seen so far (for chunked, as on the
+ * wire: size lines and CRLFs included).  Bodies framed by the close never
+ * count as cut. */
 bool hu_http_in_body(const hu_http *h, int dir, int64_t *expected, int64_t *received);
 
 /* Bytes fed so far in direction dir. */

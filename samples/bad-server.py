@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""A raw-socket HTTP server that breaks its responses on purpose.
+
+    bad-server.py HOST PORT MODE
+
+MODE:
+  unread       read the request line only (byte by byte), then close() with
+               the rest of the request unread: the kernel sends RST instead
+               of FIN (RFC 2525 2.17), acknowledging the whole request.
+  short-cl     read the whole request, send "Content-Length: 10000" and only
+               3000 body bytes, then shutdown + close: FIN mid-body.
+  chunked-rst  read the whole request, send a chunked response (headers and
+               three 1000-byte chunks, 20 ms apart), wait 100 ms, then set
+               SO_LINGER {on, 0} and close(): RST mid-body, no final 0 chunk.
+  slow         read the whole request, sleep 1.5 s without looking at the
+               socket (a slow backend that never notices the client leaving),
+               send a complete response, then shutdown + close.
+Each connection is served by its own thread. Prints "listening" once bound
+and one line per connection.
+"""
+import socket
+import struct
+import sys
+import threading
+import time
+
+host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+srv = socket.socket(fam, socket.SOCK_STREAM)
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind((host, port))
+srv.listen(16)
+print("listening", flush=True)
+t0 = time.monotonic()
+
+
+def read_request(c):
+    """Whole header block, plus a Content-Length body."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = c.recv(4096)
+        if not d:
+            return buf
+        buf += d
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    n = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            n = int(v.strip())
+    while len(rest) < n:
+        d = c.recv(4096)
+        if not d:
+            break
+        rest += d
+    return head
+
+
+def serve(c, addr):
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if mode == "unread":
+        line = b""
+        while not line.endswith(b"\n"):
+            d = c.recv(1)
+            if not d:
+                break
+            line += d
+        log(f"{addr[1]}: read {line.strip()!r}, closing with the rest unread")
+        c.close()
+    elif mode == "short-cl":
+        head = read_request(c)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                  b"Content-Length: 10000\r\n\r\n")
+        c.sendall(b"x" * 3000)
+        log(f"{addr[1]}: {head.split(b' ')[1]!r}: sent 3000 of 10000 bytes, closing (FIN)")
+        time.sleep(0.02)
+        c.shutdown(socket.SHUT_RDWR)
+        c.close()
+    elif mode == "chunked-rst":
+        head = read_request(c)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(3):
+            time.sleep(0.02)
+            c.sendall(b"3e8\r\n" + b"y" * 999 + b"\n\r\n")
+        time.sleep(0.1)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        log(f"{addr[1]}: {head.split(b' ')[1]!r}: sent 3 chunks, closing with SO_LINGER 0 (RST)")
+        c.close()
+    elif mode == "slow":
+        head = read_request(c)
+        time.sleep(1.5)
+        body = b'{"ok":true}\n'
+        try:
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                      % (len(body), body))
+            log(f"{addr[1]}: {head.split(b' ')[1]!r}: answered after 1.5 s")
+            time.sleep(0.05)
+            c.shutdown(socket.SHUT_RDWR)
+        except OSError as e:
+            log(f"{addr[1]}: {head.split(b' ')[1]!r}: answering after 1.5 s failed: {e}")
+        c.close()
+
+
+def log(msg):
+    print(f"{time.monotonic() - t0:.3f} {msg}", flush=True)
+
+
+if mode not in ("unread", "short-cl", "chunked-rst", "slow"):
+    raise SystemExit(f"unknown mode {mode}")
+while True:
+    c, addr = srv.accept()
+    threading.Thread(target=serve, args=(c, addr), daemon=True).start()
