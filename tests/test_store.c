@@ -20,7 +20,7 @@
 
 static int hangup(const char *args, char **out, char **err)
 {
-    char cmd[8192];
+    char cmd[16384];
     snprintf(cmd, sizeof cmd, "TZ=UTC '%s' %s", HANGUP_BIN, args);
     return tu_sh(cmd, out, err);
 }
@@ -448,4 +448,37 @@ Test(store, full_disk_fails_cleanly, .timeout = 120)
     free((void *)big);
     snprintf(cmd, sizeof cmd, "umount %s && rmdir %s", dir, dir);
     system(cmd);
+}
+
+Test(store, kind_filters_in_analyze_report_and_show)
+{
+    char *db = fresh_db();
+    char args[9000], *out, *err;
+    char a[4200];   /* tu_sample's buffer is static */
+    snprintf(a, sizeof a, "%s", tu_sample("refused-v4.pcap"));
+    snprintf(args, sizeof args, "analyze --json --kind refused --db '%s' '%s' '%s'", db, a,
+             tu_sample("race-python.pcap"));
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    /* Printed: only the refused ones; stored: everything. */
+    cr_expect(strstr(out, "\"kind\":\"refused\""));
+    cr_expect_null(strstr(out, "\"kind\":\"keepalive-race\""), "%s", out);
+    free(out); free(err);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents WHERE kind = 'keepalive-race'"), 2);
+    int64_t refused = scalar(db, "SELECT count(*) FROM incidents WHERE kind = 'refused'");
+    cr_expect_eq(refused, 6);
+    snprintf(args, sizeof args, "report --db '%s' --kind refused", db);
+    cr_expect_eq(hangup(args, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, "refused"), "%s", out);
+    cr_expect_null(strstr(out, "keepalive-race"), "%s", out);
+    free(out); free(err);
+    int64_t race_id = scalar(db, "SELECT min(id) FROM incidents WHERE kind = 'keepalive-race'");
+    snprintf(args, sizeof args, "show --db '%s' --kind refused %lld", db, (long long)race_id);
+    cr_expect_eq(hangup(args, &out, &err), 4);
+    cr_expect(strstr(err, "is a keepalive-race"), "%s", err);
+    free(out); free(err);
+    snprintf(args, sizeof args, "analyze --no-db --kind bogus '%s'", a);
+    cr_expect_eq(hangup(args, &out, &err), 2);
+    cr_expect(strstr(err, "unknown incident kind 'bogus'"), "%s", err);
+    free(out); free(err);
+    rm_db(db);
 }
