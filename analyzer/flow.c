@@ -119,6 +119,7 @@ static void lru_unlink(hu_flowtab *t, hu_flow *f)
 
 static void lru_append(hu_flowtab *t, hu_flow *f)
 {
+    f->queued_ts = f->last_ts;
     int l = f->list = (uint8_t)flow_list(f);
     f->lprev = t->lru_tail[l];
     f->lnext = NULL;
@@ -134,7 +135,7 @@ static hu_flow *lru_oldest(const hu_flowtab *t)
 {
     hu_flow *o = NULL;
     for (int l = 0; l < HU_LIST_COUNT; l++)
-        if (t->lru_head[l] && (!o || t->lru_head[l]->last_ts < o->last_ts))
+        if (t->lru_head[l] && (!o || t->lru_head[l]->queued_ts < o->queued_ts))
             o = t->lru_head[l];
     return o;
 }
@@ -215,15 +216,30 @@ static void table_grow(hu_flowtab *t)
     t->nbuckets = n;
 }
 
-/* Release flows that have been idle long enough for their state: each
- * list is in activity order, so only its head needs looking at. */
+/*
+ * Release flows that have been idle long enough for their state.  Each
+ * list is ordered by the time a flow was (re)queued, not by its last
+ * packet: moving a flow on every packet would touch its neighbours'
+ * cache lines each time.  So the head is checked lazily: expired, it
+ * goes; active since it was queued, it is requeued at the tail (a second
+ * chance); otherwise nothing behind it can have expired either, since
+ * every flow behind was queued later and has been active since.
+ */
 static void expire(hu_flowtab *t)
 {
     const int64_t limit[HU_LIST_COUNT] = { t->cfg.idle_us, t->cfg.halfclosed_us,
                                            t->cfg.closed_us };
-    for (int l = 0; l < HU_LIST_COUNT; l++)
-        while (t->lru_head[l] && t->now - t->lru_head[l]->last_ts > limit[l])
-            flow_release(t, t->lru_head[l]);
+    for (int l = 0; l < HU_LIST_COUNT; l++) {
+        hu_flow *f;
+        while ((f = t->lru_head[l]) && t->now - f->queued_ts > limit[l]) {
+            if (t->now - f->last_ts > limit[l]) {
+                flow_release(t, f);
+            } else {
+                lru_unlink(t, f);
+                lru_append(t, f);
+            }
+        }
+    }
 }
 
 static bool is_http_method(const uint8_t *p, uint32_t n)
@@ -264,8 +280,17 @@ static int payload_role(const hu_pkt *p)
 
 static hu_flow *flow_create(hu_flowtab *t, const hu_pkt *p, bool rev, uint32_t h)
 {
-    if (t->count >= t->cfg.max_flows && lru_oldest(t)) {
-        flow_release(t, lru_oldest(t));
+    /* Full: evict the least recently active.  Heads active since they
+     * were queued get a second chance (requeued), a bounded number of
+     * times, so an eviction costs O(1). */
+    for (int chances = 64; t->count >= t->cfg.max_flows && lru_oldest(t); chances--) {
+        hu_flow *o = lru_oldest(t);
+        if (chances > 0 && o->last_ts > o->queued_ts) {
+            lru_unlink(t, o);
+            lru_append(t, o);
+            continue;
+        }
+        flow_release(t, o);
         t->st.evicted++;
     }
     hu_flow *f = calloc(1, sizeof *f);
@@ -286,7 +311,7 @@ static hu_flow *flow_create(hu_flowtab *t, const hu_pkt *p, bool rev, uint32_t h
     f->client = f->port[1] > f->port[0] ? 1 : f->port[0] > f->port[1] ? 0 : (uint8_t)rev;
     f->role_src = HU_ROLE_PORT;
 
-    if (t->count + 1 > t->nbuckets)
+    if ((t->count + 1) * 2 > t->nbuckets)   /* load at most 1/2: short chains */
         table_grow(t);
     hu_flow **b = &t->buckets[h & (t->nbuckets - 1)];
     f->hnext = *b;
@@ -548,11 +573,10 @@ hu_flow *hu_flowtab_track(hu_flowtab *t, const hu_pkt *p, uint8_t *sidep)
         }
     } else if (!f) {
         f = flow_create(t, p, rev, h);
-    } else {
-        lru_unlink(t, f);
     }
     if (!f)
         return NULL;
+    bool fresh = f->packets == 0;
 
     *sidep = s;
     f->last_ts = p->ts_us;
@@ -568,7 +592,14 @@ hu_flow *hu_flowtab_track(hu_flowtab *t, const hu_pkt *p, uint8_t *sidep)
         p->payload[1] == 0x03)
         f->tls = true;   /* the client opened with a TLS handshake record */
     update_reqwin(f, p, s, prev_max, first);
-    lru_append(t, f);   /* the tail of the list for its (maybe new) state */
+    /* Lists are kept lazily (see expire): a packet only stamps last_ts;
+     * a flow moves only when it is new or its state changed. */
+    if (fresh) {
+        lru_append(t, f);
+    } else if (flow_list(f) != f->list) {
+        lru_unlink(t, f);
+        lru_append(t, f);
+    }
 
     hu_pktsum *e = ring_push(f);
     if (e) {

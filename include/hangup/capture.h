@@ -33,9 +33,9 @@ typedef struct hu_capture_info {
     uint64_t frames;          /* frames delivered (after the filter) */
     int64_t first_us, last_us;
     char hash[33];            /* 128-bit hex hash of the filter and every
-                                 delivered frame (time, lengths, bytes):
-                                 the same packets give the same hash
-                                 whatever the file's name or format */
+                                 delivered frame (time, lengths, first 128
+                                 bytes): the same packets give the same
+                                 hash whatever the file's name or format */
 } hu_capture_info;
 
 /*

@@ -117,6 +117,7 @@ struct hu_flow {
     hu_flow *hnext;           /* hash chain */
     hu_flow *lprev, *lnext;   /* activity list, least recent first */
     uint8_t list;             /* which one: HU_LIST_* */
+    int64_t queued_ts;        /* last_ts when it was put on the list */
     uint32_t hash;
 
     /* Key: side 0 is the endpoint tcpdump calls the source of its
