@@ -554,7 +554,8 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
     hu_analyzer_begin(a, path, "file", -1, streams);
     char err[1024] = "";
     hu_capture_info info;
-    hu_capture_rc rc = hu_capture_file(path, a->o.filter, file_frame, a, &info, err, sizeof err);
+    hu_capture_rc rc = hu_capture_file(path, a->o.filter, file_frame, a, &a->o.progress, &info,
+                                       err, sizeof err);
     return hu_analyzer_end(a, rc, &info, err);
 }
 

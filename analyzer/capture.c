@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <pcap/pcap.h>
 #include <string.h>
+#include <sys/stat.h>
+
 
 void hu_capture_dlt_name(int dlt, char *buf, size_t n)
 {
@@ -73,7 +75,8 @@ static uint64_t fmix64(uint64_t k)
 }
 
 hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn fn, void *arg,
-                              hu_capture_info *info, char *err, size_t errlen)
+                              const hu_progress *progress, hu_capture_info *info, char *err,
+                              size_t errlen)
 {
     hu_capture_info dummy;
     if (!info)
@@ -115,6 +118,11 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn 
 
     hu_capture_rc out = HU_CAP_OK;
     uint64_t num = 0;
+    uint64_t total = 0;
+    FILE *fp = pcap_file(pc);
+    struct stat st;
+    if (progress && progress->fn && fp && fstat(fileno(fp), &st) == 0)
+        total = (uint64_t)st.st_size;
     for (;;) {
         struct pcap_pkthdr *h;
         const u_char *data;
@@ -131,6 +139,8 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn 
         num++;
         if (rc == 0)
             continue;   /* cannot happen offline; be safe */
+        if (total && (num % HU_PROGRESS_FRAMES) == 0)
+            progress->fn(progress->arg, (uint64_t)ftello(fp), total, num);
         if (filtering && !pcap_offline_filter(&prog, h, data))
             continue;
         /* Identity, not integrity: every frame's time and lengths, and its

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifndef HANGUP_VERSION
 #define HANGUP_VERSION "0.1.0"
@@ -118,6 +119,31 @@ static int parse_count(const char *s, const char *what, long long min, long long
     return 0;
 }
 
+/* The progress line for long files on a terminal: bytes read of total,
+ * packets/s, ETA.  Driven by capture.c every 65536 frames. */
+typedef struct progress {
+    const hu_analyzer *a;
+    const char *file;
+    struct timespec start;
+    bool shown;
+} progress;
+
+static void on_progress(void *arg, uint64_t bytes, uint64_t total, uint64_t frames)
+{
+    progress *pg = arg;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double el = (double)(now.tv_sec - pg->start.tv_sec) + (now.tv_nsec - pg->start.tv_nsec) / 1e9;
+    if (el < 1.0 || total == 0)
+        return;
+    double frac = (double)bytes / (double)total;
+    double eta = frac > 0 ? el / frac - el : 0;
+    fprintf(stderr, "\r\033[K%s: %.0f%% of %.0f MB, %.0f packets/s, %llu incidents, ETA %.0f s",
+            pg->file, frac * 100, (double)total / 1e6, (double)frames / el,
+            (unsigned long long)hu_analyzer_incidents(pg->a), eta);
+    pg->shown = true;
+}
+
 static int cmd_analyze(int argc, char **argv)
 {
     hu_analyze_opts o;
@@ -187,12 +213,21 @@ static int cmd_analyze(int argc, char **argv)
         return EXIT_USAGE;
     }
     tzset();
+    progress pg = { 0 };
+    if (isatty(STDERR_FILENO))
+        o.progress = (hu_progress){ on_progress, &pg };
     hu_analyzer *a = hu_analyzer_new(&o);
     if (!a)
         return o.db_path ? EXIT_DB : EXIT_NOMEM;   /* the reason is printed */
+    pg.a = a;
     int status = 0;
     for (int i = optind; i < argc; i++) {
+        pg.file = argv[i];
+        pg.shown = false;
+        clock_gettime(CLOCK_MONOTONIC, &pg.start);
         hu_file_rc rc = hu_analyzer_file(a, argv[i]);
+        if (pg.shown)
+            fputs("\r\033[K", stderr);
         if (rc == HU_FILE_BADFILTER) {
             status = EXIT_USAGE;
             break;

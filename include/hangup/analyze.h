@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "hangup/capture.h"
+
 typedef struct hu_analyze_opts {
     const char *filter;       /* BPF expression or NULL */
     bool json;
@@ -28,6 +30,7 @@ typedef struct hu_analyze_opts {
                                  wait for a retry), commit every second */
     FILE *out, *err;
     const char *progname;     /* prefix of error lines */
+    hu_progress progress;     /* reading progress for long files, or {NULL} */
 } hu_analyze_opts;
 
 /* Parse "--kind" values ("server-timeout,refused") into a mask added to

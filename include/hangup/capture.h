@@ -18,6 +18,16 @@ typedef struct hu_frame {
 
 typedef void (*hu_frame_fn)(void *arg, int dlt, const hu_frame *fr);
 
+/* Progress of a file being read: bytes read so far of total.  Called
+ * every HU_PROGRESS_FRAMES frames (never per frame: it costs a syscall). */
+typedef void (*hu_progress_fn)(void *arg, uint64_t bytes, uint64_t total, uint64_t frames);
+#define HU_PROGRESS_FRAMES 65536
+
+typedef struct hu_progress {
+    hu_progress_fn fn;
+    void *arg;
+} hu_progress;
+
 typedef enum hu_capture_rc {
     HU_CAP_OK = 0,            /* read to the end */
     HU_CAP_PARTIAL,           /* stopped early (truncated or corrupt file): the
@@ -43,10 +53,11 @@ typedef struct hu_capture_info {
  * which), apply the BPF filter when non-NULL, and call fn for each frame
  * that passes.  On any rc but HU_CAP_OK, err receives one line (without
  * the file name) saying what was wrong and where.  *info is filled in
- * either way (info may be NULL).
+ * either way (info may be NULL).  progress may be NULL.
  */
 hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn fn, void *arg,
-                              hu_capture_info *info, char *err, size_t errlen);
+                              const hu_progress *progress, hu_capture_info *info, char *err,
+                              size_t errlen);
 
 /* "EN10MB (Ethernet)" style name of a DLT for messages. */
 void hu_capture_dlt_name(int dlt, char *buf, size_t n);
