@@ -120,6 +120,8 @@ static hu_decode_rc decode_ipv4(const uint8_t *p, uint32_t len, hu_pkt *out,
     if ((hu_rd16(p + 6) & 0x1fff) != 0)   /* later fragment: no TCP header */
         return HU_DEC_SKIP;
     out->ipver = 4;
+    out->l3 = p;
+    out->l3len = len < total ? len : total;
     memset(out->src, 0, sizeof out->src);
     memset(out->dst, 0, sizeof out->dst);
     memcpy(out->src, p + 12, 4);
@@ -187,6 +189,8 @@ static hu_decode_rc decode_ipv6(const uint8_t *p, uint32_t len, hu_pkt *out,
         off += ext;
     }
     out->ipver = 6;
+    out->l3 = NULL;
+    out->l3len = 0;
     memcpy(out->src, p + 8, 16);
     memcpy(out->dst, p + 24, 16);
     return decode_tcp(q + off, caplen - off, plen - off, out, why);

@@ -251,9 +251,41 @@ static void put32(uint8_t *p, uint32_t v)
     p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
 }
 
-/* Hand the segment to libnids under a rebuilt IPv4 header. */
+/* Can libnids take this IPv4 packet as captured?  A plain 20-byte
+ * header with a valid checksum, not a fragment, all of it captured. */
+static bool ipv4_as_is(const hu_pkt *p)
+{
+    const uint8_t *h = p->l3;
+    if (!h || p->l3len < 20 || h[0] != 0x45 || (((uint32_t)h[6] << 8 | h[7]) & 0x3fff))
+        return false;
+    uint32_t total = (uint32_t)h[2] << 8 | h[3];
+    if (total != p->l3len)
+        return false;
+    uint32_t sum = 0;
+    for (int i = 0; i < 20; i += 2)
+        sum += (uint32_t)h[i] << 8 | h[i + 1];
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return sum == 0xffff;
+}
+
+/* Hand the segment to libnids: as captured when it can take it, else
+ * under a rebuilt IPv4 header. */
 static void feed_nids(hu_reasm *r, hu_flow *f, const hu_pkt *p)
 {
+    if (p->ipver == 4 && ipv4_as_is(p)) {
+        r->cur = f;
+        memcpy(&r->cur_src, p->src, 4);
+        memcpy(&r->cur_dst, p->dst, 4);
+        r->cur_sport = p->sport;
+        r->cur_dport = p->dport;
+        r->hdr.ts.tv_sec = (time_t)(p->ts_us / 1000000);
+        r->hdr.ts.tv_usec = (suseconds_t)(p->ts_us % 1000000);
+        r->hdr.caplen = r->hdr.len = p->l3len;
+        nids_pcap_handler(NULL, &r->hdr, (u_char *)(uintptr_t)p->l3);
+        r->cur = NULL;
+        return;
+    }
     uint32_t src, dst;
     if (p->ipver == 4) {
         memcpy(&src, p->src, 4);

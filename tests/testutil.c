@@ -33,7 +33,7 @@ void tu_conv_v6(tu_conv *c, const char *cli, uint16_t cport, const char *srv, ui
 void tu_pkt(hu_pkt *p, const tu_conv *c, bool from_client, uint64_t num, int64_t t_us,
             uint8_t flags, uint32_t seq, uint32_t ack, const char *payload, uint32_t len)
 {
-    memset(p, 0, sizeof *p);
+    memset(p, 0, sizeof *p);   /* l3 NULL: reassembly rebuilds the header */
     p->num = num;
     p->ts_us = t_us;
     p->pkttype = HU_PKTTYPE_NONE;

@@ -40,6 +40,8 @@ typedef struct hu_pkt {
 
     /* Network layer. */
     uint8_t ipver;     /* 4 or 6 */
+    const uint8_t *l3; /* the IPv4 header as captured (NULL for IPv6) */
+    uint32_t l3len;    /* bytes from l3 to the end of the IP packet, captured */
     uint8_t src[16];   /* IPv4 addresses use the first 4 bytes */
     uint8_t dst[16];
 
