@@ -359,8 +359,8 @@ static void on_frame(void *arg, int dlt, const hu_frame *fr)
     hu_analyzer *a = arg;
     a->packets++;
     hu_pkt p;
-    const char *why;
-    hu_decode_rc rc = hu_decode(dlt, fr->data, fr->caplen, &p, &why);
+    const char *why = fr->bad;
+    hu_decode_rc rc = why ? HU_DEC_BAD : hu_decode(dlt, fr->data, fr->caplen, &p, &why);
     if (rc == HU_DEC_SKIP)
         return;
     if (rc == HU_DEC_BAD) {

@@ -29,6 +29,7 @@ void hu_capture_dlt_name(int dlt, char *buf, size_t n)
 }
 
 #define HU_HASH_BYTES 128
+#define HU_MAX_EPOCH_S 253402300800LL   /* year 10000: beyond, a timestamp is garbage */
 
 /* A fast 128-bit content hash: two multiply-rotate lanes over 8-byte
  * words, finished with murmur3's fmix64.  Identity, not security. */
@@ -150,16 +151,23 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn 
         uint32_t meta[4] = { (uint32_t)h->ts.tv_sec, (uint32_t)h->ts.tv_usec, h->caplen, h->len };
         chash_update(&ch, meta, sizeof meta);
         chash_update(&ch, data, h->caplen < HU_HASH_BYTES ? h->caplen : HU_HASH_BYTES);
+        /* pcapng timestamps are 64-bit: a hostile one can overflow
+         * microseconds since the epoch.  Such a frame is unusable. */
+        bool ts_ok = h->ts.tv_sec >= 0 && h->ts.tv_sec < HU_MAX_EPOCH_S && h->ts.tv_usec >= 0 &&
+                     h->ts.tv_usec < 1000000;
         hu_frame fr = {
             .num = num,
-            .ts_us = (int64_t)h->ts.tv_sec * 1000000 + (int64_t)h->ts.tv_usec,
+            .bad = ts_ok ? NULL : "timestamp out of range",
+            .ts_us = ts_ok ? (int64_t)h->ts.tv_sec * 1000000 + (int64_t)h->ts.tv_usec : 0,
             .caplen = h->caplen,
             .wirelen = h->len,
             .data = data,
         };
-        if (info->frames++ == 0)
-            info->first_us = fr.ts_us;
-        info->last_us = fr.ts_us;
+        if (!fr.bad) {
+            if (info->frames++ == 0)
+                info->first_us = fr.ts_us;
+            info->last_us = fr.ts_us;
+        }
         fn(arg, dlt, &fr);
     }
     snprintf(info->hash, sizeof info->hash, "%016llx%016llx",

@@ -91,7 +91,7 @@ static void live_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *d
     if (lc->count && lc->num >= lc->count)
         return;
     hu_frame fr = { .num = ++lc->num, .ts_us = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec,
-                    .caplen = h->caplen, .wirelen = h->len, .data = data };
+                    .caplen = h->caplen, .wirelen = h->len, .data = data, .bad = NULL };
     if (lc->num == 1)
         lc->info->first_us = fr.ts_us;
     lc->info->last_us = fr.ts_us;

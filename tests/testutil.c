@@ -257,7 +257,7 @@ static void render_frame(void *arg, int dlt, const hu_frame *fr)
     }
     hu_pkt p;
     const char *why;
-    if (hu_decode(dlt, fr->data, fr->caplen, &p, &why) != HU_DEC_TCP)
+    if (fr->bad || hu_decode(dlt, fr->data, fr->caplen, &p, &why) != HU_DEC_TCP)
         return;
     p.num = fr->num;
     p.ts_us = fr->ts_us;

@@ -14,6 +14,7 @@ typedef struct hu_frame {
     int64_t ts_us;
     uint32_t caplen, wirelen;
     const uint8_t *data;
+    const char *bad;          /* non-NULL: unusable (why), skip it */
 } hu_frame;
 
 typedef void (*hu_frame_fn)(void *arg, int dlt, const hu_frame *fr);
