@@ -87,7 +87,7 @@ typedef struct live_ctx {
  * when -c is reached. */
 static void live_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *data)
 {
-    live_ctx *lc = (live_ctx *)arg;
+    live_ctx *lc = (live_ctx *)(void *)arg;
     if (lc->count && lc->num >= lc->count)
         return;
     hu_frame fr = { .num = ++lc->num, .ts_us = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec,
