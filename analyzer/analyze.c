@@ -426,6 +426,17 @@ void hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
     hu_history_set_servers(a->history, a->file_servers);
     if (warn)
         fprintf(a->o.err, "%s: %s\n", a->o.progname, warn);
+    if (a->o.write_path && dlt >= 0 && !a->wdump && !a->wfailed) {
+        /* Live: open -w now, before privileges are dropped. */
+        a->wdead = pcap_open_dead(dlt, 262144);
+        a->wdump = a->wdead ? pcap_dump_open(a->wdead, a->o.write_path) : NULL;
+        if (!a->wdump) {
+            fprintf(a->o.err, "%s: -w %s: %s\n", a->o.progname, a->o.write_path,
+                    a->wdead ? pcap_geterr(a->wdead) : "out of memory");
+            a->wfailed = true;
+        }
+        a->wdlt = dlt;
+    }
     if (a->store && !a->store_failed) {
         char err[1024];
         hu_capture_meta m = { .source = source, .kind = kind, .link_type = NULL };

@@ -19,6 +19,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
 #include <poll.h>
@@ -58,6 +60,9 @@ const char hu_usage_live[] =
     "                          packets) to the pcap FILE\n"
     "      --idle-timeout SECS forget connections idle this long (default 3600)\n"
     "      --max-connections N track at most N connections (default 1000000)\n"
+    "  -Z, --user USER         once the capture and files are open, run as USER\n"
+    "                          (default when started as root: 'tcpdump' if that\n"
+    "                          user exists, else 'nobody'; -Z root keeps root)\n"
     "  -h, --help              show this help\n"
     "\n"
     "A status line (packets, connections, races, drops) is refreshed on stderr\n"
@@ -96,6 +101,36 @@ static void live_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *d
         lc->info->first_us = fr.ts_us;
     lc->info->last_us = fr.ts_us;
     hu_analyzer_frame(lc->a, lc->dlt, &fr);
+}
+
+/*
+ * Give up root once the capture, the database and the -w file are open,
+ * the way tcpdump's -Z does: supplementary groups, group, then user, and
+ * make sure root cannot be had back.  false with a message in err.
+ */
+static bool drop_privileges(const char *user, char *err, size_t n)
+{
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        snprintf(err, n, "no user '%s' to run as (-Z USER, or -Z root to keep root)", user);
+        return false;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        snprintf(err, n, "cannot switch to user %s: %s", user, strerror(errno));
+        return false;
+    }
+    if (pw->pw_uid != 0 && setuid(0) == 0) {
+        snprintf(err, n, "switched to %s but could regain root: refusing to go on", user);
+        return false;
+    }
+    return true;
+}
+
+/* The user to drop to by default: tcpdump's own if it exists, else nobody. */
+static const char *default_user(void)
+{
+    return getpwnam("tcpdump") ? "tcpdump" : getpwnam("nobody") ? "nobody" : NULL;
 }
 
 static int64_t mono_ms(void)
@@ -169,6 +204,7 @@ int hu_cmd_live(int argc, char **argv)
     const char *iface = NULL;
     long long count = 0, duration = 0, bufsize = 0, snaplen = 262144, v;
     bool promisc = false;
+    const char *run_as = NULL;
     enum { OPT_DURATION = 256, OPT_JSON, OPT_NOTL, OPT_DB, OPT_NODB, OPT_IDLE, OPT_MAXC, OPT_KIND };
     static const struct option lo[] = {
         { "interface", required_argument, NULL, 'i' },
@@ -185,12 +221,13 @@ int hu_cmd_live(int argc, char **argv)
         { "kind", required_argument, NULL, OPT_KIND },
         { "idle-timeout", required_argument, NULL, OPT_IDLE },
         { "max-connections", required_argument, NULL, OPT_MAXC },
+        { "user", required_argument, NULL, 'Z' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "i:f:c:B:s:pw:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:f:c:B:s:pw:Z:h", lo, NULL)) != -1) {
         switch (c) {
         case 'i': iface = optarg; break;
         case 'f': o.filter = optarg; break;
@@ -211,6 +248,7 @@ int hu_cmd_live(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case 'p': promisc = true; break;
+        case 'Z': run_as = optarg; break;
         case 'w': o.write_path = optarg; break;
         case OPT_JSON: o.json = true; break;
         case OPT_NOTL: o.timeline = false; break;
@@ -317,6 +355,22 @@ int hu_cmd_live(int argc, char **argv)
     char source[300];
     snprintf(source, sizeof source, "%s", iface);
     hu_analyzer_begin(a, source, "live", dlt, 16384);
+    if (geteuid() == 0) {
+        const char *user = run_as ? run_as : default_user();
+        char perr[256];
+        if (user && strcmp(user, "root") != 0) {
+            if (!drop_privileges(user, perr, sizeof perr)) {
+                fprintf(stderr, "hangup: live: %s\n", perr);
+                hu_analyzer_free(a);
+                pcap_close(pc);
+                return EXIT_USAGE;
+            }
+            fprintf(stderr, "hangup: live: running as %s from now on\n", user);
+        }
+    } else if (run_as && strcmp(run_as, "root") != 0) {
+        fprintf(stderr, "hangup: live: -Z %s needs root; going on as the current user\n",
+                run_as);
+    }
     fprintf(stderr, "hangup: capturing on %s (link type %s)%s%s%s; Ctrl-C to stop\n", iface,
             pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?",
             o.filter ? ", filter '" : "", o.filter ? o.filter : "", o.filter ? "'" : "");

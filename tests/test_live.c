@@ -186,3 +186,44 @@ Test(live, capture_errors_are_one_clear_line)
     cr_expect_eq(tu_sh(cmd, &o, &e), 2);
     free(o); free(e);
 }
+
+Test(live, drops_root_after_opening_the_capture, .timeout = 30)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root");
+    char *db = strdup(tu_tmp(".db")), *out = strdup(tu_tmp(".out")), *err = strdup(tu_tmp(".err"));
+    char *argv[] = { (char *)HANGUP_BIN, "live", "-i", "lo", "-f", "tcp port 9", "--db", db,
+                     "-Z", "nobody", "--duration", "3", NULL };
+    pid_t hp = spawn(argv, out, err);
+    bool dropped = false;
+    for (int t = 0; t < 2500 && !dropped; t += 100) {
+        sleep_ms(100);
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/status", (int)hp);
+        char *st = tu_slurp(path, NULL);
+        dropped = st && strstr(st, "\nUid:\t65534\t65534\t65534\t65534");
+        free(st);
+    }
+    cr_expect(dropped, "hangup live still runs as root");
+    int status;
+    cr_assert(wait_exit(hp, 10000, &status));
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *e = tu_slurp(err, NULL);
+    cr_expect(e && strstr(e, "running as nobody from now on"), "%s", e);
+    free(e);
+    /* The database opened as root is still written as nobody. */
+    char q[4400], *qo = NULL;
+    snprintf(q, sizeof q, "'%s' query --db '%s' --csv \"SELECT kind, complete FROM captures\"",
+             HANGUP_BIN, db);
+    cr_expect_eq(tu_sh(q, &qo, NULL), 0);
+    cr_expect(qo && strstr(qo, "live,1"), "%s", qo);
+    free(qo);
+    char *o = NULL;
+    snprintf(q, sizeof q, "'%s' live --no-db -i lo -Z no-such-user-x --duration 1", HANGUP_BIN);
+    cr_expect_eq(tu_sh(q, &o, &e), 2);
+    cr_expect(e && strstr(e, "no user 'no-such-user-x'"), "%s", e);
+    free(o); free(e);
+    unlink(out); unlink(err);
+    snprintf(q, sizeof q, "rm -f '%s' '%s-wal' '%s-shm'", db, db, db);
+    system(q);
+}
