@@ -135,7 +135,7 @@ static int64_t idle_before(const hu_flow *f, unsigned at, int side, int64_t ts)
 /* Remember e (ring index i) as the late request. */
 static void take_request(hu_flow *f, const hu_pktsum *e, unsigned i)
 {
-    hu_pktsum_copy(&f->det.req, e);
+    hu_pktsum_copy(&f->pk->req, e);
     f->det.req_idle_us = idle_before(f, i, 2, e->ts_us);
     f->det.state = ST_LATE;
 }
@@ -170,17 +170,18 @@ static uint32_t timeline_start(const hu_flow *f, uint8_t c, uint64_t first_num,
 static void emit(hu_detect *d, hu_flow *f, const hu_pktsum *rst)
 {
     hu_detect_state *st = &f->det;
+    const hu_flow_pkts *pk = f->pk;
     uint8_t p = st->fin_side, c = (uint8_t)!p;
     hu_incident inc;
-    hu_incident_init(&inc, HU_KIND_RACE, f, &st->req);
+    hu_incident_init(&inc, HU_KIND_RACE, f, &pk->req);
     inc.client = c;
     inc.server = p;
-    inc.fin = &st->fin;
+    inc.fin = &pk->fin;
     inc.rst = rst;
-    uint32_t fin_seq = st->fin.rawseq + st->fin.paylen;
-    bool covers = (st->req.flags & HU_TH_ACK) && hu_seq_gt(st->req.rawack, fin_seq);
+    uint32_t fin_seq = pk->fin.rawseq + pk->fin.paylen;
+    bool covers = (pk->req.flags & HU_TH_ACK) && hu_seq_gt(pk->req.rawack, fin_seq);
     inc.verdict = covers ? HU_VERDICT_STALE : HU_VERDICT_CROSSED;
-    inc.gap_us = st->req.ts_us - st->fin.ts_us;
+    inc.gap_us = pk->req.ts_us - pk->fin.ts_us;
     inc.rst_ack = (rst->flags & HU_TH_ACK) != 0;
     inc.server_acked = st->req_acked;
     /* The RST shows the server's kernel discarded the request: its
@@ -189,11 +190,11 @@ static void emit(hu_detect *d, hu_flow *f, const hu_pktsum *rst)
      * method is safe. */
     inc.safe_to_retry = !st->req_acked ||
                         (inc.request.http && hu_method_idempotent(inc.request.method));
-    uint64_t first = st->fin.num < st->req.num ? st->fin.num : st->req.num;
-    inc.timeline_start = timeline_start(f, c, first, st->req.rawseq);
+    uint64_t first = pk->fin.num < pk->req.num ? pk->fin.num : pk->req.num;
+    inc.timeline_start = timeline_start(f, c, first, pk->req.rawseq);
 
     hu_hist_view v;
-    hu_history_view(f, st->req.ts_us, &v);
+    hu_history_view(f, pk->req.ts_us, &v);
     /* Counted from parsed HTTP only: for TLS the exchanges are hidden. */
     inc.requests_before = v.http ? v.requests_before : -1;
     inc.idle_us = st->req_idle_us;
@@ -222,8 +223,12 @@ void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p)
         }
         if (!(p->flags & HU_TH_FIN))
             return;
+        if (!hu_flow_pkts_get(f)) {
+            st->state = ST_DONE;   /* out of memory: this connection goes unjudged */
+            return;
+        }
         st->fin_side = s;
-        hu_pktsum_copy(&st->fin, cur);
+        hu_pktsum_copy(&f->pk->fin, cur);
         st->state = ST_FIN;
         st->fin_idle_us = idle_before(f, f->ring_len - 1u, s, p->ts_us);
         if (st->fin_idle_us < 0 && f->side[s].data_seen && f->side[s].last_data_ts < p->ts_us)
@@ -232,7 +237,7 @@ void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p)
             /* A request captured before the FIN can still be late. */
             uint8_t c = (uint8_t)!s;
             uint32_t fin_ack = (p->flags & HU_TH_ACK) ? p->ack : f->side[s].last_ack;
-            st->fin.rawack = fin_ack;
+            f->pk->fin.rawack = fin_ack;
             for (unsigned i = 0; i + 1 < f->ring_len; i++) {
                 const hu_pktsum *e = hu_flow_ring_at(f, i);
                 if (is_late(f, e, c, fin_ack, NULL, 0)) {
@@ -252,7 +257,7 @@ void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p)
             st->state = ST_DONE;
             return;
         }
-        if (is_late(f, cur, s, st->fin.rawack, p->payload, p->capturedlen))
+        if (is_late(f, cur, s, f->pk->fin.rawack, p->payload, p->capturedlen))
             take_request(f, cur, f->ring_len - 1u);
         return;
     case ST_LATE:
@@ -267,7 +272,7 @@ void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p)
                 emit(d, f, cur);
             return;
         }
-        if ((p->flags & HU_TH_ACK) && hu_seq_gt(p->ack, st->req.rawseq))
+        if ((p->flags & HU_TH_ACK) && hu_seq_gt(p->ack, f->pk->req.rawseq))
             st->req_acked = true;
         return;
     default:

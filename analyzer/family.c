@@ -99,7 +99,8 @@ void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
     if (from_client && syn && !ack) {
         if (st->syns == 0) {
             st->syn_isn = p->seq;
-            hu_pktsum_copy(&st->syn, cur);
+            st->syn_num = p->num;
+            st->syn_ts = p->ts_us;
         }
         if (p->seq == st->syn_isn) {
             st->syns++;
@@ -113,10 +114,11 @@ void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
     if (!from_client && rst && ack && st->syns > 0 && !f->synack_seen &&
         p->ack == st->syn_isn + 1) {
         hu_incident inc;
-        hu_incident_init(&inc, HU_KIND_REFUSED, f, &st->syn);
+        uint32_t i = ring_index(f, st->syn_num);
+        hu_incident_init(&inc, HU_KIND_REFUSED, f, hu_flow_ring_at(f, i));
         inc.rst = cur;
         inc.rst_ack = true;
-        inc.timeline_start = ring_index(f, st->syn.num);
+        inc.timeline_start = i;
         emit(fm, f, &inc);
         return;
     }
@@ -126,18 +128,19 @@ void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
          * it acknowledged, an HTTP method first. */
         const hu_side *srv = &f->side[!c];
         if (p->paylen > 0 && p->seq + p->paylen == f->side[c].snd_max - (fin ? 1u : 0u) &&
-            (!srv->ack_seen || srv->last_ack == p->seq) && looks_like_request(p) && !st->abort) {
+            (!srv->ack_seen || srv->last_ack == p->seq) && looks_like_request(p) && !st->abort &&
+            hu_flow_pkts_get(f)) {
             st->req_active = true;
             st->req_acked = false;
             st->resp_seen = false;
-            hu_pktsum_clear(&st->req);
-            hu_pktsum_copy(&st->req, cur);
+            hu_pktsum_clear(&f->pk->freq);
+            hu_pktsum_copy(&f->pk->freq, cur);
         }
         if (st->req_active && !st->resp_seen && p->paylen > 0)
             st->req_end = f->side[c].snd_max - (fin ? 1u : 0u);
         if (st->abort) {
-            if (rst && !st->late_rst_pkt.num) {   /* the client's first RST after it */
-                hu_pktsum_copy(&st->late_rst_pkt, cur);
+            if (rst && !f->pk->late_rst.num) {   /* the client's first RST after it */
+                hu_pktsum_copy(&f->pk->late_rst, cur);
                 st->late_rst = st->late_resp_num >= 0;
             }
             return;
@@ -148,7 +151,7 @@ void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
         bool server_closed = st->server_closed || sv->fin_seen || sv->rst_seen;
         if ((fin || rst) && st->req_active && !server_closed && unanswered(f)) {
             st->abort = rst ? 'r' : 'f';
-            hu_pktsum_copy(&st->abort_pkt, cur);
+            hu_pktsum_copy(&f->pk->abort, cur);
         }
         return;
     }
@@ -174,14 +177,14 @@ void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
         bool acked = st->req_acked || (rst && ack && hu_seq_geq(p->ack, st->req_end));
         if (!acked)
             return;
-        int64_t wait = p->ts_us - st->req.ts_us;
+        int64_t wait = p->ts_us - f->pk->freq.ts_us;
         if (wait >= SERVER_TIMEOUT_MIN_US) {
-            hu_incident_init(&inc, HU_KIND_SERVER_TIMEOUT, f, &st->req);
+            hu_incident_init(&inc, HU_KIND_SERVER_TIMEOUT, f, &f->pk->freq);
             inc.wait_us = wait;
             inc.close = rst ? "rst" : "fin";
             inc.timeout_hint = timeout_hint(wait);
         } else if (rst && !f->side[s].fin_seen) {
-            hu_incident_init(&inc, HU_KIND_RESET, f, &st->req);
+            hu_incident_init(&inc, HU_KIND_RESET, f, &f->pk->freq);
             inc.wait_us = wait;
         } else {
             return;
@@ -190,7 +193,7 @@ void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
         int64_t expected, received;
         if (!hu_http_in_body(f->http, HU_HTTP_SERVER, &expected, &received))
             return;
-        hu_incident_init(&inc, HU_KIND_TRUNCATED, f, &st->req);
+        hu_incident_init(&inc, HU_KIND_TRUNCATED, f, &f->pk->freq);
         inc.close = rst ? "rst" : "fin";
         inc.expected_bytes = expected;
         inc.received_bytes = received;
@@ -203,7 +206,7 @@ void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
     } else {
         inc.fin = cur;
     }
-    inc.timeline_start = ring_index(f, st->req.num);
+    inc.timeline_start = ring_index(f, f->pk->freq.num);
     emit(fm, f, &inc);
 }
 
@@ -213,26 +216,28 @@ void hu_family_release(hu_family *fm, hu_flow *f)
     if (st->done || f->det.emitted)
         return;
     hu_incident inc;
-    if (st->syns >= 2 && !f->synack_seen && !f->side[!f->client].seen) {
-        hu_incident_init(&inc, HU_KIND_CONNECT_TIMEOUT, f, &st->syn);
+    if (st->syns >= 2 && !f->synack_seen && !f->side[!f->client].seen && f->ring_len) {
+        uint32_t i = ring_index(f, st->syn_num);   /* the oldest kept, if not the first */
+        hu_incident_init(&inc, HU_KIND_CONNECT_TIMEOUT, f, hu_flow_ring_at(f, i));
         inc.tries = st->syns;
-        inc.spent_us = st->last_syn_ts - st->syn.ts_us;
-        inc.timeline_start = ring_index(f, st->syn.num);
+        inc.spent_us = st->last_syn_ts - st->syn_ts;
+        inc.timeline_start = i;
         emit(fm, f, &inc);
         return;
     }
     if (st->abort) {
-        hu_incident_init(&inc, HU_KIND_ABORT, f, &st->req);
+        const hu_flow_pkts *pk = f->pk;
+        hu_incident_init(&inc, HU_KIND_ABORT, f, &pk->freq);
         inc.abort = st->abort == 'r' ? "rst" : "fin";
         if (st->abort == 'r')
-            inc.rst = &st->abort_pkt;
+            inc.rst = &pk->abort;
         else
-            inc.fin = &st->abort_pkt;
-        if (st->late_rst_pkt.num)   /* the client's first RST at or after the abort */
-            inc.rst = &st->late_rst_pkt;
+            inc.fin = &pk->abort;
+        if (pk->late_rst.num)   /* the client's first RST at or after the abort */
+            inc.rst = &pk->late_rst;
         inc.late_response_rst = st->late_rst;
         inc.late_response_packet = st->late_rst ? st->late_resp_num : -1;
-        inc.timeline_start = ring_index(f, st->req.num);
+        inc.timeline_start = ring_index(f, pk->freq.num);
         emit(fm, f, &inc);
     }
 }

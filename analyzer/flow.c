@@ -156,14 +156,23 @@ static void flow_release(hu_flowtab *t, hu_flow *f)
         hu_pktsum_clear(&f->ring[(f->ring_head + i) % f->ring_cap]);
     free(f->ring);
     free(f->reqwin);
-    hu_pktsum_clear(&f->det.fin);
-    hu_pktsum_clear(&f->det.req);
-    hu_pktsum_clear(&f->fam.req);
-    hu_pktsum_clear(&f->fam.syn);
-    hu_pktsum_clear(&f->fam.abort_pkt);
-    hu_pktsum_clear(&f->fam.late_rst_pkt);
+    if (f->pk) {
+        hu_pktsum_clear(&f->pk->fin);
+        hu_pktsum_clear(&f->pk->req);
+        hu_pktsum_clear(&f->pk->freq);
+        hu_pktsum_clear(&f->pk->abort);
+        hu_pktsum_clear(&f->pk->late_rst);
+        free(f->pk);
+    }
     /* f->http and f->hist belong to history.c, freed by the release hook. */
     free(f);
+}
+
+hu_flow_pkts *hu_flow_pkts_get(hu_flow *f)
+{
+    if (!f->pk)
+        f->pk = calloc(1, sizeof *f->pk);
+    return f->pk;
 }
 
 void hu_flow_compact(hu_flow *f)
@@ -511,7 +520,7 @@ static hu_pktsum *ring_push(hu_flow *f)
 {
     if (f->ring_len == f->ring_cap) {
         if (f->ring_cap < HU_RING_MAX) {
-            uint16_t ncap = f->ring_cap ? (uint16_t)(f->ring_cap * 2) : 4;
+            uint16_t ncap = f->ring_cap ? (uint16_t)(f->ring_cap * 2) : 2;
             if (ncap > HU_RING_MAX)
                 ncap = HU_RING_MAX;
             hu_pktsum *nr = malloc(ncap * sizeof *nr);

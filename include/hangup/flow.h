@@ -86,8 +86,6 @@ typedef struct hu_detect_state {
     uint8_t fin_side;         /* the side that closed first (peer P) */
     bool emitted;             /* an incident was reported */
     bool req_acked;           /* P acknowledged late-request bytes */
-    hu_pktsum fin;            /* P's first FIN */
-    hu_pktsum req;            /* the late request's first segment */
     int64_t fin_idle_us;      /* FIN time - P's last payload before it, or -1 */
     int64_t req_idle_us;      /* request time - last payload before it, or -1 */
 } hu_detect_state;
@@ -98,20 +96,26 @@ typedef struct hu_family_state {
     bool req_acked;           /* the server ACKed all of it */
     bool resp_seen;           /* server payload since it started */
     uint32_t req_end;         /* client snd_max while the request was sent */
-    hu_pktsum req;            /* its first packet */
     uint16_t syns;            /* client SYNs with the first ISN */
     uint32_t syn_isn;
-    hu_pktsum syn;            /* the first SYN */
+    uint64_t syn_num;         /* the first SYN */
+    int64_t syn_ts;
     uint64_t last_syn_num;
     int64_t last_syn_ts;
     bool server_closed;       /* server FIN or RST seen */
     char abort;               /* client-abort pending: 'f' (FIN) or 'r' (RST) */
-    hu_pktsum abort_pkt;
     int64_t late_resp_num;    /* server payload after the abort, or -1 */
     bool late_rst;            /* and the client's host RST it */
-    hu_pktsum late_rst_pkt;   /* the client's first RST at or after the abort */
     bool done;                /* a family incident was reported */
 } hu_family_state;
+
+/* Copies of the packets an incident will need, kept once the connection
+ * gets that far (allocated on demand: most connections never do). */
+typedef struct hu_flow_pkts {
+    hu_pktsum fin, req;       /* detect.c: P's first FIN, the late request */
+    hu_pktsum freq;           /* family.c: the outstanding request */
+    hu_pktsum abort, late_rst;/* family.c: the client's abort, its first RST after */
+} hu_flow_pkts;
 
 struct hu_flow {
     hu_flow *hnext;           /* hash chain */
@@ -155,6 +159,7 @@ struct hu_flow {
 
     hu_detect_state det;
     hu_family_state fam;
+    hu_flow_pkts *pk;         /* NULL until needed; hu_flow_pkts_get() */
 
     /* Reassembly and HTTP (reasm.c, history.c). */
     uint8_t reasm;            /* HU_REASM_* */
@@ -211,6 +216,9 @@ static inline const hu_pktsum *hu_flow_ring_at(const hu_flow *f, unsigned i)
 /* Bytes from stream position `seq` of the client's request window: sets
  * *len to how many contiguous bytes are known there (0 if none). */
 const uint8_t *hu_flow_reqbytes(const hu_flow *f, uint32_t seq, uint32_t *len);
+
+/* f's packet copies, allocated zeroed on first use; NULL on OOM. */
+hu_flow_pkts *hu_flow_pkts_get(hu_flow *f);
 
 /* Once a connection is closed and its incident (if any) reported, drop
  * what only a live exchange needs: the packet ring and the request
