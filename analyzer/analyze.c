@@ -152,7 +152,7 @@ void hu_analyze_opts_default(hu_analyze_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->timeline = true;
-    o->max_flows = 1000000;
+    o->max_flows = 262144;             /* ~850 B each when idle: ~220 MiB at most */
     o->idle_us = 3600LL * 1000000;     /* an hour without a packet */
     o->closed_us = 10LL * 1000000;     /* 10 s after RST or both FINs */
     o->out = stdout;

@@ -59,7 +59,7 @@ const char hu_usage_live[] =
     "  -w FILE                 write each incident's connection (its recent\n"
     "                          packets) to the pcap FILE\n"
     "      --idle-timeout SECS forget connections idle this long (default 3600)\n"
-    "      --max-connections N track at most N connections (default 1000000)\n"
+    "      --max-connections N track at most N connections (default 262144)\n"
     "  -Z, --user USER         once the capture and files are open, run as USER\n"
     "                          (default when started as root: 'tcpdump' if that\n"
     "                          user exists, else 'nobody'; -Z root keeps root)\n"

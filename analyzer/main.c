@@ -82,7 +82,7 @@ static const char usage_analyze[] =
     "                          pcap FILE, for Wireshark\n"
     "      --max-connections N track at most N connections at once; the least\n"
     "                          recently active is evicted beyond that\n"
-    "                          (default 1000000)\n"
+    "                          (default 262144)\n"
     "      --idle-timeout SECS forget a connection after SECS seconds without a\n"
     "                          packet, in capture time (default 3600)\n"
     "  -h, --help              show this help\n"
