@@ -299,3 +299,84 @@ Test(cli, write_option_saves_each_incident_connection)
     unlink(w);
     free((void *)w);
 }
+
+/* Hostile Host and SNI values through every output: human, JSON, the
+ * database and query/show. */
+Test(cli, hostile_host_and_sni_through_every_output)
+{
+    static const char evil[] = "\x1b[31mred\x07\x1b]0;title\x07\xc3\x28";
+    char req[256];
+    snprintf(req, sizeof req, "POST /e HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\n\r\n", evil);
+    const char *p1 = strdup(tu_tmp(".pcap"));
+    tu_write_race(p1, req);
+    /* A TLS connection whose ClientHello names an evil server. */
+    const char *p2 = strdup(tu_tmp(".pcap"));
+    tu_cv c = { .cli = "10.0.0.10", .srv = "10.0.0.20", .cport = 41000, .sport = 443,
+                .cseq = 1000, .sseq = 70000, .t = 1763740800000000LL };
+    c.w = tu_pcap_open(p2, 101, 65535);
+    tu_cv_handshake(&c);
+    char hello[512];
+    size_t sl = strlen(evil), n = 0;
+    uint8_t body[400];
+    body[n++] = 3; body[n++] = 3;
+    memset(body + n, 1, 32); n += 32;
+    body[n++] = 0;                                   /* session id */
+    body[n++] = 0; body[n++] = 2; body[n++] = 0x13; body[n++] = 0x01;
+    body[n++] = 1; body[n++] = 0;
+    body[n++] = 0; body[n++] = (uint8_t)(sl + 9);    /* extensions */
+    body[n++] = 0; body[n++] = 0; body[n++] = 0; body[n++] = (uint8_t)(sl + 5);
+    body[n++] = 0; body[n++] = (uint8_t)(sl + 3); body[n++] = 0;
+    body[n++] = 0; body[n++] = (uint8_t)sl;
+    memcpy(body + n, evil, sl); n += sl;
+    size_t hl = 0;
+    hello[hl++] = 0x16; hello[hl++] = 3; hello[hl++] = 1;
+    hello[hl++] = 0; hello[hl++] = (char)(n + 4);
+    hello[hl++] = 1; hello[hl++] = 0; hello[hl++] = 0; hello[hl++] = (char)n;
+    memcpy(hello + hl, body, n); hl += n;
+    tu_cv_emit(&c, true, HU_TH_PUSH | HU_TH_ACK, c.cseq, c.sseq, hello, hl);
+    c.cseq += (uint32_t)hl;
+    tu_cv_emit(&c, false, HU_TH_PUSH | HU_TH_ACK, c.sseq, c.cseq, "\x16\x03\x03\x00\x01\x02", 6);
+    c.sseq += 6;
+    tu_cv_ack(&c, true);
+    c.t += 5000000;
+    tu_cv_emit(&c, false, HU_TH_FIN | HU_TH_ACK, c.sseq, c.cseq, NULL, 0);
+    c.sseq++;
+    tu_cv_ack(&c, true);
+    static const char rec[] = "\x17\x03\x03\x00\x30" "0123456789abcdef0123456789abcdef0123456789abcdef";
+    tu_cv_emit(&c, true, HU_TH_PUSH | HU_TH_ACK, c.cseq, c.sseq, rec, 53);
+    tu_cv_emit(&c, false, HU_TH_RST, c.sseq, 0, NULL, 0);
+    tu_pcap_close(c.w);
+
+    const char *db = strdup(tu_tmp(".db"));
+    char args[4400], *out, *err;
+    snprintf(args, sizeof args, "analyze --db '%s' '%s' '%s'", db, p1, p2);
+    cr_expect_eq(run(args, &out, &err), 0, "%s", err);
+    cr_expect_null(strchr(out, 0x1b), "raw ESC in human output");
+    cr_expect_null(strchr(out, 0x07), "raw BEL in human output");
+    cr_expect(strstr(out, "TLS server name \\x1b[31mred"), "%s", out);
+    cr_expect(strstr(out, "(Host: \\x1b[31mred"), "%s", out);
+    free(out); free(err);
+    snprintf(args, sizeof args, "analyze --no-db --json '%s' '%s'", p1, p2);
+    cr_expect_eq(run(args, &out, &err), 0);
+    cr_expect_null(strchr(out, 0x1b));
+    cr_expect(strstr(out, "\"host\":\"\\u001b[31mred\\u0007\\u001b]0;title\\u0007\\ufffd(\""),
+              "%s", out);
+    cr_expect(strstr(out, "\"sni\":\"\\u001b[31mred"), "%s", out);
+    free(out); free(err);
+    snprintf(args, sizeof args, "query --db '%s' \"SELECT host, sni FROM incidents\"", db);
+    cr_expect_eq(run(args, &out, &err), 0);
+    cr_expect_null(strchr(out, 0x1b), "raw ESC in query output: %s", out);
+    cr_expect(strstr(out, "\\x1b[31mred"), "%s", out);
+    free(out); free(err);
+    snprintf(args, sizeof args, "query --db '%s' --csv \"SELECT host FROM incidents\"", db);
+    cr_expect_eq(run(args, &out, &err), 0);
+    cr_expect_null(strchr(out, 0x1b));
+    free(out); free(err);
+    snprintf(args, sizeof args, "show --db '%s' 2", db);
+    cr_expect_eq(run(args, &out, &err), 0);
+    cr_expect_null(strchr(out, 0x1b), "raw ESC in show output");
+    free(out); free(err);
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm' '%s' '%s'", db, db, db, p1, p2);
+    system(cmd);
+}
