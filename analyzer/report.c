@@ -446,17 +446,26 @@ static void json_int_or_null(hu_sb *sb, const char *key, int64_t v)
         hu_sb_printf(sb, ",\"%s\":null", key);
 }
 
+/* What every incident line starts with: type, kind (and a race's
+ * verdict), the endpoints, the IP version, the file. */
+static void json_head(hu_sb *sb, const hu_incident_rec *rec)
+{
+    char cli[64], srv[64];
+    hu_endpoint_str(cli, sizeof cli, rec->ipver, rec->cli_addr, rec->cli_port);
+    hu_endpoint_str(srv, sizeof srv, rec->ipver, rec->srv_addr, rec->srv_port);
+    hu_sb_printf(sb, "{\"type\":\"incident\",\"kind\":\"%s\"", rec->kind);
+    if (rec->kindid == HU_KIND_RACE)
+        hu_sb_printf(sb, ",\"verdict\":\"%s\"", hu_verdict_name(rec->verdict));
+    hu_sb_printf(sb, ",\"client\":\"%s\",\"server\":\"%s\",\"ip_version\":%u,\"file\":", cli,
+                 srv, rec->ipver);
+    hu_sb_json_str(sb, (const uint8_t *)rec->file, strlen(rec->file));
+}
+
 /* An incident of a kind other than the keep-alive race. */
 static void json_family(hu_report *r, const hu_incident_rec *rec)
 {
     hu_sb *sb = &r->sb;
-    char cli[64], srv[64];
-    hu_endpoint_str(cli, sizeof cli, rec->ipver, rec->cli_addr, rec->cli_port);
-    hu_endpoint_str(srv, sizeof srv, rec->ipver, rec->srv_addr, rec->srv_port);
-    hu_sb_printf(sb, "{\"type\":\"incident\",\"kind\":\"%s\",\"client\":\"%s\",\"server\":"
-                     "\"%s\",\"ip_version\":%u,\"file\":",
-                 rec->kind, cli, srv, rec->ipver);
-    hu_sb_json_str(sb, (const uint8_t *)rec->file, strlen(rec->file));
+    json_head(sb, rec);
     json_pkt(sb, "request", rec->req);
     json_pkt(sb, "fin", rec->fin);
     json_pkt(sb, "rst", rec->rst);
@@ -514,13 +523,7 @@ static void json_incident(hu_report *r, const hu_incident_rec *rec)
         return;
     }
     hu_sb *sb = &r->sb;
-    char cli[64], srv[64];
-    hu_endpoint_str(cli, sizeof cli, rec->ipver, rec->cli_addr, rec->cli_port);
-    hu_endpoint_str(srv, sizeof srv, rec->ipver, rec->srv_addr, rec->srv_port);
-    hu_sb_printf(sb, "{\"type\":\"incident\",\"kind\":\"%s\",\"verdict\":\"%s\",\"client\":\"%s\","
-                     "\"server\":\"%s\",\"ip_version\":%u,\"file\":",
-                 rec->kind, hu_verdict_name(rec->verdict), cli, srv, rec->ipver);
-    hu_sb_json_str(sb, (const uint8_t *)rec->file, strlen(rec->file));
+    json_head(sb, rec);
     hu_sb_printf(sb, ",\"fin_packet\":%" PRIu64 ",\"request_packet\":%" PRIu64
                      ",\"rst_packet\":%" PRIu64 ",\"fin_time\":\"",
                  rec->fin.num, rec->req.num, rec->rst.num);
