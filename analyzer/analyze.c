@@ -36,6 +36,7 @@
 #include "hangup/servers.h"
 #include "hangup/store.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
@@ -129,6 +130,21 @@ struct hu_analyzer {
     uint64_t file_incidents;
     int64_t now;
 };
+
+bool hu_parse_number(const char *s, const char *what, long long min, long long max,
+                     long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) {
+        fprintf(stderr, "hangup: %s must be a whole number from %lld to %lld, not '%s'\n", what,
+                min, max, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
 
 bool hu_parse_kinds(const char *list, unsigned *mask)
 {

@@ -182,19 +182,6 @@ static void status_line(hu_analyzer *a, pcap_t *pc, const char *iface)
     fflush(stderr);
 }
 
-static bool parse_ll(const char *s, const char *what, long long min, long long max, long long *v)
-{
-    char *end;
-    errno = 0;
-    *v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || *v < min || *v > max) {
-        fprintf(stderr, "hangup: %s must be a whole number from %lld to %lld, not '%s'\n", what,
-                min, max, s);
-        return false;
-    }
-    return true;
-}
-
 int hu_cmd_live(int argc, char **argv)
 {
     hu_analyze_opts o;
@@ -232,19 +219,19 @@ int hu_cmd_live(int argc, char **argv)
         case 'i': iface = optarg; break;
         case 'f': o.filter = optarg; break;
         case 'c':
-            if (!parse_ll(optarg, "-c", 1, INT64_MAX, &count))
+            if (!hu_parse_number(optarg, "-c", 1, INT64_MAX, &count))
                 return EXIT_USAGE;
             break;
         case OPT_DURATION:
-            if (!parse_ll(optarg, "--duration", 1, 100LL * 365 * 86400, &duration))
+            if (!hu_parse_number(optarg, "--duration", 1, 100LL * 365 * 86400, &duration))
                 return EXIT_USAGE;
             break;
         case 'B':
-            if (!parse_ll(optarg, "-B", 1, 4 * 1024 * 1024, &bufsize))
+            if (!hu_parse_number(optarg, "-B", 1, 4 * 1024 * 1024, &bufsize))
                 return EXIT_USAGE;
             break;
         case 's':
-            if (!parse_ll(optarg, "-s", 64, 262144, &snaplen))
+            if (!hu_parse_number(optarg, "-s", 64, 262144, &snaplen))
                 return EXIT_USAGE;
             break;
         case 'p': promisc = true; break;
@@ -259,12 +246,12 @@ int hu_cmd_live(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case OPT_IDLE:
-            if (!parse_ll(optarg, "--idle-timeout", 1, 365LL * 86400, &v))
+            if (!hu_parse_number(optarg, "--idle-timeout", 1, 365LL * 86400, &v))
                 return EXIT_USAGE;
             o.idle_us = v * 1000000;
             break;
         case OPT_MAXC:
-            if (!parse_ll(optarg, "--max-connections", 1, 100000000, &v))
+            if (!hu_parse_number(optarg, "--max-connections", 1, 100000000, &v))
                 return EXIT_USAGE;
             o.max_flows = (size_t)v;
             break;

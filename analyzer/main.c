@@ -104,21 +104,6 @@ static const char usage_analyze[] =
     "  hangup analyze -f 'tcp port 3000' capture.pcap\n"
     "  hangup analyze --json a.pcap b.pcapng | jq .verdict\n";
 
-static int parse_count(const char *s, const char *what, long long min, long long max,
-                       long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max) {
-        fprintf(stderr, "hangup: %s must be a whole number from %lld to %lld, not '%s'\n",
-                what, min, max, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 /* The progress line for long files on a terminal: bytes read of total,
  * packets/s, ETA.  Driven by capture.c every 65536 frames. */
 typedef struct progress {
@@ -190,12 +175,12 @@ static int cmd_analyze(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case OPT_MAXC:
-            if (parse_count(optarg, "--max-connections", 1, 100000000, &v) < 0)
+            if (!hu_parse_number(optarg, "--max-connections", 1, 100000000, &v))
                 return EXIT_USAGE;
             o.max_flows = (size_t)v;
             break;
         case OPT_IDLE:
-            if (parse_count(optarg, "--idle-timeout", 1, 365LL * 86400, &v) < 0)
+            if (!hu_parse_number(optarg, "--idle-timeout", 1, 365LL * 86400, &v))
                 return EXIT_USAGE;
             o.idle_us = v * 1000000;
             break;
