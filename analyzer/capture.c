@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -75,6 +77,226 @@ static uint64_t fmix64(uint64_t k)
     return k;
 }
 
+/*
+ * Reading runs on its own thread: libpcap's record parsing and the kernel's
+ * copies of the file (about as long as everything else together on a busy
+ * capture) overlap with the analysis on the caller's thread.  The reader
+ * packs frames into a few fixed batches, each a run of records:
+ *
+ *     [batch_rec][caplen bytes, padded to 8] [batch_rec][...] ...
+ *
+ * and hands full batches over through a mutex and condition variable (one
+ * handoff per batch, never per frame).  The caller's thread calls fn for
+ * every frame in file order, exactly as a single-threaded loop would;
+ * fn never runs on the reader thread, so nothing it touches needs a lock.
+ */
+#define HU_BATCHES 4
+#define HU_BATCH_BYTES (1u << 20)
+
+typedef struct batch_rec {
+    uint64_t num;
+    int64_t ts_us;
+    uint32_t caplen, wirelen;
+    uint32_t bad;             /* 1: timestamp out of range */
+    uint32_t pad;
+} batch_rec;
+
+typedef struct batch {
+    uint8_t *buf;
+    size_t cap, len;
+    uint64_t bytes;           /* file offset once the batch was full */
+} batch;
+
+typedef struct reader {
+    /* Set up by the caller, then owned by the reader thread until it ends. */
+    pcap_t *pc;
+    int dlt;
+    bool filtering;
+    struct bpf_program prog;
+    chash ch;
+    hu_capture_info *info;
+    FILE *fp;
+    bool want_bytes;          /* progress wanted: note offsets */
+    uint64_t num;
+    hu_capture_rc rc;
+    char err[PCAP_ERRBUF_SIZE + 128];
+
+    /* The consumer side. */
+    hu_frame_fn fn;
+    void *arg;
+    const hu_progress *progress;
+    uint64_t total;
+
+    /* The queue: batches [head, head + nfull) are full, in order. */
+    bool threaded;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    batch b[HU_BATCHES];
+    unsigned head, nfull;
+    bool done;                /* the reader has published its last batch */
+} reader;
+
+static inline size_t rec_size(uint32_t caplen)
+{
+    return sizeof(batch_rec) + (((size_t)caplen + 7) & ~(size_t)7);
+}
+
+/* Call fn for every frame of a full batch (caller's thread). */
+static void batch_deliver(reader *r, const batch *b)
+{
+    static const char *const why[] = { NULL, "timestamp out of range" };
+    size_t off = 0;
+    while (off < b->len) {
+        const batch_rec *h = (const batch_rec *)(const void *)(b->buf + off);
+        hu_frame fr = {
+            .num = h->num,
+            .ts_us = h->ts_us,
+            .caplen = h->caplen,
+            .wirelen = h->wirelen,
+            .data = b->buf + off + sizeof *h,
+            .bad = why[h->bad],
+        };
+        if (r->total && (fr.num % HU_PROGRESS_FRAMES) == 0)
+            r->progress->fn(r->progress->arg, b->bytes, r->total, fr.num);
+        r->fn(r->arg, r->dlt, &fr);
+        off += rec_size(h->caplen);
+    }
+}
+
+/* Reader side: the batch to fill next, once the consumer has freed it. */
+static batch *batch_acquire(reader *r)
+{
+    if (!r->threaded)
+        return &r->b[0];
+    pthread_mutex_lock(&r->mu);
+    while (r->nfull == HU_BATCHES)
+        pthread_cond_wait(&r->cv, &r->mu);
+    batch *b = &r->b[(r->head + r->nfull) % HU_BATCHES];
+    pthread_mutex_unlock(&r->mu);
+    b->len = 0;
+    return b;
+}
+
+/* Reader side: hand a filled batch over (or deliver it at once when not
+ * threaded); last marks the end of the file. */
+static void batch_publish(reader *r, batch *b, bool last)
+{
+    if (r->want_bytes && r->fp)
+        b->bytes = (uint64_t)ftello(r->fp);
+    if (!r->threaded) {
+        batch_deliver(r, b);
+        b->len = 0;
+        return;
+    }
+    pthread_mutex_lock(&r->mu);
+    r->nfull++;
+    r->done = last;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* The read loop: every record of the file into batches, in order.  Sets
+ * r->rc and r->err when it stops early. */
+static void read_all(reader *r)
+{
+    hu_capture_info *info = r->info;
+    batch *cur = batch_acquire(r);
+    for (;;) {
+        struct pcap_pkthdr *h;
+        const u_char *data;
+        int rc = pcap_next_ex(r->pc, &h, &data);
+        if (rc == PCAP_ERROR_BREAK)
+            break;   /* end of file */
+        if (rc < 0) {
+            snprintf(r->err, sizeof r->err,
+                     "packet %llu: %s; the %llu packets before it were analysed",
+                     (unsigned long long)r->num + 1, pcap_geterr(r->pc),
+                     (unsigned long long)r->num);
+            r->rc = HU_CAP_PARTIAL;
+            break;
+        }
+        r->num++;
+        if (rc == 0)
+            continue;   /* cannot happen offline; be safe */
+        if (r->filtering && !pcap_offline_filter(&r->prog, h, data))
+            continue;
+        /* Identity, not integrity: every frame's time and lengths, and its
+         * first HU_HASH_BYTES bytes (all headers, the start of the
+         * payload), are enough to tell captures apart at a fraction of
+         * the cost of hashing every byte. */
+        uint32_t meta[4] = { (uint32_t)h->ts.tv_sec, (uint32_t)h->ts.tv_usec, h->caplen, h->len };
+        chash_update(&r->ch, meta, sizeof meta);
+        chash_update(&r->ch, data, h->caplen < HU_HASH_BYTES ? h->caplen : HU_HASH_BYTES);
+        /* pcapng timestamps are 64-bit: a hostile one can overflow
+         * microseconds since the epoch.  Such a frame is unusable. */
+        bool ts_ok = h->ts.tv_sec >= 0 && h->ts.tv_sec < HU_MAX_EPOCH_S && h->ts.tv_usec >= 0 &&
+                     h->ts.tv_usec < 1000000;
+        int64_t ts_us = ts_ok ? (int64_t)h->ts.tv_sec * 1000000 + (int64_t)h->ts.tv_usec : 0;
+        if (ts_ok) {
+            if (info->frames++ == 0)
+                info->first_us = ts_us;
+            info->last_us = ts_us;
+        }
+
+        size_t need = rec_size(h->caplen);
+        if (cur->len + need > cur->cap) {
+            if (cur->len) {
+                batch_publish(r, cur, false);
+                cur = batch_acquire(r);
+            }
+            if (need > cur->cap) {   /* a frame larger than a batch: grow it */
+                uint8_t *nb = realloc(cur->buf, need);
+                if (!nb) {
+                    snprintf(r->err, sizeof r->err,
+                             "packet %llu: out of memory for a %u-byte frame; the %llu "
+                             "packets before it were analysed",
+                             (unsigned long long)r->num, h->caplen,
+                             (unsigned long long)r->num - 1);
+                    r->rc = HU_CAP_PARTIAL;
+                    break;
+                }
+                cur->buf = nb;
+                cur->cap = need;
+            }
+        }
+        batch_rec *rec = (batch_rec *)(void *)(cur->buf + cur->len);
+        *rec = (batch_rec){ .num = r->num, .ts_us = ts_us, .caplen = h->caplen,
+                            .wirelen = h->len, .bad = ts_ok ? 0 : 1 };
+        memcpy(cur->buf + cur->len + sizeof *rec, data, h->caplen);
+        cur->len += need;
+    }
+    batch_publish(r, cur, true);
+}
+
+static void *reader_main(void *arg)
+{
+    read_all(arg);
+    return NULL;
+}
+
+/* Caller's thread: deliver batches as the reader fills them, until the
+ * last one. */
+static void consume_all(reader *r)
+{
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        while (r->nfull == 0 && !r->done)
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (r->nfull == 0) {
+            pthread_mutex_unlock(&r->mu);
+            return;
+        }
+        batch *b = &r->b[r->head];
+        pthread_mutex_unlock(&r->mu);
+        batch_deliver(r, b);
+        pthread_mutex_lock(&r->mu);
+        r->head = (r->head + 1) % HU_BATCHES;
+        r->nfull--;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+    }
+}
+
 hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn fn, void *arg,
                               const hu_progress *progress, hu_capture_info *info, char *err,
                               size_t errlen)
@@ -84,13 +306,19 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn 
         info = &dummy;
     memset(info, 0, sizeof *info);
     info->dlt = -1;
-    chash ch = { 0x243f6a8885a308d3ull, 0x13198a2e03707344ull };
+    reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return HU_CAP_FAILED;
+    }
+    r->ch = (chash){ 0x243f6a8885a308d3ull, 0x13198a2e03707344ull };
     if (filter)
-        chash_update(&ch, filter, strlen(filter));
+        chash_update(&r->ch, filter, strlen(filter));
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     pcap_t *pc = pcap_open_offline(path, ebuf);
     if (!pc) {
         snprintf(err, errlen, "%s", ebuf[0] ? ebuf : strerror(errno));
+        free(r);
         return HU_CAP_FAILED;
     }
     int dlt = pcap_datalink(pc);
@@ -105,76 +333,76 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn 
                  "LINUX_SLL, LINUX_SLL2, NULL, LOOP, RAW, IPV4, IPV6)",
                  name);
         pcap_close(pc);
+        free(r);
         return HU_CAP_FAILED;
     }
     /* The filter runs here rather than in libpcap's reader so that packet
      * numbers stay positions in the file, as Wireshark shows them. */
-    struct bpf_program prog;
-    bool filtering = filter != NULL;
-    if (filtering && pcap_compile(pc, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+    r->filtering = filter != NULL;
+    if (r->filtering && pcap_compile(pc, &r->prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
         snprintf(err, errlen, "bad filter expression '%s': %s", filter, pcap_geterr(pc));
         pcap_close(pc);
+        free(r);
         return HU_CAP_BADFILTER;
     }
 
-    hu_capture_rc out = HU_CAP_OK;
-    uint64_t num = 0;
-    uint64_t total = 0;
-    FILE *fp = pcap_file(pc);
+    r->pc = pc;
+    r->dlt = dlt;
+    r->info = info;
+    r->fn = fn;
+    r->arg = arg;
+    r->progress = progress;
+    r->fp = pcap_file(pc);
     struct stat st;
-    if (progress && progress->fn && fp && fstat(fileno(fp), &st) == 0)
-        total = (uint64_t)st.st_size;
-    for (;;) {
-        struct pcap_pkthdr *h;
-        const u_char *data;
-        int rc = pcap_next_ex(pc, &h, &data);
-        if (rc == PCAP_ERROR_BREAK)
-            break;   /* end of file */
-        if (rc < 0) {
-            snprintf(err, errlen,
-                     "packet %llu: %s; the %llu packets before it were analysed",
-                     (unsigned long long)num + 1, pcap_geterr(pc), (unsigned long long)num);
-            out = HU_CAP_PARTIAL;
-            break;
-        }
-        num++;
-        if (rc == 0)
-            continue;   /* cannot happen offline; be safe */
-        if (total && (num % HU_PROGRESS_FRAMES) == 0)
-            progress->fn(progress->arg, (uint64_t)ftello(fp), total, num);
-        if (filtering && !pcap_offline_filter(&prog, h, data))
-            continue;
-        /* Identity, not integrity: every frame's time and lengths, and its
-         * first HU_HASH_BYTES bytes (all headers, the start of the
-         * payload), are enough to tell captures apart at a fraction of
-         * the cost of hashing every byte. */
-        uint32_t meta[4] = { (uint32_t)h->ts.tv_sec, (uint32_t)h->ts.tv_usec, h->caplen, h->len };
-        chash_update(&ch, meta, sizeof meta);
-        chash_update(&ch, data, h->caplen < HU_HASH_BYTES ? h->caplen : HU_HASH_BYTES);
-        /* pcapng timestamps are 64-bit: a hostile one can overflow
-         * microseconds since the epoch.  Such a frame is unusable. */
-        bool ts_ok = h->ts.tv_sec >= 0 && h->ts.tv_sec < HU_MAX_EPOCH_S && h->ts.tv_usec >= 0 &&
-                     h->ts.tv_usec < 1000000;
-        hu_frame fr = {
-            .num = num,
-            .bad = ts_ok ? NULL : "timestamp out of range",
-            .ts_us = ts_ok ? (int64_t)h->ts.tv_sec * 1000000 + (int64_t)h->ts.tv_usec : 0,
-            .caplen = h->caplen,
-            .wirelen = h->len,
-            .data = data,
-        };
-        if (!fr.bad) {
-            if (info->frames++ == 0)
-                info->first_us = fr.ts_us;
-            info->last_us = fr.ts_us;
-        }
-        fn(arg, dlt, &fr);
+    if (progress && progress->fn && r->fp && fstat(fileno(r->fp), &st) == 0) {
+        r->total = (uint64_t)st.st_size;
+        r->want_bytes = true;
     }
+    unsigned nb = 0;
+    for (; nb < HU_BATCHES; nb++) {
+        r->b[nb].buf = malloc(HU_BATCH_BYTES);
+        if (!r->b[nb].buf)
+            break;
+        r->b[nb].cap = HU_BATCH_BYTES;
+    }
+    if (nb == 0) {
+        snprintf(err, errlen, "out of memory");
+        if (r->filtering)
+            pcap_freecode(&r->prog);
+        pcap_close(pc);
+        free(r);
+        return HU_CAP_FAILED;
+    }
+    /* Threaded only with every batch; otherwise (or if no thread can be
+     * made) the same loop runs here, delivering each batch as it fills. */
+    pthread_t tid;
+    if (nb == HU_BATCHES && pthread_mutex_init(&r->mu, NULL) == 0) {
+        if (pthread_cond_init(&r->cv, NULL) == 0) {
+            r->threaded = true;   /* before the thread reads it */
+            if (pthread_create(&tid, NULL, reader_main, r) != 0) {
+                r->threaded = false;
+            } else {
+                consume_all(r);
+                pthread_join(tid, NULL);
+            }
+            pthread_cond_destroy(&r->cv);
+        }
+        pthread_mutex_destroy(&r->mu);
+    }
+    if (!r->threaded)
+        read_all(r);
+
+    hu_capture_rc out = r->rc;
+    if (out != HU_CAP_OK)
+        snprintf(err, errlen, "%s", r->err);
     snprintf(info->hash, sizeof info->hash, "%016llx%016llx",
-             (unsigned long long)fmix64(ch.a ^ fmix64(ch.b)),
-             (unsigned long long)fmix64(ch.b + ch.a));
-    if (filtering)
-        pcap_freecode(&prog);
+             (unsigned long long)fmix64(r->ch.a ^ fmix64(r->ch.b)),
+             (unsigned long long)fmix64(r->ch.b + r->ch.a));
+    for (unsigned i = 0; i < HU_BATCHES; i++)
+        free(r->b[i].buf);
+    if (r->filtering)
+        pcap_freecode(&r->prog);
     pcap_close(pc);
+    free(r);
     return out;
 }
