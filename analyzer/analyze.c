@@ -30,6 +30,7 @@
 #include "hangup/family.h"
 #include "hangup/flow.h"
 #include "hangup/history.h"
+#include "hangup/http.h"
 #include "hangup/incident.h"
 #include "hangup/reasm.h"
 #include "hangup/report.h"
@@ -101,6 +102,16 @@ static void raw_keep(hu_flow *f, const hu_frame *fr)
     r->bytes += n;
 }
 
+/* A frame seen by on_ahead: decoded there, so on_frame needn't again. */
+#define HU_AHEAD_SLOTS 16   /* > HU_AHEAD_FRAMES, a power of two */
+typedef struct ahead_slot {
+    uint64_t num;
+    hu_decode_rc rc;
+    const char *why;
+    hu_pkt p;
+    hu_flowkey key;           /* of p, when rc is HU_DEC_TCP */
+} ahead_slot;
+
 struct hu_analyzer {
     hu_analyze_opts o;
     hu_report *report;
@@ -129,6 +140,9 @@ struct hu_analyzer {
     uint64_t first_bad_num;
     uint64_t file_incidents;
     int64_t now;
+    /* Frames on_ahead has seen (ahead_in) and on_frame taken (ahead_out). */
+    ahead_slot ahead[HU_AHEAD_SLOTS];
+    uint64_t ahead_in, ahead_out;
 };
 
 bool hu_parse_number(const char *s, const char *what, long long min, long long max,
@@ -370,13 +384,82 @@ static void on_release(void *arg, hu_flow *f)
     f->raw = NULL;
 }
 
+/*
+ * Prefetching.  A busy capture interleaves thousands of connections, so
+ * nearly every packet's connection state (flow, ring slot, libnids stream
+ * and buffer, HTTP parser) is out of cache; fetched one after another,
+ * those misses were most of the analysis time.  on_ahead sees each frame
+ * HU_AHEAD_FRAMES frames early (hu_capture_file's ahead callback),
+ * decodes it once, and starts loading its lines in stages, each stage
+ * using what the previous one loaded: the hash bucket at distance 8, the
+ * connection at 4, and at 2 what the connection points to.  The stages
+ * only read the tables and prefetch; results never depend on them.
+ */
+static void ahead_stage(hu_analyzer *a, uint64_t idx, int stage)
+{
+    if (idx < a->ahead_out || idx >= a->ahead_in)
+        return;   /* already analysed, or not seen */
+    const ahead_slot *sl = &a->ahead[idx % HU_AHEAD_SLOTS];
+    if (sl->rc != HU_DEC_TCP)
+        return;
+    hu_flowtab_prefetch(a->flows, &sl->p, &sl->key, stage);
+    if (stage < 2 || sl->p.paylen == 0)
+        return;
+    const hu_flow *f = hu_flowtab_peek(a->flows, &sl->key);
+    if (f) {
+        int dir = (uint8_t)sl->key.rev == f->client ? HU_HTTP_CLIENT : HU_HTTP_SERVER;
+        hu_reasm_prefetch(f, dir);
+        hu_history_prefetch(f, dir);
+    }
+}
+
+static void on_ahead(void *arg, int dlt, const hu_frame *fr)
+{
+    hu_analyzer *a = arg;
+    ahead_slot *sl = &a->ahead[a->ahead_in % HU_AHEAD_SLOTS];
+    sl->num = fr->num;
+    sl->why = fr->bad;
+    sl->rc = fr->bad ? HU_DEC_BAD : hu_decode(dlt, fr->data, fr->caplen, &sl->p, &sl->why);
+    if (sl->rc == HU_DEC_TCP) {
+        sl->p.num = fr->num;
+        sl->p.ts_us = fr->ts_us;
+        hu_flowtab_key(&sl->p, &sl->key);
+    }
+    a->ahead_in++;
+    ahead_stage(a, a->ahead_in - 1, 0);
+    if (a->ahead_in > 4)
+        ahead_stage(a, a->ahead_in - 5, 1);
+    if (a->ahead_in > 6)
+        ahead_stage(a, a->ahead_in - 7, 2);
+}
+
 static void on_frame(void *arg, int dlt, const hu_frame *fr)
 {
     hu_analyzer *a = arg;
     a->packets++;
-    hu_pkt p;
+    /* The frame as on_ahead decoded it, or (no lookahead: live capture)
+     * decoded here. */
+    hu_pkt own;
+    hu_flowkey ownkey;
+    const hu_pkt *p = &own;
+    const hu_flowkey *key = &ownkey;
     const char *why = fr->bad;
-    hu_decode_rc rc = why ? HU_DEC_BAD : hu_decode(dlt, fr->data, fr->caplen, &p, &why);
+    hu_decode_rc rc;
+    const ahead_slot *sl = &a->ahead[a->ahead_out % HU_AHEAD_SLOTS];
+    if (a->ahead_out < a->ahead_in && sl->num == fr->num) {
+        a->ahead_out++;
+        rc = sl->rc;
+        why = sl->why;
+        p = &sl->p;
+        key = &sl->key;
+    } else {
+        rc = why ? HU_DEC_BAD : hu_decode(dlt, fr->data, fr->caplen, &own, &why);
+        if (rc == HU_DEC_TCP) {
+            own.num = fr->num;
+            own.ts_us = fr->ts_us;
+            hu_flowtab_key(&own, &ownkey);
+        }
+    }
     if (rc == HU_DEC_SKIP)
         return;
     if (rc == HU_DEC_BAD) {
@@ -387,10 +470,8 @@ static void on_frame(void *arg, int dlt, const hu_frame *fr)
         }
         return;
     }
-    p.num = fr->num;
-    p.ts_us = fr->ts_us;
-    if (p.ts_us > a->now)
-        a->now = p.ts_us;
+    if (p->ts_us > a->now)
+        a->now = p->ts_us;
     /* Incidents whose retry window has closed are final now. */
     size_t due = 0;
     while (due < a->npending && a->pending[due]->rst.ts_us + HU_RETRY_WINDOW_US < a->now)
@@ -399,17 +480,17 @@ static void on_frame(void *arg, int dlt, const hu_frame *fr)
         flush_pending(a, due);
 
     uint8_t side;
-    hu_flow *f = hu_flowtab_track(a->flows, &p, &side);
+    hu_flow *f = hu_flowtab_track_key(a->flows, p, key, &side);
     if (!f) {
         a->nomem++;
         return;
     }
     if (a->o.write_path)
         raw_keep(f, fr);
-    hu_detect_packet(&a->detect, f, side, &p);
-    hu_reasm_packet(a->reasm, f, side, &p);
-    hu_history_packet(a->history, f, side, &p);
-    hu_family_packet(&a->family, f, side, &p);
+    hu_detect_packet(&a->detect, f, side, p);
+    hu_reasm_packet(a->reasm, f, side, p);
+    hu_history_packet(a->history, f, side, p);
+    hu_family_packet(&a->family, f, side, p);
     if (f->closed && f->ring && !hu_detect_waiting(f) && !hu_family_waiting(f)) {
         /* Closed, and no late request waiting for its RST: the incident
          * (if any) was rendered.  Keep memory to the open connections. */
@@ -581,8 +662,9 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
     hu_analyzer_begin(a, path, "file", -1, streams);
     char err[1024] = "";
     hu_capture_info info;
-    hu_capture_rc rc = hu_capture_file(path, a->o.filter, file_frame, a, &a->o.progress, &info,
-                                       err, sizeof err);
+    a->ahead_in = a->ahead_out = 0;
+    hu_capture_rc rc = hu_capture_file(path, a->o.filter, file_frame, on_ahead, a,
+                                       &a->o.progress, &info, err, sizeof err);
     return hu_analyzer_end(a, rc, &info, err);
 }
 

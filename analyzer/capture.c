@@ -105,6 +105,10 @@ typedef struct batch {
     uint8_t *buf;
     size_t cap, len;
     uint64_t bytes;           /* file offset once the batch was full */
+    /* Where each record starts, so the consumer can prefetch records
+     * ahead without chasing lengths through lines not yet loaded. */
+    uint32_t *at;
+    size_t n, at_cap;
 } batch;
 
 typedef struct reader {
@@ -122,7 +126,7 @@ typedef struct reader {
     char err[PCAP_ERRBUF_SIZE + 128];
 
     /* The consumer side. */
-    hu_frame_fn fn;
+    hu_frame_fn fn, ahead;
     void *arg;
     const hu_progress *progress;
     uint64_t total;
@@ -141,25 +145,44 @@ static inline size_t rec_size(uint32_t caplen)
     return sizeof(batch_rec) + (((size_t)caplen + 7) & ~(size_t)7);
 }
 
-/* Call fn for every frame of a full batch (caller's thread). */
-static void batch_deliver(reader *r, const batch *b)
+/* The frame whose record starts at off. */
+static hu_frame batch_frame(const batch *b, size_t off)
 {
     static const char *const why[] = { NULL, "timestamp out of range" };
-    size_t off = 0;
-    while (off < b->len) {
-        const batch_rec *h = (const batch_rec *)(const void *)(b->buf + off);
-        hu_frame fr = {
-            .num = h->num,
-            .ts_us = h->ts_us,
-            .caplen = h->caplen,
-            .wirelen = h->wirelen,
-            .data = b->buf + off + sizeof *h,
-            .bad = why[h->bad],
-        };
+    const batch_rec *h = (const batch_rec *)(const void *)(b->buf + off);
+    return (hu_frame){
+        .num = h->num,
+        .ts_us = h->ts_us,
+        .caplen = h->caplen,
+        .wirelen = h->wirelen,
+        .data = b->buf + off + sizeof *h,
+        .bad = why[h->bad],
+    };
+}
+
+/* Call fn for every frame of a full batch (caller's thread), and ahead
+ * HU_AHEAD_FRAMES frames earlier: the whole batch is in memory, so the
+ * consumer can start fetching what a frame will touch while it works on
+ * the frames before it.  The records' own first lines (written by the
+ * reader, on another core) are prefetched further ahead still. */
+static void batch_deliver(reader *r, const batch *b)
+{
+    enum { PREFETCH_RECORDS = 2 * HU_AHEAD_FRAMES };
+    size_t ahead = 0;   /* records given to ahead so far */
+    for (size_t i = 0; i < b->n; i++) {
+        while (r->ahead && ahead < b->n && ahead < i + HU_AHEAD_FRAMES) {
+            if (ahead + PREFETCH_RECORDS < b->n) {
+                const uint8_t *q = b->buf + b->at[ahead + PREFETCH_RECORDS];
+                __builtin_prefetch(q, 0, 3);
+                __builtin_prefetch(q + 64, 0, 3);
+            }
+            hu_frame fa = batch_frame(b, b->at[ahead++]);
+            r->ahead(r->arg, r->dlt, &fa);
+        }
+        hu_frame fr = batch_frame(b, b->at[i]);
         if (r->total && (fr.num % HU_PROGRESS_FRAMES) == 0)
             r->progress->fn(r->progress->arg, b->bytes, r->total, fr.num);
         r->fn(r->arg, r->dlt, &fr);
-        off += rec_size(h->caplen);
     }
 }
 
@@ -173,7 +196,7 @@ static batch *batch_acquire(reader *r)
         pthread_cond_wait(&r->cv, &r->mu);
     batch *b = &r->b[(r->head + r->nfull) % HU_BATCHES];
     pthread_mutex_unlock(&r->mu);
-    b->len = 0;
+    b->len = b->n = 0;
     return b;
 }
 
@@ -185,7 +208,7 @@ static void batch_publish(reader *r, batch *b, bool last)
         b->bytes = (uint64_t)ftello(r->fp);
     if (!r->threaded) {
         batch_deliver(r, b);
-        b->len = 0;
+        b->len = b->n = 0;
         return;
     }
     pthread_mutex_lock(&r->mu);
@@ -239,7 +262,7 @@ static void read_all(reader *r)
         }
 
         size_t need = rec_size(h->caplen);
-        if (cur->len + need > cur->cap) {
+        if (cur->len + need > cur->cap || cur->n == cur->at_cap) {
             if (cur->len) {
                 batch_publish(r, cur, false);
                 cur = batch_acquire(r);
@@ -259,6 +282,7 @@ static void read_all(reader *r)
                 cur->cap = need;
             }
         }
+        cur->at[cur->n++] = (uint32_t)cur->len;
         batch_rec *rec = (batch_rec *)(void *)(cur->buf + cur->len);
         *rec = (batch_rec){ .num = r->num, .ts_us = ts_us, .caplen = h->caplen,
                             .wirelen = h->len, .bad = ts_ok ? 0 : 1 };
@@ -297,8 +321,8 @@ static void consume_all(reader *r)
     }
 }
 
-hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn fn, void *arg,
-                              const hu_progress *progress, hu_capture_info *info, char *err,
+hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn fn,
+                              hu_frame_fn ahead, void *arg, const hu_progress *progress, hu_capture_info *info, char *err,
                               size_t errlen)
 {
     hu_capture_info dummy;
@@ -350,6 +374,7 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn 
     r->dlt = dlt;
     r->info = info;
     r->fn = fn;
+    r->ahead = ahead;
     r->arg = arg;
     r->progress = progress;
     r->fp = pcap_file(pc);
@@ -360,10 +385,18 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn 
     }
     unsigned nb = 0;
     for (; nb < HU_BATCHES; nb++) {
-        r->b[nb].buf = malloc(HU_BATCH_BYTES);
-        if (!r->b[nb].buf)
+        batch *b = &r->b[nb];
+        b->at_cap = HU_BATCH_BYTES / 256;   /* records of ~256 bytes or more fill it first */
+        b->buf = malloc(HU_BATCH_BYTES);
+        b->at = malloc(b->at_cap * sizeof *b->at);
+        if (!b->buf || !b->at) {
+            free(b->buf);
+            free(b->at);
+            b->buf = NULL;
+            b->at = NULL;
             break;
-        r->b[nb].cap = HU_BATCH_BYTES;
+        }
+        b->cap = HU_BATCH_BYTES;
     }
     if (nb == 0) {
         snprintf(err, errlen, "out of memory");
@@ -398,8 +431,10 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn 
     snprintf(info->hash, sizeof info->hash, "%016llx%016llx",
              (unsigned long long)fmix64(r->ch.a ^ fmix64(r->ch.b)),
              (unsigned long long)fmix64(r->ch.b + r->ch.a));
-    for (unsigned i = 0; i < HU_BATCHES; i++)
+    for (unsigned i = 0; i < HU_BATCHES; i++) {
         free(r->b[i].buf);
+        free(r->b[i].at);
+    }
     if (r->filtering)
         pcap_freecode(&r->prog);
     pcap_close(pc);

@@ -40,23 +40,43 @@ struct hu_flowtab {
     hu_flowtab_stats st;
 };
 
+static inline uint64_t load64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint64_t mix64(uint64_t h, uint64_t v)
+{
+    h = (h ^ v) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+}
+
 static uint32_t flow_hash(uint8_t ipver, const uint8_t a[16], const uint8_t b[16],
                           uint16_t pa, uint16_t pb)
 {
-    /* FNV-1a over the key, then a final avalanche (murmur3 fmix32). */
-    uint32_t h = 2166136261u ^ ipver;
-    size_t n = ipver == 4 ? 4 : 16;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ a[i]) * 16777619u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 16777619u;
-    h = (h ^ ((uint32_t)pa << 16 | pb)) * 16777619u;
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-    return h;
+    /* Word-wise multiply-xorshift over the key, murmur3's fmix64 to finish:
+     * one pass of a few multiplies, computed once per packet. */
+    uint64_t h = 0x243f6a8885a308d3ull ^ ipver;
+    h = mix64(h, (uint64_t)pa << 16 | pb);
+    if (ipver == 4) {
+        uint32_t x, y;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        h = mix64(h, (uint64_t)x << 32 | y);
+    } else {
+        h = mix64(h, load64(a));
+        h = mix64(h, load64(a + 8));
+        h = mix64(h, load64(b));
+        h = mix64(h, load64(b + 8));
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return (uint32_t)h;
 }
 
 hu_flowtab *hu_flowtab_new(const hu_flowtab_cfg *cfg, hu_flow_release_fn fn, void *arg)
@@ -548,25 +568,85 @@ static hu_pktsum *ring_push(hu_flow *f)
     return e;
 }
 
+void hu_flowtab_key(const hu_pkt *p, hu_flowkey *k)
+{
+    k->alen = p->ipver == 4 ? 4 : 16;
+    k->ipver = p->ipver;
+    k->rev = p->sport > p->dport ||
+             (p->sport == p->dport && memcmp(p->src, p->dst, k->alen) > 0);
+    k->a = k->rev ? p->dst : p->src;
+    k->b = k->rev ? p->src : p->dst;
+    k->pa = k->rev ? p->dport : p->sport;
+    k->pb = k->rev ? p->sport : p->dport;
+    k->hash = flow_hash(p->ipver, k->a, k->b, k->pa, k->pb);
+}
+
+static hu_flow *lookup(const hu_flowtab *t, const hu_flowkey *k)
+{
+    hu_flow *f = t->buckets[k->hash & (t->nbuckets - 1)];
+    for (; f; f = f->hnext)
+        if (f->hash == k->hash && f->ipver == k->ipver && f->port[0] == k->pa &&
+            f->port[1] == k->pb && memcmp(f->addr[0], k->a, k->alen) == 0 &&
+            memcmp(f->addr[1], k->b, k->alen) == 0)
+            break;
+    return f;
+}
+
+static inline void prefetch_lines(const void *p, size_t n)
+{
+    for (size_t o = 0; o < n; o += 64)
+        __builtin_prefetch((const char *)p + o, 1, 3);
+}
+
+void hu_flowtab_prefetch(const hu_flowtab *t, const hu_pkt *p, const hu_flowkey *k, int stage)
+{
+    hu_flow *const *b = &t->buckets[k->hash & (t->nbuckets - 1)];
+    if (stage == 0) {
+        __builtin_prefetch(b, 0, 3);
+        return;
+    }
+    if (stage == 1) {
+        if (*b)
+            prefetch_lines(*b, sizeof **b);
+        return;
+    }
+    const hu_flow *f = lookup(t, k);
+    if (!f)
+        return;
+    if (f->ring && f->ring_cap)
+        prefetch_lines(&f->ring[(f->ring_head + f->ring_len) % f->ring_cap], sizeof *f->ring);
+    if (f->reqwin && p->paylen && (uint8_t)k->rev == f->client) {
+        __builtin_prefetch(f->reqwin, 1, 3);
+        uint32_t off = p->seq - f->reqwin->seq;
+        if (off < HU_REQWIN)
+            __builtin_prefetch(f->reqwin->buf + off, 1, 3);
+    }
+    if (f->pk)
+        __builtin_prefetch(f->pk, 1, 3);
+}
+
+const hu_flow *hu_flowtab_peek(const hu_flowtab *t, const hu_flowkey *k)
+{
+    return lookup(t, k);
+}
+
 hu_flow *hu_flowtab_track(hu_flowtab *t, const hu_pkt *p, uint8_t *sidep)
+{
+    hu_flowkey k;
+    hu_flowtab_key(p, &k);
+    return hu_flowtab_track_key(t, p, &k, sidep);
+}
+
+hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *k,
+                              uint8_t *sidep)
 {
     if (p->ts_us > t->now)
         t->now = p->ts_us;
     expire(t);
 
-    /* tcpdump's conversation order: the lower port is side 0; with equal
-     * ports, the lower address. */
-    size_t n = p->ipver == 4 ? 4 : 16;
-    bool rev = p->sport > p->dport || (p->sport == p->dport && memcmp(p->src, p->dst, n) > 0);
-    const uint8_t *a = rev ? p->dst : p->src, *b = rev ? p->src : p->dst;
-    uint16_t pa = rev ? p->dport : p->sport, pb = rev ? p->sport : p->dport;
-    uint32_t h = flow_hash(p->ipver, a, b, pa, pb);
-
-    hu_flow *f = t->buckets[h & (t->nbuckets - 1)];
-    for (; f; f = f->hnext)
-        if (f->hash == h && f->ipver == p->ipver && f->port[0] == pa && f->port[1] == pb &&
-            memcmp(f->addr[0], a, n) == 0 && memcmp(f->addr[1], b, n) == 0)
-            break;
+    bool rev = k->rev;
+    uint32_t h = k->hash;
+    hu_flow *f = lookup(t, k);
     uint8_t s = (uint8_t)rev;
     /* A fresh SYN on a finished connection starts a new one (port reuse). */
     if (f && (p->flags & (HU_TH_SYN | HU_TH_ACK)) == HU_TH_SYN && f->side[s].seen &&

@@ -157,7 +157,24 @@ static void stream_gap(void *arg, hu_flow *f, int dir)
         hu_http_gap(f->http, dir);
 }
 
-const hu_stream_cb hu_history_stream = { stream_data, stream_gap };
+/* Body bytes the parser would only count.  The client's bytes also feed
+ * the SNI search until it is settled, so they are skippable only after. */
+static uint64_t stream_skippable(void *arg, const hu_flow *f, int dir)
+{
+    (void)arg;
+    if (!f->hist || !f->http || (dir == HU_HTTP_CLIENT && !f->hist->sni_done))
+        return 0;
+    return hu_http_skippable(f->http, dir);
+}
+
+static void stream_skip(void *arg, hu_flow *f, int dir, uint64_t n)
+{
+    (void)arg;
+    hu_http_skip(f->http, dir, n);
+}
+
+const hu_stream_cb hu_history_stream = { stream_data, stream_gap, stream_skippable,
+                                         stream_skip };
 
 void hu_history_packet(hu_history *h, hu_flow *f, uint8_t s, const hu_pkt *p)
 {
@@ -189,6 +206,14 @@ void hu_history_packet(hu_history *h, hu_flow *f, uint8_t s, const hu_pkt *p)
         t->idle_close_us = p->ts_us - f->side[s].last_data_ts;
         hu_servers_idle_close(h->sv, f, t->idle_close_us);
     }
+}
+
+void hu_history_prefetch(const hu_flow *f, int dir)
+{
+    if (f->hist)
+        __builtin_prefetch(f->hist, 1, 3);
+    if (f->http)
+        hu_http_prefetch(f->http, dir);
 }
 
 void hu_history_compact(hu_flow *f)

@@ -61,6 +61,44 @@ void hu_http_free(hu_http *h)
     free(h);
 }
 
+void hu_http_prefetch(const hu_http *h, int dir)
+{
+    const hu_http_dir *d = &h->d[dir];
+    __builtin_prefetch(h, 1, 3);
+    __builtin_prefetch(d, 1, 3);
+    __builtin_prefetch(&d->msg.target_len, 1, 3);
+    __builtin_prefetch(&d->msg.content_length, 1, 3);
+    if (d->line)
+        __builtin_prefetch(d->line, 1, 3);
+}
+
+uint64_t hu_http_skippable(const hu_http *h, int dir)
+{
+    const hu_http_dir *d = &h->d[dir];
+    if (h->error)
+        return UINT64_MAX;   /* nothing more is parsed */
+    switch (d->st) {
+    case ST_BODY_LEN:
+    case ST_CHUNK_DATA:
+        return d->left ? d->left - 1 : 0;   /* the last byte ends something */
+    case ST_BODY_CLOSE:
+    case ST_OPAQUE:
+        return UINT64_MAX;   /* body (or tunnel) until the close */
+    default:
+        return 0;
+    }
+}
+
+void hu_http_skip(hu_http *h, int dir, uint64_t n)
+{
+    hu_http_dir *d = &h->d[dir];
+    if (!h->error && (d->st == ST_BODY_LEN || d->st == ST_CHUNK_DATA)) {
+        d->left -= n;   /* as feed() takes body bytes, short of the end */
+        d->body_recv += n;
+    }
+    d->fed += n;
+}
+
 bool hu_http_unparsable(const hu_http *h) { return h->error; }
 uint64_t hu_http_fed(const hu_http *h, int dir) { return h->d[dir].fed; }
 

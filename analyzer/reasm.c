@@ -28,6 +28,7 @@
  */
 #include "hangup/reasm.h"
 #include "hangup/http.h"
+#include "hangup/packet.h"
 
 #include <nids.h>
 #include <stdlib.h>
@@ -125,10 +126,21 @@ static bool tuple_is_current(const hu_reasm *r, const struct tuple4 *t)
             t->dest == r->cur_sport);
 }
 
+/* libnids' callback.  *param is this listener's word for the stream:
+ * the hu_flow it was given to at NIDS_JUST_EST.  Streams are freed by
+ * libnids only after a callback in a final state (close, reset, timed out
+ * or evicted, exit) -- tcp_flow_timeout, its one silent path, is off --
+ * or by hu_reasm_forget, so f->nids_stream is always exact; and a flow
+ * outlives its stream (hu_reasm_forget runs when a flow is released). */
 static void on_tcp(struct tcp_stream *a, void **param)
 {
-    (void)param;
     hu_reasm *r = g_active;
+    if (a->nids_state != NIDS_JUST_EST && a->nids_state != NIDS_DATA) {
+        hu_flow *g = *param;
+        if (g && g->nids_stream == a)
+            g->nids_stream = NULL;
+        return;   /* nothing buffered to hand over */
+    }
     if (!r || !r->cur || !tuple_is_current(r, &a->addr))
         return;
     hu_flow *f = r->cur;
@@ -139,6 +151,8 @@ static void on_tcp(struct tcp_stream *a, void **param)
         a->client.collect++;
         a->server.collect++;
         f->reasm = HU_REASM_NIDS;
+        f->nids_stream = a;
+        *param = f;
         r->st.nids_streams++;
         return;
     case NIDS_DATA: {
@@ -154,11 +168,12 @@ static void on_tcp(struct tcp_stream *a, void **param)
          * the sender's, whose first is kept in the other half. */
         const struct half_stream *snd = h == &a->server ? &a->client : &a->server;
         uint32_t seq = snd->first_data_seq + (uint32_t)(h->count - h->count_new);
+        f->nids_buf_hint[dir] = h->data;
         r->cb.data(r->arg, f, dir, p, (size_t)h->count_new, seq, f->last_ts);
         return;
     }
     default:
-        return;   /* close, reset, timeout, exit: nothing buffered to hand over */
+        return;
     }
 }
 
@@ -192,6 +207,9 @@ hu_reasm *hu_reasm_new(size_t streams, const hu_stream_cb *cb, void *arg, const 
     nids_params.multiproc = 0;
     nids_params.tcp_workarounds = 0;
     nids_params.one_loop_less = 0;
+    /* Its only way of freeing a stream without a callback (a client SYN
+     * an hour after the handshake); see on_tcp. */
+    nids_params.tcp_flow_timeout = 0;
     if (!nids_init()) {
         g_nids_failed = true;
         *warn = "libnids failed to start; using per-segment reassembly for every connection";
@@ -224,25 +242,24 @@ void hu_reasm_free(hu_reasm *r)
 
 void hu_reasm_stats_get(const hu_reasm *r, hu_reasm_stats *st) { *st = r->st; }
 
-void hu_reasm_forget(hu_reasm *r, const hu_flow *f)
+void hu_reasm_forget(hu_reasm *r, hu_flow *f)
 {
-    if (!r || !r->nids_on || f->reasm != HU_REASM_NIDS)
+    if (!r || !r->nids_on || f->reasm != HU_REASM_NIDS || !f->nids_stream)
         return;
-    uint8_t c = f->client, s = (uint8_t)!f->client;
-    struct tuple4 t;
-    memset(&t, 0, sizeof t);
-    if (f->ipver == 4) {
-        memcpy(&t.saddr, f->addr[c], 4);
-        memcpy(&t.daddr, f->addr[s], 4);
-    } else {
-        t.saddr = intern(r, f->addr[c]);
-        t.daddr = intern(r, f->addr[s]);
-    }
-    t.source = f->port[c];
-    t.dest = f->port[s];
-    struct tcp_stream *st = nids_find_tcp_stream(&t);
-    if (st)
-        nids_free_tcp_stream(st);
+    nids_free_tcp_stream(f->nids_stream);
+    f->nids_stream = NULL;
+}
+
+void hu_reasm_prefetch(const hu_flow *f, int dir)
+{
+    if (!f->nids_stream)
+        return;
+    /* struct tcp_stream: 288 bytes; the fields a segment touches are in
+     * both halves. */
+    for (size_t o = 0; o < sizeof(struct tcp_stream); o += 64)
+        __builtin_prefetch((const char *)f->nids_stream + o, 1, 3);
+    if (f->nids_buf_hint[dir])
+        __builtin_prefetch(f->nids_buf_hint[dir], 1, 3);
 }
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
@@ -269,21 +286,81 @@ static bool ipv4_as_is(const hu_pkt *p)
     return sum == 0xffff;
 }
 
+/*
+ * Body bytes need not travel.  Most of a busy capture's payload is message
+ * bodies, which the HTTP parser only counts; libnids would copy each byte
+ * into its buffer and call back to have it counted.  When a segment is
+ * the very next one libnids expects from its sender (nothing queued out of
+ * order, no urgent data, no SYN/FIN/RST) and the parser says all of it is
+ * body short of a message's end, the receiving half's collect flag is
+ * lowered for that one call: libnids then runs its checks and advances
+ * the stream exactly as before but only counts the bytes, and whatever it
+ * counted is handed to the parser's skip().  Returns that half, or NULL
+ * when the segment must be delivered as usual.
+ */
+static struct half_stream *skip_half(const hu_reasm *r, const hu_flow *f, const hu_pkt *p,
+                                     uint32_t src, int *dirp)
+{
+    struct tcp_stream *st = f->nids_stream;
+    if (!st || !r->cb.skippable || p->paylen == 0 || p->capturedlen != p->paylen ||
+        (p->flags & (HU_TH_SYN | HU_TH_FIN | HU_TH_RST | HU_TH_URG)))
+        return NULL;
+    /* libnids' client is the SYN sender; its bytes arrive in the server
+     * half (as on_tcp reads them). */
+    bool from_client = src == st->addr.saddr && p->sport == st->addr.source;
+    struct half_stream *rcv = from_client ? &st->server : &st->client;
+    const struct half_stream *snd = from_client ? &st->client : &st->server;
+    if (!rcv->collect || rcv->list || rcv->urg_seen ||
+        p->seq != snd->first_data_seq + (uint32_t)rcv->count + (uint32_t)rcv->urg_count)
+        return NULL;
+    int dir = from_client ? HU_HTTP_CLIENT : HU_HTTP_SERVER;
+    if (r->cb.skippable(r->arg, f, dir) < p->paylen)
+        return NULL;
+    *dirp = dir;
+    return rcv;
+}
+
+/* libnids takes the segment at ip (len bytes); rcv, when not NULL, is the
+ * half whose bytes are counted instead of delivered (skip_half). */
+static void nids_call(hu_reasm *r, hu_flow *f, const hu_pkt *p, const uint8_t *ip,
+                      uint32_t len, struct half_stream *rcv, int dir)
+{
+    r->cur = f;
+    r->cur_sport = p->sport;
+    r->cur_dport = p->dport;
+    r->hdr.ts.tv_sec = (time_t)(p->ts_us / 1000000);
+    r->hdr.ts.tv_usec = (suseconds_t)(p->ts_us % 1000000);
+    r->hdr.caplen = r->hdr.len = len;
+    struct tcp_stream *st = f->nids_stream;
+    char collect = 0;
+    int count = 0;
+    if (rcv) {
+        collect = rcv->collect;
+        count = rcv->count;
+        rcv->collect = 0;
+    }
+    nids_pcap_handler(NULL, &r->hdr, (u_char *)(uintptr_t)ip);
+    r->cur = NULL;
+    /* Without FIN or RST the stream cannot have ended before the bytes
+     * were counted; if it went, nothing was. */
+    if (rcv && f->nids_stream == st) {
+        rcv->collect = collect;
+        if (rcv->count > count)
+            r->cb.skip(r->arg, f, dir, (uint64_t)(rcv->count - count));
+    }
+}
+
 /* Hand the segment to libnids: as captured when it can take it, else
  * under a rebuilt IPv4 header. */
 static void feed_nids(hu_reasm *r, hu_flow *f, const hu_pkt *p)
 {
+    int dir = 0;
+    struct half_stream *rcv;
     if (p->ipver == 4 && ipv4_as_is(p)) {
-        r->cur = f;
         memcpy(&r->cur_src, p->src, 4);
         memcpy(&r->cur_dst, p->dst, 4);
-        r->cur_sport = p->sport;
-        r->cur_dport = p->dport;
-        r->hdr.ts.tv_sec = (time_t)(p->ts_us / 1000000);
-        r->hdr.ts.tv_usec = (suseconds_t)(p->ts_us % 1000000);
-        r->hdr.caplen = r->hdr.len = p->l3len;
-        nids_pcap_handler(NULL, &r->hdr, (u_char *)(uintptr_t)p->l3);
-        r->cur = NULL;
+        rcv = skip_half(r, f, p, r->cur_src, &dir);
+        nids_call(r, f, p, p->l3, p->l3len, rcv, dir);
         return;
     }
     uint32_t src, dst;
@@ -296,6 +373,7 @@ static void feed_nids(hu_reasm *r, hu_flow *f, const hu_pkt *p)
         if (!src || !dst)
             return;
     }
+    rcv = skip_half(r, f, p, src, &dir);
     uint32_t thl = 20u + p->optlen;
     uint32_t total = 20 + thl + p->capturedlen;
     if (total > 65535)
@@ -326,19 +404,13 @@ static void feed_nids(hu_reasm *r, hu_flow *f, const hu_pkt *p)
     put16(t + 18, p->urp);
     if (p->optlen)
         memcpy(t + 20, p->opts, p->optlen);
-    if (p->capturedlen)
+    /* Bytes libnids will only count are not copied: it never reads them
+     * (checksums are off); the buffer holds whatever came before. */
+    if (p->capturedlen && !rcv)
         memcpy(t + thl, p->payload, p->capturedlen);
-
-    r->cur = f;
     r->cur_src = src;
     r->cur_dst = dst;
-    r->cur_sport = p->sport;
-    r->cur_dport = p->dport;
-    r->hdr.ts.tv_sec = (time_t)(p->ts_us / 1000000);
-    r->hdr.ts.tv_usec = (suseconds_t)(p->ts_us % 1000000);
-    r->hdr.caplen = r->hdr.len = total;
-    nids_pcap_handler(NULL, &r->hdr, b);
-    r->cur = NULL;
+    nids_call(r, f, p, b, total, rcv, dir);
 }
 
 /* Per-segment delivery for connections libnids does not follow. */
@@ -384,7 +456,13 @@ static void feed_segment(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p)
 
 void hu_reasm_packet(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p)
 {
-    if (r->nids_on)
+    /* libnids creates streams only on a SYN.  A connection it has let go
+     * (closed, reset) or never took (per-segment delivery) has no stream
+     * there, and libnids would only hash the packet twice to find that
+     * out: such packets are not handed to it. */
+    bool streamless = f->reasm == HU_REASM_SEGMENTS ||
+                      (f->reasm == HU_REASM_NIDS && !f->nids_stream);
+    if (r->nids_on && !(streamless && !(p->flags & HU_TH_SYN)))
         feed_nids(r, f, p);
     if (p->paylen > 0 && f->reasm != HU_REASM_NIDS)
         feed_segment(r, f, s, p);

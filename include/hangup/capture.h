@@ -49,16 +49,26 @@ typedef struct hu_capture_info {
                                  hash whatever the file's name or format */
 } hu_capture_info;
 
+/* How far ahead of fn the ahead callback runs, in frames. */
+#define HU_AHEAD_FRAMES 8
+
 /*
  * Read every frame of the pcap or pcapng file at path (libpcap detects
  * which), apply the BPF filter when non-NULL, and call fn for each frame
- * that passes.  On any rc but HU_CAP_OK, err receives one line (without
- * the file name) saying what was wrong and where.  *info is filled in
- * either way (info may be NULL).  progress may be NULL.
+ * that passes, in file order, on the calling thread (the file itself is
+ * read on a second thread).  On any rc but HU_CAP_OK, err receives one
+ * line (without the file name) saying what was wrong and where.  *info is
+ * filled in either way (info may be NULL).  progress may be NULL.
+ *
+ * ahead, when not NULL, sees each frame once, up to HU_AHEAD_FRAMES
+ * frames before fn does (fewer at the start of each internal batch), on
+ * the same thread and in the same order, with the frame's data valid
+ * until fn has had it.  It is for prefetching and caching only: fn's
+ * state may change in between.
  */
-hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn fn, void *arg,
-                              const hu_progress *progress, hu_capture_info *info, char *err,
-                              size_t errlen);
+hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn fn,
+                              hu_frame_fn ahead, void *arg, const hu_progress *progress,
+                              hu_capture_info *info, char *err, size_t errlen);
 
 /* "EN10MB (Ethernet)" style name of a DLT for messages. */
 void hu_capture_dlt_name(int dlt, char *buf, size_t n);

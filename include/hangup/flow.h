@@ -165,6 +165,14 @@ struct hu_flow {
     uint8_t reasm;            /* HU_REASM_* */
     bool seg_init[2];         /* per-segment delivery: next expected seq known */
     uint32_t seg_next[2];
+    /* libnids' stream for this connection while it has one (reasm.c keeps
+     * it exact: set when libnids takes the connection, cleared when libnids
+     * reports the stream gone or hangup frees it). */
+    struct tcp_stream *nids_stream;
+    /* Where the buffer of each receiving half was, by HTTP direction of
+     * the sender.  A prefetch hint only: it goes stale when libnids grows
+     * or frees it, so it is never dereferenced. */
+    const void *nids_buf_hint[2];
     struct hu_http *http;     /* parser pair, allocated on first payload */
     struct hu_hist *hist;     /* HTTP history, allocated with the parser */
     struct hu_rawring *raw;   /* recent raw frames for -w (analyze.c owns it) */
@@ -197,6 +205,38 @@ void hu_flowtab_free(hu_flowtab *t);
  * May release idle or old flows first (release hook called).
  */
 hu_flow *hu_flowtab_track(hu_flowtab *t, const hu_pkt *p, uint8_t *sidep);
+
+/* A packet's connection key in tcpdump's conversation order (the lower
+ * port is side 0; with equal ports, the lower address), and its hash.
+ * a and b point into the hu_pkt it was made from. */
+typedef struct hu_flowkey {
+    bool rev;                 /* the sender is side 1 */
+    uint8_t ipver;
+    size_t alen;
+    const uint8_t *a, *b;
+    uint16_t pa, pb;
+    uint32_t hash;
+} hu_flowkey;
+
+void hu_flowtab_key(const hu_pkt *p, hu_flowkey *k);
+
+/* hu_flowtab_track with p's key already made (by hu_flowtab_key(p)). */
+hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *k,
+                              uint8_t *sidep);
+
+/*
+ * Prefetching for a packet a few frames ahead of the one being tracked
+ * (analyze.c runs the stages at decreasing distances).  Nothing here
+ * changes the table; each stage only starts loading cache lines that
+ * hu_flowtab_track will touch for p, given what earlier stages loaded:
+ * 0 the hash bucket, 1 the connection at its head, 2 (the connection now
+ * cached) the ring slot, request window and packet copies it will write.
+ */
+void hu_flowtab_prefetch(const hu_flowtab *t, const hu_pkt *p, const hu_flowkey *k, int stage);
+
+/* k's connection as the table stands, or NULL.  For prefetching: the
+ * pointer is stale once a packet is tracked. */
+const hu_flow *hu_flowtab_peek(const hu_flowtab *t, const hu_flowkey *k);
 
 /* Counters for the summary. */
 typedef struct hu_flowtab_stats {

@@ -64,6 +64,9 @@ void hu_history_packet(hu_history *h, hu_flow *f, uint8_t s, const hu_pkt *p);
  * history (an incident may still be waiting to be printed). */
 void hu_history_compact(hu_flow *f);
 
+/* Start loading what f's next bytes from HTTP direction dir will touch. */
+void hu_history_prefetch(const hu_flow *f, int dir);
+
 /* Free f's HTTP state and account the connection (flow release hook). */
 void hu_history_release(hu_history *h, hu_flow *f);
 

@@ -84,6 +84,16 @@ bool hu_http_in_body(const hu_http *h, int dir, int64_t *expected, int64_t *rece
 uint64_t hu_http_fed(const hu_http *h, int dir);
 
 bool hu_http_unparsable(const hu_http *h);
+
+/* How many of direction dir's next bytes the parser would take without
+ * looking at them (body or tunnel bytes short of a message's end), and
+ * taking n of them (n <= that) with exactly the effect feeding them would
+ * have.  Lets the reassembly layer skip copying message bodies. */
+uint64_t hu_http_skippable(const hu_http *h, int dir);
+void hu_http_skip(hu_http *h, int dir, uint64_t n);
+
+/* Start loading the state the next bytes of direction dir will touch. */
+void hu_http_prefetch(const hu_http *h, int dir);
 /* Requests whose final response has not ended yet. */
 unsigned hu_http_outstanding(const hu_http *h);
 

@@ -23,6 +23,10 @@ typedef struct hu_stream_cb {
                  int64_t ts);
     /* Bytes sent by dir were lost to the capture before what comes next. */
     void (*gap)(void *arg, hu_flow *f, int dir);
+    /* Optional: how many of dir's next bytes need not be delivered, and
+     * skip() accounting for n of them (n <= that) instead of data(). */
+    uint64_t (*skippable)(void *arg, const hu_flow *f, int dir);
+    void (*skip)(void *arg, hu_flow *f, int dir, uint64_t n);
 } hu_stream_cb;
 
 typedef struct hu_reasm hu_reasm;
@@ -44,7 +48,7 @@ void hu_reasm_packet(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p);
  * idle timeout, and a stream whose FIN or RST the capture lost (or that
  * stalled on a missing segment, holding up to 64 KiB of queued data per
  * direction) would otherwise stay until its pool overflows. */
-void hu_reasm_forget(hu_reasm *r, const hu_flow *f);
+void hu_reasm_forget(hu_reasm *r, hu_flow *f);
 
 /* Counters for the summary. */
 typedef struct hu_reasm_stats {
@@ -54,5 +58,9 @@ typedef struct hu_reasm_stats {
     uint64_t ipv6_addrs;      /* IPv6 addresses given IPv4 stand-ins */
 } hu_reasm_stats;
 void hu_reasm_stats_get(const hu_reasm *r, hu_reasm_stats *st);
+
+/* Start loading what feeding f's next segment from HTTP direction dir
+ * will touch in libnids (never dereferences f's hints). */
+void hu_reasm_prefetch(const hu_flow *f, int dir);
 
 #endif
