@@ -36,6 +36,8 @@
 #include "hangup/report.h"
 #include "hangup/servers.h"
 #include "hangup/store.h"
+#include "hangup/strbuf.h"
+#include "hangup/tcpprint.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -101,6 +103,20 @@ static void raw_keep(hu_flow *f, const hu_frame *fr)
     r->len++;
     r->bytes += n;
 }
+
+/* What the reader thread prepares for each frame (prep_frame): tcpdump's
+ * payload suffix, rendered there rather than here, when it fits. */
+#define HU_PREP_SUFFIX 88
+typedef struct frame_prep {
+    bool ready;
+    uint32_t len;
+    char buf[HU_PREP_SUFFIX];
+} frame_prep;
+
+/* The reader thread's own scratch space for prep_frame. */
+typedef struct prep_ctx {
+    hu_sb sb;
+} prep_ctx;
 
 /* A frame seen by on_ahead: decoded there, so on_frame needn't again. */
 #define HU_AHEAD_SLOTS 16   /* > HU_AHEAD_FRAMES, a power of two */
@@ -413,6 +429,33 @@ static void ahead_stage(hu_analyzer *a, uint64_t idx, int stage)
     }
 }
 
+/*
+ * On the reader thread (hu_capture_cbs.prep): render the frame's tcpdump
+ * payload suffix, a pure function of its bytes, so that the analysis
+ * thread neither renders it nor reads the payload of a body segment.
+ */
+static void prep_frame(void *arg, int dlt, const hu_frame *fr, void *out)
+{
+    prep_ctx *pc = arg;
+    frame_prep *fp = out;
+    fp->ready = false;
+    hu_pkt p;
+    const char *why;
+    if (fr->bad || hu_decode(dlt, fr->data, fr->caplen, &p, &why) != HU_DEC_TCP)
+        return;
+    fp->len = 0;
+    if (p.paylen) {
+        hu_sb_reset(&pc->sb);
+        if (hu_tcpprint_payload_suffix(&p, &pc->sb)) {
+            if (pc->sb.len > sizeof fp->buf)
+                return;   /* rare: the tracker renders it */
+            memcpy(fp->buf, pc->sb.buf, pc->sb.len);
+            fp->len = (uint32_t)pc->sb.len;
+        }
+    }
+    fp->ready = true;
+}
+
 static void on_ahead(void *arg, int dlt, const hu_frame *fr)
 {
     hu_analyzer *a = arg;
@@ -423,6 +466,12 @@ static void on_ahead(void *arg, int dlt, const hu_frame *fr)
     if (sl->rc == HU_DEC_TCP) {
         sl->p.num = fr->num;
         sl->p.ts_us = fr->ts_us;
+        const frame_prep *fp = fr->prep;
+        if (fp && fp->ready) {
+            sl->p.suffix_ready = true;
+            sl->p.suffix_len = fp->len;
+            sl->p.suffix = fp->buf;
+        }
         hu_flowtab_key(&sl->p, &sl->key);
     }
     a->ahead_in++;
@@ -663,8 +712,12 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
     char err[1024] = "";
     hu_capture_info info;
     a->ahead_in = a->ahead_out = 0;
-    hu_capture_rc rc = hu_capture_file(path, a->o.filter, file_frame, on_ahead, a,
-                                       &a->o.progress, &info, err, sizeof err);
+    prep_ctx pc = { .sb = { 0 } };
+    hu_capture_cbs cb = { .frame = file_frame, .ahead = on_ahead, .arg = a,
+                          .progress = &a->o.progress, .prep = prep_frame, .prep_arg = &pc,
+                          .prep_size = sizeof(frame_prep) };
+    hu_capture_rc rc = hu_capture_file(path, a->o.filter, &cb, &info, err, sizeof err);
+    hu_sb_free(&pc.sb);
     return hu_analyzer_end(a, rc, &info, err);
 }
 

@@ -130,6 +130,9 @@ typedef struct reader {
     void *arg;
     const hu_progress *progress;
     uint64_t total;
+    hu_prep_fn prep;          /* runs on the reader */
+    void *prep_arg;
+    size_t prep_size;         /* rounded up to 8 */
 
     /* The queue: batches [head, head + nfull) are full, in order. */
     bool threaded;
@@ -140,23 +143,27 @@ typedef struct reader {
     bool done;                /* the reader has published its last batch */
 } reader;
 
-static inline size_t rec_size(uint32_t caplen)
+/* A record: its header, the prep area (prep_size bytes), the frame's
+ * bytes; each part a multiple of 8 bytes. */
+static inline size_t rec_size(const reader *r, uint32_t caplen)
 {
-    return sizeof(batch_rec) + (((size_t)caplen + 7) & ~(size_t)7);
+    return sizeof(batch_rec) + r->prep_size + (((size_t)caplen + 7) & ~(size_t)7);
 }
 
 /* The frame whose record starts at off. */
-static hu_frame batch_frame(const batch *b, size_t off)
+static hu_frame batch_frame(const reader *r, const batch *b, size_t off)
 {
     static const char *const why[] = { NULL, "timestamp out of range" };
     const batch_rec *h = (const batch_rec *)(const void *)(b->buf + off);
+    const uint8_t *prep = b->buf + off + sizeof *h;
     return (hu_frame){
         .num = h->num,
         .ts_us = h->ts_us,
         .caplen = h->caplen,
         .wirelen = h->wirelen,
-        .data = b->buf + off + sizeof *h,
+        .data = prep + r->prep_size,
         .bad = why[h->bad],
+        .prep = r->prep ? prep : NULL,
     };
 }
 
@@ -176,10 +183,10 @@ static void batch_deliver(reader *r, const batch *b)
                 __builtin_prefetch(q, 0, 3);
                 __builtin_prefetch(q + 64, 0, 3);
             }
-            hu_frame fa = batch_frame(b, b->at[ahead++]);
+            hu_frame fa = batch_frame(r, b, b->at[ahead++]);
             r->ahead(r->arg, r->dlt, &fa);
         }
-        hu_frame fr = batch_frame(b, b->at[i]);
+        hu_frame fr = batch_frame(r, b, b->at[i]);
         if (r->total && (fr.num % HU_PROGRESS_FRAMES) == 0)
             r->progress->fn(r->progress->arg, b->bytes, r->total, fr.num);
         r->fn(r->arg, r->dlt, &fr);
@@ -261,7 +268,7 @@ static void read_all(reader *r)
             info->last_us = ts_us;
         }
 
-        size_t need = rec_size(h->caplen);
+        size_t need = rec_size(r, h->caplen);
         if (cur->len + need > cur->cap || cur->n == cur->at_cap) {
             if (cur->len) {
                 batch_publish(r, cur, false);
@@ -286,7 +293,11 @@ static void read_all(reader *r)
         batch_rec *rec = (batch_rec *)(void *)(cur->buf + cur->len);
         *rec = (batch_rec){ .num = r->num, .ts_us = ts_us, .caplen = h->caplen,
                             .wirelen = h->len, .bad = ts_ok ? 0 : 1 };
-        memcpy(cur->buf + cur->len + sizeof *rec, data, h->caplen);
+        memcpy(cur->buf + cur->len + sizeof *rec + r->prep_size, data, h->caplen);
+        if (r->prep) {
+            hu_frame fr = batch_frame(r, cur, cur->len);
+            r->prep(r->prep_arg, r->dlt, &fr, (void *)(uintptr_t)fr.prep);
+        }
         cur->len += need;
     }
     batch_publish(r, cur, true);
@@ -321,10 +332,10 @@ static void consume_all(reader *r)
     }
 }
 
-hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn fn,
-                              hu_frame_fn ahead, void *arg, const hu_progress *progress, hu_capture_info *info, char *err,
-                              size_t errlen)
+hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_capture_cbs *cb,
+                              hu_capture_info *info, char *err, size_t errlen)
 {
+    const hu_progress *progress = cb->progress;
     hu_capture_info dummy;
     if (!info)
         info = &dummy;
@@ -373,10 +384,13 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn 
     r->pc = pc;
     r->dlt = dlt;
     r->info = info;
-    r->fn = fn;
-    r->ahead = ahead;
-    r->arg = arg;
+    r->fn = cb->frame;
+    r->ahead = cb->ahead;
+    r->arg = cb->arg;
     r->progress = progress;
+    r->prep = cb->prep;
+    r->prep_arg = cb->prep_arg;
+    r->prep_size = cb->prep ? (cb->prep_size + 7) & ~(size_t)7 : 0;
     r->fp = pcap_file(pc);
     struct stat st;
     if (progress && progress->fn && r->fp && fstat(fileno(r->fp), &st) == 0) {

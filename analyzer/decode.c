@@ -250,6 +250,7 @@ hu_decode_rc hu_decode(int dlt, const uint8_t *data, uint32_t caplen, hu_pkt *ou
     out->has_sll2 = false;
     out->pkttype = HU_PKTTYPE_NONE;
     out->ifindex = 0;
+    out->suffix_ready = false;
     *why = NULL;
 
     switch (dlt) {

@@ -710,12 +710,20 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
             memcpy(e->opts, p->opts, p->optlen);
         e->http_inline[0] = '\0';
         e->http_heap = NULL;
-        hu_sb_reset(&t->scratch);
-        if (p->paylen && hu_tcpprint_payload_suffix(p, &t->scratch)) {
-            if (t->scratch.len < sizeof e->http_inline)
-                memcpy(e->http_inline, t->scratch.buf, t->scratch.len + 1);
-            else
-                e->http_heap = strdup(t->scratch.buf);
+        const char *sfx = p->suffix;
+        size_t sfx_len = p->suffix_ready ? p->suffix_len : 0;
+        if (p->paylen && !p->suffix_ready) {   /* not rendered ahead: now */
+            hu_sb_reset(&t->scratch);
+            if (hu_tcpprint_payload_suffix(p, &t->scratch)) {
+                sfx = t->scratch.buf;
+                sfx_len = t->scratch.len;
+            }
+        }
+        if (sfx_len && sfx_len < sizeof e->http_inline) {
+            memcpy(e->http_inline, sfx, sfx_len);
+            e->http_inline[sfx_len] = '\0';
+        } else if (sfx_len) {
+            e->http_heap = strndup(sfx, sfx_len);
         }
     } else {
         hu_pktsum tmp;

@@ -278,7 +278,8 @@ char **tu_render_file(const char *path, size_t *n)
                            .halfclosed_us = 300000000LL, .closed_us = 60000000LL };
     rc.ft = hu_flowtab_new(&cfg, NULL, NULL);
     char err[256];
-    hu_capture_file(path, NULL, render_frame, NULL, &rc, NULL, NULL, err, sizeof err);
+    hu_capture_cbs cb = { .frame = render_frame, .arg = &rc };
+    hu_capture_file(path, NULL, &cb, NULL, err, sizeof err);
     hu_flowtab_free(rc.ft);
     *n = rc.n;
     return rc.lines;

@@ -15,6 +15,7 @@ typedef struct hu_frame {
     uint32_t caplen, wirelen;
     const uint8_t *data;
     const char *bad;          /* non-NULL: unusable (why), skip it */
+    const void *prep;         /* what hu_capture_cbs.prep made of it, or NULL */
 } hu_frame;
 
 typedef void (*hu_frame_fn)(void *arg, int dlt, const hu_frame *fr);
@@ -53,21 +54,36 @@ typedef struct hu_capture_info {
 #define HU_AHEAD_FRAMES 8
 
 /*
- * Read every frame of the pcap or pcapng file at path (libpcap detects
- * which), apply the BPF filter when non-NULL, and call fn for each frame
- * that passes, in file order, on the calling thread (the file itself is
- * read on a second thread).  On any rc but HU_CAP_OK, err receives one
- * line (without the file name) saying what was wrong and where.  *info is
- * filled in either way (info may be NULL).  progress may be NULL.
- *
- * ahead, when not NULL, sees each frame once, up to HU_AHEAD_FRAMES
- * frames before fn does (fewer at the start of each internal batch), on
- * the same thread and in the same order, with the frame's data valid
- * until fn has had it.  It is for prefetching and caching only: fn's
- * state may change in between.
+ * Work done for each frame on the reader thread, while the caller's thread
+ * analyses earlier frames: it must depend on the frame alone (and on arg,
+ * which only the reader thread touches).  It fills `size` bytes at out,
+ * which the frame then carries as hu_frame.prep.
  */
-hu_capture_rc hu_capture_file(const char *path, const char *filter, hu_frame_fn fn,
-                              hu_frame_fn ahead, void *arg, const hu_progress *progress,
+typedef void (*hu_prep_fn)(void *arg, int dlt, const hu_frame *fr, void *out);
+
+typedef struct hu_capture_cbs {
+    hu_frame_fn frame;        /* every frame, in file order (required) */
+    /* Optional: each frame once, up to HU_AHEAD_FRAMES frames before
+     * `frame` gets it (fewer at the start of each internal batch), in the
+     * same order and with its data valid until `frame` has had it.  For
+     * prefetching and caching only: frame's state may change in between. */
+    hu_frame_fn ahead;
+    void *arg;                /* for frame and ahead */
+    const hu_progress *progress;   /* may be NULL */
+    hu_prep_fn prep;          /* optional */
+    void *prep_arg;
+    size_t prep_size;
+} hu_capture_cbs;
+
+/*
+ * Read every frame of the pcap or pcapng file at path (libpcap detects
+ * which), apply the BPF filter when non-NULL, and call cb->frame for each
+ * frame that passes, in file order, on the calling thread (the file itself
+ * is read on a second thread).  On any rc but HU_CAP_OK, err receives one
+ * line (without the file name) saying what was wrong and where.  *info is
+ * filled in either way (info may be NULL).
+ */
+hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_capture_cbs *cb,
                               hu_capture_info *info, char *err, size_t errlen);
 
 /* "EN10MB (Ethernet)" style name of a DLT for messages. */

@@ -58,6 +58,14 @@ typedef struct hu_pkt {
     uint32_t paylen;
     uint32_t capturedlen;
     const uint8_t *payload;
+
+    /* tcpdump's payload suffix (": HTTP: GET / HTTP/1.1") when it was
+     * rendered ahead (suffix_ready; suffix_len 0 for none; not
+     * NUL-terminated).  Otherwise (hu_decode leaves suffix_ready false, as
+     * does zeroing) the flow tracker renders it itself. */
+    bool suffix_ready;
+    uint32_t suffix_len;
+    const char *suffix;
 } hu_pkt;
 
 /* Sequence-space comparisons (RFC 793 modular arithmetic). */
