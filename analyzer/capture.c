@@ -141,6 +141,8 @@ typedef struct reader {
     batch b[HU_BATCHES];
     unsigned head, nfull;
     bool done;                /* the reader has published its last batch */
+    bool waiting[2];          /* the reader (0) / consumer (1) sleeps on cv:
+                                 the other side wakes it only then */
 } reader;
 
 /* A record: its header, the prep area (prep_size bytes), the frame's
@@ -199,8 +201,11 @@ static batch *batch_acquire(reader *r)
     if (!r->threaded)
         return &r->b[0];
     pthread_mutex_lock(&r->mu);
-    while (r->nfull == HU_BATCHES)
+    while (r->nfull == HU_BATCHES) {
+        r->waiting[0] = true;
         pthread_cond_wait(&r->cv, &r->mu);
+    }
+    r->waiting[0] = false;
     batch *b = &r->b[(r->head + r->nfull) % HU_BATCHES];
     pthread_mutex_unlock(&r->mu);
     b->len = b->n = 0;
@@ -221,7 +226,8 @@ static void batch_publish(reader *r, batch *b, bool last)
     pthread_mutex_lock(&r->mu);
     r->nfull++;
     r->done = last;
-    pthread_cond_broadcast(&r->cv);
+    if (r->waiting[1])
+        pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -315,8 +321,11 @@ static void consume_all(reader *r)
 {
     for (;;) {
         pthread_mutex_lock(&r->mu);
-        while (r->nfull == 0 && !r->done)
+        while (r->nfull == 0 && !r->done) {
+            r->waiting[1] = true;
             pthread_cond_wait(&r->cv, &r->mu);
+        }
+        r->waiting[1] = false;
         if (r->nfull == 0) {
             pthread_mutex_unlock(&r->mu);
             return;
@@ -327,7 +336,8 @@ static void consume_all(reader *r)
         pthread_mutex_lock(&r->mu);
         r->head = (r->head + 1) % HU_BATCHES;
         r->nfull--;
-        pthread_cond_broadcast(&r->cv);
+        if (r->waiting[0])
+            pthread_cond_signal(&r->cv);
         pthread_mutex_unlock(&r->mu);
     }
 }
