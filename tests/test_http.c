@@ -69,6 +69,45 @@ static void run(const char *req, const char *resp, size_t split_req, size_t spli
     hu_http_free(h);
 }
 
+/* Feed both streams the way the reassembly layer does when it can skip
+ * bodies: whatever hu_http_skippable() allows is skipped (up to `step`
+ * bytes at a time), everything else fed a byte at a time.  *skipped gets
+ * how many bytes were skipped; fed[] and the body position of each
+ * direction after each stream are compared by the caller. */
+static void run_skipping(const char *req, const char *resp, size_t step, logbuf *l, bool *ok,
+                         uint64_t *skipped, uint64_t fed[2])
+{
+    memset(l, 0, sizeof *l);
+    hu_http *h = hu_http_new();
+    const char *streams[2] = { req, resp };
+    *ok = true;
+    *skipped = 0;
+    for (int dir = 0; dir < 2; dir++) {
+        const uint8_t *p = (const uint8_t *)streams[dir];
+        size_t n = strlen(streams[dir]);
+        for (size_t i = 0; i < n;) {
+            uint64_t q = hu_http_skippable(h, dir);
+            if (q > 0) {
+                size_t take = q < n - i ? (size_t)q : n - i;
+                if (take > step)
+                    take = step;
+                hu_http_skip(h, dir, take);
+                *skipped += take;
+                i += take;
+            } else {
+                *ok &= hu_http_feed(h, dir, p + i, 1, 7, &cb, l);
+                i++;
+            }
+        }
+        fed[dir] = hu_http_fed(h, dir);
+    }
+    hu_http_eof(h, HU_HTTP_SERVER, 9, &cb, l);
+    hu_http_free(h);
+}
+
+/* Bytes the last check_all_splits skipped (one byte at a time). */
+static uint64_t g_skipped;
+
 /* The events of the unsplit feed must equal `want`, and every split must
  * give the same. */
 static void check_all_splits(const char *req, const char *resp, const char *want, bool want_ok)
@@ -88,6 +127,58 @@ static void check_all_splits(const char *req, const char *resp, const char *want
     }
     run(req, resp, 0, 0, true, &part, &ok);
     cr_assert_str_eq(part.s, whole.s, "byte by byte");
+    /* Skipping what the parser says it would only count changes nothing. */
+    for (size_t step = 1; step <= 64; step *= 4) {
+        uint64_t skipped, fed[2];
+        bool sok;
+        run_skipping(req, resp, step, &part, &sok, &skipped, fed);
+        cr_assert_str_eq(part.s, whole.s, "skipping bodies %zu bytes at a time", step);
+        cr_assert_eq(sok, ok, "skipping: parse result");
+        cr_assert_eq(fed[0], strlen(req));
+        cr_assert_eq(fed[1], strlen(resp));
+        if (step == 1)
+            g_skipped = skipped;
+    }
+}
+
+/* Which bytes are skippable: body bytes short of the message's end, the
+ * body of a close-delimited response, everything once unparsable; never
+ * a head, a chunk-size line or a body's last byte. */
+Test(http, skippable_bytes_are_body_bytes_short_of_the_end)
+{
+    hu_http *h = hu_http_new();
+    logbuf l = { .n = 0 };
+    const char *req = "POST /u HTTP/1.1\r\nContent-Length: 10\r\n\r\n";
+    cr_assert_eq(hu_http_skippable(h, HU_HTTP_CLIENT), 0);
+    hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)req, strlen(req), 7, &cb, &l);
+    cr_assert_eq(hu_http_skippable(h, HU_HTTP_CLIENT), 9);
+    hu_http_skip(h, HU_HTTP_CLIENT, 4);
+    int64_t exp = 0, got = 0;
+    cr_assert(hu_http_in_body(h, HU_HTTP_CLIENT, &exp, &got));
+    cr_assert_eq(exp, 10);
+    cr_assert_eq(got, 4);
+    cr_assert_eq(hu_http_skippable(h, HU_HTTP_CLIENT), 5);
+    hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)"012345", 6, 7, &cb, &l);
+    cr_assert_str_eq(l.s, "H>POST /u 1.1 host= cl=10 ch=0 close=0 ka=0 exp=0 t=7|D>0|");
+    cr_assert_eq(hu_http_skippable(h, HU_HTTP_CLIENT), 0);
+    cr_assert_eq(hu_http_fed(h, HU_HTTP_CLIENT), strlen(req) + 10);
+
+    const char *resp = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n";
+    hu_http_feed(h, HU_HTTP_SERVER, (const uint8_t *)resp, strlen(resp), 8, &cb, &l);
+    cr_assert_eq(hu_http_skippable(h, HU_HTTP_SERVER), 4);   /* the chunk, short of its end */
+    hu_http_feed(h, HU_HTTP_SERVER, (const uint8_t *)"hello\r\n", 7, 8, &cb, &l);
+    cr_assert_eq(hu_http_skippable(h, HU_HTTP_SERVER), 0);   /* a size line next */
+    hu_http_free(h);
+
+    h = hu_http_new();
+    const char *close_resp = "HTTP/1.0 200 OK\r\n\r\nbody";
+    hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)"GET / HTTP/1.0\r\n\r\n", 18, 7, &cb, &l);
+    hu_http_feed(h, HU_HTTP_SERVER, (const uint8_t *)close_resp, strlen(close_resp), 8, &cb, &l);
+    cr_assert_eq(hu_http_skippable(h, HU_HTTP_SERVER), UINT64_MAX);
+    hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)"\x01\x02 bad\r\n", 8, 9, &cb, &l);
+    cr_assert(hu_http_unparsable(h));
+    cr_assert_eq(hu_http_skippable(h, HU_HTTP_CLIENT), UINT64_MAX);
+    hu_http_free(h);
 }
 
 Test(http, pipelined_requests_with_length_chunked_and_head)
@@ -110,6 +201,8 @@ Test(http, pipelined_requests_with_length_chunked_and_head)
         "H<201 1.1 cl=0 ch=0 close=0 kat=-1|D<201|"
         "H<200 1.1 cl=10 ch=0 close=1 kat=-1|D<200|",
         true);
+    /* "hell" of hello, "ab" of abc, and so on: the bodies, not their ends. */
+    cr_assert_gt(g_skipped, 20);
 }
 
 Test(http, continue_no_content_not_modified_and_close_delimited)
