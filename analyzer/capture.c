@@ -403,15 +403,22 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
     r->prep_size = cb->prep ? (cb->prep_size + 7) & ~(size_t)7 : 0;
     r->fp = pcap_file(pc);
     struct stat st;
-    if (progress && progress->fn && r->fp && fstat(fileno(r->fp), &st) == 0) {
+    bool sized = r->fp && fstat(fileno(r->fp), &st) == 0 && S_ISREG(st.st_mode);
+    if (progress && progress->fn && sized) {
         r->total = (uint64_t)st.st_size;
         r->want_bytes = true;
     }
+    /* Small files get small batches (a fuzzer or a directory of short
+     * captures should not pay for 4 MiB each); a frame larger than its
+     * batch grows it. */
+    size_t bsz = HU_BATCH_BYTES;
+    if (sized && (uint64_t)st.st_size < bsz / 2)
+        bsz = (size_t)st.st_size * 2 < 16384 ? 16384 : (size_t)st.st_size * 2;
     unsigned nb = 0;
     for (; nb < HU_BATCHES; nb++) {
         batch *b = &r->b[nb];
-        b->at_cap = HU_BATCH_BYTES / 256;   /* records of ~256 bytes or more fill it first */
-        b->buf = malloc(HU_BATCH_BYTES);
+        b->at_cap = bsz / 128;   /* records of ~128 bytes or more fill it first */
+        b->buf = malloc(bsz);
         b->at = malloc(b->at_cap * sizeof *b->at);
         if (!b->buf || !b->at) {
             free(b->buf);
@@ -420,7 +427,7 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
             b->at = NULL;
             break;
         }
-        b->cap = HU_BATCH_BYTES;
+        b->cap = bsz;
     }
     if (nb == 0) {
         snprintf(err, errlen, "out of memory");
@@ -430,10 +437,13 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
         free(r);
         return HU_CAP_FAILED;
     }
-    /* Threaded only with every batch; otherwise (or if no thread can be
-     * made) the same loop runs here, delivering each batch as it fills. */
+    /* Threaded only with every batch and a file of more than a few
+     * batches (a thread costs more than it saves on a small one);
+     * otherwise, or if no thread can be made, the same loop runs here,
+     * delivering each batch as it fills. */
     pthread_t tid;
-    if (nb == HU_BATCHES && pthread_mutex_init(&r->mu, NULL) == 0) {
+    bool small = sized && (uint64_t)st.st_size < 2 * (uint64_t)bsz;
+    if (nb == HU_BATCHES && !small && pthread_mutex_init(&r->mu, NULL) == 0) {
         if (pthread_cond_init(&r->cv, NULL) == 0) {
             r->threaded = true;   /* before the thread reads it */
             if (pthread_create(&tid, NULL, reader_main, r) != 0) {
