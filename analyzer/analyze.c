@@ -104,12 +104,15 @@ static void raw_keep(hu_flow *f, const hu_frame *fr)
     r->bytes += n;
 }
 
-/* What the reader thread prepares for each frame (prep_frame): tcpdump's
- * payload suffix, rendered there rather than here, when it fits. */
+/* What the reader thread prepares for each frame (prep_frame): the frame
+ * decoded, its connection key, and tcpdump's payload suffix when it fits
+ * (pointed to by p.suffix). */
 #define HU_PREP_SUFFIX 88
 typedef struct frame_prep {
-    bool ready;
-    uint32_t len;
+    hu_decode_rc rc;
+    const char *why;          /* when rc is HU_DEC_BAD */
+    hu_pkt p;                 /* when rc is HU_DEC_TCP */
+    hu_flowkey key;           /* of p */
     char buf[HU_PREP_SUFFIX];
 } frame_prep;
 
@@ -118,14 +121,12 @@ typedef struct prep_ctx {
     hu_sb sb;
 } prep_ctx;
 
-/* A frame seen by on_ahead: decoded there, so on_frame needn't again. */
+/* A frame seen by on_ahead, and where its preparation is. */
 #define HU_AHEAD_SLOTS 16   /* > HU_AHEAD_FRAMES, a power of two */
 typedef struct ahead_slot {
     uint64_t num;
-    hu_decode_rc rc;
-    const char *why;
-    hu_pkt p;
-    hu_flowkey key;           /* of p, when rc is HU_DEC_TCP */
+    const frame_prep *fp;     /* the reader's, or own */
+    frame_prep own;
 } ahead_slot;
 
 struct hu_analyzer {
@@ -415,45 +416,61 @@ static void ahead_stage(hu_analyzer *a, uint64_t idx, int stage)
 {
     if (idx < a->ahead_out || idx >= a->ahead_in)
         return;   /* already analysed, or not seen */
-    const ahead_slot *sl = &a->ahead[idx % HU_AHEAD_SLOTS];
-    if (sl->rc != HU_DEC_TCP)
+    const frame_prep *fp = a->ahead[idx % HU_AHEAD_SLOTS].fp;
+    if (fp->rc != HU_DEC_TCP)
         return;
-    hu_flowtab_prefetch(a->flows, &sl->p, &sl->key, stage);
-    if (stage < 2 || sl->p.paylen == 0)
+    hu_flowtab_prefetch(a->flows, &fp->p, &fp->key, stage);
+    if (stage < 2 || fp->p.paylen == 0)
         return;
-    const hu_flow *f = hu_flowtab_peek(a->flows, &sl->key);
+    const hu_flow *f = hu_flowtab_peek(a->flows, &fp->key);
     if (f) {
-        int dir = (uint8_t)sl->key.rev == f->client ? HU_HTTP_CLIENT : HU_HTTP_SERVER;
+        int dir = (uint8_t)fp->key.rev == f->client ? HU_HTTP_CLIENT : HU_HTTP_SERVER;
         hu_reasm_prefetch(f, dir);
         hu_history_prefetch(f, dir);
     }
 }
 
+/* Decode fr into fp, with its number, time and connection key; the
+ * suffix is left for the tracker (suffix_ready false). */
+static void prep_decode(int dlt, const hu_frame *fr, frame_prep *fp)
+{
+    fp->why = fr->bad;
+    fp->rc = fr->bad ? HU_DEC_BAD : hu_decode(dlt, fr->data, fr->caplen, &fp->p, &fp->why);
+    if (fp->rc == HU_DEC_TCP) {
+        fp->p.num = fr->num;
+        fp->p.ts_us = fr->ts_us;
+        hu_flowtab_key(&fp->p, &fp->key);
+    }
+}
+
 /*
- * On the reader thread (hu_capture_cbs.prep): render the frame's tcpdump
- * payload suffix, a pure function of its bytes, so that the analysis
- * thread neither renders it nor reads the payload of a body segment.
+ * On the reader thread (hu_capture_cbs.prep): everything that depends on
+ * the frame's bytes alone -- decoding, the connection key and its hash,
+ * tcpdump's payload suffix -- so the analysis thread starts from there
+ * (and never reads a body segment's payload).  Pointers in fp->p and
+ * fp->key point into the frame's record, which lives until the frame has
+ * been analysed.
  */
 static void prep_frame(void *arg, int dlt, const hu_frame *fr, void *out)
 {
     prep_ctx *pc = arg;
     frame_prep *fp = out;
-    fp->ready = false;
-    hu_pkt p;
-    const char *why;
-    if (fr->bad || hu_decode(dlt, fr->data, fr->caplen, &p, &why) != HU_DEC_TCP)
+    prep_decode(dlt, fr, fp);
+    if (fp->rc != HU_DEC_TCP)
         return;
-    fp->len = 0;
-    if (p.paylen) {
+    size_t len = 0;
+    if (fp->p.paylen) {
         hu_sb_reset(&pc->sb);
-        if (hu_tcpprint_payload_suffix(&p, &pc->sb)) {
+        if (hu_tcpprint_payload_suffix(&fp->p, &pc->sb)) {
             if (pc->sb.len > sizeof fp->buf)
                 return;   /* rare: the tracker renders it */
             memcpy(fp->buf, pc->sb.buf, pc->sb.len);
-            fp->len = (uint32_t)pc->sb.len;
+            len = pc->sb.len;
         }
     }
-    fp->ready = true;
+    fp->p.suffix_ready = true;
+    fp->p.suffix_len = (uint32_t)len;
+    fp->p.suffix = fp->buf;
 }
 
 static void on_ahead(void *arg, int dlt, const hu_frame *fr)
@@ -461,18 +478,11 @@ static void on_ahead(void *arg, int dlt, const hu_frame *fr)
     hu_analyzer *a = arg;
     ahead_slot *sl = &a->ahead[a->ahead_in % HU_AHEAD_SLOTS];
     sl->num = fr->num;
-    sl->why = fr->bad;
-    sl->rc = fr->bad ? HU_DEC_BAD : hu_decode(dlt, fr->data, fr->caplen, &sl->p, &sl->why);
-    if (sl->rc == HU_DEC_TCP) {
-        sl->p.num = fr->num;
-        sl->p.ts_us = fr->ts_us;
-        const frame_prep *fp = fr->prep;
-        if (fp && fp->ready) {
-            sl->p.suffix_ready = true;
-            sl->p.suffix_len = fp->len;
-            sl->p.suffix = fp->buf;
-        }
-        hu_flowtab_key(&sl->p, &sl->key);
+    if (fr->prep) {
+        sl->fp = fr->prep;
+    } else {
+        prep_decode(dlt, fr, &sl->own);
+        sl->fp = &sl->own;
     }
     a->ahead_in++;
     ahead_stage(a, a->ahead_in - 1, 0);
@@ -497,10 +507,10 @@ static void on_frame(void *arg, int dlt, const hu_frame *fr)
     const ahead_slot *sl = &a->ahead[a->ahead_out % HU_AHEAD_SLOTS];
     if (a->ahead_out < a->ahead_in && sl->num == fr->num) {
         a->ahead_out++;
-        rc = sl->rc;
-        why = sl->why;
-        p = &sl->p;
-        key = &sl->key;
+        rc = sl->fp->rc;
+        why = sl->fp->why;
+        p = &sl->fp->p;
+        key = &sl->fp->key;
     } else {
         rc = why ? HU_DEC_BAD : hu_decode(dlt, fr->data, fr->caplen, &own, &why);
         if (rc == HU_DEC_TCP) {

@@ -181,9 +181,10 @@ static void batch_deliver(reader *r, const batch *b)
     for (size_t i = 0; i < b->n; i++) {
         while (r->ahead && ahead < b->n && ahead < i + HU_AHEAD_FRAMES) {
             if (ahead + PREFETCH_RECORDS < b->n) {
+                /* The record's header and prep area, which ahead reads. */
                 const uint8_t *q = b->buf + b->at[ahead + PREFETCH_RECORDS];
-                __builtin_prefetch(q, 0, 3);
-                __builtin_prefetch(q + 64, 0, 3);
+                for (size_t o = 0; o < sizeof(batch_rec) + r->prep_size; o += 64)
+                    __builtin_prefetch(q + o, 0, 3);
             }
             hu_frame fa = batch_frame(r, b, b->at[ahead++]);
             r->ahead(r->arg, r->dlt, &fa);
