@@ -592,12 +592,6 @@ static hu_flow *lookup(const hu_flowtab *t, const hu_flowkey *k)
     return f;
 }
 
-static inline void prefetch_lines(const void *p, size_t n)
-{
-    for (size_t o = 0; o < n; o += 64)
-        __builtin_prefetch((const char *)p + o, 1, 3);
-}
-
 void hu_flowtab_prefetch(const hu_flowtab *t, const hu_pkt *p, const hu_flowkey *k, int stage)
 {
     hu_flow *const *b = &t->buckets[k->hash & (t->nbuckets - 1)];
@@ -607,14 +601,14 @@ void hu_flowtab_prefetch(const hu_flowtab *t, const hu_pkt *p, const hu_flowkey 
     }
     if (stage == 1) {
         if (*b)
-            prefetch_lines(*b, sizeof **b);
+            hu_prefetch_lines(*b, sizeof **b);
         return;
     }
     const hu_flow *f = lookup(t, k);
     if (!f)
         return;
     if (f->ring && f->ring_cap)
-        prefetch_lines(&f->ring[(f->ring_head + f->ring_len) % f->ring_cap], sizeof *f->ring);
+        hu_prefetch_lines(&f->ring[(f->ring_head + f->ring_len) % f->ring_cap], sizeof *f->ring);
     if (f->reqwin && p->paylen && (uint8_t)k->rev == f->client) {
         __builtin_prefetch(f->reqwin, 1, 3);
         uint32_t off = p->seq - f->reqwin->seq;

@@ -256,8 +256,7 @@ void hu_reasm_prefetch(const hu_flow *f, int dir)
         return;
     /* struct tcp_stream: 288 bytes; the fields a segment touches are in
      * both halves. */
-    for (size_t o = 0; o < sizeof(struct tcp_stream); o += 64)
-        __builtin_prefetch((const char *)f->nids_stream + o, 1, 3);
+    hu_prefetch_lines(f->nids_stream, sizeof(struct tcp_stream));
     if (f->nids_buf_hint[dir])
         __builtin_prefetch(f->nids_buf_hint[dir], 1, 3);
 }

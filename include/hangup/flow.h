@@ -247,6 +247,15 @@ typedef struct hu_flowtab_stats {
 } hu_flowtab_stats;
 void hu_flowtab_stats_get(const hu_flowtab *t, hu_flowtab_stats *st);
 
+/* Start loading every cache line of [p, p + n), wherever p falls in its
+ * line (a prefetch never faults, so p may be stale). */
+static inline void hu_prefetch_lines(const void *p, size_t n)
+{
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)63, end = (uintptr_t)p + n;
+    for (; a < end; a += 64)
+        __builtin_prefetch((const void *)a, 1, 3);
+}
+
 /* The ring's i-th oldest summary, 0 <= i < f->ring_len. */
 static inline const hu_pktsum *hu_flow_ring_at(const hu_flow *f, unsigned i)
 {
