@@ -22,6 +22,12 @@
  * Undecodable frames are counted; the first of each file is reported with
  * its packet number and the rest summarised, so a capture full of
  * snaplen-cut packets gives two lines, not thousands.
+ *
+ * Files are analysed on two threads (capture.c): what depends on a
+ * frame's bytes alone (decoding, the connection key, tcpdump's payload
+ * suffix) is prepared on the reader thread (prep_frame), and everything
+ * with state runs here, each frame's state prefetched a few frames ahead
+ * (on_ahead).  Live capture feeds frames one at a time, decoded here.
  */
 #include "hangup/analyze.h"
 #include "hangup/capture.h"

@@ -6,6 +6,8 @@
  * checked against what decode.c understands before anything is read, a
  * read error names the packet number it happened at (everything before it
  * has already been analysed), and a filter error quotes the expression.
+ * It also takes the reading off the analysis thread (see "Reading runs on
+ * its own thread" below).
  */
 #include "hangup/capture.h"
 #include "hangup/decode.h"
@@ -83,12 +85,15 @@ static uint64_t fmix64(uint64_t k)
  * capture) overlap with the analysis on the caller's thread.  The reader
  * packs frames into a few fixed batches, each a run of records:
  *
- *     [batch_rec][caplen bytes, padded to 8] [batch_rec][...] ...
+ *     [batch_rec][prep area][caplen bytes, padded to 8] [batch_rec][...] ...
  *
- * and hands full batches over through a mutex and condition variable (one
- * handoff per batch, never per frame).  The caller's thread calls fn for
- * every frame in file order, exactly as a single-threaded loop would;
- * fn never runs on the reader thread, so nothing it touches needs a lock.
+ * fills each record's prep area by calling the caller's prep hook (work
+ * that depends on the frame alone), and hands full batches over through a
+ * mutex and condition variable (one handoff per batch, never per frame).
+ * The caller's thread calls fn for every frame in file order, exactly as a
+ * single-threaded loop would, and ahead a few frames earlier; neither runs
+ * on the reader thread, so nothing they touch needs a lock.  A file of
+ * less than two batches is read on the caller's thread by the same loop.
  */
 #define HU_BATCHES 4
 #define HU_BATCH_BYTES (1u << 20)
