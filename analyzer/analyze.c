@@ -502,29 +502,22 @@ static void on_frame(void *arg, int dlt, const hu_frame *fr)
 {
     hu_analyzer *a = arg;
     a->packets++;
-    /* The frame as on_ahead decoded it, or (no lookahead: live capture)
-     * decoded here. */
-    hu_pkt own;
-    hu_flowkey ownkey;
-    const hu_pkt *p = &own;
-    const hu_flowkey *key = &ownkey;
-    const char *why = fr->bad;
-    hu_decode_rc rc;
+    /* The frame as on_ahead saw it prepared, or (no lookahead: live
+     * capture) decoded here. */
+    const frame_prep *fp;
+    frame_prep own;
     const ahead_slot *sl = &a->ahead[a->ahead_out % HU_AHEAD_SLOTS];
     if (a->ahead_out < a->ahead_in && sl->num == fr->num) {
         a->ahead_out++;
-        rc = sl->fp->rc;
-        why = sl->fp->why;
-        p = &sl->fp->p;
-        key = &sl->fp->key;
+        fp = sl->fp;
     } else {
-        rc = why ? HU_DEC_BAD : hu_decode(dlt, fr->data, fr->caplen, &own, &why);
-        if (rc == HU_DEC_TCP) {
-            own.num = fr->num;
-            own.ts_us = fr->ts_us;
-            hu_flowtab_key(&own, &ownkey);
-        }
+        prep_decode(dlt, fr, &own);
+        fp = &own;
     }
+    hu_decode_rc rc = fp->rc;
+    const char *why = fp->why;
+    const hu_pkt *p = &fp->p;
+    const hu_flowkey *key = &fp->key;
     if (rc == HU_DEC_SKIP)
         return;
     if (rc == HU_DEC_BAD) {

@@ -130,14 +130,11 @@ typedef struct reader {
     hu_capture_rc rc;
     char err[PCAP_ERRBUF_SIZE + 128];
 
-    /* The consumer side. */
-    hu_frame_fn fn, ahead;
-    void *arg;
-    const hu_progress *progress;
-    uint64_t total;
-    hu_prep_fn prep;          /* runs on the reader */
-    void *prep_arg;
-    size_t prep_size;         /* rounded up to 8 */
+    /* The caller's callbacks (frame, ahead and progress run on its
+     * thread, prep on the reader). */
+    hu_capture_cbs cb;
+    uint64_t total;           /* file size, when progress is wanted */
+    size_t prep_size;         /* cb.prep_size rounded up to 8, or 0 */
 
     /* The queue: batches [head, head + nfull) are full, in order. */
     bool threaded;
@@ -170,7 +167,7 @@ static hu_frame batch_frame(const reader *r, const batch *b, size_t off)
         .wirelen = h->wirelen,
         .data = prep + r->prep_size,
         .bad = why[h->bad],
-        .prep = r->prep ? prep : NULL,
+        .prep = r->cb.prep ? prep : NULL,
     };
 }
 
@@ -184,7 +181,7 @@ static void batch_deliver(reader *r, const batch *b)
     enum { PREFETCH_RECORDS = 2 * HU_AHEAD_FRAMES };
     size_t ahead = 0;   /* records given to ahead so far */
     for (size_t i = 0; i < b->n; i++) {
-        while (r->ahead && ahead < b->n && ahead < i + HU_AHEAD_FRAMES) {
+        while (r->cb.ahead && ahead < b->n && ahead < i + HU_AHEAD_FRAMES) {
             if (ahead + PREFETCH_RECORDS < b->n) {
                 /* The record's header and prep area, which ahead reads. */
                 const uint8_t *q = b->buf + b->at[ahead + PREFETCH_RECORDS];
@@ -192,12 +189,12 @@ static void batch_deliver(reader *r, const batch *b)
                     __builtin_prefetch(q + o, 0, 3);
             }
             hu_frame fa = batch_frame(r, b, b->at[ahead++]);
-            r->ahead(r->arg, r->dlt, &fa);
+            r->cb.ahead(r->cb.arg, r->dlt, &fa);
         }
         hu_frame fr = batch_frame(r, b, b->at[i]);
         if (r->total && (fr.num % HU_PROGRESS_FRAMES) == 0)
-            r->progress->fn(r->progress->arg, b->bytes, r->total, fr.num);
-        r->fn(r->arg, r->dlt, &fr);
+            r->cb.progress->fn(r->cb.progress->arg, b->bytes, r->total, fr.num);
+        r->cb.frame(r->cb.arg, r->dlt, &fr);
     }
 }
 
@@ -306,9 +303,9 @@ static void read_all(reader *r)
         *rec = (batch_rec){ .num = r->num, .ts_us = ts_us, .caplen = h->caplen,
                             .wirelen = h->len, .bad = ts_ok ? 0 : 1 };
         memcpy(cur->buf + cur->len + sizeof *rec + r->prep_size, data, h->caplen);
-        if (r->prep) {
+        if (r->cb.prep) {
             hu_frame fr = batch_frame(r, cur, cur->len);
-            r->prep(r->prep_arg, r->dlt, &fr, (void *)(uintptr_t)fr.prep);
+            r->cb.prep(r->cb.prep_arg, r->dlt, &fr, (void *)(uintptr_t)fr.prep);
         }
         cur->len += need;
     }
@@ -400,12 +397,7 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
     r->pc = pc;
     r->dlt = dlt;
     r->info = info;
-    r->fn = cb->frame;
-    r->ahead = cb->ahead;
-    r->arg = cb->arg;
-    r->progress = progress;
-    r->prep = cb->prep;
-    r->prep_arg = cb->prep_arg;
+    r->cb = *cb;
     r->prep_size = cb->prep ? (cb->prep_size + 7) & ~(size_t)7 : 0;
     r->fp = pcap_file(pc);
     struct stat st;
