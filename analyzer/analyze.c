@@ -431,7 +431,7 @@ static void ahead_stage(hu_analyzer *a, uint64_t idx, int stage)
     const hu_flow *f = hu_flowtab_peek(a->flows, &fp->key);
     if (f) {
         int dir = (uint8_t)fp->key.rev == f->client ? HU_HTTP_CLIENT : HU_HTTP_SERVER;
-        hu_reasm_prefetch(f, dir);
+        hu_reasm_prefetch(f);
         hu_history_prefetch(f, dir);
     }
 }

@@ -22,6 +22,7 @@
 #include "hangup/tcpprint.h"
 
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 struct hu_flowtab {
@@ -610,10 +611,16 @@ void hu_flowtab_prefetch(const hu_flowtab *t, const hu_pkt *p, const hu_flowkey 
     if (f->ring && f->ring_cap)
         hu_prefetch_lines(&f->ring[(f->ring_head + f->ring_len) % f->ring_cap], sizeof *f->ring);
     if (f->reqwin && p->paylen && (uint8_t)k->rev == f->client) {
-        __builtin_prefetch(f->reqwin, 1, 3);
-        uint32_t off = p->seq - f->reqwin->seq;
-        if (off < HU_REQWIN)
-            __builtin_prefetch(f->reqwin->buf + off, 1, 3);
+        /* update_reqwin: its header and bitmap, then where the bytes go
+         * (a segment beyond the window most likely starts a new request,
+         * which restarts the window at buf[0]). */
+        const hu_reqwin *w = f->reqwin;
+        uint32_t off = p->seq - w->seq;
+        if (off >= HU_REQWIN)
+            off = 0;
+        uint32_t n = p->capturedlen < HU_REQWIN - off ? p->capturedlen : HU_REQWIN - off;
+        hu_prefetch_lines(w, offsetof(hu_reqwin, buf));
+        hu_prefetch_lines(w->buf + off, n);
     }
     if (f->pk)
         __builtin_prefetch(f->pk, 1, 3);

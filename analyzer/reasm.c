@@ -168,7 +168,6 @@ static void on_tcp(struct tcp_stream *a, void **param)
          * the sender's, whose first is kept in the other half. */
         const struct half_stream *snd = h == &a->server ? &a->client : &a->server;
         uint32_t seq = snd->first_data_seq + (uint32_t)(h->count - h->count_new);
-        f->nids_buf_hint[dir] = h->data;
         r->cb.data(r->arg, f, dir, p, (size_t)h->count_new, seq, f->last_ts);
         return;
     }
@@ -250,15 +249,13 @@ void hu_reasm_forget(hu_reasm *r, hu_flow *f)
     f->nids_stream = NULL;
 }
 
-void hu_reasm_prefetch(const hu_flow *f, int dir)
+void hu_reasm_prefetch(const hu_flow *f)
 {
     if (!f->nids_stream)
         return;
     /* struct tcp_stream: 288 bytes; the fields a segment touches are in
      * both halves. */
     hu_prefetch_lines(f->nids_stream, sizeof(struct tcp_stream));
-    if (f->nids_buf_hint[dir])
-        __builtin_prefetch(f->nids_buf_hint[dir], 1, 3);
 }
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
@@ -319,6 +316,25 @@ static struct half_stream *skip_half(const hu_reasm *r, const hu_flow *f, const 
     return rcv;
 }
 
+/*
+ * libnids gives each receiving half a buffer of its own (4 KiB or more)
+ * and keeps it for the life of the stream, although every byte in it has
+ * been handed over by the time its callback returns (hangup never calls
+ * nids_discard to keep any).  Thousands of open connections then hold
+ * thousands of cold buffers, and each delivered segment is copied into
+ * one of them.  An emptied buffer is given back instead: add2buf takes a
+ * fresh one when the half next receives bytes, and the allocator hands
+ * back the one just freed, still in cache.
+ */
+static void idle_buffer(struct half_stream *h)
+{
+    if (h->data && h->count == h->offset) {
+        free(h->data);
+        h->data = NULL;
+        h->bufsize = 0;
+    }
+}
+
 /* libnids takes the segment at ip (len bytes); rcv, when not NULL, is the
  * half whose bytes are counted instead of delivered (skip_half). */
 static void nids_call(hu_reasm *r, hu_flow *f, const hu_pkt *p, const uint8_t *ip,
@@ -340,6 +356,10 @@ static void nids_call(hu_reasm *r, hu_flow *f, const hu_pkt *p, const uint8_t *i
     }
     nids_pcap_handler(NULL, &r->hdr, (u_char *)(uintptr_t)ip);
     r->cur = NULL;
+    if (f->nids_stream == st && st) {
+        idle_buffer(&st->client);
+        idle_buffer(&st->server);
+    }
     /* Without FIN or RST the stream cannot have ended before the bytes
      * were counted; if it went, nothing was. */
     if (rcv && f->nids_stream == st) {

@@ -169,10 +169,6 @@ struct hu_flow {
      * it exact: set when libnids takes the connection, cleared when libnids
      * reports the stream gone or hangup frees it). */
     struct tcp_stream *nids_stream;
-    /* Where the buffer of each receiving half was, by HTTP direction of
-     * the sender.  A prefetch hint only: it goes stale when libnids grows
-     * or frees it, so it is never dereferenced. */
-    const void *nids_buf_hint[2];
     struct hu_http *http;     /* parser pair, allocated on first payload */
     struct hu_hist *hist;     /* HTTP history, allocated with the parser */
     struct hu_rawring *raw;   /* recent raw frames for -w (analyze.c owns it) */

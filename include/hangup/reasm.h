@@ -59,8 +59,8 @@ typedef struct hu_reasm_stats {
 } hu_reasm_stats;
 void hu_reasm_stats_get(const hu_reasm *r, hu_reasm_stats *st);
 
-/* Start loading what feeding f's next segment from HTTP direction dir
- * will touch in libnids (never dereferences f's hints). */
-void hu_reasm_prefetch(const hu_flow *f, int dir);
+/* Start loading what feeding f's next segment will touch in libnids: its
+ * stream (the receiving half's buffer is recycled, so already in cache). */
+void hu_reasm_prefetch(const hu_flow *f);
 
 #endif
