@@ -68,8 +68,6 @@ void hu_http_prefetch(const hu_http *h, int dir)
     __builtin_prefetch(d, 1, 3);
     __builtin_prefetch(&d->msg.target_len, 1, 3);
     __builtin_prefetch(&d->msg.content_length, 1, 3);
-    if (d->line)
-        __builtin_prefetch(d->line, 1, 3);
 }
 
 uint64_t hu_http_skippable(const hu_http *h, int dir)
@@ -471,7 +469,16 @@ bool hu_http_feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
                   const hu_http_cb *cb, void *arg)
 {
     bool ok = feed(h, dir, p, n, ts, cb, arg);
-    h->d[dir].fed += n;
+    hu_http_dir *d = &h->d[dir];
+    d->fed += n;
+    if (d->line && d->line_len == 0) {
+        /* No line pending: the buffer goes back, and the next line gets
+         * the one the allocator has in cache rather than this cold one
+         * (thousands of connections each held two). */
+        free(d->line);
+        d->line = NULL;
+        d->line_cap = 0;
+    }
     return ok;
 }
 
