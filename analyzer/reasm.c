@@ -36,6 +36,7 @@
 
 #define INTERN_BASE 0xf0000000u   /* 240.0.0.0 */
 #define INTERN_MAX  0x0ffffffeu
+#define HU_REASM_SPARES 4
 
 typedef struct intern_slot {
     uint8_t addr[16];
@@ -56,6 +57,9 @@ struct hu_reasm {
     intern_slot *intern;
     size_t intern_cap, intern_len;
     hu_reasm_stats st;
+    /* Buffers for libnids' receiving halves, lent for one call (nids_call). */
+    struct { char *data; int size; } spare[HU_REASM_SPARES];
+    unsigned nspare;
     uint8_t buf[20 + 60 + 65536];
 };
 
@@ -235,6 +239,8 @@ void hu_reasm_free(hu_reasm *r)
     }
     if (r->dead)
         pcap_close(r->dead);
+    while (r->nspare)
+        free(r->spare[--r->nspare].data);
     free(r->intern);
     free(r);
 }
@@ -320,19 +326,36 @@ static struct half_stream *skip_half(const hu_reasm *r, const hu_flow *f, const 
  * libnids gives each receiving half a buffer of its own (4 KiB or more)
  * and keeps it for the life of the stream, although every byte in it has
  * been handed over by the time its callback returns (hangup never calls
- * nids_discard to keep any).  Thousands of open connections then hold
- * thousands of cold buffers, and each delivered segment is copied into
- * one of them.  An emptied buffer is given back instead: add2buf takes a
- * fresh one when the half next receives bytes, and the allocator hands
- * back the one just freed, still in cache.
+ * nids_discard to keep any).  Thousands of open connections would hold
+ * thousands of cold buffers, each delivered segment copied into one of
+ * them.  So a half holds a buffer only while libnids runs: an emptied one
+ * is taken back into a few spares, and the half that is about to receive
+ * bytes is lent one -- the same few buffers, always in cache, and no
+ * allocation per segment.  Buffers come from malloc, so libnids may grow
+ * (realloc) or free one it holds as it always could.
  */
-static void idle_buffer(struct half_stream *h)
+static void buffer_lend(hu_reasm *r, struct half_stream *h)
 {
-    if (h->data && h->count == h->offset) {
-        free(h->data);
-        h->data = NULL;
-        h->bufsize = 0;
+    if (!h->data && r->nspare) {
+        r->nspare--;
+        h->data = r->spare[r->nspare].data;
+        h->bufsize = r->spare[r->nspare].size;
     }
+}
+
+static void buffer_reclaim(hu_reasm *r, struct half_stream *h)
+{
+    if (!h->data || h->count != h->offset)
+        return;
+    if (r->nspare < HU_REASM_SPARES) {
+        r->spare[r->nspare].data = h->data;
+        r->spare[r->nspare].size = h->bufsize;
+        r->nspare++;
+    } else {
+        free(h->data);
+    }
+    h->data = NULL;
+    h->bufsize = 0;
 }
 
 /* libnids takes the segment at ip (len bytes); rcv, when not NULL, is the
@@ -353,12 +376,16 @@ static void nids_call(hu_reasm *r, hu_flow *f, const hu_pkt *p, const uint8_t *i
         collect = rcv->collect;
         count = rcv->count;
         rcv->collect = 0;
+    } else if (st && p->capturedlen) {
+        /* libnids' client is the SYN sender; its bytes go to the server half. */
+        bool from_client = r->cur_src == st->addr.saddr && p->sport == st->addr.source;
+        buffer_lend(r, from_client ? &st->server : &st->client);
     }
     nids_pcap_handler(NULL, &r->hdr, (u_char *)(uintptr_t)ip);
     r->cur = NULL;
-    if (f->nids_stream == st && st) {
-        idle_buffer(&st->client);
-        idle_buffer(&st->server);
+    if (st && f->nids_stream == st) {
+        buffer_reclaim(r, &st->client);
+        buffer_reclaim(r, &st->server);
     }
     /* Without FIN or RST the stream cannot have ended before the bytes
      * were counted; if it went, nothing was. */
