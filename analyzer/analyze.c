@@ -15,8 +15,8 @@
  *
  * With a database, each capture is stored in one transaction: its
  * incidents as they are printed, the connections behind them and behind
- * each idle close as they are released, its server summaries at the end.
- * A database error stops storing (the transaction is rolled back, one line
+ * each idle close as they are released (queued for a writer thread,
+ * storeq.c), its server summaries at the end.  A database error stops storing (the transaction is rolled back, one line
  * says why) while the analysis itself goes on.
  *
  * Undecodable frames are counted; the first of each file is reported with
@@ -42,6 +42,7 @@
 #include "hangup/report.h"
 #include "hangup/servers.h"
 #include "hangup/store.h"
+#include "hangup/storeq.h"
 #include "hangup/strbuf.h"
 #include "hangup/tcpprint.h"
 
@@ -142,6 +143,7 @@ struct hu_analyzer {
     hu_servers *file_servers;  /* the current capture */
     hu_store *store;           /* NULL with --no-db */
     int64_t capture_id;        /* > 0 while a capture is being stored */
+    hu_storeq *storeq;         /* its connection-row writer, or NULL: rows written here */
     bool store_failed;
     hu_history *history;
     hu_detect detect;
@@ -248,9 +250,20 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o)
     return a;
 }
 
+/* Stop the capture's row writer, if it runs, once what it was given is
+ * written; false with err if a write failed. */
+static bool storeq_stop(hu_analyzer *a, char *err, size_t n)
+{
+    bool ok = hu_storeq_finish(a->storeq, err, n);
+    a->storeq = NULL;
+    return ok;
+}
+
 /* A database error: roll the capture back, say why once, store no more. */
 static void store_fail(hu_analyzer *a, const char *err)
 {
+    char qerr[1024];
+    storeq_stop(a, qerr, sizeof qerr);   /* nothing may write during the rollback */
     hu_store_abort(a->store);
     a->capture_id = 0;
     a->store_failed = true;
@@ -263,8 +276,15 @@ static void finish_incident(hu_analyzer *a, hu_incident_rec *rec)
     if (!a->o.kinds || (a->o.kinds & (1u << rec->kindid)))
         hu_report_incident(a->report, rec);
     char err[1024];
-    if (a->capture_id > 0 && !hu_store_incident(a->store, a->capture_id, rec, err, sizeof err))
-        store_fail(a, err);
+    if (a->capture_id > 0) {
+        if (a->storeq)
+            hu_storeq_lock(a->storeq);
+        bool ok = hu_store_incident(a->store, a->capture_id, rec, err, sizeof err);
+        if (a->storeq)
+            hu_storeq_unlock(a->storeq);
+        if (!ok)
+            store_fail(a, err);
+    }
     hu_incident_rec_free(rec);
 }
 
@@ -282,6 +302,8 @@ void hu_analyzer_free(hu_analyzer *a)
     if (!a)
         return;
     hu_flowtab_free(a->flows);
+    char err[1024];
+    storeq_stop(a, err, sizeof err);
     hu_reasm_free(a->reasm);
     for (size_t i = 0; i < a->npending; i++)
         hu_incident_rec_free(a->pending[i]);
@@ -398,9 +420,13 @@ static void on_release(void *arg, hu_flow *f)
     char err[1024];
     hu_family_release(&a->family, f);   /* before its HTTP state goes */
     bool incident = f->det.emitted || f->fam.done;
-    if (a->capture_id > 0 && (idle_close >= 0 || incident) &&
-        !hu_store_connection(a->store, a->capture_id, f, idle_close, incident, err, sizeof err))
-        store_fail(a, err);
+    if (a->capture_id > 0 && (idle_close >= 0 || incident)) {
+        hu_conn_row row;
+        hu_conn_row_of(&row, f, idle_close, incident);
+        if (a->storeq ? !hu_storeq_connection(a->storeq, &row) && !storeq_stop(a, err, sizeof err)
+                      : !hu_store_connection(a->store, a->capture_id, &row, err, sizeof err))
+            store_fail(a, err);
+    }
     hu_history_release(a->history, f);
     hu_reasm_forget(a->reasm, f);
     raw_free(f->raw);
@@ -597,6 +623,8 @@ void hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
         hu_capture_meta m = { .source = source, .kind = kind, .link_type = NULL };
         if (!hu_store_begin(a->store, &m, &a->capture_id, err, sizeof err))
             store_fail(a, err);
+        else
+            a->storeq = hu_storeq_start(a->store, a->capture_id);
     }
 }
 
@@ -608,7 +636,16 @@ void hu_analyzer_frame(hu_analyzer *a, int dlt, const hu_frame *fr)
 void hu_analyzer_tick(hu_analyzer *a)
 {
     char err[1024];
-    if (a->capture_id > 0 && !hu_store_checkpoint(a->store, err, sizeof err))
+    if (a->capture_id <= 0)
+        return;
+    if (a->storeq) {   /* what was queued goes into this commit */
+        hu_storeq_sync(a->storeq);
+        hu_storeq_lock(a->storeq);
+    }
+    bool ok = hu_store_checkpoint(a->store, err, sizeof err);
+    if (a->storeq)
+        hu_storeq_unlock(a->storeq);
+    if (!ok)
         store_fail(a, err);
 }
 
@@ -640,6 +677,11 @@ hu_file_rc hu_analyzer_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture_in
     flush_pending(a, a->npending);
     hu_reasm_free(a->reasm);
     a->reasm = NULL;
+    {   /* every connection row is queued now: the writer finishes them */
+        char qerr[1024];
+        if (!storeq_stop(a, qerr, sizeof qerr) && a->capture_id > 0)
+            store_fail(a, qerr);
+    }
     hu_report_file_done(a->report, a->packets, st.flows, rs.nids_streams, rs.segment_flows);
 
     /* The capture's server summaries, then commit it (or drop it, if the

@@ -581,28 +581,40 @@ bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r
     return true;
 }
 
-bool hu_store_connection(hu_store *s, int64_t capture_id, const hu_flow *f, int64_t idle_close_us,
-                         bool incident, char *err, size_t n)
+void hu_conn_row_of(hu_conn_row *row, const hu_flow *f, int64_t idle_close_us, bool incident)
+{
+    uint8_t c = f->client, sv = (uint8_t)!f->client;
+    *row = (hu_conn_row){ .number = f->id, .ipver = f->ipver, .cli_port = f->port[c],
+                          .srv_port = f->port[sv], .first_ts = f->first_ts,
+                          .last_ts = f->last_ts, .packets = f->packets,
+                          .handshake_seen = f->handshake_seen, .rtt_us = f->rtt_us,
+                          .reassembly = hu_reasm_name(f->reasm),
+                          .idle_close_us = idle_close_us, .incident = incident };
+    memcpy(row->cli_addr, f->addr[c], sizeof row->cli_addr);
+    memcpy(row->srv_addr, f->addr[sv], sizeof row->srv_addr);
+}
+
+bool hu_store_connection(hu_store *s, int64_t capture_id, const hu_conn_row *r, char *err,
+                         size_t n)
 {
     sqlite3_stmt *q = stmt(s, ST_INS_CONN);
+    char cli[64], srv[64];   /* bound SQLITE_STATIC: alive until run() resets q */
     if (q) {
-        char cli[64], srv[64];
-        uint8_t c = f->client, sv = (uint8_t)!f->client;
-        hu_endpoint_str(cli, sizeof cli, f->ipver, f->addr[c], f->port[c]);
-        hu_endpoint_str(srv, sizeof srv, f->ipver, f->addr[sv], f->port[sv]);
+        hu_endpoint_str(cli, sizeof cli, r->ipver, r->cli_addr, r->cli_port);
+        hu_endpoint_str(srv, sizeof srv, r->ipver, r->srv_addr, r->srv_port);
         sqlite3_bind_int64(q, 1, capture_id);
-        sqlite3_bind_int64(q, 2, (int64_t)f->id);
-        sqlite3_bind_text(q, 3, cli, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(q, 4, srv, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(q, 5, f->ipver);
-        sqlite3_bind_int64(q, 6, f->first_ts);
-        sqlite3_bind_int64(q, 7, f->last_ts);
-        sqlite3_bind_int64(q, 8, (int64_t)f->packets);
-        sqlite3_bind_int(q, 9, f->handshake_seen);
-        bind_opt_int(q, 10, f->rtt_us, f->rtt_us >= 0);
-        sqlite3_bind_text(q, 11, hu_reasm_name(f->reasm), -1, SQLITE_STATIC);
-        bind_opt_int(q, 12, idle_close_us, idle_close_us >= 0);
-        sqlite3_bind_int(q, 13, incident);
+        sqlite3_bind_int64(q, 2, (int64_t)r->number);
+        sqlite3_bind_text(q, 3, cli, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 4, srv, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 5, r->ipver);
+        sqlite3_bind_int64(q, 6, r->first_ts);
+        sqlite3_bind_int64(q, 7, r->last_ts);
+        sqlite3_bind_int64(q, 8, (int64_t)r->packets);
+        sqlite3_bind_int(q, 9, r->handshake_seen);
+        bind_opt_int(q, 10, r->rtt_us, r->rtt_us >= 0);
+        sqlite3_bind_text(q, 11, r->reassembly, -1, SQLITE_STATIC);
+        bind_opt_int(q, 12, r->idle_close_us, r->idle_close_us >= 0);
+        sqlite3_bind_int(q, 13, r->incident);
     }
     return run(s, q, "storing a connection", err, n);
 }

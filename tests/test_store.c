@@ -3,7 +3,8 @@
  * schema creation and migration, a newer schema refused, idempotent
  * re-analysis (by content, not path), a writer killed halfway, a reader
  * while a writer works, query/report/show output, and the failures a user
- * meets (unwritable path, not a database, locked, disk full).
+ * meets (unwritable path, not a database, locked, disk full); and the
+ * connection-row writer thread (storeq.c).
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "hangup/store.h"
+#include "hangup/storeq.h"
 #include "testutil.h"
 
 static int hangup(const char *args, char **out, char **err)
@@ -480,5 +482,84 @@ Test(store, kind_filters_in_analyze_report_and_show)
     cr_expect_eq(hangup(args, &out, &err), 2);
     cr_expect(strstr(err, "unknown incident kind 'bogus'"), "%s", err);
     free(out); free(err);
+    rm_db(db);
+}
+
+/* A new store at db with a capture begun (its id in *cap). */
+static hu_store *begun(const char *db, int64_t *cap)
+{
+    char err[1024] = "";
+    hu_store *s = hu_store_open(db, false, err, sizeof err);
+    cr_assert(s, "%s", err);
+    hu_capture_meta m = { .source = "test", .kind = "file", .link_type = "EN10MB" };
+    cr_assert(hu_store_begin(s, &m, cap, err, sizeof err), "%s", err);
+    return s;
+}
+
+/* storeq.c: rows queued from one thread, written by another, in order,
+ * past the queue's bound, with the owner's own statements in between. */
+Test(storeq, rows_are_written_in_order_beside_the_owners_own_writes, .timeout = 120)
+{
+    char *db = fresh_db();
+    char err[1024] = "";
+    int64_t cap;
+    hu_store *s = begun(db, &cap);
+    hu_storeq *q = hu_storeq_start(s, cap);
+    cr_assert(q);
+    enum { N = 70000 };   /* more than the queue holds: the producer waits */
+    for (int i = 0; i < N; i++) {
+        hu_conn_row r = { .number = (uint64_t)i + 1, .ipver = 4, .cli_port = 40000,
+                          .srv_port = 80, .first_ts = i, .last_ts = i + 1, .packets = 3,
+                          .rtt_us = -1, .reassembly = "libnids", .idle_close_us = i % 2 ? 5 : -1,
+                          .incident = i == 7 };
+        r.cli_addr[0] = 10, r.cli_addr[3] = 1;
+        r.srv_addr[0] = 10, r.srv_addr[3] = 2;
+        cr_assert(hu_storeq_connection(q, &r));
+        if (i % 10000 == 9999) {
+            hu_storeq_sync(q);
+            hu_storeq_lock(q);
+            sqlite3_stmt *st;
+            cr_assert_eq(sqlite3_prepare_v2(hu_store_db(s), "SELECT count(*) FROM connections",
+                                            -1, &st, NULL), SQLITE_OK);
+            cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+            cr_assert_eq(sqlite3_column_int64(st, 0), i + 1, "after sync, every queued row is written");
+            sqlite3_finalize(st);
+            hu_storeq_unlock(q);
+        }
+    }
+    cr_assert(hu_storeq_finish(q, err, sizeof err), "%s", err);
+    hu_capture_end e = { .packets = N, .complete = true, .link_type = "EN10MB" };
+    int64_t replaced;
+    cr_assert(hu_store_end(s, cap, &e, &replaced, err, sizeof err), "%s", err);
+    hu_store_close(s);
+    cr_assert_eq(scalar(db, "SELECT count(*) FROM connections"), N);
+    cr_assert_eq(scalar(db, "SELECT count(*) FROM connections WHERE number != id"), 0,
+                 "rows in the order they were queued");
+    cr_assert_eq(scalar(db, "SELECT count(*) FROM connections WHERE idle_close_us = 5"), N / 2);
+    cr_assert_eq(scalar(db, "SELECT number FROM connections WHERE incident = 1"), 8);
+    cr_assert_eq(scalar(db, "SELECT count(*) FROM connections WHERE client = '10.0.0.1:40000' "
+                            "AND server = '10.0.0.2:80' AND reassembly = 'libnids'"), N);
+    rm_db(db);
+}
+
+Test(storeq, a_failed_write_is_reported_and_later_rows_are_refused, .timeout = 60)
+{
+    char *db = fresh_db();
+    char err[1024] = "";
+    int64_t cap;
+    hu_store *s = begun(db, &cap);
+    /* A capture that does not exist: the foreign key refuses every row. */
+    hu_storeq *q = hu_storeq_start(s, cap + 1000);
+    cr_assert(q);
+    hu_conn_row r = { .number = 1, .ipver = 4, .rtt_us = -1, .reassembly = "libnids",
+                      .idle_close_us = -1 };
+    cr_assert(hu_storeq_connection(q, &r));
+    hu_storeq_sync(q);
+    cr_assert_not(hu_storeq_connection(q, &r), "refused once a write failed");
+    err[0] = '\0';
+    cr_assert_not(hu_storeq_finish(q, err, sizeof err));
+    cr_assert(strstr(err, "storing a connection"), "%s", err);
+    hu_store_abort(s);
+    hu_store_close(s);
     rm_db(db);
 }

@@ -47,9 +47,27 @@ bool hu_store_begin(hu_store *s, const hu_capture_meta *m, int64_t *capture_id, 
                     size_t errlen);
 bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r, char *err,
                        size_t errlen);
-/* A connection worth keeping: it had an incident, or an idle close. */
-bool hu_store_connection(hu_store *s, int64_t capture_id, const hu_flow *f, int64_t idle_close_us,
-                         bool incident, char *err, size_t errlen);
+/* A connection worth keeping (it had an incident, or an idle close), as
+ * plain values: rows may be written after the connection is gone
+ * (storeq.c). */
+typedef struct hu_conn_row {
+    uint64_t number;          /* connection number in its capture */
+    uint8_t ipver;
+    uint8_t cli_addr[16], srv_addr[16];
+    uint16_t cli_port, srv_port;
+    int64_t first_ts, last_ts;
+    uint64_t packets;
+    bool handshake_seen;
+    int64_t rtt_us;           /* -1 when unknown */
+    const char *reassembly;   /* hu_reasm_name(): static */
+    int64_t idle_close_us;    /* -1 when it did not end in an idle close */
+    bool incident;
+} hu_conn_row;
+
+/* The row for flow f. */
+void hu_conn_row_of(hu_conn_row *row, const hu_flow *f, int64_t idle_close_us, bool incident);
+bool hu_store_connection(hu_store *s, int64_t capture_id, const hu_conn_row *row, char *err,
+                         size_t errlen);
 bool hu_store_server(hu_store *s, int64_t capture_id, const hu_server_summary *sv, char *err,
                      size_t errlen);
 
