@@ -277,11 +277,9 @@ static void finish_incident(hu_analyzer *a, hu_incident_rec *rec)
         hu_report_incident(a->report, rec);
     char err[1024];
     if (a->capture_id > 0) {
-        if (a->storeq)
-            hu_storeq_lock(a->storeq);
+        hu_storeq_lock(a->storeq);
         bool ok = hu_store_incident(a->store, a->capture_id, rec, err, sizeof err);
-        if (a->storeq)
-            hu_storeq_unlock(a->storeq);
+        hu_storeq_unlock(a->storeq);
         if (!ok)
             store_fail(a, err);
     }
@@ -423,8 +421,12 @@ static void on_release(void *arg, hu_flow *f)
     if (a->capture_id > 0 && (idle_close >= 0 || incident)) {
         hu_conn_row row;
         hu_conn_row_of(&row, f, idle_close, incident);
-        if (a->storeq ? !hu_storeq_connection(a->storeq, &row) && !storeq_stop(a, err, sizeof err)
-                      : !hu_store_connection(a->store, a->capture_id, &row, err, sizeof err))
+        bool ok;
+        if (a->storeq)   /* refused only after a failed write: stopping says which */
+            ok = hu_storeq_connection(a->storeq, &row) || storeq_stop(a, err, sizeof err);
+        else
+            ok = hu_store_connection(a->store, a->capture_id, &row, err, sizeof err);
+        if (!ok)
             store_fail(a, err);
     }
     hu_history_release(a->history, f);
@@ -638,13 +640,10 @@ void hu_analyzer_tick(hu_analyzer *a)
     char err[1024];
     if (a->capture_id <= 0)
         return;
-    if (a->storeq) {   /* what was queued goes into this commit */
-        hu_storeq_sync(a->storeq);
-        hu_storeq_lock(a->storeq);
-    }
+    hu_storeq_sync(a->storeq);   /* what was queued goes into this commit */
+    hu_storeq_lock(a->storeq);
     bool ok = hu_store_checkpoint(a->store, err, sizeof err);
-    if (a->storeq)
-        hu_storeq_unlock(a->storeq);
+    hu_storeq_unlock(a->storeq);
     if (!ok)
         store_fail(a, err);
 }

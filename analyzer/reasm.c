@@ -300,6 +300,13 @@ static bool ipv4_as_is(const hu_pkt *p)
  * counted is handed to the parser's skip().  Returns that half, or NULL
  * when the segment must be delivered as usual.
  */
+/* Did libnids' client (the SYN sender) send a segment from src:sport?
+ * Its bytes then arrive in the stream's server half (as on_tcp reads them). */
+static bool sent_by_client(const struct tcp_stream *st, uint32_t src, uint16_t sport)
+{
+    return src == st->addr.saddr && sport == st->addr.source;
+}
+
 static struct half_stream *skip_half(const hu_reasm *r, const hu_flow *f, const hu_pkt *p,
                                      uint32_t src, int *dirp)
 {
@@ -307,9 +314,7 @@ static struct half_stream *skip_half(const hu_reasm *r, const hu_flow *f, const 
     if (!st || !r->cb.skippable || p->paylen == 0 || p->capturedlen != p->paylen ||
         (p->flags & (HU_TH_SYN | HU_TH_FIN | HU_TH_RST | HU_TH_URG)))
         return NULL;
-    /* libnids' client is the SYN sender; its bytes arrive in the server
-     * half (as on_tcp reads them). */
-    bool from_client = src == st->addr.saddr && p->sport == st->addr.source;
+    bool from_client = sent_by_client(st, src, p->sport);
     struct half_stream *rcv = from_client ? &st->server : &st->client;
     const struct half_stream *snd = from_client ? &st->client : &st->server;
     if (!rcv->collect || rcv->list || rcv->urg_seen ||
@@ -377,9 +382,7 @@ static void nids_call(hu_reasm *r, hu_flow *f, const hu_pkt *p, const uint8_t *i
         count = rcv->count;
         rcv->collect = 0;
     } else if (st && p->capturedlen) {
-        /* libnids' client is the SYN sender; its bytes go to the server half. */
-        bool from_client = r->cur_src == st->addr.saddr && p->sport == st->addr.source;
-        buffer_lend(r, from_client ? &st->server : &st->client);
+        buffer_lend(r, sent_by_client(st, r->cur_src, p->sport) ? &st->server : &st->client);
     }
     nids_pcap_handler(NULL, &r->hdr, (u_char *)(uintptr_t)ip);
     r->cur = NULL;

@@ -141,11 +141,22 @@ bool hu_storeq_connection(hu_storeq *q, const hu_conn_row *row)
     return ok;
 }
 
-void hu_storeq_lock(hu_storeq *q) { pthread_mutex_lock(&q->store_mu); }
-void hu_storeq_unlock(hu_storeq *q) { pthread_mutex_unlock(&q->store_mu); }
+void hu_storeq_lock(hu_storeq *q)
+{
+    if (q)
+        pthread_mutex_lock(&q->store_mu);
+}
+
+void hu_storeq_unlock(hu_storeq *q)
+{
+    if (q)
+        pthread_mutex_unlock(&q->store_mu);
+}
 
 void hu_storeq_sync(hu_storeq *q)
 {
+    if (!q)
+        return;
     pthread_mutex_lock(&q->mu);
     while ((q->n || q->writing) && !q->failed) {
         pthread_cond_signal(&q->work);

@@ -29,7 +29,9 @@ hu_storeq *hu_storeq_start(hu_store *s, int64_t capture_id);
  * calls hu_storeq_finish to learn why. */
 bool hu_storeq_connection(hu_storeq *q, const hu_conn_row *row);
 
-/* Exclusive use of the store for the caller's own writes. */
+/* Exclusive use of the store for the caller's own writes.  With q NULL
+ * (no writer: the caller writes rows itself) these and hu_storeq_sync
+ * do nothing. */
 void hu_storeq_lock(hu_storeq *q);
 void hu_storeq_unlock(hu_storeq *q);
 
