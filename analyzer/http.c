@@ -7,8 +7,10 @@
  *   START -> HEADERS -> (BODY_LEN | CHUNK_SIZE -> CHUNK_DATA -> CHUNK_CRLF
  *            ... -> TRAILERS | BODY_CLOSE) -> START
  *
- * Head lines are gathered in a per-direction buffer bounded by
- * HU_HTTP_LINE_MAX; body bytes are only counted, never copied.  Requests
+ * A head line that arrives whole in one fed chunk (nearly every one) is
+ * parsed where it lies; one split across chunks is gathered in a
+ * per-direction buffer first.  Either way a line is bounded by
+ * HU_HTTP_LINE_MAX, and body bytes are only counted, never copied.  Requests
  * enter a FIFO when their head is parsed and leave it when their final
  * response ends, which is how a response learns whether it answers HEAD
  * (no body) or CONNECT (a tunnel follows).  A capture gap puts a direction
@@ -227,18 +229,21 @@ static bool parse_status_line(hu_http_msg *m, const char *l, size_t n)
     return m->status >= 100;
 }
 
-/* Does the comma-separated list v contain token tok (case-insensitive)? */
-static bool list_has(const char *v, const char *tok)
+static bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+/* Does the comma-separated list v[0..n) contain token tok (case-insensitive)? */
+static bool list_has(const char *v, size_t n, const char *tok)
 {
     size_t tl = strlen(tok);
-    for (const char *p = v; *p;) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
+    const char *end = v + n;
+    for (const char *p = v; p < end;) {
+        while (p < end && (is_ows(*p) || *p == ','))
             p++;
         const char *e = p;
-        while (*e && *e != ',')
+        while (e < end && *e != ',')
             e++;
         const char *te = e;
-        while (te > p && (te[-1] == ' ' || te[-1] == '\t'))
+        while (te > p && is_ows(te[-1]))
             te--;
         if ((size_t)(te - p) == tl && strncasecmp(p, tok, tl) == 0)
             return true;
@@ -247,38 +252,67 @@ static bool list_has(const char *v, const char *tok)
     return false;
 }
 
-/* The last transfer coding is chunked. */
-static bool last_is_chunked(const char *v)
+/* The last transfer coding of v[0..n) is chunked. */
+static bool last_is_chunked(const char *v, size_t n)
 {
-    const char *last = v;
-    for (const char *p = v; *p; p++)
+    const char *last = v, *end = v + n;
+    for (const char *p = v; p < end; p++)
         if (*p == ',')
             last = p + 1;
-    while (*last == ' ' || *last == '\t')
+    while (last < end && is_ows(*last))
         last++;
-    size_t n = strlen(last);
-    while (n && (last[n - 1] == ' ' || last[n - 1] == '\t'))
-        n--;
-    return n == 7 && strncasecmp(last, "chunked", 7) == 0;
+    size_t ln = (size_t)(end - last);   /* v is already trimmed at its end */
+    return ln == 7 && strncasecmp(last, "chunked", 7) == 0;
 }
 
-static bool parse_header(hu_http_msg *m, char *l, size_t n)
+/* Keep-alive's "timeout=N" in v[0..n): N as strtol reads it (leading
+ * space, a sign, digits; no digits is 0), or -1 when absent or out of
+ * range. */
+static int keepalive_timeout(const char *v, size_t n)
 {
-    if (n && (l[0] == ' ' || l[0] == '\t'))
+    static const char key[] = "timeout=";
+    const size_t kl = sizeof key - 1;
+    for (size_t i = 0; i + kl <= n; i++) {
+        if (strncasecmp(v + i, key, kl) != 0)
+            continue;
+        size_t j = i + kl;
+        while (j < n && isspace((unsigned char)v[j]))
+            j++;
+        bool neg = j < n && v[j] == '-';
+        if (j < n && (v[j] == '-' || v[j] == '+'))
+            j++;
+        long s = 0;
+        for (; j < n && isdigit((unsigned char)v[j]); j++)
+            if ((s = s * 10 + (v[j] - '0')) >= 1000000)
+                return -1;
+        return neg && s ? -1 : (int)s;
+    }
+    return -1;
+}
+
+/* One header line l[0..n), read in place (the capture's bytes or the line
+ * buffer; never written).  A NUL ends the value, as it ended the
+ * NUL-terminated copy this parser once worked on. */
+static bool parse_header(hu_http_msg *m, const char *l, size_t n)
+{
+    if (n && is_ows(l[0]))
         return true;   /* obsolete line folding: ignored */
-    char *colon = memchr(l, ':', n);
+    const char *colon = memchr(l, ':', n);
     if (!colon || colon == l)
         return false;
-    for (char *c = l; c < colon; c++)
+    for (const char *c = l; c < colon; c++)
         if (!is_tchar((unsigned char)*c))
             return false;
     size_t nl = (size_t)(colon - l);
-    char *v = colon + 1;
-    while (*v == ' ' || *v == '\t')
+    const char *v = colon + 1, *end = l + n;
+    const char *nul = memchr(v, '\0', (size_t)(end - v));
+    if (nul)
+        end = nul;
+    while (v < end && is_ows(*v))
         v++;
-    size_t vl = strlen(v);
-    while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-        v[--vl] = '\0';
+    while (end > v && is_ows(end[-1]))
+        end--;
+    size_t vl = (size_t)(end - v);
 #define IS(name) (nl == sizeof(name) - 1 && strncasecmp(l, name, nl) == 0)
     if (IS("host")) {
         size_t hl = vl < sizeof m->host - 1 ? vl : sizeof m->host - 1;
@@ -297,23 +331,20 @@ static bool parse_header(hu_http_msg *m, char *l, size_t n)
             return false;   /* conflicting lengths: request smuggling */
         m->content_length = cl;
     } else if (IS("transfer-encoding")) {
-        m->chunked = last_is_chunked(v);
+        m->chunked = last_is_chunked(v, vl);
         if (!m->chunked && m->request)
             return false;
     } else if (IS("connection")) {
-        if (list_has(v, "close"))
+        if (list_has(v, vl, "close"))
             m->conn_close = true;
-        if (list_has(v, "keep-alive"))
+        if (list_has(v, vl, "keep-alive"))
             m->conn_keepalive = true;
     } else if (IS("keep-alive")) {
-        const char *t = strcasestr(v, "timeout=");
-        if (t) {
-            long s = strtol(t + 8, NULL, 10);
-            if (s >= 0 && s < 1000000)
-                m->keepalive_timeout = (int)s;
-        }
+        int t = keepalive_timeout(v, vl);
+        if (t >= 0)
+            m->keepalive_timeout = t;
     } else if (IS("expect")) {
-        if (strcasecmp(v, "100-continue") == 0)
+        if (vl == 12 && strncasecmp(v, "100-continue", 12) == 0)
             m->expect_continue = true;
     }
 #undef IS
@@ -399,13 +430,12 @@ static bool head_done(hu_http *h, int dir, const hu_http_cb *cb, void *arg)
     return true;
 }
 
-/* One complete line (CR LF stripped) in state START, HEADERS, CHUNK_SIZE
- * or TRAILERS. */
-static bool on_line(hu_http *h, int dir, int64_t ts, const hu_http_cb *cb, void *arg)
+/* One complete line l[0..n) (CR LF stripped) in state START, HEADERS,
+ * CHUNK_SIZE or TRAILERS. */
+static bool on_line(hu_http *h, int dir, const char *l, size_t n, int64_t ts,
+                    const hu_http_cb *cb, void *arg)
 {
     hu_http_dir *d = &h->d[dir];
-    char *l = d->line ? d->line : (char *)"";
-    size_t n = d->line_len;
     switch (d->st) {
     case ST_START:
         if (n == 0)
@@ -530,8 +560,21 @@ static bool feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
             }
             const uint8_t *lf = memchr(p + i, '\n', n - i);
             size_t take = lf ? (size_t)(lf - (p + i)) : n - i;
-            if (!line_append(d, p + i, take))
-                goto fail;
+            const char *l;
+            size_t ln;
+            if (lf && d->line_len == 0) {
+                /* The whole line is in this chunk (nearly always): it is
+                 * parsed where it lies. */
+                if (take > HU_HTTP_LINE_MAX)
+                    goto fail;
+                l = (const char *)(p + i);
+                ln = take;
+            } else {
+                if (!line_append(d, p + i, take))
+                    goto fail;
+                l = d->line;
+                ln = d->line_len;
+            }
             i += take;
             bool framing = d->st == ST_CHUNK_SIZE || d->st == ST_CHUNK_CRLF ||
                            d->st == ST_TRAILERS;
@@ -540,16 +583,16 @@ static bool feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
             if (!lf)
                 break;
             i++;   /* the LF */
-            if (d->line_len && d->line[d->line_len - 1] == '\r')
-                d->line[--d->line_len] = '\0';
+            if (ln && l[ln - 1] == '\r')
+                ln--;
             if (d->st == ST_CHUNK_CRLF) {
-                if (d->line_len != 0)
+                if (ln != 0)
                     goto fail;
                 d->st = ST_CHUNK_SIZE;
             } else {
                 /* A message's first byte may have come in an earlier chunk. */
                 int64_t line_ts = d->st == ST_START ? d->msg.start_ts : ts;
-                if (!on_line(h, dir, line_ts, cb, arg))
+                if (!on_line(h, dir, l, ln, line_ts, cb, arg))
                     goto fail;
             }
             d->line_len = 0;

@@ -236,6 +236,49 @@ Test(http, connection_tokens_and_keep_alive_hint)
                      true);
 }
 
+/* The keep-alive hint's number is read as strtol reads it (space, a
+ * sign, digits; none is 0), whether the line is parsed where it lies in
+ * the fed bytes or gathered across chunks first; out of range is no hint.
+ * A header value ends at trailing whitespace. */
+Test(http, keep_alive_timeout_is_read_as_strtol_reads_it)
+{
+    static const struct { const char *hdr; const char *kat; } cases[] = {
+        { "Keep-Alive: max=5, timeout= 7", "kat=7" },
+        { "Keep-Alive: timeout=+3 \t", "kat=3" },
+        { "Keep-Alive: timeout=-0", "kat=0" },
+        { "Keep-Alive: timeout=-4", "kat=-1" },
+        { "Keep-Alive: timeout=abc", "kat=0" },
+        { "Keep-Alive: timeout=999999", "kat=999999" },
+        { "Keep-Alive: timeout=1000000", "kat=-1" },
+        { "Keep-Alive: timeout=99999999999999999999999", "kat=-1" },
+        { "Keep-Alive: max=5", "kat=-1" },
+        { "Keep-Alive: timeout=", "kat=0" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char resp[256], want[256];
+        snprintf(resp, sizeof resp, "HTTP/1.1 204 No Content\r\n%s\r\n\r\n", cases[i].hdr);
+        snprintf(want, sizeof want,
+                 "H>GET / 1.1 host= cl=-1 ch=0 close=0 ka=0 exp=1 t=7|D>0|"
+                 "H<204 1.1 cl=-1 ch=0 close=0 %s|D<204|",
+                 cases[i].kat);
+        check_all_splits("GET / HTTP/1.1\r\nExpect: 100-continue \t\r\n\r\n", resp, want, true);
+    }
+}
+
+/* A NUL ends a header's value: what follows it is not read. */
+Test(http, nul_ends_a_header_value)
+{
+    static const char req[] = "POST / HTTP/1.1\r\nContent-Length: 3\0junk\r\n\r\nabc";
+    hu_http *h = hu_http_new();
+    logbuf l = {0};
+    bool ok = hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)req, sizeof req - 1, 1, &cb, &l);
+    cr_expect(ok, "log: %s", l.s);
+    cr_expect_eq(hu_http_outstanding(h), 1);
+    cr_expect_eq(hu_http_skippable(h, HU_HTTP_CLIENT), 0, "the body must have ended");
+    cr_expect(strstr(l.s, "D>") != NULL, "log: %s", l.s);
+    hu_http_free(h);
+}
+
 Test(http, malformed_input_marks_the_connection_unparsable)
 {
     static const char *const bad_req[] = {
@@ -275,6 +318,16 @@ Test(http, head_lines_are_bounded)
     for (int i = 0; i < 100 && ok; i++)
         ok = hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)junk, sizeof junk, 1, &cb, &l);
     cr_expect_not(ok, "a 100 KiB request line must be refused");
+    cr_expect(hu_http_unparsable(h));
+    hu_http_free(h);
+
+    /* The same bound for a line that arrives whole in one chunk. */
+    static char big[HU_HTTP_LINE_MAX + 64];
+    memcpy(big, "GET /", 5);
+    memset(big + 5, 'a', sizeof big - 5);
+    memcpy(big + sizeof big - 11, " HTTP/1.1\r\n", 11);
+    h = hu_http_new();
+    cr_expect_not(hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)big, sizeof big, 1, &cb, &l));
     cr_expect(hu_http_unparsable(h));
     hu_http_free(h);
 }
