@@ -537,13 +537,18 @@ static void tcpdump_relative(hu_flow *f, const hu_pkt *p, uint8_t s, hu_pktsum *
     out->sackbase = f->td_base[!s];
 }
 
+/* The ring's first size: enough for a probe or a refused connection.  A
+ * connection that outgrows it goes straight to HU_RING_MAX -- doubling
+ * step by step cost three more allocations and copies per connection,
+ * and nearly every connection that carries a request reaches the
+ * maximum. */
+#define HU_RING_FIRST 4
+
 static hu_pktsum *ring_push(hu_flow *f)
 {
     if (f->ring_len == f->ring_cap) {
         if (f->ring_cap < HU_RING_MAX) {
-            uint16_t ncap = f->ring_cap ? (uint16_t)(f->ring_cap * 2) : 2;
-            if (ncap > HU_RING_MAX)
-                ncap = HU_RING_MAX;
+            uint16_t ncap = f->ring_cap ? HU_RING_MAX : HU_RING_FIRST;
             hu_pktsum *nr = malloc(ncap * sizeof *nr);
             if (nr) {
                 for (unsigned i = 0; i < f->ring_len; i++)

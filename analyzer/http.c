@@ -21,7 +21,6 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 enum st {
     ST_START, ST_HEADERS, ST_BODY_LEN, ST_CHUNK_SIZE, ST_CHUNK_DATA, ST_CHUNK_CRLF,
@@ -231,6 +230,21 @@ static bool parse_status_line(hu_http_msg *m, const char *l, size_t n)
 
 static bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
+/* s[0..n) equals lower[0..n) ignoring ASCII case; lower is lower-case.
+ * Inline: it is asked of nearly every header line, where a call to
+ * strncasecmp cost more than the comparison. */
+static inline bool ascii_ieq(const char *s, const char *lower, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c + ('a' - 'A'));
+        if (c != lower[i])
+            return false;
+    }
+    return true;
+}
+
 /* Does the comma-separated list v[0..n) contain token tok (case-insensitive)? */
 static bool list_has(const char *v, size_t n, const char *tok)
 {
@@ -245,7 +259,7 @@ static bool list_has(const char *v, size_t n, const char *tok)
         const char *te = e;
         while (te > p && is_ows(te[-1]))
             te--;
-        if ((size_t)(te - p) == tl && strncasecmp(p, tok, tl) == 0)
+        if ((size_t)(te - p) == tl && ascii_ieq(p, tok, tl))
             return true;
         p = e;
     }
@@ -262,7 +276,7 @@ static bool last_is_chunked(const char *v, size_t n)
     while (last < end && is_ows(*last))
         last++;
     size_t ln = (size_t)(end - last);   /* v is already trimmed at its end */
-    return ln == 7 && strncasecmp(last, "chunked", 7) == 0;
+    return ln == 7 && ascii_ieq(last, "chunked", 7);
 }
 
 /* Keep-alive's "timeout=N" in v[0..n): N as strtol reads it (leading
@@ -273,7 +287,7 @@ static int keepalive_timeout(const char *v, size_t n)
     static const char key[] = "timeout=";
     const size_t kl = sizeof key - 1;
     for (size_t i = 0; i + kl <= n; i++) {
-        if (strncasecmp(v + i, key, kl) != 0)
+        if (!ascii_ieq(v + i, key, kl))
             continue;
         size_t j = i + kl;
         while (j < n && isspace((unsigned char)v[j]))
@@ -313,7 +327,7 @@ static bool parse_header(hu_http_msg *m, const char *l, size_t n)
     while (end > v && is_ows(end[-1]))
         end--;
     size_t vl = (size_t)(end - v);
-#define IS(name) (nl == sizeof(name) - 1 && strncasecmp(l, name, nl) == 0)
+#define IS(name) (nl == sizeof(name) - 1 && ascii_ieq(l, name, nl))
     if (IS("host")) {
         size_t hl = vl < sizeof m->host - 1 ? vl : sizeof m->host - 1;
         memcpy(m->host, v, hl);
@@ -344,7 +358,7 @@ static bool parse_header(hu_http_msg *m, const char *l, size_t n)
         if (t >= 0)
             m->keepalive_timeout = t;
     } else if (IS("expect")) {
-        if (vl == 12 && strncasecmp(v, "100-continue", 12) == 0)
+        if (vl == 12 && ascii_ieq(v, "100-continue", 12))
             m->expect_continue = true;
     }
 #undef IS
