@@ -262,8 +262,14 @@ static bool storeq_stop(hu_analyzer *a, char *err, size_t n)
 /* A database error: roll the capture back, say why once, store no more. */
 static void store_fail(hu_analyzer *a, const char *err)
 {
-    char qerr[1024];
-    storeq_stop(a, qerr, sizeof qerr);   /* nothing may write during the rollback */
+    char qerr[1024], ignored[1024];
+    /* If the row writer failed first, its reason is the one to give:
+     * SQLite rolls a transaction back by itself on a full disk, and what
+     * this thread tried next failed only for want of its capture's row
+     * (a foreign key).  Then nothing may write during the rollback. */
+    if (hu_storeq_failed(a->storeq, qerr, sizeof qerr))
+        err = qerr;
+    storeq_stop(a, ignored, sizeof ignored);
     hu_store_abort(a->store);
     a->capture_id = 0;
     a->store_failed = true;

@@ -69,6 +69,12 @@ static void *writer(void *arg)
             pthread_mutex_lock(&q->store_mu);
             for (size_t i = 0; i < ntake && ok; i++)
                 ok = hu_store_connection(q->store, q->capture_id, &take[i], err, sizeof err);
+            if (!ok) {   /* known before anyone else gets the store */
+                pthread_mutex_lock(&q->mu);
+                q->failed = true;
+                snprintf(q->err, sizeof q->err, "%s", err);
+                pthread_mutex_unlock(&q->mu);
+            }
             pthread_mutex_unlock(&q->store_mu);
         }
         mine = take;
@@ -76,10 +82,6 @@ static void *writer(void *arg)
 
         pthread_mutex_lock(&q->mu);
         q->writing = false;
-        if (!ok && !q->failed) {
-            q->failed = true;
-            snprintf(q->err, sizeof q->err, "%s", err);
-        }
     }
     pthread_cond_broadcast(&q->idle);
     pthread_mutex_unlock(&q->mu);
@@ -163,6 +165,18 @@ void hu_storeq_sync(hu_storeq *q)
         pthread_cond_wait(&q->idle, &q->mu);
     }
     pthread_mutex_unlock(&q->mu);
+}
+
+bool hu_storeq_failed(hu_storeq *q, char *err, size_t errlen)
+{
+    if (!q)
+        return false;
+    pthread_mutex_lock(&q->mu);
+    bool failed = q->failed;
+    if (failed)
+        snprintf(err, errlen, "%s", q->err);
+    pthread_mutex_unlock(&q->mu);
+    return failed;
 }
 
 bool hu_storeq_finish(hu_storeq *q, char *err, size_t errlen)

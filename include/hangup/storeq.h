@@ -38,6 +38,12 @@ void hu_storeq_unlock(hu_storeq *q);
 /* Return once every row queued so far is written (or a write failed). */
 void hu_storeq_sync(hu_storeq *q);
 
+/* True, with the reason in err, once a write has failed.  The writer
+ * records a failure before it lets go of the store, so a caller whose own
+ * write fails after it (SQLite rolls a transaction back by itself on a
+ * full disk) learns the first cause here.  NULL: false. */
+bool hu_storeq_failed(hu_storeq *q, char *err, size_t errlen);
+
 /* Write what is queued, stop the writer and free q (NULL is a no-op).
  * False, with the reason in err, if any write failed (rows after the
  * failure were dropped). */
