@@ -31,6 +31,7 @@
 #include "hangup/packet.h"
 
 #include <nids.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,7 @@ struct hu_reasm {
     intern_slot *intern;
     size_t intern_cap, intern_len;
     hu_reasm_stats st;
+    bool check;               /* HANGUP_CHECK_NIDS: bare ACKs also go to libnids */
     /* Buffers for libnids' receiving halves, lent for one call (nids_call). */
     struct { char *data; int size; } spare[HU_REASM_SPARES];
     unsigned nspare;
@@ -188,6 +190,10 @@ hu_reasm *hu_reasm_new(size_t streams, const hu_stream_cb *cb, void *arg, const 
         return NULL;
     r->cb = *cb;
     r->arg = arg;
+    /* A developer's check of bare_ack against libnids itself (the test
+     * suite runs every sample with it); any non-empty value but "0". */
+    const char *chk = getenv("HANGUP_CHECK_NIDS");
+    r->check = chk && *chk && strcmp(chk, "0") != 0;
     if (g_active || g_nids_failed) {
         *warn = g_active ? "libnids is already in use" : NULL;
         return r;
@@ -503,6 +509,115 @@ static void feed_segment(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p)
     f->seg_next[s] = next;
 }
 
+/*
+ * Bare ACKs need not travel either.  A third of a keep-alive capture's
+ * packets are ACKs without data, and for one on a stream whose halves are
+ * both established libnids does only this: it finds the stream (hashing
+ * the tuple both ways), drops the ACK if it is outside the receiver's
+ * window or fails the timestamp (PAWS) check, and otherwise records the
+ * acknowledgement and the sender's window.  No callback, no state change,
+ * nothing else -- libnids' IP layer has work only for fragments, which it
+ * is never given (ipv4_as_is, feed_nids).  So that is done here, on the
+ * stream hangup already holds, by the same rules (process_tcp and get_ts
+ * in libnids 1.26's tcp.c).  Anything else -- a FIN being confirmed, the
+ * handshake's last ACK, a receiver with a full out-of-order queue -- goes
+ * to libnids.  With HANGUP_CHECK_NIDS set in the environment, every such
+ * ACK is also given to libnids and the stream compared with what was
+ * predicted (see hu_reasm_new).
+ */
+#define HU_NIDS_ESTABLISHED 1   /* libnids' TCP_ESTABLISHED (tcp.c's own enum) */
+
+static bool seq_before(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+
+/* The TCP timestamp's value as libnids' get_ts reads the options (its
+ * loop, its limits, its answer for malformed options). */
+static bool nids_ts(const hu_pkt *p, uint32_t *ts)
+{
+    const uint8_t *o = p->opts;
+    int len = p->optlen, i = 0;
+    bool found = false;
+    while (i <= len - 10) {
+        switch (o[i]) {
+        case 0:   /* end of options */
+            return found;
+        case 1:   /* no-op */
+            i++;
+            continue;
+        case 8:
+            *ts = (uint32_t)o[i + 2] << 24 | (uint32_t)o[i + 3] << 16 |
+                  (uint32_t)o[i + 4] << 8 | o[i + 5];
+            found = true;
+            /* fall through */
+        default:
+            if (o[i + 1] < 2)
+                return found;
+            i += o[i + 1];
+        }
+    }
+    return found;
+}
+
+/* What libnids does with the bare ACK p from snd to rcv. */
+static void ack_apply(struct half_stream *snd, const struct half_stream *rcv, const hu_pkt *p)
+{
+    if (p->seq != rcv->ack_seq && (!seq_before(p->seq, rcv->ack_seq + rcv->window * rcv->wscale) ||
+                                   seq_before(p->seq, rcv->ack_seq)))
+        return;   /* outside the receiver's window */
+    uint32_t ts;
+    if (rcv->ts_on && nids_ts(p, &ts) && seq_before(ts, snd->curr_ts))
+        return;   /* an old timestamp */
+    if ((int32_t)(p->ack - snd->ack_seq) > 0)
+        snd->ack_seq = p->ack;
+    snd->window = p->win;
+}
+
+/* Take p here if it is a bare ACK libnids would only record; false to
+ * hand it to libnids as usual. */
+static bool bare_ack(hu_reasm *r, hu_flow *f, const hu_pkt *p)
+{
+    struct tcp_stream *st = f->nids_stream;
+    if (!st || p->paylen || !(p->flags & HU_TH_ACK) ||
+        (p->flags & (HU_TH_SYN | HU_TH_FIN | HU_TH_RST | HU_TH_URG)) ||
+        st->nids_state != NIDS_DATA || !st->listeners ||
+        st->client.state != HU_NIDS_ESTABLISHED || st->server.state != HU_NIDS_ESTABLISHED)
+        return false;
+    /* The stream's tuple is the flow's: the ports tell the sender, or
+     * when they are equal the IPv4 source (IPv6 ones are stand-ins). */
+    bool from_client;
+    if (p->sport != p->dport)
+        from_client = p->sport == st->addr.source;
+    else if (p->ipver == 4)
+        from_client = memcmp(p->src, &st->addr.saddr, 4) == 0;
+    else
+        return false;
+    struct half_stream *snd = from_client ? &st->client : &st->server;
+    struct half_stream *rcv = from_client ? &st->server : &st->client;
+    if (rcv->rmem_alloc > 65535)
+        return false;   /* libnids would prune the receiver's queue */
+    if (!r->check) {
+        ack_apply(snd, rcv, p);
+        return true;
+    }
+    struct tcp_stream want;
+    memcpy(&want, st, sizeof want);
+    ack_apply(from_client ? &want.client : &want.server, from_client ? &want.server : &want.client,
+              p);
+    feed_nids(r, f, p);
+    if (f->nids_stream == st) {   /* buffers are hangup's to lend (nids_call) */
+        want.client.data = st->client.data;
+        want.client.bufsize = st->client.bufsize;
+        want.server.data = st->server.data;
+        want.server.bufsize = st->server.bufsize;
+    }
+    if (f->nids_stream != st || memcmp(&want, st, sizeof want) != 0) {
+        fprintf(stderr, "hangup: HANGUP_CHECK_NIDS: packet %llu: libnids did not take the bare "
+                        "ACK as predicted\n", (unsigned long long)p->num);
+        abort();
+    }
+    r->st.acks_checked++;
+    return true;
+}
+
 void hu_reasm_packet(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p)
 {
     /* libnids creates streams only on a SYN.  A connection it has let go
@@ -511,7 +626,7 @@ void hu_reasm_packet(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p)
      * out: such packets are not handed to it. */
     bool streamless = f->reasm == HU_REASM_SEGMENTS ||
                       (f->reasm == HU_REASM_NIDS && !f->nids_stream);
-    if (r->nids_on && !(streamless && !(p->flags & HU_TH_SYN)))
+    if (r->nids_on && !(streamless && !(p->flags & HU_TH_SYN)) && !bare_ack(r, f, p))
         feed_nids(r, f, p);
     if (p->paylen > 0 && f->reasm != HU_REASM_NIDS)
         feed_segment(r, f, s, p);

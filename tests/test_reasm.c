@@ -9,6 +9,7 @@
  * hole makes it resynchronise at the next message, README says so).
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,4 +176,105 @@ Test(reasm, without_handshake_segments_still_tell_the_story)
     free(o);
     unlink(p);
     free((void *)p);
+}
+
+/*
+ * Bare ACKs on established streams are recorded by reasm.c itself, by
+ * libnids' rules, instead of being looked up in libnids (reasm.c,
+ * bare_ack).  HANGUP_CHECK_NIDS makes hangup give each of them to libnids
+ * as well and abort if libnids' stream differs in any byte from the
+ * prediction.  Every sample, and a crafted connection that goes through
+ * each of libnids' reasons to drop an ACK, must pass that check, and the
+ * output must not change with it.
+ */
+static int check_nids(const char *path, char **out)
+{
+    char cmd[4200], *plain = NULL, *err = NULL;
+    snprintf(cmd, sizeof cmd, "'%s' analyze --no-db --json '%s'", HANGUP_BIN, path);
+    int rc_plain = tu_sh(cmd, &plain, NULL);
+    snprintf(cmd, sizeof cmd, "HANGUP_CHECK_NIDS=1 '%s' analyze --no-db --json '%s'", HANGUP_BIN,
+             path);
+    int rc = tu_sh(cmd, out, &err);
+    cr_assert_eq(rc, rc_plain, "%s: exit %d with the check, %d without; stderr: %s", path, rc,
+                 rc_plain, err);
+    cr_assert_str_eq(*out, plain, "%s: output changed under the check", path);
+    const char *m = strstr(err, "HANGUP_CHECK_NIDS: ");
+    int n = m ? atoi(m + strlen("HANGUP_CHECK_NIDS: ")) : 0;
+    free(plain);
+    free(err);
+    return n;
+}
+
+Test(reasm, bare_acks_of_every_sample_are_taken_as_libnids_takes_them)
+{
+    DIR *d = opendir(HANGUP_SAMPLES);
+    cr_assert_not_null(d);
+    int total = 0, files = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        bool pcap = (n > 5 && strcmp(e->d_name + n - 5, ".pcap") == 0) ||
+                    (n > 7 && strcmp(e->d_name + n - 7, ".pcapng") == 0);
+        if (!pcap)
+            continue;
+        char *out = NULL;
+        total += check_nids(tu_sample(e->d_name), &out);
+        free(out);
+        files++;
+    }
+    closedir(d);
+    cr_assert_gt(files, 10);
+    cr_expect_gt(total, 100, "only %d bare ACKs checked in %d samples", total, files);
+}
+
+/* One IPv4 segment with timestamp options (TSval tsv) into w. */
+static void ts_seg(tu_pcap *w, int64_t t, bool from_client, uint8_t fl, uint32_t seq, uint32_t ack,
+                   uint32_t tsv, const uint8_t *opts_override, size_t optlen, const char *data)
+{
+    uint8_t opts[12] = { 1, 1, 8, 10, (uint8_t)(tsv >> 24), (uint8_t)(tsv >> 16),
+                         (uint8_t)(tsv >> 8), (uint8_t)tsv, 0, 0, 0, 1 };
+    uint8_t buf[2048];
+    const char *cli = "10.1.0.1", *srv = "10.1.0.2";
+    size_t len = tu_ip4_tcp(buf, from_client ? cli : srv, from_client ? 43000 : 8080,
+                            from_client ? srv : cli, from_client ? 8080 : 43000, fl, seq, ack,
+                            opts_override ? opts_override : opts,
+                            opts_override ? optlen : sizeof opts, data, data ? strlen(data) : 0);
+    tu_pcap_add(w, t, buf, (uint32_t)len, (uint32_t)len);
+}
+
+Test(reasm, bare_acks_dropped_by_window_or_timestamp_as_libnids_drops_them)
+{
+    const char *path = strdup(tu_tmp(".pcap"));
+    tu_pcap *w = tu_pcap_open(path, 101, 65535);
+    int64_t t = 1763740800000000LL;
+    const uint32_t C = 1000, S = 50000;   /* first data byte of each side */
+    static const char req[] = "GET /a HTTP/1.1\r\nHost: t\r\n\r\n";
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    const uint32_t RQ = sizeof req - 1, RS = sizeof resp - 1;
+    ts_seg(w, t += 1000, true, HU_TH_SYN, C - 1, 0, 100, NULL, 0, NULL);
+    ts_seg(w, t += 1000, false, HU_TH_SYN | A, S - 1, C, 500, NULL, 0, NULL);
+    ts_seg(w, t += 1000, true, A, C, S, 101, NULL, 0, NULL);
+    ts_seg(w, t += 1000, true, PA, C, S, 102, NULL, 0, req);
+    ts_seg(w, t += 1000, false, A, S, C + RQ, 501, NULL, 0, NULL);             /* taken */
+    /* Dropped ACKs acknowledge more than was sent: had they been taken,
+     * the sender's half would show it. */
+    ts_seg(w, t += 1000, false, A, S + 900000, C + RQ + 3, 502, NULL, 0, NULL);   /* beyond the window */
+    ts_seg(w, t += 1000, false, A, S - 70000, C + RQ + 3, 503, NULL, 0, NULL);    /* before it */
+    ts_seg(w, t += 1000, false, PA, S, C + RQ, 504, NULL, 0, resp);
+    ts_seg(w, t += 1000, true, A, C + RQ, S + RS + 3, 50, NULL, 0, NULL);      /* old timestamp */
+    ts_seg(w, t += 1000, true, A, C + RQ, S + RS, 103, NULL, 0, NULL);         /* taken */
+    static const uint8_t silly[] = { 1, 5, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0 };  /* a length-less option */
+    ts_seg(w, t += 1000, true, A, C + RQ, S + RS, 0, silly, sizeof silly, NULL);
+    static const uint8_t eol[] = { 0, 1, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0 };
+    ts_seg(w, t += 1000, true, A, C + RQ, S + RS, 0, eol, sizeof eol, NULL);
+    ts_seg(w, t += 1000, true, A | HU_TH_URG, C + RQ, S + RS, 104, NULL, 0, NULL);   /* to libnids */
+    ts_seg(w, t += 1000, true, A, C + RQ, S + RS + 7, 105, NULL, 0, NULL);     /* acks ahead */
+    tu_pcap_close(w);
+    char *out = NULL;
+    int n = check_nids(path, &out);
+    cr_expect_geq(n, 8, "%d bare ACKs checked", n);
+    cr_expect(strstr(out, "\"requests\":1") != NULL, "%s", out);
+    free(out);
+    unlink(path);
+    free((void *)path);
 }
