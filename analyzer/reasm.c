@@ -190,7 +190,7 @@ hu_reasm *hu_reasm_new(size_t streams, const hu_stream_cb *cb, void *arg, const 
         return NULL;
     r->cb = *cb;
     r->arg = arg;
-    /* A developer's check of bare_ack against libnids itself (the test
+    /* A developer's check of nids_shortcut against libnids itself (the test
      * suite runs every sample with it); any non-empty value but "0". */
     const char *chk = getenv("HANGUP_CHECK_NIDS");
     r->check = chk && *chk && strcmp(chk, "0") != 0;
@@ -510,27 +510,32 @@ static void feed_segment(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p)
 }
 
 /*
- * Bare ACKs need not travel either.  A third of a keep-alive capture's
- * packets are ACKs without data, and for one on a stream whose halves are
- * both established libnids does only this: it finds the stream (hashing
- * the tuple both ways), drops the ACK if it is outside the receiver's
- * window or fails the timestamp (PAWS) check, and otherwise records the
- * acknowledgement and the sender's window.  No callback, no state change,
- * nothing else -- libnids' IP layer has work only for fragments, which it
- * is never given (ipv4_as_is, feed_nids).  So that is done here, on the
- * stream hangup already holds, by the same rules (process_tcp and get_ts
- * in libnids 1.26's tcp.c).  Anything else -- a FIN being confirmed, the
- * handshake's last ACK, a receiver with a full out-of-order queue -- goes
- * to libnids.  With HANGUP_CHECK_NIDS set in the environment, every such
- * ACK is also given to libnids and the stream compared with what was
- * predicted (see hu_reasm_new).
+ * Nor need libnids look up a segment whose fate is already known.  For a
+ * bare ACK, or a body segment that skip_half would have libnids only
+ * count, on a stream whose halves are both established, libnids does
+ * only this: it finds the stream (hashing the tuple both ways), drops the
+ * segment if it lies outside the receiver's window or fails the timestamp
+ * (PAWS) check, records the acknowledgement, and for the body segment
+ * takes the sender's timestamp and counts the bytes; then it records the
+ * sender's window.  No callback, no other state -- its IP layer has work
+ * only for fragments, which it is never given (ipv4_as_is, feed_nids).
+ * A third of a keep-alive capture's packets are bare ACKs and most of the
+ * rest body segments, so that is done here, on the stream hangup already
+ * holds, by the same rules (process_tcp, tcp_queue, add_from_skb and
+ * get_ts in libnids 1.26's tcp.c).  Anything else -- a FIN, the
+ * handshake's last ACK, a segment out of order or beside queued ones,
+ * urgent data, a receiver with a full out-of-order queue -- goes to
+ * libnids.  With HANGUP_CHECK_NIDS set in the environment, every segment
+ * taken here is also given to libnids and the stream compared byte for
+ * byte with what was predicted (see hu_reasm_new).
  */
 #define HU_NIDS_ESTABLISHED 1   /* libnids' TCP_ESTABLISHED (tcp.c's own enum) */
 
 static bool seq_before(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 
-/* The TCP timestamp's value as libnids' get_ts reads the options (its
- * loop, its limits, its answer for malformed options). */
+/* The TCP timestamp as libnids' get_ts reads the options (its loop, its
+ * limits, its answer for malformed options): *ts is written at each
+ * timestamp option met, as get_ts writes it. */
 static bool nids_ts(const hu_pkt *p, uint32_t *ts)
 {
     const uint8_t *o = p->opts;
@@ -557,29 +562,39 @@ static bool nids_ts(const hu_pkt *p, uint32_t *ts)
     return found;
 }
 
-/* What libnids does with the bare ACK p from snd to rcv. */
-static void ack_apply(struct half_stream *snd, const struct half_stream *rcv, const hu_pkt *p)
+/* What libnids does with segment p from snd to rcv (a bare ACK, or body
+ * bytes it only counts); returns the bytes counted. */
+static uint32_t nids_take(struct half_stream *snd, struct half_stream *rcv, const hu_pkt *p)
 {
-    if (p->seq != rcv->ack_seq && (!seq_before(p->seq, rcv->ack_seq + rcv->window * rcv->wscale) ||
-                                   seq_before(p->seq, rcv->ack_seq)))
-        return;   /* outside the receiver's window */
+    uint32_t len = p->paylen;
+    if (!(len == 0 && p->seq == rcv->ack_seq) &&
+        (!seq_before(p->seq, rcv->ack_seq + rcv->window * rcv->wscale) ||
+         seq_before(p->seq + len, rcv->ack_seq)))
+        return 0;   /* outside the receiver's window */
     uint32_t ts;
     if (rcv->ts_on && nids_ts(p, &ts) && seq_before(ts, snd->curr_ts))
-        return;   /* an old timestamp */
-    if ((int32_t)(p->ack - snd->ack_seq) > 0)
+        return 0;   /* an old timestamp */
+    if ((p->flags & HU_TH_ACK) && (int32_t)(p->ack - snd->ack_seq) > 0)
         snd->ack_seq = p->ack;
+    if (len) {
+        nids_ts(p, &snd->curr_ts);
+        rcv->count += (int)len;
+        rcv->offset = rcv->count;
+    }
     snd->window = p->win;
+    return len;
 }
 
-/* Take p here if it is a bare ACK libnids would only record; false to
- * hand it to libnids as usual. */
-static bool bare_ack(hu_reasm *r, hu_flow *f, const hu_pkt *p)
+/* Take p here if libnids would only record it; false to hand it to
+ * libnids as usual. */
+static bool nids_shortcut(hu_reasm *r, hu_flow *f, const hu_pkt *p)
 {
     struct tcp_stream *st = f->nids_stream;
-    if (!st || p->paylen || !(p->flags & HU_TH_ACK) ||
-        (p->flags & (HU_TH_SYN | HU_TH_FIN | HU_TH_RST | HU_TH_URG)) ||
+    if (!st || (p->flags & (HU_TH_SYN | HU_TH_FIN | HU_TH_RST | HU_TH_URG)) ||
         st->nids_state != NIDS_DATA || !st->listeners ||
         st->client.state != HU_NIDS_ESTABLISHED || st->server.state != HU_NIDS_ESTABLISHED)
+        return false;
+    if (p->paylen == 0 && !(p->flags & HU_TH_ACK))
         return false;
     /* The stream's tuple is the flow's: the ports tell the sender, or
      * when they are equal the IPv4 source (IPv6 ones are stand-ins). */
@@ -592,29 +607,44 @@ static bool bare_ack(hu_reasm *r, hu_flow *f, const hu_pkt *p)
         return false;
     struct half_stream *snd = from_client ? &st->client : &st->server;
     struct half_stream *rcv = from_client ? &st->server : &st->client;
+    int dir = from_client ? HU_HTTP_CLIENT : HU_HTTP_SERVER;
     if (rcv->rmem_alloc > 65535)
         return false;   /* libnids would prune the receiver's queue */
+    if (p->paylen) {   /* skip_half's conditions, on the sender found here */
+        if (!r->cb.skippable || p->capturedlen != p->paylen || !rcv->collect || rcv->list ||
+            rcv->urg_seen ||
+            p->seq != snd->first_data_seq + (uint32_t)rcv->count + (uint32_t)rcv->urg_count ||
+            r->cb.skippable(r->arg, f, dir) < p->paylen)
+            return false;
+    }
     if (!r->check) {
-        ack_apply(snd, rcv, p);
+        uint32_t n = nids_take(snd, rcv, p);
+        if (n)
+            r->cb.skip(r->arg, f, dir, n);
         return true;
     }
     struct tcp_stream want;
     memcpy(&want, st, sizeof want);
-    ack_apply(from_client ? &want.client : &want.server, from_client ? &want.server : &want.client,
-              p);
-    feed_nids(r, f, p);
+    int count = rcv->count;
+    uint32_t n = nids_take(from_client ? &want.client : &want.server,
+                           from_client ? &want.server : &want.client, p);
+    feed_nids(r, f, p);   /* libnids counts, and skip() is called, there */
     if (f->nids_stream == st) {   /* buffers are hangup's to lend (nids_call) */
         want.client.data = st->client.data;
         want.client.bufsize = st->client.bufsize;
         want.server.data = st->server.data;
         want.server.bufsize = st->server.bufsize;
     }
-    if (f->nids_stream != st || memcmp(&want, st, sizeof want) != 0) {
-        fprintf(stderr, "hangup: HANGUP_CHECK_NIDS: packet %llu: libnids did not take the bare "
-                        "ACK as predicted\n", (unsigned long long)p->num);
+    if (f->nids_stream != st || memcmp(&want, st, sizeof want) != 0 ||
+        (uint32_t)(rcv->count - count) != n) {
+        fprintf(stderr, "hangup: HANGUP_CHECK_NIDS: packet %llu: libnids did not take the "
+                        "segment as predicted\n", (unsigned long long)p->num);
         abort();
     }
-    r->st.acks_checked++;
+    if (p->paylen)
+        r->st.segs_checked++;
+    else
+        r->st.acks_checked++;
     return true;
 }
 
@@ -626,7 +656,7 @@ void hu_reasm_packet(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p)
      * out: such packets are not handed to it. */
     bool streamless = f->reasm == HU_REASM_SEGMENTS ||
                       (f->reasm == HU_REASM_NIDS && !f->nids_stream);
-    if (r->nids_on && !(streamless && !(p->flags & HU_TH_SYN)) && !bare_ack(r, f, p))
+    if (r->nids_on && !(streamless && !(p->flags & HU_TH_SYN)) && !nids_shortcut(r, f, p))
         feed_nids(r, f, p);
     if (p->paylen > 0 && f->reasm != HU_REASM_NIDS)
         feed_segment(r, f, s, p);

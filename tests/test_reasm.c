@@ -187,7 +187,7 @@ Test(reasm, without_handshake_segments_still_tell_the_story)
  * each of libnids' reasons to drop an ACK, must pass that check, and the
  * output must not change with it.
  */
-static int check_nids(const char *path, char **out)
+static int check_nids(const char *path, char **out, int *segs_out)
 {
     char cmd[4200], *plain = NULL, *err = NULL;
     snprintf(cmd, sizeof cmd, "'%s' analyze --no-db --json '%s'", HANGUP_BIN, path);
@@ -199,17 +199,22 @@ static int check_nids(const char *path, char **out)
                  rc_plain, err);
     cr_assert_str_eq(*out, plain, "%s: output changed under the check", path);
     const char *m = strstr(err, "HANGUP_CHECK_NIDS: ");
-    int n = m ? atoi(m + strlen("HANGUP_CHECK_NIDS: ")) : 0;
+    int acks = 0, segs = 0;
+    if (m)
+        cr_assert_eq(sscanf(m, "HANGUP_CHECK_NIDS: %d bare ACKs and %d body segments", &acks, &segs),
+                     2, "%s", m);
+    if (segs_out)
+        *segs_out = segs;
     free(plain);
     free(err);
-    return n;
+    return acks;
 }
 
-Test(reasm, bare_acks_of_every_sample_are_taken_as_libnids_takes_them)
+Test(reasm, segments_of_every_sample_are_taken_as_libnids_takes_them)
 {
     DIR *d = opendir(HANGUP_SAMPLES);
     cr_assert_not_null(d);
-    int total = 0, files = 0;
+    int total = 0, total_segs = 0, files = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t n = strlen(e->d_name);
@@ -218,13 +223,16 @@ Test(reasm, bare_acks_of_every_sample_are_taken_as_libnids_takes_them)
         if (!pcap)
             continue;
         char *out = NULL;
-        total += check_nids(tu_sample(e->d_name), &out);
+        int segs = 0;
+        total += check_nids(tu_sample(e->d_name), &out, &segs);
+        total_segs += segs;
         free(out);
         files++;
     }
     closedir(d);
     cr_assert_gt(files, 10);
     cr_expect_gt(total, 100, "only %d bare ACKs checked in %d samples", total, files);
+    cr_expect_gt(total_segs, 0, "no body segment checked in %d samples", files);
 }
 
 /* One IPv4 segment with timestamp options (TSval tsv) into w. */
@@ -242,15 +250,17 @@ static void ts_seg(tu_pcap *w, int64_t t, bool from_client, uint8_t fl, uint32_t
     tu_pcap_add(w, t, buf, (uint32_t)len, (uint32_t)len);
 }
 
-Test(reasm, bare_acks_dropped_by_window_or_timestamp_as_libnids_drops_them)
+Test(reasm, segments_dropped_by_window_or_timestamp_as_libnids_drops_them)
 {
     const char *path = strdup(tu_tmp(".pcap"));
     tu_pcap *w = tu_pcap_open(path, 101, 65535);
     int64_t t = 1763740800000000LL;
     const uint32_t C = 1000, S = 50000;   /* first data byte of each side */
     static const char req[] = "GET /a HTTP/1.1\r\nHost: t\r\n\r\n";
-    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-    const uint32_t RQ = sizeof req - 1, RS = sizeof resp - 1;
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 32\r\n\r\n0123456789";
+    /* resp carries the head and the body's first 10 bytes; RS is all the
+     * server sends. */
+    const uint32_t RQ = sizeof req - 1, R1 = sizeof resp - 1, RS = R1 + 22;
     ts_seg(w, t += 1000, true, HU_TH_SYN, C - 1, 0, 100, NULL, 0, NULL);
     ts_seg(w, t += 1000, false, HU_TH_SYN | A, S - 1, C, 500, NULL, 0, NULL);
     ts_seg(w, t += 1000, true, A, C, S, 101, NULL, 0, NULL);
@@ -261,6 +271,12 @@ Test(reasm, bare_acks_dropped_by_window_or_timestamp_as_libnids_drops_them)
     ts_seg(w, t += 1000, false, A, S + 900000, C + RQ + 3, 502, NULL, 0, NULL);   /* beyond the window */
     ts_seg(w, t += 1000, false, A, S - 70000, C + RQ + 3, 503, NULL, 0, NULL);    /* before it */
     ts_seg(w, t += 1000, false, PA, S, C + RQ, 504, NULL, 0, resp);
+    /* The rest of the body in three segments, counted and not delivered:
+     * the first with an old timestamp (dropped), then sent again. */
+    ts_seg(w, t += 1000, false, PA, S + R1, C + RQ + 3, 400, NULL, 0, "abcdefghij");
+    ts_seg(w, t += 1000, false, PA, S + R1, C + RQ, 505, NULL, 0, "abcdefghij");
+    ts_seg(w, t += 1000, false, PA, S + R1 + 10, C + RQ, 506, NULL, 0, "klmnopqrst");
+    ts_seg(w, t += 1000, false, PA, S + R1 + 20, C + RQ, 507, NULL, 0, "uv");
     ts_seg(w, t += 1000, true, A, C + RQ, S + RS + 3, 50, NULL, 0, NULL);      /* old timestamp */
     ts_seg(w, t += 1000, true, A, C + RQ, S + RS, 103, NULL, 0, NULL);         /* taken */
     static const uint8_t silly[] = { 1, 5, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0 };  /* a length-less option */
@@ -271,8 +287,9 @@ Test(reasm, bare_acks_dropped_by_window_or_timestamp_as_libnids_drops_them)
     ts_seg(w, t += 1000, true, A, C + RQ, S + RS + 7, 105, NULL, 0, NULL);     /* acks ahead */
     tu_pcap_close(w);
     char *out = NULL;
-    int n = check_nids(path, &out);
+    int segs = 0, n = check_nids(path, &out, &segs);
     cr_expect_geq(n, 8, "%d bare ACKs checked", n);
+    cr_expect_geq(segs, 3, "%d body segments checked", segs);
     cr_expect(strstr(out, "\"requests\":1") != NULL, "%s", out);
     free(out);
     unlink(path);

@@ -56,8 +56,9 @@ typedef struct hu_reasm_stats {
     uint64_t segment_flows;   /* connections on per-segment delivery */
     uint64_t gaps;            /* holes reported to the HTTP layer */
     uint64_t ipv6_addrs;      /* IPv6 addresses given IPv4 stand-ins */
-    uint64_t acks_checked;    /* bare ACKs recorded by reasm.c and checked against
-                                 libnids (HANGUP_CHECK_NIDS) */
+    /* Segments reasm.c took itself and checked against libnids
+     * (HANGUP_CHECK_NIDS): bare ACKs, and body segments only counted. */
+    uint64_t acks_checked, segs_checked;
 } hu_reasm_stats;
 void hu_reasm_stats_get(const hu_reasm *r, hu_reasm_stats *st);
 
