@@ -21,6 +21,7 @@
 #include "hangup/flow.h"
 #include "hangup/tcpprint.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
@@ -114,6 +115,24 @@ void hu_pktsum_copy(hu_pktsum *dst, const hu_pktsum *src)
     dst->http_heap = src->http_heap ? strdup(src->http_heap) : NULL;
 }
 
+static_assert(HU_RING_MAX <= 32, "ring_heap has a bit per ring slot");
+
+/* Free the suffixes ring slot i holds on the heap (ring_heap says which). */
+static void ring_free_heap(hu_flow *f, unsigned i)
+{
+    if (f->ring_heap & (1u << i)) {
+        free(f->ring[i].http_heap);
+        f->ring[i].http_heap = NULL;
+        f->ring_heap &= ~(1u << i);
+    }
+}
+
+static void ring_free_heaps(hu_flow *f)
+{
+    while (f->ring_heap)
+        ring_free_heap(f, (unsigned)__builtin_ctz(f->ring_heap));
+}
+
 /* Which list a flow belongs on. */
 static int flow_list(const hu_flow *f)
 {
@@ -173,8 +192,7 @@ static void flow_release(hu_flowtab *t, hu_flow *f)
         *pp = f->hnext;
     lru_unlink(t, f);
     t->count--;
-    for (unsigned i = 0; i < f->ring_len; i++)
-        hu_pktsum_clear(&f->ring[(f->ring_head + i) % f->ring_cap]);
+    ring_free_heaps(f);
     free(f->ring);
     free(f->reqwin);
     if (f->pk) {
@@ -198,8 +216,7 @@ hu_flow_pkts *hu_flow_pkts_get(hu_flow *f)
 
 void hu_flow_compact(hu_flow *f)
 {
-    for (unsigned i = 0; i < f->ring_len; i++)
-        hu_pktsum_clear(&f->ring[(f->ring_head + i) % f->ring_cap]);
+    ring_free_heaps(f);
     f->ring_dropped += f->ring_len;
     free(f->ring);
     f->ring = NULL;
@@ -551,8 +568,13 @@ static hu_pktsum *ring_push(hu_flow *f)
             uint16_t ncap = f->ring_cap ? HU_RING_MAX : HU_RING_FIRST;
             hu_pktsum *nr = malloc(ncap * sizeof *nr);
             if (nr) {
-                for (unsigned i = 0; i < f->ring_len; i++)
-                    nr[i] = f->ring[(f->ring_head + i) % f->ring_cap];
+                uint32_t heap = 0;
+                for (unsigned i = 0; i < f->ring_len; i++) {
+                    unsigned from = (f->ring_head + i) % f->ring_cap;
+                    nr[i] = f->ring[from];
+                    heap |= ((f->ring_heap >> from) & 1u) << i;
+                }
+                f->ring_heap = heap;
                 free(f->ring);
                 f->ring = nr;
                 f->ring_cap = ncap;
@@ -562,8 +584,7 @@ static hu_pktsum *ring_push(hu_flow *f)
         if (f->ring_len == f->ring_cap) {
             if (f->ring_cap == 0)
                 return NULL;
-            hu_pktsum *old = &f->ring[f->ring_head];
-            hu_pktsum_clear(old);
+            ring_free_heap(f, f->ring_head);   /* the slot is rewritten whole */
             f->ring_head = (uint16_t)((f->ring_head + 1) % f->ring_cap);
             f->ring_len--;
             f->ring_dropped++;
@@ -730,6 +751,8 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
             e->http_inline[sfx_len] = '\0';
         } else if (sfx_len) {
             e->http_heap = strndup(sfx, sfx_len);
+            if (e->http_heap)
+                f->ring_heap |= 1u << (unsigned)(e - f->ring);
         }
     } else {
         hu_pktsum tmp;

@@ -4,6 +4,7 @@
  * ring, expiry, eviction and port reuse.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hangup/flow.h"
@@ -119,6 +120,39 @@ Test(flow, ring_is_bounded_and_counts_what_it_dropped)
     cr_expect_eq(f->ring_len, HU_RING_MAX);
     cr_expect_eq(f->ring_dropped, 101 - HU_RING_MAX);
     cr_expect_eq(hu_flow_ring_at(f, HU_RING_MAX - 1)->num, pk.num, "newest last");
+}
+
+/* Long suffixes live on the heap: kept through the ring's growth, freed
+ * when their slot is overwritten and when the connection goes (ASan and
+ * LeakSanitizer watch the frees); short ones stay inline. */
+Test(flow, ring_keeps_long_and_short_suffixes_across_growth_and_wrap)
+{
+    feed(true, 0, HU_TH_SYN, 1, 0, NULL, 0, NULL);
+    feed(false, 1, HU_TH_SYN | A, 1, 2, NULL, 0, NULL);
+    char req[200];
+    uint32_t seq = 2;
+    hu_flow *f = NULL;
+    for (int i = 0; i < 70; i++) {
+        /* Every third request has a long target (its suffix > 64 bytes). */
+        int n = snprintf(req, sizeof req, "GET /%s/%d HTTP/1.1\r\nHost: t\r\n\r\n",
+                         i % 3 ? "x" : "a-rather-long-path/that-makes-the-suffix/spill-over", i);
+        f = feed(true, 2 + i, PA, seq, 2, req, (uint32_t)n, NULL);
+        seq += (uint32_t)n;
+    }
+    cr_assert_eq(f->ring_len, HU_RING_MAX);
+    for (unsigned k = 0; k < HU_RING_MAX; k++) {
+        int i = 70 - HU_RING_MAX + (int)k;
+        char want[200];
+        snprintf(want, sizeof want, ": HTTP: GET /%s/%d HTTP/1.1",
+                 i % 3 ? "x" : "a-rather-long-path/that-makes-the-suffix/spill-over", i);
+        const hu_pktsum *e = hu_flow_ring_at(f, k);
+        const char *got = hu_pktsum_http(e);
+        cr_assert_not_null(got, "slot %u", k);
+        cr_expect_str_eq(got, want, "slot %u", k);
+        cr_expect_eq(e->http_heap != NULL, strlen(want) >= sizeof e->http_inline, "slot %u", k);
+        cr_expect_eq((f->ring_heap >> (unsigned)(e - f->ring)) & 1u, e->http_heap != NULL,
+                     "slot %u", k);
+    }
 }
 
 Test(flow, idle_and_closed_flows_are_released)
