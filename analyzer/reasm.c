@@ -58,7 +58,8 @@ struct hu_reasm {
     intern_slot *intern;
     size_t intern_cap, intern_len;
     hu_reasm_stats st;
-    bool check;               /* HANGUP_CHECK_NIDS: bare ACKs also go to libnids */
+    bool check;               /* HANGUP_CHECK_NIDS: what nids_shortcut takes goes to
+                                 libnids too, to be compared */
     /* Buffers for libnids' receiving halves, lent for one call (nids_call). */
     struct { char *data; int size; } spare[HU_REASM_SPARES];
     unsigned nspare;
@@ -303,8 +304,9 @@ static bool ipv4_as_is(const hu_pkt *p)
  * body short of a message's end, the receiving half's collect flag is
  * lowered for that one call: libnids then runs its checks and advances
  * the stream exactly as before but only counts the bytes, and whatever it
- * counted is handed to the parser's skip().  Returns that half, or NULL
- * when the segment must be delivered as usual.
+ * counted is handed to the parser's skip().  skip_half returns that half,
+ * or NULL when the segment must be delivered as usual; on an established
+ * stream nids_shortcut (below) takes such a segment without libnids.
  */
 /* Did libnids' client (the SYN sender) send a segment from src:sport?
  * Its bytes then arrive in the stream's server half (as on_tcp reads them). */
@@ -313,21 +315,30 @@ static bool sent_by_client(const struct tcp_stream *st, uint32_t src, uint16_t s
     return src == st->addr.saddr && sport == st->addr.source;
 }
 
+/* Would libnids only count segment p, sent by snd's side to rcv (dir)?
+ * The next bytes rcv expects, nothing queued out of order, no urgent
+ * data, no SYN/FIN/RST, all of it captured and all of it body. */
+static bool only_counted(const hu_reasm *r, const hu_flow *f, const hu_pkt *p,
+                         const struct half_stream *snd, const struct half_stream *rcv, int dir)
+{
+    return r->cb.skippable && p->paylen && p->capturedlen == p->paylen &&
+           !(p->flags & (HU_TH_SYN | HU_TH_FIN | HU_TH_RST | HU_TH_URG)) && rcv->collect &&
+           !rcv->list && !rcv->urg_seen &&
+           p->seq == snd->first_data_seq + (uint32_t)rcv->count + (uint32_t)rcv->urg_count &&
+           r->cb.skippable(r->arg, f, dir) >= p->paylen;
+}
+
 static struct half_stream *skip_half(const hu_reasm *r, const hu_flow *f, const hu_pkt *p,
                                      uint32_t src, int *dirp)
 {
     struct tcp_stream *st = f->nids_stream;
-    if (!st || !r->cb.skippable || p->paylen == 0 || p->capturedlen != p->paylen ||
-        (p->flags & (HU_TH_SYN | HU_TH_FIN | HU_TH_RST | HU_TH_URG)))
+    if (!st || p->paylen == 0)
         return NULL;
     bool from_client = sent_by_client(st, src, p->sport);
     struct half_stream *rcv = from_client ? &st->server : &st->client;
     const struct half_stream *snd = from_client ? &st->client : &st->server;
-    if (!rcv->collect || rcv->list || rcv->urg_seen ||
-        p->seq != snd->first_data_seq + (uint32_t)rcv->count + (uint32_t)rcv->urg_count)
-        return NULL;
     int dir = from_client ? HU_HTTP_CLIENT : HU_HTTP_SERVER;
-    if (r->cb.skippable(r->arg, f, dir) < p->paylen)
+    if (!only_counted(r, f, p, snd, rcv, dir))
         return NULL;
     *dirp = dir;
     return rcv;
@@ -531,8 +542,6 @@ static void feed_segment(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p)
  */
 #define HU_NIDS_ESTABLISHED 1   /* libnids' TCP_ESTABLISHED (tcp.c's own enum) */
 
-static bool seq_before(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
-
 /* The TCP timestamp as libnids' get_ts reads the options (its loop, its
  * limits, its answer for malformed options): *ts is written at each
  * timestamp option met, as get_ts writes it. */
@@ -568,11 +577,11 @@ static uint32_t nids_take(struct half_stream *snd, struct half_stream *rcv, cons
 {
     uint32_t len = p->paylen;
     if (!(len == 0 && p->seq == rcv->ack_seq) &&
-        (!seq_before(p->seq, rcv->ack_seq + rcv->window * rcv->wscale) ||
-         seq_before(p->seq + len, rcv->ack_seq)))
+        (!hu_seq_lt(p->seq, rcv->ack_seq + rcv->window * rcv->wscale) ||
+         hu_seq_lt(p->seq + len, rcv->ack_seq)))
         return 0;   /* outside the receiver's window */
     uint32_t ts;
-    if (rcv->ts_on && nids_ts(p, &ts) && seq_before(ts, snd->curr_ts))
+    if (rcv->ts_on && nids_ts(p, &ts) && hu_seq_lt(ts, snd->curr_ts))
         return 0;   /* an old timestamp */
     if ((p->flags & HU_TH_ACK) && (int32_t)(p->ack - snd->ack_seq) > 0)
         snd->ack_seq = p->ack;
@@ -610,13 +619,8 @@ static bool nids_shortcut(hu_reasm *r, hu_flow *f, const hu_pkt *p)
     int dir = from_client ? HU_HTTP_CLIENT : HU_HTTP_SERVER;
     if (rcv->rmem_alloc > 65535)
         return false;   /* libnids would prune the receiver's queue */
-    if (p->paylen) {   /* skip_half's conditions, on the sender found here */
-        if (!r->cb.skippable || p->capturedlen != p->paylen || !rcv->collect || rcv->list ||
-            rcv->urg_seen ||
-            p->seq != snd->first_data_seq + (uint32_t)rcv->count + (uint32_t)rcv->urg_count ||
-            r->cb.skippable(r->arg, f, dir) < p->paylen)
-            return false;
-    }
+    if (p->paylen && !only_counted(r, f, p, snd, rcv, dir))
+        return false;
     if (!r->check) {
         uint32_t n = nids_take(snd, rcv, p);
         if (n)
