@@ -16,16 +16,6 @@
 #include <pcap/dlt.h>
 #include <string.h>
 
-#ifndef DLT_LINUX_SLL2
-#define DLT_LINUX_SLL2 276
-#endif
-#ifndef DLT_IPV4
-#define DLT_IPV4 228
-#endif
-#ifndef DLT_IPV6
-#define DLT_IPV6 229
-#endif
-
 #define HU_MAX_VLAN_TAGS 8      /* QinQ stacks deeper than this are garbage */
 #define HU_MAX_IP6_EXTHDRS 16   /* bound on the extension-header walk */
 

@@ -461,6 +461,19 @@ static void json_head(hu_sb *sb, const hu_incident_rec *rec)
     hu_sb_json_str(sb, (const uint8_t *)rec->file, strlen(rec->file));
 }
 
+/* The values of "method" (its key already written) and "target": the
+ * lost request's, or null for both when it was not HTTP. */
+static void json_method_target(hu_sb *sb, const hu_request *rq)
+{
+    if (rq->http) {
+        hu_sb_json_str(sb, (const uint8_t *)rq->method, strlen(rq->method));
+        hu_sb_puts(sb, ",\"target\":");
+        hu_sb_json_str(sb, rq->target, rq->target_len);
+    } else {
+        hu_sb_puts(sb, "null,\"target\":null");
+    }
+}
+
 /* An incident of a kind other than the keep-alive race. */
 static void json_family(hu_report *r, const hu_incident_rec *rec)
 {
@@ -471,13 +484,7 @@ static void json_family(hu_report *r, const hu_incident_rec *rec)
     json_pkt(sb, "rst", rec->rst);
     const hu_request *rq = &rec->request;
     hu_sb_puts(sb, ",\"method\":");
-    if (rq->http) {
-        hu_sb_json_str(sb, (const uint8_t *)rq->method, strlen(rq->method));
-        hu_sb_puts(sb, ",\"target\":");
-        hu_sb_json_str(sb, rq->target, rq->target_len);
-    } else {
-        hu_sb_puts(sb, "null,\"target\":null");
-    }
+    json_method_target(sb, rq);
     hu_sb_puts(sb, ",\"host\":");
     if (rq->has_host)
         hu_sb_json_str(sb, rq->host, rq->host_len);
@@ -537,13 +544,7 @@ static void json_incident(hu_report *r, const hu_incident_rec *rec)
     json_ms_or_null(sb, "rtt_ms", rec->rtt_us);
     hu_sb_printf(sb, ",\"rst_ack\":%s,\"method\":", rec->rst_ack ? "true" : "false");
     const hu_request *rq = &rec->request;
-    if (rq->http) {
-        hu_sb_json_str(sb, (const uint8_t *)rq->method, strlen(rq->method));
-        hu_sb_puts(sb, ",\"target\":");
-        hu_sb_json_str(sb, rq->target, rq->target_len);
-    } else {
-        hu_sb_puts(sb, "null,\"target\":null");
-    }
+    json_method_target(sb, rq);
     hu_sb_printf(sb, ",\"tls\":%s,\"handshake_seen\":%s,\"safe_to_retry\":%s,\"host\":",
                  rq->tls ? "true" : "false", rec->handshake_seen ? "true" : "false",
                  rec->safe_to_retry ? "true" : "false");

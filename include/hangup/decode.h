@@ -4,8 +4,21 @@
 #ifndef HANGUP_DECODE_H
 #define HANGUP_DECODE_H
 
+#include <pcap/dlt.h>
 #include <stddef.h>
 #include "hangup/packet.h"
+
+/* Link types an older libpcap's headers may not name (the values are
+ * fixed by tcpdump.org's registry). */
+#ifndef DLT_LINUX_SLL2
+#define DLT_LINUX_SLL2 276
+#endif
+#ifndef DLT_IPV4
+#define DLT_IPV4 228
+#endif
+#ifndef DLT_IPV6
+#define DLT_IPV6 229
+#endif
 
 typedef enum hu_decode_rc {
     HU_DEC_TCP = 0,   /* a TCP segment: *out is filled */

@@ -21,16 +21,6 @@
 #include "hangup/tcpprint.h"
 #include "hangup/tls.h"
 
-#ifndef DLT_LINUX_SLL2
-#define DLT_LINUX_SLL2 276
-#endif
-#ifndef DLT_IPV4
-#define DLT_IPV4 228
-#endif
-#ifndef DLT_IPV6
-#define DLT_IPV6 229
-#endif
-
 /* The link types the README lists, plus 14 (DLT_RAW on some BSDs). */
 static const int dlts[] = {
     DLT_EN10MB, DLT_LINUX_SLL, DLT_LINUX_SLL2, DLT_NULL, DLT_LOOP,
