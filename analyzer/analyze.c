@@ -688,12 +688,12 @@ hu_file_rc hu_analyzer_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture_in
             store_fail(a, qerr);
     }
     hu_report_file_done(a->report, a->packets, st.flows, rs.nids_streams, rs.segment_flows);
-    if (rs.acks_checked || rs.segs_checked)   /* reasm.c's developer check: it aborts on
-                                                 the first disagreement */
+    if (rs.acks_checked || rs.segs_checked || rs.data_checked)
+        /* reasm.c's developer check: it aborts on the first disagreement */
         fprintf(a->o.err,
-                "%s: %s: HANGUP_CHECK_NIDS: %" PRIu64 " bare ACKs and %" PRIu64
-                " body segments taken as libnids takes them\n",
-                a->o.progname, path, rs.acks_checked, rs.segs_checked);
+                "%s: %s: HANGUP_CHECK_NIDS: %" PRIu64 " bare ACKs, %" PRIu64
+                " body segments and %" PRIu64 " delivered segments taken as libnids takes them\n",
+                a->o.progname, path, rs.acks_checked, rs.segs_checked, rs.data_checked);
 
     /* The capture's server summaries, then commit it (or drop it, if the
      * source could not be read at all). */

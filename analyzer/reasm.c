@@ -60,6 +60,10 @@ struct hu_reasm {
     hu_reasm_stats st;
     bool check;               /* HANGUP_CHECK_NIDS: what nids_shortcut takes goes to
                                  libnids too, to be compared */
+    const hu_pkt *want;       /* the check: the segment libnids should deliver, */
+    int want_dir;             /* to this side, from this sequence number, */
+    uint32_t want_seq;
+    bool want_met;            /* and whether it did (once, those bytes) */
     /* Buffers for libnids' receiving halves, lent for one call (nids_call). */
     struct { char *data; int size; } spare[HU_REASM_SPARES];
     unsigned nspare;
@@ -175,6 +179,10 @@ static void on_tcp(struct tcp_stream *a, void **param)
          * the sender's, whose first is kept in the other half. */
         const struct half_stream *snd = h == &a->server ? &a->client : &a->server;
         uint32_t seq = snd->first_data_seq + (uint32_t)(h->count - h->count_new);
+        if (r->want)   /* HANGUP_CHECK_NIDS: what nids_shortcut would deliver, once */
+            r->want_met = !r->want_met && (size_t)h->count_new == r->want->paylen &&
+                          dir == r->want_dir && seq == r->want_seq &&
+                          memcmp(p, r->want->payload, r->want->paylen) == 0;
         r->cb.data(r->arg, f, dir, p, (size_t)h->count_new, seq, f->last_ts);
         return;
     }
@@ -315,16 +323,24 @@ static bool sent_by_client(const struct tcp_stream *st, uint32_t src, uint16_t s
     return src == st->addr.saddr && sport == st->addr.source;
 }
 
-/* Would libnids only count segment p, sent by snd's side to rcv (dir)?
- * The next bytes rcv expects, nothing queued out of order, no urgent
- * data, no SYN/FIN/RST, all of it captured and all of it body. */
+/* Is segment p, sent by snd's side to rcv, the very next bytes rcv
+ * expects -- nothing queued out of order, no urgent data, no SYN/FIN/RST,
+ * all of it captured -- so that libnids appends it to the stream whole? */
+static bool next_in_order(const hu_pkt *p, const struct half_stream *snd,
+                          const struct half_stream *rcv)
+{
+    return p->paylen && p->capturedlen == p->paylen &&
+           !(p->flags & (HU_TH_SYN | HU_TH_FIN | HU_TH_RST | HU_TH_URG)) && rcv->collect &&
+           !rcv->list && !rcv->urg_seen &&
+           p->seq == snd->first_data_seq + (uint32_t)rcv->count + (uint32_t)rcv->urg_count;
+}
+
+/* Would libnids only count segment p (dir): next in order, and all of it
+ * body the HTTP parser only counts? */
 static bool only_counted(const hu_reasm *r, const hu_flow *f, const hu_pkt *p,
                          const struct half_stream *snd, const struct half_stream *rcv, int dir)
 {
-    return r->cb.skippable && p->paylen && p->capturedlen == p->paylen &&
-           !(p->flags & (HU_TH_SYN | HU_TH_FIN | HU_TH_RST | HU_TH_URG)) && rcv->collect &&
-           !rcv->list && !rcv->urg_seen &&
-           p->seq == snd->first_data_seq + (uint32_t)rcv->count + (uint32_t)rcv->urg_count &&
+    return r->cb.skippable && next_in_order(p, snd, rcv) &&
            r->cb.skippable(r->arg, f, dir) >= p->paylen;
 }
 
@@ -521,24 +537,28 @@ static void feed_segment(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p)
 }
 
 /*
- * Nor need libnids look up a segment whose fate is already known.  For a
- * bare ACK, or a body segment that skip_half would have libnids only
- * count, on a stream whose halves are both established, libnids does
- * only this: it finds the stream (hashing the tuple both ways), drops the
- * segment if it lies outside the receiver's window or fails the timestamp
- * (PAWS) check, records the acknowledgement, and for the body segment
- * takes the sender's timestamp and counts the bytes; then it records the
- * sender's window.  No callback, no other state -- its IP layer has work
- * only for fragments, which it is never given (ipv4_as_is, feed_nids).
- * A third of a keep-alive capture's packets are bare ACKs and most of the
- * rest body segments, so that is done here, on the stream hangup already
- * holds, by the same rules (process_tcp, tcp_queue, add_from_skb and
- * get_ts in libnids 1.26's tcp.c).  Anything else -- a FIN, the
- * handshake's last ACK, a segment out of order or beside queued ones,
- * urgent data, a receiver with a full out-of-order queue -- goes to
- * libnids.  With HANGUP_CHECK_NIDS set in the environment, every segment
- * taken here is also given to libnids and the stream compared byte for
- * byte with what was predicted (see hu_reasm_new).
+ * Nor need libnids look up a segment whose fate is already known.  On a
+ * stream whose halves are both established, libnids does only this with
+ * a bare ACK or with the next bytes in order: it finds the stream
+ * (hashing the tuple both ways), drops the segment if it lies outside the
+ * receiver's window or fails the timestamp (PAWS) check, and records the
+ * acknowledgement; for bytes it takes the sender's timestamp and appends
+ * them -- counting them only, if the receiving half does not collect
+ * (skip_half), else copying them into the half's buffer and calling back
+ * with them, after which all are consumed (hangup keeps none); last it
+ * records the sender's window.  Its IP layer has work only for fragments,
+ * which it is never given (ipv4_as_is, feed_nids).  Nearly every packet
+ * of a keep-alive capture after the handshake is one of these, so that is
+ * done here, on the stream hangup already holds, by the same rules
+ * (process_tcp, tcp_queue, add_from_skb, add2buf, notify and get_ts in
+ * libnids 1.26's tcp.c), and delivered bytes go to the HTTP parser
+ * straight from the packet.  Anything else -- a FIN, the handshake's last
+ * ACK, a segment out of order or beside queued ones, urgent data, a
+ * receiver with a full out-of-order queue -- goes to libnids.  With
+ * HANGUP_CHECK_NIDS set in the environment, every segment taken here is
+ * also given to libnids, the stream compared byte for byte with what was
+ * predicted, and delivered bytes with what libnids delivers (see
+ * hu_reasm_new).
  */
 #define HU_NIDS_ESTABLISHED 1   /* libnids' TCP_ESTABLISHED (tcp.c's own enum) */
 
@@ -571,31 +591,48 @@ static bool nids_ts(const hu_pkt *p, uint32_t *ts)
     return found;
 }
 
-/* What libnids does with segment p from snd to rcv (a bare ACK, or body
- * bytes it only counts); returns the bytes counted. */
-static uint32_t nids_take(struct half_stream *snd, struct half_stream *rcv, const hu_pkt *p)
+/* libnids' first steps with segment p from snd to rcv: false when it
+ * drops the segment; else the acknowledgement is recorded and, for
+ * bytes, the sender's timestamp. */
+static bool nids_admit(struct half_stream *snd, const struct half_stream *rcv, const hu_pkt *p)
 {
     uint32_t len = p->paylen;
     if (!(len == 0 && p->seq == rcv->ack_seq) &&
         (!hu_seq_lt(p->seq, rcv->ack_seq + rcv->window * rcv->wscale) ||
          hu_seq_lt(p->seq + len, rcv->ack_seq)))
-        return 0;   /* outside the receiver's window */
+        return false;   /* outside the receiver's window */
     uint32_t ts;
     if (rcv->ts_on && nids_ts(p, &ts) && hu_seq_lt(ts, snd->curr_ts))
-        return 0;   /* an old timestamp */
+        return false;   /* an old timestamp */
     if ((p->flags & HU_TH_ACK) && (int32_t)(p->ack - snd->ack_seq) > 0)
         snd->ack_seq = p->ack;
-    if (len) {
+    if (len)
         nids_ts(p, &snd->curr_ts);
+    return true;
+}
+
+/* What libnids does with segment p from snd to rcv when it is a bare
+ * ACK, bytes only counted, or (deliver) bytes delivered, as the stream
+ * stands once it is done; returns the bytes appended, which the caller
+ * passes on (the parser reads nothing of the stream meanwhile). */
+static uint32_t nids_take(struct tcp_stream *st, struct half_stream *snd,
+                          struct half_stream *rcv, const hu_pkt *p, bool deliver)
+{
+    if (!nids_admit(snd, rcv, p))
+        return 0;
+    uint32_t len = p->paylen;
+    if (len) {
         rcv->count += (int)len;
         rcv->offset = rcv->count;
+        if (deliver)
+            st->read = (int)len;   /* notify: all of it consumed */
     }
     snd->window = p->win;
     return len;
 }
 
-/* Take p here if libnids would only record it; false to hand it to
- * libnids as usual. */
+/* Take p here if libnids would only record, count or deliver it; false
+ * to hand it to libnids as usual. */
 static bool nids_shortcut(hu_reasm *r, hu_flow *f, const hu_pkt *p)
 {
     struct tcp_stream *st = f->nids_stream;
@@ -619,20 +656,38 @@ static bool nids_shortcut(hu_reasm *r, hu_flow *f, const hu_pkt *p)
     int dir = from_client ? HU_HTTP_CLIENT : HU_HTTP_SERVER;
     if (rcv->rmem_alloc > 65535)
         return false;   /* libnids would prune the receiver's queue */
-    if (p->paylen && !only_counted(r, f, p, snd, rcv, dir))
-        return false;
+    bool deliver = false;
+    if (p->paylen) {
+        /* Bytes delivered need every earlier one consumed and the half's
+         * buffer back with hangup (buffer_reclaim), as after each call. */
+        if (!next_in_order(p, snd, rcv))
+            return false;
+        deliver = !(r->cb.skippable && r->cb.skippable(r->arg, f, dir) >= p->paylen);
+        if (deliver && (rcv->count != rcv->offset || rcv->data))
+            return false;
+    }
+    int count = rcv->count;
     if (!r->check) {
-        uint32_t n = nids_take(snd, rcv, p);
-        if (n)
+        uint32_t n = nids_take(st, snd, rcv, p, deliver);
+        if (n && deliver)   /* as on_tcp passes on what notify gives it */
+            r->cb.data(r->arg, f, dir, p->payload, n, snd->first_data_seq + (uint32_t)count,
+                       f->last_ts);
+        else if (n)
             r->cb.skip(r->arg, f, dir, n);
         return true;
     }
     struct tcp_stream want;
     memcpy(&want, st, sizeof want);
-    int count = rcv->count;
-    uint32_t n = nids_take(from_client ? &want.client : &want.server,
-                           from_client ? &want.server : &want.client, p);
-    feed_nids(r, f, p);   /* libnids counts, and skip() is called, there */
+    uint32_t n = nids_take(&want, from_client ? &want.client : &want.server,
+                           from_client ? &want.server : &want.client, p, deliver);
+    if (deliver) {   /* libnids' delivery is compared with p in on_tcp */
+        r->want = p;
+        r->want_dir = dir;
+        r->want_seq = snd->first_data_seq + (uint32_t)count;
+        r->want_met = false;
+    }
+    feed_nids(r, f, p);   /* counts and bytes are passed on there */
+    r->want = NULL;
     if (f->nids_stream == st) {   /* buffers are hangup's to lend (nids_call) */
         want.client.data = st->client.data;
         want.client.bufsize = st->client.bufsize;
@@ -640,12 +695,14 @@ static bool nids_shortcut(hu_reasm *r, hu_flow *f, const hu_pkt *p)
         want.server.bufsize = st->server.bufsize;
     }
     if (f->nids_stream != st || memcmp(&want, st, sizeof want) != 0 ||
-        (uint32_t)(rcv->count - count) != n) {
+        (uint32_t)(rcv->count - count) != n || (deliver && r->want_met != (n > 0))) {
         fprintf(stderr, "hangup: HANGUP_CHECK_NIDS: packet %llu: libnids did not take the "
                         "segment as predicted\n", (unsigned long long)p->num);
         abort();
     }
-    if (p->paylen)
+    if (deliver)
+        r->st.data_checked++;
+    else if (p->paylen)
         r->st.segs_checked++;
     else
         r->st.acks_checked++;

@@ -179,15 +179,17 @@ Test(reasm, without_handshake_segments_still_tell_the_story)
 }
 
 /*
- * Bare ACKs on established streams are recorded by reasm.c itself, by
- * libnids' rules, instead of being looked up in libnids (reasm.c,
- * bare_ack).  HANGUP_CHECK_NIDS makes hangup give each of them to libnids
- * as well and abort if libnids' stream differs in any byte from the
- * prediction.  Every sample, and a crafted connection that goes through
- * each of libnids' reasons to drop an ACK, must pass that check, and the
- * output must not change with it.
+ * Bare ACKs, body segments and in-order data on established streams are
+ * taken by reasm.c itself, by libnids' rules, instead of being looked up
+ * in libnids (reasm.c, nids_shortcut).  HANGUP_CHECK_NIDS makes hangup
+ * give each of them to libnids as well and abort if libnids' stream
+ * differs in any byte from the prediction, or delivers other bytes.
+ * Every sample, and a crafted connection that goes through each of
+ * libnids' reasons to drop a segment, must pass that check, and the
+ * output must not change with it.  Returns the bare ACKs checked; the
+ * body and delivered segments go to *segs_out and *data_out.
  */
-static int check_nids(const char *path, char **out, int *segs_out)
+static int check_nids(const char *path, char **out, int *segs_out, int *data_out)
 {
     char cmd[4200], *plain = NULL, *err = NULL;
     snprintf(cmd, sizeof cmd, "'%s' analyze --no-db --json '%s'", HANGUP_BIN, path);
@@ -199,12 +201,13 @@ static int check_nids(const char *path, char **out, int *segs_out)
                  rc_plain, err);
     cr_assert_str_eq(*out, plain, "%s: output changed under the check", path);
     const char *m = strstr(err, "HANGUP_CHECK_NIDS: ");
-    int acks = 0, segs = 0;
+    int acks = 0, segs = 0, data = 0;
     if (m)
-        cr_assert_eq(sscanf(m, "HANGUP_CHECK_NIDS: %d bare ACKs and %d body segments", &acks, &segs),
-                     2, "%s", m);
-    if (segs_out)
-        *segs_out = segs;
+        cr_assert_eq(sscanf(m, "HANGUP_CHECK_NIDS: %d bare ACKs, %d body segments and %d delivered",
+                            &acks, &segs, &data),
+                     3, "%s", m);
+    *segs_out = segs;
+    *data_out = data;
     free(plain);
     free(err);
     return acks;
@@ -214,7 +217,7 @@ Test(reasm, segments_of_every_sample_are_taken_as_libnids_takes_them)
 {
     DIR *d = opendir(HANGUP_SAMPLES);
     cr_assert_not_null(d);
-    int total = 0, total_segs = 0, files = 0;
+    int total = 0, total_segs = 0, total_data = 0, files = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t n = strlen(e->d_name);
@@ -223,9 +226,10 @@ Test(reasm, segments_of_every_sample_are_taken_as_libnids_takes_them)
         if (!pcap)
             continue;
         char *out = NULL;
-        int segs = 0;
-        total += check_nids(tu_sample(e->d_name), &out, &segs);
+        int segs = 0, data = 0;
+        total += check_nids(tu_sample(e->d_name), &out, &segs, &data);
         total_segs += segs;
+        total_data += data;
         free(out);
         files++;
     }
@@ -233,6 +237,8 @@ Test(reasm, segments_of_every_sample_are_taken_as_libnids_takes_them)
     cr_assert_gt(files, 10);
     cr_expect_gt(total, 100, "only %d bare ACKs checked in %d samples", total, files);
     cr_expect_gt(total_segs, 0, "no body segment checked in %d samples", files);
+    cr_expect_gt(total_data, 100, "only %d delivered segments checked in %d samples", total_data,
+                 files);
 }
 
 /* One IPv4 segment with timestamp options (TSval tsv) into w. */
@@ -285,12 +291,22 @@ Test(reasm, segments_dropped_by_window_or_timestamp_as_libnids_drops_them)
     ts_seg(w, t += 1000, true, A, C + RQ, S + RS, 0, eol, sizeof eol, NULL);
     ts_seg(w, t += 1000, true, A | HU_TH_URG, C + RQ, S + RS, 104, NULL, 0, NULL);   /* to libnids */
     ts_seg(w, t += 1000, true, A, C + RQ, S + RS + 7, 105, NULL, 0, NULL);     /* acks ahead */
+    /* A second request, first with an old timestamp (dropped, so not
+     * delivered), then again; its response head in two segments. */
+    static const char req2[] = "GET /b HTTP/1.1\r\nHost: t\r\n\r\n";
+    static const char resp2a[] = "HTTP/1.1 204 No Content\r\n", resp2b[] = "Server: t\r\n\r\n";
+    const uint32_t RQ2 = sizeof req2 - 1, R2A = sizeof resp2a - 1;
+    ts_seg(w, t += 1000, true, PA, C + RQ, S + RS, 60, NULL, 0, req2);
+    ts_seg(w, t += 1000, true, PA, C + RQ, S + RS, 106, NULL, 0, req2);
+    ts_seg(w, t += 1000, false, PA, S + RS, C + RQ + RQ2, 508, NULL, 0, resp2a);
+    ts_seg(w, t += 1000, false, PA, S + RS + R2A, C + RQ + RQ2, 509, NULL, 0, resp2b);
     tu_pcap_close(w);
     char *out = NULL;
-    int segs = 0, n = check_nids(path, &out, &segs);
+    int segs = 0, data = 0, n = check_nids(path, &out, &segs, &data);
     cr_expect_geq(n, 8, "%d bare ACKs checked", n);
     cr_expect_geq(segs, 3, "%d body segments checked", segs);
-    cr_expect(strstr(out, "\"requests\":1") != NULL, "%s", out);
+    cr_expect_geq(data, 6, "%d delivered segments checked", data);
+    cr_expect(strstr(out, "\"requests\":2") != NULL, "%s", out);
     free(out);
     unlink(path);
     free((void *)path);

@@ -57,8 +57,9 @@ typedef struct hu_reasm_stats {
     uint64_t gaps;            /* holes reported to the HTTP layer */
     uint64_t ipv6_addrs;      /* IPv6 addresses given IPv4 stand-ins */
     /* Segments reasm.c took itself and checked against libnids
-     * (HANGUP_CHECK_NIDS): bare ACKs, and body segments only counted. */
-    uint64_t acks_checked, segs_checked;
+     * (HANGUP_CHECK_NIDS): bare ACKs, body segments only counted, and
+     * segments whose bytes were delivered. */
+    uint64_t acks_checked, segs_checked, data_checked;
 } hu_reasm_stats;
 void hu_reasm_stats_get(const hu_reasm *r, hu_reasm_stats *st);
 
