@@ -1,13 +1,14 @@
 /*
  * capture.c -- frames from capture files, through libpcap.
  *
- * libpcap reads pcap and pcapng alike and compiles BPF; this file adds the
+ * libpcap opens pcap and pcapng alike and compiles BPF; this file adds the
  * checks and messages a user needs when a file is bad: the link type is
  * checked against what decode.c understands before anything is read, a
  * read error names the packet number it happened at (everything before it
  * has already been analysed), and a filter error quotes the expression.
- * It also takes the reading off the analysis thread (see "Reading runs on
- * its own thread" below).
+ * It also takes the reading off the analysis thread, and reads the
+ * records of classic pcap files itself, libpcap's way but without its
+ * copies (see "Reading runs on its own thread" below).
  */
 #include "hangup/capture.h"
 #include "hangup/decode.h"
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 
 void hu_capture_dlt_name(int dlt, char *buf, size_t n)
@@ -80,12 +82,14 @@ static uint64_t fmix64(uint64_t k)
 }
 
 /*
- * Reading runs on its own thread: libpcap's record parsing and the kernel's
- * copies of the file (about as long as everything else together on a busy
+ * Reading runs on its own thread: parsing records and the kernel's copies
+ * of the file (about as long as everything else together on a busy
  * capture) overlap with the analysis on the caller's thread.  The reader
- * packs frames into a few fixed batches, each a run of records:
+ * fills a few fixed batches, each a buffer of frame bytes and an array of
+ * records, one per frame:
  *
- *     [batch_rec][prep area][caplen bytes, padded to 8] [batch_rec][...] ...
+ *     recs: [batch_rec][prep area] [batch_rec][prep area] ...
+ *     buf:  frame bytes the records point into
  *
  * fills each record's prep area by calling the caller's prep hook (work
  * that depends on the frame alone), and hands full batches over through a
@@ -94,6 +98,20 @@ static uint64_t fmix64(uint64_t k)
  * single-threaded loop would, and ahead a few frames earlier; neither runs
  * on the reader thread, so nothing they touch needs a lock.  A file of
  * less than two batches is read on the caller's thread by the same loop.
+ *
+ * Where the bytes come from: libpcap opens every file, checks its header
+ * and reads pcapng and anything unusual, each frame copied from its
+ * buffer into the batch.  A classic pcap file (the format tcpdump writes,
+ * and most big captures) is read by read_direct instead: large reads
+ * straight into the batch buffer, the records parsed where they lie, one
+ * copy of each byte instead of three (kernel to stdio, stdio to libpcap,
+ * libpcap to the batch) and no call per frame.  It takes only records
+ * that libpcap would return unchanged; at the first one that is not --
+ * cut short by the end of the file, longer than the snapshot length, a
+ * timestamp libpcap might read otherwise -- it hands the rest of the
+ * file to libpcap from that record on, so every error reads as libpcap
+ * words it.  HANGUP_READER=libpcap in the environment turns it off (the
+ * test suite compares the two on every sample and on broken files).
  */
 #define HU_BATCHES 4
 #define HU_BATCH_BYTES (1u << 20)
@@ -101,19 +119,18 @@ static uint64_t fmix64(uint64_t k)
 typedef struct batch_rec {
     uint64_t num;
     int64_t ts_us;
+    const uint8_t *data;      /* caplen bytes, in the batch's buf */
     uint32_t caplen, wirelen;
     uint32_t bad;             /* 1: timestamp out of range */
     uint32_t pad;
 } batch_rec;
 
 typedef struct batch {
-    uint8_t *buf;
-    size_t cap, len;
+    uint8_t *buf;             /* frame bytes */
+    size_t cap, len;          /* len: bytes of buf the records use */
+    uint8_t *recs;            /* n records of rec_size bytes each */
+    size_t n, rec_cap;
     uint64_t bytes;           /* file offset once the batch was full */
-    /* Where each record starts, so the consumer can prefetch records
-     * ahead without chasing lengths through lines not yet loaded. */
-    uint32_t *at;
-    size_t n, at_cap;
 } batch;
 
 typedef struct reader {
@@ -127,14 +144,23 @@ typedef struct reader {
     FILE *fp;
     bool want_bytes;          /* progress wanted: note offsets */
     uint64_t num;
+    uint64_t pos;             /* file offset read to, when known */
     hu_capture_rc rc;
     char err[PCAP_ERRBUF_SIZE + 128];
+
+    /* read_direct's view of a classic pcap file (direct false: libpcap
+     * reads it all). */
+    bool direct, swapped;
+    uint32_t frac_max, frac_div;   /* per-second fraction: bound, and divisor to
+                                      microseconds */
+    uint32_t snapshot;
 
     /* The caller's callbacks (frame, ahead and progress run on its
      * thread, prep on the reader). */
     hu_capture_cbs cb;
     uint64_t total;           /* file size, when progress is wanted */
     size_t prep_size;         /* cb.prep_size rounded up to 8, or 0 */
+    size_t rec_size;          /* sizeof(batch_rec) + prep_size */
 
     /* The queue: batches [head, head + nfull) are full, in order. */
     bool threaded;
@@ -147,35 +173,33 @@ typedef struct reader {
                                  the other side wakes it only then */
 } reader;
 
-/* A record: its header, the prep area (prep_size bytes), the frame's
- * bytes; each part a multiple of 8 bytes. */
-static inline size_t rec_size(const reader *r, uint32_t caplen)
+/* Record i of batch b. */
+static inline batch_rec *batch_rec_at(const reader *r, const batch *b, size_t i)
 {
-    return sizeof(batch_rec) + r->prep_size + (((size_t)caplen + 7) & ~(size_t)7);
+    return (batch_rec *)(void *)(b->recs + i * r->rec_size);
 }
 
-/* The frame whose record starts at off. */
-static hu_frame batch_frame(const reader *r, const batch *b, size_t off)
+/* The frame of record i. */
+static hu_frame batch_frame(const reader *r, const batch *b, size_t i)
 {
     static const char *const why[] = { NULL, "timestamp out of range" };
-    const batch_rec *h = (const batch_rec *)(const void *)(b->buf + off);
-    const uint8_t *prep = b->buf + off + sizeof *h;
+    const batch_rec *h = batch_rec_at(r, b, i);
     return (hu_frame){
         .num = h->num,
         .ts_us = h->ts_us,
         .caplen = h->caplen,
         .wirelen = h->wirelen,
-        .data = prep + r->prep_size,
+        .data = h->data,
         .bad = why[h->bad],
-        .prep = r->cb.prep ? prep : NULL,
+        .prep = r->cb.prep ? (const void *)(h + 1) : NULL,
     };
 }
 
 /* Call fn for every frame of a full batch (caller's thread), and ahead
  * HU_AHEAD_FRAMES frames earlier: the whole batch is in memory, so the
  * consumer can start fetching what a frame will touch while it works on
- * the frames before it.  The records' own first lines (written by the
- * reader, on another core) are prefetched further ahead still. */
+ * the frames before it.  The records themselves (written by the reader,
+ * on another core) are prefetched further ahead still. */
 static void batch_deliver(reader *r, const batch *b)
 {
     enum { PREFETCH_RECORDS = 2 * HU_AHEAD_FRAMES };
@@ -183,15 +207,14 @@ static void batch_deliver(reader *r, const batch *b)
     for (size_t i = 0; i < b->n; i++) {
         while (r->cb.ahead && ahead < b->n && ahead < i + HU_AHEAD_FRAMES) {
             if (ahead + PREFETCH_RECORDS < b->n) {
-                /* The record's header and prep area, which ahead reads. */
-                const uint8_t *q = b->buf + b->at[ahead + PREFETCH_RECORDS];
-                for (size_t o = 0; o < sizeof(batch_rec) + r->prep_size; o += 64)
+                const uint8_t *q = (const uint8_t *)batch_rec_at(r, b, ahead + PREFETCH_RECORDS);
+                for (size_t o = 0; o < r->rec_size; o += 64)
                     __builtin_prefetch(q + o, 0, 3);
             }
-            hu_frame fa = batch_frame(r, b, b->at[ahead++]);
+            hu_frame fa = batch_frame(r, b, ahead++);
             r->cb.ahead(r->cb.arg, r->dlt, &fa);
         }
-        hu_frame fr = batch_frame(r, b, b->at[i]);
+        hu_frame fr = batch_frame(r, b, i);
         if (r->total && (fr.num % HU_PROGRESS_FRAMES) == 0)
             r->cb.progress->fn(r->cb.progress->arg, b->bytes, r->total, fr.num);
         r->cb.frame(r->cb.arg, r->dlt, &fr);
@@ -216,11 +239,11 @@ static batch *batch_acquire(reader *r)
 }
 
 /* Reader side: hand a filled batch over (or deliver it at once when not
- * threaded); last marks the end of the file. */
+ * threaded); last marks the end of the file.  Its bytes stay readable by
+ * the reader until it acquires the batch again. */
 static void batch_publish(reader *r, batch *b, bool last)
 {
-    if (r->want_bytes && r->fp)
-        b->bytes = (uint64_t)ftello(r->fp);
+    b->bytes = r->pos;
     if (!r->threaded) {
         batch_deliver(r, b);
         b->len = b->n = 0;
@@ -234,12 +257,43 @@ static void batch_publish(reader *r, batch *b, bool last)
     pthread_mutex_unlock(&r->mu);
 }
 
-/* The read loop: every record of the file into batches, in order.  Sets
- * r->rc and r->err when it stops early. */
-static void read_all(reader *r)
+/* Reader side: frame h (its bytes at data, inside b->buf) becomes b's next
+ * record; b has room for it. */
+static void take_frame(reader *r, batch *b, const struct pcap_pkthdr *h, const uint8_t *data)
 {
     hu_capture_info *info = r->info;
-    batch *cur = batch_acquire(r);
+    /* Identity, not integrity: every frame's time and lengths, and its
+     * first HU_HASH_BYTES bytes (all headers, the start of the payload),
+     * are enough to tell captures apart at a fraction of the cost of
+     * hashing every byte. */
+    uint32_t meta[4] = { (uint32_t)h->ts.tv_sec, (uint32_t)h->ts.tv_usec, h->caplen, h->len };
+    chash_update(&r->ch, meta, sizeof meta);
+    chash_update(&r->ch, data, h->caplen < HU_HASH_BYTES ? h->caplen : HU_HASH_BYTES);
+    /* pcapng timestamps are 64-bit: a hostile one can overflow
+     * microseconds since the epoch.  Such a frame is unusable. */
+    bool ts_ok = h->ts.tv_sec >= 0 && h->ts.tv_sec < HU_MAX_EPOCH_S && h->ts.tv_usec >= 0 &&
+                 h->ts.tv_usec < 1000000;
+    int64_t ts_us = ts_ok ? (int64_t)h->ts.tv_sec * 1000000 + (int64_t)h->ts.tv_usec : 0;
+    if (ts_ok) {
+        if (info->frames++ == 0)
+            info->first_us = ts_us;
+        info->last_us = ts_us;
+    }
+    batch_rec *rec = batch_rec_at(r, b, b->n++);
+    *rec = (batch_rec){ .num = r->num, .ts_us = ts_us, .data = data, .caplen = h->caplen,
+                        .wirelen = h->len, .bad = ts_ok ? 0 : 1 };
+    if (r->cb.prep) {
+        hu_frame fr = batch_frame(r, b, b->n - 1);
+        r->cb.prep(r->cb.prep_arg, r->dlt, &fr, rec + 1);
+    }
+}
+
+/* The libpcap loop: every record from the file's current position into
+ * batches (*curp the one being filled), each frame's bytes copied from
+ * libpcap's buffer.  Sets r->rc and r->err when it stops early. */
+static void read_libpcap(reader *r, batch **curp)
+{
+    batch *cur = *curp;
     for (;;) {
         struct pcap_pkthdr *h;
         const u_char *data;
@@ -259,31 +313,15 @@ static void read_all(reader *r)
             continue;   /* cannot happen offline; be safe */
         if (r->filtering && !pcap_offline_filter(&r->prog, h, data))
             continue;
-        /* Identity, not integrity: every frame's time and lengths, and its
-         * first HU_HASH_BYTES bytes (all headers, the start of the
-         * payload), are enough to tell captures apart at a fraction of
-         * the cost of hashing every byte. */
-        uint32_t meta[4] = { (uint32_t)h->ts.tv_sec, (uint32_t)h->ts.tv_usec, h->caplen, h->len };
-        chash_update(&r->ch, meta, sizeof meta);
-        chash_update(&r->ch, data, h->caplen < HU_HASH_BYTES ? h->caplen : HU_HASH_BYTES);
-        /* pcapng timestamps are 64-bit: a hostile one can overflow
-         * microseconds since the epoch.  Such a frame is unusable. */
-        bool ts_ok = h->ts.tv_sec >= 0 && h->ts.tv_sec < HU_MAX_EPOCH_S && h->ts.tv_usec >= 0 &&
-                     h->ts.tv_usec < 1000000;
-        int64_t ts_us = ts_ok ? (int64_t)h->ts.tv_sec * 1000000 + (int64_t)h->ts.tv_usec : 0;
-        if (ts_ok) {
-            if (info->frames++ == 0)
-                info->first_us = ts_us;
-            info->last_us = ts_us;
-        }
-
-        size_t need = rec_size(r, h->caplen);
-        if (cur->len + need > cur->cap || cur->n == cur->at_cap) {
-            if (cur->len) {
+        size_t need = ((size_t)h->caplen + 7) & ~(size_t)7;
+        if (cur->len + need > cur->cap || cur->n == cur->rec_cap) {
+            if (cur->n) {
+                if (r->want_bytes && r->fp)
+                    r->pos = (uint64_t)ftello(r->fp);
                 batch_publish(r, cur, false);
                 cur = batch_acquire(r);
             }
-            if (need > cur->cap) {   /* a frame larger than a batch: grow it */
+            if (need > cur->cap) {   /* a frame larger than a batch: grow it (empty) */
                 uint8_t *nb = realloc(cur->buf, need);
                 if (!nb) {
                     snprintf(r->err, sizeof r->err,
@@ -298,17 +336,90 @@ static void read_all(reader *r)
                 cur->cap = need;
             }
         }
-        cur->at[cur->n++] = (uint32_t)cur->len;
-        batch_rec *rec = (batch_rec *)(void *)(cur->buf + cur->len);
-        *rec = (batch_rec){ .num = r->num, .ts_us = ts_us, .caplen = h->caplen,
-                            .wirelen = h->len, .bad = ts_ok ? 0 : 1 };
-        memcpy(cur->buf + cur->len + sizeof *rec + r->prep_size, data, h->caplen);
-        if (r->cb.prep) {
-            hu_frame fr = batch_frame(r, cur, cur->len);
-            r->cb.prep(r->cb.prep_arg, r->dlt, &fr, (void *)(uintptr_t)fr.prep);
-        }
+        memcpy(cur->buf + cur->len, data, h->caplen);
+        take_frame(r, cur, h, cur->buf + cur->len);
         cur->len += need;
     }
+    if (r->want_bytes && r->fp)
+        r->pos = (uint64_t)ftello(r->fp);
+    *curp = cur;
+}
+
+static inline uint32_t rd32(const uint8_t *p, bool swapped)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return swapped ? __builtin_bswap32(v) : v;
+}
+
+/* read_direct: the classic pcap records from offset 24 on, read straight
+ * into batches.  Returns true at the end of the file; false when the
+ * record at r->pos is for libpcap to read (see above), *curp holding the
+ * records taken so far. */
+static bool read_direct(reader *r, batch **curp)
+{
+    int fd = fileno(r->fp);
+    batch *cur = *curp;
+    size_t fill = cur->len;   /* buf[len, fill) holds the file from r->pos on */
+    r->pos = 24;
+    for (;;) {
+        while (fill - cur->len >= 16 && cur->n < cur->rec_cap) {
+            const uint8_t *h = cur->buf + cur->len;
+            uint32_t sec = rd32(h, r->swapped), frac = rd32(h + 4, r->swapped);
+            uint32_t caplen = rd32(h + 8, r->swapped), len = rd32(h + 12, r->swapped);
+            if (sec > INT32_MAX || frac >= r->frac_max || caplen > r->snapshot ||
+                16 + (size_t)caplen > cur->cap)
+                return false;   /* libpcap's to read, or to refuse */
+            if (fill - cur->len - 16 < caplen)
+                break;   /* not all here yet */
+            r->num++;
+            struct pcap_pkthdr ph = { .ts = { .tv_sec = (time_t)sec,
+                                              .tv_usec = (suseconds_t)(frac / r->frac_div) },
+                                      .caplen = caplen,
+                                      .len = len };
+            cur->len += 16 + (size_t)caplen;
+            r->pos += 16 + (uint64_t)caplen;
+            if (r->filtering && !pcap_offline_filter(&r->prog, &ph, h + 16))
+                continue;
+            take_frame(r, cur, &ph, h + 16);
+        }
+        if (cur->n == cur->rec_cap || fill == cur->cap) {
+            /* Full: the part-record at the end starts the next batch. */
+            const uint8_t *tail = cur->buf + cur->len;
+            size_t ntail = fill - cur->len;
+            batch_publish(r, cur, false);
+            cur = batch_acquire(r);
+            *curp = cur;
+            memmove(cur->buf, tail, ntail);   /* the same buffer when not threaded */
+            fill = ntail;
+        }
+        ssize_t n = pread(fd, cur->buf + fill, cur->cap - fill,
+                          (off_t)(r->pos + (fill - cur->len)));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)   /* the end, or an error libpcap will name */
+            return n == 0 && fill == cur->len;
+        fill += (size_t)n;
+    }
+}
+
+/* The read loop: every record of the file into batches, in order.  Sets
+ * r->rc and r->err when it stops early. */
+static void read_all(reader *r)
+{
+    batch *cur = batch_acquire(r);
+    bool done = r->direct && read_direct(r, &cur);
+    if (!done && r->direct && fseeko(r->fp, (off_t)r->pos, SEEK_SET) != 0) {
+        snprintf(r->err, sizeof r->err,
+                 "packet %llu: cannot seek to offset %llu: %s; the %llu packets before it "
+                 "were analysed",
+                 (unsigned long long)r->num + 1, (unsigned long long)r->pos, strerror(errno),
+                 (unsigned long long)r->num);
+        r->rc = HU_CAP_PARTIAL;
+        done = true;
+    }
+    if (!done)
+        read_libpcap(r, &cur);
     batch_publish(r, cur, true);
 }
 
@@ -343,6 +454,39 @@ static void consume_all(reader *r)
             pthread_cond_signal(&r->cv);
         pthread_mutex_unlock(&r->mu);
     }
+}
+
+/* Is the file behind pc a classic pcap file read_direct can take?  Sets
+ * r->direct and what it needs to know; libpcap has already checked the
+ * header (and read its 24 bytes). */
+static void direct_setup(reader *r, pcap_t *pc, bool regular)
+{
+    const char *env = getenv("HANGUP_READER");
+    uint8_t h[24];
+    /* The header libpcap read must be the file's first 24 bytes (standard
+     * input may be a file read from elsewhere). */
+    if ((env && strcmp(env, "libpcap") == 0) || !regular || !r->fp || ftello(r->fp) != 24 ||
+        pread(fileno(r->fp), h, sizeof h, 0) != (ssize_t)sizeof h)
+        return;
+    uint32_t magic;
+    memcpy(&magic, h, 4);
+    bool nsec;
+    switch (magic) {
+    case 0xa1b2c3d4u: nsec = false; r->swapped = false; break;
+    case 0xa1b23c4du: nsec = true; r->swapped = false; break;
+    case 0xd4c3b2a1u: nsec = false; r->swapped = true; break;
+    case 0x4d3cb2a1u: nsec = true; r->swapped = true; break;
+    default: return;   /* pcapng, or a variant libpcap knows */
+    }
+    int snap = pcap_snapshot(pc);
+    if (pcap_major_version(pc) != 2 || pcap_minor_version(pc) != 4 ||
+        (pcap_is_swapped(pc) != 0) != r->swapped || snap <= 0 ||
+        pcap_get_tstamp_precision(pc) != PCAP_TSTAMP_PRECISION_MICRO)
+        return;
+    r->snapshot = (uint32_t)snap;
+    r->frac_max = nsec ? 1000000000u : 1000000u;
+    r->frac_div = nsec ? 1000u : 1u;
+    r->direct = true;
 }
 
 hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_capture_cbs *cb,
@@ -412,17 +556,17 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
     size_t bsz = HU_BATCH_BYTES;
     if (sized && (uint64_t)st.st_size < bsz / 2)
         bsz = (size_t)st.st_size * 2 < 16384 ? 16384 : (size_t)st.st_size * 2;
+    r->rec_size = sizeof(batch_rec) + r->prep_size;
     unsigned nb = 0;
     for (; nb < HU_BATCHES; nb++) {
         batch *b = &r->b[nb];
-        b->at_cap = bsz / 128;   /* records of ~128 bytes or more fill it first */
+        b->rec_cap = bsz / 128;   /* frames of ~128 bytes or more fill buf first */
         b->buf = malloc(bsz);
-        b->at = malloc(b->at_cap * sizeof *b->at);
-        if (!b->buf || !b->at) {
+        b->recs = malloc(b->rec_cap * r->rec_size);
+        if (!b->buf || !b->recs) {
             free(b->buf);
-            free(b->at);
-            b->buf = NULL;
-            b->at = NULL;
+            free(b->recs);
+            b->buf = b->recs = NULL;
             break;
         }
         b->cap = bsz;
@@ -435,6 +579,7 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
         free(r);
         return HU_CAP_FAILED;
     }
+    direct_setup(r, pc, sized);
     /* Threaded only with every batch and a file of more than a few
      * batches (a thread costs more than it saves on a small one);
      * otherwise, or if no thread can be made, the same loop runs here,
@@ -465,7 +610,7 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
              (unsigned long long)fmix64(r->ch.b + r->ch.a));
     for (unsigned i = 0; i < HU_BATCHES; i++) {
         free(r->b[i].buf);
-        free(r->b[i].at);
+        free(r->b[i].recs);
     }
     if (r->filtering)
         pcap_freecode(&r->prog);

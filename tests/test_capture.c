@@ -8,6 +8,7 @@
  * whole record before the cut and says where it stopped.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "hangup/capture.h"
+#include "hangup/packet.h"
 #include "testutil.h"
 
 /* What libpcap returns for the file, read directly. */
@@ -184,4 +186,224 @@ Test(capture, a_truncated_file_keeps_every_whole_record)
     cr_assert(strstr(err, "packet 4001") != NULL, "%s", err);
     cr_assert(strstr(err, "the 4000 packets before it were analysed") != NULL, "%s", err);
     ref_free(&r);
+}
+
+/*
+ * Classic pcap files are read by capture.c itself (read_direct), libpcap's
+ * way; HANGUP_READER=libpcap makes libpcap read them.  The two must give
+ * the same frames (number, time, lengths, bytes, the bad-timestamp mark),
+ * the same result and message, and the same identity hash, on every
+ * sample and on files built to hit each record read_direct hands back to
+ * libpcap: cut short, longer than the snapshot, beyond libpcap's maximum,
+ * a timestamp past 2038 or with too many microseconds (and one of
+ * exactly the snapshot length, which it keeps); in both byte orders, with microsecond and
+ * nanosecond timestamps, with and without a filter.
+ */
+typedef struct got {
+    size_t n, cap;
+    uint64_t *num;
+    int64_t *ts;
+    uint32_t *caplen, *wirelen;
+    uint64_t *sum;
+    bool *bad;
+} got;
+
+static void on_got(void *arg, int dlt, const hu_frame *fr)
+{
+    (void)dlt;
+    got *g = arg;
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 256;
+        g->num = realloc(g->num, g->cap * sizeof *g->num);
+        g->ts = realloc(g->ts, g->cap * sizeof *g->ts);
+        g->caplen = realloc(g->caplen, g->cap * sizeof *g->caplen);
+        g->wirelen = realloc(g->wirelen, g->cap * sizeof *g->wirelen);
+        g->sum = realloc(g->sum, g->cap * sizeof *g->sum);
+        g->bad = realloc(g->bad, g->cap * sizeof *g->bad);
+    }
+    g->num[g->n] = fr->num;
+    g->ts[g->n] = fr->ts_us;
+    g->caplen[g->n] = fr->caplen;
+    g->wirelen[g->n] = fr->wirelen;
+    g->sum[g->n] = sum_bytes(fr->data, fr->caplen);
+    g->bad[g->n] = fr->bad != NULL;
+    g->n++;
+}
+
+static void got_free(got *g)
+{
+    free(g->num);
+    free(g->ts);
+    free(g->caplen);
+    free(g->wirelen);
+    free(g->sum);
+    free(g->bad);
+}
+
+/* Read path both ways and require the same; returns what was delivered
+ * (the direct reader's) for further checks. */
+static size_t same_both_ways(const char *path, const char *filter, hu_capture_rc *rc_out,
+                             char *err_out, size_t errlen)
+{
+    got g[2] = { { 0 } };
+    hu_capture_info info[2];
+    char err[2][512] = { "", "" };
+    hu_capture_rc rc[2];
+    for (int i = 0; i < 2; i++) {
+        if (i == 1)
+            setenv("HANGUP_READER", "libpcap", 1);
+        hu_capture_cbs cb = { .frame = on_got, .arg = &g[i] };
+        rc[i] = hu_capture_file(path, filter, &cb, &info[i], err[i], sizeof err[i]);
+        unsetenv("HANGUP_READER");
+    }
+    cr_assert_eq(rc[0], rc[1], "%s: rc %d, libpcap's %d (%s | %s)", path, rc[0], rc[1], err[0],
+                 err[1]);
+    if (rc[0] != HU_CAP_OK)
+        cr_assert_str_eq(err[0], err[1], "%s", path);
+    cr_assert_eq(g[0].n, g[1].n, "%s: %zu frames, libpcap %zu (%s)", path, g[0].n, g[1].n,
+                 err[1]);
+    for (size_t k = 0; k < g[0].n; k++) {
+        cr_assert_eq(g[0].num[k], g[1].num[k], "%s: frame %zu", path, k);
+        cr_assert_eq(g[0].ts[k], g[1].ts[k], "%s: frame %zu", path, k);
+        cr_assert_eq(g[0].caplen[k], g[1].caplen[k], "%s: frame %zu", path, k);
+        cr_assert_eq(g[0].wirelen[k], g[1].wirelen[k], "%s: frame %zu", path, k);
+        cr_assert_eq(g[0].sum[k], g[1].sum[k], "%s: frame %zu", path, k);
+        cr_assert_eq(g[0].bad[k], g[1].bad[k], "%s: frame %zu", path, k);
+    }
+    cr_assert_eq(info[0].frames, info[1].frames, "%s", path);
+    cr_assert_eq(info[0].first_us, info[1].first_us, "%s", path);
+    cr_assert_eq(info[0].last_us, info[1].last_us, "%s", path);
+    cr_assert_str_eq(info[0].hash, info[1].hash, "%s", path);
+    size_t n = g[0].n;
+    if (rc_out)
+        *rc_out = rc[0];
+    if (err_out)
+        snprintf(err_out, errlen, "%s", err[0]);
+    got_free(&g[0]);
+    got_free(&g[1]);
+    return n;
+}
+
+Test(capture, every_sample_reads_the_same_without_libpcap_reading_it)
+{
+    DIR *d = opendir(HANGUP_SAMPLES);
+    cr_assert_not_null(d);
+    int files = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (!(n > 5 && strcmp(e->d_name + n - 5, ".pcap") == 0) &&
+            !(n > 7 && strcmp(e->d_name + n - 7, ".pcapng") == 0))
+            continue;
+        cr_assert_gt(same_both_ways(tu_sample(e->d_name), NULL, NULL, NULL, 0), 0, "%s",
+                     e->d_name);
+        same_both_ways(tu_sample(e->d_name), "tcp[13] & 4 != 0 or port 80", NULL, NULL, 0);
+        files++;
+    }
+    closedir(d);
+    cr_assert_gt(files, 10);
+}
+
+/* A classic pcap file written field by field: byte order and timestamp
+ * unit chosen, records given raw. */
+typedef struct rawpcap {
+    FILE *f;
+    bool swap;
+} rawpcap;
+
+static void raw32(rawpcap *w, uint32_t v)
+{
+    if (w->swap)
+        v = __builtin_bswap32(v);
+    fwrite(&v, 4, 1, w->f);
+}
+
+static rawpcap raw_open(const char *path, bool swap, bool nsec, uint32_t snaplen)
+{
+    rawpcap w = { fopen(path, "wb"), swap };
+    cr_assert_not_null(w.f);
+    raw32(&w, nsec ? 0xa1b23c4du : 0xa1b2c3d4u);
+    uint16_t ver[2] = { 2, 4 };
+    if (swap)
+        for (int i = 0; i < 2; i++)
+            ver[i] = __builtin_bswap16(ver[i]);
+    fwrite(ver, 2, 2, w.f);
+    raw32(&w, 0);
+    raw32(&w, 0);
+    raw32(&w, snaplen);
+    raw32(&w, 1);   /* Ethernet */
+    return w;
+}
+
+/* A record: header fields as given, then caplen bytes of a TCP frame
+ * (zero-padded beyond the frame, cut short when caplen is). */
+static void raw_rec(rawpcap *w, uint32_t sec, uint32_t frac, uint32_t caplen, uint32_t len,
+                    uint32_t write_bytes)
+{
+    raw32(w, sec);
+    raw32(w, frac);
+    raw32(w, caplen);
+    raw32(w, len);
+    uint8_t frame[64] = { 0 };
+    size_t fl = tu_ip4_tcp(frame + 14, "10.0.0.1", 40000 + (sec % 1000), "10.0.0.2", 80,
+                           HU_TH_ACK, sec, frac, NULL, 0, NULL, 0);
+    frame[12] = 0x08;
+    fl += 14;
+    for (uint32_t i = 0; i < write_bytes; i++)
+        fputc(i < fl ? frame[i] : (int)(i & 0xff), w->f);
+}
+
+Test(capture, records_libpcap_must_judge_are_handed_to_it)
+{
+    for (int v = 0; v < 4; v++) {
+        bool swap = v & 1, nsec = v & 2;
+        uint32_t frac = nsec ? 123456789u : 123456u;
+        /* Every kind of record read_direct gives back, each after whole
+         * ones and (but for the last kinds) followed by more. */
+        for (int kind = 0; kind < 8; kind++) {
+            const char *path = tu_tmp(".pcap");
+            rawpcap w = raw_open(path, swap, nsec, 1000);
+            for (uint32_t i = 0; i < 700; i++)   /* ~60 KB: more than a small batch */
+                raw_rec(&w, 1700000000u + i, frac, 60, 60, 60);
+            switch (kind) {
+            case 0: raw_rec(&w, 0x80000001u, frac, 60, 60, 60); break;    /* past 2038 */
+            case 1: raw_rec(&w, 1700000800u, nsec ? 1000000000u : 1000000u, 60, 60, 60); break;
+            case 2: raw_rec(&w, 1700000800u, frac, 1400, 1500, 1400); break;   /* > snaplen */
+            case 3: raw_rec(&w, 1700000800u, frac, 300000, 300000, 64); break; /* > maximum */
+            case 4: raw_rec(&w, 1700000800u, frac, 1000, 1500, 1000); break;  /* = snaplen */
+            case 5: raw_rec(&w, 1700000800u, frac, 60, 60, 30); break;        /* cut in data */
+            case 6: raw32(&w, 1700000800u); raw32(&w, frac); break;           /* cut in header */
+            case 7: break;
+            }
+            if (kind < 5)
+                for (uint32_t i = 0; i < 300; i++)
+                    raw_rec(&w, 1700001000u + i, frac, 60, 60, 60);
+            fclose(w.f);
+            hu_capture_rc rc;
+            char err[512];
+            size_t n = same_both_ways(path, NULL, &rc, err, sizeof err);
+            cr_assert_geq(n, 700, "v%d kind %d: %zu frames (%s)", v, kind, n, err);
+            bool broken = kind == 3 || kind == 5 || kind == 6;
+            cr_assert_eq(rc, broken ? HU_CAP_PARTIAL : HU_CAP_OK, "v%d kind %d: %s", v, kind, err);
+            same_both_ways(path, "port 80", NULL, NULL, 0);
+            unlink(path);
+        }
+    }
+}
+
+Test(capture, a_file_of_many_batches_cut_anywhere_reads_the_same)
+{
+    const char *path = write_big();
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fclose(f);
+    /* Whole, then cut at offsets spread over the file (inside headers,
+     * inside frames, at record boundaries by chance). */
+    for (long cut = size; cut > 24; cut = cut * 7 / 11 - 5) {
+        cr_assert_eq(truncate(path, cut), 0);
+        same_both_ways(path, NULL, NULL, NULL, 0);
+    }
+    unlink(path);
 }

@@ -146,6 +146,33 @@ Test(cli, absurd_record_length_is_reported_with_packet_number)
     free((void *)path);
 }
 
+/* A capture on standard input is read from where standard input stands,
+ * even when that is a file read partly by someone else (capture.c reads
+ * classic pcap files itself, by offset, only from their start). */
+Test(cli, standard_input_is_read_from_where_it_stands)
+{
+    const char *path = strdup(tu_tmp(".pcap"));
+    tu_write_race(path, "GET /a HTTP/1.1\r\n\r\n");
+    /* Another capture first, which standard input is positioned past. */
+    const char *other = tu_sample("crossed-client.pcap"), *padded = strdup(tu_tmp(".pcap"));
+    size_t skip;
+    free(tu_slurp(other, &skip));
+    char cmd[4096], *want, *out, *err;
+    snprintf(cmd, sizeof cmd, "cat '%s' '%s' > '%s'", other, path, padded);
+    cr_assert_eq(tu_sh(cmd, NULL, NULL), 0);
+    snprintf(cmd, sizeof cmd, "'%s' analyze --no-db --json - < '%s'", HANGUP_BIN, path);
+    cr_assert_eq(tu_sh(cmd, &want, NULL), 0);
+    cr_assert_eq(count_lines(want, INC), 1, "%s", want);
+    snprintf(cmd, sizeof cmd,
+             "(dd bs=%zu count=1 of=/dev/null 2>/dev/null; '%s' analyze --no-db --json -) < '%s'",
+             skip, HANGUP_BIN, padded);
+    cr_expect_eq(tu_sh(cmd, &out, &err), 0, "%s", err);
+    cr_expect_str_eq(out, want);
+    free(want); free(out); free(err);
+    unlink(path); unlink(padded);
+    free((void *)path); free((void *)padded);
+}
+
 Test(cli, snaplen_cut_packets_still_give_the_race)
 {
     /* Re-write the race with every packet cut to 44 bytes: TCP headers

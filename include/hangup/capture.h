@@ -1,5 +1,6 @@
 /*
- * capture.h -- reading capture files through libpcap.
+ * capture.h -- reading capture files: libpcap opens them, and reads
+ * pcapng; capture.c reads classic pcap records itself, as libpcap would.
  */
 #ifndef HANGUP_CAPTURE_H
 #define HANGUP_CAPTURE_H
@@ -8,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* One frame as libpcap hands it over; data is valid during the call. */
+/* One frame as libpcap would hand it over; data is valid during the call. */
 typedef struct hu_frame {
     uint64_t num;             /* 1-based position in the file */
     int64_t ts_us;
