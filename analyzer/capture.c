@@ -227,9 +227,10 @@ static batch *batch_acquire(reader *r)
     if (!r->threaded)
         return &r->b[0];
     pthread_mutex_lock(&r->mu);
-    while (r->nfull == HU_BATCHES) {
+    if (r->nfull == HU_BATCHES) {
         r->waiting[0] = true;
-        pthread_cond_wait(&r->cv, &r->mu);
+        while (r->nfull > 1)   /* see consume_all */
+            pthread_cond_wait(&r->cv, &r->mu);
     }
     r->waiting[0] = false;
     batch *b = &r->b[(r->head + r->nfull) % HU_BATCHES];
@@ -425,6 +426,7 @@ static void read_all(reader *r)
 
 static void *reader_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "hangup-reader");   /* for top -H and perf */
     read_all(arg);
     return NULL;
 }
@@ -450,7 +452,10 @@ static void consume_all(reader *r)
         pthread_mutex_lock(&r->mu);
         r->head = (r->head + 1) % HU_BATCHES;
         r->nfull--;
-        if (r->waiting[0])
+        /* A reader that got ahead sleeps until all but one batch are
+         * free again, then fills them in one go: a wake-up (a futex call
+         * and another core's scheduler) every few batches, not each. */
+        if (r->waiting[0] && r->nfull <= 1)
             pthread_cond_signal(&r->cv);
         pthread_mutex_unlock(&r->mu);
     }

@@ -35,6 +35,9 @@ struct hu_flowtab {
      * timeout is checked at its own head: an open connection idling at
      * the front must not hold back closed ones from release. */
     hu_flow *lru_head[HU_LIST_COUNT], *lru_tail[HU_LIST_COUNT];
+    /* The head's queued_ts, so that the check every packet makes (expire)
+     * reads no flow: the head is seldom the connection in cache. */
+    int64_t head_qts[HU_LIST_COUNT];
     int64_t now;              /* newest packet time seen */
     hu_flow_release_fn release;
     void *release_arg;
@@ -146,10 +149,13 @@ static int flow_list(const hu_flow *f)
 static void lru_unlink(hu_flowtab *t, hu_flow *f)
 {
     int l = f->list;
-    if (f->lprev)
+    if (f->lprev) {
         f->lprev->lnext = f->lnext;
-    else
+    } else {
         t->lru_head[l] = f->lnext;
+        if (f->lnext)
+            t->head_qts[l] = f->lnext->queued_ts;
+    }
     if (f->lnext)
         f->lnext->lprev = f->lprev;
     else
@@ -163,10 +169,12 @@ static void lru_append(hu_flowtab *t, hu_flow *f)
     int l = f->list = (uint8_t)flow_list(f);
     f->lprev = t->lru_tail[l];
     f->lnext = NULL;
-    if (t->lru_tail[l])
+    if (t->lru_tail[l]) {
         t->lru_tail[l]->lnext = f;
-    else
+    } else {
         t->lru_head[l] = f;
+        t->head_qts[l] = f->queued_ts;
+    }
     t->lru_tail[l] = f;
 }
 
@@ -278,7 +286,7 @@ static void expire(hu_flowtab *t)
                                            t->cfg.closed_us };
     for (int l = 0; l < HU_LIST_COUNT; l++) {
         hu_flow *f;
-        while ((f = t->lru_head[l]) && t->now - f->queued_ts > limit[l]) {
+        while ((f = t->lru_head[l]) && t->now - t->head_qts[l] > limit[l]) {
             if (t->now - f->last_ts > limit[l]) {
                 flow_release(t, f);
             } else {

@@ -41,6 +41,7 @@ struct hu_storeq {
 
 static void *writer(void *arg)
 {
+    pthread_setname_np(pthread_self(), "hangup-store");   /* for top -H and perf */
     hu_storeq *q = arg;
     hu_conn_row *mine = NULL;
     size_t mine_cap = 0;
