@@ -586,8 +586,8 @@ static void on_frame(void *arg, int dlt, const hu_frame *fr)
     if (f->closed && f->ring && !hu_detect_waiting(f) && !hu_family_waiting(f)) {
         /* Closed, and no late request waiting for its RST: the incident
          * (if any) was rendered.  Keep memory to the open connections. */
-        hu_flow_compact(f);
-        hu_history_compact(f);
+        hu_flow_compact(a->flows, f);
+        hu_history_compact(a->history, f);
     }
 }
 

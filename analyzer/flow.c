@@ -19,6 +19,7 @@
  *     bytes of the client's newest request.
  */
 #include "hangup/flow.h"
+#include "hangup/pool.h"
 #include "hangup/tcpprint.h"
 
 #include <assert.h>
@@ -43,6 +44,8 @@ struct hu_flowtab {
     void *release_arg;
     hu_sb scratch;            /* renders payload suffixes without allocating */
     hu_flowtab_stats st;
+    hu_pool ring_pool;        /* rings of HU_RING_MAX summaries */
+    hu_pool reqwin_pool;
 };
 
 static inline uint64_t load64(const uint8_t *p)
@@ -100,6 +103,8 @@ hu_flowtab *hu_flowtab_new(const hu_flowtab_cfg *cfg, hu_flow_release_fn fn, voi
     }
     t->release = fn;
     t->release_arg = arg;
+    hu_pool_init(&t->ring_pool, HU_RING_MAX * sizeof(hu_pktsum));
+    hu_pool_init(&t->reqwin_pool, sizeof(hu_reqwin));
     return t;
 }
 
@@ -134,6 +139,16 @@ static void ring_free_heaps(hu_flow *f)
 {
     while (f->ring_heap)
         ring_free_heap(f, (unsigned)__builtin_ctz(f->ring_heap));
+}
+
+/* Give f's ring (its suffixes freed) back: a full-size one to the pool. */
+static void ring_release(hu_flowtab *t, hu_flow *f)
+{
+    ring_free_heaps(f);
+    if (f->ring_cap == HU_RING_MAX)
+        hu_pool_put(&t->ring_pool, f->ring);
+    else
+        free(f->ring);
 }
 
 /* Which list a flow belongs on. */
@@ -200,9 +215,8 @@ static void flow_release(hu_flowtab *t, hu_flow *f)
         *pp = f->hnext;
     lru_unlink(t, f);
     t->count--;
-    ring_free_heaps(f);
-    free(f->ring);
-    free(f->reqwin);
+    ring_release(t, f);
+    hu_pool_put(&t->reqwin_pool, f->reqwin);
     if (f->pk) {
         hu_pktsum_clear(&f->pk->fin);
         hu_pktsum_clear(&f->pk->req);
@@ -222,14 +236,13 @@ hu_flow_pkts *hu_flow_pkts_get(hu_flow *f)
     return f->pk;
 }
 
-void hu_flow_compact(hu_flow *f)
+void hu_flow_compact(hu_flowtab *t, hu_flow *f)
 {
-    ring_free_heaps(f);
     f->ring_dropped += f->ring_len;
-    free(f->ring);
+    ring_release(t, f);
     f->ring = NULL;
     f->ring_cap = f->ring_head = f->ring_len = 0;
-    free(f->reqwin);
+    hu_pool_put(&t->reqwin_pool, f->reqwin);
     f->reqwin = NULL;
 }
 
@@ -240,6 +253,8 @@ void hu_flowtab_free(hu_flowtab *t)
     for (int l = 0; l < HU_LIST_COUNT; l++)
         while (t->lru_head[l])
             flow_release(t, t->lru_head[l]);
+    hu_pool_drain(&t->ring_pool);
+    hu_pool_drain(&t->reqwin_pool);
     free(t->buckets);
     hu_sb_free(&t->scratch);
     free(t);
@@ -471,7 +486,7 @@ static void reqwin_shift(hu_reqwin *w, uint32_t d)
 /* The client's request window: restart it where a new request begins (new
  * data at the stream front after the server acknowledged everything
  * before), then copy the captured bytes that fall inside it. */
-static void update_reqwin(hu_flow *f, const hu_pkt *p, uint8_t s, uint32_t prev_max,
+static void update_reqwin(hu_flowtab *t, hu_flow *f, const hu_pkt *p, uint8_t s, uint32_t prev_max,
                           bool first)
 {
     if (s != f->client || p->paylen == 0 || p->capturedlen == 0)
@@ -480,7 +495,7 @@ static void update_reqwin(hu_flow *f, const hu_pkt *p, uint8_t s, uint32_t prev_
     bool front = first || p->seq == prev_max;
     bool quiet = !srv->ack_seen || srv->last_ack == p->seq;
     if (!f->reqwin) {
-        f->reqwin = malloc(sizeof *f->reqwin);
+        f->reqwin = hu_pool_get(&t->reqwin_pool);
         if (!f->reqwin)
             return;
         f->reqwin->set = false;
@@ -569,12 +584,13 @@ static void tcpdump_relative(hu_flow *f, const hu_pkt *p, uint8_t s, hu_pktsum *
  * maximum. */
 #define HU_RING_FIRST 4
 
-static hu_pktsum *ring_push(hu_flow *f)
+static hu_pktsum *ring_push(hu_flowtab *t, hu_flow *f)
 {
     if (f->ring_len == f->ring_cap) {
         if (f->ring_cap < HU_RING_MAX) {
             uint16_t ncap = f->ring_cap ? HU_RING_MAX : HU_RING_FIRST;
-            hu_pktsum *nr = malloc(ncap * sizeof *nr);
+            hu_pktsum *nr = ncap == HU_RING_MAX ? hu_pool_get(&t->ring_pool)
+                                                : malloc(ncap * sizeof *nr);
             if (nr) {
                 uint32_t heap = 0;
                 for (unsigned i = 0; i < f->ring_len; i++) {
@@ -715,7 +731,7 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
     if (first_data && s == f->client && p->capturedlen >= 3 && p->payload[0] == 0x16 &&
         p->payload[1] == 0x03)
         f->tls = true;   /* the client opened with a TLS handshake record */
-    update_reqwin(f, p, s, prev_max, first);
+    update_reqwin(t, f, p, s, prev_max, first);
     /* Lists are kept lazily (see expire): a packet only stamps last_ts;
      * a flow moves only when it is new or its state changed. */
     if (fresh) {
@@ -725,7 +741,7 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
         lru_append(t, f);
     }
 
-    hu_pktsum *e = ring_push(f);
+    hu_pktsum *e = ring_push(t, f);
     if (e) {
         e->ts_us = p->ts_us;
         e->num = p->num;

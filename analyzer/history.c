@@ -15,6 +15,7 @@ struct hu_history {
     hu_request_fn on_request;
     void *arg;
     hu_flow *cur;            /* flow whose bytes the parser is on */
+    hu_pool http_pool;       /* connections' parser pairs */
 };
 
 hu_history *hu_history_new(hu_servers *sv, hu_request_fn on_request, void *arg)
@@ -25,22 +26,29 @@ hu_history *hu_history_new(hu_servers *sv, hu_request_fn on_request, void *arg)
     h->sv = sv;
     h->on_request = on_request;
     h->arg = arg;
+    hu_pool_init(&h->http_pool, hu_http_size());
     return h;
 }
 
-void hu_history_free(hu_history *h) { free(h); }
+void hu_history_free(hu_history *h)
+{
+    if (!h)
+        return;
+    hu_pool_drain(&h->http_pool);
+    free(h);
+}
 
 void hu_history_set_servers(hu_history *h, hu_servers *sv) { h->sv = sv; }
 
-static hu_hist *hist_get(hu_flow *f)
+static hu_hist *hist_get(hu_history *h, hu_flow *f)
 {
     if (f->hist)
         return f->hist;
     hu_hist *t = calloc(1, sizeof *t);
-    hu_http *p = hu_http_new();
+    hu_http *p = hu_http_new_in(&h->http_pool);
     if (!t || !p) {
         free(t);
-        hu_http_free(p);
+        hu_http_free_to(&h->http_pool, p);
         return NULL;
     }
     t->close_ann_ts = HU_NO_TIME;
@@ -137,7 +145,7 @@ static void stream_data(void *arg, hu_flow *f, int dir, const uint8_t *p, size_t
                         int64_t ts)
 {
     hu_history *h = arg;
-    hu_hist *t = hist_get(f);
+    hu_hist *t = hist_get(h, f);
     if (!t || !f->http)
         return;   /* OOM, or the connection was closed and compacted */
     if (dir == HU_HTTP_CLIENT) {
@@ -152,8 +160,7 @@ static void stream_data(void *arg, hu_flow *f, int dir, const uint8_t *p, size_t
 
 static void stream_gap(void *arg, hu_flow *f, int dir)
 {
-    (void)arg;
-    if (hist_get(f) && f->http)
+    if (hist_get(arg, f) && f->http)
         hu_http_gap(f->http, dir);
 }
 
@@ -216,9 +223,9 @@ void hu_history_prefetch(const hu_flow *f, int dir)
         hu_http_prefetch(f->http, dir);
 }
 
-void hu_history_compact(hu_flow *f)
+void hu_history_compact(hu_history *h, hu_flow *f)
 {
-    hu_http_free(f->http);
+    hu_http_free_to(&h->http_pool, f->http);
     f->http = NULL;
     if (f->hist) {
         free(f->hist->hello);
@@ -237,7 +244,7 @@ void hu_history_release(hu_history *h, hu_flow *f)
         free(f->hist);
         f->hist = NULL;
     }
-    hu_http_free(f->http);
+    hu_http_free_to(&h->http_pool, f->http);
     f->http = NULL;
 }
 

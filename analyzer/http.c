@@ -47,19 +47,30 @@ struct hu_http {
     bool error;
 };
 
-hu_http *hu_http_new(void)
+hu_http *hu_http_new(void) { return calloc(1, sizeof(hu_http)); }
+
+void hu_http_free(hu_http *h) { hu_http_free_to(NULL, h); }
+
+size_t hu_http_size(void) { return sizeof(hu_http); }
+
+hu_http *hu_http_new_in(hu_pool *pool)
 {
-    hu_http *h = calloc(1, sizeof *h);
+    hu_http *h = hu_pool_get(pool);
+    if (h)
+        memset(h, 0, sizeof *h);
     return h;
 }
 
-void hu_http_free(hu_http *h)
+void hu_http_free_to(hu_pool *pool, hu_http *h)
 {
     if (!h)
         return;
     free(h->d[0].line);
     free(h->d[1].line);
-    free(h);
+    if (pool)
+        hu_pool_put(pool, h);
+    else
+        free(h);
 }
 
 void hu_http_prefetch(const hu_http *h, int dir)

@@ -271,7 +271,7 @@ hu_flow_pkts *hu_flow_pkts_get(hu_flow *f);
 /* Once a connection is closed and its incident (if any) reported, drop
  * what only a live exchange needs: the packet ring and the request
  * window.  tcpdump's bases stay, for packets that straggle in. */
-void hu_flow_compact(hu_flow *f);
+void hu_flow_compact(hu_flowtab *t, hu_flow *f);
 
 /* The payload suffix tcpdump prints for this packet, or NULL. */
 static inline const char *hu_pktsum_http(const hu_pktsum *s)

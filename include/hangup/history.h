@@ -62,7 +62,7 @@ void hu_history_packet(hu_history *h, hu_flow *f, uint8_t s, const hu_pkt *p);
 
 /* A closed connection needs no parser any more: free it, keep the
  * history (an incident may still be waiting to be printed). */
-void hu_history_compact(hu_flow *f);
+void hu_history_compact(hu_history *h, hu_flow *f);
 
 /* Start loading what f's next bytes from HTTP direction dir will touch. */
 void hu_history_prefetch(const hu_flow *f, int dir);

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hangup/pool.h"
+
 #define HU_HTTP_LINE_MAX 8192
 #define HU_HTTP_PIPELINE 64
 #define HU_HTTP_TARGET_MAX 256
@@ -57,6 +59,11 @@ typedef struct hu_http hu_http;
 /* Allocate a parser pair for one connection; NULL on OOM. */
 hu_http *hu_http_new(void);
 void hu_http_free(hu_http *h);
+/* The same with the pair's block taken from, and given back to, pool
+ * (initialised with hu_http_size()). */
+hu_http *hu_http_new_in(hu_pool *pool);
+void hu_http_free_to(hu_pool *pool, hu_http *h);
+size_t hu_http_size(void);
 
 /*
  * Feed n bytes sent by `dir`, captured at time ts.  Callbacks run during
