@@ -199,13 +199,17 @@ Test(capture, a_truncated_file_keeps_every_whole_record)
  * exactly the snapshot length, which it keeps); in both byte orders, with microsecond and
  * nanosecond timestamps, with and without a filter.
  */
+typedef struct got_frame {
+    uint64_t num;
+    int64_t ts;
+    uint32_t caplen, wirelen;
+    uint64_t sum;
+    bool bad;
+} got_frame;
+
 typedef struct got {
     size_t n, cap;
-    uint64_t *num;
-    int64_t *ts;
-    uint32_t *caplen, *wirelen;
-    uint64_t *sum;
-    bool *bad;
+    got_frame *f;
 } got;
 
 static void on_got(void *arg, int dlt, const hu_frame *fr)
@@ -214,30 +218,12 @@ static void on_got(void *arg, int dlt, const hu_frame *fr)
     got *g = arg;
     if (g->n == g->cap) {
         g->cap = g->cap ? g->cap * 2 : 256;
-        g->num = realloc(g->num, g->cap * sizeof *g->num);
-        g->ts = realloc(g->ts, g->cap * sizeof *g->ts);
-        g->caplen = realloc(g->caplen, g->cap * sizeof *g->caplen);
-        g->wirelen = realloc(g->wirelen, g->cap * sizeof *g->wirelen);
-        g->sum = realloc(g->sum, g->cap * sizeof *g->sum);
-        g->bad = realloc(g->bad, g->cap * sizeof *g->bad);
+        g->f = realloc(g->f, g->cap * sizeof *g->f);
+        cr_assert_not_null(g->f);
     }
-    g->num[g->n] = fr->num;
-    g->ts[g->n] = fr->ts_us;
-    g->caplen[g->n] = fr->caplen;
-    g->wirelen[g->n] = fr->wirelen;
-    g->sum[g->n] = sum_bytes(fr->data, fr->caplen);
-    g->bad[g->n] = fr->bad != NULL;
-    g->n++;
-}
-
-static void got_free(got *g)
-{
-    free(g->num);
-    free(g->ts);
-    free(g->caplen);
-    free(g->wirelen);
-    free(g->sum);
-    free(g->bad);
+    g->f[g->n++] = (got_frame){ .num = fr->num, .ts = fr->ts_us, .caplen = fr->caplen,
+                                .wirelen = fr->wirelen, .sum = sum_bytes(fr->data, fr->caplen),
+                                .bad = fr->bad != NULL };
 }
 
 /* Read path both ways and require the same; returns what was delivered
@@ -263,12 +249,13 @@ static size_t same_both_ways(const char *path, const char *filter, hu_capture_rc
     cr_assert_eq(g[0].n, g[1].n, "%s: %zu frames, libpcap %zu (%s)", path, g[0].n, g[1].n,
                  err[1]);
     for (size_t k = 0; k < g[0].n; k++) {
-        cr_assert_eq(g[0].num[k], g[1].num[k], "%s: frame %zu", path, k);
-        cr_assert_eq(g[0].ts[k], g[1].ts[k], "%s: frame %zu", path, k);
-        cr_assert_eq(g[0].caplen[k], g[1].caplen[k], "%s: frame %zu", path, k);
-        cr_assert_eq(g[0].wirelen[k], g[1].wirelen[k], "%s: frame %zu", path, k);
-        cr_assert_eq(g[0].sum[k], g[1].sum[k], "%s: frame %zu", path, k);
-        cr_assert_eq(g[0].bad[k], g[1].bad[k], "%s: frame %zu", path, k);
+        const got_frame *x = &g[0].f[k], *y = &g[1].f[k];
+        cr_assert_eq(x->num, y->num, "%s: frame %zu", path, k);
+        cr_assert_eq(x->ts, y->ts, "%s: frame %zu", path, k);
+        cr_assert_eq(x->caplen, y->caplen, "%s: frame %zu", path, k);
+        cr_assert_eq(x->wirelen, y->wirelen, "%s: frame %zu", path, k);
+        cr_assert_eq(x->sum, y->sum, "%s: frame %zu", path, k);
+        cr_assert_eq(x->bad, y->bad, "%s: frame %zu", path, k);
     }
     cr_assert_eq(info[0].frames, info[1].frames, "%s", path);
     cr_assert_eq(info[0].first_us, info[1].first_us, "%s", path);
@@ -279,8 +266,8 @@ static size_t same_both_ways(const char *path, const char *filter, hu_capture_rc
         *rc_out = rc[0];
     if (err_out)
         snprintf(err_out, errlen, "%s", err[0]);
-    got_free(&g[0]);
-    got_free(&g[1]);
+    free(g[0].f);
+    free(g[1].f);
     return n;
 }
 
