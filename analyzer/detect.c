@@ -19,71 +19,38 @@
  * FIN when it wrote (stale), otherwise the two crossed.
  */
 #include "hangup/detect.h"
-#include "hangup/history.h"
+
+#include <stdlib.h>
 
 #include <string.h>
 
 enum { ST_IDLE = 0, ST_FIN, ST_LATE, ST_DONE };
 
-static const char *const kind_names[HU_KIND_COUNT] = {
-    [HU_KIND_RACE] = "keepalive-race",
-    [HU_KIND_SERVER_TIMEOUT] = "server-timeout",
-    [HU_KIND_RESET] = "reset-before-response",
-    [HU_KIND_ABORT] = "client-abort",
-    [HU_KIND_REFUSED] = "refused",
-    [HU_KIND_CONNECT_TIMEOUT] = "connect-timeout",
-    [HU_KIND_TRUNCATED] = "truncated-response",
-};
-
-const char *hu_kind_name(hu_kind k)
-{
-    return (unsigned)k < HU_KIND_COUNT ? kind_names[k] : "unknown";
-}
-
-int hu_kind_parse(const char *s)
-{
-    for (int k = 0; k < HU_KIND_COUNT; k++)
-        if (strcmp(s, kind_names[k]) == 0)
-            return k;
-    return -1;
-}
-
-void hu_incident_init(hu_incident *inc, hu_kind k, const hu_flow *f, const hu_pktsum *req)
-{
-    memset(inc, 0, sizeof *inc);
-    inc->kindid = k;
-    inc->kind = hu_kind_name(k);
-    inc->flow = f;
-    inc->client = f->client;
-    inc->server = (uint8_t)!f->client;
-    inc->req = req;
-    inc->rtt_us = f->rtt_us;
-    inc->handshake_seen = f->handshake_seen;
-    inc->reasm = f->reasm;
-    inc->requests_before = inc->idle_us = inc->server_idle_close_us = -1;
-    inc->keepalive_hint_s = -1;
-    inc->wait_us = inc->spent_us = inc->expected_bytes = inc->received_bytes = -1;
-    inc->late_response_packet = -1;
-    if (req) {
-        uint32_t n;
-        const uint8_t *bytes = hu_flow_reqbytes(f, req->rawseq, &n);
-        hu_request_decode(bytes, bytes ? n : 0, &inc->request);
-        if (!inc->request.http && !inc->request.tls && f->tls)
-            inc->request.tls = true;
-    } else {
-        inc->request.content_length = -1;
-    }
-}
-
-bool hu_detect_waiting(const hu_flow *f)
+bool hu_detect_waiting(const hu_flow *f, const hu_detect_conn *dc)
 {
     /* Only a server's FIN can end in a keep-alive race. */
-    return f->det.state == ST_LATE && f->det.fin_side != f->client;
+    return dc->state == ST_LATE && dc->fin_side != f->client;
 }
 
-const char *hu_verdict_name(hu_verdict v)
+bool hu_detect_claimed(const hu_flow *f, const hu_detect_conn *dc)
 {
-    return v == HU_VERDICT_STALE ? "stale" : "crossed";
+    return dc->emitted || hu_detect_waiting(f, dc);
+}
+
+void hu_detect_prefetch(const hu_detect_conn *dc)
+{
+    if (dc->pk)
+        __builtin_prefetch(dc->pk, 1, 3);
+}
+
+void hu_detect_conn_free(hu_detect_conn *dc)
+{
+    if (dc->pk) {
+        hu_pktsum_clear(&dc->pk->fin);
+        hu_pktsum_clear(&dc->pk->req);
+        free(dc->pk);
+        dc->pk = NULL;
+    }
 }
 
 static const hu_pktsum *ring_newest(const hu_flow *f)
@@ -133,11 +100,11 @@ static int64_t idle_before(const hu_flow *f, unsigned at, int side, int64_t ts)
 }
 
 /* Remember e (ring index i) as the late request. */
-static void take_request(hu_flow *f, const hu_pktsum *e, unsigned i)
+static void take_request(const hu_flow *f, hu_detect_conn *dc, const hu_pktsum *e, unsigned i)
 {
-    hu_pktsum_copy(&f->pk->req, e);
-    f->det.req_idle_us = idle_before(f, i, 2, e->ts_us);
-    f->det.state = ST_LATE;
+    hu_pktsum_copy(&dc->pk->req, e);
+    dc->req_idle_us = idle_before(f, i, 2, e->ts_us);
+    dc->state = ST_LATE;
 }
 
 /* Where the timeline starts: the last exchange before the FIN and the
@@ -167,10 +134,9 @@ static uint32_t timeline_start(const hu_flow *f, uint8_t c, uint64_t first_num,
     return (uint32_t)anchor;
 }
 
-static void emit(hu_detect *d, hu_flow *f, const hu_pktsum *rst)
+static void emit(hu_detect *d, const hu_flow *f, hu_detect_conn *st, const hu_pktsum *rst)
 {
-    hu_detect_state *st = &f->det;
-    const hu_flow_pkts *pk = f->pk;
+    const hu_detect_pkts *pk = st->pk;
     uint8_t p = st->fin_side, c = (uint8_t)!p;
     hu_incident inc;
     hu_incident_init(&inc, HU_KIND_RACE, f, &pk->req);
@@ -184,33 +150,19 @@ static void emit(hu_detect *d, hu_flow *f, const hu_pktsum *rst)
     inc.gap_us = pk->req.ts_us - pk->fin.ts_us;
     inc.rst_ack = (rst->flags & HU_TH_ACK) != 0;
     inc.server_acked = st->req_acked;
-    /* The RST shows the server's kernel discarded the request: its
-     * application never read it, so it can be retried whatever the
-     * method.  If the server ACKed the bytes first, only an idempotent
-     * method is safe. */
-    inc.safe_to_retry = !st->req_acked ||
-                        (inc.request.http && hu_method_idempotent(inc.request.method));
     uint64_t first = pk->fin.num < pk->req.num ? pk->fin.num : pk->req.num;
     inc.timeline_start = timeline_start(f, c, first, pk->req.rawseq);
-
-    hu_hist_view v;
-    hu_history_view(f, pk->req.ts_us, &v);
-    /* Counted from parsed HTTP only: for TLS the exchanges are hidden. */
-    inc.requests_before = v.http ? v.requests_before : -1;
     inc.idle_us = st->req_idle_us;
     inc.server_idle_close_us = st->fin_idle_us;
-    inc.close_announced = v.close_announced;
-    inc.keepalive_hint_s = v.keepalive_hint_s;
-    inc.sni = v.sni;
     d->incidents++;
     st->emitted = true;
     if (d->emit)
         d->emit(d->arg, &inc);
 }
 
-void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p)
+void hu_detect_packet(hu_detect *d, const hu_flow *f, hu_detect_conn *st, uint8_t s,
+                      const hu_pkt *p)
 {
-    hu_detect_state *st = &f->det;
     const hu_pktsum *cur = ring_newest(f);
     if (st->state == ST_DONE || !cur || cur->num != p->num)
         return;   /* finished, or the ring could not record this packet */
@@ -223,12 +175,12 @@ void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p)
         }
         if (!(p->flags & HU_TH_FIN))
             return;
-        if (!hu_flow_pkts_get(f)) {
+        if (!st->pk && !(st->pk = calloc(1, sizeof *st->pk))) {
             st->state = ST_DONE;   /* out of memory: this connection goes unjudged */
             return;
         }
         st->fin_side = s;
-        hu_pktsum_copy(&f->pk->fin, cur);
+        hu_pktsum_copy(&st->pk->fin, cur);
         st->state = ST_FIN;
         st->fin_idle_us = idle_before(f, f->ring_len - 1u, s, p->ts_us);
         if (st->fin_idle_us < 0 && f->side[s].data_seen && f->side[s].last_data_ts < p->ts_us)
@@ -237,11 +189,11 @@ void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p)
             /* A request captured before the FIN can still be late. */
             uint8_t c = (uint8_t)!s;
             uint32_t fin_ack = (p->flags & HU_TH_ACK) ? p->ack : f->side[s].last_ack;
-            f->pk->fin.rawack = fin_ack;
+            st->pk->fin.rawack = fin_ack;
             for (unsigned i = 0; i + 1 < f->ring_len; i++) {
                 const hu_pktsum *e = hu_flow_ring_at(f, i);
                 if (is_late(f, e, c, fin_ack, NULL, 0)) {
-                    take_request(f, e, i);
+                    take_request(f, st, e, i);
                     break;
                 }
             }
@@ -257,8 +209,8 @@ void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p)
             st->state = ST_DONE;
             return;
         }
-        if (is_late(f, cur, s, f->pk->fin.rawack, p->payload, p->capturedlen))
-            take_request(f, cur, f->ring_len - 1u);
+        if (is_late(f, cur, s, st->pk->fin.rawack, p->payload, p->capturedlen))
+            take_request(f, st, cur, f->ring_len - 1u);
         return;
     case ST_LATE:
         if (s != st->fin_side) {
@@ -269,10 +221,10 @@ void hu_detect_packet(hu_detect *d, hu_flow *f, uint8_t s, const hu_pkt *p)
         if (p->flags & HU_TH_RST) {
             st->state = ST_DONE;
             if (st->fin_side != f->client)
-                emit(d, f, cur);
+                emit(d, f, st, cur);
             return;
         }
-        if ((p->flags & HU_TH_ACK) && hu_seq_gt(p->ack, f->pk->req.rawseq))
+        if ((p->flags & HU_TH_ACK) && hu_seq_gt(p->ack, st->pk->req.rawseq))
             st->req_acked = true;
         return;
     default:

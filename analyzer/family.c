@@ -24,9 +24,8 @@
  * (more SYNs, a late response) is part of the story.
  */
 #include "hangup/family.h"
-#include "hangup/history.h"
-#include "hangup/http.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define SERVER_TIMEOUT_MIN_US 1000000   /* below this, an RST is a reset */
@@ -57,36 +56,23 @@ static uint32_t ring_index(const hu_flow *f, uint64_t num)
     return 0;
 }
 
-static bool unanswered(const hu_flow *f)
+static bool unanswered(const hu_family_conn *fc, const hu_http *http)
 {
-    if (f->http && !hu_http_unparsable(f->http))
-        return hu_http_outstanding(f->http) > 0;
-    return !f->fam.resp_seen;
+    if (http && !hu_http_unparsable(http))
+        return hu_http_outstanding(http) > 0;
+    return !fc->resp_seen;
 }
 
-static const char *timeout_hint(int64_t wait_us)
+static void emit(hu_family *fm, hu_family_conn *fc, hu_incident *inc)
 {
-    static const struct { int64_t us; const char *name; } known[] = {
-        { 120000000, "node server.timeout 120 s" },
-        { 300000000, "node requestTimeout 300 s" },
-        { 60000000, "node headersTimeout 60 s or a proxy's read timeout 60 s" },
-    };
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (wait_us >= known[i].us * 95 / 100 && wait_us <= known[i].us * 105 / 100)
-            return known[i].name;
-    return NULL;
-}
-
-static void emit(hu_family *fm, hu_flow *f, hu_incident *inc)
-{
-    f->fam.done = true;
+    fc->done = true;
     if (fm->emit)
         fm->emit(fm->arg, inc);
 }
 
-void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
+void hu_family_packet(hu_family *fm, const hu_flow *f, hu_family_conn *st,
+                      const hu_family_in *in, uint8_t s, const hu_pkt *p)
 {
-    hu_family_state *st = &f->fam;
     const hu_pktsum *cur = newest(f);
     if (!cur || cur->num != p->num)
         return;
@@ -109,7 +95,7 @@ void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
         }
         return;
     }
-    if (st->done || f->det.emitted || hu_detect_waiting(f))
+    if (st->done || in->race_claimed)
         return;
     if (!from_client && rst && ack && st->syns > 0 && !f->synack_seen &&
         p->ack == st->syn_isn + 1) {
@@ -119,7 +105,7 @@ void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
         inc.rst = cur;
         inc.rst_ack = true;
         inc.timeline_start = i;
-        emit(fm, f, &inc);
+        emit(fm, st, &inc);
         return;
     }
 
@@ -129,19 +115,19 @@ void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
         const hu_side *srv = &f->side[!c];
         if (p->paylen > 0 && p->seq + p->paylen == f->side[c].snd_max - (fin ? 1u : 0u) &&
             (!srv->ack_seen || srv->last_ack == p->seq) && looks_like_request(p) && !st->abort &&
-            hu_flow_pkts_get(f)) {
+            (st->pk || (st->pk = calloc(1, sizeof *st->pk)))) {
             st->req_active = true;
             st->req_acked = false;
             st->resp_seen = false;
-            hu_pktsum_clear(&f->pk->freq);
-            hu_pktsum_copy(&f->pk->freq, cur);
+            hu_pktsum_clear(&st->pk->freq);
+            hu_pktsum_copy(&st->pk->freq, cur);
         }
         if (st->req_active && !st->resp_seen && p->paylen > 0)
             st->req_end = f->side[c].snd_max - (fin ? 1u : 0u);
         if (st->abort) {
-            if (rst && !f->pk->late_rst.num) {   /* the client's first RST after it */
-                hu_pktsum_copy(&f->pk->late_rst, cur);
-                st->late_rst = st->late_resp_num >= 0;
+            if (rst && !st->pk->late_rst.num) {   /* the client's first RST after it */
+                hu_pktsum_copy(&st->pk->late_rst, cur);
+                st->late_rst = st->late_resp_num != 0;
             }
             return;
         }
@@ -149,17 +135,17 @@ void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
          * answering the server's FIN with its own is a clean close). */
         const hu_side *sv = &f->side[!c];
         bool server_closed = st->server_closed || sv->fin_seen || sv->rst_seen;
-        if ((fin || rst) && st->req_active && !server_closed && unanswered(f)) {
+        if ((fin || rst) && st->req_active && !server_closed && unanswered(st, in->http)) {
             st->abort = rst ? 'r' : 'f';
-            hu_pktsum_copy(&f->pk->abort, cur);
+            hu_pktsum_copy(&st->pk->abort, cur);
         }
         return;
     }
 
     /* From the server. */
     if (st->abort) {
-        if (p->paylen > 0 && st->late_resp_num < 0)
-            st->late_resp_num = (int64_t)p->num;
+        if (p->paylen > 0 && st->late_resp_num == 0)
+            st->late_resp_num = p->num;
         return;
     }
     if (st->req_active) {
@@ -177,23 +163,22 @@ void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
         bool acked = st->req_acked || (rst && ack && hu_seq_geq(p->ack, st->req_end));
         if (!acked)
             return;
-        int64_t wait = p->ts_us - f->pk->freq.ts_us;
+        int64_t wait = p->ts_us - st->pk->freq.ts_us;
         if (wait >= SERVER_TIMEOUT_MIN_US) {
-            hu_incident_init(&inc, HU_KIND_SERVER_TIMEOUT, f, &f->pk->freq);
+            hu_incident_init(&inc, HU_KIND_SERVER_TIMEOUT, f, &st->pk->freq);
             inc.wait_us = wait;
             inc.close = rst ? "rst" : "fin";
-            inc.timeout_hint = timeout_hint(wait);
         } else if (rst && !f->side[s].fin_seen) {
-            hu_incident_init(&inc, HU_KIND_RESET, f, &f->pk->freq);
+            hu_incident_init(&inc, HU_KIND_RESET, f, &st->pk->freq);
             inc.wait_us = wait;
         } else {
             return;
         }
-    } else if (st->req_active && f->http) {
+    } else if (st->req_active && in->http) {
         int64_t expected, received;
-        if (!hu_http_in_body(f->http, HU_HTTP_SERVER, &expected, &received))
+        if (!hu_http_in_body(in->http, HU_HTTP_SERVER, &expected, &received))
             return;
-        hu_incident_init(&inc, HU_KIND_TRUNCATED, f, &f->pk->freq);
+        hu_incident_init(&inc, HU_KIND_TRUNCATED, f, &st->pk->freq);
         inc.close = rst ? "rst" : "fin";
         inc.expected_bytes = expected;
         inc.received_bytes = received;
@@ -206,14 +191,14 @@ void hu_family_packet(hu_family *fm, hu_flow *f, uint8_t s, const hu_pkt *p)
     } else {
         inc.fin = cur;
     }
-    inc.timeline_start = ring_index(f, f->pk->freq.num);
-    emit(fm, f, &inc);
+    inc.timeline_start = ring_index(f, st->pk->freq.num);
+    emit(fm, st, &inc);
 }
 
-void hu_family_release(hu_family *fm, hu_flow *f)
+void hu_family_release(hu_family *fm, const hu_flow *f, hu_family_conn *st,
+                       const hu_family_in *in)
 {
-    hu_family_state *st = &f->fam;
-    if (st->done || f->det.emitted)
+    if (st->done || in->race_claimed)
         return;
     hu_incident inc;
     if (st->syns >= 2 && !f->synack_seen && !f->side[!f->client].seen && f->ring_len) {
@@ -222,11 +207,11 @@ void hu_family_release(hu_family *fm, hu_flow *f)
         inc.tries = st->syns;
         inc.spent_us = st->last_syn_ts - st->syn_ts;
         inc.timeline_start = i;
-        emit(fm, f, &inc);
+        emit(fm, st, &inc);
         return;
     }
     if (st->abort) {
-        const hu_flow_pkts *pk = f->pk;
+        const hu_family_pkts *pk = st->pk;
         hu_incident_init(&inc, HU_KIND_ABORT, f, &pk->freq);
         inc.abort = st->abort == 'r' ? "rst" : "fin";
         if (st->abort == 'r')
@@ -236,13 +221,32 @@ void hu_family_release(hu_family *fm, hu_flow *f)
         if (pk->late_rst.num)   /* the client's first RST at or after the abort */
             inc.rst = &pk->late_rst;
         inc.late_response_rst = st->late_rst;
-        inc.late_response_packet = st->late_rst ? st->late_resp_num : -1;
+        inc.late_response_packet = st->late_rst ? (int64_t)st->late_resp_num : -1;
         inc.timeline_start = ring_index(f, pk->freq.num);
-        emit(fm, f, &inc);
+        emit(fm, st, &inc);
     }
 }
 
-bool hu_family_waiting(const hu_flow *f)
+bool hu_family_waiting(const hu_flow *f, const hu_family_conn *fc)
 {
-    return !f->fam.done && (f->fam.abort || (f->fam.syns > 0 && !f->synack_seen));
+    return !fc->done && (fc->abort || (fc->syns > 0 && !f->synack_seen));
+}
+
+bool hu_family_reported(const hu_family_conn *fc) { return fc->done; }
+
+void hu_family_prefetch(const hu_family_conn *fc)
+{
+    if (fc->pk)
+        __builtin_prefetch(fc->pk, 1, 3);
+}
+
+void hu_family_conn_free(hu_family_conn *fc)
+{
+    if (fc->pk) {
+        hu_pktsum_clear(&fc->pk->freq);
+        hu_pktsum_clear(&fc->pk->abort);
+        hu_pktsum_clear(&fc->pk->late_rst);
+        free(fc->pk);
+        fc->pk = NULL;
+    }
 }

@@ -20,7 +20,6 @@
  */
 #include "hangup/flow.h"
 #include "hangup/pool.h"
-#include "hangup/tcpprint.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -40,9 +39,9 @@ struct hu_flowtab {
      * reads no flow: the head is seldom the connection in cache. */
     int64_t head_qts[HU_LIST_COUNT];
     int64_t now;              /* newest packet time seen */
-    hu_flow_release_fn release;
-    void *release_arg;
-    hu_sb scratch;            /* renders payload suffixes without allocating */
+    /* Connections let go of and not yet disposed of by the owner, oldest
+     * first, chained through hnext (they are out of the hash table). */
+    hu_flow *rel_head, *rel_tail;
     hu_flowtab_stats st;
     hu_pool ring_pool;        /* rings of HU_RING_MAX summaries */
     hu_pool reqwin_pool;
@@ -87,7 +86,7 @@ static uint32_t flow_hash(uint8_t ipver, const uint8_t a[16], const uint8_t b[16
     return (uint32_t)h;
 }
 
-hu_flowtab *hu_flowtab_new(const hu_flowtab_cfg *cfg, hu_flow_release_fn fn, void *arg)
+hu_flowtab *hu_flowtab_new(const hu_flowtab_cfg *cfg)
 {
     hu_flowtab *t = calloc(1, sizeof *t);
     if (!t)
@@ -95,32 +94,17 @@ hu_flowtab *hu_flowtab_new(const hu_flowtab_cfg *cfg, hu_flow_release_fn fn, voi
     t->cfg = *cfg;
     if (t->cfg.max_flows == 0)
         t->cfg.max_flows = 1;
+    if (t->cfg.conn_size < sizeof(hu_flow))
+        t->cfg.conn_size = sizeof(hu_flow);
     t->nbuckets = 1024;
     t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
     if (!t->buckets) {
         free(t);
         return NULL;
     }
-    t->release = fn;
-    t->release_arg = arg;
     hu_pool_init(&t->ring_pool, HU_RING_MAX * sizeof(hu_pktsum));
     hu_pool_init(&t->reqwin_pool, sizeof(hu_reqwin));
     return t;
-}
-
-void hu_pktsum_clear(hu_pktsum *s)
-{
-    if (s->http_heap) {
-        free(s->http_heap);
-        s->http_heap = NULL;
-    }
-    s->http_inline[0] = '\0';
-}
-
-void hu_pktsum_copy(hu_pktsum *dst, const hu_pktsum *src)
-{
-    *dst = *src;
-    dst->http_heap = src->http_heap ? strdup(src->http_heap) : NULL;
 }
 
 static_assert(HU_RING_MAX <= 32, "ring_heap has a bit per ring slot");
@@ -203,11 +187,10 @@ static hu_flow *lru_oldest(const hu_flowtab *t)
     return o;
 }
 
-/* Unhook f from the table, call the release hook, free it. */
+/* Unhook f from the table and the lists and queue it for the owner
+ * (hu_flowtab_released); its memory stays until hu_flowtab_dispose. */
 static void flow_release(hu_flowtab *t, hu_flow *f)
 {
-    if (t->release)
-        t->release(t->release_arg, f);
     hu_flow **pp = &t->buckets[f->hash & (t->nbuckets - 1)];
     while (*pp && *pp != f)
         pp = &(*pp)->hnext;
@@ -215,25 +198,40 @@ static void flow_release(hu_flowtab *t, hu_flow *f)
         *pp = f->hnext;
     lru_unlink(t, f);
     t->count--;
+    f->hnext = NULL;
+    if (t->rel_tail)
+        t->rel_tail->hnext = f;
+    else
+        t->rel_head = f;
+    t->rel_tail = f;
+}
+
+hu_flow *hu_flowtab_released(hu_flowtab *t)
+{
+    hu_flow *f = t->rel_head;
+    if (f) {
+        t->rel_head = f->hnext;
+        if (!t->rel_head)
+            t->rel_tail = NULL;
+        f->hnext = NULL;
+    }
+    return f;
+}
+
+void hu_flowtab_dispose(hu_flowtab *t, hu_flow *f)
+{
+    if (!f)
+        return;
     ring_release(t, f);
     hu_pool_put(&t->reqwin_pool, f->reqwin);
-    if (f->pk) {
-        hu_pktsum_clear(&f->pk->fin);
-        hu_pktsum_clear(&f->pk->req);
-        hu_pktsum_clear(&f->pk->freq);
-        hu_pktsum_clear(&f->pk->abort);
-        hu_pktsum_clear(&f->pk->late_rst);
-        free(f->pk);
-    }
-    /* f->http and f->hist belong to history.c, freed by the release hook. */
     free(f);
 }
 
-hu_flow_pkts *hu_flow_pkts_get(hu_flow *f)
+void hu_flowtab_release_all(hu_flowtab *t)
 {
-    if (!f->pk)
-        f->pk = calloc(1, sizeof *f->pk);
-    return f->pk;
+    for (int l = 0; l < HU_LIST_COUNT; l++)
+        while (t->lru_head[l])
+            flow_release(t, t->lru_head[l]);
 }
 
 void hu_flow_compact(hu_flowtab *t, hu_flow *f)
@@ -250,13 +248,13 @@ void hu_flowtab_free(hu_flowtab *t)
 {
     if (!t)
         return;
-    for (int l = 0; l < HU_LIST_COUNT; l++)
-        while (t->lru_head[l])
-            flow_release(t, t->lru_head[l]);
+    hu_flowtab_release_all(t);
+    hu_flow *f;
+    while ((f = hu_flowtab_released(t)))
+        hu_flowtab_dispose(t, f);
     hu_pool_drain(&t->ring_pool);
     hu_pool_drain(&t->reqwin_pool);
     free(t->buckets);
-    hu_sb_free(&t->scratch);
     free(t);
 }
 
@@ -363,7 +361,7 @@ static hu_flow *flow_create(hu_flowtab *t, const hu_pkt *p, bool rev, uint32_t h
         flow_release(t, o);
         t->st.evicted++;
     }
-    hu_flow *f = calloc(1, sizeof *f);
+    hu_flow *f = calloc(1, t->cfg.conn_size);
     if (!f)
         return NULL;
     size_t n = p->ipver == 4 ? 4 : 16;
@@ -376,7 +374,6 @@ static hu_flow *flow_create(hu_flowtab *t, const hu_pkt *p, bool rev, uint32_t h
     f->id = ++t->st.flows;
     f->first_ts = f->last_ts = p->ts_us;
     f->rtt_us = -1;
-    f->fam.late_resp_num = -1;
     /* Weakest guess until evidence arrives: the higher port is the client. */
     f->client = f->port[1] > f->port[0] ? 1 : f->port[0] > f->port[1] ? 0 : (uint8_t)rev;
     f->role_src = HU_ROLE_PORT;
@@ -643,21 +640,21 @@ static hu_flow *lookup(const hu_flowtab *t, const hu_flowkey *k)
     return f;
 }
 
-void hu_flowtab_prefetch(const hu_flowtab *t, const hu_pkt *p, const hu_flowkey *k, int stage)
+const hu_flow *hu_flowtab_prefetch(const hu_flowtab *t, const hu_pkt *p, const hu_flowkey *k, int stage)
 {
     hu_flow *const *b = &t->buckets[k->hash & (t->nbuckets - 1)];
     if (stage == 0) {
         __builtin_prefetch(b, 0, 3);
-        return;
+        return NULL;
     }
     if (stage == 1) {
         if (*b)
             hu_prefetch_lines(*b, sizeof **b);
-        return;
+        return NULL;
     }
     const hu_flow *f = lookup(t, k);
     if (!f)
-        return;
+        return NULL;
     if (f->ring && f->ring_cap)
         hu_prefetch_lines(&f->ring[(f->ring_head + f->ring_len) % f->ring_cap], sizeof *f->ring);
     if (f->reqwin && p->paylen && (uint8_t)k->rev == f->client) {
@@ -672,13 +669,7 @@ void hu_flowtab_prefetch(const hu_flowtab *t, const hu_pkt *p, const hu_flowkey 
         hu_prefetch_lines(w, offsetof(hu_reqwin, buf));
         hu_prefetch_lines(w->buf + off, n);
     }
-    if (f->pk)
-        __builtin_prefetch(f->pk, 1, 3);
-}
-
-const hu_flow *hu_flowtab_peek(const hu_flowtab *t, const hu_flowkey *k)
-{
-    return lookup(t, k);
+    return f;
 }
 
 hu_flow *hu_flowtab_track(hu_flowtab *t, const hu_pkt *p, uint8_t *sidep)
@@ -763,13 +754,6 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
         e->http_heap = NULL;
         const char *sfx = p->suffix;
         size_t sfx_len = p->suffix_ready ? p->suffix_len : 0;
-        if (p->paylen && !p->suffix_ready) {   /* not rendered ahead: now */
-            hu_sb_reset(&t->scratch);
-            if (hu_tcpprint_payload_suffix(p, &t->scratch)) {
-                sfx = t->scratch.buf;
-                sfx_len = t->scratch.len;
-            }
-        }
         if (sfx_len && sfx_len < sizeof e->http_inline) {
             memcpy(e->http_inline, sfx, sfx_len);
             e->http_inline[sfx_len] = '\0';

@@ -14,7 +14,8 @@ struct hu_history {
     hu_servers *sv;
     hu_request_fn on_request;
     void *arg;
-    hu_flow *cur;            /* flow whose bytes the parser is on */
+    const hu_flow *cur;      /* connection whose bytes the parser is on */
+    hu_hist_conn *cur_hc;
     hu_pool http_pool;       /* connections' parser pairs */
 };
 
@@ -38,12 +39,10 @@ void hu_history_free(hu_history *h)
     free(h);
 }
 
-void hu_history_set_servers(hu_history *h, hu_servers *sv) { h->sv = sv; }
-
-static hu_hist *hist_get(hu_history *h, hu_flow *f)
+static hu_hist *hist_get(hu_history *h, hu_hist_conn *hc)
 {
-    if (f->hist)
-        return f->hist;
+    if (hc->hist)
+        return hc->hist;
     hu_hist *t = calloc(1, sizeof *t);
     hu_http *p = hu_http_new_in(&h->http_pool);
     if (!t || !p) {
@@ -56,8 +55,8 @@ static hu_hist *hist_get(hu_history *h, hu_flow *f)
     t->last_resp_end_ts = HU_NO_TIME;
     t->last_req_start_ts = HU_NO_TIME;
     t->idle_close_us = -1;
-    f->hist = t;
-    f->http = p;
+    hc->hist = t;
+    hc->http = p;
     return t;
 }
 
@@ -69,8 +68,8 @@ static bool announces_close(const hu_http_msg *m)
 static void on_head(void *arg, int dir, const hu_http_msg *m)
 {
     hu_history *h = arg;
-    hu_flow *f = h->cur;
-    hu_hist *t = f->hist;
+    const hu_flow *f = h->cur;
+    hu_hist *t = h->cur_hc->hist;
     if (announces_close(m) && t->close_ann_ts == HU_NO_TIME)
         t->close_ann_ts = m->start_ts;
     if (dir == HU_HTTP_SERVER) {
@@ -102,7 +101,7 @@ static void on_head(void *arg, int dir, const hu_http_msg *m)
 static void on_done(void *arg, int dir, const hu_http_msg *m)
 {
     hu_history *h = arg;
-    hu_hist *t = h->cur->hist;
+    hu_hist *t = h->cur_hc->hist;
     if (dir == HU_HTTP_SERVER && m->status >= 200) {
         t->responses++;
         t->last_resp_end_ts = h->cur->last_ts;
@@ -141,59 +140,58 @@ static void sni_feed(hu_hist *t, const uint8_t *p, size_t n)
     t->hello_len = 0;
 }
 
-static void stream_data(void *arg, hu_flow *f, int dir, const uint8_t *p, size_t n, uint32_t seq,
-                        int64_t ts)
+void hu_history_data(hu_history *h, const hu_flow *f, hu_hist_conn *hc, int dir,
+                     const uint8_t *p, size_t n, uint32_t seq, int64_t ts)
 {
-    hu_history *h = arg;
-    hu_hist *t = hist_get(h, f);
-    if (!t || !f->http)
+    hu_hist *t = hist_get(h, hc);
+    if (!t || !hc->http)
         return;   /* OOM, or the connection was closed and compacted */
     if (dir == HU_HTTP_CLIENT) {
         sni_feed(t, p, n);
         t->chunk_seq = seq;
-        t->chunk_off = hu_http_fed(f->http, dir);
+        t->chunk_off = hu_http_fed(hc->http, dir);
     }
     h->cur = f;
-    hu_http_feed(f->http, dir, p, n, ts, &http_cb, h);
+    h->cur_hc = hc;
+    hu_http_feed(hc->http, dir, p, n, ts, &http_cb, h);
     h->cur = NULL;
+    h->cur_hc = NULL;
 }
 
-static void stream_gap(void *arg, hu_flow *f, int dir)
+void hu_history_gap(hu_history *h, hu_hist_conn *hc, int dir)
 {
-    if (hist_get(arg, f) && f->http)
-        hu_http_gap(f->http, dir);
+    if (hist_get(h, hc) && hc->http)
+        hu_http_gap(hc->http, dir);
 }
 
 /* Body bytes the parser would only count.  The client's bytes also feed
- * the SNI search until it is settled, so they are skippable only after. */
-static uint64_t stream_skippable(void *arg, const hu_flow *f, int dir)
+ * the SNI search until it is done, so they are delivered until then. */
+uint64_t hu_history_skippable(const hu_hist_conn *hc, int dir)
 {
-    (void)arg;
-    if (!f->hist || !f->http || (dir == HU_HTTP_CLIENT && !f->hist->sni_done))
+    if (!hc->hist || !hc->http || (dir == HU_HTTP_CLIENT && !hc->hist->sni_done))
         return 0;
-    return hu_http_skippable(f->http, dir);
+    return hu_http_skippable(hc->http, dir);
 }
 
-static void stream_skip(void *arg, hu_flow *f, int dir, uint64_t n)
+void hu_history_skip(hu_hist_conn *hc, int dir, uint64_t n)
 {
-    (void)arg;
-    hu_http_skip(f->http, dir, n);
+    hu_http_skip(hc->http, dir, n);
 }
 
-const hu_stream_cb hu_history_stream = { stream_data, stream_gap, stream_skippable,
-                                         stream_skip };
-
-void hu_history_packet(hu_history *h, hu_flow *f, uint8_t s, const hu_pkt *p)
+void hu_history_packet(hu_history *h, const hu_flow *f, hu_hist_conn *hc, uint8_t s,
+                       const hu_pkt *p)
 {
     if (!(p->flags & HU_TH_FIN) || f->side[s].fin_num != p->num)
         return;   /* only a side's first FIN matters here */
     int dir = s == f->client ? HU_HTTP_CLIENT : HU_HTTP_SERVER;
-    hu_hist *t = f->hist;
-    if (!t || !f->http)
+    hu_hist *t = hc->hist;
+    if (!t || !hc->http)
         return;   /* no HTTP seen, or closed and compacted already */
     h->cur = f;
-    hu_http_eof(f->http, dir, p->ts_us, &http_cb, h);
+    h->cur_hc = hc;
+    hu_http_eof(hc->http, dir, p->ts_us, &http_cb, h);
     h->cur = NULL;
+    h->cur_hc = NULL;
     /* An idle close: the server's FIN, alone, on a connection whose every
      * request was answered and nobody announced a close -- and not the
      * server answering the client's own FIN. */
@@ -208,52 +206,62 @@ void hu_history_packet(hu_history *h, hu_flow *f, uint8_t s, const hu_pkt *p)
         hu_seq_geq(t->last_req_seq, p->ack))
         received--;
     if (dir == HU_HTTP_SERVER && p->paylen == 0 && !answers_client_fin &&
-        !hu_http_unparsable(f->http) && t->responses > 0 && t->responses >= received &&
+        !hu_http_unparsable(hc->http) && t->responses > 0 && t->responses >= received &&
         t->close_ann_ts == HU_NO_TIME && f->side[s].data_seen) {
         t->idle_close_us = p->ts_us - f->side[s].last_data_ts;
         hu_servers_idle_close(h->sv, f, t->idle_close_us);
     }
 }
 
-void hu_history_prefetch(const hu_flow *f, int dir)
+void hu_history_prefetch(const hu_hist_conn *hc, int dir)
 {
-    if (f->hist)
-        __builtin_prefetch(f->hist, 1, 3);
-    if (f->http)
-        hu_http_prefetch(f->http, dir);
+    if (hc->hist)
+        __builtin_prefetch(hc->hist, 1, 3);
+    if (hc->http)
+        hu_http_prefetch(hc->http, dir);
 }
 
-void hu_history_compact(hu_history *h, hu_flow *f)
+void hu_history_compact(hu_history *h, hu_hist_conn *hc)
 {
-    hu_http_free_to(&h->http_pool, f->http);
-    f->http = NULL;
-    if (f->hist) {
-        free(f->hist->hello);
-        f->hist->hello = NULL;
-        f->hist->hello_len = 0;
-        f->hist->sni_done = true;
+    hu_http_free_to(&h->http_pool, hc->http);
+    hc->http = NULL;
+    if (hc->hist) {
+        free(hc->hist->hello);
+        hc->hist->hello = NULL;
+        hc->hist->hello_len = 0;
+        hc->hist->sni_done = true;
     }
 }
 
-void hu_history_release(hu_history *h, hu_flow *f)
+void hu_history_release(hu_history *h, const hu_flow *f, hu_hist_conn *hc)
 {
     hu_servers_connection(h->sv, f);
-    if (f->hist) {
-        free(f->hist->sni);
-        free(f->hist->hello);
-        free(f->hist);
-        f->hist = NULL;
+    if (hc->hist) {
+        free(hc->hist->sni);
+        free(hc->hist->hello);
+        free(hc->hist);
+        hc->hist = NULL;
     }
-    hu_http_free_to(&h->http_pool, f->http);
-    f->http = NULL;
+    hu_http_free_to(&h->http_pool, hc->http);
+    hc->http = NULL;
 }
 
-void hu_history_view(const hu_flow *f, int64_t ts, hu_hist_view *v)
+int64_t hu_history_idle_close(const hu_hist_conn *hc)
+{
+    return hc->hist ? hc->hist->idle_close_us : -1;
+}
+
+const hu_http *hu_history_parser(const hu_hist_conn *hc)
+{
+    return hc->http;
+}
+
+void hu_history_view(const hu_hist_conn *hc, int64_t ts, hu_hist_view *v)
 {
     memset(v, 0, sizeof *v);
     v->requests_before = -1;
     v->keepalive_hint_s = -1;
-    const hu_hist *t = f->hist;
+    const hu_hist *t = hc->hist;
     if (!t)
         return;
     v->sni = t->sni;

@@ -11,6 +11,7 @@
 #include "hangup/query.h"
 #include "hangup/analyze.h"
 #include "hangup/incident.h"
+#include "hangup/report.h"
 #include "hangup/store.h"
 #include "hangup/strbuf.h"
 

@@ -31,6 +31,7 @@
 #include "hangup/packet.h"
 
 #include <nids.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,8 +50,9 @@ struct hu_reasm {
     void *arg;
     bool nids_on;
     pcap_t *dead;
-    /* The packet being handed to libnids. */
+    /* The packet being handed to libnids, and its connection. */
     hu_flow *cur;
+    hu_reasm_conn *cur_rc;
     uint32_t cur_src, cur_dst;    /* network order, as in the IP header */
     uint16_t cur_sport, cur_dport;
     struct pcap_pkthdr hdr;
@@ -67,11 +69,21 @@ struct hu_reasm {
     /* Buffers for libnids' receiving halves, lent for one call (nids_call). */
     struct { char *data; int size; } spare[HU_REASM_SPARES];
     unsigned nspare;
+    /* Where libnids' no_mem hook leaves libnids to (nids_oom), armed
+     * while hangup is inside a libnids call that may allocate. */
+    jmp_buf oom_jmp;
+    bool oom_armed;
     uint8_t buf[20 + 60 + 65536];
 };
 
+/*
+ * The only file-scope state of hangup's layers, and it has to be: libnids
+ * is process-global (its parameters, tables and callbacks), and its
+ * callbacks receive no context pointer, so they find the one hu_reasm it
+ * serves here.  Nothing outside this file reads or writes these.
+ */
 static hu_reasm *g_active;        /* the one hu_reasm libnids serves */
-static bool g_nids_failed;        /* never retry a failed nids_init */
+static bool g_nids_failed;        /* never retry a failed nids_init (or one out of memory) */
 static struct nids_chksum_ctl g_nochk[1] = { { 0, 0, NIDS_DONT_CHKSUM, 0 } };
 
 static void nids_quiet(int type, int err, struct ip *iph, void *data)
@@ -79,10 +91,52 @@ static void nids_quiet(int type, int err, struct ip *iph, void *data)
     (void)type; (void)err; (void)iph; (void)data;
 }
 
+/*
+ * libnids' no_mem hook.  libnids cannot go on after an allocation fails
+ * (its callers use the pointer they asked for), so the hook must not
+ * return: it leaves libnids for good, back to the call hangup made
+ * (armed in nids_call and around nids_init), and that call turns libnids
+ * off for the rest of the process.  Its half-updated state is never
+ * touched again (leaked, not freed); the capture goes on with per-segment
+ * delivery for new connections, and hu_reasm_stats says where it stopped.
+ */
 static void nids_oom(char *where)
 {
-    fprintf(stderr, "hangup: out of memory in libnids (%s)\n", where);
-    exit(3);
+    hu_reasm *r = g_active;
+    if (r && r->oom_armed) {
+        r->st.nids_oom = where;
+        longjmp(r->oom_jmp, 1);
+    }
+    /* Not inside a call of hangup's (cannot happen: every call that may
+     * allocate is armed); returning is libnids' own behaviour then. */
+}
+
+/* libnids ran out of memory inside an armed call: stop using it. */
+static void nids_lost(hu_reasm *r);
+
+/* libnids' handler on the packet at ip (r->hdr set); false when libnids
+ * ran out of memory on it and is off for good.  A function of its own so
+ * that no caller's locals live across the setjmp. */
+static bool nids_handle(hu_reasm *r, const uint8_t *ip)
+{
+    r->oom_armed = true;
+    if (setjmp(r->oom_jmp)) {
+        nids_lost(r);
+        return false;
+    }
+    nids_pcap_handler(NULL, &r->hdr, (u_char *)(uintptr_t)ip);
+    r->oom_armed = false;
+    return true;
+}
+
+static void nids_lost(hu_reasm *r)
+{
+    r->oom_armed = false;
+    r->nids_on = false;
+    r->cur = NULL;
+    r->cur_rc = NULL;
+    g_nids_failed = true;
+    g_active = NULL;
 }
 
 static uint32_t intern_hash(const uint8_t *a)
@@ -141,13 +195,13 @@ static bool tuple_is_current(const hu_reasm *r, const struct tuple4 *t)
  * the hu_flow it was given to at NIDS_JUST_EST.  Streams are freed by
  * libnids only after a callback in a final state (close, reset, timed out
  * or evicted, exit) -- tcp_flow_timeout, its one silent path, is off --
- * or by hu_reasm_forget, so f->nids_stream is always exact; and a flow
+ * or by hu_reasm_forget, so rc->nids_stream is always exact; and a flow
  * outlives its stream (hu_reasm_forget runs when a flow is released). */
 static void on_tcp(struct tcp_stream *a, void **param)
 {
     hu_reasm *r = g_active;
     if (a->nids_state != NIDS_JUST_EST && a->nids_state != NIDS_DATA) {
-        hu_flow *g = *param;
+        hu_reasm_conn *g = *param;
         if (g && g->nids_stream == a)
             g->nids_stream = NULL;
         return;   /* nothing buffered to hand over */
@@ -155,19 +209,20 @@ static void on_tcp(struct tcp_stream *a, void **param)
     if (!r || !r->cur || !tuple_is_current(r, &a->addr))
         return;
     hu_flow *f = r->cur;
+    hu_reasm_conn *rc = r->cur_rc;
     switch (a->nids_state) {
     case NIDS_JUST_EST:
-        if (f->reasm != HU_REASM_NONE)
+        if (rc->mode != HU_REASM_NONE)
             return;   /* data already went the per-segment way */
         a->client.collect++;
         a->server.collect++;
-        f->reasm = HU_REASM_NIDS;
-        f->nids_stream = a;
-        *param = f;
+        rc->mode = HU_REASM_NIDS;
+        rc->nids_stream = a;
+        *param = rc;
         r->st.nids_streams++;
         return;
     case NIDS_DATA: {
-        if (f->reasm != HU_REASM_NIDS)
+        if (rc->mode != HU_REASM_NIDS)
             return;
         /* libnids' client is the SYN sender, as is hangup's. */
         struct half_stream *h = a->server.count_new ? &a->server : &a->client;
@@ -228,7 +283,17 @@ hu_reasm *hu_reasm_new(size_t streams, const hu_stream_cb *cb, void *arg, const 
     /* Its only way of freeing a stream without a callback (a client SYN
      * an hour after the handshake); see on_tcp. */
     nids_params.tcp_flow_timeout = 0;
+    g_active = r;   /* nids_oom finds its way back through it */
+    r->oom_armed = true;
+    if (setjmp(r->oom_jmp)) {
+        nids_lost(r);
+        *warn = "libnids ran out of memory starting; using per-segment reassembly for every "
+                "connection";
+        return r;
+    }
     if (!nids_init()) {
+        r->oom_armed = false;
+        g_active = NULL;
         g_nids_failed = true;
         *warn = "libnids failed to start; using per-segment reassembly for every connection";
         pcap_close(r->dead);
@@ -237,8 +302,8 @@ hu_reasm *hu_reasm_new(size_t streams, const hu_stream_cb *cb, void *arg, const 
     }
     nids_register_chksum_ctl(g_nochk, 1);
     nids_register_tcp((void *)on_tcp);
+    r->oom_armed = false;
     r->nids_on = true;
-    g_active = r;
     return r;
 }
 
@@ -262,21 +327,21 @@ void hu_reasm_free(hu_reasm *r)
 
 void hu_reasm_stats_get(const hu_reasm *r, hu_reasm_stats *st) { *st = r->st; }
 
-void hu_reasm_forget(hu_reasm *r, hu_flow *f)
+void hu_reasm_forget(hu_reasm *r, hu_reasm_conn *rc)
 {
-    if (!r || !r->nids_on || f->reasm != HU_REASM_NIDS || !f->nids_stream)
+    if (!r || !r->nids_on || rc->mode != HU_REASM_NIDS || !rc->nids_stream)
         return;
-    nids_free_tcp_stream(f->nids_stream);
-    f->nids_stream = NULL;
+    nids_free_tcp_stream(rc->nids_stream);
+    rc->nids_stream = NULL;
 }
 
-void hu_reasm_prefetch(const hu_flow *f)
+void hu_reasm_prefetch(const hu_reasm_conn *rc)
 {
-    if (!f->nids_stream)
+    if (!rc->nids_stream)
         return;
     /* struct tcp_stream: 288 bytes; the fields a segment touches are in
      * both halves. */
-    hu_prefetch_lines(f->nids_stream, sizeof(struct tcp_stream));
+    hu_prefetch_lines(rc->nids_stream, sizeof(struct tcp_stream));
 }
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
@@ -344,10 +409,11 @@ static bool only_counted(const hu_reasm *r, const hu_flow *f, const hu_pkt *p,
            r->cb.skippable(r->arg, f, dir) >= p->paylen;
 }
 
-static struct half_stream *skip_half(const hu_reasm *r, const hu_flow *f, const hu_pkt *p,
+static struct half_stream *skip_half(const hu_reasm *r, const hu_flow *f,
+                                     const hu_reasm_conn *rc, const hu_pkt *p,
                                      uint32_t src, int *dirp)
 {
-    struct tcp_stream *st = f->nids_stream;
+    struct tcp_stream *st = rc->nids_stream;
     if (!st || p->paylen == 0)
         return NULL;
     bool from_client = sent_by_client(st, src, p->sport);
@@ -398,16 +464,18 @@ static void buffer_reclaim(hu_reasm *r, struct half_stream *h)
 
 /* libnids takes the segment at ip (len bytes); rcv, when not NULL, is the
  * half whose bytes are counted instead of delivered (skip_half). */
-static void nids_call(hu_reasm *r, hu_flow *f, const hu_pkt *p, const uint8_t *ip,
+static void nids_call(hu_reasm *r, hu_flow *f, hu_reasm_conn *rc, const hu_pkt *p,
+                      const uint8_t *ip,
                       uint32_t len, struct half_stream *rcv, int dir)
 {
     r->cur = f;
+    r->cur_rc = rc;
     r->cur_sport = p->sport;
     r->cur_dport = p->dport;
     r->hdr.ts.tv_sec = (time_t)(p->ts_us / 1000000);
     r->hdr.ts.tv_usec = (suseconds_t)(p->ts_us % 1000000);
     r->hdr.caplen = r->hdr.len = len;
-    struct tcp_stream *st = f->nids_stream;
+    struct tcp_stream *st = rc->nids_stream;
     char collect = 0;
     int count = 0;
     if (rcv) {
@@ -417,15 +485,17 @@ static void nids_call(hu_reasm *r, hu_flow *f, const hu_pkt *p, const uint8_t *i
     } else if (st && p->capturedlen) {
         buffer_lend(r, sent_by_client(st, r->cur_src, p->sport) ? &st->server : &st->client);
     }
-    nids_pcap_handler(NULL, &r->hdr, (u_char *)(uintptr_t)ip);
+    if (!nids_handle(r, ip))
+        return;   /* libnids is gone: nothing of its state is read again */
     r->cur = NULL;
-    if (st && f->nids_stream == st) {
+    r->cur_rc = NULL;
+    if (st && rc->nids_stream == st) {
         buffer_reclaim(r, &st->client);
         buffer_reclaim(r, &st->server);
     }
     /* Without FIN or RST the stream cannot have ended before the bytes
      * were counted; if it went, nothing was. */
-    if (rcv && f->nids_stream == st) {
+    if (rcv && rc->nids_stream == st) {
         rcv->collect = collect;
         if (rcv->count > count)
             r->cb.skip(r->arg, f, dir, (uint64_t)(rcv->count - count));
@@ -434,15 +504,15 @@ static void nids_call(hu_reasm *r, hu_flow *f, const hu_pkt *p, const uint8_t *i
 
 /* Hand the segment to libnids: as captured when it can take it, else
  * under a rebuilt IPv4 header. */
-static void feed_nids(hu_reasm *r, hu_flow *f, const hu_pkt *p)
+static void feed_nids(hu_reasm *r, hu_flow *f, hu_reasm_conn *rc, const hu_pkt *p)
 {
     int dir = 0;
     struct half_stream *rcv;
     if (p->ipver == 4 && ipv4_as_is(p)) {
         memcpy(&r->cur_src, p->src, 4);
         memcpy(&r->cur_dst, p->dst, 4);
-        rcv = skip_half(r, f, p, r->cur_src, &dir);
-        nids_call(r, f, p, p->l3, p->l3len, rcv, dir);
+        rcv = skip_half(r, f, rc, p, r->cur_src, &dir);
+        nids_call(r, f, rc, p, p->l3, p->l3len, rcv, dir);
         return;
     }
     uint32_t src, dst;
@@ -455,7 +525,7 @@ static void feed_nids(hu_reasm *r, hu_flow *f, const hu_pkt *p)
         if (!src || !dst)
             return;
     }
-    rcv = skip_half(r, f, p, src, &dir);
+    rcv = skip_half(r, f, rc, p, src, &dir);
     uint32_t thl = 20u + p->optlen;
     uint32_t total = 20 + thl + p->capturedlen;
     if (total > 65535)
@@ -492,20 +562,21 @@ static void feed_nids(hu_reasm *r, hu_flow *f, const hu_pkt *p)
         memcpy(t + thl, p->payload, p->capturedlen);
     r->cur_src = src;
     r->cur_dst = dst;
-    nids_call(r, f, p, b, total, rcv, dir);
+    nids_call(r, f, rc, p, b, total, rcv, dir);
 }
 
 /* Per-segment delivery for connections libnids does not follow. */
-static void feed_segment(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p)
+static void feed_segment(hu_reasm *r, hu_flow *f, hu_reasm_conn *rc, uint8_t s,
+                         const hu_pkt *p)
 {
-    if (f->reasm == HU_REASM_NONE) {
-        f->reasm = HU_REASM_SEGMENTS;
+    if (rc->mode == HU_REASM_NONE) {
+        rc->mode = HU_REASM_SEGMENTS;
         r->st.segment_flows++;
     }
     int dir = s == f->client ? HU_HTTP_CLIENT : HU_HTTP_SERVER;
-    if (!f->seg_init[s]) {
-        f->seg_init[s] = true;
-        f->seg_next[s] = p->seq;
+    if (!rc->seg_init[s]) {
+        rc->seg_init[s] = true;
+        rc->seg_next[s] = p->seq;
         /* Unless this is the first byte after the side's SYN, the capture
          * may have started inside a message. */
         bool from_syn = (dir == HU_HTTP_CLIENT ? f->syn_seen : f->synack_seen) &&
@@ -515,7 +586,7 @@ static void feed_segment(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p)
             r->st.gaps++;
         }
     }
-    uint32_t next = f->seg_next[s];
+    uint32_t next = rc->seg_next[s];
     if (hu_seq_gt(p->seq, next)) {
         r->cb.gap(r->arg, f, dir);
         r->st.gaps++;
@@ -533,7 +604,7 @@ static void feed_segment(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p)
         r->st.gaps++;
         next = p->seq + p->paylen;
     }
-    f->seg_next[s] = next;
+    rc->seg_next[s] = next;
 }
 
 /*
@@ -633,9 +704,9 @@ static uint32_t nids_take(struct tcp_stream *st, struct half_stream *snd,
 
 /* Take p here if libnids would only record, count or deliver it; false
  * to hand it to libnids as usual. */
-static bool nids_shortcut(hu_reasm *r, hu_flow *f, const hu_pkt *p)
+static bool nids_shortcut(hu_reasm *r, hu_flow *f, hu_reasm_conn *rc, const hu_pkt *p)
 {
-    struct tcp_stream *st = f->nids_stream;
+    struct tcp_stream *st = rc->nids_stream;
     if (!st || (p->flags & (HU_TH_SYN | HU_TH_FIN | HU_TH_RST | HU_TH_URG)) ||
         st->nids_state != NIDS_DATA || !st->listeners ||
         st->client.state != HU_NIDS_ESTABLISHED || st->server.state != HU_NIDS_ESTABLISHED)
@@ -686,19 +757,19 @@ static bool nids_shortcut(hu_reasm *r, hu_flow *f, const hu_pkt *p)
         r->want_seq = snd->first_data_seq + (uint32_t)count;
         r->want_met = false;
     }
-    feed_nids(r, f, p);   /* counts and bytes are passed on there */
+    feed_nids(r, f, rc, p);   /* counts and bytes are passed on there */
     r->want = NULL;
-    if (f->nids_stream == st) {   /* buffers are hangup's to lend (nids_call) */
+    if (rc->nids_stream == st) {   /* buffers are hangup's to lend (nids_call) */
         want.client.data = st->client.data;
         want.client.bufsize = st->client.bufsize;
         want.server.data = st->server.data;
         want.server.bufsize = st->server.bufsize;
     }
-    if (f->nids_stream != st || memcmp(&want, st, sizeof want) != 0 ||
+    if (rc->nids_stream != st || memcmp(&want, st, sizeof want) != 0 ||
         (uint32_t)(rcv->count - count) != n || (deliver && r->want_met != (n > 0))) {
-        fprintf(stderr, "hangup: HANGUP_CHECK_NIDS: packet %llu: libnids did not take the "
-                        "segment as predicted\n", (unsigned long long)p->num);
-        abort();
+        if (r->st.check_failures++ == 0)
+            r->st.check_first_failure = p->num;
+        return true;
     }
     if (deliver)
         r->st.data_checked++;
@@ -709,16 +780,16 @@ static bool nids_shortcut(hu_reasm *r, hu_flow *f, const hu_pkt *p)
     return true;
 }
 
-void hu_reasm_packet(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p)
+void hu_reasm_packet(hu_reasm *r, hu_flow *f, hu_reasm_conn *rc, uint8_t s, const hu_pkt *p)
 {
     /* libnids creates streams only on a SYN.  A connection it has let go
      * (closed, reset) or never took (per-segment delivery) has no stream
      * there, and libnids would only hash the packet twice to find that
      * out: such packets are not handed to it. */
-    bool streamless = f->reasm == HU_REASM_SEGMENTS ||
-                      (f->reasm == HU_REASM_NIDS && !f->nids_stream);
-    if (r->nids_on && !(streamless && !(p->flags & HU_TH_SYN)) && !nids_shortcut(r, f, p))
-        feed_nids(r, f, p);
-    if (p->paylen > 0 && f->reasm != HU_REASM_NIDS)
-        feed_segment(r, f, s, p);
+    bool streamless = rc->mode == HU_REASM_SEGMENTS ||
+                      (rc->mode == HU_REASM_NIDS && !rc->nids_stream);
+    if (r->nids_on && !(streamless && !(p->flags & HU_TH_SYN)) && !nids_shortcut(r, f, rc, p))
+        feed_nids(r, f, rc, p);
+    if (p->paylen > 0 && rc->mode != HU_REASM_NIDS)
+        feed_segment(r, f, rc, s, p);
 }

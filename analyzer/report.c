@@ -128,15 +128,6 @@ void hu_report_file_done(hu_report *r, uint64_t packets, uint64_t connections,
     r->segment_flows += segment_flows;
 }
 
-const char *hu_reasm_name(uint8_t reasm)
-{
-    switch (reasm) {
-    case HU_REASM_NIDS: return "libnids";
-    case HU_REASM_SEGMENTS: return "segments";
-    default: return "none";
-    }
-}
-
 void hu_endpoint_str(char *buf, size_t n, uint8_t ipver, const uint8_t *addr, uint16_t port)
 {
     char a[INET6_ADDRSTRLEN];
@@ -163,35 +154,6 @@ static void put_ms(hu_sb *sb, int64_t us)
 {
     uint64_t a = us < 0 ? (uint64_t)(-(us + 1)) + 1 : (uint64_t)us;
     hu_sb_printf(sb, "%s%" PRIu64 ".%03" PRIu64, us < 0 ? "-" : "", a / 1000, a % 1000);
-}
-
-/* A duration for people: "412 us", "3.250 ms", "5.001 s". */
-static void put_human_dur(hu_sb *sb, int64_t us)
-{
-    uint64_t a = us < 0 ? (uint64_t)(-(us + 1)) + 1 : (uint64_t)us;
-    const char *sign = us < 0 ? "-" : "";
-    if (a < 1000)
-        hu_sb_printf(sb, "%s%" PRIu64 " us", sign, a);
-    else if (a < 1000000)
-        hu_sb_printf(sb, "%s%" PRIu64 ".%03" PRIu64 " ms", sign, a / 1000, a % 1000);
-    else
-        hu_sb_printf(sb, "%s%" PRIu64 ".%03" PRIu64 " s", sign, a / 1000000, a / 1000 % 1000);
-}
-
-/* The lost request for people: `GET /x` with wire bytes escaped. */
-static void put_request(hu_sb *sb, const hu_request *rq)
-{
-    if (rq->http) {
-        hu_sb_safe(sb, (const uint8_t *)rq->method, strlen(rq->method));
-        hu_sb_putc(sb, ' ');
-        hu_sb_safe(sb, rq->target, rq->target_len);
-        if (!rq->complete)
-            hu_sb_puts(sb, " (request line cut short in the capture)");
-    } else if (rq->tls) {
-        hu_sb_puts(sb, "a TLS record (encrypted HTTPS request)");
-    } else {
-        hu_sb_puts(sb, "data that is not an HTTP request line");
-    }
 }
 
 /* Append text to dst with every line longer than `width` folded at
@@ -236,177 +198,6 @@ static void reflow(hu_sb *dst, const char *text, size_t width)
         hu_sb_putc(dst, '\n');
         text += len + (eol ? 1 : 0);
     }
-}
-
-/* Add one timeline entry for summary e of flow f; note may be NULL. */
-static bool tl_add(hu_incident_rec *r, const hu_flow *f, const hu_pktsum *e, const char *note,
-                   uint64_t omitted)
-{
-    hu_tl_entry *t = &r->timeline[r->ntimeline];
-    memset(t, 0, sizeof *t);
-    t->num = e->num;
-    t->ts_us = e->ts_us;
-    t->from_client = e->side == f->client;
-    t->flags = e->flags;
-    t->seq = e->seq;
-    t->ack = e->ack;
-    t->len = e->paylen;
-    t->omitted_before = omitted;
-    hu_sb sb = {0};
-    hu_tcpprint_line(&sb, f, e);
-    t->line = sb.buf ? sb.buf : strdup("");
-    t->note = note ? strdup(note) : NULL;
-    r->ntimeline++;
-    return t->line && (!note || t->note);
-}
-
-/* The timeline: the connection's packets from its last exchange before
- * the FIN to the RST, each exactly as tcpdump -n prints it, with notes on
- * the three packets of the incident. */
-static bool build_timeline(hu_incident_rec *r, const hu_incident *inc)
-{
-    const hu_flow *f = inc->flow;
-    uint32_t start = inc->timeline_start;
-    const hu_pktsum *first = f->ring_len ? hu_flow_ring_at(f, start) : NULL;
-    r->timeline = calloc(f->ring_len + 3u, sizeof *r->timeline);
-    if (!r->timeline)
-        return false;
-    /* The notes on the incident's own packets. */
-    hu_sb rq = {0};
-    bool race = inc->kindid == HU_KIND_RACE;
-    if (race) {
-        hu_sb_puts(&rq, "late request: ");
-        put_request(&rq, &inc->request);
-        hu_sb_puts(&rq, " (");
-        put_human_dur(&rq, inc->gap_us < 0 ? -inc->gap_us : inc->gap_us);
-        hu_sb_printf(&rq, " %s the FIN, packet %" PRIu64 ")", inc->gap_us < 0 ? "before" : "after",
-                     inc->req->num);
-    } else if (inc->kindid == HU_KIND_REFUSED || inc->kindid == HU_KIND_CONNECT_TIMEOUT) {
-        hu_sb_printf(&rq, "the client's SYN (packet %" PRIu64 ")", inc->req->num);
-    } else {
-        hu_sb_puts(&rq, "request: ");
-        put_request(&rq, &inc->request);
-        hu_sb_printf(&rq, " (packet %" PRIu64 ")", inc->req->num);
-    }
-    char fin_note[120] = "", rst_note[120] = "";
-    bool client_closes = inc->kindid == HU_KIND_ABORT;
-    if (inc->fin)
-        snprintf(fin_note, sizeof fin_note, "%s FIN: the %s closes the connection (packet %" PRIu64
-                 ")", client_closes ? "client" : "server", client_closes ? "client" : "server",
-                 inc->fin->num);
-    if (inc->rst)
-        snprintf(rst_note, sizeof rst_note, "%s RST%s (packet %" PRIu64 ")",
-                 client_closes ? "client" : "server",
-                 race ? ": the server's kernel rejects the request"
-                 : inc->kindid == HU_KIND_REFUSED ? ": nothing listens on the port" : "",
-                 inc->rst->num);
-    bool ok = !rq.oom;
-    /* Incident packets that left the ring on a busy connection come first,
-     * so the timeline always shows them. */
-    const hu_pktsum *mine[3] = { inc->req, inc->fin, inc->rst };
-    const char *notes[3] = { hu_sb_cstr(&rq), fin_note, rst_note };
-    bool pinned = false;
-    for (int pass = 0; pass < 3; pass++) {
-        const hu_pktsum *e = NULL;
-        int which = -1;
-        for (int k = 0; k < 3; k++)   /* the earliest not yet pinned, in packet order */
-            if (mine[k] && (!first || mine[k]->num < first->num) &&
-                (!e || mine[k]->num < e->num)) {
-                e = mine[k];
-                which = k;
-            }
-        if (!e)
-            break;
-        ok &= tl_add(r, f, e, notes[which], 0);
-        mine[which] = NULL;
-        pinned = true;
-    }
-    uint64_t omitted = pinned ? f->ring_dropped + start : 0;
-    for (uint32_t i = start; ok && i < f->ring_len; i++) {
-        const hu_pktsum *e = hu_flow_ring_at(f, i);
-        const char *n = inc->fin && e->num == inc->fin->num   ? fin_note
-                        : inc->req && e->num == inc->req->num ? hu_sb_cstr(&rq)
-                        : inc->rst && e->num == inc->rst->num ? rst_note
-                                                              : NULL;
-        ok &= tl_add(r, f, e, n, i == start ? omitted : 0);
-    }
-    hu_sb_free(&rq);
-    return ok;
-}
-
-hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, uint64_t number)
-{
-    hu_incident_rec *r = calloc(1, sizeof *r);
-    if (!r)
-        return NULL;
-    const hu_flow *f = inc->flow;
-    r->number = number;
-    r->kind = inc->kind;
-    r->kindid = inc->kindid;
-    r->verdict = inc->verdict;
-    r->file = file;
-    r->ipver = f->ipver;
-    memcpy(r->cli_addr, f->addr[inc->client], 16);
-    memcpy(r->srv_addr, f->addr[inc->server], 16);
-    r->cli_port = f->port[inc->client];
-    r->srv_port = f->port[inc->server];
-    r->conn_id = f->id;
-    if (inc->fin)
-        r->fin = (hu_pktref){ inc->fin->num, inc->fin->ts_us };
-    r->req = (hu_pktref){ inc->req->num, inc->req->ts_us };
-    if (inc->rst)
-        r->rst = (hu_pktref){ inc->rst->num, inc->rst->ts_us };
-    r->gap_us = inc->gap_us;
-    r->rtt_us = inc->rtt_us;
-    r->rst_ack = inc->rst_ack;
-    r->handshake_seen = inc->handshake_seen;
-    r->server_acked = inc->server_acked;
-    r->safe_to_retry = inc->safe_to_retry;
-    r->request = inc->request;
-    r->requests_before = inc->requests_before;
-    r->idle_us = inc->idle_us;
-    r->server_idle_close_us = inc->server_idle_close_us;
-    r->close_announced = inc->close_announced;
-    r->keepalive_hint_s = inc->keepalive_hint_s;
-    if (inc->sni)
-        snprintf(r->sni, sizeof r->sni, "%s", inc->sni);
-    r->reasm = inc->reasm;
-    r->retry_delay_us = -1;
-    r->wait_us = inc->wait_us;
-    snprintf(r->close, sizeof r->close, "%s", inc->close ? inc->close : "");
-    snprintf(r->abort, sizeof r->abort, "%s", inc->abort ? inc->abort : "");
-    r->timeout_hint = inc->timeout_hint;
-    r->late_response_rst = inc->late_response_rst;
-    r->late_response_packet = inc->late_response_packet;
-    r->tries = inc->tries;
-    r->spent_us = inc->spent_us;
-    r->expected_bytes = inc->expected_bytes;
-    r->received_bytes = inc->received_bytes;
-    if (inc->kindid != HU_KIND_RACE) {
-        /* Nothing was sent for a failed connect; otherwise the request
-         * reached the server (or the client gave it up itself). */
-        r->safe_to_retry = inc->kindid == HU_KIND_REFUSED ||
-                           inc->kindid == HU_KIND_CONNECT_TIMEOUT ||
-                           (inc->request.http && hu_method_idempotent(inc->request.method));
-    }
-    if (!build_timeline(r, inc)) {
-        hu_incident_rec_free(r);
-        return NULL;
-    }
-    return r;
-}
-
-void hu_incident_rec_free(hu_incident_rec *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; i < r->ntimeline; i++) {
-        free(r->timeline[i].line);
-        free(r->timeline[i].note);
-    }
-    free(r->timeline);
-    free(r->file_owned);
-    free(r);
 }
 
 static void json_ms_or_null(hu_sb *sb, const char *key, int64_t us)
@@ -629,10 +420,10 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
     case HU_KIND_SERVER_TIMEOUT:
     case HU_KIND_RESET:
         hu_sb_puts(sb, "the server received ");
-        put_request(sb, rq);
+        hu_request_describe(sb, rq);
         hu_sb_printf(sb, " (packet %" PRIu64 ", acknowledged) and never answered; ",
                      rec->req.num);
-        put_human_dur(sb, rec->wait_us);
+        hu_sb_duration(sb, rec->wait_us);
         hu_sb_printf(sb, " later it closed the connection with %s (packet %" PRIu64 ")",
                      rec->rst.num ? "RST" : "FIN", rec->rst.num ? rec->rst.num : rec->fin.num);
         if (rec->timeout_hint)
@@ -641,7 +432,7 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
         break;
     case HU_KIND_ABORT:
         hu_sb_puts(sb, "the client sent ");
-        put_request(sb, rq);
+        hu_request_describe(sb, rq);
         hu_sb_printf(sb, " (packet %" PRIu64 ") and gave up before the answer: its %s (packet %"
                          PRIu64 ")",
                      rec->req.num, rec->abort[0] == 'r' ? "RST" : "FIN",
@@ -660,12 +451,12 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
     case HU_KIND_CONNECT_TIMEOUT:
         hu_sb_printf(sb, "the client sent its SYN %d times (first packet %" PRIu64 ") over ",
                      rec->tries, rec->req.num);
-        put_human_dur(sb, rec->spent_us);
+        hu_sb_duration(sb, rec->spent_us);
         hu_sb_puts(sb, " and never got an answer.\n");
         break;
     case HU_KIND_TRUNCATED:
         hu_sb_puts(sb, "the response to ");
-        put_request(sb, rq);
+        hu_request_describe(sb, rq);
         hu_sb_printf(sb, " (packet %" PRIu64 ") stopped after %" PRId64 " body bytes", rec->req.num,
                      rec->received_bytes);
         if (rec->expected_bytes >= 0)
@@ -713,7 +504,7 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
     hu_sb_printf(sb, "\n  client %s -> server %s, IPv%u, ", cli, srv, rec->ipver);
     if (rec->handshake_seen && rec->rtt_us >= 0) {
         hu_sb_puts(sb, "handshake captured, RTT ");
-        put_human_dur(sb, rec->rtt_us);
+        hu_sb_duration(sb, rec->rtt_us);
     } else {
         hu_sb_puts(sb, "handshake not in the capture (RTT unknown)");
     }
@@ -723,9 +514,9 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
     }
     hu_sb_puts(sb, "\n\n  What happened: the server closed the connection (FIN, packet ");
     hu_sb_printf(sb, "%" PRIu64 ") while the client reused it for ", rec->fin.num);
-    put_request(sb, rq);
+    hu_request_describe(sb, rq);
     hu_sb_printf(sb, " (packet %" PRIu64 ", ", rec->req.num);
-    put_human_dur(sb, rec->gap_us < 0 ? -rec->gap_us : rec->gap_us);
+    hu_sb_duration(sb, rec->gap_us < 0 ? -rec->gap_us : rec->gap_us);
     hu_sb_printf(sb, " %s the FIN in this capture); the server's kernel answered with %s "
                      "(packet %" PRIu64 ").\n",
                  rec->gap_us < 0 ? "before" : "after",
@@ -742,12 +533,12 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
         hu_sb_puts(sb, "the connection's earlier exchanges are not in the capture");
     if (rec->idle_us >= 0) {
         hu_sb_puts(sb, " and sat idle for ");
-        put_human_dur(sb, rec->idle_us);
+        hu_sb_duration(sb, rec->idle_us);
         hu_sb_puts(sb, " before this request");
     }
     if (rec->server_idle_close_us >= 0) {
         hu_sb_puts(sb, "; the server sent its FIN ");
-        put_human_dur(sb, rec->server_idle_close_us);
+        hu_sb_duration(sb, rec->server_idle_close_us);
         hu_sb_puts(sb, " after its last byte (its idle timeout)");
     }
     if (rec->keepalive_hint_s >= 0)
@@ -758,7 +549,7 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
     hu_sb_puts(sb, ".");
     if (rec->retried) {
         hu_sb_puts(sb, " The client retried the same request on a new connection ");
-        put_human_dur(sb, rec->retry_delay_us);
+        hu_sb_duration(sb, rec->retry_delay_us);
         hu_sb_puts(sb, " after the RST.");
     }
     hu_sb_puts(sb, "\n");
@@ -772,7 +563,7 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
                        "sent before the client could know about the close. A true in-flight race; "
                        "nobody misbehaved.\n");
     hu_sb_puts(sb, "  Lost request: ");
-    put_request(sb, rq);
+    hu_request_describe(sb, rq);
     if (rq->has_host) {
         hu_sb_puts(sb, " (Host: ");
         hu_sb_safe(sb, rq->host, rq->host_len);
@@ -803,11 +594,7 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
                        "'keepAliveTimeout', Go Transport.IdleConnTimeout), or raise the server's "
                        "keep-alive timeout above the clients'; and retry requests that fail on a "
                        "reused connection.\n");
-    hu_sb_printf(sb, "  Reassembly: %s.\n",
-                 rec->reasm == HU_REASM_NIDS ? "full (libnids)"
-                 : rec->reasm == HU_REASM_SEGMENTS
-                     ? "per segment (handshake not captured or not followed by libnids)"
-                     : "none (no payload)");
+    hu_sb_printf(sb, "  Reassembly: %s.\n", hu_reasm_explain(rec->reasm));
     reflow(out, hu_sb_cstr(&para), 78);
     hu_sb_free(&para);
     if (timeline && rec->ntimeline)
@@ -891,14 +678,14 @@ void hu_report_summary(hu_report *r, const hu_server_summary *list, size_t n, ui
                          s->incidents - races == 1 ? "" : "s");
         if (s->idle_timeout_us >= 0) {
             hu_sb_puts(&para, "; idle timeout ");
-            put_human_dur(&para, s->idle_timeout_us);
+            hu_sb_duration(&para, s->idle_timeout_us);
             hu_sb_puts(&para, " (spread ");
-            put_human_dur(&para, s->idle_timeout_spread_us);
+            hu_sb_duration(&para, s->idle_timeout_spread_us);
             hu_sb_putc(&para, ')');
         }
         if (s->max_reuse_idle_us >= 0) {
             hu_sb_puts(&para, "; clients reused after up to ");
-            put_human_dur(&para, s->max_reuse_idle_us);
+            hu_sb_duration(&para, s->max_reuse_idle_us);
             hu_sb_puts(&para, " idle");
         }
         hu_sb_printf(&para, "\n    %s%s.\n", s->race_risk ? "RACE RISK: " : "", s->advice);

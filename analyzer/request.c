@@ -117,3 +117,19 @@ bool hu_method_idempotent(const char *m)
             return true;
     return false;
 }
+
+/* The lost request for people: `GET /x` with wire bytes escaped. */
+void hu_request_describe(hu_sb *sb, const hu_request *rq)
+{
+    if (rq->http) {
+        hu_sb_safe(sb, (const uint8_t *)rq->method, strlen(rq->method));
+        hu_sb_putc(sb, ' ');
+        hu_sb_safe(sb, rq->target, rq->target_len);
+        if (!rq->complete)
+            hu_sb_puts(sb, " (request line cut short in the capture)");
+    } else if (rq->tls) {
+        hu_sb_puts(sb, "a TLS record (encrypted HTTPS request)");
+    } else {
+        hu_sb_puts(sb, "data that is not an HTTP request line");
+    }
+}

@@ -14,7 +14,7 @@
  * the run reproducible); the table itself is bounded at HU_MAX_SERVERS.
  */
 #include "hangup/servers.h"
-#include "hangup/detect.h"
+#include "hangup/incident.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -581,19 +581,6 @@ bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r
     return true;
 }
 
-void hu_conn_row_of(hu_conn_row *row, const hu_flow *f, int64_t idle_close_us, bool incident)
-{
-    uint8_t c = f->client, sv = (uint8_t)!f->client;
-    *row = (hu_conn_row){ .number = f->id, .ipver = f->ipver, .cli_port = f->port[c],
-                          .srv_port = f->port[sv], .first_ts = f->first_ts,
-                          .last_ts = f->last_ts, .packets = f->packets,
-                          .handshake_seen = f->handshake_seen, .rtt_us = f->rtt_us,
-                          .reassembly = hu_reasm_name(f->reasm),
-                          .idle_close_us = idle_close_us, .incident = incident };
-    memcpy(row->cli_addr, f->addr[c], sizeof row->cli_addr);
-    memcpy(row->srv_addr, f->addr[sv], sizeof row->srv_addr);
-}
-
 bool hu_store_connection(hu_store *s, int64_t capture_id, const hu_conn_row *r, char *err,
                          size_t n)
 {
@@ -843,8 +830,7 @@ hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, char *err, size
     r->retried = sqlite3_column_int(q, 30);
     r->retry_delay_us = col_opt(q, 31);
     const char *ra = col_text(q, 32) ? col_text(q, 32) : "";
-    r->reasm = strcmp(ra, "libnids") == 0 ? HU_REASM_NIDS
-               : strcmp(ra, "segments") == 0 ? HU_REASM_SEGMENTS : HU_REASM_NONE;
+    r->reasm = hu_reasm_parse(ra);
     r->server_acked = sqlite3_column_int(q, 33);
     rq->complete = sqlite3_column_int(q, 34);
     r->conn_id = (uint64_t)sqlite3_column_int64(q, 35);

@@ -4,6 +4,8 @@
  */
 #include "hangup/strbuf.h"
 
+#include <inttypes.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,4 +161,17 @@ void hu_sb_safe(hu_sb *sb, const uint8_t *p, size_t n)
         else
             hu_sb_printf(sb, "\\x%02x", c);
     }
+}
+
+/* A duration for people: "412 us", "3.250 ms", "5.001 s". */
+void hu_sb_duration(hu_sb *sb, int64_t us)
+{
+    uint64_t a = us < 0 ? (uint64_t)(-(us + 1)) + 1 : (uint64_t)us;
+    const char *sign = us < 0 ? "-" : "";
+    if (a < 1000)
+        hu_sb_printf(sb, "%s%" PRIu64 " us", sign, a);
+    else if (a < 1000000)
+        hu_sb_printf(sb, "%s%" PRIu64 ".%03" PRIu64 " ms", sign, a / 1000, a % 1000);
+    else
+        hu_sb_printf(sb, "%s%" PRIu64 ".%03" PRIu64 " s", sign, a / 1000000, a / 1000 % 1000);
 }

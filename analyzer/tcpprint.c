@@ -206,27 +206,34 @@ static void print_sll2(hu_sb *sb, const hu_pktsum *s)
     hu_sb_printf(sb, "%-5s %-3s ", ifname, s->pkttype < 5 ? dirs[s->pkttype] : "?");
 }
 
-void hu_tcpprint_line(hu_sb *sb, const hu_flow *f, const hu_pktsum *s)
+size_t hu_tcpprint_flags(uint8_t flags, char out[9])
+{
+    static const struct { uint8_t bit; char c; } flagtab[] = {
+        { HU_TH_FIN, 'F' }, { HU_TH_SYN, 'S' }, { HU_TH_RST, 'R' }, { HU_TH_PUSH, 'P' },
+        { HU_TH_ACK, '.' }, { HU_TH_URG, 'U' }, { HU_TH_ECE, 'E' }, { HU_TH_CWR, 'W' },
+    };
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof flagtab / sizeof flagtab[0]; i++)
+        if (flags & flagtab[i].bit)
+            out[k++] = flagtab[i].c;
+    out[k] = '\0';
+    return k;
+}
+
+void hu_tcpprint_line(hu_sb *sb, const hu_tcpprint_ends *ends, const hu_pktsum *s)
 {
     hu_tcpprint_time(sb, s->ts_us);
     hu_sb_putc(sb, ' ');
     if (s->has_sll2)
         print_sll2(sb, s);
-    hu_sb_puts(sb, f->ipver == 4 ? "IP " : "IP6 ");
-    uint8_t from = s->side, to = (uint8_t)!s->side;
-    print_addr(sb, f->ipver, f->addr[from], f->port[from]);
+    hu_sb_puts(sb, ends->ipver == 4 ? "IP " : "IP6 ");
+    uint8_t from = s->side & 1u, to = (uint8_t)!from;
+    print_addr(sb, ends->ipver, ends->addr[from], ends->port[from]);
     hu_sb_puts(sb, " > ");
-    print_addr(sb, f->ipver, f->addr[to], f->port[to]);
+    print_addr(sb, ends->ipver, ends->addr[to], ends->port[to]);
     hu_sb_puts(sb, ": Flags [");
-    static const struct { uint8_t bit; char c; } flagtab[] = {
-        { HU_TH_FIN, 'F' }, { HU_TH_SYN, 'S' }, { HU_TH_RST, 'R' }, { HU_TH_PUSH, 'P' },
-        { HU_TH_ACK, '.' }, { HU_TH_URG, 'U' }, { HU_TH_ECE, 'E' }, { HU_TH_CWR, 'W' },
-    };
-    if (s->flags == 0)
-        hu_sb_puts(sb, "none");
-    for (size_t i = 0; i < sizeof flagtab / sizeof flagtab[0]; i++)
-        if (s->flags & flagtab[i].bit)
-            hu_sb_putc(sb, flagtab[i].c);
+    char fl[9];
+    hu_sb_puts(sb, hu_tcpprint_flags(s->flags, fl) ? fl : "none");
     hu_sb_putc(sb, ']');
     if (s->paylen > 0 || (s->flags & (HU_TH_SYN | HU_TH_FIN | HU_TH_RST))) {
         hu_sb_printf(sb, ", seq %u", s->seq);

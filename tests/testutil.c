@@ -50,50 +50,64 @@ void tu_pkt(hu_pkt *p, const tu_conv *c, bool from_client, uint64_t num, int64_t
     p->payload = (const uint8_t *)payload;
 }
 
-static void collect(void *arg, const hu_incident *inc)
+static void collect(void *arg, hu_incident_rec *rec)
 {
     tu_run *r = arg;
-    if (r->ninc >= 64)
-        return;
-    tu_inc *t = &r->inc[r->ninc++];
-    memset(t, 0, sizeof *t);
-    t->verdict = inc->verdict;
-    t->fin = inc->fin->num;
-    t->req = inc->req->num;
-    t->rst = inc->rst->num;
-    t->gap_us = inc->gap_us;
-    t->rtt_us = inc->rtt_us;
-    t->rst_ack = inc->rst_ack;
-    t->tls = inc->request.tls;
-    t->http = inc->request.http;
-    t->handshake_seen = inc->handshake_seen;
-    t->safe = inc->safe_to_retry;
-    snprintf(t->method, sizeof t->method, "%s", inc->request.method);
-    size_t n = inc->request.target_len < sizeof t->target - 1 ? inc->request.target_len
-                                                             : sizeof t->target - 1;
-    memcpy(t->target, inc->request.target, n);
-    t->target[n] = '\0';
+    if (r->ninc < 64) {
+        tu_inc *t = &r->inc[r->ninc++];
+        memset(t, 0, sizeof *t);
+        t->kind = rec->kindid;
+        t->verdict = rec->verdict;
+        t->fin = rec->fin.num;
+        t->req = rec->req.num;
+        t->rst = rec->rst.num;
+        t->gap_us = rec->gap_us;
+        t->rtt_us = rec->rtt_us;
+        t->rst_ack = rec->rst_ack;
+        t->tls = rec->request.tls;
+        t->http = rec->request.http;
+        t->handshake_seen = rec->handshake_seen;
+        t->safe = rec->safe_to_retry;
+        t->retried = rec->retried;
+        snprintf(t->method, sizeof t->method, "%s", rec->request.method);
+        size_t n = rec->request.target_len < sizeof t->target - 1 ? rec->request.target_len
+                                                                  : sizeof t->target - 1;
+        memcpy(t->target, rec->request.target, n);
+        t->target[n] = '\0';
+    }
+    hu_incident_rec_free(rec);
 }
 
 void tu_run_init(tu_run *r)
 {
     memset(r, 0, sizeof *r);
-    hu_flowtab_cfg cfg = { .max_flows = 1000, .idle_us = 3600000000LL,
-                           .halfclosed_us = 300000000LL, .closed_us = 60000000LL };
-    r->ft = hu_flowtab_new(&cfg, NULL, NULL);
-    r->det.emit = collect;
-    r->det.arg = r;
+    r->servers = hu_servers_new();
+    hu_pipeline_cfg cfg = { .max_flows = 1000, .idle_us = 3600000000LL,
+                            .halfclosed_us = 300000000LL, .closed_us = 60000000LL,
+                            .streams = 1024, .source = "test", .dlt = -1,
+                            .servers = r->servers, .sink = { .incident = collect, .arg = r } };
+    const char *warn;
+    r->pl = hu_pipeline_new(&cfg, &warn);
 }
 
 void tu_run_feed(tu_run *r, const hu_pkt *p)
 {
-    uint8_t s;
-    hu_flow *f = hu_flowtab_track(r->ft, p, &s);
-    if (f)
-        hu_detect_packet(&r->det, f, s, p);
+    hu_pipeline_packet(r->pl, p, NULL);
 }
 
-void tu_run_fini(tu_run *r) { hu_flowtab_free(r->ft); }
+void tu_run_end(tu_run *r)
+{
+    if (r->pl)
+        hu_pipeline_end(r->pl);
+}
+
+void tu_run_fini(tu_run *r)
+{
+    hu_pipeline_free(r->pl);
+    r->pl = NULL;
+    hu_servers_free(r->servers);
+    r->servers = NULL;
+}
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static void put32(uint8_t *p, uint32_t v)
@@ -261,12 +275,26 @@ static void render_frame(void *arg, int dlt, const hu_frame *fr)
         return;
     p.num = fr->num;
     p.ts_us = fr->ts_us;
+    hu_sb sb = {0};
+    p.suffix_ready = true;   /* the tracker keeps the suffix rendered here */
+    p.suffix_len = 0;
+    if (p.paylen && hu_tcpprint_payload_suffix(&p, &sb)) {
+        p.suffix = sb.buf;
+        p.suffix_len = (uint32_t)sb.len;
+    }
     uint8_t s;
     hu_flow *f = hu_flowtab_track(rc->ft, &p, &s);
-    if (!f || !f->ring_len)
+    hu_flow *g;
+    while ((g = hu_flowtab_released(rc->ft)))
+        hu_flowtab_dispose(rc->ft, g);
+    hu_sb_reset(&sb);
+    if (!f || !f->ring_len) {
+        hu_sb_free(&sb);
         return;
-    hu_sb sb = {0};
-    hu_tcpprint_line(&sb, f, hu_flow_ring_at(f, f->ring_len - 1u));
+    }
+    const hu_tcpprint_ends ends = { f->ipver, { f->addr[0], f->addr[1] },
+                                    { f->port[0], f->port[1] } };
+    hu_tcpprint_line(&sb, &ends, hu_flow_ring_at(f, f->ring_len - 1u));
     rc->lines[fr->num - 1] = strdup(hu_sb_cstr(&sb));
     hu_sb_free(&sb);
 }
@@ -276,7 +304,7 @@ char **tu_render_file(const char *path, size_t *n)
     render_ctx rc = {0};
     hu_flowtab_cfg cfg = { .max_flows = 100000, .idle_us = 3600000000LL,
                            .halfclosed_us = 300000000LL, .closed_us = 60000000LL };
-    rc.ft = hu_flowtab_new(&cfg, NULL, NULL);
+    rc.ft = hu_flowtab_new(&cfg);
     char err[256];
     hu_capture_cbs cb = { .frame = render_frame, .arg = &rc };
     hu_capture_file(path, NULL, &cb, NULL, err, sizeof err);

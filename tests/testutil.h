@@ -10,9 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hangup/detect.h"
 #include "hangup/flow.h"
+#include "hangup/incident.h"
 #include "hangup/packet.h"
+#include "hangup/pipeline.h"
+#include "hangup/servers.h"
 
 /* A conversation between a client and a server for synthetic packets. */
 typedef struct tu_conv {
@@ -31,24 +33,29 @@ void tu_pkt(hu_pkt *p, const tu_conv *c, bool from_client, uint64_t num, int64_t
 
 /* Collected incidents (copies of the fields tests look at). */
 typedef struct tu_inc {
+    hu_kind kind;
     hu_verdict verdict;
     uint64_t fin, req, rst;
     int64_t gap_us, rtt_us;
-    bool rst_ack, tls, http, handshake_seen, safe;
+    bool rst_ack, tls, http, handshake_seen, safe, retried;
     char method[40];
     char target[256];
 } tu_inc;
 
+/* The analysis pipeline (pipeline.c, every stage in its order) on packets
+ * a test makes, collecting every incident as it is final: at once (no
+ * retry window), or at tu_run_end for what only the end proves. */
 typedef struct tu_run {
-    hu_flowtab *ft;
-    hu_detect det;
+    hu_servers *servers;
+    hu_pipeline *pl;
     tu_inc inc[64];
     int ninc;
 } tu_run;
 
 void tu_run_init(tu_run *r);
 void tu_run_feed(tu_run *r, const hu_pkt *p);
-void tu_run_fini(tu_run *r);
+void tu_run_end(tu_run *r);    /* the capture ends: connections finished */
+void tu_run_fini(tu_run *r);   /* frees (without tu_run_end: drops the rest) */
 
 /* Frame builders: write an IPv4/IPv6 + TCP packet (no link header) into
  * buf, return its length. */

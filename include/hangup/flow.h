@@ -16,28 +16,10 @@
 
 #include <stddef.h>
 #include "hangup/packet.h"
+#include "hangup/pktsum.h"
 
 #define HU_RING_MAX 32        /* packet summaries kept per connection */
 #define HU_REQWIN 1024        /* client bytes kept from each request start */
-
-/* One packet as the timeline needs it: enough to re-print tcpdump's line. */
-typedef struct hu_pktsum {
-    int64_t ts_us;
-    uint64_t num;
-    uint32_t seq, ack;        /* as tcpdump -n prints them (relative or not) */
-    uint32_t sackbase;        /* subtracted from SACK block edges, as tcpdump does */
-    uint32_t rawseq, rawack;  /* the header's own numbers */
-    uint32_t paylen;
-    uint32_t ifindex;
-    uint16_t win, urp;
-    uint8_t flags, side, optlen, pkttype;
-    uint8_t has_sll2;
-    uint8_t opts[40];
-    /* tcpdump's ": HTTP..." suffix: inline when short (no allocation per
-     * packet), else owned on the heap; read it with hu_pktsum_http(). */
-    char http_inline[64];
-    char *http_heap;
-} hu_pktsum;
 
 /* How the client/server roles were decided, strongest last. */
 typedef enum hu_role_src {
@@ -79,43 +61,6 @@ typedef struct hu_flow hu_flow;
 
 /* The flow table's activity lists, one per state. */
 enum { HU_LIST_OPEN = 0, HU_LIST_HALF, HU_LIST_CLOSED, HU_LIST_COUNT };
-
-/* detect.c's per-connection state; see there. */
-typedef struct hu_detect_state {
-    uint8_t state;
-    uint8_t fin_side;         /* the side that closed first (peer P) */
-    bool emitted;             /* an incident was reported */
-    bool req_acked;           /* P acknowledged late-request bytes */
-    int64_t fin_idle_us;      /* FIN time - P's last payload before it, or -1 */
-    int64_t req_idle_us;      /* request time - last payload before it, or -1 */
-} hu_detect_state;
-
-/* family.c's per-connection state; see there. */
-typedef struct hu_family_state {
-    bool req_active;          /* an HTTP request is outstanding */
-    bool req_acked;           /* the server ACKed all of it */
-    bool resp_seen;           /* server payload since it started */
-    uint32_t req_end;         /* client snd_max while the request was sent */
-    uint16_t syns;            /* client SYNs with the first ISN */
-    uint32_t syn_isn;
-    uint64_t syn_num;         /* the first SYN */
-    int64_t syn_ts;
-    uint64_t last_syn_num;
-    int64_t last_syn_ts;
-    bool server_closed;       /* server FIN or RST seen */
-    char abort;               /* client-abort pending: 'f' (FIN) or 'r' (RST) */
-    int64_t late_resp_num;    /* server payload after the abort, or -1 */
-    bool late_rst;            /* and the client's host RST it */
-    bool done;                /* a family incident was reported */
-} hu_family_state;
-
-/* Copies of the packets an incident will need, kept once the connection
- * gets that far (allocated on demand: most connections never do). */
-typedef struct hu_flow_pkts {
-    hu_pktsum fin, req;       /* detect.c: P's first FIN, the late request */
-    hu_pktsum freq;           /* family.c: the outstanding request */
-    hu_pktsum abort, late_rst;/* family.c: the client's abort, its first RST after */
-} hu_flow_pkts;
 
 struct hu_flow {
     hu_flow *hnext;           /* hash chain */
@@ -160,24 +105,7 @@ struct hu_flow {
     uint32_t ring_heap;
     uint64_t ring_dropped;    /* summaries overwritten so far */
 
-    hu_detect_state det;
-    hu_family_state fam;
-    hu_flow_pkts *pk;         /* NULL until needed; hu_flow_pkts_get() */
-
-    /* Reassembly and HTTP (reasm.c, history.c). */
-    uint8_t reasm;            /* HU_REASM_* */
-    bool seg_init[2];         /* per-segment delivery: next expected seq known */
-    uint32_t seg_next[2];
-    /* libnids' stream for this connection while it has one (reasm.c keeps
-     * it exact: set when libnids takes the connection, cleared when libnids
-     * reports the stream gone or hangup frees it). */
-    struct tcp_stream *nids_stream;
-    struct hu_http *http;     /* parser pair, allocated on first payload */
-    struct hu_hist *hist;     /* HTTP history, allocated with the parser */
-    struct hu_rawring *raw;   /* recent raw frames for -w (analyze.c owns it) */
 };
-
-enum { HU_REASM_NONE = 0, HU_REASM_NIDS, HU_REASM_SEGMENTS };
 
 typedef struct hu_flowtab_cfg {
     size_t max_flows;         /* table bound; least recently active evicted */
@@ -185,23 +113,43 @@ typedef struct hu_flowtab_cfg {
     int64_t halfclosed_us;    /* ... flows with one FIN seen (a lost FIN or RST
                                  must not keep them for idle_us) */
     int64_t closed_us;        /* ... closed flows (RST, or both FINs) */
+    /* Bytes allocated per connection, at least sizeof(hu_flow): the owner's
+     * connection object, whose first member is the hu_flow.  The rest is
+     * zeroed and never touched here: it holds the layers above. */
+    size_t conn_size;
 } hu_flowtab_cfg;
 
 typedef struct hu_flowtab hu_flowtab;
 
-/* Called just before a flow is released; must not touch the table. */
-typedef void (*hu_flow_release_fn)(void *arg, hu_flow *f);
-
 /* Returns NULL on allocation failure. */
-hu_flowtab *hu_flowtab_new(const hu_flowtab_cfg *cfg, hu_flow_release_fn fn, void *arg);
-/* Releases every flow (calling the release hook) and the table. */
+hu_flowtab *hu_flowtab_new(const hu_flowtab_cfg *cfg);
+/* Frees the table and every connection still in it or released, without
+ * telling anyone: an owner with state of its own in the connections
+ * calls hu_flowtab_release_all and finishes them first. */
 void hu_flowtab_free(hu_flowtab *t);
+
+/*
+ * Releasing never calls back: a connection the table lets go of (idle past
+ * its state's timeout, evicted from a full table, replaced by a new one on
+ * the same ports, or every one at hu_flowtab_release_all) leaves the hash
+ * table and waits on a queue, its memory intact, until the owner takes it
+ * with hu_flowtab_released, finishes its own layers' state and gives it
+ * back with hu_flowtab_dispose.  Released connections come out oldest
+ * release first.
+ */
+hu_flow *hu_flowtab_released(hu_flowtab *t);       /* NULL: none waiting */
+void hu_flowtab_dispose(hu_flowtab *t, hu_flow *f); /* frees f (NULL: no-op) */
+/* Release every connection in the table (the end of a capture): open
+ * ones first, then half-closed, then closed, each least recent first. */
+void hu_flowtab_release_all(hu_flowtab *t);
 
 /*
  * Track one packet: find or create its flow, update roles, sequence state,
  * handshake timing and the ring.  *sidep receives the sender's side index.
  * Returns NULL only on allocation failure (the packet is then dropped).
- * May release idle or old flows first (release hook called).
+ * May release idle or old flows first (queued: hu_flowtab_released).
+ * The packet's payload suffix must be rendered already (p->suffix_ready)
+ * for the ring to hold it.
  */
 hu_flow *hu_flowtab_track(hu_flowtab *t, const hu_pkt *p, uint8_t *sidep);
 
@@ -229,13 +177,12 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
  * changes the table; each stage only starts loading cache lines that
  * hu_flowtab_track will touch for p, given what earlier stages loaded:
  * 0 the hash bucket, 1 the connection at its head, 2 (the connection now
- * cached) the ring slot, request window and packet copies it will write.
+ * cached) the ring slot and request window it will write.  Stage 2
+ * returns the connection it found (for the owner's own prefetching; stale
+ * once a packet is tracked), the others NULL.
  */
-void hu_flowtab_prefetch(const hu_flowtab *t, const hu_pkt *p, const hu_flowkey *k, int stage);
-
-/* k's connection as the table stands, or NULL.  For prefetching: the
- * pointer is stale once a packet is tracked. */
-const hu_flow *hu_flowtab_peek(const hu_flowtab *t, const hu_flowkey *k);
+const hu_flow *hu_flowtab_prefetch(const hu_flowtab *t, const hu_pkt *p, const hu_flowkey *k,
+                                   int stage);
 
 /* Counters for the summary. */
 typedef struct hu_flowtab_stats {
@@ -265,22 +212,9 @@ static inline const hu_pktsum *hu_flow_ring_at(const hu_flow *f, unsigned i)
  * *len to how many contiguous bytes are known there (0 if none). */
 const uint8_t *hu_flow_reqbytes(const hu_flow *f, uint32_t seq, uint32_t *len);
 
-/* f's packet copies, allocated zeroed on first use; NULL on OOM. */
-hu_flow_pkts *hu_flow_pkts_get(hu_flow *f);
-
 /* Once a connection is closed and its incident (if any) reported, drop
  * what only a live exchange needs: the packet ring and the request
  * window.  tcpdump's bases stay, for packets that straggle in. */
 void hu_flow_compact(hu_flowtab *t, hu_flow *f);
-
-/* The payload suffix tcpdump prints for this packet, or NULL. */
-static inline const char *hu_pktsum_http(const hu_pktsum *s)
-{
-    return s->http_heap ? s->http_heap : s->http_inline[0] ? s->http_inline : NULL;
-}
-
-/* Copy a summary, duplicating its owned strings; hu_pktsum_clear frees. */
-void hu_pktsum_copy(hu_pktsum *dst, const hu_pktsum *src);
-void hu_pktsum_clear(hu_pktsum *s);
 
 #endif

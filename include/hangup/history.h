@@ -8,8 +8,9 @@
  * the per-server summary (requests, client idle before reuse, the server's
  * idle closes) and reports every request head to a sink (retry matching).
  *
- * It owns flow->http and flow->hist: hu_history_release() must be called
- * from the flow table's release hook.
+ * Its per-connection state is a hu_hist_conn, held by the connection
+ * object and written only here: hu_history_release() must be called when
+ * the connection is released.
  */
 #ifndef HANGUP_HISTORY_H
 #define HANGUP_HISTORY_H
@@ -18,7 +19,6 @@
 #include <stdint.h>
 #include "hangup/flow.h"
 #include "hangup/http.h"
-#include "hangup/reasm.h"
 #include "hangup/servers.h"
 
 #define HU_NO_TIME INT64_MAX
@@ -43,32 +43,54 @@ typedef struct hu_hist {
     bool last_req_seq_set;
 } hu_hist;
 
+/* This layer's state for one connection: zeroed at creation, allocated on
+ * its first payload, the parser freed when the connection is compacted. */
+typedef struct hu_hist_conn {
+    struct hu_http *http;     /* parser pair, or NULL */
+    hu_hist *hist;            /* the story, or NULL */
+} hu_hist_conn;
+
 /* A request head was seen on flow f. */
 typedef void (*hu_request_fn)(void *arg, const hu_flow *f, const hu_http_msg *m);
 
 typedef struct hu_history hu_history;
 
+/* sv (borrowed, must outlive h) receives the server accounting; every
+ * request head is reported to on_request (may be NULL).  NULL on OOM. */
 hu_history *hu_history_new(hu_servers *sv, hu_request_fn on_request, void *arg);
 void hu_history_free(hu_history *h);
-/* Account to another server table from now on (one per capture). */
-void hu_history_set_servers(hu_history *h, hu_servers *sv);
 
-/* The stream callbacks for hu_reasm_new (arg must be the hu_history). */
-extern const hu_stream_cb hu_history_stream;
+/* In-order bytes of connection f (its state hc) from reassembly: n bytes
+ * sent by dir (HU_HTTP_CLIENT / HU_HTTP_SERVER), seq the sequence number
+ * of p[0], ts the packet's time. */
+void hu_history_data(hu_history *h, const hu_flow *f, hu_hist_conn *hc, int dir,
+                     const uint8_t *p, size_t n, uint32_t seq, int64_t ts);
+/* Bytes sent by dir were lost to the capture before what comes next. */
+void hu_history_gap(hu_history *h, hu_hist_conn *hc, int dir);
+/* How many of dir's next bytes need not be delivered (body bytes only
+ * counted), and hu_history_skip accounting for n <= that many. */
+uint64_t hu_history_skippable(const hu_hist_conn *hc, int dir);
+void hu_history_skip(hu_hist_conn *hc, int dir, uint64_t n);
 
 /* After reassembly of packet p (side s of f): end-of-stream on FIN, and
  * the server's idle close accounting. */
-void hu_history_packet(hu_history *h, hu_flow *f, uint8_t s, const hu_pkt *p);
+void hu_history_packet(hu_history *h, const hu_flow *f, hu_hist_conn *hc, uint8_t s,
+                       const hu_pkt *p);
 
 /* A closed connection needs no parser any more: free it, keep the
  * history (an incident may still be waiting to be printed). */
-void hu_history_compact(hu_history *h, hu_flow *f);
+void hu_history_compact(hu_history *h, hu_hist_conn *hc);
 
-/* Start loading what f's next bytes from HTTP direction dir will touch. */
-void hu_history_prefetch(const hu_flow *f, int dir);
+/* Start loading what the next bytes from HTTP direction dir will touch. */
+void hu_history_prefetch(const hu_hist_conn *hc, int dir);
 
-/* Free f's HTTP state and account the connection (flow release hook). */
-void hu_history_release(hu_history *h, hu_flow *f);
+/* Account connection f to its server and free hc's state (release). */
+void hu_history_release(hu_history *h, const hu_flow *f, hu_hist_conn *hc);
+
+/* The server's idle close delay on this connection, or -1 (not one). */
+int64_t hu_history_idle_close(const hu_hist_conn *hc);
+/* The connection's HTTP parser pair, or NULL (no HTTP yet, or compacted). */
+const hu_http *hu_history_parser(const hu_hist_conn *hc);
 
 /* What an incident reports about the connection before time ts. */
 typedef struct hu_hist_view {
@@ -78,6 +100,6 @@ typedef struct hu_hist_view {
     int keepalive_hint_s;      /* -1 none */
     const char *sni;           /* NULL none */
 } hu_hist_view;
-void hu_history_view(const hu_flow *f, int64_t ts, hu_hist_view *v);
+void hu_history_view(const hu_hist_conn *hc, int64_t ts, hu_hist_view *v);
 
 #endif

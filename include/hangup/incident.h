@@ -1,18 +1,113 @@
 /*
- * incident.h -- an incident as a self-contained record.
+ * incident.h -- the incident model: what an incident is, from the finding
+ * a detector makes on a live connection to the self-contained record that
+ * is printed, stored and loaded back.
  *
- * The detector's hu_incident borrows from the live connection; a record
- * copies everything output and storage need (including the timeline,
- * rendered while the connection's ring still holds it), so it can wait
- * for its retry window to close after the connection is gone.
+ * The detectors (detect.c for the keep-alive race, family.c for the rest
+ * of the socket-hang-up family) fill a hu_incident that borrows from the
+ * connection; hu_incident_rec_new copies everything output and storage
+ * need, the timeline included (rendered while the connection's ring still
+ * holds it), so the record can wait for its retry window after the
+ * connection is gone.  This module owns every policy and name that gives
+ * an incident its meaning: the kinds, the verdicts, which incidents are
+ * safe to retry, the server timeouts a wait is recognised as, and the
+ * names of the reassembly paths.  Definitions: docs/DESIGN.md §2.
  */
 #ifndef HANGUP_INCIDENT_H
 #define HANGUP_INCIDENT_H
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "hangup/detect.h"
+#include "hangup/flow.h"
+#include "hangup/pktsum.h"
 #include "hangup/request.h"
+
+/* Incident kinds: the keep-alive race (detect.c) and the rest of the
+ * socket-hang-up family (family.c). */
+typedef enum hu_kind {
+    HU_KIND_RACE = 0,         /* "keepalive-race" */
+    HU_KIND_SERVER_TIMEOUT,   /* "server-timeout" */
+    HU_KIND_RESET,            /* "reset-before-response" */
+    HU_KIND_ABORT,            /* "client-abort" */
+    HU_KIND_REFUSED,          /* "refused" */
+    HU_KIND_CONNECT_TIMEOUT,  /* "connect-timeout" */
+    HU_KIND_TRUNCATED,        /* "truncated-response" */
+    HU_KIND_COUNT
+} hu_kind;
+
+/* k's name ("unknown" out of range); the kind named s, or -1. */
+const char *hu_kind_name(hu_kind k);
+int hu_kind_parse(const char *s);
+
+typedef enum hu_verdict {
+    HU_VERDICT_CROSSED,   /* the request's ack does not cover the FIN */
+    HU_VERDICT_STALE,     /* the client had received the FIN before writing */
+} hu_verdict;
+
+const char *hu_verdict_name(hu_verdict v);
+
+/* The name of a reassembly path (hu_reasm_mode: "libnids", "segments",
+ * "none"), as printed and stored. */
+const char *hu_reasm_name(uint8_t mode);
+/* The path named `name` (as hu_reasm_name gives it); unknown: none. */
+uint8_t hu_reasm_parse(const char *name);
+/* The same path explained for people ("full (libnids)", ...). */
+const char *hu_reasm_explain(uint8_t mode);
+
+/* A server-timeout's wait recognised as a well-known default ("node
+ * server.timeout 120 s", ...), or NULL.  Static strings. */
+const char *hu_timeout_hint(int64_t wait_us);
+/* The static hint string equal to s (a stored one), or NULL. */
+const char *hu_timeout_hint_named(const char *s);
+
+/* One incident as a detector finds it; every pointer is borrowed from the
+ * connection and valid only while the detector's callback runs. */
+typedef struct hu_incident {
+    const char *kind;         /* hu_kind_name(kindid) */
+    hu_kind kindid;
+    hu_verdict verdict;       /* keep-alive races only */
+    const hu_flow *flow;
+    uint8_t client, server;   /* side indexes into flow */
+    const hu_pktsum *fin, *req, *rst;   /* any may be NULL but req */
+    int64_t gap_us;           /* request time minus FIN time (signed) */
+    int64_t rtt_us;           /* -1 when the handshake was not captured */
+    bool rst_ack;             /* [R.] rather than a bare [R] */
+    bool handshake_seen;
+    bool server_acked;        /* the server's kernel ACKed request bytes */
+    hu_request request;       /* the lost request, decoded */
+    uint32_t timeline_start;  /* index into the flow's ring */
+
+    /* The connection's story (docs/DESIGN.md §2).  The detector fills the
+     * idle times; the pipeline adds what the HTTP layer knows. */
+    int64_t requests_before;  /* exchanges completed before; -1 unknown */
+    int64_t idle_us;          /* request time - last payload before it; -1 unknown */
+    int64_t server_idle_close_us; /* FIN time - server's last payload before; -1 */
+    bool close_announced;     /* Connection: close / HTTP/1.0 earlier on it */
+    int keepalive_hint_s;     /* the server's Keep-Alive: timeout=N, or -1 */
+    const char *sni;          /* TLS server name, or NULL */
+    uint8_t reasm;            /* hu_reasm_mode, set by the pipeline */
+
+    /* The other kinds' own facts (-1 / NULL when they do not apply). */
+    int64_t wait_us;          /* server-timeout, reset: request to close */
+    const char *close;        /* server-timeout, truncated-response: "fin"/"rst" */
+    const char *abort;        /* client-abort: "fin"/"rst" */
+    bool late_response_rst;   /* client-abort: the late response met an RST */
+    int64_t late_response_packet;
+    int tries;                /* connect-timeout: SYNs sent */
+    int64_t spent_us;         /* connect-timeout: first to last SYN */
+    int64_t expected_bytes, received_bytes;   /* truncated-response */
+} hu_incident;
+
+/* Fill the fields every kind shares from the connection, and decode the
+ * request bytes of summary req (NULL: none) from f's request window. */
+void hu_incident_init(hu_incident *inc, hu_kind k, const hu_flow *f, const hu_pktsum *req);
+
+/* Whether the lost request may be sent again.  A race's RST shows the
+ * server's kernel discarded the request unread, so any method is safe
+ * unless the server had ACKed it; nothing was sent for a failed connect;
+ * otherwise the request reached the server and only an idempotent method
+ * is safe. */
+bool hu_incident_safe_to_retry(const hu_incident *inc);
 
 typedef struct hu_pktref {
     uint64_t num;
@@ -67,16 +162,11 @@ typedef struct hu_incident_rec {
     size_t ntimeline;
 } hu_incident_rec;
 
-/* Build a record from a detector incident, timeline included; NULL on
- * OOM.  `number` is its number in the capture. */
+/* Build a record from a detector incident, timeline included, while the
+ * connection is alive; NULL on OOM.  `file` is borrowed and must outlive
+ * the record; `number` is its number in the capture.  Free with
+ * hu_incident_rec_free (NULL is a no-op). */
 hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, uint64_t number);
 void hu_incident_rec_free(hu_incident_rec *r);
-
-/* Append the human explanation and timeline of rec, exactly as `analyze`
- * prints it (show prints stored incidents through this too). */
-struct hu_sb;
-void hu_incident_render(struct hu_sb *sb, const hu_incident_rec *rec, bool timeline);
-
-const char *hu_reasm_name(uint8_t reasm);
 
 #endif

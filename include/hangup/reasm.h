@@ -7,7 +7,7 @@
  * does not follow (no SYN captured, or its table was full) fall back to
  * per-segment delivery: in-order segments are passed on, a hole in the
  * sequence space is reported as a gap so the parser resynchronises.
- * Which path each connection took is recorded in hu_flow.reasm.
+ * Which path each connection took is recorded in its hu_reasm_conn.
  */
 #ifndef HANGUP_REASM_H
 #define HANGUP_REASM_H
@@ -15,6 +15,22 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "hangup/flow.h"
+
+/* The path a connection's bytes take (named by hu_reasm_name). */
+typedef enum hu_reasm_mode { HU_REASM_NONE = 0, HU_REASM_NIDS, HU_REASM_SEGMENTS } hu_reasm_mode;
+
+/* This layer's state for one connection, zeroed when the connection is
+ * created (HU_REASM_NONE); owned by the connection object, written only
+ * here. */
+typedef struct hu_reasm_conn {
+    uint8_t mode;             /* hu_reasm_mode */
+    bool seg_init[2];         /* per-segment delivery: next expected seq known */
+    uint32_t seg_next[2];
+    /* libnids' stream for this connection while it has one (kept exact:
+     * set when libnids takes the connection, cleared when libnids reports
+     * the stream gone or hu_reasm_forget frees it). */
+    struct tcp_stream *nids_stream;
+} hu_reasm_conn;
 
 typedef struct hu_stream_cb {
     /* n bytes sent by dir (HU_HTTP_CLIENT / HU_HTTP_SERVER), in order; seq
@@ -41,14 +57,15 @@ typedef struct hu_reasm hu_reasm;
 hu_reasm *hu_reasm_new(size_t streams, const hu_stream_cb *cb, void *arg, const char **warn);
 void hu_reasm_free(hu_reasm *r);
 
-/* Deliver packet p (already tracked into flow f as side s). */
-void hu_reasm_packet(hu_reasm *r, hu_flow *f, uint8_t s, const hu_pkt *p);
+/* Deliver packet p (already tracked into flow f as side s; rc is f's
+ * state here).  The callbacks run before this returns, given f. */
+void hu_reasm_packet(hu_reasm *r, hu_flow *f, hu_reasm_conn *rc, uint8_t s, const hu_pkt *p);
 
-/* f is being released: drop libnids' stream for it too.  libnids has no
+/* rc's connection is being released: drop libnids' stream for it too.  libnids has no
  * idle timeout, and a stream whose FIN or RST the capture lost (or that
  * stalled on a missing segment, holding up to 64 KiB of queued data per
  * direction) would otherwise stay until its pool overflows. */
-void hu_reasm_forget(hu_reasm *r, hu_flow *f);
+void hu_reasm_forget(hu_reasm *r, hu_reasm_conn *rc);
 
 /* Counters for the summary. */
 typedef struct hu_reasm_stats {
@@ -60,11 +77,17 @@ typedef struct hu_reasm_stats {
      * (HANGUP_CHECK_NIDS): bare ACKs, body segments only counted, and
      * segments whose bytes were delivered. */
     uint64_t acks_checked, segs_checked, data_checked;
+    /* ... and those libnids took otherwise than predicted: a bug in the
+     * shortcut (the first one's packet number). */
+    uint64_t check_failures, check_first_failure;
+    /* Where libnids ran out of memory (its own word for the place), after
+     * which it was not used again; NULL if it did not. */
+    const char *nids_oom;
 } hu_reasm_stats;
 void hu_reasm_stats_get(const hu_reasm *r, hu_reasm_stats *st);
 
-/* Start loading what feeding f's next segment will touch in libnids: its
+/* Start loading what feeding rc's next segment will touch in libnids: its
  * stream (the receiving half's buffer is recycled, so already in cache). */
-void hu_reasm_prefetch(const hu_flow *f);
+void hu_reasm_prefetch(const hu_reasm_conn *rc);
 
 #endif

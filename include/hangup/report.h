@@ -6,8 +6,6 @@
 #define HANGUP_REPORT_H
 
 #include <stdio.h>
-#include "hangup/detect.h"
-#include "hangup/flow.h"
 #include "hangup/incident.h"
 #include "hangup/servers.h"
 #include "hangup/strbuf.h"
@@ -35,6 +33,10 @@ void hu_report_incident(hu_report *r, const hu_incident_rec *rec);
 /* The closing summary: human text, or one {"type":"server"} JSON line
  * per server. */
 void hu_report_summary(hu_report *r, const hu_server_summary *list, size_t n, uint64_t overflow);
+
+/* Append the human explanation and timeline of rec, exactly as `analyze`
+ * prints it (show prints stored incidents through this too). */
+void hu_incident_render(hu_sb *sb, const hu_incident_rec *rec, bool timeline);
 
 /* Incidents reported so far. */
 uint64_t hu_report_incidents(const hu_report *r);

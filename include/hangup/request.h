@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "hangup/strbuf.h"
 
 #define HU_METHOD_MAX 32
 #define HU_TARGET_MAX 1024
@@ -36,5 +37,10 @@ void hu_request_decode(const uint8_t *p, size_t n, hu_request *out);
 
 /* RFC 9110 9.2.2: GET HEAD OPTIONS TRACE PUT DELETE are idempotent. */
 bool hu_method_idempotent(const char *method);
+
+/* The request for people, appended to sb: `GET /x` with the wire bytes
+ * escaped (and a note when the line was cut short), or what the bytes
+ * were instead (a TLS record, not a request line). */
+void hu_request_describe(hu_sb *sb, const hu_request *rq);
 
 #endif

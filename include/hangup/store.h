@@ -64,8 +64,6 @@ typedef struct hu_conn_row {
     bool incident;
 } hu_conn_row;
 
-/* The row for flow f. */
-void hu_conn_row_of(hu_conn_row *row, const hu_flow *f, int64_t idle_close_us, bool incident);
 bool hu_store_connection(hu_store *s, int64_t capture_id, const hu_conn_row *row, char *err,
                          size_t errlen);
 bool hu_store_server(hu_store *s, int64_t capture_id, const hu_server_summary *sv, char *err,

@@ -1,0 +1,304 @@
+/*
+ * incident.c -- the incident model: names, policies, and records.
+ *
+ * Everything that decides what an incident means lives here, once: the
+ * kinds' and verdicts' names, which incidents are safe to retry, which
+ * well-known server timeouts a wait matches, the reassembly paths' names,
+ * and how a detector's finding on a live connection becomes a record that
+ * outlives it (its timeline rendered as tcpdump -n lines while the
+ * connection's ring still holds the packets).  Definitions:
+ * docs/DESIGN.md §2.
+ */
+#include "hangup/incident.h"
+#include "hangup/reasm.h"
+#include "hangup/strbuf.h"
+#include "hangup/tcpprint.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[HU_KIND_COUNT] = {
+    [HU_KIND_RACE] = "keepalive-race",
+    [HU_KIND_SERVER_TIMEOUT] = "server-timeout",
+    [HU_KIND_RESET] = "reset-before-response",
+    [HU_KIND_ABORT] = "client-abort",
+    [HU_KIND_REFUSED] = "refused",
+    [HU_KIND_CONNECT_TIMEOUT] = "connect-timeout",
+    [HU_KIND_TRUNCATED] = "truncated-response",
+};
+
+const char *hu_kind_name(hu_kind k)
+{
+    return (unsigned)k < HU_KIND_COUNT ? kind_names[k] : "unknown";
+}
+
+int hu_kind_parse(const char *s)
+{
+    for (int k = 0; k < HU_KIND_COUNT; k++)
+        if (strcmp(s, kind_names[k]) == 0)
+            return k;
+    return -1;
+}
+
+const char *hu_verdict_name(hu_verdict v)
+{
+    return v == HU_VERDICT_STALE ? "stale" : "crossed";
+}
+
+const char *hu_reasm_name(uint8_t mode)
+{
+    switch (mode) {
+    case HU_REASM_NIDS: return "libnids";
+    case HU_REASM_SEGMENTS: return "segments";
+    default: return "none";
+    }
+}
+
+uint8_t hu_reasm_parse(const char *name)
+{
+    return strcmp(name, "libnids") == 0    ? HU_REASM_NIDS
+           : strcmp(name, "segments") == 0 ? HU_REASM_SEGMENTS
+                                           : HU_REASM_NONE;
+}
+
+const char *hu_reasm_explain(uint8_t mode)
+{
+    switch (mode) {
+    case HU_REASM_NIDS: return "full (libnids)";
+    case HU_REASM_SEGMENTS: return "per segment (handshake not captured or not followed by libnids)";
+    default: return "none (no payload)";
+    }
+}
+
+/* Well-known server-side timeouts a server-timeout's wait is matched
+ * against, within 5 %. */
+static const struct { int64_t us; const char *name; } known_timeouts[] = {
+    { 120000000, "node server.timeout 120 s" },
+    { 300000000, "node requestTimeout 300 s" },
+    { 60000000, "node headersTimeout 60 s or a proxy's read timeout 60 s" },
+};
+#define N_KNOWN_TIMEOUTS (sizeof known_timeouts / sizeof known_timeouts[0])
+
+const char *hu_timeout_hint(int64_t wait_us)
+{
+    for (size_t i = 0; i < N_KNOWN_TIMEOUTS; i++)
+        if (wait_us >= known_timeouts[i].us * 95 / 100 &&
+            wait_us <= known_timeouts[i].us * 105 / 100)
+            return known_timeouts[i].name;
+    return NULL;
+}
+
+const char *hu_timeout_hint_named(const char *s)
+{
+    for (size_t i = 0; s && i < N_KNOWN_TIMEOUTS; i++)
+        if (strcmp(s, known_timeouts[i].name) == 0)
+            return known_timeouts[i].name;
+    return NULL;
+}
+
+void hu_incident_init(hu_incident *inc, hu_kind k, const hu_flow *f, const hu_pktsum *req)
+{
+    memset(inc, 0, sizeof *inc);
+    inc->kindid = k;
+    inc->kind = hu_kind_name(k);
+    inc->flow = f;
+    inc->client = f->client;
+    inc->server = (uint8_t)!f->client;
+    inc->req = req;
+    inc->rtt_us = f->rtt_us;
+    inc->handshake_seen = f->handshake_seen;
+    inc->requests_before = inc->idle_us = inc->server_idle_close_us = -1;
+    inc->keepalive_hint_s = -1;
+    inc->wait_us = inc->spent_us = inc->expected_bytes = inc->received_bytes = -1;
+    inc->late_response_packet = -1;
+    if (req) {
+        uint32_t n;
+        const uint8_t *bytes = hu_flow_reqbytes(f, req->rawseq, &n);
+        hu_request_decode(bytes, bytes ? n : 0, &inc->request);
+        if (!inc->request.http && !inc->request.tls && f->tls)
+            inc->request.tls = true;
+    } else {
+        inc->request.content_length = -1;
+    }
+}
+
+bool hu_incident_safe_to_retry(const hu_incident *inc)
+{
+    bool idempotent = inc->request.http && hu_method_idempotent(inc->request.method);
+    switch (inc->kindid) {
+    case HU_KIND_RACE:
+        return !inc->server_acked || idempotent;
+    case HU_KIND_REFUSED:
+    case HU_KIND_CONNECT_TIMEOUT:
+        return true;
+    default:
+        return idempotent;
+    }
+}
+
+/* Add one timeline entry for summary e of flow f; note may be NULL. */
+static bool tl_add(hu_incident_rec *r, const hu_flow *f, const hu_pktsum *e, const char *note,
+                   uint64_t omitted)
+{
+    hu_tl_entry *t = &r->timeline[r->ntimeline];
+    memset(t, 0, sizeof *t);
+    t->num = e->num;
+    t->ts_us = e->ts_us;
+    t->from_client = e->side == f->client;
+    t->flags = e->flags;
+    t->seq = e->seq;
+    t->ack = e->ack;
+    t->len = e->paylen;
+    t->omitted_before = omitted;
+    hu_tcpprint_ends ends = { f->ipver, { f->addr[0], f->addr[1] }, { f->port[0], f->port[1] } };
+    hu_sb sb = {0};
+    hu_tcpprint_line(&sb, &ends, e);
+    t->line = sb.buf ? sb.buf : strdup("");
+    t->note = note ? strdup(note) : NULL;
+    r->ntimeline++;
+    return t->line && (!note || t->note);
+}
+
+/* The timeline: the connection's packets from its last exchange before
+ * the FIN to the RST, each exactly as tcpdump -n prints it, with notes on
+ * the three packets of the incident. */
+static bool build_timeline(hu_incident_rec *r, const hu_incident *inc)
+{
+    const hu_flow *f = inc->flow;
+    uint32_t start = inc->timeline_start;
+    const hu_pktsum *first = f->ring_len ? hu_flow_ring_at(f, start) : NULL;
+    r->timeline = calloc(f->ring_len + 3u, sizeof *r->timeline);
+    if (!r->timeline)
+        return false;
+    /* The notes on the incident's own packets. */
+    hu_sb rq = {0};
+    bool race = inc->kindid == HU_KIND_RACE;
+    if (race) {
+        hu_sb_puts(&rq, "late request: ");
+        hu_request_describe(&rq, &inc->request);
+        hu_sb_puts(&rq, " (");
+        hu_sb_duration(&rq, inc->gap_us < 0 ? -inc->gap_us : inc->gap_us);
+        hu_sb_printf(&rq, " %s the FIN, packet %" PRIu64 ")", inc->gap_us < 0 ? "before" : "after",
+                     inc->req->num);
+    } else if (inc->kindid == HU_KIND_REFUSED || inc->kindid == HU_KIND_CONNECT_TIMEOUT) {
+        hu_sb_printf(&rq, "the client's SYN (packet %" PRIu64 ")", inc->req->num);
+    } else {
+        hu_sb_puts(&rq, "request: ");
+        hu_request_describe(&rq, &inc->request);
+        hu_sb_printf(&rq, " (packet %" PRIu64 ")", inc->req->num);
+    }
+    char fin_note[120] = "", rst_note[120] = "";
+    bool client_closes = inc->kindid == HU_KIND_ABORT;
+    if (inc->fin)
+        snprintf(fin_note, sizeof fin_note, "%s FIN: the %s closes the connection (packet %" PRIu64
+                 ")", client_closes ? "client" : "server", client_closes ? "client" : "server",
+                 inc->fin->num);
+    if (inc->rst)
+        snprintf(rst_note, sizeof rst_note, "%s RST%s (packet %" PRIu64 ")",
+                 client_closes ? "client" : "server",
+                 race ? ": the server's kernel rejects the request"
+                 : inc->kindid == HU_KIND_REFUSED ? ": nothing listens on the port" : "",
+                 inc->rst->num);
+    bool ok = !rq.oom;
+    /* Incident packets that left the ring on a busy connection come first,
+     * so the timeline always shows them. */
+    const hu_pktsum *mine[3] = { inc->req, inc->fin, inc->rst };
+    const char *notes[3] = { hu_sb_cstr(&rq), fin_note, rst_note };
+    bool pinned = false;
+    for (int pass = 0; pass < 3; pass++) {
+        const hu_pktsum *e = NULL;
+        int which = -1;
+        for (int k = 0; k < 3; k++)   /* the earliest not yet pinned, in packet order */
+            if (mine[k] && (!first || mine[k]->num < first->num) &&
+                (!e || mine[k]->num < e->num)) {
+                e = mine[k];
+                which = k;
+            }
+        if (!e)
+            break;
+        ok &= tl_add(r, f, e, notes[which], 0);
+        mine[which] = NULL;
+        pinned = true;
+    }
+    uint64_t omitted = pinned ? f->ring_dropped + start : 0;
+    for (uint32_t i = start; ok && i < f->ring_len; i++) {
+        const hu_pktsum *e = hu_flow_ring_at(f, i);
+        const char *n = inc->fin && e->num == inc->fin->num   ? fin_note
+                        : inc->req && e->num == inc->req->num ? hu_sb_cstr(&rq)
+                        : inc->rst && e->num == inc->rst->num ? rst_note
+                                                              : NULL;
+        ok &= tl_add(r, f, e, n, i == start ? omitted : 0);
+    }
+    hu_sb_free(&rq);
+    return ok;
+}
+
+hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, uint64_t number)
+{
+    hu_incident_rec *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    const hu_flow *f = inc->flow;
+    r->number = number;
+    r->kind = inc->kind;
+    r->kindid = inc->kindid;
+    r->verdict = inc->verdict;
+    r->file = file;
+    r->ipver = f->ipver;
+    memcpy(r->cli_addr, f->addr[inc->client], 16);
+    memcpy(r->srv_addr, f->addr[inc->server], 16);
+    r->cli_port = f->port[inc->client];
+    r->srv_port = f->port[inc->server];
+    r->conn_id = f->id;
+    if (inc->fin)
+        r->fin = (hu_pktref){ inc->fin->num, inc->fin->ts_us };
+    r->req = (hu_pktref){ inc->req->num, inc->req->ts_us };
+    if (inc->rst)
+        r->rst = (hu_pktref){ inc->rst->num, inc->rst->ts_us };
+    r->gap_us = inc->gap_us;
+    r->rtt_us = inc->rtt_us;
+    r->rst_ack = inc->rst_ack;
+    r->handshake_seen = inc->handshake_seen;
+    r->server_acked = inc->server_acked;
+    r->safe_to_retry = hu_incident_safe_to_retry(inc);
+    r->request = inc->request;
+    r->requests_before = inc->requests_before;
+    r->idle_us = inc->idle_us;
+    r->server_idle_close_us = inc->server_idle_close_us;
+    r->close_announced = inc->close_announced;
+    r->keepalive_hint_s = inc->keepalive_hint_s;
+    if (inc->sni)
+        snprintf(r->sni, sizeof r->sni, "%s", inc->sni);
+    r->reasm = inc->reasm;
+    r->retry_delay_us = -1;
+    r->wait_us = inc->wait_us;
+    snprintf(r->close, sizeof r->close, "%s", inc->close ? inc->close : "");
+    snprintf(r->abort, sizeof r->abort, "%s", inc->abort ? inc->abort : "");
+    r->timeout_hint = inc->kindid == HU_KIND_SERVER_TIMEOUT ? hu_timeout_hint(inc->wait_us) : NULL;
+    r->late_response_rst = inc->late_response_rst;
+    r->late_response_packet = inc->late_response_packet;
+    r->tries = inc->tries;
+    r->spent_us = inc->spent_us;
+    r->expected_bytes = inc->expected_bytes;
+    r->received_bytes = inc->received_bytes;
+    if (!build_timeline(r, inc)) {
+        hu_incident_rec_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void hu_incident_rec_free(hu_incident_rec *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->ntimeline; i++) {
+        free(r->timeline[i].line);
+        free(r->timeline[i].note);
+    }
+    free(r->timeline);
+    free(r->file_owned);
+    free(r);
+}

@@ -1,0 +1,448 @@
+/*
+ * pipeline.c -- the per-packet stage order, written once (see
+ * pipeline.h for the contract; docs/DESIGN.md §3 for the picture).
+ *
+ * run_stages() is the only place that says in which order the layers see
+ * a packet, and why.  Everything else here is plumbing: turning a
+ * detector's finding into a record with the layers' facts, finishing the
+ * connections the flow table releases, feeding reassembled bytes to the
+ * HTTP layer, and the two-thread machinery (prep on the reader thread,
+ * prefetching a few frames ahead) that makes a busy capture fast.
+ */
+#include "hangup/pipeline.h"
+#include "hangup/decode.h"
+#include "hangup/retry.h"
+#include "hangup/strbuf.h"
+#include "hangup/tcpprint.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* What the reader thread prepares for each frame (prep_frame): the frame
+ * decoded, its connection key, and tcpdump's payload suffix when it fits
+ * (pointed to by p.suffix). */
+#define HU_PREP_SUFFIX 88
+typedef struct frame_prep {
+    hu_decode_rc rc;
+    const char *why;          /* when rc is HU_DEC_BAD */
+    hu_pkt p;                 /* when rc is HU_DEC_TCP */
+    hu_flowkey key;           /* of p */
+    char buf[HU_PREP_SUFFIX];
+} frame_prep;
+
+/* A frame seen by on_ahead, and where its preparation is. */
+#define HU_AHEAD_SLOTS 16   /* > HU_AHEAD_FRAMES, a power of two */
+typedef struct ahead_slot {
+    uint64_t num;
+    const frame_prep *fp;     /* the reader's, or own */
+    frame_prep own;
+} ahead_slot;
+
+struct hu_pipeline {
+    hu_pipeline_cfg cfg;
+    hu_flowtab *flows;
+    hu_reasm *reasm;
+    hu_history *history;
+    hu_detect detect;
+    hu_family family;
+    hu_retry *retry;
+    hu_pipeline_stats st;
+    int64_t now;              /* newest packet time */
+    bool dropping;            /* freed before its end: finish nothing */
+    hu_sb scratch;            /* tcpdump suffixes not rendered ahead */
+    /* Frames on_ahead has seen (ahead_in) and the stages taken (ahead_out). */
+    ahead_slot ahead[HU_AHEAD_SLOTS];
+    uint64_t ahead_in, ahead_out;
+};
+
+static hu_conn *conn_of(hu_flow *f) { return (hu_conn *)f; }
+
+/* ---------------------------------------------------------------- layers */
+
+static hu_family_in family_in(const hu_conn *c)
+{
+    return (hu_family_in){ .race_claimed = hu_detect_claimed(&c->flow, &c->det),
+                           .http = hu_history_parser(&c->hist) };
+}
+
+/* A detector's finding: add what the other layers know, make the record,
+ * write the connection to -w, and hold it for its retry window. */
+static void on_incident(void *arg, const hu_incident *found)
+{
+    hu_pipeline *pl = arg;
+    if (pl->dropping)
+        return;
+    const hu_conn *c = hu_conn_of(found->flow);
+    hu_incident inc = *found;
+    inc.reasm = c->rs.mode;
+    if (inc.kindid == HU_KIND_RACE) {
+        /* The connection's HTTP story up to the late request.  Counted
+         * from parsed HTTP only: for TLS the exchanges are hidden. */
+        hu_hist_view v;
+        hu_history_view(&c->hist, inc.req->ts_us, &v);
+        inc.requests_before = v.http ? v.requests_before : -1;
+        inc.close_announced = v.close_announced;
+        inc.keepalive_hint_s = v.keepalive_hint_s;
+        inc.sni = v.sni;
+    }
+    if (pl->cfg.wcap)
+        hu_wcap_write(pl->cfg.wcap, c->raw, pl->cfg.dlt, pl->cfg.source);
+    hu_incident_rec *rec = hu_incident_rec_new(&inc, pl->cfg.source, ++pl->st.incidents);
+    if (!rec) {
+        pl->st.nomem++;
+        return;
+    }
+    hu_servers_incident(pl->cfg.servers, rec->ipver, rec->srv_addr, rec->srv_port, rec->kindid,
+                        rec->verdict);
+    hu_retry_add(pl->retry, rec);
+}
+
+static void on_request(void *arg, const hu_flow *f, const hu_http_msg *m)
+{
+    hu_pipeline *pl = arg;
+    hu_retry_request(pl->retry, f, m);
+}
+
+static void on_held(void *arg, hu_incident_rec *rec)
+{
+    hu_pipeline *pl = arg;
+    pl->cfg.sink.incident(pl->cfg.sink.arg, rec);
+}
+
+/* reasm.c's stream callbacks: its bytes go to the connection's HTTP layer. */
+static void stream_data(void *arg, hu_flow *f, int dir, const uint8_t *p, size_t n, uint32_t seq,
+                        int64_t ts)
+{
+    hu_pipeline *pl = arg;
+    hu_history_data(pl->history, f, &conn_of(f)->hist, dir, p, n, seq, ts);
+}
+
+static void stream_gap(void *arg, hu_flow *f, int dir)
+{
+    hu_pipeline *pl = arg;
+    hu_history_gap(pl->history, &conn_of(f)->hist, dir);
+}
+
+static uint64_t stream_skippable(void *arg, const hu_flow *f, int dir)
+{
+    (void)arg;
+    return hu_history_skippable(&hu_conn_of(f)->hist, dir);
+}
+
+static void stream_skip(void *arg, hu_flow *f, int dir, uint64_t n)
+{
+    (void)arg;
+    hu_history_skip(&conn_of(f)->hist, dir, n);
+}
+
+static const hu_stream_cb stream_cb = { stream_data, stream_gap, stream_skippable, stream_skip };
+
+/* A connection the flow table let go of: what only its end proves, its
+ * row, its HTTP accounting and every layer's state, then its memory. */
+static void finish_conn(hu_pipeline *pl, hu_flow *f)
+{
+    hu_conn *c = conn_of(f);
+    int64_t idle_close = hu_history_idle_close(&c->hist);
+    hu_family_in in = family_in(c);
+    hu_family_release(&pl->family, f, &c->fam, &in);   /* before its HTTP state goes */
+    bool incident = c->det.emitted || hu_family_reported(&c->fam);
+    if (pl->cfg.sink.connection && !pl->dropping && (idle_close >= 0 || incident))
+        pl->cfg.sink.connection(pl->cfg.sink.arg, c, idle_close, incident);
+    hu_history_release(pl->history, f, &c->hist);
+    hu_reasm_forget(pl->reasm, &c->rs);
+    hu_wcap_ring_free(c->raw);
+    c->raw = NULL;
+    hu_detect_conn_free(&c->det);
+    hu_family_conn_free(&c->fam);
+    hu_flowtab_dispose(pl->flows, f);
+}
+
+static void finish_released(hu_pipeline *pl)
+{
+    hu_flow *f;
+    while ((f = hu_flowtab_released(pl->flows)))
+        finish_conn(pl, f);
+}
+
+/* ---------------------------------------------------------------- stages */
+
+/*
+ * Packet p through every stage, in this order:
+ *
+ *  1. the retry window: incidents whose window closed before p are final
+ *     (before p's own request heads can be matched against them);
+ *  2. the flow tracker: roles, sequence state, the ring gains p's summary,
+ *     and connections idle past their timeout (by p's time), evicted, or
+ *     replaced on the same ports are released;
+ *  3. those released connections are finished now, before any layer sees
+ *     p: their end was proven by p's timestamp, which comes before its
+ *     content, so their incidents are reported first, and the libnids
+ *     stream of a connection replaced by p's SYN is gone before libnids
+ *     sees the SYN;
+ *  4. -w's frame ring, so that an incident p completes has p in its file;
+ *  5. the race detector, on TCP facts alone -- before reassembly, so the
+ *     HTTP story an incident reports is the one before its RST;
+ *  6. reassembly, which hands the in-order bytes to the HTTP history;
+ *  7. the HTTP history's end-of-stream (p's FIN) and idle-close accounting,
+ *     after p's own bytes;
+ *  8. the family's detectors, which need the HTTP parser's view of p
+ *     (request answered, body complete) and the race detector's claim;
+ *  9. compaction: a closed connection no detector waits on gives back its
+ *     ring, request window and parser, so memory follows open connections.
+ */
+static void run_stages(hu_pipeline *pl, const hu_pkt *p, const hu_flowkey *key,
+                       const hu_frame *fr)
+{
+    if (p->ts_us > pl->now)
+        pl->now = p->ts_us;
+    hu_retry_advance(pl->retry, pl->now);                           /* 1 */
+
+    uint8_t side;
+    hu_flow *f = hu_flowtab_track_key(pl->flows, p, key, &side);   /* 2 */
+    finish_released(pl);                                            /* 3 */
+    if (!f) {
+        pl->st.nomem++;
+        return;
+    }
+    hu_conn *c = conn_of(f);
+    if (pl->cfg.wcap && fr)
+        hu_wcap_keep(&c->raw, fr);                                  /* 4 */
+    hu_detect_packet(&pl->detect, f, &c->det, side, p);             /* 5 */
+    hu_reasm_packet(pl->reasm, f, &c->rs, side, p);                 /* 6 */
+    hu_history_packet(pl->history, f, &c->hist, side, p);           /* 7 */
+    hu_family_in in = family_in(c);
+    hu_family_packet(&pl->family, f, &c->fam, &in, side, p);        /* 8 */
+    if (f->closed && f->ring && !hu_detect_waiting(f, &c->det) &&   /* 9 */
+        !hu_family_waiting(f, &c->fam)) {
+        hu_flow_compact(pl->flows, f);
+        hu_history_compact(pl->history, &c->hist);
+    }
+}
+
+void hu_pipeline_packet(hu_pipeline *pl, const hu_pkt *p, const hu_frame *fr)
+{
+    hu_flowkey key;
+    hu_flowtab_key(p, &key);
+    if (p->paylen && !p->suffix_ready) {
+        /* Not rendered ahead: tcpdump's suffix, now, for the ring. */
+        hu_pkt q = *p;
+        hu_sb_reset(&pl->scratch);
+        q.suffix_ready = true;
+        q.suffix_len = 0;
+        if (hu_tcpprint_payload_suffix(p, &pl->scratch)) {
+            q.suffix = pl->scratch.buf;
+            q.suffix_len = (uint32_t)pl->scratch.len;
+        }
+        run_stages(pl, &q, &key, fr);
+        return;
+    }
+    run_stages(pl, p, &key, fr);
+}
+
+/* ---------------------------------------------------------------- frames */
+
+/* Decode fr into fp, with its number, time and connection key; the
+ * suffix is left for later (suffix_ready false). */
+static void prep_decode(int dlt, const hu_frame *fr, frame_prep *fp)
+{
+    fp->why = fr->bad;
+    fp->rc = fr->bad ? HU_DEC_BAD : hu_decode(dlt, fr->data, fr->caplen, &fp->p, &fp->why);
+    if (fp->rc == HU_DEC_TCP) {
+        fp->p.num = fr->num;
+        fp->p.ts_us = fr->ts_us;
+        hu_flowtab_key(&fp->p, &fp->key);
+    }
+}
+
+/*
+ * On the reader thread (hu_capture_cbs.prep): everything that depends on
+ * the frame's bytes alone -- decoding, the connection key and its hash,
+ * tcpdump's payload suffix -- so the analysis thread starts from there
+ * (and never reads a body segment's payload).  Pointers in fp->p and
+ * fp->key point into the frame's record, which lives until the frame has
+ * been analysed.
+ */
+static void prep_frame(void *arg, int dlt, const hu_frame *fr, void *out)
+{
+    hu_sb *sb = arg;
+    frame_prep *fp = out;
+    prep_decode(dlt, fr, fp);
+    if (fp->rc != HU_DEC_TCP)
+        return;
+    size_t len = 0;
+    if (fp->p.paylen) {
+        hu_sb_reset(sb);
+        if (hu_tcpprint_payload_suffix(&fp->p, sb)) {
+            if (sb->len > sizeof fp->buf)
+                return;   /* rare: rendered on the analysis thread */
+            memcpy(fp->buf, sb->buf, sb->len);
+            len = sb->len;
+        }
+    }
+    fp->p.suffix_ready = true;
+    fp->p.suffix_len = (uint32_t)len;
+    fp->p.suffix = fp->buf;
+}
+
+/*
+ * Prefetching.  A busy capture interleaves thousands of connections, so
+ * nearly every packet's connection state (flow, ring slot, libnids stream
+ * and buffer, HTTP parser) is out of cache; fetched one after another,
+ * those misses were most of the analysis time.  on_ahead sees each frame
+ * HU_AHEAD_FRAMES frames early (hu_capture_file's ahead callback),
+ * decodes it once, and starts loading its lines in stages, each stage
+ * using what the previous one loaded: the hash bucket at distance 8, the
+ * connection at 4, and at 2 what the connection points to.  The stages
+ * only read the tables and prefetch; results never depend on them.
+ */
+static void ahead_stage(hu_pipeline *pl, uint64_t idx, int stage)
+{
+    if (idx < pl->ahead_out || idx >= pl->ahead_in)
+        return;   /* already analysed, or not seen */
+    const frame_prep *fp = pl->ahead[idx % HU_AHEAD_SLOTS].fp;
+    if (fp->rc != HU_DEC_TCP)
+        return;
+    const hu_flow *f = hu_flowtab_prefetch(pl->flows, &fp->p, &fp->key, stage);
+    if (!f)
+        return;
+    const hu_conn *c = hu_conn_of(f);
+    hu_detect_prefetch(&c->det);
+    hu_family_prefetch(&c->fam);
+    if (fp->p.paylen == 0)
+        return;
+    int dir = (uint8_t)fp->key.rev == f->client ? HU_HTTP_CLIENT : HU_HTTP_SERVER;
+    hu_reasm_prefetch(&c->rs);
+    hu_history_prefetch(&c->hist, dir);
+}
+
+static void on_ahead(void *arg, int dlt, const hu_frame *fr)
+{
+    hu_pipeline *pl = arg;
+    ahead_slot *sl = &pl->ahead[pl->ahead_in % HU_AHEAD_SLOTS];
+    sl->num = fr->num;
+    if (fr->prep) {
+        sl->fp = fr->prep;
+    } else {
+        prep_decode(dlt, fr, &sl->own);
+        sl->fp = &sl->own;
+    }
+    pl->ahead_in++;
+    ahead_stage(pl, pl->ahead_in - 1, 0);
+    if (pl->ahead_in > 4)
+        ahead_stage(pl, pl->ahead_in - 5, 1);
+    if (pl->ahead_in > 6)
+        ahead_stage(pl, pl->ahead_in - 7, 2);
+}
+
+void hu_pipeline_frame(hu_pipeline *pl, int dlt, const hu_frame *fr)
+{
+    pl->st.packets++;
+    pl->cfg.dlt = dlt;
+    /* The frame as on_ahead saw it prepared, or (no lookahead: live
+     * capture) decoded here. */
+    const frame_prep *fp;
+    frame_prep own;
+    const ahead_slot *sl = &pl->ahead[pl->ahead_out % HU_AHEAD_SLOTS];
+    if (pl->ahead_out < pl->ahead_in && sl->num == fr->num) {
+        pl->ahead_out++;
+        fp = sl->fp;
+    } else {
+        prep_decode(dlt, fr, &own);
+        fp = &own;
+    }
+    if (fp->rc == HU_DEC_SKIP)
+        return;
+    if (fp->rc == HU_DEC_BAD) {
+        if (pl->st.bad++ == 0) {
+            pl->st.first_bad_num = fr->num;
+            if (pl->cfg.sink.bad_frame)
+                pl->cfg.sink.bad_frame(pl->cfg.sink.arg, fr->num, fp->why);
+        }
+        return;
+    }
+    if (fp->p.paylen && !fp->p.suffix_ready) {
+        hu_pipeline_packet(pl, &fp->p, fr);   /* renders the suffix first */
+        return;
+    }
+    run_stages(pl, &fp->p, &fp->key, fr);
+}
+
+static void capture_frame(void *arg, int dlt, const hu_frame *fr)
+{
+    hu_pipeline_frame(arg, dlt, fr);
+}
+
+void hu_pipeline_capture_cbs(hu_pipeline *pl, hu_capture_cbs *cb, void *prep_scratch)
+{
+    pl->ahead_in = pl->ahead_out = 0;
+    *cb = (hu_capture_cbs){ .frame = capture_frame, .ahead = on_ahead, .arg = pl,
+                            .prep = prep_frame, .prep_arg = prep_scratch,
+                            .prep_size = sizeof(frame_prep) };
+}
+
+/* ---------------------------------------------------------------- life */
+
+hu_pipeline *hu_pipeline_new(const hu_pipeline_cfg *cfg, const char **warn)
+{
+    *warn = NULL;
+    hu_pipeline *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return NULL;
+    pl->cfg = *cfg;
+    pl->now = INT64_MIN;
+    hu_flowtab_cfg fc = { .max_flows = cfg->max_flows, .idle_us = cfg->idle_us,
+                          .halfclosed_us = cfg->halfclosed_us, .closed_us = cfg->closed_us,
+                          .conn_size = sizeof(hu_conn) };
+    size_t streams = cfg->streams > cfg->max_flows ? cfg->max_flows : cfg->streams;
+    pl->flows = hu_flowtab_new(&fc);
+    pl->history = hu_history_new(cfg->servers, on_request, pl);
+    pl->retry = hu_retry_new(cfg->hold_incidents, on_held, pl);
+    pl->reasm = hu_reasm_new(streams, &stream_cb, pl, warn);
+    if (!pl->flows || !pl->history || !pl->retry || !pl->reasm) {
+        hu_pipeline_free(pl);
+        return NULL;
+    }
+    pl->detect = (hu_detect){ .emit = on_incident, .arg = pl };
+    pl->family = (hu_family){ .emit = on_incident, .arg = pl };
+    return pl;
+}
+
+void hu_pipeline_stats_get(const hu_pipeline *pl, hu_pipeline_stats *st)
+{
+    *st = pl->st;
+    if (pl->flows)
+        hu_flowtab_stats_get(pl->flows, &st->flows);
+    if (pl->reasm)
+        hu_reasm_stats_get(pl->reasm, &st->reasm);
+}
+
+void hu_pipeline_end(hu_pipeline *pl)
+{
+    if (!pl->flows)
+        return;
+    hu_pipeline_stats_get(pl, &pl->st);   /* as the capture left them */
+    hu_flowtab_release_all(pl->flows);
+    finish_released(pl);
+    hu_flowtab_free(pl->flows);
+    pl->flows = NULL;
+    hu_retry_flush(pl->retry);
+    hu_reasm_free(pl->reasm);
+    pl->reasm = NULL;
+}
+
+void hu_pipeline_free(hu_pipeline *pl)
+{
+    if (!pl)
+        return;
+    pl->dropping = true;
+    if (pl->flows) {
+        hu_flowtab_release_all(pl->flows);
+        finish_released(pl);
+        hu_flowtab_free(pl->flows);
+    }
+    hu_reasm_free(pl->reasm);
+    hu_retry_free(pl->retry);
+    hu_history_free(pl->history);
+    hu_sb_free(&pl->scratch);
+    free(pl);
+}

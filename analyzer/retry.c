@@ -1,0 +1,113 @@
+/*
+ * retry.c -- the retry window: incidents held, request heads matched
+ * against them (see retry.h).  A plain array, oldest first: incidents are
+ * few, and the window closes in the order they were added (each one's RST,
+ * or its last packet, is no earlier than the previous one's).
+ */
+#include "hangup/retry.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct hu_retry {
+    bool hold;
+    hu_retry_done_fn done;
+    void *arg;
+    hu_incident_rec **rec;    /* held, oldest first */
+    size_t n, cap;
+};
+
+hu_retry *hu_retry_new(bool hold, hu_retry_done_fn done, void *arg)
+{
+    hu_retry *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->hold = hold;
+    q->done = done;
+    q->arg = arg;
+    return q;
+}
+
+void hu_retry_free(hu_retry *q)
+{
+    if (!q)
+        return;
+    for (size_t i = 0; i < q->n; i++)
+        hu_incident_rec_free(q->rec[i]);
+    free(q->rec);
+    free(q);
+}
+
+/* Hand out the n oldest. */
+static void release_oldest(hu_retry *q, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        q->done(q->arg, q->rec[i]);
+    if (n < q->n)
+        memmove(q->rec, q->rec + n, (q->n - n) * sizeof *q->rec);
+    q->n -= n;
+}
+
+void hu_retry_add(hu_retry *q, hu_incident_rec *rec)
+{
+    if (!q->hold) {
+        q->done(q->arg, rec);
+        return;
+    }
+    if (q->n == HU_RETRY_MAX)
+        release_oldest(q, 1);
+    if (q->n == q->cap) {
+        size_t ncap = q->cap ? q->cap * 2 : 16;
+        hu_incident_rec **nr = realloc(q->rec, ncap * sizeof *nr);
+        if (!nr) {
+            q->done(q->arg, rec);   /* now, without waiting for a retry */
+            return;
+        }
+        q->rec = nr;
+        q->cap = ncap;
+    }
+    q->rec[q->n++] = rec;
+}
+
+void hu_retry_advance(hu_retry *q, int64_t now)
+{
+    size_t due = 0;
+    while (due < q->n && q->rec[due]->rst.ts_us + HU_RETRY_WINDOW_US < now)
+        due++;
+    if (due)
+        release_oldest(q, due);
+}
+
+void hu_retry_flush(hu_retry *q)
+{
+    release_oldest(q, q->n);
+}
+
+/* Is m a retry of r's lost request (same method, and the same target as
+ * far as both were kept)? */
+static bool same_request(const hu_request *rq, const hu_http_msg *m)
+{
+    size_t tl = rq->target_len < m->target_len ? rq->target_len : m->target_len;
+    return strcmp(rq->method, m->method) == 0 && memcmp(rq->target, m->target, tl) == 0 &&
+           (rq->target_len == m->target_len || m->target_cut);
+}
+
+void hu_retry_request(hu_retry *q, const hu_flow *f, const hu_http_msg *m)
+{
+    uint8_t c = f->client, s = (uint8_t)!f->client;
+    size_t alen = f->ipver == 4 ? 4 : 16;
+    for (size_t i = 0; i < q->n; i++) {
+        hu_incident_rec *r = q->rec[i];
+        if (r->retried || !r->request.http || r->ipver != f->ipver || r->conn_id == f->id ||
+            r->srv_port != f->port[s] || memcmp(r->srv_addr, f->addr[s], alen) != 0 ||
+            memcmp(r->cli_addr, f->addr[c], alen) != 0)
+            continue;
+        if (m->start_ts <= r->rst.ts_us || m->start_ts - r->rst.ts_us > HU_RETRY_WINDOW_US)
+            continue;
+        if (!same_request(&r->request, m))
+            continue;
+        r->retried = true;
+        r->retry_delay_us = m->start_ts - r->rst.ts_us;
+        return;
+    }
+}

@@ -1,0 +1,46 @@
+/*
+ * pktsum.h -- one packet as a timeline needs it.
+ *
+ * The flow tracker keeps a bounded ring of these per connection, and the
+ * detectors copy the few an incident names, so that an incident can print
+ * its tcpdump lines after the pcap has moved on.  A summary holds what
+ * tcpdump -n prints (the sequence numbers as it prints them, options,
+ * interface) and the payload suffix it appends, inline when short.
+ */
+#ifndef HANGUP_PKTSUM_H
+#define HANGUP_PKTSUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hu_pktsum {
+    int64_t ts_us;
+    uint64_t num;
+    uint32_t seq, ack;        /* as tcpdump -n prints them (relative or not) */
+    uint32_t sackbase;        /* subtracted from SACK block edges, as tcpdump does */
+    uint32_t rawseq, rawack;  /* the header's own numbers */
+    uint32_t paylen;
+    uint32_t ifindex;
+    uint16_t win, urp;
+    uint8_t flags, side, optlen, pkttype;
+    uint8_t has_sll2;
+    uint8_t opts[40];
+    /* tcpdump's ": HTTP..." suffix: inline when short (no allocation per
+     * packet), else owned on the heap; read it with hu_pktsum_http(). */
+    char http_inline[64];
+    char *http_heap;
+} hu_pktsum;
+
+/* The payload suffix tcpdump prints for this packet, or NULL. */
+static inline const char *hu_pktsum_http(const hu_pktsum *s)
+{
+    return s->http_heap ? s->http_heap : s->http_inline[0] ? s->http_inline : NULL;
+}
+
+/* Copy src into dst, duplicating its heap suffix (dst's own is not freed:
+ * clear it first).  On OOM the copy simply has no long suffix. */
+void hu_pktsum_copy(hu_pktsum *dst, const hu_pktsum *src);
+/* Free s's heap suffix and empty the inline one; the rest is kept. */
+void hu_pktsum_clear(hu_pktsum *s);
+
+#endif
