@@ -2,7 +2,7 @@
  * detect.h -- the incident state machine.
  *
  * Fed every tracked packet after flow.c has updated the connection, it
- * finds the core incident of DESIGN.md section 2: the side that closes
+ * finds the core incident of docs/DESIGN.md §2.4: the side that closes
  * first (P) sends a FIN; the other side (C) sends payload whose first byte
  * P's FIN did not acknowledge (before or after the FIN in capture order,
  * so both vantages work); P's host answers with RST.  It is a keep-alive
@@ -56,7 +56,7 @@ typedef struct hu_incident {
     hu_request request;       /* the lost request, decoded */
     uint32_t timeline_start;  /* index into the flow's ring */
 
-    /* The connection's story (DESIGN.md section 2). */
+    /* The connection's story (docs/DESIGN.md §2.5). */
     int64_t requests_before;  /* exchanges completed before; -1 unknown */
     int64_t idle_us;          /* request time - last payload before it; -1 unknown */
     int64_t server_idle_close_us; /* FIN time - server's last payload before; -1 */

@@ -1,6 +1,6 @@
 /*
  * family.h -- the rest of the socket-hang-up family: the causes other
- * than the keep-alive race that a capture can prove (DESIGN.md section 2).
+ * than the keep-alive race that a capture can prove (docs/DESIGN.md §2.6).
  */
 #ifndef HANGUP_FAMILY_H
 #define HANGUP_FAMILY_H
