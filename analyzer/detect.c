@@ -1,5 +1,5 @@
 /*
- * detect.c -- the incident state machine (DESIGN.md section 2).
+ * detect.c -- the incident state machine (docs/DESIGN.md §2.4).
  *
  * Per connection:
  *

@@ -3,7 +3,7 @@
  * was captured, per-segment delivery for the rest.
  *
  * libnids is fed one packet at a time from hangup's own loop, after the
- * tracker and detector have seen it (DESIGN.md sections 3 and 4).  All of
+ * tracker and detector have seen it (docs/DESIGN.md §3 and §4).  All of
  * libnids' process-global state is touched only here.  Facts it forces:
  *
  *   - it is initialised on a dead DLT_RAW handle, per capture, with

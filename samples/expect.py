@@ -5,7 +5,7 @@
 
 Reads a classic pcap (any byte order, micro or nano seconds) or a pcapng
 file with the standard library only, decodes link (EN10MB, NULL, LOOP, RAW,
-LINUX_SLL, LINUX_SLL2) -> IPv4/IPv6 -> TCP, and applies DESIGN.md section 2
+LINUX_SLL, LINUX_SLL2) -> IPv4/IPv6 -> TCP, and applies docs/DESIGN.md §2.4
 ("request after peer FIN, then RST") per connection:
 
   * client = sender of the SYN; without a handshake the side that sends an
@@ -600,7 +600,7 @@ def http_fields(conn, fin, req, rst, tls, method, target, conns):
 
 
 # ---------------------------------------------------------------- the rest of the family
-# DESIGN.md section 2, "the rest of the socket hang up family"; README
+# docs/DESIGN.md §2.6, "the rest of the family"; README
 # "Other kinds" gives the exact rules. One function per kind, each returns
 # (sort packet, line) pairs; lines carry exactly FAMILY_KEYS + the kind's own
 # fields.

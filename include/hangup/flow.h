@@ -39,7 +39,7 @@ typedef struct hu_side {
     uint32_t last_ack;        /* highest ack sent (valid when ack_seen) */
     bool ack_seen;
     int64_t last_data_ts;     /* time of this side's newest payload byte */
-    /* Its first FIN (DESIGN.md 2): fin_seq = seq + payload length. */
+    /* Its first FIN (docs/DESIGN.md §2.3): fin_seq = seq + payload length. */
     uint32_t fin_seq, fin_ack;
     bool fin_has_ack;
     uint64_t fin_num;
