@@ -170,39 +170,6 @@ struct hu_analyzer {
     uint64_t ahead_in, ahead_out;
 };
 
-bool hu_parse_number(const char *s, const char *what, long long min, long long max,
-                     long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max) {
-        fprintf(stderr, "hangup: %s must be a whole number from %lld to %lld, not '%s'\n", what,
-                min, max, s);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-bool hu_parse_kinds(const char *list, unsigned *mask)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *save, *k = strtok_r(buf, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
-        int id = hu_kind_parse(k);
-        if (id < 0) {
-            fprintf(stderr, "hangup: unknown incident kind '%s'; the kinds are:", k);
-            for (int i = 0; i < HU_KIND_COUNT; i++)
-                fprintf(stderr, " %s", hu_kind_name((hu_kind)i));
-            fputc('\n', stderr);
-            return false;
-        }
-        *mask |= 1u << id;
-    }
-    return true;
-}
-
 void hu_analyze_opts_default(hu_analyze_opts *o)
 {
     memset(o, 0, sizeof *o);

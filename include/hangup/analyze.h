@@ -33,15 +33,6 @@ typedef struct hu_analyze_opts {
     hu_progress progress;     /* reading progress for long files, or {NULL} */
 } hu_analyze_opts;
 
-/* Parse option value s as a whole number in [min, max] into *out; false
- * (with a message naming the option `what` on stderr) otherwise. */
-bool hu_parse_number(const char *s, const char *what, long long min, long long max,
-                     long long *out);
-
-/* Parse "--kind" values ("server-timeout,refused") into a mask added to
- * *mask; false (with a message on stderr) for an unknown kind. */
-bool hu_parse_kinds(const char *list, unsigned *mask);
-
 /* Sensible defaults: see the README's option table. */
 void hu_analyze_opts_default(hu_analyze_opts *o);
 
