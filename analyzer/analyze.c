@@ -558,7 +558,7 @@ static void on_frame(void *arg, int dlt, const hu_frame *fr)
     }
 }
 
-void hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int dlt,
+bool hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int dlt,
                        size_t streams)
 {
     hu_flowtab_cfg fc = { .max_flows = a->o.max_flows, .idle_us = a->o.idle_us,
@@ -577,7 +577,13 @@ void hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
     a->reasm = hu_reasm_new(streams, &hu_history_stream, a->history, &warn);
     if (!a->flows || !a->reasm || !a->file_servers) {
         fprintf(a->o.err, "%s: %s: out of memory\n", a->o.progname, source);
-        exit(3);
+        hu_flowtab_free(a->flows);
+        hu_reasm_free(a->reasm);
+        hu_servers_free(a->file_servers);
+        a->flows = NULL;
+        a->reasm = NULL;
+        a->file_servers = NULL;
+        return false;
     }
     hu_history_set_servers(a->history, a->file_servers);
     if (warn)
@@ -601,6 +607,7 @@ void hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
         else
             a->storeq = hu_storeq_start(a->store, a->capture_id);
     }
+    return true;
 }
 
 void hu_analyzer_frame(hu_analyzer *a, int dlt, const hu_frame *fr)
@@ -737,7 +744,8 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
     size_t streams = stat(path, &stt) == 0 ? (size_t)(stt.st_size / 4096) : 0;
     if (streams > HU_NIDS_STREAMS_MAX)
         streams = HU_NIDS_STREAMS_MAX;
-    hu_analyzer_begin(a, path, "file", -1, streams);
+    if (!hu_analyzer_begin(a, path, "file", -1, streams))
+        return HU_FILE_NOMEM;
     char err[1024] = "";
     hu_capture_info info;
     a->ahead_in = a->ahead_out = 0;

@@ -317,7 +317,11 @@ int hu_cmd_live(int argc, char **argv)
     bool tty = isatty(STDERR_FILENO);
     char source[300];
     snprintf(source, sizeof source, "%s", iface);
-    hu_analyzer_begin(a, source, "live", dlt, 16384);
+    if (!hu_analyzer_begin(a, source, "live", dlt, 16384)) {
+        hu_analyzer_free(a);
+        pcap_close(pc);
+        return HU_CLI_EXIT_NOMEM;
+    }
     if (geteuid() == 0) {
         const char *user = run_as ? run_as : default_user();
         char perr[256];

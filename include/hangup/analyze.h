@@ -59,10 +59,12 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path);
  * The same pipeline fed by a caller (live capture): begin a source, give
  * it frames, tick it about once a second (flushes due incidents, commits
  * the database), end it.  `kind` is "live" or "file".  end returns what
- * hu_analyzer_file would have.  begin exits with status 3 when it cannot
- * allocate the capture's tables (nothing useful could follow).
+ * hu_analyzer_file would have.  begin returns false when it cannot
+ * allocate the source's tables (reported on o->err); the source is then
+ * not begun (no frame, tick or end for it) and the caller reports out of
+ * memory.
  */
-void hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int dlt,
+bool hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int dlt,
                        size_t streams);
 void hu_analyzer_frame(hu_analyzer *a, int dlt, const hu_frame *fr);
 void hu_analyzer_tick(hu_analyzer *a);
