@@ -59,39 +59,6 @@ struct hu_analyzer {
     hu_pipeline_stats st;      /* its counters, kept after it ends */
 };
 
-bool hu_parse_number(const char *s, const char *what, long long min, long long max,
-                     long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max) {
-        fprintf(stderr, "hangup: %s must be a whole number from %lld to %lld, not '%s'\n", what,
-                min, max, s);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-bool hu_parse_kinds(const char *list, unsigned *mask)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *save, *k = strtok_r(buf, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
-        int id = hu_kind_parse(k);
-        if (id < 0) {
-            fprintf(stderr, "hangup: unknown incident kind '%s'; the kinds are:", k);
-            for (int i = 0; i < HU_KIND_COUNT; i++)
-                fprintf(stderr, " %s", hu_kind_name((hu_kind)i));
-            fputc('\n', stderr);
-            return false;
-        }
-        *mask |= 1u << id;
-    }
-    return true;
-}
-
 void hu_analyze_opts_default(hu_analyze_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -235,7 +202,7 @@ void hu_analyzer_free(hu_analyzer *a)
 
 uint64_t hu_analyzer_incidents(const hu_analyzer *a) { return hu_report_incidents(a->report); }
 
-void hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int dlt,
+bool hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int dlt,
                        size_t streams)
 {
     a->path = source;
@@ -253,7 +220,9 @@ void hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
     a->pl = a->file_servers ? hu_pipeline_new(&pc, &warn) : NULL;
     if (!a->pl) {
         fprintf(a->o.err, "%s: %s: out of memory\n", a->o.progname, source);
-        exit(3);
+        hu_servers_free(a->file_servers);
+        a->file_servers = NULL;
+        return false;
     }
     if (warn)
         fprintf(a->o.err, "%s: %s\n", a->o.progname, warn);
@@ -267,6 +236,7 @@ void hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
         else
             a->storeq = hu_storeq_start(a->store, a->capture_id);
     }
+    return true;
 }
 
 void hu_analyzer_frame(hu_analyzer *a, int dlt, const hu_frame *fr)
@@ -408,7 +378,8 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
     size_t streams = stat(path, &stt) == 0 ? (size_t)(stt.st_size / 4096) : 0;
     if (streams > HU_NIDS_STREAMS_MAX)
         streams = HU_NIDS_STREAMS_MAX;
-    hu_analyzer_begin(a, path, "file", -1, streams);
+    if (!hu_analyzer_begin(a, path, "file", -1, streams))
+        return HU_FILE_NOMEM;
     char err[1024] = "";
     hu_capture_info info;
     hu_sb prep_scratch = { 0 };

@@ -14,8 +14,8 @@
 #include "hangup/live.h"
 #include "hangup/analyze.h"
 #include "hangup/capture.h"
+#include "hangup/cli.h"
 #include "hangup/decode.h"
-#include "hangup/query.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -30,8 +30,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_NOMEM = 3, EXIT_DB = 4, EXIT_CAPTURE = 5 };
 
 const char hu_usage_live[] =
     "usage: hangup live [options]\n"
@@ -185,84 +183,62 @@ static void status_line(hu_analyzer *a, pcap_t *pc, const char *iface)
 int hu_cmd_live(int argc, char **argv)
 {
     hu_analyze_opts o;
-    hu_analyze_opts_default(&o);
+    hu_cli_opts_default(&o);
     o.live = true;
-    o.db_path = HU_DEFAULT_DB;
     const char *iface = NULL;
-    long long count = 0, duration = 0, bufsize = 0, snaplen = 262144, v;
+    long long count = 0, duration = 0, bufsize = 0, snaplen = 262144;
     bool promisc = false;
     const char *run_as = NULL;
-    enum { OPT_DURATION = 256, OPT_JSON, OPT_NOTL, OPT_DB, OPT_NODB, OPT_IDLE, OPT_MAXC, OPT_KIND };
+    enum { OPT_DURATION = HU_CLI_OPT_OWN };
+    /* --interface and --duration before the shared ones: see cli.h */
     static const struct option lo[] = {
         { "interface", required_argument, NULL, 'i' },
-        { "filter", required_argument, NULL, 'f' },
         { "count", required_argument, NULL, 'c' },
         { "duration", required_argument, NULL, OPT_DURATION },
         { "buffer-size", required_argument, NULL, 'B' },
         { "snaplen", required_argument, NULL, 's' },
         { "promisc", no_argument, NULL, 'p' },
-        { "json", no_argument, NULL, OPT_JSON },
-        { "no-timeline", no_argument, NULL, OPT_NOTL },
-        { "db", required_argument, NULL, OPT_DB },
-        { "no-db", no_argument, NULL, OPT_NODB },
-        { "kind", required_argument, NULL, OPT_KIND },
-        { "idle-timeout", required_argument, NULL, OPT_IDLE },
-        { "max-connections", required_argument, NULL, OPT_MAXC },
+        HU_CLI_LONGOPTS,
         { "user", required_argument, NULL, 'Z' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "i:f:c:B:s:pw:Z:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:c:B:s:pZ:" HU_CLI_SHORTOPTS "h", lo, NULL)) != -1) {
+        hu_cli_opt_rc shared = hu_cli_common_option(c, optarg, &o);
+        if (shared == HU_CLI_BAD_VALUE)
+            return HU_CLI_EXIT_USAGE;
+        if (shared == HU_CLI_HANDLED)
+            continue;
         switch (c) {
         case 'i': iface = optarg; break;
-        case 'f': o.filter = optarg; break;
         case 'c':
-            if (!hu_parse_number(optarg, "-c", 1, INT64_MAX, &count))
-                return EXIT_USAGE;
+            if (!hu_cli_parse_number(optarg, "-c", 1, INT64_MAX, &count))
+                return HU_CLI_EXIT_USAGE;
             break;
         case OPT_DURATION:
-            if (!hu_parse_number(optarg, "--duration", 1, 100LL * 365 * 86400, &duration))
-                return EXIT_USAGE;
+            if (!hu_cli_parse_number(optarg, "--duration", 1, 100LL * 365 * 86400, &duration))
+                return HU_CLI_EXIT_USAGE;
             break;
         case 'B':
-            if (!hu_parse_number(optarg, "-B", 1, 4 * 1024 * 1024, &bufsize))
-                return EXIT_USAGE;
+            if (!hu_cli_parse_number(optarg, "-B", 1, 4 * 1024 * 1024, &bufsize))
+                return HU_CLI_EXIT_USAGE;
             break;
         case 's':
-            if (!hu_parse_number(optarg, "-s", 64, 262144, &snaplen))
-                return EXIT_USAGE;
+            if (!hu_cli_parse_number(optarg, "-s", 64, 262144, &snaplen))
+                return HU_CLI_EXIT_USAGE;
             break;
         case 'p': promisc = true; break;
         case 'Z': run_as = optarg; break;
-        case 'w': o.write_path = optarg; break;
-        case OPT_JSON: o.json = true; break;
-        case OPT_NOTL: o.timeline = false; break;
-        case OPT_DB: o.db_path = optarg; break;
-        case OPT_NODB: o.db_path = NULL; break;
-        case OPT_KIND:
-            if (!hu_parse_kinds(optarg, &o.kinds))
-                return EXIT_USAGE;
-            break;
-        case OPT_IDLE:
-            if (!hu_parse_number(optarg, "--idle-timeout", 1, 365LL * 86400, &v))
-                return EXIT_USAGE;
-            o.idle_us = v * 1000000;
-            break;
-        case OPT_MAXC:
-            if (!hu_parse_number(optarg, "--max-connections", 1, 100000000, &v))
-                return EXIT_USAGE;
-            o.max_flows = (size_t)v;
-            break;
         case 'h': fputs(hu_usage_live, stdout); return 0;
-        default: fputs("Run 'hangup help live' for usage.\n", stderr); return EXIT_USAGE;
+        default: fputs("Run 'hangup help live' for usage.\n", stderr); return HU_CLI_EXIT_USAGE;
         }
     }
     if (optind != argc) {
         fprintf(stderr, "hangup: live takes no file arguments (did you mean 'hangup analyze "
                         "%s'?)\n", argv[optind]);
-        return EXIT_USAGE;
+        return HU_CLI_EXIT_USAGE;
     }
 
     char ebuf[PCAP_ERRBUF_SIZE] = "";
@@ -274,7 +250,7 @@ int hu_cmd_live(int argc, char **argv)
                     ebuf[0] ? ": " : "", ebuf);
             if (all)
                 pcap_freealldevs(all);
-            return EXIT_CAPTURE;
+            return HU_CLI_EXIT_CAPTURE;
         }
         snprintf(defname, sizeof defname, "%s", all->name);
         pcap_freealldevs(all);
@@ -283,7 +259,7 @@ int hu_cmd_live(int argc, char **argv)
     pcap_t *pc = pcap_create(iface, ebuf);
     if (!pc) {
         fprintf(stderr, "hangup: live: cannot capture on %s: %s\n", iface, ebuf);
-        return EXIT_CAPTURE;
+        return HU_CLI_EXIT_CAPTURE;
     }
     pcap_set_snaplen(pc, (int)snaplen);
     pcap_set_promisc(pc, promisc);
@@ -295,7 +271,7 @@ int hu_cmd_live(int argc, char **argv)
     if (rc < 0) {
         activate_error(pc, rc, iface);
         pcap_close(pc);
-        return EXIT_CAPTURE;
+        return HU_CLI_EXIT_CAPTURE;
     }
     if (rc > 0)   /* a warning: capture goes on */
         fprintf(stderr, "hangup: live: %s: %s\n", iface, pcap_geterr(pc));
@@ -306,7 +282,7 @@ int hu_cmd_live(int argc, char **argv)
         fprintf(stderr, "hangup: live: %s has link type %s, which hangup cannot decode\n",
                 iface, name);
         pcap_close(pc);
-        return EXIT_CAPTURE;
+        return HU_CLI_EXIT_CAPTURE;
     }
     if (o.filter) {
         struct bpf_program prog;
@@ -314,14 +290,14 @@ int hu_cmd_live(int argc, char **argv)
             fprintf(stderr, "hangup: live: bad filter expression '%s': %s (quote the whole "
                             "expression)\n", o.filter, pcap_geterr(pc));
             pcap_close(pc);
-            return EXIT_USAGE;
+            return HU_CLI_EXIT_USAGE;
         }
         int frc = pcap_setfilter(pc, &prog);
         pcap_freecode(&prog);
         if (frc < 0) {
             fprintf(stderr, "hangup: live: cannot apply the filter: %s\n", pcap_geterr(pc));
             pcap_close(pc);
-            return EXIT_CAPTURE;
+            return HU_CLI_EXIT_CAPTURE;
         }
     }
 
@@ -329,7 +305,7 @@ int hu_cmd_live(int argc, char **argv)
     hu_analyzer *a = hu_analyzer_new(&o);
     if (!a) {
         pcap_close(pc);
-        return o.db_path ? EXIT_DB : EXIT_NOMEM;
+        return o.db_path ? HU_CLI_EXIT_DB : HU_CLI_EXIT_NOMEM;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -341,7 +317,11 @@ int hu_cmd_live(int argc, char **argv)
     bool tty = isatty(STDERR_FILENO);
     char source[300];
     snprintf(source, sizeof source, "%s", iface);
-    hu_analyzer_begin(a, source, "live", dlt, 16384);
+    if (!hu_analyzer_begin(a, source, "live", dlt, 16384)) {
+        hu_analyzer_free(a);
+        pcap_close(pc);
+        return HU_CLI_EXIT_NOMEM;
+    }
     if (geteuid() == 0) {
         const char *user = run_as ? run_as : default_user();
         char perr[256];
@@ -350,7 +330,7 @@ int hu_cmd_live(int argc, char **argv)
                 fprintf(stderr, "hangup: live: %s\n", perr);
                 hu_analyzer_free(a);
                 pcap_close(pc);
-                return EXIT_USAGE;
+                return HU_CLI_EXIT_USAGE;
             }
             fprintf(stderr, "hangup: live: running as %s from now on\n", user);
         }
@@ -425,10 +405,10 @@ int hu_cmd_live(int argc, char **argv)
     pcap_close(pc);
     fflush(stdout);
     if (frc == HU_FILE_STORE)
-        return EXIT_DB;
+        return HU_CLI_EXIT_DB;
     if (frc == HU_FILE_NOMEM)
-        return EXIT_NOMEM;
+        return HU_CLI_EXIT_NOMEM;
     if (crc != HU_CAP_OK)
-        return EXIT_CAPTURE;
+        return HU_CLI_EXIT_CAPTURE;
     return 0;
 }

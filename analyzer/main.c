@@ -1,14 +1,16 @@
 /*
  * main.c -- the hangup command line.
  *
- * Parses the subcommand and its options, then hands over to the pipeline
- * (analyze.c) or the database commands (query.c).  Exit status: 0 every
- * input was read completely; 1 some input could not be read, or only in
- * part (the rest was still analysed and reported); 2 usage error (unknown
- * option, bad filter expression, bad SQL); 3 out of memory; 4 the
- * database could not be opened or written.
+ * Parses the subcommand and analyze's options (those it shares with live
+ * through cli.c), then hands over to the pipeline (analyze.c), live
+ * capture (live.c) or the database commands (query.c).  Exit status
+ * (hu_cli_exit): 0 every input was read completely; 1 some input could
+ * not be read, or only in part (the rest was still analysed and
+ * reported); 2 usage error (unknown option, bad filter expression, bad
+ * SQL); 3 out of memory; 4 the database could not be opened or written.
  */
 #include "hangup/analyze.h"
+#include "hangup/cli.h"
 #include "hangup/live.h"
 #include "hangup/query.h"
 
@@ -23,8 +25,6 @@
 #ifndef HANGUP_VERSION
 #define HANGUP_VERSION "0.1.0"
 #endif
-
-enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_NOMEM = 3, EXIT_DB = 4 };
 
 static const char usage_main[] =
     "usage: hangup <command> [options] [arguments]\n"
@@ -132,70 +132,33 @@ static void on_progress(void *arg, uint64_t bytes, uint64_t total, uint64_t fram
 static int cmd_analyze(int argc, char **argv)
 {
     hu_analyze_opts o;
-    hu_analyze_opts_default(&o);
-    enum { OPT_JSON = 256, OPT_NOTL, OPT_NODB, OPT_DB, OPT_MAXC, OPT_IDLE, OPT_KIND };
-    o.db_path = HU_DEFAULT_DB;
+    hu_cli_opts_default(&o);
     static const struct option longopts[] = {
-        { "filter", required_argument, NULL, 'f' },
-        { "json", no_argument, NULL, OPT_JSON },
-        { "no-timeline", no_argument, NULL, OPT_NOTL },
-        { "no-db", no_argument, NULL, OPT_NODB },
-        { "db", required_argument, NULL, OPT_DB },
-        { "kind", required_argument, NULL, OPT_KIND },
-        { "max-connections", required_argument, NULL, OPT_MAXC },
-        { "idle-timeout", required_argument, NULL, OPT_IDLE },
+        HU_CLI_LONGOPTS,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     optind = 1;
     int c;
-    long long v;
-    while ((c = getopt_long(argc, argv, "f:w:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, HU_CLI_SHORTOPTS "h", longopts, NULL)) != -1) {
+        hu_cli_opt_rc shared = hu_cli_common_option(c, optarg, &o);
+        if (shared == HU_CLI_BAD_VALUE)
+            return HU_CLI_EXIT_USAGE;
+        if (shared == HU_CLI_HANDLED)
+            continue;
         switch (c) {
-        case 'f':
-            o.filter = optarg;
-            break;
-        case 'w':
-            o.write_path = optarg;
-            break;
-        case OPT_JSON:
-            o.json = true;
-            break;
-        case OPT_NOTL:
-            o.timeline = false;
-            break;
-        case OPT_NODB:
-            o.db_path = NULL;
-            break;
-        case OPT_DB:
-            o.db_path = optarg;
-            break;
-        case OPT_KIND:
-            if (!hu_parse_kinds(optarg, &o.kinds))
-                return EXIT_USAGE;
-            break;
-        case OPT_MAXC:
-            if (!hu_parse_number(optarg, "--max-connections", 1, 100000000, &v))
-                return EXIT_USAGE;
-            o.max_flows = (size_t)v;
-            break;
-        case OPT_IDLE:
-            if (!hu_parse_number(optarg, "--idle-timeout", 1, 365LL * 86400, &v))
-                return EXIT_USAGE;
-            o.idle_us = v * 1000000;
-            break;
         case 'h':
             fputs(usage_analyze, stdout);
             return 0;
         default:
             fputs("Run 'hangup help analyze' for usage.\n", stderr);
-            return EXIT_USAGE;
+            return HU_CLI_EXIT_USAGE;
         }
     }
     if (optind >= argc) {
         fputs("hangup: analyze needs at least one capture FILE\n"
               "Run 'hangup help analyze' for usage.\n", stderr);
-        return EXIT_USAGE;
+        return HU_CLI_EXIT_USAGE;
     }
     tzset();
     progress pg = { 0 };
@@ -203,7 +166,7 @@ static int cmd_analyze(int argc, char **argv)
         o.progress = (hu_progress){ on_progress, &pg };
     hu_analyzer *a = hu_analyzer_new(&o);
     if (!a)
-        return o.db_path ? EXIT_DB : EXIT_NOMEM;   /* the reason is printed */
+        return o.db_path ? HU_CLI_EXIT_DB : HU_CLI_EXIT_NOMEM;   /* the reason is printed */
     pg.a = a;
     int status = 0;
     for (int i = optind; i < argc; i++) {
@@ -214,22 +177,22 @@ static int cmd_analyze(int argc, char **argv)
         if (pg.shown)
             fputs("\r\033[K", stderr);
         if (rc == HU_FILE_BADFILTER) {
-            status = EXIT_USAGE;
+            status = HU_CLI_EXIT_USAGE;
             break;
         }
         if (rc == HU_FILE_NOMEM)
-            status = EXIT_NOMEM;
+            status = HU_CLI_EXIT_NOMEM;
         else if (rc == HU_FILE_STORE)
-            status = EXIT_DB;
+            status = HU_CLI_EXIT_DB;
         else if (rc != HU_FILE_OK && status == 0)
-            status = EXIT_INPUT;
+            status = HU_CLI_EXIT_INPUT;
     }
-    if (status != EXIT_USAGE)
+    if (status != HU_CLI_EXIT_USAGE)
         hu_analyzer_finish(a);
     hu_analyzer_free(a);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "hangup: error writing output: %s\n", strerror(errno));
-        return EXIT_INPUT;
+        return HU_CLI_EXIT_INPUT;
     }
     return status;
 }
@@ -238,7 +201,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         fputs(usage_main, stderr);
-        return EXIT_USAGE;
+        return HU_CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "analyze") == 0)
@@ -271,5 +234,5 @@ int main(int argc, char **argv)
         return 0;
     }
     fprintf(stderr, "hangup: unknown command '%s'\n\n%s", cmd, usage_main);
-    return EXIT_USAGE;
+    return HU_CLI_EXIT_USAGE;
 }

@@ -9,7 +9,7 @@
  * into SQL.
  */
 #include "hangup/query.h"
-#include "hangup/analyze.h"
+#include "hangup/cli.h"
 #include "hangup/incident.h"
 #include "hangup/report.h"
 #include "hangup/store.h"
@@ -23,7 +23,6 @@
 #include <string.h>
 #include <time.h>
 
-enum { EXIT_USAGE = 2, EXIT_NOMEM = 3, EXIT_DB = 4 };
 enum fmt { FMT_TABLE, FMT_CSV, FMT_JSON };
 
 const char hu_usage_query[] =
@@ -252,7 +251,7 @@ static hu_store *open_ro(const char *path)
 
 int hu_cmd_query(int argc, char **argv)
 {
-    const char *db = HU_DEFAULT_DB;
+    const char *db = HU_CLI_DEFAULT_DB;
     enum fmt fmt = FMT_TABLE;
     enum { OPT_DB = 256, OPT_CSV, OPT_JSON };
     static const struct option lo[] = {
@@ -270,42 +269,42 @@ int hu_cmd_query(int argc, char **argv)
         case OPT_CSV: fmt = FMT_CSV; break;
         case OPT_JSON: fmt = FMT_JSON; break;
         case 'h': fputs(hu_usage_query, stdout); return 0;
-        default: fputs("Run 'hangup help query' for usage.\n", stderr); return EXIT_USAGE;
+        default: fputs("Run 'hangup help query' for usage.\n", stderr); return HU_CLI_EXIT_USAGE;
         }
     }
     if (optind != argc - 1) {
         fputs("hangup: query takes one SQL statement (quote it)\n"
               "Run 'hangup help query' for usage.\n", stderr);
-        return EXIT_USAGE;
+        return HU_CLI_EXIT_USAGE;
     }
     const char *sql = argv[optind];
     hu_store *s = open_ro(db);
     if (!s)
-        return EXIT_DB;
+        return HU_CLI_EXIT_DB;
     sqlite3_stmt *q = NULL;
     const char *tail = NULL;
     int status = 0;
     if (sqlite3_prepare_v2(hu_store_db(s), sql, -1, &q, &tail) != SQLITE_OK) {
         fprintf(stderr, "hangup: query: %s\n", sqlite3_errmsg(hu_store_db(s)));
-        status = EXIT_USAGE;
+        status = HU_CLI_EXIT_USAGE;
     } else if (!q) {
         fputs("hangup: query: the SQL is empty\n", stderr);
-        status = EXIT_USAGE;
+        status = HU_CLI_EXIT_USAGE;
     } else {
         while (tail && (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == ';'))
             tail++;
         if (tail && *tail) {
             fputs("hangup: query: one statement at a time, please\n", stderr);
-            status = EXIT_USAGE;
+            status = HU_CLI_EXIT_USAGE;
         } else if (!sqlite3_stmt_readonly(q)) {
             fputs("hangup: query: only read-only statements are allowed (the database is "
                   "opened read-only)\n", stderr);
-            status = EXIT_USAGE;
+            status = HU_CLI_EXIT_USAGE;
         } else {
             char err[512];
             if (!print_result(q, fmt, stdout, NULL, err, sizeof err)) {
                 fprintf(stderr, "hangup: query: %s\n", err);
-                status = EXIT_DB;
+                status = HU_CLI_EXIT_DB;
             }
         }
     }
@@ -402,7 +401,7 @@ static const struct section {
 
 int hu_cmd_report(int argc, char **argv)
 {
-    const char *db = HU_DEFAULT_DB;
+    const char *db = HU_CLI_DEFAULT_DB;
     filt f = { .kind = NULL, .capture = 0, .server = NULL, .since = INT64_MIN, .until = INT64_MAX };
     enum { OPT_DB = 256, OPT_CAP, OPT_SRV, OPT_SINCE, OPT_UNTIL, OPT_KIND };
     static const struct option lo[] = {
@@ -425,15 +424,15 @@ int hu_cmd_report(int argc, char **argv)
             f.capture = strtoll(optarg, &end, 10);
             if (*end || f.capture <= 0) {
                 fprintf(stderr, "hangup: --capture takes a capture id, not '%s'\n", optarg);
-                return EXIT_USAGE;
+                return HU_CLI_EXIT_USAGE;
             }
             break;
         case OPT_SRV: f.server = optarg; break;
         case OPT_KIND:
             if (hu_kind_parse(optarg) < 0) {
                 unsigned m = 0;
-                hu_parse_kinds(optarg, &m);   /* prints the message */
-                return EXIT_USAGE;
+                hu_cli_parse_kinds(optarg, &m);   /* prints the message */
+                return HU_CLI_EXIT_USAGE;
             }
             f.kind = optarg;
             break;
@@ -442,27 +441,27 @@ int hu_cmd_report(int argc, char **argv)
             if (!parse_time(optarg, c == OPT_SINCE ? &f.since : &f.until)) {
                 fprintf(stderr, "hangup: --%s takes 2026-11-21, 2026-11-21T15:04:05Z or epoch "
                                 "seconds, not '%s'\n", c == OPT_SINCE ? "since" : "until", optarg);
-                return EXIT_USAGE;
+                return HU_CLI_EXIT_USAGE;
             }
             break;
         case 'h': fputs(hu_usage_report, stdout); return 0;
-        default: fputs("Run 'hangup help report' for usage.\n", stderr); return EXIT_USAGE;
+        default: fputs("Run 'hangup help report' for usage.\n", stderr); return HU_CLI_EXIT_USAGE;
         }
     }
     if (optind != argc) {
         fputs("hangup: report takes no arguments besides its options\n", stderr);
-        return EXIT_USAGE;
+        return HU_CLI_EXIT_USAGE;
     }
     hu_store *s = open_ro(db);
     if (!s)
-        return EXIT_DB;
+        return HU_CLI_EXIT_DB;
     int status = 0;
     for (size_t i = 0; i < sizeof sections / sizeof sections[0] && status == 0; i++) {
         sqlite3_stmt *q;
         if (sqlite3_prepare_v2(hu_store_db(s), sections[i].sql, -1, &q, NULL) != SQLITE_OK) {
             fprintf(stderr, "hangup: report: %s (is %s a hangup database?)\n",
                     sqlite3_errmsg(hu_store_db(s)), db);
-            status = EXIT_DB;
+            status = HU_CLI_EXIT_DB;
             break;
         }
         sqlite3_bind_int64(q, 1, f.capture);
@@ -477,7 +476,7 @@ int hu_cmd_report(int argc, char **argv)
             fputc('\n', stdout);
         if (!print_result(q, FMT_TABLE, stdout, sections[i].title, err, sizeof err)) {
             fprintf(stderr, "hangup: report: %s\n", err);
-            status = EXIT_DB;
+            status = HU_CLI_EXIT_DB;
         }
         sqlite3_finalize(q);
     }
@@ -487,7 +486,7 @@ int hu_cmd_report(int argc, char **argv)
 
 int hu_cmd_show(int argc, char **argv)
 {
-    const char *db = HU_DEFAULT_DB;
+    const char *db = HU_CLI_DEFAULT_DB;
     unsigned kinds = 0;
     enum { OPT_DB = 256, OPT_KIND };
     static const struct option lo[] = {
@@ -502,39 +501,39 @@ int hu_cmd_show(int argc, char **argv)
         switch (c) {
         case OPT_DB: db = optarg; break;
         case OPT_KIND:
-            if (!hu_parse_kinds(optarg, &kinds))
-                return EXIT_USAGE;
+            if (!hu_cli_parse_kinds(optarg, &kinds))
+                return HU_CLI_EXIT_USAGE;
             break;
         case 'h': fputs(hu_usage_show, stdout); return 0;
-        default: fputs("Run 'hangup help show' for usage.\n", stderr); return EXIT_USAGE;
+        default: fputs("Run 'hangup help show' for usage.\n", stderr); return HU_CLI_EXIT_USAGE;
         }
     }
     char *end;
     long long id = optind == argc - 1 ? strtoll(argv[optind], &end, 10) : 0;
     if (optind != argc - 1 || *end || id <= 0) {
         fputs("hangup: show takes one incident ID (a number; see incidents.id)\n", stderr);
-        return EXIT_USAGE;
+        return HU_CLI_EXIT_USAGE;
     }
     hu_store *s = open_ro(db);
     if (!s)
-        return EXIT_DB;
+        return HU_CLI_EXIT_DB;
     char err[1024];
     hu_incident_rec *r = hu_store_load_incident(s, id, err, sizeof err);
     int status = 0;
     if (!r) {
         fprintf(stderr, "hangup: %s\n", err);
-        status = EXIT_DB;
+        status = HU_CLI_EXIT_DB;
     } else if (kinds && !(kinds & (1u << r->kindid))) {
         fprintf(stderr, "hangup: incident %lld is a %s, not of the kind asked for\n", id,
                 r->kind);
-        status = EXIT_DB;
+        status = HU_CLI_EXIT_DB;
         hu_incident_rec_free(r);
     } else {
         tzset();
         hu_sb sb = {0};
         hu_incident_render(&sb, r, true);
         if (sb.oom)
-            status = EXIT_NOMEM;
+            status = HU_CLI_EXIT_NOMEM;
         hu_sb_write(&sb, stdout);
         hu_sb_free(&sb);
         hu_incident_rec_free(r);

@@ -6,11 +6,15 @@
  * the file (and packet), never a crash, and keep everything good.
  */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "hangup/analyze.h"
+#include "hangup/cli.h"
+#include "hangup/detect.h"
 #include "testutil.h"
 
 #define INC "{\"type\":\"incident\",\"kind\":\"keepalive-race\""
@@ -406,4 +410,201 @@ Test(cli, hostile_host_and_sni_through_every_output)
     char cmd[4400];
     snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm' '%s' '%s'", db, db, db, p1, p2);
     system(cmd);
+}
+
+/* ---- the command-line layer itself (cli.c), in process ---- */
+
+Test(cli, parse_number_takes_whole_numbers_in_range_only, .init = cr_redirect_stderr)
+{
+    long long v = 42;
+    cr_expect(hu_cli_parse_number("1", "-x", 1, 10, &v));
+    cr_expect_eq(v, 1);
+    cr_expect(hu_cli_parse_number("10", "-x", 1, 10, &v));
+    cr_expect_eq(v, 10);
+    cr_expect(hu_cli_parse_number("-3", "-x", -5, 10, &v));
+    cr_expect_eq(v, -3);
+    cr_expect(hu_cli_parse_number("9223372036854775807", "-x", 1, INT64_MAX, &v));
+    cr_expect_eq(v, INT64_MAX);
+    v = 42;
+    const char *bad[] = { "0", "11", "", "5x", "x5", "1.5", " 5 ", "99999999999999999999" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_expect_not(hu_cli_parse_number(bad[i], "-x", 1, 10, &v), "'%s' taken", bad[i]);
+        cr_expect_eq(v, 42, "'%s' changed the value", bad[i]);
+    }
+}
+
+Test(cli, parse_number_and_kinds_say_what_is_wrong, .init = cr_redirect_stderr)
+{
+    long long v;
+    unsigned m = 0;
+    cr_assert_not(hu_cli_parse_number("0", "--max-connections", 1, 100000000, &v));
+    cr_assert_not(hu_cli_parse_kinds("refused,nope", &m));
+    fflush(stderr);
+    cr_assert_stderr_eq_str(
+        "hangup: --max-connections must be a whole number from 1 to 100000000, not '0'\n"
+        "hangup: unknown incident kind 'nope'; the kinds are: keepalive-race server-timeout "
+        "reset-before-response client-abort refused connect-timeout truncated-response\n");
+}
+
+Test(cli, parse_kinds_adds_each_named_kind_to_the_mask)
+{
+    for (int i = 0; i < HU_KIND_COUNT; i++) {
+        unsigned m = 0;
+        cr_expect(hu_cli_parse_kinds(hu_kind_name((hu_kind)i), &m), "%s", hu_kind_name((hu_kind)i));
+        cr_expect_eq(m, 1u << i);
+    }
+    unsigned m = 1u << HU_KIND_COUNT;   /* bits already there stay */
+    cr_expect(hu_cli_parse_kinds("refused,server-timeout,refused", &m));
+    cr_expect_eq(m, (1u << HU_KIND_COUNT) | (1u << hu_kind_parse("refused")) |
+                        (1u << hu_kind_parse("server-timeout")));
+    m = 0;
+    cr_expect(hu_cli_parse_kinds(",,refused,", &m), "empty items are skipped");
+    cr_expect_eq(m, 1u << hu_kind_parse("refused"));
+}
+
+/* The shared options' long entries, as analyze's and live's tables splice
+ * them in. */
+static const struct option shared_longopts[] = { HU_CLI_LONGOPTS, { NULL, 0, NULL, 0 } };
+
+/* A valid value for a shared option that takes one. */
+static const char *shared_value(const char *name)
+{
+    return strcmp(name, "kind") == 0 ? "refused" : "7";
+}
+
+static bool opts_equal(const hu_analyze_opts *a, const hu_analyze_opts *b)
+{
+    return a->filter == b->filter && a->json == b->json && a->timeline == b->timeline &&
+           a->max_flows == b->max_flows && a->idle_us == b->idle_us &&
+           a->closed_us == b->closed_us && a->db_path == b->db_path &&
+           a->write_path == b->write_path && a->kinds == b->kinds && a->live == b->live;
+}
+
+Test(cli, command_defaults_are_the_pipelines_plus_the_default_database)
+{
+    hu_analyze_opts o, p;
+    hu_cli_opts_default(&o);
+    hu_analyze_opts_default(&p);
+    cr_expect_str_eq(o.db_path, HU_CLI_DEFAULT_DB);
+    cr_expect_str_eq(HU_CLI_DEFAULT_DB, "hangup.db");
+    p.db_path = o.db_path;
+    cr_expect(opts_equal(&o, &p));
+}
+
+Test(cli, each_shared_option_sets_what_it_says)
+{
+    hu_analyze_opts def, o;
+    hu_cli_opts_default(&def);
+    for (const struct option *lo = shared_longopts; lo->name; lo++) {
+        o = def;
+        const char *arg = lo->has_arg ? shared_value(lo->name) : NULL;
+        cr_expect_eq(hu_cli_common_option(lo->val, arg, &o), HU_CLI_HANDLED, "--%s", lo->name);
+        cr_expect_not(opts_equal(&o, &def), "--%s changed nothing", lo->name);
+    }
+    for (const char *c = HU_CLI_SHORTOPTS; *c; c++) {
+        if (*c == ':')
+            continue;
+        o = def;
+        cr_expect_eq(hu_cli_common_option(*c, "x", &o), HU_CLI_HANDLED, "-%c", *c);
+        cr_expect_not(opts_equal(&o, &def), "-%c changed nothing", *c);
+    }
+
+    const char *filt = "tcp port 80", *w = "out.pcap", *db = "x.db";
+    o = def;
+    cr_expect_eq(hu_cli_common_option('f', filt, &o), HU_CLI_HANDLED);
+    cr_expect_eq(o.filter, filt);
+    cr_expect_eq(hu_cli_common_option('w', w, &o), HU_CLI_HANDLED);
+    cr_expect_eq(o.write_path, w);
+    cr_expect_eq(hu_cli_common_option(HU_CLI_OPT_JSON, NULL, &o), HU_CLI_HANDLED);
+    cr_expect(o.json);
+    cr_expect_eq(hu_cli_common_option(HU_CLI_OPT_NO_TIMELINE, NULL, &o), HU_CLI_HANDLED);
+    cr_expect_not(o.timeline);
+    cr_expect_eq(hu_cli_common_option(HU_CLI_OPT_DB, db, &o), HU_CLI_HANDLED);
+    cr_expect_eq(o.db_path, db);
+    cr_expect_eq(hu_cli_common_option(HU_CLI_OPT_NO_DB, NULL, &o), HU_CLI_HANDLED);
+    cr_expect_null(o.db_path);
+    cr_expect_eq(hu_cli_common_option(HU_CLI_OPT_KIND, "refused", &o), HU_CLI_HANDLED);
+    cr_expect_eq(hu_cli_common_option(HU_CLI_OPT_KIND, "client-abort", &o), HU_CLI_HANDLED);
+    cr_expect_eq(o.kinds, (1u << hu_kind_parse("refused")) | (1u << hu_kind_parse("client-abort")));
+    cr_expect_eq(hu_cli_common_option(HU_CLI_OPT_MAX_CONNECTIONS, "100", &o), HU_CLI_HANDLED);
+    cr_expect_eq(o.max_flows, 100);
+    cr_expect_eq(hu_cli_common_option(HU_CLI_OPT_IDLE_TIMEOUT, "30", &o), HU_CLI_HANDLED);
+    cr_expect_eq(o.idle_us, 30LL * 1000000);
+}
+
+Test(cli, shared_option_bad_values_and_other_options, .init = cr_redirect_stderr)
+{
+    hu_analyze_opts def, o;
+    hu_cli_opts_default(&def);
+    o = def;
+    cr_expect_eq(hu_cli_common_option(HU_CLI_OPT_KIND, "nope", &o), HU_CLI_BAD_VALUE);
+    cr_expect_eq(hu_cli_common_option(HU_CLI_OPT_MAX_CONNECTIONS, "0", &o), HU_CLI_BAD_VALUE);
+    cr_expect_eq(hu_cli_common_option(HU_CLI_OPT_MAX_CONNECTIONS, "100000001", &o),
+                 HU_CLI_BAD_VALUE);
+    cr_expect_eq(hu_cli_common_option(HU_CLI_OPT_IDLE_TIMEOUT, "0", &o), HU_CLI_BAD_VALUE);
+    cr_expect_eq(hu_cli_common_option(HU_CLI_OPT_IDLE_TIMEOUT, "31536001", &o),
+                 HU_CLI_BAD_VALUE);
+    /* a command's own options, help and getopt's '?' are not shared */
+    const int others[] = { 'h', '?', 'i', 'c', 'Z', HU_CLI_OPT_OWN, 0 };
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        cr_expect_eq(hu_cli_common_option(others[i], "1", &o), HU_CLI_NOT_SHARED, "%d",
+                     others[i]);
+    cr_expect(opts_equal(&o, &def), "a refused or foreign option changed the options");
+}
+
+/* Run `hangup CMD OPTION [VALUE] --help`: a command that lost the shared
+ * option fails (getopt, or its own switch) before it reaches --help. */
+static int run_with_help(const char *cmd, const char *opt, const char *value, char **out,
+                         char **err)
+{
+    char args[512];
+    snprintf(args, sizeof args, "%s %s%s%s%s --help", cmd, opt, value ? " '" : "",
+             value ? value : "", value ? "'" : "");
+    return run(args, out, err);
+}
+
+Test(cli, analyze_and_live_accept_every_shared_option_alike)
+{
+    const char *cmds[] = { "analyze", "live" };
+    for (size_t k = 0; k < 2; k++) {
+        char help[64], *want, *werr;
+        snprintf(help, sizeof help, "help %s", cmds[k]);
+        cr_assert_eq(run(help, &want, &werr), 0);
+        free(werr);
+        for (const struct option *lo = shared_longopts; lo->name; lo++) {
+            char opt[64], *out, *err;
+            snprintf(opt, sizeof opt, "--%s", lo->name);
+            int rc = run_with_help(cmds[k], opt, lo->has_arg ? shared_value(lo->name) : NULL,
+                                   &out, &err);
+            cr_expect_eq(rc, 0, "%s does not take %s: %s", cmds[k], opt, err);
+            cr_expect_str_eq(out, want, "%s %s --help", cmds[k], opt);
+            free(out); free(err);
+        }
+        for (const char *c = HU_CLI_SHORTOPTS; *c; c++) {
+            if (*c == ':')
+                continue;
+            char opt[8], *out, *err;
+            snprintf(opt, sizeof opt, "-%c", *c);
+            int rc = run_with_help(cmds[k], opt, c[1] == ':' ? "x" : NULL, &out, &err);
+            cr_expect_eq(rc, 0, "%s does not take %s: %s", cmds[k], opt, err);
+            cr_expect_str_eq(out, want, "%s %s --help", cmds[k], opt);
+            free(out); free(err);
+        }
+        free(want);
+    }
+    /* bad values: the same line and status from both */
+    const char *bad[][2] = { { "--kind", "nope" }, { "--max-connections", "0" },
+                             { "--idle-timeout", "31536001" } };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *aout, *aerr, *lout, *lerr;
+        int arc = run_with_help("analyze", bad[i][0], bad[i][1], &aout, &aerr);
+        int lrc = run_with_help("live", bad[i][0], bad[i][1], &lout, &lerr);
+        cr_expect_eq(arc, 2, "analyze %s %s", bad[i][0], bad[i][1]);
+        cr_expect_eq(lrc, 2, "live %s %s", bad[i][0], bad[i][1]);
+        cr_expect_str_eq(aerr, lerr, "%s %s", bad[i][0], bad[i][1]);
+        cr_expect(strncmp(aerr, "hangup: ", 8) == 0, "%s", aerr);
+        cr_expect_str_empty(aout);
+        cr_expect_str_empty(lout);
+        free(aout); free(aerr); free(lout); free(lerr);
+    }
 }

@@ -33,15 +33,6 @@ typedef struct hu_analyze_opts {
     hu_progress progress;     /* reading progress for long files, or {NULL} */
 } hu_analyze_opts;
 
-/* Parse option value s as a whole number in [min, max] into *out; false
- * (with a message naming the option `what` on stderr) otherwise. */
-bool hu_parse_number(const char *s, const char *what, long long min, long long max,
-                     long long *out);
-
-/* Parse "--kind" values ("server-timeout,refused") into a mask added to
- * *mask; false (with a message on stderr) for an unknown kind. */
-bool hu_parse_kinds(const char *list, unsigned *mask);
-
 /* Sensible defaults: see the README's option table. */
 void hu_analyze_opts_default(hu_analyze_opts *o);
 
@@ -68,10 +59,12 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path);
  * The same pipeline fed by a caller (live capture): begin a source, give
  * it frames, tick it about once a second (flushes due incidents, commits
  * the database), end it.  `kind` is "live" or "file".  end returns what
- * hu_analyzer_file would have.  begin exits with status 3 when it cannot
- * allocate the capture's tables (nothing useful could follow).
+ * hu_analyzer_file would have.  begin returns false when it cannot
+ * allocate the source's tables (reported on o->err); the source is then
+ * not begun (no frame, tick or end for it) and the caller reports out of
+ * memory.
  */
-void hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int dlt,
+bool hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int dlt,
                        size_t streams);
 void hu_analyzer_frame(hu_analyzer *a, int dlt, const hu_frame *fr);
 void hu_analyzer_tick(hu_analyzer *a);

@@ -2,12 +2,10 @@
  * query.h -- the database commands: query, report, show.
  *
  * Each takes argc/argv starting at the command name and returns the exit
- * status (see main.c).
+ * status (hu_cli_exit, cli.h).
  */
 #ifndef HANGUP_QUERY_H
 #define HANGUP_QUERY_H
-
-#define HU_DEFAULT_DB "hangup.db"
 
 int hu_cmd_query(int argc, char **argv);
 int hu_cmd_report(int argc, char **argv);

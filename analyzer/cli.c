@@ -1,0 +1,95 @@
+/*
+ * cli.c -- the command-line layer shared by every hangup command.
+ *
+ * The value parsers every command uses (whole numbers with a range,
+ * incident kinds) and the options `analyze` and `live` both take, applied
+ * to the pipeline's hu_analyze_opts in one place so that the two commands
+ * accept the same spellings, ranges and error lines.  Errors are reported
+ * on stderr and returned; the commands choose the exit status (cli.h).
+ */
+#include "hangup/cli.h"
+#include "hangup/analyze.h"
+#include "hangup/incident.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool hu_cli_parse_number(const char *s, const char *what, long long min, long long max,
+                         long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) {
+        fprintf(stderr, "hangup: %s must be a whole number from %lld to %lld, not '%s'\n", what,
+                min, max, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool hu_cli_parse_kinds(const char *list, unsigned *mask)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save, *k = strtok_r(buf, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+        int id = hu_kind_parse(k);
+        if (id < 0) {
+            fprintf(stderr, "hangup: unknown incident kind '%s'; the kinds are:", k);
+            for (int i = 0; i < HU_KIND_COUNT; i++)
+                fprintf(stderr, " %s", hu_kind_name((hu_kind)i));
+            fputc('\n', stderr);
+            return false;
+        }
+        *mask |= 1u << id;
+    }
+    return true;
+}
+
+void hu_cli_opts_default(hu_analyze_opts *o)
+{
+    hu_analyze_opts_default(o);
+    o->db_path = HU_CLI_DEFAULT_DB;
+}
+
+hu_cli_opt_rc hu_cli_common_option(int opt, const char *arg, hu_analyze_opts *o)
+{
+    long long v;
+    switch (opt) {
+    case 'f':
+        o->filter = arg;
+        return HU_CLI_HANDLED;
+    case 'w':
+        o->write_path = arg;
+        return HU_CLI_HANDLED;
+    case HU_CLI_OPT_JSON:
+        o->json = true;
+        return HU_CLI_HANDLED;
+    case HU_CLI_OPT_NO_TIMELINE:
+        o->timeline = false;
+        return HU_CLI_HANDLED;
+    case HU_CLI_OPT_DB:
+        o->db_path = arg;
+        return HU_CLI_HANDLED;
+    case HU_CLI_OPT_NO_DB:
+        o->db_path = NULL;
+        return HU_CLI_HANDLED;
+    case HU_CLI_OPT_KIND:
+        return hu_cli_parse_kinds(arg, &o->kinds) ? HU_CLI_HANDLED : HU_CLI_BAD_VALUE;
+    case HU_CLI_OPT_MAX_CONNECTIONS:
+        if (!hu_cli_parse_number(arg, "--max-connections", 1, 100000000, &v))
+            return HU_CLI_BAD_VALUE;
+        o->max_flows = (size_t)v;
+        return HU_CLI_HANDLED;
+    case HU_CLI_OPT_IDLE_TIMEOUT:
+        if (!hu_cli_parse_number(arg, "--idle-timeout", 1, 365LL * 86400, &v))
+            return HU_CLI_BAD_VALUE;
+        o->idle_us = v * 1000000;
+        return HU_CLI_HANDLED;
+    default:
+        return HU_CLI_NOT_SHARED;
+    }
+}
