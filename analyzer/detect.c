@@ -19,6 +19,7 @@
  * FIN when it wrote (stale), otherwise the two crossed.
  */
 #include "hangup/detect.h"
+#include "hangup/tls.h"
 
 #include <stdlib.h>
 
@@ -68,12 +69,13 @@ static const hu_pktsum *ring_newest(const hu_flow *f)
  */
 static bool tls_alert(const hu_flow *f, const uint8_t *d, uint32_t n, uint32_t paylen)
 {
-    if (n < 5 || d[1] != 0x03)
+    if (n < 5)
         return false;
+    int type = hu_tls_record_type(d, n);
     uint32_t reclen = (uint32_t)d[3] << 8 | d[4];
-    if (d[0] == 0x15)
+    if (type == HU_TLS_ALERT)
         return true;
-    return f->tls && d[0] == 0x17 && reclen == 19 && paylen == 24;
+    return f->tls && type == HU_TLS_APPDATA && reclen == 19 && paylen == 24;
 }
 
 static bool is_late(const hu_flow *f, const hu_pktsum *e, uint8_t c, uint32_t fin_ack,

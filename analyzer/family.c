@@ -30,18 +30,6 @@
 
 #define SERVER_TIMEOUT_MIN_US 1000000   /* below this, an RST is a reset */
 
-static bool looks_like_request(const hu_pkt *p)
-{
-    static const char *const m[] = { "GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ",
-                                     "PATCH ", "CONNECT ", "TRACE " };
-    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
-        size_t l = strlen(m[i]);
-        if (p->capturedlen >= l && memcmp(p->payload, m[i], l) == 0)
-            return true;
-    }
-    return false;
-}
-
 static const hu_pktsum *newest(const hu_flow *f)
 {
     return f->ring_len ? hu_flow_ring_at(f, f->ring_len - 1u) : NULL;
@@ -70,16 +58,123 @@ static void emit(hu_family *fm, hu_family_conn *fc, hu_incident *inc)
         fm->emit(fm->arg, inc);
 }
 
+/* A client packet (not a SYN): a new request starts, or the client gives
+ * up on the one outstanding (an abort, proven at release). */
+static void client_packet(const hu_flow *f, hu_family_conn *st, const hu_family_in *in,
+                          const hu_pkt *p, const hu_pktsum *cur)
+{
+    uint8_t c = f->client;
+    bool fin = p->flags & HU_TH_FIN, rst = p->flags & HU_TH_RST;
+    /* A new request: new data at the stream front, everything before it
+     * acknowledged, an HTTP method first. */
+    const hu_side *srv = &f->side[!c];
+    if (p->paylen > 0 && p->seq + p->paylen == f->side[c].snd_max - (fin ? 1u : 0u) &&
+        (!srv->ack_seen || srv->last_ack == p->seq) &&
+        hu_request_starts(p->payload, p->capturedlen) && !st->abort &&
+        (st->pk || (st->pk = calloc(1, sizeof *st->pk)))) {
+        st->req_active = true;
+        st->req_acked = false;
+        st->resp_seen = false;
+        hu_pktsum_clear(&st->pk->freq);
+        hu_pktsum_copy(&st->pk->freq, cur);
+    }
+    if (st->req_active && !st->resp_seen && p->paylen > 0)
+        st->req_end = f->side[c].snd_max - (fin ? 1u : 0u);
+    if (st->abort) {
+        if (rst && !st->pk->late_rst.num) {   /* the client's first RST after it */
+            hu_pktsum_copy(&st->pk->late_rst, cur);
+            st->late_rst = st->late_resp_num != 0;
+        }
+        return;
+    }
+    /* Only an abort if the server had not closed first (a client
+     * answering the server's FIN with its own is a clean close). */
+    bool server_closed = st->server_closed || srv->fin_seen || srv->rst_seen;
+    if ((fin || rst) && st->req_active && !server_closed && unanswered(st, in->http)) {
+        st->abort = rst ? 'r' : 'f';
+        hu_pktsum_copy(&st->pk->abort, cur);
+    }
+}
+
+/* The server's first FIN or RST with a request outstanding: which kind
+ * it proves, into inc; false when none. */
+static bool server_close_kind(const hu_flow *f, const hu_family_conn *st,
+                              const hu_family_in *in, uint8_t s, const hu_pkt *p,
+                              hu_incident *inc)
+{
+    bool ack = p->flags & HU_TH_ACK, rst = p->flags & HU_TH_RST;
+    if (st->req_active && !st->resp_seen) {
+        bool acked = st->req_acked || (rst && ack && hu_seq_geq(p->ack, st->req_end));
+        if (!acked)
+            return false;
+        int64_t wait = p->ts_us - st->pk->freq.ts_us;
+        if (wait >= SERVER_TIMEOUT_MIN_US) {
+            hu_incident_init(inc, HU_KIND_SERVER_TIMEOUT, f, &st->pk->freq);
+            inc->wait_us = wait;
+            inc->close = rst ? "rst" : "fin";
+        } else if (rst && !f->side[s].fin_seen) {
+            hu_incident_init(inc, HU_KIND_RESET, f, &st->pk->freq);
+            inc->wait_us = wait;
+        } else {
+            return false;
+        }
+        return true;
+    }
+    int64_t expected, received;
+    if (!st->req_active || !in->http ||
+        !hu_http_in_body(in->http, HU_HTTP_SERVER, &expected, &received))
+        return false;
+    hu_incident_init(inc, HU_KIND_TRUNCATED, f, &st->pk->freq);
+    inc->close = rst ? "rst" : "fin";
+    inc->expected_bytes = expected;
+    inc->received_bytes = received;
+    return true;
+}
+
+/* A server packet: the response's progress, and the server's close. */
+static void server_packet(hu_family *fm, const hu_flow *f, hu_family_conn *st,
+                          const hu_family_in *in, uint8_t s, const hu_pkt *p,
+                          const hu_pktsum *cur)
+{
+    bool ack = p->flags & HU_TH_ACK;
+    bool fin = p->flags & HU_TH_FIN, rst = p->flags & HU_TH_RST;
+    if (st->abort) {
+        if (p->paylen > 0 && st->late_resp_num == 0)
+            st->late_resp_num = p->num;
+        return;
+    }
+    if (st->req_active) {
+        if (ack && st->req_end && hu_seq_geq(p->ack, st->req_end))
+            st->req_acked = true;
+        if (p->paylen > 0)
+            st->resp_seen = true;
+    }
+    bool first_fin = fin && f->side[s].fin_num == p->num;
+    if (st->server_closed || !(first_fin || rst))
+        return;
+    st->server_closed = true;
+    hu_incident inc;
+    if (!server_close_kind(f, st, in, s, p, &inc))
+        return;
+    if (rst) {
+        inc.rst = cur;
+        inc.rst_ack = ack;
+    } else {
+        inc.fin = cur;
+    }
+    inc.timeline_start = ring_index(f, st->pk->freq.num);
+    emit(fm, st, &inc);
+}
+
 void hu_family_packet(hu_family *fm, const hu_flow *f, hu_family_conn *st,
                       const hu_family_in *in, uint8_t s, const hu_pkt *p)
 {
     const hu_pktsum *cur = newest(f);
     if (!cur || cur->num != p->num)
         return;
-    uint8_t c = f->client;
-    bool from_client = s == c;
+    bool from_client = s == f->client;
     bool syn = p->flags & HU_TH_SYN, ack = p->flags & HU_TH_ACK;
-    bool fin = p->flags & HU_TH_FIN, rst = p->flags & HU_TH_RST;
+    bool rst = p->flags & HU_TH_RST;
 
     /* Connection attempts. */
     if (from_client && syn && !ack) {
@@ -108,91 +203,10 @@ void hu_family_packet(hu_family *fm, const hu_flow *f, hu_family_conn *st,
         emit(fm, st, &inc);
         return;
     }
-
-    if (from_client) {
-        /* A new request: new data at the stream front, everything before
-         * it acknowledged, an HTTP method first. */
-        const hu_side *srv = &f->side[!c];
-        if (p->paylen > 0 && p->seq + p->paylen == f->side[c].snd_max - (fin ? 1u : 0u) &&
-            (!srv->ack_seen || srv->last_ack == p->seq) && looks_like_request(p) && !st->abort &&
-            (st->pk || (st->pk = calloc(1, sizeof *st->pk)))) {
-            st->req_active = true;
-            st->req_acked = false;
-            st->resp_seen = false;
-            hu_pktsum_clear(&st->pk->freq);
-            hu_pktsum_copy(&st->pk->freq, cur);
-        }
-        if (st->req_active && !st->resp_seen && p->paylen > 0)
-            st->req_end = f->side[c].snd_max - (fin ? 1u : 0u);
-        if (st->abort) {
-            if (rst && !st->pk->late_rst.num) {   /* the client's first RST after it */
-                hu_pktsum_copy(&st->pk->late_rst, cur);
-                st->late_rst = st->late_resp_num != 0;
-            }
-            return;
-        }
-        /* Only an abort if the server had not closed first (a client
-         * answering the server's FIN with its own is a clean close). */
-        const hu_side *sv = &f->side[!c];
-        bool server_closed = st->server_closed || sv->fin_seen || sv->rst_seen;
-        if ((fin || rst) && st->req_active && !server_closed && unanswered(st, in->http)) {
-            st->abort = rst ? 'r' : 'f';
-            hu_pktsum_copy(&st->pk->abort, cur);
-        }
-        return;
-    }
-
-    /* From the server. */
-    if (st->abort) {
-        if (p->paylen > 0 && st->late_resp_num == 0)
-            st->late_resp_num = p->num;
-        return;
-    }
-    if (st->req_active) {
-        if (ack && st->req_end && hu_seq_geq(p->ack, st->req_end))
-            st->req_acked = true;
-        if (p->paylen > 0)
-            st->resp_seen = true;
-    }
-    bool first_fin = fin && f->side[s].fin_num == p->num;
-    if (st->server_closed || !(first_fin || rst))
-        return;
-    st->server_closed = true;
-    hu_incident inc;
-    if (st->req_active && !st->resp_seen) {
-        bool acked = st->req_acked || (rst && ack && hu_seq_geq(p->ack, st->req_end));
-        if (!acked)
-            return;
-        int64_t wait = p->ts_us - st->pk->freq.ts_us;
-        if (wait >= SERVER_TIMEOUT_MIN_US) {
-            hu_incident_init(&inc, HU_KIND_SERVER_TIMEOUT, f, &st->pk->freq);
-            inc.wait_us = wait;
-            inc.close = rst ? "rst" : "fin";
-        } else if (rst && !f->side[s].fin_seen) {
-            hu_incident_init(&inc, HU_KIND_RESET, f, &st->pk->freq);
-            inc.wait_us = wait;
-        } else {
-            return;
-        }
-    } else if (st->req_active && in->http) {
-        int64_t expected, received;
-        if (!hu_http_in_body(in->http, HU_HTTP_SERVER, &expected, &received))
-            return;
-        hu_incident_init(&inc, HU_KIND_TRUNCATED, f, &st->pk->freq);
-        inc.close = rst ? "rst" : "fin";
-        inc.expected_bytes = expected;
-        inc.received_bytes = received;
-    } else {
-        return;
-    }
-    if (rst) {
-        inc.rst = cur;
-        inc.rst_ack = ack;
-    } else {
-        inc.fin = cur;
-    }
-    inc.timeline_start = ring_index(f, st->pk->freq.num);
-    emit(fm, st, &inc);
+    if (from_client)
+        client_packet(f, st, in, p, cur);
+    else
+        server_packet(fm, f, st, in, s, p, cur);
 }
 
 void hu_family_release(hu_family *fm, const hu_flow *f, hu_family_conn *st,

@@ -20,6 +20,8 @@
  */
 #include "hangup/flow.h"
 #include "hangup/pool.h"
+#include "hangup/request.h"
+#include "hangup/tls.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -310,21 +312,6 @@ static void expire(hu_flowtab *t)
     }
 }
 
-static bool is_http_method(const uint8_t *p, uint32_t n)
-{
-    static const char *const methods[] = {
-        "GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ",
-        "CONNECT ", "TRACE ", "PROPFIND ", "PROPPATCH ", "MKCOL ", "COPY ",
-        "MOVE ", "LOCK ", "UNLOCK ", "REPORT ", "SEARCH ", "PURGE ",
-    };
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        size_t l = strlen(methods[i]);
-        if (n >= l && memcmp(p, methods[i], l) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* Payload evidence of the sender's role: +1 client, -1 server, 0 none. */
 static int payload_role(const hu_pkt *p)
 {
@@ -332,12 +319,12 @@ static int payload_role(const hu_pkt *p)
     uint32_t n = p->capturedlen;
     if (n == 0)
         return 0;
-    if (is_http_method(d, n))
+    if (hu_request_starts(d, n))
         return 1;
     if (n >= 7 && memcmp(d, "HTTP/1.", 7) == 0)
         return -1;
     /* TLS handshake record carrying ClientHello (1) or ServerHello (2). */
-    if (n >= 6 && d[0] == 0x16 && d[1] == 0x03) {
+    if (n >= 6 && hu_tls_record_type(d, n) == HU_TLS_HANDSHAKE) {
         if (d[5] == 1)
             return 1;
         if (d[5] == 2)
@@ -719,8 +706,8 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
     update_roles(f, p, s);
     update_handshake(f, p, s);
     update_side(f, p, s);
-    if (first_data && s == f->client && p->capturedlen >= 3 && p->payload[0] == 0x16 &&
-        p->payload[1] == 0x03)
+    if (first_data && s == f->client && p->capturedlen >= 3 &&
+        hu_tls_record_type(p->payload, p->capturedlen) == HU_TLS_HANDSHAKE)
         f->tls = true;   /* the client opened with a TLS handshake record */
     update_reqwin(t, f, p, s, prev_max, first);
     /* Lists are kept lazily (see expire): a packet only stamps last_ts;

@@ -9,6 +9,7 @@
  * as TLS.  Bytes are copied raw; escaping is the printer's job.
  */
 #include "hangup/request.h"
+#include "hangup/tls.h"
 
 #include <string.h>
 #include <strings.h>
@@ -68,7 +69,7 @@ void hu_request_decode(const uint8_t *p, size_t n, hu_request *out)
     if (n == 0)
         return;
     /* TLS record: content type 20..23, major version 3. */
-    if (n >= 2 && p[0] >= 0x14 && p[0] <= 0x17 && p[1] == 0x03) {
+    if (hu_tls_record_type(p, n)) {
         out->tls = true;
         return;
     }
@@ -132,4 +133,19 @@ void hu_request_describe(hu_sb *sb, const hu_request *rq)
     } else {
         hu_sb_puts(sb, "data that is not an HTTP request line");
     }
+}
+
+bool hu_request_starts(const uint8_t *p, size_t n)
+{
+    static const char *const methods[] = {
+        "GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ",
+        "CONNECT ", "TRACE ", "PROPFIND ", "PROPPATCH ", "MKCOL ", "COPY ",
+        "MOVE ", "LOCK ", "UNLOCK ", "REPORT ", "SEARCH ", "PURGE ",
+    };
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        size_t l = strlen(methods[i]);
+        if (n >= l && memcmp(p, methods[i], l) == 0)
+            return true;
+    }
+    return false;
 }

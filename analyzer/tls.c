@@ -116,3 +116,8 @@ more_e:
 more:
     return record_whole ? HU_TLS_NOT_HELLO : HU_TLS_MORE;
 }
+
+int hu_tls_record_type(const uint8_t *p, size_t n)
+{
+    return n >= 2 && p[0] >= 0x14 && p[0] <= 0x17 && p[1] == 0x03 ? p[0] : 0;
+}

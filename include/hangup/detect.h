@@ -33,8 +33,6 @@ typedef struct hu_detect_conn {
     hu_detect_pkts *pk;       /* NULL until a FIN is seen */
 } hu_detect_conn;
 
-typedef void (*hu_incident_fn)(void *arg, const hu_incident *inc);
-
 typedef struct hu_detect {
     hu_incident_fn emit;
     void *arg;

@@ -5,7 +5,6 @@
 #ifndef HANGUP_FAMILY_H
 #define HANGUP_FAMILY_H
 
-#include "hangup/detect.h"
 #include "hangup/flow.h"
 #include "hangup/http.h"
 #include "hangup/incident.h"
@@ -41,7 +40,7 @@ typedef struct hu_family_conn {
 
 /* What the family reads from the layers beside it, for one packet. */
 typedef struct hu_family_in {
-    bool race_claimed;        /* hu_detect_claimed: the race detector has it */
+    bool race_claimed;        /* the race detector has it (reported or waiting) */
     const hu_http *http;      /* the connection's HTTP parser pair, or NULL */
 } hu_family_in;
 

@@ -98,6 +98,9 @@ typedef struct hu_incident {
     int64_t expected_bytes, received_bytes;   /* truncated-response */
 } hu_incident;
 
+/* Where a detector hands its findings (valid during the call only). */
+typedef void (*hu_incident_fn)(void *arg, const hu_incident *inc);
+
 /* Fill the fields every kind shares from the connection, and decode the
  * request bytes of summary req (NULL: none) from f's request window. */
 void hu_incident_init(hu_incident *inc, hu_kind k, const hu_flow *f, const hu_pktsum *req);

@@ -38,6 +38,11 @@ void hu_request_decode(const uint8_t *p, size_t n, hu_request *out);
 /* RFC 9110 9.2.2: GET HEAD OPTIONS TRACE PUT DELETE are idempotent. */
 bool hu_method_idempotent(const char *method);
 
+/* Whether bytes p[0..n) begin with a request method and a space: a
+ * registered HTTP method or a WebDAV one (a quick test for "this segment
+ * starts a request", not a parse). */
+bool hu_request_starts(const uint8_t *p, size_t n);
+
 /* The request for people, appended to sb: `GET /x` with the wire bytes
  * escaped (and a note when the line was cut short), or what the bytes
  * were instead (a TLS record, not a request line). */

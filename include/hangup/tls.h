@@ -1,11 +1,20 @@
 /*
- * tls.h -- the server name (SNI) from a TLS ClientHello.
+ * tls.h -- recognising TLS records, and the server name (SNI) from a TLS
+ * ClientHello.
  */
 #ifndef HANGUP_TLS_H
 #define HANGUP_TLS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* TLS record content types that hangup tells apart. */
+enum { HU_TLS_ALERT = 0x15, HU_TLS_HANDSHAKE = 0x16, HU_TLS_APPDATA = 0x17 };
+
+/* The content type of the TLS record header at p[0, n) -- a type from 20
+ * to 23 (change_cipher_spec .. application_data) followed by major
+ * version 3 -- or 0 when p does not start one (n < 2 included). */
+int hu_tls_record_type(const uint8_t *p, size_t n);
 
 typedef enum hu_tls_rc {
     HU_TLS_SNI = 1,        /* found: out holds the name (raw bytes, NUL-terminated) */
