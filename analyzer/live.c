@@ -180,15 +180,22 @@ static void status_line(hu_analyzer *a, pcap_t *pc, const char *iface)
     fflush(stderr);
 }
 
-int hu_cmd_live(int argc, char **argv)
-{
+/* What the command line asked for. */
+typedef struct live_args {
     hu_analyze_opts o;
-    hu_cli_opts_default(&o);
-    o.live = true;
-    const char *iface = NULL;
-    long long count = 0, duration = 0, bufsize = 0, snaplen = 262144;
-    bool promisc = false;
-    const char *run_as = NULL;
+    const char *iface;        /* NULL: the first interface libpcap lists */
+    long long count, duration, bufsize, snaplen;
+    bool promisc;
+    const char *run_as;
+} live_args;
+
+/* Parse the command line into la; -1 to go on, else the exit status
+ * (a message printed, or the help). */
+static int parse_args(int argc, char **argv, live_args *la)
+{
+    hu_cli_opts_default(&la->o);
+    la->o.live = true;
+    la->snaplen = 262144;
     enum { OPT_DURATION = HU_CLI_OPT_OWN };
     /* --interface and --duration before the shared ones: see cli.h */
     static const struct option lo[] = {
@@ -206,31 +213,32 @@ int hu_cmd_live(int argc, char **argv)
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "i:c:B:s:pZ:" HU_CLI_SHORTOPTS "h", lo, NULL)) != -1) {
-        hu_cli_opt_rc shared = hu_cli_common_option(c, optarg, &o);
+        hu_cli_opt_rc shared = hu_cli_common_option(c, optarg, &la->o);
         if (shared == HU_CLI_BAD_VALUE)
             return HU_CLI_EXIT_USAGE;
         if (shared == HU_CLI_HANDLED)
             continue;
         switch (c) {
-        case 'i': iface = optarg; break;
+        case 'i': la->iface = optarg; break;
         case 'c':
-            if (!hu_cli_parse_number(optarg, "-c", 1, INT64_MAX, &count))
+            if (!hu_cli_parse_number(optarg, "-c", 1, INT64_MAX, &la->count))
                 return HU_CLI_EXIT_USAGE;
             break;
         case OPT_DURATION:
-            if (!hu_cli_parse_number(optarg, "--duration", 1, 100LL * 365 * 86400, &duration))
+            if (!hu_cli_parse_number(optarg, "--duration", 1, 100LL * 365 * 86400,
+                                     &la->duration))
                 return HU_CLI_EXIT_USAGE;
             break;
         case 'B':
-            if (!hu_cli_parse_number(optarg, "-B", 1, 4 * 1024 * 1024, &bufsize))
+            if (!hu_cli_parse_number(optarg, "-B", 1, 4 * 1024 * 1024, &la->bufsize))
                 return HU_CLI_EXIT_USAGE;
             break;
         case 's':
-            if (!hu_cli_parse_number(optarg, "-s", 64, 262144, &snaplen))
+            if (!hu_cli_parse_number(optarg, "-s", 64, 262144, &la->snaplen))
                 return HU_CLI_EXIT_USAGE;
             break;
-        case 'p': promisc = true; break;
-        case 'Z': run_as = optarg; break;
+        case 'p': la->promisc = true; break;
+        case 'Z': la->run_as = optarg; break;
         case 'h': fputs(hu_usage_live, stdout); return 0;
         default: fputs("Run 'hangup help live' for usage.\n", stderr); return HU_CLI_EXIT_USAGE;
         }
@@ -240,10 +248,34 @@ int hu_cmd_live(int argc, char **argv)
                         "%s'?)\n", argv[optind]);
         return HU_CLI_EXIT_USAGE;
     }
+    return -1;
+}
 
+/* Apply the BPF filter to pc; 0, or the exit status (message printed). */
+static int set_filter(pcap_t *pc, const char *filter)
+{
+    struct bpf_program prog;
+    if (pcap_compile(pc, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+        fprintf(stderr, "hangup: live: bad filter expression '%s': %s (quote the whole "
+                        "expression)\n", filter, pcap_geterr(pc));
+        return HU_CLI_EXIT_USAGE;
+    }
+    int frc = pcap_setfilter(pc, &prog);
+    pcap_freecode(&prog);
+    if (frc < 0) {
+        fprintf(stderr, "hangup: live: cannot apply the filter: %s\n", pcap_geterr(pc));
+        return HU_CLI_EXIT_CAPTURE;
+    }
+    return 0;
+}
+
+/* Open and activate the capture la asks for (la->iface chosen when
+ * unset, into defname); *pcp and *dlt on success.  0, or the exit status
+ * (message printed, nothing left open). */
+static int open_capture(live_args *la, char *defname, size_t n, pcap_t **pcp, int *dlt)
+{
     char ebuf[PCAP_ERRBUF_SIZE] = "";
-    char defname[256];
-    if (!iface) {
+    if (!la->iface) {
         pcap_if_t *all = NULL;
         if (pcap_findalldevs(&all, ebuf) != 0 || !all) {
             fprintf(stderr, "hangup: live: no interface to capture on%s%s (name one with -i)\n",
@@ -252,21 +284,22 @@ int hu_cmd_live(int argc, char **argv)
                 pcap_freealldevs(all);
             return HU_CLI_EXIT_CAPTURE;
         }
-        snprintf(defname, sizeof defname, "%s", all->name);
+        snprintf(defname, n, "%s", all->name);
         pcap_freealldevs(all);
-        iface = defname;
+        la->iface = defname;
     }
+    const char *iface = la->iface;
     pcap_t *pc = pcap_create(iface, ebuf);
     if (!pc) {
         fprintf(stderr, "hangup: live: cannot capture on %s: %s\n", iface, ebuf);
         return HU_CLI_EXIT_CAPTURE;
     }
-    pcap_set_snaplen(pc, (int)snaplen);
-    pcap_set_promisc(pc, promisc);
+    pcap_set_snaplen(pc, (int)la->snaplen);
+    pcap_set_promisc(pc, la->promisc);
     pcap_set_immediate_mode(pc, 1);
     pcap_set_timeout(pc, 100);
-    if (bufsize)
-        pcap_set_buffer_size(pc, (int)(bufsize * 1024));
+    if (la->bufsize)
+        pcap_set_buffer_size(pc, (int)(la->bufsize * 1024));
     int rc = pcap_activate(pc);
     if (rc < 0) {
         activate_error(pc, rc, iface);
@@ -275,37 +308,127 @@ int hu_cmd_live(int argc, char **argv)
     }
     if (rc > 0)   /* a warning: capture goes on */
         fprintf(stderr, "hangup: live: %s: %s\n", iface, pcap_geterr(pc));
-    int dlt = pcap_datalink(pc);
-    if (!hu_decode_link_supported(dlt)) {
+    *dlt = pcap_datalink(pc);
+    if (!hu_decode_link_supported(*dlt)) {
         char name[128];
-        hu_capture_dlt_name(dlt, name, sizeof name);
+        hu_capture_dlt_name(*dlt, name, sizeof name);
         fprintf(stderr, "hangup: live: %s has link type %s, which hangup cannot decode\n",
                 iface, name);
         pcap_close(pc);
         return HU_CLI_EXIT_CAPTURE;
     }
-    if (o.filter) {
-        struct bpf_program prog;
-        if (pcap_compile(pc, &prog, o.filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-            fprintf(stderr, "hangup: live: bad filter expression '%s': %s (quote the whole "
-                            "expression)\n", o.filter, pcap_geterr(pc));
-            pcap_close(pc);
-            return HU_CLI_EXIT_USAGE;
-        }
-        int frc = pcap_setfilter(pc, &prog);
-        pcap_freecode(&prog);
-        if (frc < 0) {
-            fprintf(stderr, "hangup: live: cannot apply the filter: %s\n", pcap_geterr(pc));
-            pcap_close(pc);
-            return HU_CLI_EXIT_CAPTURE;
-        }
+    int frc = la->o.filter ? set_filter(pc, la->o.filter) : 0;
+    if (frc) {
+        pcap_close(pc);
+        return frc;
     }
+    *pcp = pc;
+    return 0;
+}
+
+/* Running as root: become run_as (default: an unprivileged user) now that
+ * the capture and the files are open.  False (message printed) when that
+ * fails. */
+static bool become_user(const char *run_as)
+{
+    if (geteuid() == 0) {
+        const char *user = run_as ? run_as : default_user();
+        char perr[256];
+        if (user && strcmp(user, "root") != 0) {
+            if (!drop_privileges(user, perr, sizeof perr)) {
+                fprintf(stderr, "hangup: live: %s\n", perr);
+                return false;
+            }
+            fprintf(stderr, "hangup: live: running as %s from now on\n", user);
+        }
+    } else if (run_as && strcmp(run_as, "root") != 0) {
+        fprintf(stderr, "hangup: live: -Z %s needs root; going on as the current user\n",
+                run_as);
+    }
+    return true;
+}
+
+/* Capture until a signal, the count or the duration; lc counts the
+ * frames.  HU_CAP_OK, or HU_CAP_PARTIAL with the reason in err. */
+static hu_capture_rc capture_loop(pcap_t *pc, const live_args *la, live_ctx *lc, char *err,
+                                  size_t errlen)
+{
+    bool tty = isatty(STDERR_FILENO);
+    hu_capture_rc crc = HU_CAP_OK;
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    uint64_t count = (uint64_t)la->count;
+    int64_t start = mono_ms(), last_tick = start;
+    int fd = pcap_get_selectable_fd(pc);
+    if (pcap_setnonblock(pc, 1, ebuf) < 0 || fd < 0) {
+        fprintf(stderr, "hangup: live: cannot poll the capture on %s: %s\n", la->iface, ebuf);
+        crc = HU_CAP_PARTIAL;
+        g_stop = 1;
+    }
+    while (!g_stop && !(count && lc->num >= count)) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int pr = poll(&pfd, 1, 200);
+        if (pr < 0 && errno != EINTR) {
+            snprintf(err, errlen, "poll failed: %s", strerror(errno));
+            crc = HU_CAP_PARTIAL;
+            break;
+        }
+        if (pr > 0) {
+            int n = pcap_dispatch(pc, -1, live_frame, (u_char *)lc);
+            if (n < 0) {
+                snprintf(err, errlen, "the capture failed after %" PRIu64 " packets: %s "
+                                      "(did the interface go down?)",
+                         lc->num, pcap_geterr(pc));
+                crc = HU_CAP_PARTIAL;
+                break;
+            }
+        }
+        int64_t now = mono_ms();
+        if (now - last_tick >= 1000) {
+            last_tick = now;
+            hu_analyzer_tick(lc->a);
+            if (tty)
+                status_line(lc->a, pc, la->iface);
+        }
+        if (la->duration && now - start >= la->duration * 1000)
+            break;
+    }
+    if (tty)
+        fputs("\r\033[K", stderr);
+    return crc;
+}
+
+/* libpcap's counters as the capture stopped, as tcpdump prints them, and
+ * advice when the kernel dropped packets. */
+static void print_capture_stats(const struct pcap_stat *st, const char *iface, bool json)
+{
+    struct pcap_stat ps = *st;
+    fprintf(json ? stderr : stdout,
+            "Capture statistics on %s: %u packets received by filter, %u dropped by kernel, "
+            "%u dropped by interface\n", iface, ps.ps_recv, ps.ps_drop, ps.ps_ifdrop);
+    if (ps.ps_drop)
+        fprintf(stderr, "hangup: live: the kernel dropped %u packets (bursts larger than the "
+                        "capture buffer): raise it with -B, e.g. -B 32768 for 32 MiB, and "
+                        "narrow the capture with -f\n", ps.ps_drop);
+}
+
+int hu_cmd_live(int argc, char **argv)
+{
+    live_args la = { 0 };
+    int st = parse_args(argc, argv, &la);
+    if (st >= 0)
+        return st;
+    char defname[256];
+    pcap_t *pc = NULL;
+    int dlt = -1;
+    if ((st = open_capture(&la, defname, sizeof defname, &pc, &dlt)) != 0)
+        return st;
+    const char *iface = la.iface;
 
     tzset();
-    hu_analyzer *a = hu_analyzer_new(&o);
+    hu_analyzer *a = hu_analyzer_new(&la.o);
     if (!a) {
         pcap_close(pc);
-        return o.db_path ? HU_CLI_EXIT_DB : HU_CLI_EXIT_NOMEM;
+        return la.o.db_path ? HU_CLI_EXIT_DB : HU_CLI_EXIT_NOMEM;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -314,7 +437,6 @@ int hu_cmd_live(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    bool tty = isatty(STDERR_FILENO);
     char source[300];
     snprintf(source, sizeof source, "%s", iface);
     if (!hu_analyzer_begin(a, source, "live", dlt, 16384)) {
@@ -322,85 +444,31 @@ int hu_cmd_live(int argc, char **argv)
         pcap_close(pc);
         return HU_CLI_EXIT_NOMEM;
     }
-    if (geteuid() == 0) {
-        const char *user = run_as ? run_as : default_user();
-        char perr[256];
-        if (user && strcmp(user, "root") != 0) {
-            if (!drop_privileges(user, perr, sizeof perr)) {
-                fprintf(stderr, "hangup: live: %s\n", perr);
-                hu_analyzer_free(a);
-                pcap_close(pc);
-                return HU_CLI_EXIT_USAGE;
-            }
-            fprintf(stderr, "hangup: live: running as %s from now on\n", user);
-        }
-    } else if (run_as && strcmp(run_as, "root") != 0) {
-        fprintf(stderr, "hangup: live: -Z %s needs root; going on as the current user\n",
-                run_as);
+    if (!become_user(la.run_as)) {
+        hu_analyzer_free(a);
+        pcap_close(pc);
+        return HU_CLI_EXIT_USAGE;
     }
+    const char *filter = la.o.filter;
     fprintf(stderr, "hangup: capturing on %s (link type %s)%s%s%s; Ctrl-C to stop\n", iface,
             pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?",
-            o.filter ? ", filter '" : "", o.filter ? o.filter : "", o.filter ? "'" : "");
+            filter ? ", filter '" : "", filter ? filter : "", filter ? "'" : "");
 
     hu_capture_info info;
     memset(&info, 0, sizeof info);
     info.dlt = dlt;
     snprintf(info.link_name, sizeof info.link_name, "%s",
              pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "unknown");
-    hu_capture_rc crc = HU_CAP_OK;
     char err[512] = "";
-    int64_t start = mono_ms(), last_tick = start;
-    live_ctx lc = { .a = a, .dlt = dlt, .count = (uint64_t)count, .info = &info };
-    int fd = pcap_get_selectable_fd(pc);
-    if (pcap_setnonblock(pc, 1, ebuf) < 0 || fd < 0) {
-        fprintf(stderr, "hangup: live: cannot poll the capture on %s: %s\n", iface, ebuf);
-        crc = HU_CAP_PARTIAL;
-        g_stop = 1;
-    }
-    while (!g_stop && !(count && lc.num >= (uint64_t)count)) {
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        int pr = poll(&pfd, 1, 200);
-        if (pr < 0 && errno != EINTR) {
-            snprintf(err, sizeof err, "poll failed: %s", strerror(errno));
-            crc = HU_CAP_PARTIAL;
-            break;
-        }
-        if (pr > 0) {
-            int n = pcap_dispatch(pc, -1, live_frame, (u_char *)&lc);
-            if (n < 0) {
-                snprintf(err, sizeof err, "the capture failed after %" PRIu64 " packets: %s "
-                                          "(did the interface go down?)",
-                         lc.num, pcap_geterr(pc));
-                crc = HU_CAP_PARTIAL;
-                break;
-            }
-        }
-        int64_t now = mono_ms();
-        if (now - last_tick >= 1000) {
-            last_tick = now;
-            hu_analyzer_tick(a);
-            if (tty)
-                status_line(a, pc, iface);
-        }
-        if (duration && now - start >= duration * 1000)
-            break;
-    }
-    uint64_t num = lc.num;
-    if (tty)
-        fputs("\r\033[K", stderr);
-    info.frames = num;
+    live_ctx lc = { .a = a, .dlt = dlt, .count = (uint64_t)la.count, .info = &info };
+    hu_capture_rc crc = capture_loop(pc, &la, &lc, err, sizeof err);
+    info.frames = lc.num;
     struct pcap_stat ps;
     bool have_stats = pcap_stats(pc, &ps) == 0;
     hu_file_rc frc = hu_analyzer_end(a, crc, &info, err);
     hu_analyzer_finish(a);
     if (have_stats)
-        fprintf(o.json ? stderr : stdout,
-                "Capture statistics on %s: %u packets received by filter, %u dropped by kernel, "
-                "%u dropped by interface\n", iface, ps.ps_recv, ps.ps_drop, ps.ps_ifdrop);
-    if (have_stats && ps.ps_drop)
-        fprintf(stderr, "hangup: live: the kernel dropped %u packets (bursts larger than the "
-                        "capture buffer): raise it with -B, e.g. -B 32768 for 32 MiB, and "
-                        "narrow the capture with -f\n", ps.ps_drop);
+        print_capture_stats(&ps, iface, la.o.json);
     hu_analyzer_free(a);
     pcap_close(pc);
     fflush(stdout);

@@ -350,6 +350,18 @@ static void put32(uint8_t *p, uint32_t v)
     p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
 }
 
+/* The ones'-complement sum of a 20-byte IPv4 header, folded to 16 bits:
+ * 0xffff when its checksum field is right (RFC 1071). */
+static uint32_t ip4_header_sum(const uint8_t *h)
+{
+    uint32_t sum = 0;
+    for (int i = 0; i < 20; i += 2)
+        sum += (uint32_t)h[i] << 8 | h[i + 1];
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return sum;
+}
+
 /* Can libnids take this IPv4 packet as captured?  A plain 20-byte
  * header with a valid checksum, not a fragment, all of it captured. */
 static bool ipv4_as_is(const hu_pkt *p)
@@ -360,12 +372,7 @@ static bool ipv4_as_is(const hu_pkt *p)
     uint32_t total = (uint32_t)h[2] << 8 | h[3];
     if (total != p->l3len)
         return false;
-    uint32_t sum = 0;
-    for (int i = 0; i < 20; i += 2)
-        sum += (uint32_t)h[i] << 8 | h[i + 1];
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return sum == 0xffff;
+    return ip4_header_sum(h) == 0xffff;
 }
 
 /*
@@ -538,12 +545,7 @@ static void feed_nids(hu_reasm *r, hu_flow *f, hu_reasm_conn *rc, const hu_pkt *
     b[9] = 6;
     memcpy(b + 12, &src, 4);
     memcpy(b + 16, &dst, 4);
-    uint32_t sum = 0;
-    for (int i = 0; i < 20; i += 2)
-        sum += (uint32_t)b[i] << 8 | b[i + 1];
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    put16(b + 10, (uint16_t)~sum);
+    put16(b + 10, (uint16_t)~ip4_header_sum(b));   /* the field is 0 so far */
     uint8_t *t = b + 20;
     put16(t, p->sport);
     put16(t + 2, p->dport);
