@@ -484,6 +484,70 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
     hu_sb_putc(out, '\n');
 }
 
+/* A race's "Why now": the connection's history before the late request. */
+static void race_why_now(hu_sb *sb, const hu_incident_rec *rec)
+{
+    hu_sb_puts(sb, "  Why now: ");
+    if (rec->requests_before >= 0)
+        hu_sb_printf(sb, "the connection had carried %" PRId64 " exchange%s", rec->requests_before,
+                     rec->requests_before == 1 ? "" : "s");
+    else if (rec->request.tls)
+        hu_sb_puts(sb, "the connection is encrypted (TLS), so its earlier exchanges cannot be "
+                       "counted");
+    else
+        hu_sb_puts(sb, "the connection's earlier exchanges are not in the capture");
+    if (rec->idle_us >= 0) {
+        hu_sb_puts(sb, " and sat idle for ");
+        hu_sb_duration(sb, rec->idle_us);
+        hu_sb_puts(sb, " before this request");
+    }
+    if (rec->server_idle_close_us >= 0) {
+        hu_sb_puts(sb, "; the server sent its FIN ");
+        hu_sb_duration(sb, rec->server_idle_close_us);
+        hu_sb_puts(sb, " after its last byte (its idle timeout)");
+    }
+    if (rec->keepalive_hint_s >= 0)
+        hu_sb_printf(sb, "; it had announced Keep-Alive: timeout=%d", rec->keepalive_hint_s);
+    if (rec->close_announced)
+        hu_sb_puts(sb, "; a 'Connection: close' (or HTTP/1.0) earlier on the connection had "
+                       "announced the close, so the client should not have reused it");
+    hu_sb_puts(sb, ".");
+    if (rec->retried) {
+        hu_sb_puts(sb, " The client retried the same request on a new connection ");
+        hu_sb_duration(sb, rec->retry_delay_us);
+        hu_sb_puts(sb, " after the RST.");
+    }
+}
+
+/* A race's lost request, and whether it is safe to retry (the incident
+ * model's decision, explained). */
+static void race_lost_request(hu_sb *sb, const hu_incident_rec *rec)
+{
+    const hu_request *rq = &rec->request;
+    hu_sb_puts(sb, "  Lost request: ");
+    hu_request_describe(sb, rq);
+    if (rq->has_host) {
+        hu_sb_puts(sb, " (Host: ");
+        hu_sb_safe(sb, rq->host, rq->host_len);
+        hu_sb_putc(sb, ')');
+    }
+    if (rec->server_acked) {
+        hu_sb_puts(sb, "\n  Safe to retry: ");
+        if (rec->safe_to_retry)
+            hu_sb_puts(sb, "yes (the server's kernel acknowledged the request before the RST, "
+                           "but the method is idempotent).\n");
+        else
+            hu_sb_puts(sb, "not proven: the server's kernel acknowledged the request before "
+                           "resetting, so its application may have read it.\n");
+    } else {
+        hu_sb_puts(sb, "\n  Safe to retry: yes. The RST shows the server's kernel discarded the "
+                       "request; the server application never read it");
+        if (rq->http && !hu_method_idempotent(rq->method))
+            hu_sb_puts(sb, ", so even this non-idempotent method can be retried");
+        hu_sb_puts(sb, ".\n");
+    }
+}
+
 void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
 {
     if (rec->kindid != HU_KIND_RACE) {
@@ -521,37 +585,7 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
                      "(packet %" PRIu64 ").\n",
                  rec->gap_us < 0 ? "before" : "after",
                  rec->rst_ack ? "RST+ACK" : "a bare RST", rec->rst.num);
-    /* Why now: the connection's history. */
-    hu_sb_puts(sb, "  Why now: ");
-    if (rec->requests_before >= 0)
-        hu_sb_printf(sb, "the connection had carried %" PRId64 " exchange%s", rec->requests_before,
-                     rec->requests_before == 1 ? "" : "s");
-    else if (rq->tls)
-        hu_sb_puts(sb, "the connection is encrypted (TLS), so its earlier exchanges cannot be "
-                       "counted");
-    else
-        hu_sb_puts(sb, "the connection's earlier exchanges are not in the capture");
-    if (rec->idle_us >= 0) {
-        hu_sb_puts(sb, " and sat idle for ");
-        hu_sb_duration(sb, rec->idle_us);
-        hu_sb_puts(sb, " before this request");
-    }
-    if (rec->server_idle_close_us >= 0) {
-        hu_sb_puts(sb, "; the server sent its FIN ");
-        hu_sb_duration(sb, rec->server_idle_close_us);
-        hu_sb_puts(sb, " after its last byte (its idle timeout)");
-    }
-    if (rec->keepalive_hint_s >= 0)
-        hu_sb_printf(sb, "; it had announced Keep-Alive: timeout=%d", rec->keepalive_hint_s);
-    if (rec->close_announced)
-        hu_sb_puts(sb, "; a 'Connection: close' (or HTTP/1.0) earlier on the connection had "
-                       "announced the close, so the client should not have reused it");
-    hu_sb_puts(sb, ".");
-    if (rec->retried) {
-        hu_sb_puts(sb, " The client retried the same request on a new connection ");
-        hu_sb_duration(sb, rec->retry_delay_us);
-        hu_sb_puts(sb, " after the RST.");
-    }
+    race_why_now(sb, rec);
     hu_sb_puts(sb, "\n");
     client_saw(sb, rec->kindid);
     if (stale)
@@ -562,28 +596,7 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
         hu_sb_puts(sb, "  Verdict: crossed. The request does not acknowledge the FIN: it was "
                        "sent before the client could know about the close. A true in-flight race; "
                        "nobody misbehaved.\n");
-    hu_sb_puts(sb, "  Lost request: ");
-    hu_request_describe(sb, rq);
-    if (rq->has_host) {
-        hu_sb_puts(sb, " (Host: ");
-        hu_sb_safe(sb, rq->host, rq->host_len);
-        hu_sb_putc(sb, ')');
-    }
-    if (rec->server_acked) {
-        hu_sb_puts(sb, "\n  Safe to retry: ");
-        if (rq->http && hu_method_idempotent(rq->method))
-            hu_sb_puts(sb, "yes (the server's kernel acknowledged the request before the RST, "
-                           "but the method is idempotent).\n");
-        else
-            hu_sb_puts(sb, "not proven: the server's kernel acknowledged the request before "
-                           "resetting, so its application may have read it.\n");
-    } else {
-        hu_sb_puts(sb, "\n  Safe to retry: yes. The RST shows the server's kernel discarded the "
-                       "request; the server application never read it");
-        if (rq->http && !hu_method_idempotent(rq->method))
-            hu_sb_puts(sb, ", so even this non-idempotent method can be retried");
-        hu_sb_puts(sb, ".\n");
-    }
+    race_lost_request(sb, rec);
     if (stale)
         hu_sb_puts(sb, "  Fix: use an HTTP client that notices the peer's FIN before reusing an "
                        "idle socket, or keep the client's idle timeout well below the server's "
