@@ -494,6 +494,89 @@ static void direct_setup(reader *r, pcap_t *pc, bool regular)
     r->direct = true;
 }
 
+/* Open path with libpcap, check its link type and compile the filter into
+ * r; the handle, or NULL with *rc and err set. */
+static pcap_t *open_source(reader *r, const char *path, const char *filter,
+                           hu_capture_info *info, hu_capture_rc *rc, char *err, size_t errlen)
+{
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    *rc = HU_CAP_FAILED;
+    pcap_t *pc = pcap_open_offline(path, ebuf);
+    if (!pc) {
+        snprintf(err, errlen, "%s", ebuf[0] ? ebuf : strerror(errno));
+        return NULL;
+    }
+    int dlt = pcap_datalink(pc);
+    info->dlt = dlt;
+    const char *lname = pcap_datalink_val_to_name(dlt);
+    snprintf(info->link_name, sizeof info->link_name, "%s", lname ? lname : "unknown");
+    if (!hu_decode_link_supported(dlt)) {
+        char name[128];
+        hu_capture_dlt_name(dlt, name, sizeof name);
+        snprintf(err, errlen,
+                 "link type %s is not supported (supported: Ethernet with VLAN tags, "
+                 "LINUX_SLL, LINUX_SLL2, NULL, LOOP, RAW, IPV4, IPV6)",
+                 name);
+        pcap_close(pc);
+        return NULL;
+    }
+    /* The filter runs here rather than in libpcap's reader so that packet
+     * numbers stay positions in the file, as Wireshark shows them. */
+    r->filtering = filter != NULL;
+    if (r->filtering && pcap_compile(pc, &r->prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+        snprintf(err, errlen, "bad filter expression '%s': %s", filter, pcap_geterr(pc));
+        pcap_close(pc);
+        *rc = HU_CAP_BADFILTER;
+        return NULL;
+    }
+    r->dlt = dlt;
+    return pc;
+}
+
+/* Allocate r's batches of bsz bytes each; how many could be had. */
+static unsigned alloc_batches(reader *r, size_t bsz)
+{
+    unsigned nb = 0;
+    for (; nb < HU_BATCHES; nb++) {
+        batch *b = &r->b[nb];
+        b->rec_cap = bsz / 128;   /* frames of ~128 bytes or more fill buf first */
+        b->buf = malloc(bsz);
+        b->recs = malloc(b->rec_cap * r->rec_size);
+        if (!b->buf || !b->recs) {
+            free(b->buf);
+            free(b->recs);
+            b->buf = b->recs = NULL;
+            break;
+        }
+        b->cap = bsz;
+    }
+    return nb;
+}
+
+/* Read the whole source: on a reader thread when every batch could be had
+ * and the file is more than a few batches (a thread costs more than it
+ * saves on a small one); otherwise, or if no thread can be made, the same
+ * loop runs here, delivering each batch as it fills. */
+static void run_reader(reader *r, bool threaded)
+{
+    pthread_t tid;
+    if (threaded && pthread_mutex_init(&r->mu, NULL) == 0) {
+        if (pthread_cond_init(&r->cv, NULL) == 0) {
+            r->threaded = true;   /* before the thread reads it */
+            if (pthread_create(&tid, NULL, reader_main, r) != 0) {
+                r->threaded = false;
+            } else {
+                consume_all(r);
+                pthread_join(tid, NULL);
+            }
+            pthread_cond_destroy(&r->cv);
+        }
+        pthread_mutex_destroy(&r->mu);
+    }
+    if (!r->threaded)
+        read_all(r);
+}
+
 hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_capture_cbs *cb,
                               hu_capture_info *info, char *err, size_t errlen)
 {
@@ -511,40 +594,14 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
     r->ch = (chash){ 0x243f6a8885a308d3ull, 0x13198a2e03707344ull };
     if (filter)
         chash_update(&r->ch, filter, strlen(filter));
-    char ebuf[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *pc = pcap_open_offline(path, ebuf);
+    hu_capture_rc orc;
+    pcap_t *pc = open_source(r, path, filter, info, &orc, err, errlen);
     if (!pc) {
-        snprintf(err, errlen, "%s", ebuf[0] ? ebuf : strerror(errno));
         free(r);
-        return HU_CAP_FAILED;
-    }
-    int dlt = pcap_datalink(pc);
-    info->dlt = dlt;
-    const char *lname = pcap_datalink_val_to_name(dlt);
-    snprintf(info->link_name, sizeof info->link_name, "%s", lname ? lname : "unknown");
-    if (!hu_decode_link_supported(dlt)) {
-        char name[128];
-        hu_capture_dlt_name(dlt, name, sizeof name);
-        snprintf(err, errlen,
-                 "link type %s is not supported (supported: Ethernet with VLAN tags, "
-                 "LINUX_SLL, LINUX_SLL2, NULL, LOOP, RAW, IPV4, IPV6)",
-                 name);
-        pcap_close(pc);
-        free(r);
-        return HU_CAP_FAILED;
-    }
-    /* The filter runs here rather than in libpcap's reader so that packet
-     * numbers stay positions in the file, as Wireshark shows them. */
-    r->filtering = filter != NULL;
-    if (r->filtering && pcap_compile(pc, &r->prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-        snprintf(err, errlen, "bad filter expression '%s': %s", filter, pcap_geterr(pc));
-        pcap_close(pc);
-        free(r);
-        return HU_CAP_BADFILTER;
+        return orc;
     }
 
     r->pc = pc;
-    r->dlt = dlt;
     r->info = info;
     r->cb = *cb;
     r->prep_size = cb->prep ? (cb->prep_size + 7) & ~(size_t)7 : 0;
@@ -562,20 +619,7 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
     if (sized && (uint64_t)st.st_size < bsz / 2)
         bsz = (size_t)st.st_size * 2 < 16384 ? 16384 : (size_t)st.st_size * 2;
     r->rec_size = sizeof(batch_rec) + r->prep_size;
-    unsigned nb = 0;
-    for (; nb < HU_BATCHES; nb++) {
-        batch *b = &r->b[nb];
-        b->rec_cap = bsz / 128;   /* frames of ~128 bytes or more fill buf first */
-        b->buf = malloc(bsz);
-        b->recs = malloc(b->rec_cap * r->rec_size);
-        if (!b->buf || !b->recs) {
-            free(b->buf);
-            free(b->recs);
-            b->buf = b->recs = NULL;
-            break;
-        }
-        b->cap = bsz;
-    }
+    unsigned nb = alloc_batches(r, bsz);
     if (nb == 0) {
         snprintf(err, errlen, "out of memory");
         if (r->filtering)
@@ -585,27 +629,8 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
         return HU_CAP_FAILED;
     }
     direct_setup(r, pc, sized);
-    /* Threaded only with every batch and a file of more than a few
-     * batches (a thread costs more than it saves on a small one);
-     * otherwise, or if no thread can be made, the same loop runs here,
-     * delivering each batch as it fills. */
-    pthread_t tid;
     bool small = sized && (uint64_t)st.st_size < 2 * (uint64_t)bsz;
-    if (nb == HU_BATCHES && !small && pthread_mutex_init(&r->mu, NULL) == 0) {
-        if (pthread_cond_init(&r->cv, NULL) == 0) {
-            r->threaded = true;   /* before the thread reads it */
-            if (pthread_create(&tid, NULL, reader_main, r) != 0) {
-                r->threaded = false;
-            } else {
-                consume_all(r);
-                pthread_join(tid, NULL);
-            }
-            pthread_cond_destroy(&r->cv);
-        }
-        pthread_mutex_destroy(&r->mu);
-    }
-    if (!r->threaded)
-        read_all(r);
+    run_reader(r, nb == HU_BATCHES && !small);
 
     hu_capture_rc out = r->rc;
     if (out != HU_CAP_OK)

@@ -73,7 +73,10 @@ static const char *opt_name(uint8_t opt, char *tmp, size_t n)
  * print-tcp.c's option loop.  `len` is the option's total length (kind
  * and length octets included); a length that overruns the header, or data
  * the option needs but the header lacks, is "[bad opt]", which ends the
- * whole line.  Returns false in that case.
+ * whole line.  Returns false in that case.  One function of about 110
+ * lines on purpose: it is a switch with a case per option kind in
+ * print-tcp.c's order, so that each case can be checked against tcpdump's
+ * side by side; split up, the shared bounds checks would be repeated.
  */
 static bool print_options(hu_sb *sb, const hu_pktsum *s)
 {
