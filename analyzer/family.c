@@ -70,7 +70,7 @@ static void client_packet(const hu_flow *f, hu_family_conn *st, const hu_family_
     const hu_side *srv = &f->side[!c];
     if (p->paylen > 0 && p->seq + p->paylen == f->side[c].snd_max - (fin ? 1u : 0u) &&
         (!srv->ack_seen || srv->last_ack == p->seq) &&
-        hu_request_starts(p->payload, p->capturedlen) && !st->abort &&
+        hu_request_starts(p->payload, p->capturedlen, false) && !st->abort &&
         (st->pk || (st->pk = calloc(1, sizeof *st->pk)))) {
         st->req_active = true;
         st->req_acked = false;

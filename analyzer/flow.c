@@ -319,7 +319,7 @@ static int payload_role(const hu_pkt *p)
     uint32_t n = p->capturedlen;
     if (n == 0)
         return 0;
-    if (hu_request_starts(d, n))
+    if (hu_request_starts(d, n, true))
         return 1;
     if (n >= 7 && memcmp(d, "HTTP/1.", 7) == 0)
         return -1;

@@ -173,58 +173,33 @@ static bool line_append(hu_http_dir *d, const uint8_t *p, size_t n)
     return true;
 }
 
-/* RFC 9110 tchar, by table: it is asked of every byte of every method and
- * header name. */
-static const bool tchar_table[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
-    ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-    ['8'] = 1, ['9'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
-    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1,
-};
-
 static inline bool is_tchar(int c)
 {
-    return tchar_table[c & 0xff];
+    return hu_is_tchar((uint8_t)c);
 }
 
-/* "HTTP/x.y" at s: sets major/minor. */
+/* "HTTP/x.y" at s, exactly n bytes: sets major/minor. */
 static bool parse_version(const char *s, size_t n, int *maj, int *min)
 {
-    if (n != 8 || memcmp(s, "HTTP/", 5) != 0 || !isdigit((unsigned char)s[5]) || s[6] != '.' ||
-        !isdigit((unsigned char)s[7]))
-        return false;
-    *maj = s[5] - '0';
-    *min = s[7] - '0';
-    return true;
+    return n == 8 && hu_http_version((const uint8_t *)s, n, maj, min);
 }
 
+/* A request line (its end stripped): the request-line scanner shared with
+ * the incident's decoder (request.c), then nothing but " HTTP/1.x". */
 static bool parse_request_line(hu_http_msg *m, const char *l, size_t n)
 {
-    size_t i = 0;
-    while (i < n && is_tchar((unsigned char)l[i]))
-        i++;
-    if (i == 0 || i >= sizeof m->method || i >= n || l[i] != ' ')
+    hu_reqline rl;
+    if (!hu_reqline_scan((const uint8_t *)l, n, &rl) || !rl.has_version || rl.end != n ||
+        rl.vmajor != 1)
         return false;
-    memcpy(m->method, l, i);
-    m->method[i] = '\0';
-    size_t t = ++i;
-    while (i < n && l[i] != ' ')
-        i++;
-    if (i == t || i >= n)
-        return false;
-    size_t tl = i - t;
-    m->target_cut = tl > HU_HTTP_TARGET_MAX;
-    m->target_len = m->target_cut ? HU_HTTP_TARGET_MAX : tl;
-    memcpy(m->target, l + t, m->target_len);
-    return parse_version(l + i + 1, n - i - 1, &m->vmajor, &m->vminor) && m->vmajor == 1;
+    memcpy(m->method, l, rl.method_len);
+    m->method[rl.method_len] = '\0';
+    m->target_cut = rl.target_len > HU_HTTP_TARGET_MAX;
+    m->target_len = m->target_cut ? HU_HTTP_TARGET_MAX : rl.target_len;
+    memcpy(m->target, l + rl.target_off, m->target_len);
+    m->vmajor = rl.vmajor;
+    m->vminor = rl.vminor;
+    return true;
 }
 
 static bool parse_status_line(hu_http_msg *m, const char *l, size_t n)

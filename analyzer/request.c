@@ -14,12 +14,23 @@
 #include <string.h>
 #include <strings.h>
 
-static bool is_tchar(uint8_t c)
-{
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
+/* RFC 9110 tchar, by table: it is asked of every byte of every method and
+ * header name (http.c), so it is a table. */
+const bool hu_tchar_table[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
+    ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
 
 /* Header lines from p[i] on: Host and Content-Length, until the blank
  * line or the end of the bytes we have. */
@@ -73,41 +84,62 @@ void hu_request_decode(const uint8_t *p, size_t n, hu_request *out)
         out->tls = true;
         return;
     }
+    hu_reqline rl;
+    if (!hu_reqline_scan(p, n, &rl))
+        return;
+    memcpy(out->method, p, rl.method_len);
+    out->method[rl.method_len] = '\0';
+    /* Bytes of the target other than SP and the line end, even control
+     * characters, are kept so the user sees what was sent (the printers
+     * escape them). */
+    out->http = true;
+    out->target_len = rl.target_len < HU_TARGET_MAX ? rl.target_len : HU_TARGET_MAX;
+    memcpy(out->target, p + rl.target_off, out->target_len);
+    if (!rl.has_version)
+        return;   /* cut short: method and partial target */
+    memcpy(out->version, p + rl.end - 8, 8);
+    out->version[8] = '\0';
+    size_t i = rl.end;
+    if (i < n && (p[i] == '\r' || p[i] == '\n')) {
+        out->complete = true;
+        const uint8_t *lf = memchr(p + i, '\n', n - i);
+        if (lf)
+            decode_headers(p, n, (size_t)(lf - p) + 1, out);
+    }
+}
+
+bool hu_http_version(const uint8_t *p, size_t n, int *maj, int *min)
+{
+    if (n < 8 || memcmp(p, "HTTP/", 5) != 0 || p[5] < '0' || p[5] > '9' || p[6] != '.' ||
+        p[7] < '0' || p[7] > '9')
+        return false;
+    *maj = p[5] - '0';
+    *min = p[7] - '0';
+    return true;
+}
+
+bool hu_reqline_scan(const uint8_t *p, size_t n, hu_reqline *rl)
+{
+    memset(rl, 0, sizeof *rl);
     size_t i = 0;
-    while (i < n && i < HU_METHOD_MAX && is_tchar(p[i]))
+    while (i < n && i < HU_METHOD_MAX && hu_is_tchar(p[i]))
         i++;
     if (i == 0 || i >= n || p[i] != ' ')
-        return;
-    memcpy(out->method, p, i);
-    out->method[i] = '\0';
+        return false;
+    rl->method_len = i;
     size_t t = ++i;
-    /* The target runs to the next SP or line end.  Other bytes, even
-     * control characters, are kept so the user sees what was sent (the
-     * printers escape them). */
     while (i < n && p[i] != ' ' && p[i] != '\r' && p[i] != '\n')
         i++;
-    if (i == t) {
-        out->method[0] = '\0';
-        return;
+    if (i == t)
+        return false;
+    rl->target_off = t;
+    rl->target_len = i - t;
+    rl->end = i;
+    if (i < n && p[i] == ' ' && hu_http_version(p + i + 1, n - i - 1, &rl->vmajor, &rl->vminor)) {
+        rl->has_version = true;
+        rl->end = i + 9;
     }
-    out->http = true;
-    out->target_len = i - t < HU_TARGET_MAX ? i - t : HU_TARGET_MAX;
-    memcpy(out->target, p + t, out->target_len);
-    if (i >= n || p[i] != ' ')
-        return;   /* cut short: method and partial target */
-    i++;
-    if (n - i >= 8 && memcmp(p + i, "HTTP/", 5) == 0 && p[i + 5] >= '0' && p[i + 5] <= '9' &&
-        p[i + 6] == '.' && p[i + 7] >= '0' && p[i + 7] <= '9') {
-        memcpy(out->version, p + i, 8);
-        out->version[8] = '\0';
-        i += 8;
-        if (i < n && (p[i] == '\r' || p[i] == '\n')) {
-            out->complete = true;
-            const uint8_t *lf = memchr(p + i, '\n', n - i);
-            if (lf)
-                decode_headers(p, n, (size_t)(lf - p) + 1, out);
-        }
-    }
+    return true;
 }
 
 bool hu_method_idempotent(const char *m)
@@ -135,14 +167,17 @@ void hu_request_describe(hu_sb *sb, const hu_request *rq)
     }
 }
 
-bool hu_request_starts(const uint8_t *p, size_t n)
+bool hu_request_starts(const uint8_t *p, size_t n, bool webdav)
 {
+    /* RFC 9110's methods and PATCH first, then WebDAV's (and PURGE). */
     static const char *const methods[] = {
         "GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ",
-        "CONNECT ", "TRACE ", "PROPFIND ", "PROPPATCH ", "MKCOL ", "COPY ",
+        "CONNECT ", "TRACE ",
+        "PROPFIND ", "PROPPATCH ", "MKCOL ", "COPY ",
         "MOVE ", "LOCK ", "UNLOCK ", "REPORT ", "SEARCH ", "PURGE ",
     };
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+    size_t count = webdav ? sizeof methods / sizeof methods[0] : 9;
+    for (size_t i = 0; i < count; i++) {
         size_t l = strlen(methods[i]);
         if (n >= l && memcmp(p, methods[i], l) == 0)
             return true;

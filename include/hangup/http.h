@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "hangup/pool.h"
+#include "hangup/request.h"
 
 #define HU_HTTP_LINE_MAX 8192
 #define HU_HTTP_PIPELINE 64
@@ -31,7 +32,7 @@ enum { HU_HTTP_CLIENT = 0, HU_HTTP_SERVER = 1 };   /* direction: who sends */
 /* A message head, as far as hangup cares. */
 typedef struct hu_http_msg {
     bool request;
-    char method[24];           /* requests */
+    char method[HU_METHOD_MAX + 1];   /* requests */
     uint8_t target[HU_HTTP_TARGET_MAX];
     size_t target_len;
     bool target_cut;           /* longer than HU_HTTP_TARGET_MAX */

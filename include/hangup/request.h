@@ -35,13 +35,35 @@ typedef struct hu_request {
  */
 void hu_request_decode(const uint8_t *p, size_t n, hu_request *out);
 
+/* RFC 9110 tchar: the bytes of a method or a header name. */
+extern const bool hu_tchar_table[256];
+static inline bool hu_is_tchar(uint8_t c) { return hu_tchar_table[c]; }
+
+/* "HTTP/d.d" at p (n >= 8 bytes there): sets *maj and *min. */
+bool hu_http_version(const uint8_t *p, size_t n, int *maj, int *min);
+
+/* Where the parts of a request line at p[0, n) lie.  The one scanner of
+ * request lines: the HTTP parser (http.c) and the lost request's decoder
+ * (hu_request_decode) both read them through it, with the same limits. */
+typedef struct hu_reqline {
+    size_t method_len;        /* a token, 1 to HU_METHOD_MAX bytes, then SP */
+    size_t target_off, target_len;   /* up to SP, CR, LF or the end */
+    bool has_version;         /* SP and "HTTP/d.d" follow the target */
+    int vmajor, vminor;
+    size_t end;               /* offset after the target, or after the version */
+} hu_reqline;
+
+/* True when p starts with a method, SP and a non-empty target (the line
+ * may be cut after them: has_version says whether the version followed). */
+bool hu_reqline_scan(const uint8_t *p, size_t n, hu_reqline *rl);
+
 /* RFC 9110 9.2.2: GET HEAD OPTIONS TRACE PUT DELETE are idempotent. */
 bool hu_method_idempotent(const char *method);
 
-/* Whether bytes p[0..n) begin with a request method and a space: a
- * registered HTTP method or a WebDAV one (a quick test for "this segment
- * starts a request", not a parse). */
-bool hu_request_starts(const uint8_t *p, size_t n);
+/* Whether bytes p[0..n) begin with a request method and a space: one of
+ * RFC 9110's or PATCH, and with webdav WebDAV's and PURGE too (a quick
+ * test for "this segment starts a request", not a parse). */
+bool hu_request_starts(const uint8_t *p, size_t n, bool webdav);
 
 /* The request for people, appended to sb: `GET /x` with the wire bytes
  * escaped (and a note when the line was cut short), or what the bytes
