@@ -15,9 +15,10 @@
  *
  * With a database, each capture is stored in one transaction: its
  * incidents as they are printed, the connections behind them and behind
- * each idle close as they are released (queued for a writer thread,
- * storeq.c), its server summaries at the end.  A database error stops storing (the transaction is rolled back, one line
- * says why) while the analysis itself goes on.
+ * each idle close as they are released (written by the store's own
+ * thread), its server summaries at the end.  A database error stops
+ * storing (the transaction is rolled back, one line says why) while the
+ * analysis itself goes on.
  *
  * Undecodable frames are counted; the first of each file is reported with
  * its packet number and the rest summarised, so a capture full of
@@ -42,7 +43,6 @@
 #include "hangup/report.h"
 #include "hangup/servers.h"
 #include "hangup/store.h"
-#include "hangup/storeq.h"
 #include "hangup/strbuf.h"
 #include "hangup/tcpprint.h"
 
@@ -143,7 +143,6 @@ struct hu_analyzer {
     hu_servers *file_servers;  /* the current capture */
     hu_store *store;           /* NULL with --no-db */
     int64_t capture_id;        /* > 0 while a capture is being stored */
-    hu_storeq *storeq;         /* its connection-row writer, or NULL: rows written here */
     bool store_failed;
     hu_history *history;
     hu_detect detect;
@@ -250,26 +249,11 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o)
     return a;
 }
 
-/* Stop the capture's row writer, if it runs, once what it was given is
- * written; false with err if a write failed. */
-static bool storeq_stop(hu_analyzer *a, char *err, size_t n)
-{
-    bool ok = hu_storeq_finish(a->storeq, err, n);
-    a->storeq = NULL;
-    return ok;
-}
-
 /* A database error: roll the capture back, say why once, store no more. */
 static void store_fail(hu_analyzer *a, const char *err)
 {
-    char qerr[1024], ignored[1024];
-    /* If the row writer failed first, its reason is the one to give:
-     * SQLite rolls a transaction back by itself on a full disk, and what
-     * this thread tried next failed only for want of its capture's row
-     * (a foreign key).  Then nothing may write during the rollback. */
-    if (hu_storeq_failed(a->storeq, qerr, sizeof qerr))
-        err = qerr;
-    storeq_stop(a, ignored, sizeof ignored);
+    /* err is the first cause: the store reports its row writer's failure
+     * when that came first (store.h). */
     hu_store_abort(a->store);
     a->capture_id = 0;
     a->store_failed = true;
@@ -283,10 +267,7 @@ static void finish_incident(hu_analyzer *a, hu_incident_rec *rec)
         hu_report_incident(a->report, rec);
     char err[1024];
     if (a->capture_id > 0) {
-        hu_storeq_lock(a->storeq);
-        bool ok = hu_store_incident(a->store, a->capture_id, rec, err, sizeof err);
-        hu_storeq_unlock(a->storeq);
-        if (!ok)
+        if (!hu_store_incident(a->store, a->capture_id, rec, err, sizeof err))
             store_fail(a, err);
     }
     hu_incident_rec_free(rec);
@@ -306,8 +287,6 @@ void hu_analyzer_free(hu_analyzer *a)
     if (!a)
         return;
     hu_flowtab_free(a->flows);
-    char err[1024];
-    storeq_stop(a, err, sizeof err);
     hu_reasm_free(a->reasm);
     for (size_t i = 0; i < a->npending; i++)
         hu_incident_rec_free(a->pending[i]);
@@ -427,12 +406,7 @@ static void on_release(void *arg, hu_flow *f)
     if (a->capture_id > 0 && (idle_close >= 0 || incident)) {
         hu_conn_row row;
         hu_conn_row_of(&row, f, idle_close, incident);
-        bool ok;
-        if (a->storeq)   /* refused only after a failed write: stopping says which */
-            ok = hu_storeq_connection(a->storeq, &row) || storeq_stop(a, err, sizeof err);
-        else
-            ok = hu_store_connection(a->store, a->capture_id, &row, err, sizeof err);
-        if (!ok)
+        if (!hu_store_connection(a->store, a->capture_id, &row, err, sizeof err))
             store_fail(a, err);
     }
     hu_history_release(a->history, f);
@@ -631,8 +605,6 @@ void hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
         hu_capture_meta m = { .source = source, .kind = kind, .link_type = NULL };
         if (!hu_store_begin(a->store, &m, &a->capture_id, err, sizeof err))
             store_fail(a, err);
-        else
-            a->storeq = hu_storeq_start(a->store, a->capture_id);
     }
 }
 
@@ -646,11 +618,7 @@ void hu_analyzer_tick(hu_analyzer *a)
     char err[1024];
     if (a->capture_id <= 0)
         return;
-    hu_storeq_sync(a->storeq);   /* what was queued goes into this commit */
-    hu_storeq_lock(a->storeq);
-    bool ok = hu_store_checkpoint(a->store, err, sizeof err);
-    hu_storeq_unlock(a->storeq);
-    if (!ok)
+    if (!hu_store_checkpoint(a->store, err, sizeof err))
         store_fail(a, err);
 }
 
@@ -682,11 +650,6 @@ hu_file_rc hu_analyzer_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture_in
     flush_pending(a, a->npending);
     hu_reasm_free(a->reasm);
     a->reasm = NULL;
-    {   /* every connection row is queued now: the writer finishes them */
-        char qerr[1024];
-        if (!storeq_stop(a, qerr, sizeof qerr) && a->capture_id > 0)
-            store_fail(a, qerr);
-    }
     hu_report_file_done(a->report, a->packets, st.flows, rs.nids_streams, rs.segment_flows);
     if (rs.acks_checked || rs.segs_checked || rs.data_checked)
         /* reasm.c's developer check: it aborts on the first disagreement */

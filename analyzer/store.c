@@ -7,9 +7,15 @@
  * enum-indexed table of statements prepared once and reused.  Every value
  * is bound, never spliced into SQL text.  Each capture is one
  * transaction: BEGIN IMMEDIATE at hu_store_begin, COMMIT at hu_store_end.
+ *
+ * Connection rows are written by a thread of the capture's own (storeq.h),
+ * started at hu_store_begin and stopped at hu_store_end or
+ * hu_store_abort; every other function here takes its lock, so callers
+ * never do.
  */
 #include "hangup/store.h"
 #include "hangup/report.h"
+#include "storeq.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -248,6 +254,9 @@ struct hu_store {
     bool in_tx;
     int version;
     sqlite3_stmt *st[ST_COUNT];
+    /* The open capture's connection-row writer, or NULL (rows written
+     * directly).  While it runs, every use of db and st holds its lock. */
+    hu_storeq *writer;
 };
 
 sqlite3 *hu_store_db(hu_store *s) { return s->db; }
@@ -408,8 +417,7 @@ void hu_store_close(hu_store *s)
 {
     if (!s)
         return;
-    if (s->in_tx)
-        hu_store_abort(s);
+    hu_store_abort(s);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
@@ -440,6 +448,73 @@ static bool run(hu_store *s, sqlite3_stmt *q, const char *doing, char *err, size
     return true;
 }
 
+static void bind_opt_int(sqlite3_stmt *q, int i, int64_t v, bool present)
+{
+    if (present)
+        sqlite3_bind_int64(q, i, v);
+    else
+        sqlite3_bind_null(q, i);
+}
+
+/* ---- The connection-row writer (storeq.c) behind the store's API. ---- */
+
+/* A connection row as queued for the writer. */
+typedef struct queued_conn {
+    int64_t capture_id;
+    hu_conn_row row;
+} queued_conn;
+
+static bool insert_connection(hu_store *s, int64_t capture_id, const hu_conn_row *r,
+                              char *err, size_t n)
+{
+    sqlite3_stmt *q = stmt(s, ST_INS_CONN);
+    char cli[64], srv[64];   /* bound SQLITE_STATIC: alive until run() resets q */
+    if (q) {
+        hu_endpoint_str(cli, sizeof cli, r->ipver, r->cli_addr, r->cli_port);
+        hu_endpoint_str(srv, sizeof srv, r->ipver, r->srv_addr, r->srv_port);
+        sqlite3_bind_int64(q, 1, capture_id);
+        sqlite3_bind_int64(q, 2, (int64_t)r->number);
+        sqlite3_bind_text(q, 3, cli, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 4, srv, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 5, r->ipver);
+        sqlite3_bind_int64(q, 6, r->first_ts);
+        sqlite3_bind_int64(q, 7, r->last_ts);
+        sqlite3_bind_int64(q, 8, (int64_t)r->packets);
+        sqlite3_bind_int(q, 9, r->handshake_seen);
+        bind_opt_int(q, 10, r->rtt_us, r->rtt_us >= 0);
+        sqlite3_bind_text(q, 11, r->reassembly, -1, SQLITE_STATIC);
+        bind_opt_int(q, 12, r->idle_close_us, r->idle_close_us >= 0);
+        sqlite3_bind_int(q, 13, r->incident);
+    }
+    return run(s, q, "storing a connection", err, n);
+}
+
+/* hu_storeq_write_fn: on the writer thread, holding its lock. */
+static bool write_queued(void *arg, const void *row, char *err, size_t n)
+{
+    const queued_conn *c = row;
+    return insert_connection(arg, c->capture_id, &c->row, err, n);
+}
+
+/* Exclusive use of the handle for one of the owner's own writes.  False,
+ * with the writer's reason in err, once one of its rows failed: that
+ * failure came first, and what the owner would write next could only fail
+ * for want of it (SQLite rolls a transaction back by itself on a full
+ * disk; the capture's row goes with it). */
+static bool claim(hu_store *s, char *err, size_t n)
+{
+    hu_storeq_lock(s->writer);
+    if (!hu_storeq_failed(s->writer, err, n))
+        return true;
+    hu_storeq_unlock(s->writer);
+    return false;
+}
+
+static void release(hu_store *s)
+{
+    hu_storeq_unlock(s->writer);
+}
+
 bool hu_store_begin(hu_store *s, const hu_capture_meta *m, int64_t *capture_id, char *err,
                     size_t n)
 {
@@ -459,15 +534,8 @@ bool hu_store_begin(hu_store *s, const hu_capture_meta *m, int64_t *capture_id, 
         return false;
     }
     *capture_id = sqlite3_last_insert_rowid(s->db);
+    s->writer = hu_storeq_start(sizeof(queued_conn), write_queued, s);
     return true;
-}
-
-static void bind_opt_int(sqlite3_stmt *q, int i, int64_t v, bool present)
-{
-    if (present)
-        sqlite3_bind_int64(q, i, v);
-    else
-        sqlite3_bind_null(q, i);
 }
 
 static void flags_str(uint8_t fl, char *b)
@@ -483,8 +551,8 @@ static void flags_str(uint8_t fl, char *b)
     b[k] = '\0';
 }
 
-bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r, char *err,
-                       size_t n)
+static bool insert_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r,
+                            char *err, size_t n)
 {
     sqlite3_stmt *q = stmt(s, ST_INS_INCIDENT);
     if (q) {
@@ -581,6 +649,16 @@ bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r
     return true;
 }
 
+bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r, char *err,
+                       size_t n)
+{
+    if (!claim(s, err, n))
+        return false;
+    bool ok = insert_incident(s, capture_id, r, err, n);
+    release(s);
+    return ok;
+}
+
 void hu_conn_row_of(hu_conn_row *row, const hu_flow *f, int64_t idle_close_us, bool incident)
 {
     uint8_t c = f->client, sv = (uint8_t)!f->client;
@@ -594,34 +672,23 @@ void hu_conn_row_of(hu_conn_row *row, const hu_flow *f, int64_t idle_close_us, b
     memcpy(row->srv_addr, f->addr[sv], sizeof row->srv_addr);
 }
 
-bool hu_store_connection(hu_store *s, int64_t capture_id, const hu_conn_row *r, char *err,
+bool hu_store_connection(hu_store *s, int64_t capture_id, const hu_conn_row *row, char *err,
                          size_t n)
 {
-    sqlite3_stmt *q = stmt(s, ST_INS_CONN);
-    char cli[64], srv[64];   /* bound SQLITE_STATIC: alive until run() resets q */
-    if (q) {
-        hu_endpoint_str(cli, sizeof cli, r->ipver, r->cli_addr, r->cli_port);
-        hu_endpoint_str(srv, sizeof srv, r->ipver, r->srv_addr, r->srv_port);
-        sqlite3_bind_int64(q, 1, capture_id);
-        sqlite3_bind_int64(q, 2, (int64_t)r->number);
-        sqlite3_bind_text(q, 3, cli, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 4, srv, -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 5, r->ipver);
-        sqlite3_bind_int64(q, 6, r->first_ts);
-        sqlite3_bind_int64(q, 7, r->last_ts);
-        sqlite3_bind_int64(q, 8, (int64_t)r->packets);
-        sqlite3_bind_int(q, 9, r->handshake_seen);
-        bind_opt_int(q, 10, r->rtt_us, r->rtt_us >= 0);
-        sqlite3_bind_text(q, 11, r->reassembly, -1, SQLITE_STATIC);
-        bind_opt_int(q, 12, r->idle_close_us, r->idle_close_us >= 0);
-        sqlite3_bind_int(q, 13, r->incident);
-    }
-    return run(s, q, "storing a connection", err, n);
+    if (!s->writer)
+        return insert_connection(s, capture_id, row, err, n);
+    queued_conn c = { .capture_id = capture_id, .row = *row };
+    if (hu_storeq_push(s->writer, &c))
+        return true;
+    hu_storeq_failed(s->writer, err, n);
+    return false;
 }
 
 bool hu_store_server(hu_store *s, int64_t capture_id, const hu_server_summary *sv, char *err,
                      size_t n)
 {
+    if (!claim(s, err, n))
+        return false;
     sqlite3_stmt *q = stmt(s, ST_INS_SERVER);
     if (q) {
         char ep[64];
@@ -642,13 +709,21 @@ bool hu_store_server(hu_store *s, int64_t capture_id, const hu_server_summary *s
         sqlite3_bind_int(q, 14, sv->race_risk);
         sqlite3_bind_text(q, 15, sv->advice, -1, SQLITE_TRANSIENT);
     }
-    return run(s, q, "storing a server summary", err, n);
+    bool ok = run(s, q, "storing a server summary", err, n);
+    release(s);
+    return ok;
 }
 
 bool hu_store_end(hu_store *s, int64_t capture_id, const hu_capture_end *e, int64_t *replaced,
                   char *err, size_t n)
 {
     *replaced = 0;
+    /* Every queued row goes into this commit; then no thread but this one
+     * uses the handle. */
+    bool ok = hu_storeq_finish(s->writer, err, n);
+    s->writer = NULL;
+    if (!ok)
+        goto fail;
     sqlite3_stmt *q = stmt(s, ST_UPD_CAPTURE);
     if (q) {
         sqlite3_bind_int64(q, 1, capture_id);
@@ -699,19 +774,27 @@ bool hu_store_checkpoint(hu_store *s, char *err, size_t n)
 {
     if (!s->in_tx)
         return true;
-    if (!run(s, stmt(s, ST_COMMIT), "committing", err, n)) {
+    hu_storeq_sync(s->writer);   /* what was queued goes into this commit */
+    if (!claim(s, err, n)) {
         hu_store_abort(s);
         return false;
     }
-    s->in_tx = false;
-    if (!run(s, stmt(s, ST_BEGIN), "starting a transaction", err, n))
-        return false;
-    s->in_tx = true;
-    return true;
+    bool ok = run(s, stmt(s, ST_COMMIT), "committing", err, n);
+    if (ok) {
+        s->in_tx = false;
+        ok = run(s, stmt(s, ST_BEGIN), "starting a transaction", err, n);
+        s->in_tx = ok;
+    }
+    release(s);
+    if (!ok)
+        hu_store_abort(s);
+    return ok;
 }
 
 void hu_store_abort(hu_store *s)
 {
+    hu_storeq_cancel(s->writer);   /* nothing writes during the rollback */
+    s->writer = NULL;
     if (!s->in_tx)
         return;
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -751,7 +834,7 @@ static int64_t col_opt(sqlite3_stmt *q, int i)
     return sqlite3_column_type(q, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, i);
 }
 
-hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, char *err, size_t n)
+static hu_incident_rec *load_incident(hu_store *s, int64_t id, char *err, size_t n)
 {
     sqlite3_stmt *q = stmt(s, ST_GET_INCIDENT);
     if (!q) {
@@ -884,5 +967,13 @@ hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, char *err, size
         hu_incident_rec_free(r);
         return NULL;
     }
+    return r;
+}
+
+hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, char *err, size_t n)
+{
+    hu_storeq_lock(s->writer);
+    hu_incident_rec *r = load_incident(s, id, err, n);
+    hu_storeq_unlock(s->writer);
     return r;
 }

@@ -3,8 +3,8 @@
  * schema creation and migration, a newer schema refused, idempotent
  * re-analysis (by content, not path), a writer killed halfway, a reader
  * while a writer works, query/report/show output, and the failures a user
- * meets (unwritable path, not a database, locked, disk full); and the
- * connection-row writer thread (storeq.c).
+ * meets (unwritable path, not a database, locked, disk full); the
+ * connection rows written on the store's own thread.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "hangup/store.h"
-#include "hangup/storeq.h"
 #include "testutil.h"
 
 static int hangup(const char *args, char **out, char **err)
@@ -496,70 +495,86 @@ static hu_store *begun(const char *db, int64_t *cap)
     return s;
 }
 
-/* storeq.c: rows queued from one thread, written by another, in order,
- * past the queue's bound, with the owner's own statements in between. */
-Test(storeq, rows_are_written_in_order_beside_the_owners_own_writes, .timeout = 120)
+/* A connection row from 10.0.0.1:40000 to 10.0.0.2:80. */
+static hu_conn_row conn_row(uint64_t number)
+{
+    hu_conn_row r = { .number = number, .ipver = 4, .cli_port = 40000, .srv_port = 80,
+                      .first_ts = (int64_t)number, .last_ts = (int64_t)number + 1,
+                      .packets = 3, .rtt_us = -1, .reassembly = "libnids",
+                      .idle_close_us = number % 2 ? -1 : 5, .incident = number == 8 };
+    r.cli_addr[0] = 10, r.cli_addr[3] = 1;
+    r.srv_addr[0] = 10, r.srv_addr[3] = 2;
+    return r;
+}
+
+/* Connection rows are written on the store's own thread: in order, past
+ * the queue's bound, with the caller's other writes in between (it never
+ * locks), and a checkpoint commits every row given before it. */
+Test(store, connection_rows_are_written_in_order_beside_other_writes, .timeout = 120)
 {
     char *db = fresh_db();
     char err[1024] = "";
     int64_t cap;
     hu_store *s = begun(db, &cap);
-    hu_storeq *q = hu_storeq_start(s, cap);
-    cr_assert(q);
-    enum { N = 70000 };   /* more than the queue holds: the producer waits */
+    enum { N = 70000 };   /* more than the queue holds: the caller waits */
     for (int i = 0; i < N; i++) {
-        hu_conn_row r = { .number = (uint64_t)i + 1, .ipver = 4, .cli_port = 40000,
-                          .srv_port = 80, .first_ts = i, .last_ts = i + 1, .packets = 3,
-                          .rtt_us = -1, .reassembly = "libnids", .idle_close_us = i % 2 ? 5 : -1,
-                          .incident = i == 7 };
-        r.cli_addr[0] = 10, r.cli_addr[3] = 1;
-        r.srv_addr[0] = 10, r.srv_addr[3] = 2;
-        cr_assert(hu_storeq_connection(q, &r));
+        hu_conn_row r = conn_row((uint64_t)i + 1);
+        cr_assert(hu_store_connection(s, cap, &r, err, sizeof err), "%s", err);
         if (i % 10000 == 9999) {
-            hu_storeq_sync(q);
-            hu_storeq_lock(q);
-            sqlite3_stmt *st;
-            cr_assert_eq(sqlite3_prepare_v2(hu_store_db(s), "SELECT count(*) FROM connections",
-                                            -1, &st, NULL), SQLITE_OK);
-            cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-            cr_assert_eq(sqlite3_column_int64(st, 0), i + 1, "after sync, every queued row is written");
-            sqlite3_finalize(st);
-            hu_storeq_unlock(q);
+            hu_server_summary sv = { .ipver = 4, .port = 80, .connections = (uint64_t)i,
+                                     .idle_timeout_us = -1, .idle_timeout_spread_us = -1,
+                                     .max_reuse_idle_us = -1, .rtt_us = -1, .advice = "ok" };
+            sv.addr[0] = 10, sv.addr[3] = 2;
+            cr_assert(hu_store_server(s, cap, &sv, err, sizeof err), "%s", err);
+            cr_assert(hu_store_checkpoint(s, err, sizeof err), "%s", err);
+            cr_assert_eq(scalar(db, "SELECT count(*) FROM connections"), i + 1,
+                         "a checkpoint commits every row given before it");
         }
     }
-    cr_assert(hu_storeq_finish(q, err, sizeof err), "%s", err);
     hu_capture_end e = { .packets = N, .complete = true, .link_type = "EN10MB" };
     int64_t replaced;
     cr_assert(hu_store_end(s, cap, &e, &replaced, err, sizeof err), "%s", err);
     hu_store_close(s);
     cr_assert_eq(scalar(db, "SELECT count(*) FROM connections"), N);
     cr_assert_eq(scalar(db, "SELECT count(*) FROM connections WHERE number != id"), 0,
-                 "rows in the order they were queued");
+                 "rows in the order they were given");
     cr_assert_eq(scalar(db, "SELECT count(*) FROM connections WHERE idle_close_us = 5"), N / 2);
     cr_assert_eq(scalar(db, "SELECT number FROM connections WHERE incident = 1"), 8);
     cr_assert_eq(scalar(db, "SELECT count(*) FROM connections WHERE client = '10.0.0.1:40000' "
                             "AND server = '10.0.0.2:80' AND reassembly = 'libnids'"), N);
+    cr_assert_eq(scalar(db, "SELECT count(*) FROM servers WHERE server = '10.0.0.2:80'"),
+                 N / 10000);
     rm_db(db);
 }
 
-Test(storeq, a_failed_write_is_reported_and_later_rows_are_refused, .timeout = 60)
+/* Once a connection row has failed, that failure is what every later call
+ * reports: it came first (on a full disk SQLite has rolled the transaction
+ * back by itself, so later writes fail only for want of the capture). */
+Test(store, a_failed_connection_row_is_the_cause_later_calls_report, .timeout = 60)
 {
     char *db = fresh_db();
     char err[1024] = "";
     int64_t cap;
     hu_store *s = begun(db, &cap);
-    /* A capture that does not exist: the foreign key refuses every row. */
-    hu_storeq *q = hu_storeq_start(s, cap + 1000);
-    cr_assert(q);
-    hu_conn_row r = { .number = 1, .ipver = 4, .rtt_us = -1, .reassembly = "libnids",
-                      .idle_close_us = -1 };
-    cr_assert(hu_storeq_connection(q, &r));
-    hu_storeq_sync(q);
-    cr_assert_not(hu_storeq_connection(q, &r), "refused once a write failed");
-    err[0] = '\0';
-    cr_assert_not(hu_storeq_finish(q, err, sizeof err));
+    /* A capture that does not exist: the foreign key refuses the row.
+     * Rows are accepted until the writer has met it. */
+    hu_conn_row r = conn_row(1);
+    bool accepted = true;
+    for (int i = 0; i < 1000000 && accepted; i++)
+        accepted = hu_store_connection(s, cap + 1000, &r, err, sizeof err);
+    cr_assert_not(accepted, "refused once a row failed");
     cr_assert(strstr(err, "storing a connection"), "%s", err);
-    hu_store_abort(s);
+    hu_server_summary sv = { .ipver = 4, .port = 80, .idle_timeout_us = -1, .rtt_us = -1,
+                             .idle_timeout_spread_us = -1, .max_reuse_idle_us = -1 };
+    err[0] = '\0';
+    cr_assert_not(hu_store_server(s, cap, &sv, err, sizeof err));
+    cr_assert(strstr(err, "storing a connection"), "the first cause, not its own: %s", err);
+    hu_capture_end e = { .packets = 1, .link_type = "EN10MB" };
+    int64_t replaced;
+    err[0] = '\0';
+    cr_assert_not(hu_store_end(s, cap, &e, &replaced, err, sizeof err));
+    cr_assert(strstr(err, "storing a connection"), "%s", err);
     hu_store_close(s);
+    cr_assert_eq(scalar(db, "SELECT count(*) FROM captures"), 0, "rolled back");
     rm_db(db);
 }
