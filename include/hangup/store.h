@@ -8,7 +8,8 @@
  * earlier captures intact and nothing half-written; a capture is
  * identified by a hash of its packets, and analysing it again replaces its
  * rows.  Times are integer microseconds since the epoch; the views render
- * them as ISO-8601 text.
+ * them as ISO-8601 text.  Endpoints are stored as address and port, and as
+ * the "addr:port" text users query.
  *
  * Writing a capture: hu_store_begin, then any of hu_store_incident,
  * hu_store_connection, hu_store_server and hu_store_checkpoint, then
@@ -29,11 +30,10 @@
 #include <stdint.h>
 #include <sqlite3.h>
 
-#include "hangup/flow.h"
 #include "hangup/incident.h"
 #include "hangup/servers.h"
 
-#define HU_STORE_VERSION 3          /* schema version this hangup writes */
+#define HU_STORE_VERSION 4          /* schema version this hangup writes */
 
 typedef struct hu_store hu_store;
 
@@ -80,7 +80,9 @@ typedef struct hu_conn_row {
 } hu_conn_row;
 
 /* The row for flow f. */
-void hu_conn_row_of(hu_conn_row *row, const hu_flow *f, int64_t idle_close_us, bool incident);
+struct hu_flow;
+void hu_conn_row_of(hu_conn_row *row, const struct hu_flow *f, int64_t idle_close_us,
+                    bool incident);
 /* Queue a copy of row for the writer (blocks only when a very long queue,
  * a stalled disk, has built up), or write it when there is no writer.
  * False once a row has failed. */
@@ -113,7 +115,8 @@ void hu_store_abort(hu_store *s);
 bool hu_store_checkpoint(hu_store *s, char *err, size_t errlen);
 
 /* Load stored incident `id` (timeline included); NULL with err when it
- * does not exist.  Strings the record points to stay valid until
+ * does not exist.  The record owns its strings (the file name and the
+ * timeout hint live in file_owned); they stay valid until
  * hu_incident_rec_free. */
 hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, char *err, size_t errlen);
 
