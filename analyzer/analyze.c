@@ -12,8 +12,8 @@
  *
  * With a database, each capture is stored in one transaction: its
  * incidents as they are final, the connections behind them and behind
- * each idle close as they are finished (queued for a writer thread,
- * storeq.c), its server summaries at the end.  A database error stops
+ * each idle close as they are finished (the store writes those on a
+ * thread of its own), its server summaries at the end.  A database error stops
  * storing (the transaction is rolled back, one line says why) while the
  * analysis itself goes on.
  *
@@ -28,7 +28,6 @@
 #include "hangup/report.h"
 #include "hangup/servers.h"
 #include "hangup/store.h"
-#include "hangup/storeq.h"
 #include "hangup/strbuf.h"
 
 #include <errno.h>
@@ -50,7 +49,6 @@ struct hu_analyzer {
     hu_servers *file_servers;  /* the current capture */
     hu_store *store;           /* NULL with --no-db */
     int64_t capture_id;        /* > 0 while a capture is being stored */
-    hu_storeq *storeq;         /* its connection-row writer, or NULL: rows written here */
     bool store_failed;
     hu_wcap *wcap;             /* -w, or NULL */
     /* Per source: */
@@ -99,26 +97,11 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o)
     return a;
 }
 
-/* Stop the capture's row writer, if it runs, once what it was given is
- * written; false with err if a write failed. */
-static bool storeq_stop(hu_analyzer *a, char *err, size_t n)
-{
-    bool ok = hu_storeq_finish(a->storeq, err, n);
-    a->storeq = NULL;
-    return ok;
-}
-
-/* A database error: roll the capture back, say why once, store no more. */
+/* A database error: roll the capture back, say why once, store no more.
+ * err is the store's first cause (a failed row write is reported by
+ * whatever store call comes after it). */
 static void store_fail(hu_analyzer *a, const char *err)
 {
-    char qerr[1024], ignored[1024];
-    /* If the row writer failed first, its reason is the one to give:
-     * SQLite rolls a transaction back by itself on a full disk, and what
-     * this thread tried next failed only for want of its capture's row
-     * (a foreign key).  Then nothing may write during the rollback. */
-    if (hu_storeq_failed(a->storeq, qerr, sizeof qerr))
-        err = qerr;
-    storeq_stop(a, ignored, sizeof ignored);
     hu_store_abort(a->store);
     a->capture_id = 0;
     a->store_failed = true;
@@ -133,13 +116,8 @@ static void on_incident(void *arg, hu_incident_rec *rec)
     if (!a->o.kinds || (a->o.kinds & (1u << rec->kindid)))
         hu_report_incident(a->report, rec);
     char err[1024];
-    if (a->capture_id > 0) {
-        hu_storeq_lock(a->storeq);
-        bool ok = hu_store_incident(a->store, a->capture_id, rec, err, sizeof err);
-        hu_storeq_unlock(a->storeq);
-        if (!ok)
-            store_fail(a, err);
-    }
+    if (a->capture_id > 0 && !hu_store_incident(a->store, a->capture_id, rec, err, sizeof err))
+        store_fail(a, err);
     hu_incident_rec_free(rec);
 }
 
@@ -168,12 +146,7 @@ static void on_connection(void *arg, const hu_conn *c, int64_t idle_close_us, bo
     char err[1024];
     hu_conn_row row;
     conn_row_of(&row, c, idle_close_us, incident);
-    bool ok;
-    if (a->storeq)   /* refused only after a failed write: stopping says which */
-        ok = hu_storeq_connection(a->storeq, &row) || storeq_stop(a, err, sizeof err);
-    else
-        ok = hu_store_connection(a->store, a->capture_id, &row, err, sizeof err);
-    if (!ok)
+    if (!hu_store_connection(a->store, a->capture_id, &row, err, sizeof err))
         store_fail(a, err);
 }
 
@@ -190,8 +163,6 @@ void hu_analyzer_free(hu_analyzer *a)
     if (!a)
         return;
     hu_pipeline_free(a->pl);
-    char err[1024];
-    storeq_stop(a, err, sizeof err);
     hu_servers_free(a->file_servers);
     hu_servers_free(a->servers);
     hu_store_close(a->store);
@@ -233,8 +204,6 @@ bool hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
         hu_capture_meta m = { .source = source, .kind = kind, .link_type = NULL };
         if (!hu_store_begin(a->store, &m, &a->capture_id, err, sizeof err))
             store_fail(a, err);
-        else
-            a->storeq = hu_storeq_start(a->store, a->capture_id);
     }
     return true;
 }
@@ -247,13 +216,7 @@ void hu_analyzer_frame(hu_analyzer *a, int dlt, const hu_frame *fr)
 void hu_analyzer_tick(hu_analyzer *a)
 {
     char err[1024];
-    if (a->capture_id <= 0)
-        return;
-    hu_storeq_sync(a->storeq);   /* what was queued goes into this commit */
-    hu_storeq_lock(a->storeq);
-    bool ok = hu_store_checkpoint(a->store, err, sizeof err);
-    hu_storeq_unlock(a->storeq);
-    if (!ok)
+    if (a->capture_id > 0 && !hu_store_checkpoint(a->store, err, sizeof err))
         store_fail(a, err);
 }
 
@@ -348,11 +311,6 @@ hu_file_rc hu_analyzer_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture_in
     hu_pipeline_free(a->pl);
     a->pl = NULL;
     const hu_pipeline_stats *st = &a->st;
-    {   /* every connection row is queued now: the writer finishes them */
-        char qerr[1024];
-        if (!storeq_stop(a, qerr, sizeof qerr) && a->capture_id > 0)
-            store_fail(a, qerr);
-    }
     hu_report_file_done(a->report, st->packets, st->flows.flows, st->reasm.nids_streams,
                         st->reasm.segment_flows);
     if (st->reasm.acks_checked || st->reasm.segs_checked || st->reasm.data_checked)

@@ -90,14 +90,6 @@ const char *hu_timeout_hint(int64_t wait_us)
     return NULL;
 }
 
-const char *hu_timeout_hint_named(const char *s)
-{
-    for (size_t i = 0; s && i < N_KNOWN_TIMEOUTS; i++)
-        if (strcmp(s, known_timeouts[i].name) == 0)
-            return known_timeouts[i].name;
-    return NULL;
-}
-
 void hu_incident_init(hu_incident *inc, hu_kind k, const hu_flow *f, const hu_pktsum *req)
 {
     memset(inc, 0, sizeof *inc);

@@ -7,11 +7,21 @@
  * enum-indexed table of statements prepared once and reused.  Every value
  * is bound, never spliced into SQL text.  Each capture is one
  * transaction: BEGIN IMMEDIATE at hu_store_begin, COMMIT at hu_store_end.
+ *
+ * Records become rows through column tables (storecol.h): incidents, their
+ * timelines, connections and server summaries each have one array from
+ * which their statements, binds and loads come.  Connection rows are
+ * written by a thread of the capture's own (storeq.h), started at
+ * hu_store_begin and stopped at hu_store_end or hu_store_abort; every
+ * other function here takes its lock, so callers never do.
  */
 #include "hangup/store.h"
-#include "hangup/report.h"
+#include "hangup/packet.h"
+#include "hangup/tcpprint.h"
+#include "storecol.h"
+#include "storeq.h"
 
-#include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,64 +191,417 @@ static const char *const migrations[] = {
     " i.late_response_packet, i.tries, i.spent_us / 1000.0 AS spent_ms, i.expected_bytes,"
     " i.received_bytes"
     " FROM incidents i JOIN captures c ON c.id = i.capture_id;",
+
+    /* 4: endpoints as address and port, so a stored incident is read back
+     * without parsing text.  The "addr:port" columns stay (users' queries,
+     * the views and the by-server indexes use them); old rows are filled
+     * in from them. */
+#define ADDR_OF(col) \
+    "CASE WHEN ip_version = 4 THEN substr(" col ", 1, instr(" col ", ':') - 1)" \
+    " ELSE substr(" col ", 2, instr(" col ", ']:') - 2) END"
+#define PORT_OF(col) \
+    "CAST(CASE WHEN ip_version = 4 THEN substr(" col ", instr(" col ", ':') + 1)" \
+    " ELSE substr(" col ", instr(" col ", ']:') + 2) END AS INTEGER)"
+#define ENDPOINTS(table) \
+    "ALTER TABLE " table " ADD COLUMN client_addr TEXT;" \
+    "ALTER TABLE " table " ADD COLUMN client_port INTEGER;" \
+    "ALTER TABLE " table " ADD COLUMN server_addr TEXT;" \
+    "ALTER TABLE " table " ADD COLUMN server_port INTEGER;" \
+    "UPDATE " table " SET client_addr = " ADDR_OF("client") ", client_port = " \
+    PORT_OF("client") ", server_addr = " ADDR_OF("server") ", server_port = " \
+    PORT_OF("server") ";"
+    ENDPOINTS("incidents") ENDPOINTS("connections"),
+#undef ENDPOINTS
+#undef PORT_OF
+#undef ADDR_OF
 #undef ISO
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == HU_STORE_VERSION,
                "one migration per schema version");
 
+/* ---- Column tables: how each record becomes a row and back. ---- */
+
+static bool always(const void *rec) { (void)rec; return true; }
+
+static const hu_incident_rec *inc(const void *rec) { return rec; }
+static bool is_race(const void *rec) { return inc(rec)->kindid == HU_KIND_RACE; }
+static bool is_connect_timeout(const void *rec)
+{
+    return inc(rec)->kindid == HU_KIND_CONNECT_TIMEOUT;
+}
+static bool has_fin(const void *rec) { return inc(rec)->fin.num != 0; }
+static bool has_rst(const void *rec) { return inc(rec)->rst.num != 0; }
+static bool has_abort(const void *rec) { return inc(rec)->abort[0] != '\0'; }
+static bool late_packet_known(const void *rec)
+{
+    return has_abort(rec) && inc(rec)->late_response_packet >= 0;
+}
+static bool retried(const void *rec) { return inc(rec)->retried; }
+
+static void bind_kind(sqlite3_stmt *q, int i, const void *rec)
+{
+    sqlite3_bind_text(q, i, inc(rec)->kind, -1, SQLITE_STATIC);
+}
+
+static bool load_kind(sqlite3_stmt *q, int i, void *rec)
+{
+    hu_incident_rec *r = rec;
+    const char *t = hu_storecol_text(q, i);
+    int kid = hu_kind_parse(t ? t : "");
+    r->kindid = kid < 0 ? HU_KIND_RACE : (hu_kind)kid;
+    r->kind = hu_kind_name(r->kindid);
+    return true;
+}
+
+static void bind_verdict(sqlite3_stmt *q, int i, const void *rec)
+{
+    if (is_race(rec))
+        sqlite3_bind_text(q, i, hu_verdict_name(inc(rec)->verdict), -1, SQLITE_STATIC);
+}
+
+static bool load_verdict(sqlite3_stmt *q, int i, void *rec)
+{
+    const char *t = hu_storecol_text(q, i);
+    bool stale = t && strcmp(t, hu_verdict_name(HU_VERDICT_STALE)) == 0;
+    ((hu_incident_rec *)rec)->verdict = stale ? HU_VERDICT_STALE : HU_VERDICT_CROSSED;
+    return true;
+}
+
+/* A loaded record owns its strings in one block, file_owned (which
+ * hu_incident_rec_free frees): the file name, then the timeout hint. */
+static bool own_strings(hu_incident_rec *r, const char *file, const char *hint)
+{
+    size_t fl = strlen(file) + 1, hl = hint ? strlen(hint) + 1 : 0;
+    char *b = malloc(fl + hl);
+    if (!b)
+        return false;
+    memcpy(b, file, fl);
+    if (hint)
+        memcpy(b + fl, hint, hl);
+    free(r->file_owned);
+    r->file_owned = b;
+    r->file = b;
+    r->timeout_hint = hint ? b + fl : NULL;
+    return true;
+}
+
+static void bind_file(sqlite3_stmt *q, int i, const void *rec)
+{
+    sqlite3_bind_text(q, i, inc(rec)->file, -1, SQLITE_TRANSIENT);
+}
+
+static bool load_file(sqlite3_stmt *q, int i, void *rec)
+{
+    hu_incident_rec *r = rec;
+    const char *t = hu_storecol_text(q, i);
+    return own_strings(r, t ? t : "", r->timeout_hint);
+}
+
+/* The hint is family.c's static string when the record was built, and is
+ * stored as its text; a loaded record keeps its own copy (own_strings), so
+ * the store needs no table of the hints and a reworded hint still shows. */
+static void bind_timeout_hint(sqlite3_stmt *q, int i, const void *rec)
+{
+    if (inc(rec)->timeout_hint)
+        sqlite3_bind_text(q, i, inc(rec)->timeout_hint, -1, SQLITE_STATIC);
+}
+
+static bool load_timeout_hint(sqlite3_stmt *q, int i, void *rec)
+{
+    hu_incident_rec *r = rec;
+    const char *t = hu_storecol_text(q, i);
+    return !t || own_strings(r, r->file ? r->file : "", t);
+}
+
+static void bind_method(sqlite3_stmt *q, int i, const void *rec)
+{
+    if (inc(rec)->request.http)
+        sqlite3_bind_text(q, i, inc(rec)->request.method, -1, SQLITE_TRANSIENT);
+}
+
+static bool load_method(sqlite3_stmt *q, int i, void *rec)
+{
+    hu_request *rq = &((hu_incident_rec *)rec)->request;
+    const char *t = hu_storecol_text(q, i);
+    if (t) {
+        rq->http = true;
+        snprintf(rq->method, sizeof rq->method, "%s", t);
+    }
+    return true;
+}
+
+/* Bytes of column i into buf (cap bytes); their length, 0 when they do
+ * not fit. */
+static size_t load_bytes(sqlite3_stmt *q, int i, uint8_t *buf, size_t cap)
+{
+    const void *b = sqlite3_column_blob(q, i);
+    int len = sqlite3_column_bytes(q, i);
+    size_t n = len > 0 && (size_t)len <= cap ? (size_t)len : 0;
+    if (b && n)
+        memcpy(buf, b, n);
+    return n;
+}
+
+static void bind_target(sqlite3_stmt *q, int i, const void *rec)
+{
+    const hu_request *rq = &inc(rec)->request;
+    if (rq->http)
+        sqlite3_bind_text(q, i, (const char *)rq->target, (int)rq->target_len,
+                          SQLITE_TRANSIENT);
+}
+
+static bool load_target(sqlite3_stmt *q, int i, void *rec)
+{
+    hu_request *rq = &((hu_incident_rec *)rec)->request;
+    rq->target_len = load_bytes(q, i, rq->target, sizeof rq->target);
+    return true;
+}
+
+static void bind_host(sqlite3_stmt *q, int i, const void *rec)
+{
+    const hu_request *rq = &inc(rec)->request;
+    if (rq->has_host)
+        sqlite3_bind_text(q, i, (const char *)rq->host, (int)rq->host_len, SQLITE_TRANSIENT);
+}
+
+static bool load_host(sqlite3_stmt *q, int i, void *rec)
+{
+    hu_request *rq = &((hu_incident_rec *)rec)->request;
+    if (sqlite3_column_type(q, i) != SQLITE_NULL) {
+        rq->has_host = true;
+        rq->host_len = load_bytes(q, i, rq->host, sizeof rq->host);
+    }
+    return true;
+}
+
+static void bind_reasm(sqlite3_stmt *q, int i, const void *rec)
+{
+    sqlite3_bind_text(q, i, hu_reasm_name(inc(rec)->reasm), -1, SQLITE_STATIC);
+}
+
+static bool load_reasm(sqlite3_stmt *q, int i, void *rec)
+{
+    hu_incident_rec *r = rec;
+    const char *t = hu_storecol_text(q, i);
+    r->reasm = hu_reasm_parse(t ? t : "");
+    return true;
+}
+
+/* A column's name, type and place; a custom column's functions. */
+#define COL(n, t, o) .name = n, .type = t, .off = o
+#define CUSTOM(n, f) .name = n, .type = HU_SC_CUSTOM, .bind = bind_##f, .load = load_##f
+
+#define INC(field) offsetof(hu_incident_rec, field)
+#define INC_STR(n, field) \
+    COL(n, HU_SC_STR, INC(field)), .size = sizeof ((hu_incident_rec *)0)->field
+
+static const hu_storecol incident_cols[] = {
+    { COL("capture_id", HU_SC_OWNER, 0) },
+    { COL("number", HU_SC_U64, INC(number)) },
+    { CUSTOM("kind", kind) },
+    { CUSTOM("verdict", verdict) },
+    { COL("ip_version", HU_SC_U8, INC(ipver)) },
+    { COL("client_addr", HU_SC_ADDR, INC(cli_addr)), .size = INC(ipver) },
+    { COL("client_port", HU_SC_U16, INC(cli_port)) },
+    { COL("server_addr", HU_SC_ADDR, INC(srv_addr)), .size = INC(ipver) },
+    { COL("server_port", HU_SC_U16, INC(srv_port)) },
+    { CUSTOM("file", file) },
+    { COL("fin_packet", HU_SC_U64, INC(fin.num)), .when = has_fin },
+    { COL("request_packet", HU_SC_U64, INC(req.num)) },
+    { COL("rst_packet", HU_SC_U64, INC(rst.num)), .when = has_rst },
+    { COL("fin_time", HU_SC_I64, INC(fin.ts_us)), .when = has_fin },
+    { COL("request_time", HU_SC_I64, INC(req.ts_us)) },
+    { COL("rst_time", HU_SC_I64, INC(rst.ts_us)), .when = has_rst },
+    { COL("gap_us", HU_SC_I64, INC(gap_us)), .when = is_race },
+    { COL("rtt_us", HU_SC_OPT, INC(rtt_us)) },
+    { COL("rst_ack", HU_SC_BOOL, INC(rst_ack)), .when = has_rst },
+    { CUSTOM("method", method) },
+    { CUSTOM("target", target) },
+    { COL("tls", HU_SC_BOOL, INC(request.tls)) },
+    { COL("handshake_seen", HU_SC_BOOL, INC(handshake_seen)) },
+    { COL("safe_to_retry", HU_SC_BOOL, INC(safe_to_retry)) },
+    { CUSTOM("host", host) },
+    { INC_STR("http_version", request.version) },
+    { COL("content_length", HU_SC_OPT, INC(request.content_length)) },
+    { COL("requests_before", HU_SC_OPT, INC(requests_before)) },
+    { COL("idle_us", HU_SC_OPT, INC(idle_us)) },
+    { COL("server_idle_close_us", HU_SC_OPT, INC(server_idle_close_us)) },
+    { COL("close_announced", HU_SC_BOOL, INC(close_announced)) },
+    { COL("keepalive_hint_s", HU_SC_OPT_INT, INC(keepalive_hint_s)) },
+    { INC_STR("sni", sni) },
+    { COL("retried", HU_SC_BOOL, INC(retried)) },
+    { COL("retry_delay_us", HU_SC_OPT, INC(retry_delay_us)), .when = retried },
+    { CUSTOM("reassembly", reasm) },
+    { COL("server_acked", HU_SC_BOOL, INC(server_acked)) },
+    { COL("request_complete", HU_SC_BOOL, INC(request.complete)) },
+    { COL("connection", HU_SC_U64, INC(conn_id)) },
+    { COL("wait_us", HU_SC_OPT, INC(wait_us)) },
+    { INC_STR("close", close) },
+    { CUSTOM("timeout_hint", timeout_hint) },
+    { INC_STR("abort", abort) },
+    { COL("late_response_rst", HU_SC_BOOL, INC(late_response_rst)), .when = has_abort },
+    { COL("late_response_packet", HU_SC_OPT, INC(late_response_packet)),
+      .when = late_packet_known },
+    { COL("tries", HU_SC_OPT_INT, INC(tries)), .when = is_connect_timeout },
+    { COL("spent_us", HU_SC_OPT, INC(spent_us)) },
+    { COL("expected_bytes", HU_SC_OPT, INC(expected_bytes)) },
+    { COL("received_bytes", HU_SC_OPT, INC(received_bytes)) },
+    { COL("client", HU_SC_ENDPOINT, 0) },
+    { COL("server", HU_SC_ENDPOINT, 0) },
+};
+
+/* One timeline entry (hu_tl_entry). */
+static const hu_tl_entry *tle(const void *rec) { return rec; }
+
+static void bind_sender(sqlite3_stmt *q, int i, const void *rec)
+{
+    sqlite3_bind_text(q, i, tle(rec)->from_client ? "client" : "server", -1, SQLITE_STATIC);
+}
+
+static bool load_sender(sqlite3_stmt *q, int i, void *rec)
+{
+    const char *t = hu_storecol_text(q, i);
+    ((hu_tl_entry *)rec)->from_client = t && strcmp(t, "client") == 0;
+    return true;
+}
+
+/* tcpdump's flag letters, as the timeline's lines print them. */
+static void bind_flags(sqlite3_stmt *q, int i, const void *rec)
+{
+    char b[9];
+    size_t k = hu_tcpprint_flags(tle(rec)->flags, b);
+    sqlite3_bind_text(q, i, b, (int)k, SQLITE_TRANSIENT);
+}
+
+static void bind_line(sqlite3_stmt *q, int i, const void *rec)
+{
+    sqlite3_bind_text(q, i, tle(rec)->line, -1, SQLITE_STATIC);
+}
+
+static bool load_line(sqlite3_stmt *q, int i, void *rec)
+{
+    const char *t = hu_storecol_text(q, i);
+    return (((hu_tl_entry *)rec)->line = strdup(t ? t : "")) != NULL;
+}
+
+static void bind_note(sqlite3_stmt *q, int i, const void *rec)
+{
+    if (tle(rec)->note)
+        sqlite3_bind_text(q, i, tle(rec)->note, -1, SQLITE_STATIC);
+}
+
+static bool load_note(sqlite3_stmt *q, int i, void *rec)
+{
+    const char *t = hu_storecol_text(q, i);
+    return !t || (((hu_tl_entry *)rec)->note = strdup(t)) != NULL;
+}
+
+#define TL(field) offsetof(hu_tl_entry, field)
+
+static const hu_storecol packet_cols[] = {
+    { COL("incident_id", HU_SC_OWNER, 0) },
+    { COL("idx", HU_SC_POS, 0) },
+    { COL("packet", HU_SC_U64, TL(num)) },
+    { COL("time", HU_SC_I64, TL(ts_us)) },
+    { CUSTOM("sender", sender) },
+    /* not read back: the line shows them */
+    { .name = "flags", .type = HU_SC_CUSTOM, .bind = bind_flags },
+    { COL("seq", HU_SC_U32, TL(seq)) },
+    { COL("ack", HU_SC_U32, TL(ack)) },
+    { COL("length", HU_SC_U32, TL(len)) },
+    { COL("omitted_before", HU_SC_U64, TL(omitted_before)) },
+    { CUSTOM("line", line) },
+    { CUSTOM("note", note) },
+};
+
+#define CONN(field) offsetof(hu_conn_row, field)
+
+static const hu_storecol connection_cols[] = {
+    { COL("capture_id", HU_SC_OWNER, 0) },
+    { COL("number", HU_SC_U64, CONN(number)) },
+    { COL("ip_version", HU_SC_U8, CONN(ipver)) },
+    { COL("client_addr", HU_SC_ADDR, CONN(cli_addr)), .size = CONN(ipver) },
+    { COL("client_port", HU_SC_U16, CONN(cli_port)) },
+    { COL("server_addr", HU_SC_ADDR, CONN(srv_addr)), .size = CONN(ipver) },
+    { COL("server_port", HU_SC_U16, CONN(srv_port)) },
+    { COL("first_time", HU_SC_I64, CONN(first_ts)) },
+    { COL("last_time", HU_SC_I64, CONN(last_ts)) },
+    { COL("packets", HU_SC_U64, CONN(packets)) },
+    { COL("handshake_seen", HU_SC_BOOL, CONN(handshake_seen)) },
+    { COL("rtt_us", HU_SC_OPT, CONN(rtt_us)) },
+    { COL("reassembly", HU_SC_CSTR, CONN(reassembly)) },
+    { COL("idle_close_us", HU_SC_OPT, CONN(idle_close_us)) },
+    { COL("incident", HU_SC_BOOL, CONN(incident)) },
+    { COL("client", HU_SC_ENDPOINT, 0) },
+    { COL("server", HU_SC_ENDPOINT, 0) },
+};
+
+#define SRV(field) offsetof(hu_server_summary, field)
+
+static const hu_storecol server_cols[] = {
+    { COL("capture_id", HU_SC_OWNER, 0) },
+    { COL("ip_version", HU_SC_U8, SRV(ipver)) },
+    { COL("connections", HU_SC_U64, SRV(connections)) },
+    { COL("requests", HU_SC_U64, SRV(requests)) },
+    { COL("idle_closes", HU_SC_U64, SRV(idle_closes)) },
+    { COL("incidents", HU_SC_U64, SRV(incidents)) },
+    { COL("crossed", HU_SC_U64, SRV(crossed)) },
+    { COL("stale", HU_SC_U64, SRV(stale)) },
+    { COL("idle_timeout_us", HU_SC_OPT, SRV(idle_timeout_us)) },
+    { COL("idle_timeout_spread_us", HU_SC_OPT, SRV(idle_timeout_spread_us)) },
+    { COL("max_reuse_idle_us", HU_SC_OPT, SRV(max_reuse_idle_us)) },
+    { COL("rtt_us", HU_SC_OPT, SRV(rtt_us)) },
+    { COL("race_risk", HU_SC_BOOL, SRV(race_risk)) },
+    { COL("advice", HU_SC_STR, SRV(advice)), .size = sizeof ((hu_server_summary *)0)->advice,
+      .when = always },
+    /* the servers table keeps only the endpoint's text */
+    { COL("server_addr", HU_SC_ADDR, SRV(addr)), .size = SRV(ipver), .param_only = true },
+    { COL("server_port", HU_SC_U16, SRV(port)), .param_only = true },
+    { COL("server", HU_SC_ENDPOINT, 0) },
+};
+
+static const hu_storecol_table incidents = HU_STORECOL_TABLE("incidents", incident_cols);
+static const hu_storecol_table incident_packets =
+    HU_STORECOL_TABLE("incident_packets", packet_cols);
+static const hu_storecol_table connections = HU_STORECOL_TABLE("connections", connection_cols);
+static const hu_storecol_table servers = HU_STORECOL_TABLE("servers", server_cols);
+
+/* ---- Statements, prepared once and reused. ---- */
+
 enum {
-    ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+    ST_BEGIN, ST_COMMIT,
     ST_INS_CAPTURE, ST_UPD_CAPTURE, ST_FIND_HASH, ST_DEL_CAPTURE,
     ST_INS_INCIDENT, ST_INS_PACKET, ST_INS_CONN, ST_INS_SERVER,
     ST_GET_INCIDENT, ST_GET_PACKETS,
     ST_COUNT
 };
 
+/* Statements written out; the others are generated (stmt_gen). */
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
-    [ST_ROLLBACK] = "ROLLBACK",
     [ST_INS_CAPTURE] = "INSERT INTO captures (source, kind, link_type, analyzer_version, "
-                       "analyzed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    [ST_UPD_CAPTURE] = "UPDATE captures SET content_hash = ?2, first_time = ?3, last_time = ?4, "
-                       "packets = ?5, complete = ?6, link_type = ?7 WHERE id = ?1",
-    [ST_FIND_HASH] = "SELECT id FROM captures WHERE content_hash = ?1 AND id <> ?2",
-    [ST_DEL_CAPTURE] = "DELETE FROM captures WHERE id = ?1",
-    [ST_INS_INCIDENT] =
-        "INSERT INTO incidents (capture_id, number, kind, verdict, client, server, ip_version, "
-        "file, fin_packet, request_packet, rst_packet, fin_time, request_time, rst_time, gap_us, "
-        "rtt_us, rst_ack, method, target, tls, handshake_seen, safe_to_retry, host, "
-        "http_version, content_length, requests_before, idle_us, server_idle_close_us, "
-        "close_announced, keepalive_hint_s, sni, retried, retry_delay_us, reassembly, "
-        "server_acked, request_complete, connection, wait_us, close, timeout_hint, abort, "
-        "late_response_rst, late_response_packet, tries, spent_us, expected_bytes, "
-        "received_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-        "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, "
-        "?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, "
-        "?43, ?44, ?45, ?46, ?47)",
-    [ST_INS_PACKET] = "INSERT INTO incident_packets (incident_id, idx, packet, time, sender, "
-                      "flags, seq, ack, length, omitted_before, line, note) VALUES (?1, ?2, ?3, "
-                      "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    [ST_INS_CONN] = "INSERT INTO connections (capture_id, number, client, server, ip_version, "
-                    "first_time, last_time, packets, handshake_seen, rtt_us, reassembly, "
-                    "idle_close_us, incident) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-                    "?11, ?12, ?13)",
-    [ST_INS_SERVER] = "INSERT INTO servers (capture_id, server, ip_version, connections, "
-                      "requests, idle_closes, incidents, crossed, stale, idle_timeout_us, "
-                      "idle_timeout_spread_us, max_reuse_idle_us, rtt_us, race_risk, advice) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    [ST_GET_INCIDENT] =
-        "SELECT number, kind, verdict, client, server, ip_version, file, fin_packet, "
-        "request_packet, rst_packet, fin_time, request_time, rst_time, gap_us, rtt_us, rst_ack, "
-        "method, target, tls, handshake_seen, safe_to_retry, host, http_version, "
-        "content_length, requests_before, idle_us, server_idle_close_us, close_announced, "
-        "keepalive_hint_s, sni, retried, retry_delay_us, reassembly, server_acked, "
-        "request_complete, connection, kind, wait_us, close, timeout_hint, abort, "
-        "late_response_rst, late_response_packet, tries, spent_us, expected_bytes, "
-        "received_bytes FROM incidents WHERE id = ?1",
-    [ST_GET_PACKETS] = "SELECT packet, time, sender, flags, seq, ack, length, omitted_before, "
-                       "line, note FROM incident_packets WHERE incident_id = ?1 ORDER BY idx",
+                       "analyzed_at) VALUES (:source, :kind, :link_type, :version, :now)",
+    [ST_UPD_CAPTURE] = "UPDATE captures SET content_hash = :hash, first_time = :first, "
+                       "last_time = :last, packets = :packets, complete = :complete, "
+                       "link_type = :link_type WHERE id = :id",
+    [ST_FIND_HASH] = "SELECT id FROM captures WHERE content_hash = :hash AND id <> :id",
+    [ST_DEL_CAPTURE] = "DELETE FROM captures WHERE id = :id",
+};
+
+/* Statements generated from a column table: its INSERT, or with `where`
+ * its SELECT. */
+static const struct {
+    const hu_storecol_table *table;
+    const char *where;
+} stmt_gen[ST_COUNT] = {
+    [ST_INS_INCIDENT] = { &incidents, NULL },
+    [ST_INS_PACKET] = { &incident_packets, NULL },
+    [ST_INS_CONN] = { &connections, NULL },
+    [ST_INS_SERVER] = { &servers, NULL },
+    [ST_GET_INCIDENT] = { &incidents, "id = :id" },
+    [ST_GET_PACKETS] = { &incident_packets, "incident_id = :id ORDER BY idx" },
 };
 
 struct hu_store {
@@ -248,6 +611,9 @@ struct hu_store {
     bool in_tx;
     int version;
     sqlite3_stmt *st[ST_COUNT];
+    /* The open capture's connection-row writer, or NULL (rows written
+     * directly).  While it runs, every use of db and st holds its lock. */
+    hu_storeq *writer;
 };
 
 sqlite3 *hu_store_db(hu_store *s) { return s->db; }
@@ -283,10 +649,31 @@ static void db_err(const hu_store *s, const char *doing, char *err, size_t n)
     snprintf(err, n, "database %s: %s: %s%s", s->path, doing, sqlite3_errmsg(s->db), hint);
 }
 
+/* Prepare statement id, from its text or generated from its table. */
+static sqlite3_stmt *prepare(hu_store *s, int id)
+{
+    const hu_storecol_table *t = stmt_gen[id].table;
+    const char *where = stmt_gen[id].where;
+    char *gen = NULL;
+    if (t && !(gen = where ? hu_storecol_select_sql(t, where) : hu_storecol_insert_sql(t)))
+        return NULL;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v3(s->db, gen ? gen : stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &q,
+                           NULL) != SQLITE_OK)
+        q = NULL;
+    free(gen);
+    /* A table whose SQL numbers its parameters otherwise fails every insert. */
+    if (q && t && !where && !hu_storecol_check(q, t)) {
+        sqlite3_finalize(q);
+        q = NULL;
+    }
+    return q;
+}
+
+/* Statement id, reset with no bindings; NULL when it cannot be prepared. */
 static sqlite3_stmt *stmt(hu_store *s, int id)
 {
-    if (!s->st[id] && sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                         &s->st[id], NULL) != SQLITE_OK)
+    if (!s->st[id] && !(s->st[id] = prepare(s, id)))
         return NULL;
     sqlite3_reset(s->st[id]);
     sqlite3_clear_bindings(s->st[id]);
@@ -408,8 +795,7 @@ void hu_store_close(hu_store *s)
 {
     if (!s)
         return;
-    if (s->in_tx)
-        hu_store_abort(s);
+    hu_store_abort(s);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
@@ -440,6 +826,57 @@ static bool run(hu_store *s, sqlite3_stmt *q, const char *doing, char *err, size
     return true;
 }
 
+
+static int param(sqlite3_stmt *q, const char *name)
+{
+    return sqlite3_bind_parameter_index(q, name);
+}
+
+/* ---- The connection-row writer (storeq.c) behind the store's API. ---- */
+
+/* A connection row as queued for the writer. */
+typedef struct queued_conn {
+    int64_t capture_id;
+    hu_conn_row row;
+} queued_conn;
+
+static bool insert_connection(hu_store *s, int64_t capture_id, const hu_conn_row *row,
+                              char *err, size_t n)
+{
+    sqlite3_stmt *q = stmt(s, ST_INS_CONN);
+    if (q)
+        hu_storecol_bind(q, &connections, row, capture_id, 0);
+    return run(s, q, "storing a connection", err, n);
+}
+
+/* hu_storeq_write_fn: on the writer thread, holding its lock. */
+static bool write_queued(void *arg, const void *row, char *err, size_t n)
+{
+    const queued_conn *c = row;
+    return insert_connection(arg, c->capture_id, &c->row, err, n);
+}
+
+/* Exclusive use of the handle for one of the owner's own writes.  False,
+ * with the writer's reason in err, once one of its rows failed: that
+ * failure came first, and what the owner would write next could only fail
+ * for want of it (SQLite rolls a transaction back by itself on a full
+ * disk; the capture's row goes with it). */
+static bool claim(hu_store *s, char *err, size_t n)
+{
+    hu_storeq_lock(s->writer);
+    if (!hu_storeq_failed(s->writer, err, n))
+        return true;
+    hu_storeq_unlock(s->writer);
+    return false;
+}
+
+static void release(hu_store *s)
+{
+    hu_storeq_unlock(s->writer);
+}
+
+/* ---- Writing a capture. ---- */
+
 bool hu_store_begin(hu_store *s, const hu_capture_meta *m, int64_t *capture_id, char *err,
                     size_t n)
 {
@@ -448,232 +885,132 @@ bool hu_store_begin(hu_store *s, const hu_capture_meta *m, int64_t *capture_id, 
     s->in_tx = true;
     sqlite3_stmt *q = stmt(s, ST_INS_CAPTURE);
     if (q) {
-        sqlite3_bind_text(q, 1, m->source, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(q, 2, m->kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, m->link_type, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(q, 4, HANGUP_VERSION, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 5, now_us());
+        sqlite3_bind_text(q, param(q, ":source"), m->source, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, param(q, ":kind"), m->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, param(q, ":link_type"), m->link_type, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, param(q, ":version"), HANGUP_VERSION, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, param(q, ":now"), now_us());
     }
     if (!run(s, q, "recording the capture", err, n)) {
         hu_store_abort(s);
         return false;
     }
     *capture_id = sqlite3_last_insert_rowid(s->db);
+    s->writer = hu_storeq_start(sizeof(queued_conn), write_queued, s);
     return true;
 }
 
-static void bind_opt_int(sqlite3_stmt *q, int i, int64_t v, bool present)
-{
-    if (present)
-        sqlite3_bind_int64(q, i, v);
-    else
-        sqlite3_bind_null(q, i);
-}
-
-static void flags_str(uint8_t fl, char *b)
-{
-    static const struct { uint8_t bit; char c; } t[] = {
-        { HU_TH_FIN, 'F' }, { HU_TH_SYN, 'S' }, { HU_TH_RST, 'R' }, { HU_TH_PUSH, 'P' },
-        { HU_TH_ACK, '.' }, { HU_TH_URG, 'U' }, { HU_TH_ECE, 'E' }, { HU_TH_CWR, 'W' },
-    };
-    int k = 0;
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (fl & t[i].bit)
-            b[k++] = t[i].c;
-    b[k] = '\0';
-}
-
-bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r, char *err,
-                       size_t n)
+static bool insert_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r,
+                            char *err, size_t n)
 {
     sqlite3_stmt *q = stmt(s, ST_INS_INCIDENT);
-    if (q) {
-        char cli[64], srv[64];
-        hu_endpoint_str(cli, sizeof cli, r->ipver, r->cli_addr, r->cli_port);
-        hu_endpoint_str(srv, sizeof srv, r->ipver, r->srv_addr, r->srv_port);
-        const hu_request *rq = &r->request;
-        bool race = r->kindid == HU_KIND_RACE;
-        sqlite3_bind_int64(q, 1, capture_id);
-        sqlite3_bind_int64(q, 2, (int64_t)r->number);
-        sqlite3_bind_text(q, 3, r->kind, -1, SQLITE_STATIC);
-        if (race)
-            sqlite3_bind_text(q, 4, hu_verdict_name(r->verdict), -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 5, cli, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(q, 6, srv, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(q, 7, r->ipver);
-        sqlite3_bind_text(q, 8, r->file, -1, SQLITE_TRANSIENT);
-        bind_opt_int(q, 9, (int64_t)r->fin.num, r->fin.num != 0);
-        sqlite3_bind_int64(q, 10, (int64_t)r->req.num);
-        bind_opt_int(q, 11, (int64_t)r->rst.num, r->rst.num != 0);
-        bind_opt_int(q, 12, r->fin.ts_us, r->fin.num != 0);
-        sqlite3_bind_int64(q, 13, r->req.ts_us);
-        bind_opt_int(q, 14, r->rst.ts_us, r->rst.num != 0);
-        bind_opt_int(q, 15, r->gap_us, race);
-        bind_opt_int(q, 16, r->rtt_us, r->rtt_us >= 0);
-        bind_opt_int(q, 17, r->rst_ack, r->rst.num != 0);
-        if (rq->http) {
-            sqlite3_bind_text(q, 18, rq->method, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(q, 19, (const char *)rq->target, (int)rq->target_len,
-                              SQLITE_TRANSIENT);
-        }
-        sqlite3_bind_int(q, 20, rq->tls);
-        sqlite3_bind_int(q, 21, r->handshake_seen);
-        sqlite3_bind_int(q, 22, r->safe_to_retry);
-        if (rq->has_host)
-            sqlite3_bind_text(q, 23, (const char *)rq->host, (int)rq->host_len, SQLITE_TRANSIENT);
-        if (rq->version[0])
-            sqlite3_bind_text(q, 24, rq->version, -1, SQLITE_TRANSIENT);
-        bind_opt_int(q, 25, rq->content_length, rq->content_length >= 0);
-        bind_opt_int(q, 26, r->requests_before, r->requests_before >= 0);
-        bind_opt_int(q, 27, r->idle_us, r->idle_us >= 0);
-        bind_opt_int(q, 28, r->server_idle_close_us, r->server_idle_close_us >= 0);
-        sqlite3_bind_int(q, 29, r->close_announced);
-        bind_opt_int(q, 30, r->keepalive_hint_s, r->keepalive_hint_s >= 0);
-        if (r->sni[0])
-            sqlite3_bind_text(q, 31, r->sni, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(q, 32, r->retried);
-        bind_opt_int(q, 33, r->retry_delay_us, r->retried);
-        sqlite3_bind_text(q, 34, hu_reasm_name(r->reasm), -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 35, r->server_acked);
-        sqlite3_bind_int(q, 36, rq->complete);
-        sqlite3_bind_int64(q, 37, (int64_t)r->conn_id);
-        bind_opt_int(q, 38, r->wait_us, r->wait_us >= 0);
-        if (r->close[0])
-            sqlite3_bind_text(q, 39, r->close, -1, SQLITE_TRANSIENT);
-        if (r->timeout_hint)
-            sqlite3_bind_text(q, 40, r->timeout_hint, -1, SQLITE_STATIC);
-        if (r->abort[0]) {
-            sqlite3_bind_text(q, 41, r->abort, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int(q, 42, r->late_response_rst);
-            bind_opt_int(q, 43, r->late_response_packet, r->late_response_packet >= 0);
-        }
-        bind_opt_int(q, 44, r->tries, r->kindid == HU_KIND_CONNECT_TIMEOUT);
-        bind_opt_int(q, 45, r->spent_us, r->spent_us >= 0);
-        bind_opt_int(q, 46, r->expected_bytes, r->expected_bytes >= 0);
-        bind_opt_int(q, 47, r->received_bytes, r->received_bytes >= 0);
-    }
+    if (q)
+        hu_storecol_bind(q, &incidents, r, capture_id, 0);
     if (!run(s, q, "storing an incident", err, n))
         return false;
     int64_t id = sqlite3_last_insert_rowid(s->db);
     for (size_t i = 0; i < r->ntimeline; i++) {
-        const hu_tl_entry *t = &r->timeline[i];
         q = stmt(s, ST_INS_PACKET);
-        if (q) {
-            char fl[9];
-            flags_str(t->flags, fl);
-            sqlite3_bind_int64(q, 1, id);
-            sqlite3_bind_int64(q, 2, (int64_t)i);
-            sqlite3_bind_int64(q, 3, (int64_t)t->num);
-            sqlite3_bind_int64(q, 4, t->ts_us);
-            sqlite3_bind_text(q, 5, t->from_client ? "client" : "server", -1, SQLITE_STATIC);
-            sqlite3_bind_text(q, 6, fl, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(q, 7, t->seq);
-            sqlite3_bind_int64(q, 8, t->ack);
-            sqlite3_bind_int64(q, 9, t->len);
-            sqlite3_bind_int64(q, 10, (int64_t)t->omitted_before);
-            sqlite3_bind_text(q, 11, t->line, -1, SQLITE_STATIC);
-            if (t->note)
-                sqlite3_bind_text(q, 12, t->note, -1, SQLITE_STATIC);
-        }
+        if (q)
+            hu_storecol_bind(q, &incident_packets, &r->timeline[i], id, (int64_t)i);
         if (!run(s, q, "storing an incident's timeline", err, n))
             return false;
     }
     return true;
 }
 
-bool hu_store_connection(hu_store *s, int64_t capture_id, const hu_conn_row *r, char *err,
+bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r, char *err,
+                       size_t n)
+{
+    if (!claim(s, err, n))
+        return false;
+    bool ok = insert_incident(s, capture_id, r, err, n);
+    release(s);
+    return ok;
+}
+
+bool hu_store_connection(hu_store *s, int64_t capture_id, const hu_conn_row *row, char *err,
                          size_t n)
 {
-    sqlite3_stmt *q = stmt(s, ST_INS_CONN);
-    char cli[64], srv[64];   /* bound SQLITE_STATIC: alive until run() resets q */
-    if (q) {
-        hu_endpoint_str(cli, sizeof cli, r->ipver, r->cli_addr, r->cli_port);
-        hu_endpoint_str(srv, sizeof srv, r->ipver, r->srv_addr, r->srv_port);
-        sqlite3_bind_int64(q, 1, capture_id);
-        sqlite3_bind_int64(q, 2, (int64_t)r->number);
-        sqlite3_bind_text(q, 3, cli, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 4, srv, -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 5, r->ipver);
-        sqlite3_bind_int64(q, 6, r->first_ts);
-        sqlite3_bind_int64(q, 7, r->last_ts);
-        sqlite3_bind_int64(q, 8, (int64_t)r->packets);
-        sqlite3_bind_int(q, 9, r->handshake_seen);
-        bind_opt_int(q, 10, r->rtt_us, r->rtt_us >= 0);
-        sqlite3_bind_text(q, 11, r->reassembly, -1, SQLITE_STATIC);
-        bind_opt_int(q, 12, r->idle_close_us, r->idle_close_us >= 0);
-        sqlite3_bind_int(q, 13, r->incident);
-    }
-    return run(s, q, "storing a connection", err, n);
+    if (!s->writer)
+        return insert_connection(s, capture_id, row, err, n);
+    queued_conn c = { .capture_id = capture_id, .row = *row };
+    if (hu_storeq_push(s->writer, &c))
+        return true;
+    hu_storeq_failed(s->writer, err, n);
+    return false;
 }
 
 bool hu_store_server(hu_store *s, int64_t capture_id, const hu_server_summary *sv, char *err,
                      size_t n)
 {
+    if (!claim(s, err, n))
+        return false;
     sqlite3_stmt *q = stmt(s, ST_INS_SERVER);
-    if (q) {
-        char ep[64];
-        hu_endpoint_str(ep, sizeof ep, sv->ipver, sv->addr, sv->port);
-        sqlite3_bind_int64(q, 1, capture_id);
-        sqlite3_bind_text(q, 2, ep, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(q, 3, sv->ipver);
-        sqlite3_bind_int64(q, 4, (int64_t)sv->connections);
-        sqlite3_bind_int64(q, 5, (int64_t)sv->requests);
-        sqlite3_bind_int64(q, 6, (int64_t)sv->idle_closes);
-        sqlite3_bind_int64(q, 7, (int64_t)sv->incidents);
-        sqlite3_bind_int64(q, 8, (int64_t)sv->crossed);
-        sqlite3_bind_int64(q, 9, (int64_t)sv->stale);
-        bind_opt_int(q, 10, sv->idle_timeout_us, sv->idle_timeout_us >= 0);
-        bind_opt_int(q, 11, sv->idle_timeout_spread_us, sv->idle_timeout_spread_us >= 0);
-        bind_opt_int(q, 12, sv->max_reuse_idle_us, sv->max_reuse_idle_us >= 0);
-        bind_opt_int(q, 13, sv->rtt_us, sv->rtt_us >= 0);
-        sqlite3_bind_int(q, 14, sv->race_risk);
-        sqlite3_bind_text(q, 15, sv->advice, -1, SQLITE_TRANSIENT);
+    if (q)
+        hu_storecol_bind(q, &servers, sv, capture_id, 0);
+    bool ok = run(s, q, "storing a server summary", err, n);
+    release(s);
+    return ok;
+}
+
+/* Delete every earlier capture with the same content hash as capture_id
+ * (*replaced = the last one's id). */
+static bool replace_earlier(hu_store *s, int64_t capture_id, const char *hash,
+                            int64_t *replaced, char *err, size_t n)
+{
+    for (;;) {
+        sqlite3_stmt *q = stmt(s, ST_FIND_HASH);
+        if (!q) {
+            db_err(s, "looking for an earlier analysis", err, n);
+            return false;
+        }
+        sqlite3_bind_text(q, param(q, ":hash"), hash, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, param(q, ":id"), capture_id);
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_DONE)
+            return true;
+        if (rc != SQLITE_ROW) {
+            db_err(s, "looking for an earlier analysis", err, n);
+            return false;
+        }
+        int64_t old = sqlite3_column_int64(q, 0);   /* the one column selected */
+        sqlite3_reset(q);
+        sqlite3_stmt *d = stmt(s, ST_DEL_CAPTURE);
+        if (d)
+            sqlite3_bind_int64(d, param(d, ":id"), old);
+        if (!run(s, d, "replacing the earlier analysis", err, n))
+            return false;
+        *replaced = old;
     }
-    return run(s, q, "storing a server summary", err, n);
 }
 
 bool hu_store_end(hu_store *s, int64_t capture_id, const hu_capture_end *e, int64_t *replaced,
                   char *err, size_t n)
 {
     *replaced = 0;
+    /* Every queued row goes into this commit; then no thread but this one
+     * uses the handle. */
+    bool ok = hu_storeq_finish(s->writer, err, n);
+    s->writer = NULL;
+    if (!ok)
+        goto fail;
     sqlite3_stmt *q = stmt(s, ST_UPD_CAPTURE);
     if (q) {
-        sqlite3_bind_int64(q, 1, capture_id);
-        sqlite3_bind_text(q, 2, e->content_hash, -1, SQLITE_TRANSIENT);
-        bind_opt_int(q, 3, e->first_us, e->packets > 0);
-        bind_opt_int(q, 4, e->last_us, e->packets > 0);
-        sqlite3_bind_int64(q, 5, (int64_t)e->packets);
-        sqlite3_bind_int(q, 6, e->complete);
-        sqlite3_bind_text(q, 7, e->link_type, -1, SQLITE_TRANSIENT);
-    }
-    if (!run(s, q, "finishing the capture", err, n))
-        goto fail;
-    /* The same packets analysed before: the new rows replace the old. */
-    for (;;) {
-        q = stmt(s, ST_FIND_HASH);
-        if (!q) {
-            db_err(s, "looking for an earlier analysis", err, n);
-            goto fail;
+        bool known = e->packets > 0;
+        sqlite3_bind_int64(q, param(q, ":id"), capture_id);
+        sqlite3_bind_text(q, param(q, ":hash"), e->content_hash, -1, SQLITE_TRANSIENT);
+        if (known) {
+            sqlite3_bind_int64(q, param(q, ":first"), e->first_us);
+            sqlite3_bind_int64(q, param(q, ":last"), e->last_us);
         }
-        sqlite3_bind_text(q, 1, e->content_hash, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(q, 2, capture_id);
-        int rc = sqlite3_step(q);
-        if (rc == SQLITE_DONE)
-            break;
-        if (rc != SQLITE_ROW) {
-            db_err(s, "looking for an earlier analysis", err, n);
-            goto fail;
-        }
-        int64_t old = sqlite3_column_int64(q, 0);
-        sqlite3_reset(q);
-        sqlite3_stmt *d = stmt(s, ST_DEL_CAPTURE);
-        if (d)
-            sqlite3_bind_int64(d, 1, old);
-        if (!run(s, d, "replacing the earlier analysis", err, n))
-            goto fail;
-        *replaced = old;
+        sqlite3_bind_int64(q, param(q, ":packets"), (int64_t)e->packets);
+        sqlite3_bind_int(q, param(q, ":complete"), e->complete);
+        sqlite3_bind_text(q, param(q, ":link_type"), e->link_type, -1, SQLITE_TRANSIENT);
     }
-    if (!run(s, stmt(s, ST_COMMIT), "committing", err, n))
+    if (!run(s, q, "finishing the capture", err, n) ||
+        !replace_earlier(s, capture_id, e->content_hash, replaced, err, n) ||
+        !run(s, stmt(s, ST_COMMIT), "committing", err, n))
         goto fail;
     s->in_tx = false;
     return true;
@@ -686,66 +1023,76 @@ bool hu_store_checkpoint(hu_store *s, char *err, size_t n)
 {
     if (!s->in_tx)
         return true;
-    if (!run(s, stmt(s, ST_COMMIT), "committing", err, n)) {
+    hu_storeq_sync(s->writer);   /* what was queued goes into this commit */
+    if (!claim(s, err, n)) {
         hu_store_abort(s);
         return false;
     }
-    s->in_tx = false;
-    if (!run(s, stmt(s, ST_BEGIN), "starting a transaction", err, n))
-        return false;
-    s->in_tx = true;
-    return true;
+    bool ok = run(s, stmt(s, ST_COMMIT), "committing", err, n);
+    if (ok) {
+        s->in_tx = false;
+        ok = run(s, stmt(s, ST_BEGIN), "starting a transaction", err, n);
+        s->in_tx = ok;
+    }
+    release(s);
+    if (!ok)
+        hu_store_abort(s);
+    return ok;
 }
 
 void hu_store_abort(hu_store *s)
 {
+    hu_storeq_cancel(s->writer);   /* nothing writes during the rollback */
+    s->writer = NULL;
     if (!s->in_tx)
         return;
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->in_tx = false;
 }
 
-/* Parse "ip:port" / "[ip6]:port" back into address and port. */
-static bool parse_endpoint(const char *ep, uint8_t ipver, uint8_t *addr, uint16_t *port)
+/* ---- Reading an incident back. ---- */
+
+static bool load_timeline(hu_store *s, int64_t id, hu_incident_rec *r, char *err, size_t n)
 {
-    char host[64];
-    const char *colon = strrchr(ep, ':');
-    if (!colon)
+    sqlite3_stmt *q = stmt(s, ST_GET_PACKETS);
+    if (!q) {
+        db_err(s, "reading an incident's timeline", err, n);
         return false;
-    const char *h = ep;
-    size_t hl = (size_t)(colon - ep);
-    if (ipver == 6 && hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-        h++;
-        hl -= 2;
     }
-    if (hl >= sizeof host)
-        return false;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    *port = (uint16_t)strtoul(colon + 1, NULL, 10);
-    memset(addr, 0, 16);
-    return inet_pton(ipver == 4 ? AF_INET : AF_INET6, host, addr) == 1;
+    sqlite3_bind_int64(q, param(q, ":id"), id);
+    size_t cap = 0;
+    bool ok = true;
+    int rc;
+    while (ok && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (r->ntimeline == cap) {
+            cap = cap ? cap * 2 : 16;
+            hu_tl_entry *nt = realloc(r->timeline, cap * sizeof *nt);
+            if (!nt) {
+                ok = false;
+                break;
+            }
+            r->timeline = nt;
+        }
+        hu_tl_entry *t = &r->timeline[r->ntimeline++];
+        memset(t, 0, sizeof *t);
+        ok = hu_storecol_load(q, &incident_packets, t);
+    }
+    sqlite3_reset(q);
+    if (!ok)
+        snprintf(err, n, "database %s: reading an incident's timeline: out of memory", s->path);
+    else if (rc != SQLITE_DONE)
+        db_err(s, "reading an incident's timeline", err, n);
+    return ok && rc == SQLITE_DONE;
 }
 
-static const char *col_text(sqlite3_stmt *q, int i)
-{
-    const unsigned char *t = sqlite3_column_text(q, i);
-    return t ? (const char *)t : NULL;
-}
-
-static int64_t col_opt(sqlite3_stmt *q, int i)
-{
-    return sqlite3_column_type(q, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, i);
-}
-
-hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, char *err, size_t n)
+static hu_incident_rec *load_incident(hu_store *s, int64_t id, char *err, size_t n)
 {
     sqlite3_stmt *q = stmt(s, ST_GET_INCIDENT);
     if (!q) {
         db_err(s, "reading incidents", err, n);
         return NULL;
     }
-    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int64(q, param(q, ":id"), id);
     int rc = sqlite3_step(q);
     if (rc != SQLITE_ROW) {
         if (rc == SQLITE_DONE)
@@ -757,118 +1104,24 @@ hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, char *err, size
         return NULL;
     }
     hu_incident_rec *r = calloc(1, sizeof *r);
-    if (!r) {
-        sqlite3_reset(q);
+    bool ok = r && hu_storecol_load(q, &incidents, r);
+    sqlite3_reset(q);
+    if (!ok) {
         snprintf(err, n, "out of memory");
+        hu_incident_rec_free(r);
         return NULL;
     }
-    r->number = (uint64_t)sqlite3_column_int64(q, 0);
-    int kid = hu_kind_parse(col_text(q, 36) ? col_text(q, 36) : "");
-    r->kindid = kid < 0 ? HU_KIND_RACE : (hu_kind)kid;
-    r->kind = hu_kind_name(r->kindid);
-    r->verdict = strcmp(col_text(q, 2) ? col_text(q, 2) : "", "stale") == 0 ? HU_VERDICT_STALE
-                                                                            : HU_VERDICT_CROSSED;
-    r->ipver = (uint8_t)sqlite3_column_int(q, 5);
-    parse_endpoint(col_text(q, 3) ? col_text(q, 3) : "", r->ipver, r->cli_addr, &r->cli_port);
-    parse_endpoint(col_text(q, 4) ? col_text(q, 4) : "", r->ipver, r->srv_addr, &r->srv_port);
-    r->file_owned = strdup(col_text(q, 6) ? col_text(q, 6) : "");
-    r->file = r->file_owned;
-    r->fin = (hu_pktref){ (uint64_t)sqlite3_column_int64(q, 7), sqlite3_column_int64(q, 10) };
-    r->req = (hu_pktref){ (uint64_t)sqlite3_column_int64(q, 8), sqlite3_column_int64(q, 11) };
-    r->rst = (hu_pktref){ (uint64_t)sqlite3_column_int64(q, 9), sqlite3_column_int64(q, 12) };
-    r->gap_us = sqlite3_column_int64(q, 13);
-    r->wait_us = col_opt(q, 37);
-    if (col_text(q, 38))
-        snprintf(r->close, sizeof r->close, "%s", col_text(q, 38));
-    static const char *const hints[] = { "node server.timeout 120 s", "node requestTimeout 300 s",
-                                         "node headersTimeout 60 s or a proxy's read timeout 60 s" };
-    for (size_t k = 0; col_text(q, 39) && k < sizeof hints / sizeof hints[0]; k++)
-        if (strcmp(col_text(q, 39), hints[k]) == 0)
-            r->timeout_hint = hints[k];
-    if (col_text(q, 40))
-        snprintf(r->abort, sizeof r->abort, "%s", col_text(q, 40));
-    r->late_response_rst = sqlite3_column_int(q, 41);
-    r->late_response_packet = col_opt(q, 42);
-    r->tries = (int)col_opt(q, 43);
-    r->spent_us = col_opt(q, 44);
-    r->expected_bytes = col_opt(q, 45);
-    r->received_bytes = col_opt(q, 46);
-    r->rtt_us = col_opt(q, 14);
-    r->rst_ack = sqlite3_column_int(q, 15);
-    hu_request *rq = &r->request;
-    rq->content_length = -1;
-    if (sqlite3_column_type(q, 16) != SQLITE_NULL) {
-        rq->http = true;
-        snprintf(rq->method, sizeof rq->method, "%s", col_text(q, 16));
-        int tl = sqlite3_column_bytes(q, 17);
-        const void *tb = sqlite3_column_blob(q, 17);
-        rq->target_len = tl > 0 && (size_t)tl < sizeof rq->target ? (size_t)tl : 0;
-        if (tb && rq->target_len)
-            memcpy(rq->target, tb, rq->target_len);
+    if (!load_timeline(s, id, r, err, n)) {
+        hu_incident_rec_free(r);
+        return NULL;
     }
-    rq->tls = sqlite3_column_int(q, 18);
-    r->handshake_seen = sqlite3_column_int(q, 19);
-    r->safe_to_retry = sqlite3_column_int(q, 20);
-    if (sqlite3_column_type(q, 21) != SQLITE_NULL) {
-        int hl = sqlite3_column_bytes(q, 21);
-        const void *hb = sqlite3_column_blob(q, 21);
-        rq->has_host = true;
-        rq->host_len = hl > 0 && (size_t)hl <= sizeof rq->host ? (size_t)hl : 0;
-        if (hb && rq->host_len)
-            memcpy(rq->host, hb, rq->host_len);
-    }
-    if (col_text(q, 22))
-        snprintf(rq->version, sizeof rq->version, "%s", col_text(q, 22));
-    rq->content_length = col_opt(q, 23);
-    r->requests_before = col_opt(q, 24);
-    r->idle_us = col_opt(q, 25);
-    r->server_idle_close_us = col_opt(q, 26);
-    r->close_announced = sqlite3_column_int(q, 27);
-    r->keepalive_hint_s = (int)col_opt(q, 28);
-    if (col_text(q, 29))
-        snprintf(r->sni, sizeof r->sni, "%s", col_text(q, 29));
-    r->retried = sqlite3_column_int(q, 30);
-    r->retry_delay_us = col_opt(q, 31);
-    const char *ra = col_text(q, 32) ? col_text(q, 32) : "";
-    r->reasm = hu_reasm_parse(ra);
-    r->server_acked = sqlite3_column_int(q, 33);
-    rq->complete = sqlite3_column_int(q, 34);
-    r->conn_id = (uint64_t)sqlite3_column_int64(q, 35);
-    sqlite3_reset(q);
+    return r;
+}
 
-    q = stmt(s, ST_GET_PACKETS);
-    if (!q) {
-        db_err(s, "reading an incident's timeline", err, n);
-        hu_incident_rec_free(r);
-        return NULL;
-    }
-    sqlite3_bind_int64(q, 1, id);
-    size_t cap = 0;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (r->ntimeline == cap) {
-            cap = cap ? cap * 2 : 16;
-            hu_tl_entry *nt = realloc(r->timeline, cap * sizeof *nt);
-            if (!nt)
-                break;
-            r->timeline = nt;
-        }
-        hu_tl_entry *t = &r->timeline[r->ntimeline++];
-        memset(t, 0, sizeof *t);
-        t->num = (uint64_t)sqlite3_column_int64(q, 0);
-        t->ts_us = sqlite3_column_int64(q, 1);
-        t->from_client = strcmp(col_text(q, 2) ? col_text(q, 2) : "", "client") == 0;
-        t->seq = (uint32_t)sqlite3_column_int64(q, 4);
-        t->ack = (uint32_t)sqlite3_column_int64(q, 5);
-        t->len = (uint32_t)sqlite3_column_int64(q, 6);
-        t->omitted_before = (uint64_t)sqlite3_column_int64(q, 7);
-        t->line = strdup(col_text(q, 8) ? col_text(q, 8) : "");
-        t->note = col_text(q, 9) ? strdup(col_text(q, 9)) : NULL;
-    }
-    sqlite3_reset(q);
-    if (rc != SQLITE_DONE) {
-        db_err(s, "reading an incident's timeline", err, n);
-        hu_incident_rec_free(r);
-        return NULL;
-    }
+hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, char *err, size_t n)
+{
+    hu_storeq_lock(s->writer);
+    hu_incident_rec *r = load_incident(s, id, err, n);
+    hu_storeq_unlock(s->writer);
     return r;
 }

@@ -3,9 +3,11 @@
  * schema creation and migration, a newer schema refused, idempotent
  * re-analysis (by content, not path), a writer killed halfway, a reader
  * while a writer works, query/report/show output, and the failures a user
- * meets (unwritable path, not a database, locked, disk full); and the
- * connection-row writer thread (storeq.c).
+ * meets (unwritable path, not a database, locked, disk full); the
+ * connection rows written on the store's own thread; and records read
+ * back as they were written, from this schema and from version 3's.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -16,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hangup/flow.h"
 #include "hangup/store.h"
-#include "hangup/storeq.h"
 #include "testutil.h"
 
 static int hangup(const char *args, char **out, char **err)
@@ -496,70 +498,235 @@ static hu_store *begun(const char *db, int64_t *cap)
     return s;
 }
 
-/* storeq.c: rows queued from one thread, written by another, in order,
- * past the queue's bound, with the owner's own statements in between. */
-Test(storeq, rows_are_written_in_order_beside_the_owners_own_writes, .timeout = 120)
+/* A connection row from 10.0.0.1:40000 to 10.0.0.2:80. */
+static hu_conn_row conn_row(uint64_t number)
+{
+    hu_conn_row r = { .number = number, .ipver = 4, .cli_port = 40000, .srv_port = 80,
+                      .first_ts = (int64_t)number, .last_ts = (int64_t)number + 1,
+                      .packets = 3, .rtt_us = -1, .reassembly = "libnids",
+                      .idle_close_us = number % 2 ? -1 : 5, .incident = number == 8 };
+    r.cli_addr[0] = 10, r.cli_addr[3] = 1;
+    r.srv_addr[0] = 10, r.srv_addr[3] = 2;
+    return r;
+}
+
+/* Connection rows are written on the store's own thread: in order, past
+ * the queue's bound, with the caller's other writes in between (it never
+ * locks), and a checkpoint commits every row given before it. */
+Test(store, connection_rows_are_written_in_order_beside_other_writes, .timeout = 120)
 {
     char *db = fresh_db();
     char err[1024] = "";
     int64_t cap;
     hu_store *s = begun(db, &cap);
-    hu_storeq *q = hu_storeq_start(s, cap);
-    cr_assert(q);
-    enum { N = 70000 };   /* more than the queue holds: the producer waits */
+    enum { N = 70000 };   /* more than the queue holds: the caller waits */
     for (int i = 0; i < N; i++) {
-        hu_conn_row r = { .number = (uint64_t)i + 1, .ipver = 4, .cli_port = 40000,
-                          .srv_port = 80, .first_ts = i, .last_ts = i + 1, .packets = 3,
-                          .rtt_us = -1, .reassembly = "libnids", .idle_close_us = i % 2 ? 5 : -1,
-                          .incident = i == 7 };
-        r.cli_addr[0] = 10, r.cli_addr[3] = 1;
-        r.srv_addr[0] = 10, r.srv_addr[3] = 2;
-        cr_assert(hu_storeq_connection(q, &r));
+        hu_conn_row r = conn_row((uint64_t)i + 1);
+        cr_assert(hu_store_connection(s, cap, &r, err, sizeof err), "%s", err);
         if (i % 10000 == 9999) {
-            hu_storeq_sync(q);
-            hu_storeq_lock(q);
-            sqlite3_stmt *st;
-            cr_assert_eq(sqlite3_prepare_v2(hu_store_db(s), "SELECT count(*) FROM connections",
-                                            -1, &st, NULL), SQLITE_OK);
-            cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-            cr_assert_eq(sqlite3_column_int64(st, 0), i + 1, "after sync, every queued row is written");
-            sqlite3_finalize(st);
-            hu_storeq_unlock(q);
+            hu_server_summary sv = { .ipver = 4, .port = 80, .connections = (uint64_t)i,
+                                     .idle_timeout_us = -1, .idle_timeout_spread_us = -1,
+                                     .max_reuse_idle_us = -1, .rtt_us = -1, .advice = "ok" };
+            sv.addr[0] = 10, sv.addr[3] = 2;
+            cr_assert(hu_store_server(s, cap, &sv, err, sizeof err), "%s", err);
+            cr_assert(hu_store_checkpoint(s, err, sizeof err), "%s", err);
+            cr_assert_eq(scalar(db, "SELECT count(*) FROM connections"), i + 1,
+                         "a checkpoint commits every row given before it");
         }
     }
-    cr_assert(hu_storeq_finish(q, err, sizeof err), "%s", err);
     hu_capture_end e = { .packets = N, .complete = true, .link_type = "EN10MB" };
     int64_t replaced;
     cr_assert(hu_store_end(s, cap, &e, &replaced, err, sizeof err), "%s", err);
     hu_store_close(s);
     cr_assert_eq(scalar(db, "SELECT count(*) FROM connections"), N);
     cr_assert_eq(scalar(db, "SELECT count(*) FROM connections WHERE number != id"), 0,
-                 "rows in the order they were queued");
+                 "rows in the order they were given");
     cr_assert_eq(scalar(db, "SELECT count(*) FROM connections WHERE idle_close_us = 5"), N / 2);
     cr_assert_eq(scalar(db, "SELECT number FROM connections WHERE incident = 1"), 8);
     cr_assert_eq(scalar(db, "SELECT count(*) FROM connections WHERE client = '10.0.0.1:40000' "
-                            "AND server = '10.0.0.2:80' AND reassembly = 'libnids'"), N);
+                            "AND server = '10.0.0.2:80' AND reassembly = 'libnids' AND "
+                            "client_addr = '10.0.0.1' AND client_port = 40000 AND "
+                            "server_addr = '10.0.0.2' AND server_port = 80"), N);
+    cr_assert_eq(scalar(db, "SELECT count(*) FROM servers WHERE server = '10.0.0.2:80'"),
+                 N / 10000);
     rm_db(db);
 }
 
-Test(storeq, a_failed_write_is_reported_and_later_rows_are_refused, .timeout = 60)
+/* Once a connection row has failed, that failure is what every later call
+ * reports: it came first (on a full disk SQLite has rolled the transaction
+ * back by itself, so later writes fail only for want of the capture). */
+Test(store, a_failed_connection_row_is_the_cause_later_calls_report, .timeout = 60)
 {
     char *db = fresh_db();
     char err[1024] = "";
     int64_t cap;
     hu_store *s = begun(db, &cap);
-    /* A capture that does not exist: the foreign key refuses every row. */
-    hu_storeq *q = hu_storeq_start(s, cap + 1000);
-    cr_assert(q);
-    hu_conn_row r = { .number = 1, .ipver = 4, .rtt_us = -1, .reassembly = "libnids",
-                      .idle_close_us = -1 };
-    cr_assert(hu_storeq_connection(q, &r));
-    hu_storeq_sync(q);
-    cr_assert_not(hu_storeq_connection(q, &r), "refused once a write failed");
-    err[0] = '\0';
-    cr_assert_not(hu_storeq_finish(q, err, sizeof err));
+    /* A capture that does not exist: the foreign key refuses the row.
+     * Rows are accepted until the writer has met it. */
+    hu_conn_row r = conn_row(1);
+    bool accepted = true;
+    for (int i = 0; i < 1000000 && accepted; i++)
+        accepted = hu_store_connection(s, cap + 1000, &r, err, sizeof err);
+    cr_assert_not(accepted, "refused once a row failed");
     cr_assert(strstr(err, "storing a connection"), "%s", err);
-    hu_store_abort(s);
+    hu_server_summary sv = { .ipver = 4, .port = 80, .idle_timeout_us = -1, .rtt_us = -1,
+                             .idle_timeout_spread_us = -1, .max_reuse_idle_us = -1 };
+    err[0] = '\0';
+    cr_assert_not(hu_store_server(s, cap, &sv, err, sizeof err));
+    cr_assert(strstr(err, "storing a connection"), "the first cause, not its own: %s", err);
+    hu_capture_end e = { .packets = 1, .link_type = "EN10MB" };
+    int64_t replaced;
+    err[0] = '\0';
+    cr_assert_not(hu_store_end(s, cap, &e, &replaced, err, sizeof err));
+    cr_assert(strstr(err, "storing a connection"), "%s", err);
     hu_store_close(s);
+    cr_assert_eq(scalar(db, "SELECT count(*) FROM captures"), 0, "rolled back");
+    rm_db(db);
+}
+
+/* The record as hu_store_load_incident returns it, with both endpoints. */
+static hu_incident_rec *loaded(const char *db, int64_t id)
+{
+    char err[1024] = "";
+    hu_store *s = hu_store_open(db, true, err, sizeof err);
+    cr_assert(s, "%s", err);
+    hu_incident_rec *r = hu_store_load_incident(s, id, err, sizeof err);
+    cr_assert(r, "%s", err);
+    hu_store_close(s);
+    return r;
+}
+
+static void expect_endpoints(const hu_incident_rec *r, uint8_t ipver, const char *cli,
+                             uint16_t cli_port, const char *srv, uint16_t srv_port)
+{
+    uint8_t a[16] = { 0 }, b[16] = { 0 };
+    int af = ipver == 4 ? AF_INET : AF_INET6;
+    cr_assert_eq(inet_pton(af, cli, a), 1);
+    cr_assert_eq(inet_pton(af, srv, b), 1);
+    cr_expect_eq(r->ipver, ipver);
+    cr_expect_arr_eq(r->cli_addr, a, 16, "client %s", cli);
+    cr_expect_arr_eq(r->srv_addr, b, 16, "server %s", srv);
+    cr_expect_eq(r->cli_port, cli_port);
+    cr_expect_eq(r->srv_port, srv_port);
+}
+
+/* Incidents written at schema version 3 (endpoints only as text) read back
+ * the same endpoints once the store has migrated them. */
+Test(store, incidents_from_version_3_load_the_same_endpoints)
+{
+    char *db = fresh_db();
+    char err[1024] = "";
+    hu_store *s = hu_store_open_version(db, 3, err, sizeof err);
+    cr_assert(s, "%s", err);
+    cr_assert_eq(sqlite3_exec(hu_store_db(s),
+                              "INSERT INTO captures (source, analyzer_version, analyzed_at) "
+                              "VALUES ('old.pcap', '0.0', 1);"
+                              "INSERT INTO incidents (capture_id, number, kind, verdict, client, "
+                              "server, ip_version, file, request_packet, request_time, tls, "
+                              "handshake_seen, safe_to_retry, close_announced, retried, "
+                              "reassembly, server_acked, request_complete, connection) VALUES "
+                              "(1, 1, 'keepalive-race', 'stale', '10.0.0.1:4000', "
+                              "'10.0.0.2:80', 4, 'old.pcap', 9, 2, 0, 1, 1, 0, 0, 'libnids', 0, "
+                              "1, 1),"
+                              "(1, 2, 'refused', NULL, '[2001:db8::1]:50000', "
+                              "'[2001:db8::a:2]:443', 6, 'old.pcap', 3, 2, 0, 0, 1, 0, 0, "
+                              "'segments', 0, 0, 2);",
+                              NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(hu_store_db(s)));
+    hu_store_close(s);
+    s = hu_store_open(db, false, err, sizeof err);
+    cr_assert(s, "%s", err);
+    hu_store_close(s);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents WHERE client_addr = '2001:db8::1' "
+                            "AND client_port = 50000 AND server_addr = '2001:db8::a:2' AND "
+                            "server_port = 443 AND client = '[2001:db8::1]:50000'"), 1);
+    hu_incident_rec *r = loaded(db, 1);
+    expect_endpoints(r, 4, "10.0.0.1", 4000, "10.0.0.2", 80);
+    cr_expect_eq(r->kindid, HU_KIND_RACE);
+    cr_expect_eq(r->verdict, HU_VERDICT_STALE);
+    hu_incident_rec_free(r);
+    r = loaded(db, 2);
+    expect_endpoints(r, 6, "2001:db8::1", 50000, "2001:db8::a:2", 443);
+    cr_expect_eq(r->kindid, HU_KIND_REFUSED);
+    cr_expect_eq(r->reasm, HU_REASM_SEGMENTS);
+    hu_incident_rec_free(r);
+    rm_db(db);
+}
+
+/* A record stored and loaded again has every field it was stored with. */
+Test(store, an_incident_reads_back_as_it_was_written)
+{
+    char *db = fresh_db();
+    char err[1024] = "";
+    int64_t cap;
+    hu_store *s = begun(db, &cap);
+    hu_incident_rec w = {
+        .kind = hu_kind_name(HU_KIND_SERVER_TIMEOUT), .kindid = HU_KIND_SERVER_TIMEOUT,
+        .file = "x.pcap", .ipver = 6, .cli_port = 50000, .srv_port = 443, .conn_id = 7,
+        .req = { 4, 1000 }, .rst = { 9, 121000000 }, .rtt_us = -1, .rst_ack = true,
+        .handshake_seen = true, .requests_before = 2, .idle_us = -1,
+        .server_idle_close_us = -1, .keepalive_hint_s = 5, .sni = "example.org",
+        .reasm = HU_REASM_NIDS, .retry_delay_us = -1, .wait_us = 120000000, .close = "RST",
+        .timeout_hint = "a hint the store has never seen", .late_response_packet = -1,
+        .tries = 0, .spent_us = -1, .expected_bytes = -1, .received_bytes = -1, .number = 3,
+    };
+    w.cli_addr[0] = 0x20, w.cli_addr[1] = 0x01, w.cli_addr[15] = 1;
+    w.srv_addr[0] = 0x20, w.srv_addr[1] = 0x01, w.srv_addr[15] = 2;
+    w.request = (hu_request){ .http = true, .complete = true, .method = "GET",
+                              .target = "/a b", .target_len = 4, .host = "h",
+                              .host_len = 1, .has_host = true, .version = "HTTP/1.1",
+                              .content_length = -1 };
+    hu_tl_entry tl[2] = { { .num = 4, .ts_us = 1000, .from_client = true, .flags = 0x18,
+                            .seq = 1, .ack = 1, .len = 10, .line = "request line" },
+                          { .num = 9, .ts_us = 121000000, .flags = 0x04, .omitted_before = 4,
+                            .line = "rst line", .note = "a note" } };
+    w.timeline = tl;
+    w.ntimeline = 2;
+    cr_assert(hu_store_incident(s, cap, &w, err, sizeof err), "%s", err);
+    hu_capture_end e = { .packets = 9, .complete = true, .link_type = "EN10MB" };
+    int64_t replaced;
+    cr_assert(hu_store_end(s, cap, &e, &replaced, err, sizeof err), "%s", err);
+    hu_store_close(s);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents WHERE client = '[2001::1]:50000' "
+                            "AND server = '[2001::2]:443' AND fin_packet IS NULL AND "
+                            "verdict IS NULL AND gap_us IS NULL AND tries IS NULL"), 1);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incident_packets WHERE flags = 'R'"), 1);
+
+    hu_incident_rec *r = loaded(db, 1);
+    expect_endpoints(r, 6, "2001::1", 50000, "2001::2", 443);
+    cr_expect_str_eq(r->kind, "server-timeout");
+    cr_expect_str_eq(r->file, "x.pcap");
+    cr_expect_str_eq(r->timeout_hint, w.timeout_hint);
+    cr_expect_neq(r->timeout_hint, w.timeout_hint, "the record's own copy");
+    cr_expect_eq(r->number, 3);
+    cr_expect_eq(r->conn_id, 7);
+    cr_expect_eq(r->fin.num, 0);
+    cr_expect_eq(r->req.num, 4);
+    cr_expect_eq(r->rst.ts_us, 121000000);
+    cr_expect(r->rst_ack && r->handshake_seen && !r->server_acked);
+    cr_expect_eq(r->rtt_us, -1);
+    cr_expect_eq(r->requests_before, 2);
+    cr_expect_eq(r->keepalive_hint_s, 5);
+    cr_expect_str_eq(r->sni, "example.org");
+    cr_expect_eq(r->reasm, HU_REASM_NIDS);
+    cr_expect_eq(r->wait_us, 120000000);
+    cr_expect_str_eq(r->close, "RST");
+    cr_expect_str_eq(r->abort, "");
+    cr_expect_eq(r->tries, -1);
+    cr_expect_eq(r->expected_bytes, -1);
+    cr_expect(r->request.http && r->request.complete && r->request.has_host);
+    cr_expect_str_eq(r->request.method, "GET");
+    cr_expect_eq(r->request.target_len, 4);
+    cr_expect_arr_eq(r->request.target, "/a b", 4);
+    cr_expect_eq(r->request.host_len, 1);
+    cr_expect_str_eq(r->request.version, "HTTP/1.1");
+    cr_expect_eq(r->request.content_length, -1);
+    cr_assert_eq(r->ntimeline, 2);
+    cr_expect(r->timeline[0].from_client && !r->timeline[1].from_client);
+    cr_expect_eq(r->timeline[1].omitted_before, 4);
+    cr_expect_eq(r->timeline[0].len, 10);
+    cr_expect_str_eq(r->timeline[0].line, "request line");
+    cr_expect_null(r->timeline[0].note);
+    cr_expect_str_eq(r->timeline[1].note, "a note");
+    hu_incident_rec_free(r);
     rm_db(db);
 }

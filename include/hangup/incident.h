@@ -57,8 +57,7 @@ const char *hu_reasm_explain(uint8_t mode);
 /* A server-timeout's wait recognised as a well-known default ("node
  * server.timeout 120 s", ...), or NULL.  Static strings. */
 const char *hu_timeout_hint(int64_t wait_us);
-/* The static hint string equal to s (a stored one), or NULL. */
-const char *hu_timeout_hint_named(const char *s);
+
 
 /* One incident as a detector finds it; every pointer is borrowed from the
  * connection and valid only while the detector's callback runs. */
@@ -154,7 +153,7 @@ typedef struct hu_incident_rec {
     /* The other kinds' facts (-1 / "" when they do not apply). */
     int64_t wait_us;
     char close[4], abort[4];
-    const char *timeout_hint;    /* static string or NULL */
+    const char *timeout_hint;    /* from hu_timeout_hint, or in file_owned once loaded; or NULL */
     bool late_response_rst;
     int64_t late_response_packet;
     int tries;

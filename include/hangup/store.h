@@ -8,7 +8,17 @@
  * earlier captures intact and nothing half-written; a capture is
  * identified by a hash of its packets, and analysing it again replaces its
  * rows.  Times are integer microseconds since the epoch; the views render
- * them as ISO-8601 text.
+ * them as ISO-8601 text.  Endpoints are stored as address and port, and as
+ * the "addr:port" text users query.
+ *
+ * Writing a capture: hu_store_begin, then any of hu_store_incident,
+ * hu_store_connection, hu_store_server and hu_store_checkpoint, then
+ * hu_store_end (commit) or hu_store_abort (roll back).  Connection rows
+ * are written on a thread of the store's own, in the order they were
+ * given; the store orders everything else around them, so callers never
+ * lock.  After any failure the first cause is the one reported: once a
+ * connection row has failed, every later call fails with that row's
+ * reason.  A caller whose write failed calls hu_store_abort (or close).
  *
  * Every function that can fail writes one line (no newline) into err.
  */
@@ -20,11 +30,10 @@
 #include <stdint.h>
 #include <sqlite3.h>
 
-#include "hangup/flow.h"
 #include "hangup/incident.h"
 #include "hangup/servers.h"
 
-#define HU_STORE_VERSION 3          /* schema version this hangup writes */
+#define HU_STORE_VERSION 4          /* schema version this hangup writes */
 
 typedef struct hu_store hu_store;
 
@@ -32,7 +41,10 @@ typedef struct hu_store hu_store;
 hu_store *hu_store_open(const char *path, bool readonly, char *err, size_t errlen);
 /* For tests: create or migrate only up to schema version `version`. */
 hu_store *hu_store_open_version(const char *path, int version, char *err, size_t errlen);
+/* Close, rolling back a capture still open.  NULL is a no-op. */
 void hu_store_close(hu_store *s);
+/* The handle, for the caller's own queries: only while no capture is
+ * being written (a writer thread may be using it then). */
 sqlite3 *hu_store_db(hu_store *s);
 int hu_store_version(hu_store *s);
 
@@ -43,13 +55,16 @@ typedef struct hu_capture_meta {
     const char *link_type;    /* "EN10MB", ..., or NULL until known */
 } hu_capture_meta;
 
+/* Open the capture's transaction and row (*capture_id), and start its
+ * connection-row writer (without a thread, rows are written directly).
+ * On failure nothing is open. */
 bool hu_store_begin(hu_store *s, const hu_capture_meta *m, int64_t *capture_id, char *err,
                     size_t errlen);
+/* Store record r, timeline included (r stays the caller's). */
 bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r, char *err,
                        size_t errlen);
 /* A connection worth keeping (it had an incident, or an idle close), as
- * plain values: rows may be written after the connection is gone
- * (storeq.c). */
+ * plain values: rows are written after the connection is gone. */
 typedef struct hu_conn_row {
     uint64_t number;          /* connection number in its capture */
     uint8_t ipver;
@@ -64,8 +79,12 @@ typedef struct hu_conn_row {
     bool incident;
 } hu_conn_row;
 
+/* Queue a copy of row for the writer (blocks only when a very long queue,
+ * a stalled disk, has built up), or write it when there is no writer.
+ * False once a row has failed. */
 bool hu_store_connection(hu_store *s, int64_t capture_id, const hu_conn_row *row, char *err,
                          size_t errlen);
+/* Store one server summary of the capture. */
 bool hu_store_server(hu_store *s, int64_t capture_id, const hu_server_summary *sv, char *err,
                      size_t errlen);
 
@@ -77,19 +96,23 @@ typedef struct hu_capture_end {
     const char *link_type;    /* "EN10MB", ... */
 } hu_capture_end;
 
-/* Finish the capture: replace any earlier capture with the same content
- * (*replaced = its id, or 0), commit.  On failure everything of this
- * capture is rolled back. */
+/* Finish the capture: write every queued connection row, replace any
+ * earlier capture with the same content (*replaced = its id, or 0),
+ * commit.  On failure everything of this capture is rolled back. */
 bool hu_store_end(hu_store *s, int64_t capture_id, const hu_capture_end *e, int64_t *replaced,
                   char *err, size_t errlen);
+/* Drop the queued connection rows, stop the writer, then roll the capture
+ * back.  Nothing open: a no-op. */
 void hu_store_abort(hu_store *s);
 
-/* Commit what the open capture has so far and carry on in a new
- * transaction (live capture: readers see incidents within a second). */
+/* Commit what the open capture has so far, queued connection rows
+ * included, and carry on in a new transaction (live capture: readers see
+ * incidents within a second).  On failure the capture is rolled back. */
 bool hu_store_checkpoint(hu_store *s, char *err, size_t errlen);
 
 /* Load stored incident `id` (timeline included); NULL with err when it
- * does not exist.  Strings the record points to stay valid until
+ * does not exist.  The record owns its strings (the file name and the
+ * timeout hint live in file_owned); they stay valid until
  * hu_incident_rec_free. */
 hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, char *err, size_t errlen);
 
