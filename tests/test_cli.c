@@ -414,6 +414,28 @@ Test(cli, hostile_host_and_sni_through_every_output)
 
 /* ---- the command-line layer itself (cli.c), in process ---- */
 
+Test(cli, check_nids_reports_its_counts_and_changes_nothing_else)
+{
+    /* The developer's check of reasm.c's shortcut (test_reasm.c judges
+     * it): one line of counts on stderr, the same output and status. */
+    char args[4200], *out, *err, *out_chk, *err_chk;
+    snprintf(args, sizeof args, "analyze --no-db --json '%s'", tu_sample("http-pipeline.pcap"));
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    char cmd[8400];
+    snprintf(cmd, sizeof cmd, "HANGUP_CHECK_NIDS=1 '%s' %s", HANGUP_BIN, args);
+    cr_assert_eq(tu_sh(cmd, &out_chk, &err_chk), 0, "%s", err_chk);
+    cr_expect_str_eq(out_chk, out);
+    cr_expect_null(strstr(err, "HANGUP_CHECK_NIDS"), "%s", err);
+    const char *m = strstr(err_chk, "http-pipeline.pcap: HANGUP_CHECK_NIDS: ");
+    cr_assert_not_null(m, "%s", err_chk);
+    unsigned acks, segs, data;
+    cr_expect_eq(sscanf(strchr(m, ' ') + 1,
+                        "HANGUP_CHECK_NIDS: %u bare ACKs, %u body segments and %u delivered",
+                        &acks, &segs, &data), 3, "%s", m);
+    cr_expect_gt(acks + data, 0, "%s", m);
+    free(out); free(err); free(out_chk); free(err_chk);
+}
+
 Test(cli, parse_number_takes_whole_numbers_in_range_only, .init = cr_redirect_stderr)
 {
     long long v = 42;

@@ -1,16 +1,20 @@
 /*
- * test_reasm.c -- reassembly and the HTTP history end to end, on crafted
- * captures: one conversation written twice, over IPv4 and over IPv6, with
- * split, out-of-order and retransmitted segments, chunked and pipelined
+ * test_reasm.c -- reassembly and the HTTP history, on crafted captures run
+ * through the pipeline as `hangup analyze` runs a file (tu_analyze_file):
+ * one conversation written twice, over IPv4 and over IPv6, with split,
+ * out-of-order and retransmitted segments, chunked and pipelined
  * messages, a Keep-Alive hint, an idle close, a late request and a retry.
  * libnids sees IPv6 through interned stand-ins; both families must give
- * the same answers.  Without the handshake, per-segment delivery must
- * still find the exchanges (in order: it has no out-of-order queue, a
- * hole makes it resynchronise at the next message, README says so).
+ * the same records, server summary and counters.  Without the handshake,
+ * per-segment delivery must still find the exchanges (in order: it has no
+ * out-of-order queue, a hole makes it resynchronise at the next message,
+ * README says so).  Last, reasm.c's shortcut past libnids is checked
+ * against libnids itself (HANGUP_CHECK_NIDS) on every sample and on a
+ * connection built to make libnids drop segments.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
-#include <stdio.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -84,140 +88,122 @@ static int write_conv(const char *path, bool v6, bool handshake, bool reorder, u
     return r.packets;
 }
 
-static char *analyze_json(const char *path)
+/* Write the conversation and analyse it as `hangup analyze` does. */
+static tu_analysis *analyse_conv(bool v6, bool handshake, bool reorder, uint16_t cport)
 {
-    char cmd[4200], *out = NULL;
-    snprintf(cmd, sizeof cmd, "'%s' analyze --no-db --json '%s'", HANGUP_BIN, path);
-    cr_assert_eq(tu_sh(cmd, &out, NULL), 0);
-    return out;
+    const char *p = tu_tmp(".pcap");
+    int packets = write_conv(p, v6, handshake, reorder, cport);
+    tu_analysis *a = tu_analyze_file(p);
+    unlink(p);
+    cr_assert_not_null(a);
+    cr_assert_eq(a->rc, HU_CAP_OK, "%s", a->err);
+    cr_assert_null(a->warn, "%s", a->warn);
+    cr_assert_eq(a->lost, 0);
+    cr_expect_eq(a->st.packets, (uint64_t)packets);
+    return a;
 }
 
-static char *field(const char *json, const char *key)
+/* The conversation's one incident: the late POST, a stale race. */
+static const hu_incident_rec *the_race(const tu_analysis *a)
 {
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(json, pat);
-    if (!p)
-        return strdup("(absent)");
-    p += strlen(pat);
-    const char *e = p;
-    if (*e == '"')
-        e = strchr(e + 1, '"') + 1;
-    else
-        while (*e && *e != ',' && *e != '}')
-            e++;
-    return strndup(p, (size_t)(e - p));
+    cr_expect_eq(a->nrecs, 1, "%zu incidents", a->nrecs);
+    const hu_incident_rec *r = tu_find(a, HU_KIND_RACE);
+    cr_assert_not_null(r, "no keep-alive race");
+    cr_expect_eq(r->verdict, HU_VERDICT_STALE);
+    cr_expect_str_eq(r->request.method, "POST");
+    cr_expect(tu_bytes_is(r->request.target, r->request.target_len, "/orders"));
+    cr_expect_eq(r->requests_before, 3, "/one, /two and /three before the late request");
+    cr_expect_eq(r->keepalive_hint_s, 5, "the server's Keep-Alive: timeout=5");
+    cr_expect(r->retried, "the POST was sent again on a new connection");
+    return r;
 }
-
-#define EXPECT_FIELD(json, key, want)                                                 \
-    do {                                                                              \
-        char *v_ = field(json, key);                                                  \
-        cr_expect_str_eq(v_, want, "%s is %s, expected %s", key, v_, want);           \
-        free(v_);                                                                     \
-    } while (0)
 
 Test(reasm, ipv4_and_ipv6_give_the_same_story)
 {
-    const char *p4 = strdup(tu_tmp(".pcap")), *p6 = strdup(tu_tmp(".pcap"));
-    write_conv(p4, false, true, true, 41000);
-    write_conv(p6, true, true, true, 41000);
-    char *o4 = analyze_json(p4), *o6 = analyze_json(p6);
-    static const char *const keys[] = {
-        "verdict", "fin_packet", "request_packet", "rst_packet", "method", "target", "host",
-        "http_version", "content_length", "requests_before", "idle_ms", "server_idle_close_ms",
-        "close_announced", "keepalive_hint_s", "retried", "retry_delay_ms", "reassembly", NULL,
-    };
-    for (int i = 0; keys[i]; i++) {
-        char *a = field(o4, keys[i]), *b = field(o6, keys[i]);
-        cr_expect_str_eq(a, b, "%s: IPv4 %s, IPv6 %s", keys[i], a, b);
-        free(a);
-        free(b);
-    }
-    EXPECT_FIELD(o4, "verdict", "\"stale\"");
-    EXPECT_FIELD(o4, "method", "\"POST\"");
-    EXPECT_FIELD(o4, "host", "\"svc.test\"");
-    EXPECT_FIELD(o4, "content_length", "2");
-    EXPECT_FIELD(o4, "requests_before", "3");
-    EXPECT_FIELD(o4, "idle_ms", "5024.000");
-    EXPECT_FIELD(o4, "server_idle_close_ms", "5002.000");
-    EXPECT_FIELD(o4, "keepalive_hint_s", "5");
-    EXPECT_FIELD(o4, "close_announced", "false");
-    EXPECT_FIELD(o4, "retried", "true");
-    EXPECT_FIELD(o4, "retry_delay_ms", "254.000");
-    EXPECT_FIELD(o4, "reassembly", "\"libnids\"");
-    /* The server line: 4 requests on the first connection + the retry,
-     * one idle close after 5.002 s, reuse after at most 5.024 s. */
-    const char *s4 = strstr(o4, "{\"type\":\"server\"");
-    cr_assert_not_null(s4);
-    EXPECT_FIELD(s4, "connections", "2");
-    EXPECT_FIELD(s4, "requests", "5");
-    EXPECT_FIELD(s4, "idle_closes", "1");
-    EXPECT_FIELD(s4, "idle_timeout_ms", "5002.000");
-    EXPECT_FIELD(s4, "race_risk", "true");
-    free(o4);
-    free(o6);
-    unlink(p4);
-    unlink(p6);
-    free((void *)p4);
-    free((void *)p6);
+    tu_analysis *a4 = analyse_conv(false, true, true, 41000);
+    tu_analysis *a6 = analyse_conv(true, true, true, 41000);
+    const char *d = tu_analysis_diff(a4, a6, false);
+    cr_expect_null(d, "IPv4 and IPv6 differ: %s", d ? d : "");
+    cr_expect_eq(a4->recs[0]->ipver, 4);
+    cr_expect_eq(a6->recs[0]->ipver, 6);
+    cr_expect_gt(a6->st.reasm.ipv6_addrs, 0, "libnids saw IPv6 through stand-ins");
+
+    const hu_incident_rec *r = the_race(a4);
+    cr_expect(tu_bytes_is(r->request.host, r->request.host_len, "svc.test"));
+    cr_expect_eq(r->request.content_length, 2);
+    cr_expect_eq(r->idle_us, 5024000);
+    cr_expect_eq(r->server_idle_close_us, 5002000);
+    cr_expect_not(r->close_announced);
+    cr_expect_eq(r->retry_delay_us, 254000);
+    cr_expect_str_eq(hu_reasm_name(r->reasm), "libnids");
+    /* Both connections reassembled by libnids, none per segment. */
+    cr_expect_eq(a4->st.reasm.nids_streams, 2);
+    cr_expect_eq(a4->st.reasm.segment_flows, 0);
+    /* The server: 4 requests on the first connection + the retry, one
+     * idle close after 5.002 s, reuse after at most 5.024 s. */
+    cr_assert_eq(a4->nservers, 1);
+    const hu_server_summary *s = &a4->servers[0];
+    cr_expect_eq(s->port, 8000);
+    cr_expect_eq(s->connections, 2);
+    cr_expect_eq(s->requests, 5);
+    cr_expect_eq(s->idle_closes, 1);
+    cr_expect_eq(s->idle_timeout_us, 5002000);
+    cr_expect_eq(s->max_reuse_idle_us, 5024000);
+    cr_expect_eq(s->stale, 1);
+    cr_expect(s->race_risk);
+    tu_analysis_free(a4);
+    tu_analysis_free(a6);
 }
 
 Test(reasm, without_handshake_segments_still_tell_the_story)
 {
-    const char *p = strdup(tu_tmp(".pcap"));
-    write_conv(p, true, false, false, 42000);
-    char *o = analyze_json(p);
-    EXPECT_FIELD(o, "reassembly", "\"segments\"");
-    EXPECT_FIELD(o, "verdict", "\"stale\"");
-    EXPECT_FIELD(o, "handshake_seen", "false");
-    EXPECT_FIELD(o, "requests_before", "3");
-    EXPECT_FIELD(o, "keepalive_hint_s", "5");
-    EXPECT_FIELD(o, "retried", "true");
-    free(o);
-    unlink(p);
-    free((void *)p);
+    tu_analysis *a = analyse_conv(true, false, false, 42000);
+    const hu_incident_rec *r = the_race(a);
+    cr_expect_str_eq(hu_reasm_name(r->reasm), "segments");
+    cr_expect_not(r->handshake_seen);
+    /* The retry's connection has its handshake: libnids takes it. */
+    cr_expect_eq(a->st.reasm.segment_flows, 1);
+    cr_expect_eq(a->st.reasm.nids_streams, 1);
+    tu_analysis_free(a);
 }
 
 /*
  * Bare ACKs, body segments and in-order data on established streams are
  * taken by reasm.c itself, by libnids' rules, instead of being looked up
- * in libnids (reasm.c, nids_shortcut).  HANGUP_CHECK_NIDS makes hangup
- * give each of them to libnids as well and abort if libnids' stream
- * differs in any byte from the prediction, or delivers other bytes.
- * Every sample, and a crafted connection that goes through each of
- * libnids' reasons to drop a segment, must pass that check, and the
- * output must not change with it.  Returns the bare ACKs checked; the
- * body and delivered segments go to *segs_out and *data_out.
+ * in libnids (reasm.c, nids_shortcut).  HANGUP_CHECK_NIDS makes the
+ * pipeline give each of them to libnids as well and count those libnids'
+ * stream takes otherwise than predicted, or delivers other bytes of
+ * (hu_reasm_stats.check_failures).  Every sample, and a crafted
+ * connection that goes through each of libnids' reasons to drop a
+ * segment, must pass that check, and the analysis must not change with
+ * it.  Returns the checked analysis.
  */
-static int check_nids(const char *path, char **out, int *segs_out, int *data_out)
+static tu_analysis *check_nids(const char *path)
 {
-    char cmd[4200], *plain = NULL, *err = NULL;
-    snprintf(cmd, sizeof cmd, "'%s' analyze --no-db --json '%s'", HANGUP_BIN, path);
-    int rc_plain = tu_sh(cmd, &plain, NULL);
-    snprintf(cmd, sizeof cmd, "HANGUP_CHECK_NIDS=1 '%s' analyze --no-db --json '%s'", HANGUP_BIN,
-             path);
-    int rc = tu_sh(cmd, out, &err);
-    cr_assert_eq(rc, rc_plain, "%s: exit %d with the check, %d without; stderr: %s", path, rc,
-                 rc_plain, err);
-    cr_assert_str_eq(*out, plain, "%s: output changed under the check", path);
-    const char *m = strstr(err, "HANGUP_CHECK_NIDS: ");
-    int acks = 0, segs = 0, data = 0;
-    if (m)
-        cr_assert_eq(sscanf(m, "HANGUP_CHECK_NIDS: %d bare ACKs, %d body segments and %d delivered",
-                            &acks, &segs, &data),
-                     3, "%s", m);
-    *segs_out = segs;
-    *data_out = data;
-    free(plain);
-    free(err);
-    return acks;
+    cr_assert_eq(unsetenv("HANGUP_CHECK_NIDS"), 0);
+    tu_analysis *plain = tu_analyze_file(path);
+    cr_assert_eq(setenv("HANGUP_CHECK_NIDS", "1", 1), 0);
+    tu_analysis *chk = tu_analyze_file(path);
+    cr_assert_eq(unsetenv("HANGUP_CHECK_NIDS"), 0);
+    cr_assert(plain && chk);
+    const hu_reasm_stats *p = &plain->st.reasm, *c = &chk->st.reasm;
+    cr_expect_eq(p->acks_checked + p->segs_checked + p->data_checked, 0,
+                 "%s: checked without HANGUP_CHECK_NIDS", path);
+    cr_expect_eq(c->check_failures, 0,
+                 "%s: %" PRIu64 " segments not taken as predicted (first: packet %" PRIu64 ")",
+                 path, c->check_failures, c->check_first_failure);
+    const char *d = tu_analysis_diff(plain, chk, true);
+    cr_expect_null(d, "%s: the analysis changed under the check: %s", path, d ? d : "");
+    tu_analysis_free(plain);
+    return chk;
 }
 
 Test(reasm, segments_of_every_sample_are_taken_as_libnids_takes_them)
 {
     DIR *d = opendir(HANGUP_SAMPLES);
     cr_assert_not_null(d);
-    int total = 0, total_segs = 0, total_data = 0, files = 0;
+    uint64_t acks = 0, segs = 0, data = 0;
+    int files = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t n = strlen(e->d_name);
@@ -225,19 +211,18 @@ Test(reasm, segments_of_every_sample_are_taken_as_libnids_takes_them)
                     (n > 7 && strcmp(e->d_name + n - 7, ".pcapng") == 0);
         if (!pcap)
             continue;
-        char *out = NULL;
-        int segs = 0, data = 0;
-        total += check_nids(tu_sample(e->d_name), &out, &segs, &data);
-        total_segs += segs;
-        total_data += data;
-        free(out);
+        tu_analysis *a = check_nids(tu_sample(e->d_name));
+        acks += a->st.reasm.acks_checked;
+        segs += a->st.reasm.segs_checked;
+        data += a->st.reasm.data_checked;
+        tu_analysis_free(a);
         files++;
     }
     closedir(d);
     cr_assert_gt(files, 10);
-    cr_expect_gt(total, 100, "only %d bare ACKs checked in %d samples", total, files);
-    cr_expect_gt(total_segs, 0, "no body segment checked in %d samples", files);
-    cr_expect_gt(total_data, 100, "only %d delivered segments checked in %d samples", total_data,
+    cr_expect_gt(acks, 100, "only %" PRIu64 " bare ACKs checked in %d samples", acks, files);
+    cr_expect_gt(segs, 0, "no body segment checked in %d samples", files);
+    cr_expect_gt(data, 100, "only %" PRIu64 " delivered segments checked in %d samples", data,
                  files);
 }
 
@@ -301,13 +286,17 @@ Test(reasm, segments_dropped_by_window_or_timestamp_as_libnids_drops_them)
     ts_seg(w, t += 1000, false, PA, S + RS, C + RQ + RQ2, 508, NULL, 0, resp2a);
     ts_seg(w, t += 1000, false, PA, S + RS + R2A, C + RQ + RQ2, 509, NULL, 0, resp2b);
     tu_pcap_close(w);
-    char *out = NULL;
-    int segs = 0, data = 0, n = check_nids(path, &out, &segs, &data);
-    cr_expect_geq(n, 8, "%d bare ACKs checked", n);
-    cr_expect_geq(segs, 3, "%d body segments checked", segs);
-    cr_expect_geq(data, 6, "%d delivered segments checked", data);
-    cr_expect(strstr(out, "\"requests\":2") != NULL, "%s", out);
-    free(out);
+    tu_analysis *a = check_nids(path);
     unlink(path);
+    const hu_reasm_stats *st = &a->st.reasm;
+    cr_expect_geq(st->acks_checked, 8, "%" PRIu64 " bare ACKs checked", st->acks_checked);
+    cr_expect_geq(st->segs_checked, 3, "%" PRIu64 " body segments checked", st->segs_checked);
+    cr_expect_geq(st->data_checked, 6, "%" PRIu64 " delivered segments checked",
+                  st->data_checked);
+    /* Both requests reached the HTTP layer, the dropped copies not twice. */
+    cr_assert_eq(a->nservers, 1);
+    cr_expect_eq(a->servers[0].requests, 2);
+    cr_expect_eq(a->nrecs, 0);
+    tu_analysis_free(a);
     free((void *)path);
 }

@@ -2,11 +2,14 @@
  * testutil.c -- see testutil.h.
  */
 #include "testutil.h"
+#include "hangup/analyze.h"
+#include "hangup/strbuf.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,6 +111,269 @@ void tu_run_fini(tu_run *r)
     hu_servers_free(r->servers);
     r->servers = NULL;
 }
+
+/* The sink of tu_analyze_file: keep the record whole. */
+static void keep_rec(void *arg, hu_incident_rec *rec)
+{
+    tu_analysis *a = arg;
+    hu_incident_rec **r = realloc(a->recs, (a->nrecs + 1) * sizeof *r);
+    if (!r) {
+        a->lost++;
+        hu_incident_rec_free(rec);
+        return;
+    }
+    a->recs = r;
+    a->recs[a->nrecs++] = rec;
+}
+
+/* analyze.c's sizes, which it keeps to itself: libnids' table at most,
+ * and how long a half-closed connection is kept. */
+#define TU_NIDS_STREAMS_MAX 16384
+#define TU_HALFCLOSED_US (300LL * 1000000)
+
+tu_analysis *tu_analyze_file(const char *path)
+{
+    tu_analysis *a = calloc(1, sizeof *a);
+    hu_servers *sv = hu_servers_new();
+    if (!a || !sv || !(a->path = strdup(path))) {
+        hu_servers_free(sv);
+        tu_analysis_free(a);
+        return NULL;
+    }
+    hu_analyze_opts o;
+    hu_analyze_opts_default(&o);
+    struct stat stt;   /* hu_analyzer_file: a stream per 4 KiB of file */
+    size_t streams = stat(path, &stt) == 0 ? (size_t)(stt.st_size / 4096) : 0;
+    if (streams > TU_NIDS_STREAMS_MAX)
+        streams = TU_NIDS_STREAMS_MAX;
+    hu_pipeline_cfg cfg = {
+        .max_flows = o.max_flows, .idle_us = o.idle_us,
+        .halfclosed_us = o.idle_us < TU_HALFCLOSED_US ? o.idle_us : TU_HALFCLOSED_US,
+        .closed_us = o.closed_us, .streams = streams, .hold_incidents = true,
+        .source = a->path, .dlt = -1, .servers = sv,
+        .sink = { .incident = keep_rec, .arg = a },
+    };
+    hu_pipeline *pl = hu_pipeline_new(&cfg, &a->warn);
+    if (!pl) {
+        hu_servers_free(sv);
+        tu_analysis_free(a);
+        return NULL;
+    }
+    hu_sb prep_scratch = { 0 };
+    hu_capture_cbs cb;
+    hu_pipeline_capture_cbs(pl, &cb, &prep_scratch);
+    a->rc = hu_capture_file(path, NULL, &cb, NULL, a->err, sizeof a->err);
+    hu_sb_free(&prep_scratch);
+    hu_pipeline_end(pl);
+    hu_pipeline_stats_get(pl, &a->st);
+    hu_pipeline_free(pl);
+    a->servers = hu_servers_list(sv, &a->nservers);
+    hu_servers_free(sv);
+    return a;
+}
+
+void tu_analysis_free(tu_analysis *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->nrecs; i++)
+        hu_incident_rec_free(a->recs[i]);
+    free(a->recs);
+    free(a->servers);
+    free(a->path);
+    free(a);
+}
+
+size_t tu_count(const tu_analysis *a, hu_kind k)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->nrecs; i++)
+        n += a->recs[i]->kindid == k;
+    return n;
+}
+
+const hu_incident_rec *tu_find(const tu_analysis *a, hu_kind k)
+{
+    for (size_t i = 0; i < a->nrecs; i++)
+        if (a->recs[i]->kindid == k)
+            return a->recs[i];
+    return NULL;
+}
+
+bool tu_bytes_is(const uint8_t *p, size_t n, const char *s)
+{
+    return n == strlen(s) && memcmp(p, s, n) == 0;
+}
+
+/* The first field of a and b named in the list that differs. */
+#define DIFF(field)                                                                    \
+    do {                                                                               \
+        if (a->field != b->field)                                                      \
+            return #field;                                                             \
+    } while (0)
+#define DIFF_STR(field)                                                                \
+    do {                                                                               \
+        if (strcmp(a->field ? a->field : "", b->field ? b->field : "") != 0)           \
+            return #field;                                                             \
+    } while (0)
+#define DIFF_BYTES(field, len)                                                         \
+    do {                                                                               \
+        if (a->len != b->len || memcmp(a->field, b->field, a->len) != 0)               \
+            return #field;                                                             \
+    } while (0)
+
+static const char *tl_diff(const hu_tl_entry *a, const hu_tl_entry *b, bool endpoints)
+{
+    DIFF(num);
+    DIFF(ts_us);
+    DIFF(from_client);
+    DIFF(flags);
+    DIFF(seq);
+    DIFF(ack);
+    DIFF(len);
+    DIFF(omitted_before);
+    if (endpoints)
+        DIFF_STR(line);
+    DIFF_STR(note);
+    return NULL;
+}
+
+static const char *request_diff(const hu_request *a, const hu_request *b)
+{
+    DIFF(http);
+    DIFF(tls);
+    DIFF(complete);
+    DIFF_STR(method);
+    DIFF_BYTES(target, target_len);
+    DIFF_STR(version);
+    DIFF(has_host);
+    DIFF_BYTES(host, host_len);
+    DIFF(content_length);
+    return NULL;
+}
+
+const char *tu_rec_diff(const hu_incident_rec *a, const hu_incident_rec *b, bool endpoints)
+{
+    if (endpoints) {
+        DIFF_STR(file);
+        DIFF(ipver);
+        DIFF(cli_port);
+        DIFF(srv_port);
+        if (memcmp(a->cli_addr, b->cli_addr, 16) || memcmp(a->srv_addr, b->srv_addr, 16))
+            return "address";
+    }
+    DIFF_STR(kind);
+    DIFF(kindid);
+    DIFF(verdict);
+    DIFF(conn_id);
+    DIFF(fin.num);
+    DIFF(fin.ts_us);
+    DIFF(req.num);
+    DIFF(req.ts_us);
+    DIFF(rst.num);
+    DIFF(rst.ts_us);
+    DIFF(gap_us);
+    DIFF(rtt_us);
+    DIFF(rst_ack);
+    DIFF(handshake_seen);
+    DIFF(server_acked);
+    DIFF(safe_to_retry);
+    if (request_diff(&a->request, &b->request))
+        return "request";
+    DIFF(requests_before);
+    DIFF(idle_us);
+    DIFF(server_idle_close_us);
+    DIFF(close_announced);
+    DIFF(keepalive_hint_s);
+    DIFF_STR(sni);
+    DIFF(reasm);
+    DIFF(retried);
+    DIFF(retry_delay_us);
+    DIFF(wait_us);
+    DIFF_STR(close);
+    DIFF_STR(abort);
+    DIFF_STR(timeout_hint);
+    DIFF(late_response_rst);
+    DIFF(late_response_packet);
+    DIFF(tries);
+    DIFF(spent_us);
+    DIFF(expected_bytes);
+    DIFF(received_bytes);
+    DIFF(number);
+    DIFF(ntimeline);
+    for (size_t i = 0; i < a->ntimeline; i++)
+        if (tl_diff(&a->timeline[i], &b->timeline[i], endpoints))
+            return "timeline";
+    return NULL;
+}
+
+static const char *server_diff(const hu_server_summary *a, const hu_server_summary *b,
+                               bool endpoints)
+{
+    if (endpoints) {
+        DIFF(ipver);
+        DIFF(port);
+        if (memcmp(a->addr, b->addr, 16))
+            return "addr";
+    }
+    DIFF(connections);
+    DIFF(requests);
+    DIFF(idle_closes);
+    DIFF(incidents);
+    DIFF(crossed);
+    DIFF(stale);
+    DIFF(idle_timeout_us);
+    DIFF(idle_timeout_spread_us);
+    DIFF(max_reuse_idle_us);
+    DIFF(rtt_us);
+    DIFF(race_risk);
+    DIFF_STR(advice);
+    return NULL;
+}
+
+static const char *stats_diff(const hu_pipeline_stats *a, const hu_pipeline_stats *b)
+{
+    DIFF(packets);
+    DIFF(bad);
+    DIFF(first_bad_num);
+    DIFF(nomem);
+    DIFF(incidents);
+    DIFF(flows.flows);
+    DIFF(flows.evicted);
+    DIFF(flows.peak);
+    DIFF(reasm.nids_streams);
+    DIFF(reasm.segment_flows);
+    DIFF(reasm.gaps);
+    return NULL;
+}
+
+const char *tu_analysis_diff(const tu_analysis *a, const tu_analysis *b, bool endpoints)
+{
+    static char why[128];
+    const char *d;
+    DIFF(rc);
+    DIFF(nrecs);
+    DIFF(nservers);
+    for (size_t i = 0; i < a->nrecs; i++)
+        if ((d = tu_rec_diff(a->recs[i], b->recs[i], endpoints))) {
+            snprintf(why, sizeof why, "record %zu: %s", i + 1, d);
+            return why;
+        }
+    for (size_t i = 0; i < a->nservers; i++)
+        if ((d = server_diff(&a->servers[i], &b->servers[i], endpoints))) {
+            snprintf(why, sizeof why, "server %zu: %s", i + 1, d);
+            return why;
+        }
+    if ((d = stats_diff(&a->st, &b->st))) {
+        snprintf(why, sizeof why, "stats: %s", d);
+        return why;
+    }
+    return NULL;
+}
+
+#undef DIFF
+#undef DIFF_STR
+#undef DIFF_BYTES
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static void put32(uint8_t *p, uint32_t v)

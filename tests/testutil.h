@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hangup/capture.h"
 #include "hangup/flow.h"
 #include "hangup/incident.h"
 #include "hangup/packet.h"
@@ -56,6 +57,46 @@ void tu_run_init(tu_run *r);
 void tu_run_feed(tu_run *r, const hu_pkt *p);
 void tu_run_end(tu_run *r);    /* the capture ends: connections finished */
 void tu_run_fini(tu_run *r);   /* frees (without tu_run_end: drops the rest) */
+
+/* A capture file run through the pipeline exactly as `hangup analyze`
+ * runs it (analyze.c: its default limits, libnids sized from the file,
+ * the frames prepared on the reader thread, every incident held for its
+ * retry window), keeping every record whole.  The environment is read as
+ * analyze reads it (HANGUP_CHECK_NIDS: set it before the call). */
+typedef struct tu_analysis {
+    char *path;                  /* the capture; records' `file` points here */
+    hu_capture_rc rc;            /* what hu_capture_file returned */
+    char err[256];               /* ... and said, when rc is not HU_CAP_OK */
+    const char *warn;            /* hu_pipeline_new's warning (static), or NULL */
+    hu_incident_rec **recs;      /* every incident, in the order the sink gave them */
+    size_t nrecs;
+    size_t lost;                 /* records dropped for want of memory */
+    hu_pipeline_stats st;        /* after hu_pipeline_end */
+    hu_server_summary *servers;  /* the capture's server summaries (hu_servers_list) */
+    size_t nservers;
+} tu_analysis;
+
+/* Analyse the capture at path; NULL only when out of memory.  Free with
+ * tu_analysis_free (NULL is a no-op), which frees every record. */
+tu_analysis *tu_analyze_file(const char *path);
+void tu_analysis_free(tu_analysis *a);
+/* How many of a's records are of kind k; the first of them, or NULL. */
+size_t tu_count(const tu_analysis *a, hu_kind k);
+const hu_incident_rec *tu_find(const tu_analysis *a, hu_kind k);
+/* Whether the n bytes at p are the string s (request targets and hosts
+ * are raw bytes with a length). */
+bool tu_bytes_is(const uint8_t *p, size_t n, const char *s);
+
+/* Where two records, or two analyses, differ: the name of the first field
+ * that does ("record 2: wait_us", "servers: requests"; a static string),
+ * or NULL when they tell the same story.  Without `endpoints` the
+ * addresses, ports and IP version, the capture name and the text of
+ * timeline lines (which print the addresses) are not compared, so one
+ * conversation over IPv4 and over IPv6 compares equal.  Analyses compare
+ * their records, server summaries and the counters that describe the
+ * traffic (not the HANGUP_CHECK_NIDS ones). */
+const char *tu_rec_diff(const hu_incident_rec *a, const hu_incident_rec *b, bool endpoints);
+const char *tu_analysis_diff(const tu_analysis *a, const tu_analysis *b, bool endpoints);
 
 /* Frame builders: write an IPv4/IPv6 + TCP packet (no link header) into
  * buf, return its length. */
