@@ -33,6 +33,8 @@ bool hu_detect_waiting(const hu_flow *f, const hu_detect_conn *dc)
     return dc->state == ST_LATE && dc->fin_side != f->client;
 }
 
+bool hu_detect_reported(const hu_detect_conn *dc) { return dc->emitted; }
+
 bool hu_detect_claimed(const hu_flow *f, const hu_detect_conn *dc)
 {
     return dc->emitted || hu_detect_waiting(f, dc);

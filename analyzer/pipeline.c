@@ -145,7 +145,7 @@ static void finish_conn(hu_pipeline *pl, hu_flow *f)
     int64_t idle_close = hu_history_idle_close(&c->hist);
     hu_family_in in = family_in(c);
     hu_family_release(&pl->family, f, &c->fam, &in);   /* before its HTTP state goes */
-    bool incident = c->det.emitted || hu_family_reported(&c->fam);
+    bool incident = hu_detect_reported(&c->det) || hu_family_reported(&c->fam);
     if (pl->cfg.sink.connection && !pl->dropping && (idle_close >= 0 || incident))
         pl->cfg.sink.connection(pl->cfg.sink.arg, c, idle_close, incident);
     hu_history_release(pl->history, f, &c->hist);

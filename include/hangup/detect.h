@@ -42,6 +42,8 @@ typedef struct hu_detect {
 /* True when the connection's ring and request window are still needed:
  * a late request was seen and the server's RST may yet come. */
 bool hu_detect_waiting(const hu_flow *f, const hu_detect_conn *dc);
+/* True once this connection's race was reported. */
+bool hu_detect_reported(const hu_detect_conn *dc);
 /* True when this connection's race was reported or may still be: the
  * family's detectors leave such a connection alone. */
 bool hu_detect_claimed(const hu_flow *f, const hu_detect_conn *dc);
