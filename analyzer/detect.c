@@ -25,26 +25,7 @@
 
 #include <string.h>
 
-enum { ST_IDLE = 0, ST_FIN, ST_LATE, ST_DONE };
-
-bool hu_detect_waiting(const hu_flow *f, const hu_detect_conn *dc)
-{
-    /* Only a server's FIN can end in a keep-alive race. */
-    return dc->state == ST_LATE && dc->fin_side != f->client;
-}
-
-bool hu_detect_reported(const hu_detect_conn *dc) { return dc->emitted; }
-
-bool hu_detect_claimed(const hu_flow *f, const hu_detect_conn *dc)
-{
-    return dc->emitted || hu_detect_waiting(f, dc);
-}
-
-void hu_detect_prefetch(const hu_detect_conn *dc)
-{
-    if (dc->pk)
-        __builtin_prefetch(dc->pk, 1, 3);
-}
+enum { ST_IDLE = HU_DET_IDLE, ST_FIN = HU_DET_FIN, ST_LATE = HU_DET_LATE, ST_DONE = HU_DET_DONE };
 
 void hu_detect_conn_free(hu_detect_conn *dc)
 {

@@ -248,12 +248,6 @@ bool hu_family_waiting(const hu_flow *f, const hu_family_conn *fc)
 
 bool hu_family_reported(const hu_family_conn *fc) { return fc->done; }
 
-void hu_family_prefetch(const hu_family_conn *fc)
-{
-    if (fc->pk)
-        __builtin_prefetch(fc->pk, 1, 3);
-}
-
 void hu_family_conn_free(hu_family_conn *fc)
 {
     if (fc->pk) {

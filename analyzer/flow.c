@@ -636,7 +636,7 @@ const hu_flow *hu_flowtab_prefetch(const hu_flowtab *t, const hu_pkt *p, const h
     }
     if (stage == 1) {
         if (*b)
-            hu_prefetch_lines(*b, sizeof **b);
+            hu_prefetch_lines(*b, t->cfg.conn_size);   /* the flow and its layers' state */
         return NULL;
     }
     const hu_flow *f = lookup(t, k);

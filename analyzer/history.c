@@ -251,11 +251,6 @@ int64_t hu_history_idle_close(const hu_hist_conn *hc)
     return hc->hist ? hc->hist->idle_close_us : -1;
 }
 
-const hu_http *hu_history_parser(const hu_hist_conn *hc)
-{
-    return hc->http;
-}
-
 void hu_history_view(const hu_hist_conn *hc, int64_t ts, hu_hist_view *v)
 {
     memset(v, 0, sizeof *v);

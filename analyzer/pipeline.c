@@ -48,6 +48,7 @@ struct hu_pipeline {
     hu_retry *retry;
     hu_pipeline_stats st;
     int64_t now;              /* newest packet time */
+    int64_t retry_due;        /* hu_retry_due: nothing to hand out before */
     bool dropping;            /* freed before its end: finish nothing */
     hu_sb scratch;            /* tcpdump suffixes not rendered ahead */
     /* Frames on_ahead has seen (ahead_in) and the stages taken (ahead_out). */
@@ -95,6 +96,7 @@ static void on_incident(void *arg, const hu_incident *found)
     hu_servers_incident(pl->cfg.servers, rec->ipver, rec->srv_addr, rec->srv_port, rec->kindid,
                         rec->verdict);
     hu_retry_add(pl->retry, rec);
+    pl->retry_due = hu_retry_due(pl->retry);
 }
 
 static void on_request(void *arg, const hu_flow *f, const hu_http_msg *m)
@@ -195,7 +197,8 @@ static void run_stages(hu_pipeline *pl, const hu_pkt *p, const hu_flowkey *key,
 {
     if (p->ts_us > pl->now)
         pl->now = p->ts_us;
-    hu_retry_advance(pl->retry, pl->now);                           /* 1 */
+    if (pl->now > pl->retry_due)
+        pl->retry_due = hu_retry_advance(pl->retry, pl->now);       /* 1 */
 
     uint8_t side;
     hu_flow *f = hu_flowtab_track_key(pl->flows, p, key, &side);   /* 2 */
@@ -390,6 +393,7 @@ hu_pipeline *hu_pipeline_new(const hu_pipeline_cfg *cfg, const char **warn)
         return NULL;
     pl->cfg = *cfg;
     pl->now = INT64_MIN;
+    pl->retry_due = INT64_MAX;
     hu_flowtab_cfg fc = { .max_flows = cfg->max_flows, .idle_us = cfg->idle_us,
                           .halfclosed_us = cfg->halfclosed_us, .closed_us = cfg->closed_us,
                           .conn_size = sizeof(hu_conn) };

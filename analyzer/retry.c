@@ -69,13 +69,19 @@ void hu_retry_add(hu_retry *q, hu_incident_rec *rec)
     q->rec[q->n++] = rec;
 }
 
-void hu_retry_advance(hu_retry *q, int64_t now)
+int64_t hu_retry_due(const hu_retry *q)
+{
+    return q->n ? q->rec[0]->rst.ts_us + HU_RETRY_WINDOW_US : INT64_MAX;
+}
+
+int64_t hu_retry_advance(hu_retry *q, int64_t now)
 {
     size_t due = 0;
     while (due < q->n && q->rec[due]->rst.ts_us + HU_RETRY_WINDOW_US < now)
         due++;
     if (due)
         release_oldest(q, due);
+    return hu_retry_due(q);
 }
 
 void hu_retry_flush(hu_retry *q)

@@ -20,6 +20,9 @@ typedef struct hu_detect_pkts {
     hu_pktsum fin, req;       /* P's first FIN, the late request */
 } hu_detect_pkts;
 
+/* The state machine's states (detect.c); zero is idle. */
+enum { HU_DET_IDLE = 0, HU_DET_FIN, HU_DET_LATE, HU_DET_DONE };
+
 /* This layer's state for one connection: zeroed at creation (idle),
  * owned by the connection object, written only here; free its copies
  * with hu_detect_conn_free. */
@@ -39,14 +42,22 @@ typedef struct hu_detect {
     uint64_t incidents;
 } hu_detect;
 
-/* True when the connection's ring and request window are still needed:
- * a late request was seen and the server's RST may yet come. */
-bool hu_detect_waiting(const hu_flow *f, const hu_detect_conn *dc);
-/* True once this connection's race was reported. */
-bool hu_detect_reported(const hu_detect_conn *dc);
-/* True when this connection's race was reported or may still be: the
- * family's detectors leave such a connection alone. */
-bool hu_detect_claimed(const hu_flow *f, const hu_detect_conn *dc);
+/* The questions other stages ask, inline: they are asked of every packet.
+ *
+ * Waiting: the connection's ring and request window are still needed (a
+ * late request was seen after the server's FIN, and its RST may yet
+ * come; only a server's FIN can end in a keep-alive race).  Reported: the
+ * race was reported.  Claimed: reported or waiting, so the family's
+ * detectors leave the connection alone. */
+static inline bool hu_detect_waiting(const hu_flow *f, const hu_detect_conn *dc)
+{
+    return dc->state == HU_DET_LATE && dc->fin_side != f->client;
+}
+static inline bool hu_detect_reported(const hu_detect_conn *dc) { return dc->emitted; }
+static inline bool hu_detect_claimed(const hu_flow *f, const hu_detect_conn *dc)
+{
+    return dc->emitted || hu_detect_waiting(f, dc);
+}
 
 /* Run the state machine on packet p, sent by side s of flow f (already
  * tracked; dc is f's state here).  Calls d->emit at most once per
@@ -56,7 +67,11 @@ void hu_detect_packet(hu_detect *d, const hu_flow *f, hu_detect_conn *dc, uint8_
                       const hu_pkt *p);
 
 /* Start loading dc's packet copies, which the next packet may write. */
-void hu_detect_prefetch(const hu_detect_conn *dc);
+static inline void hu_detect_prefetch(const hu_detect_conn *dc)
+{
+    if (dc->pk)
+        __builtin_prefetch(dc->pk, 1, 3);
+}
 
 /* Free dc's packet copies (the connection is finished). */
 void hu_detect_conn_free(hu_detect_conn *dc);

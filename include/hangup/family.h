@@ -65,7 +65,11 @@ bool hu_family_waiting(const hu_flow *f, const hu_family_conn *fc);
 bool hu_family_reported(const hu_family_conn *fc);
 
 /* Start loading fc's packet copies, which the next packet may write. */
-void hu_family_prefetch(const hu_family_conn *fc);
+static inline void hu_family_prefetch(const hu_family_conn *fc)
+{
+    if (fc->pk)
+        __builtin_prefetch(fc->pk, 1, 3);
+}
 
 /* Free fc's packet copies (the connection is finished). */
 void hu_family_conn_free(hu_family_conn *fc);

@@ -89,8 +89,9 @@ void hu_history_release(hu_history *h, const hu_flow *f, hu_hist_conn *hc);
 
 /* The server's idle close delay on this connection, or -1 (not one). */
 int64_t hu_history_idle_close(const hu_hist_conn *hc);
-/* The connection's HTTP parser pair, or NULL (no HTTP yet, or compacted). */
-const hu_http *hu_history_parser(const hu_hist_conn *hc);
+/* The connection's HTTP parser pair, or NULL (no HTTP yet, or compacted).
+ * Inline: the family asks for it on every packet. */
+static inline const hu_http *hu_history_parser(const hu_hist_conn *hc) { return hc->http; }
 
 /* What an incident reports about the connection before time ts. */
 typedef struct hu_hist_view {

@@ -37,8 +37,12 @@ void hu_retry_free(hu_retry *q);
 /* Take rec (owned from now on).  Held, or handed out at once when not
  * holding or when no memory is left to hold it. */
 void hu_retry_add(hu_retry *q, hu_incident_rec *rec);
-/* Capture time is now `now`: hand out the records whose window closed. */
-void hu_retry_advance(hu_retry *q, int64_t now);
+/* Capture time is now `now`: hand out the records whose window closed.
+ * Returns the time after which the next held record's window closes
+ * (INT64_MAX: none held), so the caller need not call again before. */
+int64_t hu_retry_advance(hu_retry *q, int64_t now);
+/* That time as it stands (after hu_retry_add). */
+int64_t hu_retry_due(const hu_retry *q);
 /* Request head m on connection f: a retry of a held incident's request? */
 void hu_retry_request(hu_retry *q, const hu_flow *f, const hu_http_msg *m);
 /* Hand out every held record (the capture ended). */
