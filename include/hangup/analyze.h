@@ -1,10 +1,11 @@
 /*
- * analyze.h -- the offline pipeline: files in, incidents out.
+ * analyze.h -- the analyzer: captures in, incidents printed and stored.
  *
- * capture -> decode -> flow tracker -> detector -> report, one file at a
- * time (each file is its own capture: connections, packet numbers and
- * tcpdump's relative sequence numbers start afresh), one summary at the
- * end.  All state lives in the hu_analyzer context.
+ * Each file is its own capture, run through its own pipeline (pipeline.h:
+ * connections, packet numbers and tcpdump's relative sequence numbers
+ * start afresh); the report, the server summary across every capture, the
+ * database and the -w file span them, and one summary closes the run.
+ * All state lives in the hu_analyzer context.
  */
 #ifndef HANGUP_ANALYZE_H
 #define HANGUP_ANALYZE_H
@@ -57,8 +58,8 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path);
 
 /*
  * The same pipeline fed by a caller (live capture): begin a source, give
- * it frames, tick it about once a second (flushes due incidents, commits
- * the database), end it.  `kind` is "live" or "file".  end returns what
+ * it frames, tick it about once a second (commits the database, so
+ * readers see the incidents so far), end it.  `kind` is "live" or "file".  end returns what
  * hu_analyzer_file would have.  begin returns false when it cannot
  * allocate the source's tables (reported on o->err); the source is then
  * not begun (no frame, tick or end for it) and the caller reports out of

@@ -9,7 +9,10 @@
  * can print its timeline without the pcap.  Flows are released when idle
  * too long for their state (open, half-closed, closed, each with its own
  * timeout), or when the table is full (least recently active first), so
- * memory is bounded by the table size.
+ * memory is bounded by the table size; a released connection is queued
+ * for its owner (the pipeline), never called back.  A connection here is
+ * TCP facts only: the layers above keep theirs in the owner's connection
+ * object, of which the hu_flow is the first member (conn_size).
  */
 #ifndef HANGUP_FLOW_H
 #define HANGUP_FLOW_H
@@ -63,7 +66,7 @@ typedef struct hu_flow hu_flow;
 enum { HU_LIST_OPEN = 0, HU_LIST_HALF, HU_LIST_CLOSED, HU_LIST_COUNT };
 
 struct hu_flow {
-    hu_flow *hnext;           /* hash chain */
+    hu_flow *hnext;           /* hash chain; once released, the released queue */
     hu_flow *lprev, *lnext;   /* activity list, least recent first */
     uint8_t list;             /* which one: HU_LIST_* */
     int64_t queued_ts;        /* last_ts when it was put on the list */
