@@ -16,8 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FIELD(rec, c, type) ((type *)((char *)(rec) + (c)->off))
-#define CFIELD(rec, c, type) ((const type *)((const char *)(rec) + (c)->off))
+/* A record's field at the column's offset (offsetof of that very field,
+ * so aligned for its type: the cast through void says so). */
+#define FIELD(rec, c, type) ((type *)(void *)((char *)(rec) + (c)->off))
+#define CFIELD(rec, c, type) ((const type *)(const void *)((const char *)(rec) + (c)->off))
+typedef const char *cstr;   /* CFIELD of a const char * field */
 
 static bool bound(const hu_storecol *c) { return c->type != HU_SC_ENDPOINT; }
 static bool selected(const hu_storecol *c) { return !c->param_only; }
@@ -106,7 +109,7 @@ static bool present(const hu_storecol *c, const void *rec)
     case HU_SC_OPT: return *CFIELD(rec, c, int64_t) >= 0;
     case HU_SC_OPT_INT: return *CFIELD(rec, c, int) >= 0;
     case HU_SC_STR: return CFIELD(rec, c, char)[0] != '\0';
-    case HU_SC_CSTR: return *CFIELD(rec, c, const char *) != NULL;
+    case HU_SC_CSTR: return *CFIELD(rec, c, cstr) != NULL;
     default: return true;
     }
 }
@@ -135,7 +138,7 @@ static void bind_col(sqlite3_stmt *q, int i, const hu_storecol *c, const void *r
     case HU_SC_OPT_INT: sqlite3_bind_int64(q, i, *CFIELD(rec, c, int)); break;
     case HU_SC_STR: sqlite3_bind_text(q, i, CFIELD(rec, c, char), -1, SQLITE_TRANSIENT); break;
     case HU_SC_CSTR:
-        sqlite3_bind_text(q, i, *CFIELD(rec, c, const char *), -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, i, *CFIELD(rec, c, cstr), -1, SQLITE_STATIC);
         break;
     case HU_SC_ADDR: bind_addr(q, i, c, rec); break;
     case HU_SC_CUSTOM: c->bind(q, i, rec); break;
