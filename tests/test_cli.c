@@ -338,10 +338,10 @@ Test(cli, hostile_host_and_sni_through_every_output)
     static const char evil[] = "\x1b[31mred\x07\x1b]0;title\x07\xc3\x28";
     char req[256];
     snprintf(req, sizeof req, "POST /e HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\n\r\n", evil);
-    const char *p1 = strdup(tu_tmp(".pcap"));
+    char *p1 = strdup(tu_tmp(".pcap"));
     tu_write_race(p1, req);
     /* A TLS connection whose ClientHello names an evil server. */
-    const char *p2 = strdup(tu_tmp(".pcap"));
+    char *p2 = strdup(tu_tmp(".pcap"));
     tu_cv c = { .cli = "10.0.0.10", .srv = "10.0.0.20", .cport = 41000, .sport = 443,
                 .cseq = 1000, .sseq = 70000, .t = 1763740800000000LL };
     c.w = tu_pcap_open(p2, 101, 65535);
@@ -378,7 +378,7 @@ Test(cli, hostile_host_and_sni_through_every_output)
     tu_cv_emit(&c, false, HU_TH_RST, c.sseq, 0, NULL, 0);
     tu_pcap_close(c.w);
 
-    const char *db = strdup(tu_tmp(".db"));
+    char *db = strdup(tu_tmp(".db"));
     char args[4400], *out, *err;
     snprintf(args, sizeof args, "analyze --db '%s' '%s' '%s'", db, p1, p2);
     cr_expect_eq(run(args, &out, &err), 0, "%s", err);
@@ -410,6 +410,9 @@ Test(cli, hostile_host_and_sni_through_every_output)
     char cmd[4400];
     snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm' '%s' '%s'", db, db, db, p1, p2);
     system(cmd);
+    free(db);
+    free(p1);
+    free(p2);
 }
 
 /* ---- the command-line layer itself (cli.c), in process ---- */

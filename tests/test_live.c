@@ -156,6 +156,7 @@ Test(live, race_on_loopback_is_printed_stored_and_stopped_cleanly, .timeout = 90
     unlink(out); unlink(err); unlink(wpcap); unlink(srv_log); unlink(cli_log);
     snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm'", db, db, db);
     system(cmd);
+    free(db); free(out); free(err); free(wpcap); free(srv_log); free(cli_log);
 }
 
 Test(live, capture_errors_are_one_clear_line)
@@ -226,4 +227,5 @@ Test(live, drops_root_after_opening_the_capture, .timeout = 30)
     unlink(out); unlink(err);
     snprintf(q, sizeof q, "rm -f '%s' '%s-wal' '%s-shm'", db, db, db);
     system(q);
+    free(db); free(out); free(err);
 }
