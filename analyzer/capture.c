@@ -503,7 +503,13 @@ static pcap_t *open_source(reader *r, const char *path, const char *filter,
     *rc = HU_CAP_FAILED;
     pcap_t *pc = pcap_open_offline(path, ebuf);
     if (!pc) {
-        snprintf(err, errlen, "%s", ebuf[0] ? ebuf : strerror(errno));
+        /* libpcap names the file itself ("PATH: No such file ..."); the
+         * caller names it already. */
+        size_t pl = strlen(path);
+        const char *why = ebuf;
+        if (strncmp(ebuf, path, pl) == 0 && ebuf[pl] == ':' && ebuf[pl + 1] == ' ')
+            why = ebuf + pl + 2;
+        snprintf(err, errlen, "%s", why[0] ? why : strerror(errno));
         return NULL;
     }
     int dlt = pcap_datalink(pc);

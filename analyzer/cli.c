@@ -34,6 +34,16 @@ bool hu_cli_parse_number(const char *s, const char *what, long long min, long lo
 bool hu_cli_parse_kinds(const char *list, unsigned *mask)
 {
     char buf[256];
+    size_t n = strlen(list);
+    if (n == 0 || list[0] == ',' || list[n - 1] == ',' || strstr(list, ",,")) {
+        fprintf(stderr, "hangup: --kind '%s' has an empty kind; give kinds separated by single "
+                        "commas, e.g. --kind refused,connect-timeout\n", list);
+        return false;
+    }
+    if (n >= sizeof buf) {
+        fprintf(stderr, "hangup: --kind: the list is too long\n");
+        return false;
+    }
     snprintf(buf, sizeof buf, "%s", list);
     for (char *save, *k = strtok_r(buf, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
         int id = hu_kind_parse(k);

@@ -229,7 +229,11 @@ int main(int argc, char **argv)
             fputs(hu_usage_report, stdout);
         else if (argc > 2 && strcmp(argv[2], "show") == 0)
             fputs(hu_usage_show, stdout);
-        else
+        else if (argc > 2) {   /* a usage error, as an unknown command is */
+            fprintf(stderr, "hangup: no help for '%s': there is no such command\n\n%s", argv[2],
+                    usage_main);
+            return HU_CLI_EXIT_USAGE;
+        } else
             fputs(usage_main, stdout);
         return 0;
     }

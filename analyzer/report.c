@@ -662,11 +662,12 @@ void hu_report_summary(hu_report *r, const hu_server_summary *list, size_t n, ui
         return;
     }
     hu_sb para = {0};
-    hu_sb_printf(&para, "Summary: %" PRIu64 " capture%s, %" PRIu64 " packets, %" PRIu64
-                        " TCP connections (%" PRIu64 " reassembled by libnids, %" PRIu64
+    hu_sb_printf(&para, "Summary: %" PRIu64 " capture%s, %" PRIu64 " packet%s, %" PRIu64
+                        " TCP connection%s (%" PRIu64 " reassembled by libnids, %" PRIu64
                         " per segment), %" PRIu64 " keep-alive race%s (%" PRIu64 " crossed, %" PRIu64
                         " stale)",
-                 r->files, r->files == 1 ? "" : "s", r->packets, r->connections, r->nids_streams,
+                 r->files, r->files == 1 ? "" : "s", r->packets, r->packets == 1 ? "" : "s",
+                 r->connections, r->connections == 1 ? "" : "s", r->nids_streams,
                  r->segment_flows, r->by_kind[HU_KIND_RACE],
                  r->by_kind[HU_KIND_RACE] == 1 ? "" : "s", r->crossed, r->stale);
     for (int k = 1; k < HU_KIND_COUNT; k++)

@@ -227,6 +227,14 @@ static void fmt_s(char *b, size_t n, int64_t us)
 static void advise(hu_server_summary *o)
 {
     char to[32], reuse[32], safe[32];
+    if (o->requests == 0) {
+        /* Refused or never-answered connects: no request, so no reuse
+         * that could race and no keep-alive timeout to infer. */
+        snprintf(o->advice, sizeof o->advice,
+                 "no request reached it, so there is no keep-alive timeout to infer; see its "
+                 "incidents for why connections failed");
+        return;
+    }
     if (o->idle_timeout_us < 0) {
         if (o->incidents)
             snprintf(o->advice, sizeof o->advice,
