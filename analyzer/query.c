@@ -4,9 +4,10 @@
  * The database is opened read-only (and PRAGMA query_only), so nothing a
  * user types can change it.  Result sets print as an aligned table for
  * people, CSV, or one JSON object per row.  Every value that came off the
- * wire (targets, hosts, ...) is escaped on the way to the terminal, as in
- * analyze's output; report's filters are bound parameters, never spliced
- * into SQL.
+ * wire (targets, hosts, ...) is escaped on the way to the terminal in the
+ * aligned table, as in analyze's output, and JSON-escaped in JSON; CSV is
+ * RFC 4180 with the data unchanged, as sqlite3 -csv writes it.  report's
+ * filters are bound parameters, never spliced into SQL.
  */
 #include "hangup/query.h"
 #include "hangup/cli.h"
@@ -101,25 +102,38 @@ static void cell_text(hu_sb *sb, sqlite3_stmt *q, int i)
     }
 }
 
+/* One field as RFC 4180 has it: the bytes unchanged (CSV is for programs
+ * and files, as sqlite3 -csv writes it), quoted when they hold a comma, a
+ * quote or a line break. */
+static void csv_field(hu_sb *sb, const char *t, size_t n)
+{
+    bool quote = false;
+    for (size_t k = 0; k < n && !quote; k++)
+        quote = t[k] == ',' || t[k] == '"' || t[k] == '\r' || t[k] == '\n';
+    if (!quote) {
+        hu_sb_put(sb, t, n);
+        return;
+    }
+    hu_sb_putc(sb, '"');
+    for (size_t k = 0; k < n; k++) {
+        if (t[k] == '"')
+            hu_sb_putc(sb, '"');
+        hu_sb_putc(sb, t[k]);
+    }
+    hu_sb_putc(sb, '"');
+}
+
+/* A result cell in CSV: NULL empty, a blob as x'..' hex, the rest as is. */
 static void cell_csv(hu_sb *sb, sqlite3_stmt *q, int i)
 {
-    if (sqlite3_column_type(q, i) == SQLITE_NULL)
+    int type = sqlite3_column_type(q, i);
+    if (type == SQLITE_NULL)
         return;
-    hu_sb tmp = {0};
-    cell_text(&tmp, q, i);
-    const char *t = hu_sb_cstr(&tmp);
-    if (strpbrk(t, ",\"\r\n")) {
-        hu_sb_putc(sb, '"');
-        for (; *t; t++) {
-            if (*t == '"')
-                hu_sb_putc(sb, '"');
-            hu_sb_putc(sb, *t);
-        }
-        hu_sb_putc(sb, '"');
-    } else {
-        hu_sb_puts(sb, t);
+    if (type == SQLITE_BLOB) {
+        cell_text(sb, q, i);
+        return;
     }
-    hu_sb_free(&tmp);
+    csv_field(sb, (const char *)sqlite3_column_text(q, i), (size_t)sqlite3_column_bytes(q, i));
 }
 
 static void cell_json(hu_sb *sb, sqlite3_stmt *q, int i)
@@ -151,7 +165,8 @@ static bool print_result(sqlite3_stmt *q, enum fmt fmt, FILE *out, const char *t
         for (int i = 0; i < nc; i++) {
             if (i)
                 hu_sb_putc(&sb, ',');
-            hu_sb_puts(&sb, sqlite3_column_name(q, i));
+            const char *name = sqlite3_column_name(q, i);
+            csv_field(&sb, name, strlen(name));
         }
         hu_sb_puts(&sb, "\r\n");
     }

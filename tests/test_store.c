@@ -280,6 +280,13 @@ Test(store, query_formats_and_read_only)
     cr_expect_eq(hangup(args, &out, &err), 0);
     cr_expect_str_eq(out, "method,x,n\r\nPOST,\"a,b\",\r\nDELETE,\"a,b\",\r\n");
     free(out); free(err);
+    /* CSV keeps the data as it is (RFC 4180, as sqlite3 -csv): UTF-8 and a
+     * tab unescaped, a name with a comma quoted like a value. */
+    snprintf(args, sizeof args, "query --db '%s' --csv \"SELECT 'caf\xc3\xa9' AS \\\"a,b\\\", "
+                                "'tab\there' AS t\"", db);
+    cr_expect_eq(hangup(args, &out, &err), 0, "%s", err);
+    cr_expect_str_eq(out, "\"a,b\",t\r\ncaf\xc3\xa9,tab\there\r\n");
+    free(out); free(err);
     snprintf(args, sizeof args, "query --db '%s' --json \"SELECT id, verdict, rtt_ms, sni FROM "
                                 "incidents_view ORDER BY id LIMIT 1\"", db);
     cr_expect_eq(hangup(args, &out, &err), 0);
