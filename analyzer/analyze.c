@@ -89,9 +89,10 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o)
         char err[1024];
         a->store = hu_store_open(o->db_path, false, err, sizeof err);
         if (!a->store) {
-            fprintf(o->err, "%s: %s\n", o->progname, err);
-            hu_analyzer_free(a);
-            return NULL;
+            /* The analysis is still worth printing; every capture then
+             * ends as HU_FILE_STORE, so the command's status says so. */
+            fprintf(o->err, "%s: %s; the analysis is printed, not stored\n", o->progname, err);
+            a->store_failed = true;
         }
     }
     return a;

@@ -439,9 +439,12 @@ Test(cli, hostile_host_and_sni_through_every_output)
     cr_expect_null(strchr(out, 0x1b), "raw ESC in query output: %s", out);
     cr_expect(strstr(out, "\\x1b[31mred"), "%s", out);
     free(out); free(err);
-    snprintf(args, sizeof args, "query --db '%s' --csv \"SELECT host FROM incidents\"", db);
+    /* CSV is data for programs (RFC 4180, as sqlite3 -csv): the bytes as
+     * they came off the wire, not escaped for a terminal. */
+    snprintf(args, sizeof args, "query --db '%s' --csv \"SELECT host FROM incidents WHERE "
+                                "host IS NOT NULL\"", db);
     cr_expect_eq(run(args, &out, &err), 0);
-    cr_expect_null(strchr(out, 0x1b));
+    cr_expect(strstr(out, evil), "the host changed in CSV: %s", out);
     free(out); free(err);
     snprintf(args, sizeof args, "show --db '%s' 2", db);
     cr_expect_eq(run(args, &out, &err), 0);

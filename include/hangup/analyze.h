@@ -39,8 +39,9 @@ void hu_analyze_opts_default(hu_analyze_opts *o);
 
 typedef struct hu_analyzer hu_analyzer;
 
-/* NULL on failure (OOM, or the database cannot be opened), reported on
- * o->err. */
+/* NULL only when out of memory (reported on o->err).  A database that
+ * cannot be opened is reported there too, and the analysis goes on
+ * without it: every capture's result is then HU_FILE_STORE. */
 hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o);
 void hu_analyzer_free(hu_analyzer *a);
 
