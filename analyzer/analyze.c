@@ -69,8 +69,12 @@ void hu_analyze_opts_default(hu_analyze_opts *o)
     o->progname = "hangup";
 }
 
-hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o)
+hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o, hu_file_rc *why)
 {
+    hu_file_rc ignored;
+    if (!why)
+        why = &ignored;
+    *why = HU_FILE_NOMEM;
     hu_analyzer *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
@@ -79,11 +83,20 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o)
                          .flush = o->live };
     a->report = hu_report_new(&rc);
     a->servers = hu_servers_new();
-    a->wcap = o->write_path ? hu_wcap_new(o->write_path, o->err, o->progname) : NULL;
-    if (!a->report || !a->servers || (o->write_path && !a->wcap)) {
+    if (!a->report || !a->servers) {
         fprintf(o->err, "%s: out of memory\n", o->progname);
         hu_analyzer_free(a);
         return NULL;
+    }
+    if (o->write_path) {   /* first, as tcpdump -w: nothing is read if it fails */
+        char werr[256];
+        a->wcap = hu_wcap_new(o->write_path, o->err, o->progname, werr, sizeof werr);
+        if (!a->wcap) {
+            fprintf(o->err, "%s: -w %s: %s\n", o->progname, o->write_path, werr);
+            *why = HU_FILE_FAILED;
+            hu_analyzer_free(a);
+            return NULL;
+        }
     }
     if (o->db_path) {
         char err[1024];
@@ -322,6 +335,8 @@ hu_file_rc hu_analyzer_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture_in
                 st->reasm.data_checked);
     if (a->capture_id > 0)
         store_capture_end(a, rc, info);
+    if (a->wcap)
+        hu_wcap_note_dlt(a->wcap, info->dlt);
     hu_servers_merge(a->servers, a->file_servers);
     hu_servers_free(a->file_servers);
     a->file_servers = NULL;
@@ -351,10 +366,13 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
     return hu_analyzer_end(a, rc, &info, err);
 }
 
-void hu_analyzer_finish(hu_analyzer *a)
+bool hu_analyzer_finish(hu_analyzer *a)
 {
     size_t n;
     hu_server_summary *list = hu_servers_list(a->servers, &n);
     hu_report_summary(a->report, list, n, hu_servers_overflow(a->servers));
     free(list);
+    bool ok = hu_wcap_free(a->wcap);
+    a->wcap = NULL;
+    return ok;
 }

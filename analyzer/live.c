@@ -425,10 +425,11 @@ int hu_cmd_live(int argc, char **argv)
     const char *iface = la.iface;
 
     tzset();
-    hu_analyzer *a = hu_analyzer_new(&la.o);
-    if (!a) {
+    hu_file_rc why;
+    hu_analyzer *a = hu_analyzer_new(&la.o, &why);
+    if (!a) {   /* the reason is printed */
         pcap_close(pc);
-        return la.o.db_path ? HU_CLI_EXIT_DB : HU_CLI_EXIT_NOMEM;
+        return why == HU_FILE_FAILED ? HU_CLI_EXIT_INPUT : HU_CLI_EXIT_NOMEM;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -466,7 +467,7 @@ int hu_cmd_live(int argc, char **argv)
     struct pcap_stat ps;
     bool have_stats = pcap_stats(pc, &ps) == 0;
     hu_file_rc frc = hu_analyzer_end(a, crc, &info, err);
-    hu_analyzer_finish(a);
+    bool written = hu_analyzer_finish(a);
     if (have_stats)
         print_capture_stats(&ps, iface, la.o.json);
     hu_analyzer_free(a);
@@ -478,5 +479,5 @@ int hu_cmd_live(int argc, char **argv)
         return HU_CLI_EXIT_NOMEM;
     if (crc != HU_CAP_OK)
         return HU_CLI_EXIT_CAPTURE;
-    return 0;
+    return written ? 0 : HU_CLI_EXIT_INPUT;
 }

@@ -164,9 +164,10 @@ static int cmd_analyze(int argc, char **argv)
     progress pg = { 0 };
     if (isatty(STDERR_FILENO))
         o.progress = (hu_progress){ on_progress, &pg };
-    hu_analyzer *a = hu_analyzer_new(&o);
-    if (!a)
-        return o.db_path ? HU_CLI_EXIT_DB : HU_CLI_EXIT_NOMEM;   /* the reason is printed */
+    hu_file_rc why;
+    hu_analyzer *a = hu_analyzer_new(&o, &why);
+    if (!a)   /* the reason is printed */
+        return why == HU_FILE_FAILED ? HU_CLI_EXIT_INPUT : HU_CLI_EXIT_NOMEM;
     pg.a = a;
     int status = 0;
     for (int i = optind; i < argc; i++) {
@@ -187,8 +188,8 @@ static int cmd_analyze(int argc, char **argv)
         else if (rc != HU_FILE_OK && status == 0)
             status = HU_CLI_EXIT_INPUT;
     }
-    if (status != HU_CLI_EXIT_USAGE)
-        hu_analyzer_finish(a);
+    if (status != HU_CLI_EXIT_USAGE && !hu_analyzer_finish(a) && status == 0)
+        status = HU_CLI_EXIT_INPUT;   /* the -w file is not whole */
     hu_analyzer_free(a);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "hangup: error writing output: %s\n", strerror(errno));

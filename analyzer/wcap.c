@@ -1,10 +1,13 @@
 /*
  * wcap.c -- the -w writer and the per-connection frame rings (wcap.h).
  * libpcap writes the file (pcap_dump on a dead handle of the capture's
- * link type), so its format is exactly what tcpdump -w writes.
+ * link type), so its format is exactly what tcpdump -w writes.  The file
+ * itself is created first, as tcpdump does, so a path that cannot be
+ * written fails before anything is read.
  */
 #include "hangup/wcap.h"
 
+#include <errno.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,32 +32,63 @@ struct hu_wcap {
     const char *path;
     FILE *err;
     const char *progname;
+    FILE *fp;                 /* created at once; libpcap's once a header is written */
     pcap_t *dead;
     pcap_dumper_t *dump;
     int dlt;                  /* the file's link type, once open */
+    int seen_dlt;             /* the first capture's link type, or -1 */
     bool failed;              /* reported; nothing more is written */
 };
 
-hu_wcap *hu_wcap_new(const char *path, FILE *err, const char *progname)
+hu_wcap *hu_wcap_new(const char *path, FILE *err, const char *progname, char *why, size_t n)
 {
     hu_wcap *w = calloc(1, sizeof *w);
-    if (!w)
+    if (!w) {
+        snprintf(why, n, "out of memory");
         return NULL;
+    }
+    w->fp = fopen(path, "wb");
+    if (!w->fp) {
+        snprintf(why, n, "%s", strerror(errno));
+        free(w);
+        return NULL;
+    }
     w->path = path;
     w->err = err;
     w->progname = progname;
+    w->seen_dlt = -1;
     return w;
 }
 
-void hu_wcap_free(hu_wcap *w)
+void hu_wcap_note_dlt(hu_wcap *w, int dlt)
+{
+    if (w->seen_dlt < 0 && dlt >= 0)
+        w->seen_dlt = dlt;
+}
+
+bool hu_wcap_free(hu_wcap *w)
 {
     if (!w)
-        return;
-    if (w->dump)
-        pcap_dump_close(w->dump);
+        return true;
+    bool ok = !w->failed;
+    if (!w->dump && !w->failed) {
+        /* No incident: an empty capture, as tcpdump leaves one, of the
+         * first capture's link type (Ethernet if none was read). */
+        ok = hu_wcap_open(w, w->seen_dlt >= 0 ? w->seen_dlt : DLT_EN10MB);
+    }
+    if (w->dump) {
+        if (pcap_dump_flush(w->dump) != 0 || ferror(pcap_dump_file(w->dump))) {
+            fprintf(w->err, "%s: -w %s: %s\n", w->progname, w->path, strerror(errno));
+            ok = false;
+        }
+        pcap_dump_close(w->dump);   /* closes fp */
+    } else if (w->fp) {
+        fclose(w->fp);
+    }
     if (w->dead)
         pcap_close(w->dead);
     free(w);
+    return ok;
 }
 
 bool hu_wcap_open(hu_wcap *w, int dlt)
@@ -64,12 +98,14 @@ bool hu_wcap_open(hu_wcap *w, int dlt)
     if (w->failed)
         return false;
     w->dead = pcap_open_dead(dlt, 262144);
-    w->dump = w->dead ? pcap_dump_open(w->dead, w->path) : NULL;
+    w->dump = w->dead ? pcap_dump_fopen(w->dead, w->fp) : NULL;
     w->dlt = dlt;
     if (!w->dump) {
         fprintf(w->err, "%s: -w %s: %s\n", w->progname, w->path,
                 w->dead ? pcap_geterr(w->dead) : "out of memory");
         w->failed = true;
+    } else {
+        w->fp = NULL;   /* libpcap's now */
     }
     return !w->failed;
 }

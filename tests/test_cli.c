@@ -105,6 +105,39 @@ Test(cli, summary_words_and_advice_fit_what_was_seen)
     free(out); free(err);
 }
 
+/* -w as tcpdump -w: the file is created before anything is read (a path
+ * that cannot be written is exit 1 at once), and without any incident it
+ * is still a valid capture, empty, of the link type that was read. */
+Test(cli, write_file_created_first_and_valid_when_empty)
+{
+    char args[4400], *out, *err;
+    snprintf(args, sizeof args, "analyze --no-db -w /nonexistent-dir/x.pcap '%s'",
+             tu_sample("retry.pcap"));
+    cr_expect_eq(run(args, &out, &err), 1);
+    cr_expect(strstr(err, "hangup: -w /nonexistent-dir/x.pcap: No such file or directory"),
+              "%s", err);
+    cr_expect_eq(out[0], '\0', "analysed although -w failed: %s", out);
+    free(out); free(err);
+
+    char *cap = strdup(tu_tmp(".pcap")), *w = strdup(tu_tmp(".pcap"));
+    tu_cv c = { .cli = "10.0.0.10", .srv = "10.0.0.20", .cport = 41000, .sport = 8080,
+                .cseq = 1000, .sseq = 70000, .t = 1763740800000000LL };
+    c.w = tu_pcap_open(cap, 101, 65535);   /* raw IP: not the default link type */
+    tu_cv_emit(&c, true, HU_TH_SYN, c.cseq, 0, NULL, 0);
+    tu_pcap_close(c.w);
+    snprintf(args, sizeof args, "analyze --no-db -w '%s' '%s'", w, cap);
+    cr_expect_eq(run(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "tcpdump -r '%s'", w);
+    cr_expect_eq(tu_sh(cmd, &out, &err), 0, "tcpdump cannot read the empty -w file: %s", err);
+    cr_expect(strstr(err, "link-type RAW"), "%s", err);
+    cr_expect_eq(out[0], '\0', "%s", out);
+    free(out); free(err);
+    unlink(cap); unlink(w);
+    free(cap); free(w);
+}
+
 Test(cli, missing_and_garbage_files_do_not_stop_the_others)
 {
     const char *race = strdup(tu_tmp(".pcap"));

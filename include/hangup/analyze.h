@@ -37,14 +37,6 @@ typedef struct hu_analyze_opts {
 /* Sensible defaults: see the README's option table. */
 void hu_analyze_opts_default(hu_analyze_opts *o);
 
-typedef struct hu_analyzer hu_analyzer;
-
-/* NULL only when out of memory (reported on o->err).  A database that
- * cannot be opened is reported there too, and the analysis goes on
- * without it: every capture's result is then HU_FILE_STORE. */
-hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o);
-void hu_analyzer_free(hu_analyzer *a);
-
 typedef enum hu_file_rc {
     HU_FILE_OK = 0,
     HU_FILE_PARTIAL,          /* read in part (truncated or corrupt): reported */
@@ -53,6 +45,17 @@ typedef enum hu_file_rc {
     HU_FILE_NOMEM,
     HU_FILE_STORE,            /* the database failed: reported, nothing stored */
 } hu_file_rc;
+
+typedef struct hu_analyzer hu_analyzer;
+
+/* NULL, reported on o->err, when out of memory (*why HU_FILE_NOMEM) or
+ * when the -w file cannot be created (*why HU_FILE_FAILED); why may be
+ * NULL.  A database that cannot be opened is reported too, and the
+ * analysis goes on without it: every capture's result is then
+ * HU_FILE_STORE. */
+hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o, hu_file_rc *why);
+void hu_analyzer_free(hu_analyzer *a);
+
 
 /* Analyse one file; problems are reported on o->err, one line each. */
 hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path);
@@ -79,8 +82,9 @@ typedef struct hu_analyzer_progress {
 } hu_analyzer_progress;
 void hu_analyzer_progress_get(const hu_analyzer *a, hu_analyzer_progress *pr);
 
-/* Print the summary (human output). */
-void hu_analyzer_finish(hu_analyzer *a);
+/* Print the summary (human output) and end the -w file; false when the
+ * -w file could not be written whole (reported). */
+bool hu_analyzer_finish(hu_analyzer *a);
 
 uint64_t hu_analyzer_incidents(const hu_analyzer *a);
 

@@ -19,11 +19,18 @@
 typedef struct hu_wcap hu_wcap;
 typedef struct hu_wcap_ring hu_wcap_ring;
 
-/* The writer for `path` (borrowed); errors go to err as
- * "<progname>: -w <path>: ...".  Nothing is opened yet.  NULL on OOM. */
-hu_wcap *hu_wcap_new(const char *path, FILE *err, const char *progname);
-/* Closes the file (flushed).  NULL is a no-op. */
-void hu_wcap_free(hu_wcap *w);
+/* The writer for `path` (borrowed), the file created now (truncated if it
+ * exists); later errors go to err as "<progname>: -w <path>: ...".  NULL,
+ * with the reason in why, when the file cannot be created or on OOM. */
+hu_wcap *hu_wcap_new(const char *path, FILE *err, const char *progname, char *why, size_t n);
+/* Ends the file (an empty capture if nothing was written) and frees w;
+ * false when the file is not complete (a failure was or is reported).
+ * NULL is a no-op (true). */
+bool hu_wcap_free(hu_wcap *w);
+
+/* A capture of link type dlt was read: the empty file's link type, when
+ * no incident opens it first. */
+void hu_wcap_note_dlt(hu_wcap *w, int dlt);
 
 /* Open the file now for link type dlt, if it is not open and has not
  * failed; false (one line printed) when it cannot be. */

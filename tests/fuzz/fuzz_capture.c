@@ -80,7 +80,7 @@ static void run(bool json)
         o.timeline = true;
         o.write_path = "/dev/null";    /* -w /dev/null */
     }
-    hu_analyzer *a = hu_analyzer_new(&o);
+    hu_analyzer *a = hu_analyzer_new(&o, NULL);
     if (!a)
         abort();                       /* no database: only OOM can fail */
     hu_file_rc rc = hu_analyzer_file(a, g_path);
