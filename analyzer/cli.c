@@ -103,3 +103,16 @@ hu_cli_opt_rc hu_cli_common_option(int opt, const char *arg, hu_analyze_opts *o)
         return HU_CLI_NOT_SHARED;
     }
 }
+
+int hu_cli_output_done(int status)
+{
+    errno = 0;
+    int rc = fflush(stdout);
+    if (rc == 0 && !ferror(stdout))
+        return status;
+    /* errno is the flush's own only when the flush failed; an earlier
+     * write's was left in the stream's error flag alone. */
+    fprintf(stderr, "hangup: error writing output%s%s\n", rc ? ": " : "",
+            rc ? strerror(errno) : "");
+    return status ? status : HU_CLI_EXIT_INPUT;
+}

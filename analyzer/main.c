@@ -191,10 +191,6 @@ static int cmd_analyze(int argc, char **argv)
     if (status != HU_CLI_EXIT_USAGE && !hu_analyzer_finish(a) && status == 0)
         status = HU_CLI_EXIT_INPUT;   /* the -w file is not whole */
     hu_analyzer_free(a);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "hangup: error writing output: %s\n", strerror(errno));
-        return HU_CLI_EXIT_INPUT;
-    }
     return status;
 }
 
@@ -205,16 +201,17 @@ int main(int argc, char **argv)
         return HU_CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    /* Every command's output is checked once it is written. */
     if (strcmp(cmd, "analyze") == 0)
-        return cmd_analyze(argc - 1, argv + 1);
+        return hu_cli_output_done(cmd_analyze(argc - 1, argv + 1));
     if (strcmp(cmd, "live") == 0)
-        return hu_cmd_live(argc - 1, argv + 1);
+        return hu_cli_output_done(hu_cmd_live(argc - 1, argv + 1));
     if (strcmp(cmd, "query") == 0)
-        return hu_cmd_query(argc - 1, argv + 1);
+        return hu_cli_output_done(hu_cmd_query(argc - 1, argv + 1));
     if (strcmp(cmd, "report") == 0)
-        return hu_cmd_report(argc - 1, argv + 1);
+        return hu_cli_output_done(hu_cmd_report(argc - 1, argv + 1));
     if (strcmp(cmd, "show") == 0)
-        return hu_cmd_show(argc - 1, argv + 1);
+        return hu_cli_output_done(hu_cmd_show(argc - 1, argv + 1));
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("hangup %s\n", HANGUP_VERSION);
         return 0;

@@ -138,6 +138,32 @@ Test(cli, write_file_created_first_and_valid_when_empty)
     free(cap); free(w);
 }
 
+/* Output that cannot be written is an error for every command. */
+Test(cli, every_command_reports_output_it_could_not_write)
+{
+    char *db = strdup(tu_tmp(".db"));
+    char args[4400], *out, *err;
+    snprintf(args, sizeof args, "analyze --db '%s' '%s'", db, tu_sample("retry.pcap"));
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    char cmds[4][2048];
+    snprintf(cmds[0], sizeof cmds[0], "analyze --no-db '%s'", tu_sample("retry.pcap"));
+    snprintf(cmds[1], sizeof cmds[1], "query --db '%s' 'SELECT 1'", db);
+    snprintf(cmds[2], sizeof cmds[2], "report --db '%s'", db);
+    snprintf(cmds[3], sizeof cmds[3], "show --db '%s' 1", db);
+    for (size_t i = 0; i < 4; i++) {
+        const char *c = cmds[i];
+        char full[4400];
+        snprintf(full, sizeof full, "'%s' %s > /dev/full", HANGUP_BIN, c);
+        cr_expect_eq(tu_sh(full, &out, &err), 1, "%s", c);
+        cr_expect(strstr(err, "hangup: error writing output"), "%s: %s", c, err);
+        free(out); free(err);
+    }
+    snprintf(args, sizeof args, "rm -f '%s' '%s-wal' '%s-shm'", db, db, db);
+    system(args);
+    free(db);
+}
+
 Test(cli, missing_and_garbage_files_do_not_stop_the_others)
 {
     const char *race = strdup(tu_tmp(".pcap"));

@@ -96,4 +96,9 @@ typedef enum hu_cli_opt_rc {
  * command calls this first for each option and handles the rest itself. */
 hu_cli_opt_rc hu_cli_common_option(int opt, const char *arg, struct hu_analyze_opts *o);
 
+/* A command is done: flush standard output and check it was all written.
+ * Returns status, or HU_CLI_EXIT_INPUT (after one line on stderr) when
+ * the output failed and status was 0 (a full disk, a closed pipe). */
+int hu_cli_output_done(int status);
+
 #endif
