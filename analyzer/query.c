@@ -44,7 +44,11 @@ const char hu_usage_query[] =
     "  -h, --help      show this help\n"
     "\n"
     "example:\n"
-    "  hangup query \"SELECT server, verdict, count(*) FROM incidents GROUP BY 1, 2\"\n";
+    "  hangup query \"SELECT server, verdict, count(*) FROM incidents GROUP BY 1, 2\"\n"
+    "\n"
+    "exit status: 0 done; 1 the output could not be written; 2 usage error or a\n"
+    "statement that is refused (not one read-only statement, ATTACH,\n"
+    "load_extension) or does not compile; 4 the database cannot be read.\n";
 
 const char hu_usage_report[] =
     "usage: hangup report [--db PATH] [--kind K] [--capture ID] [--server ADDR:PORT]\n"
@@ -64,7 +68,10 @@ const char hu_usage_report[] =
     "      --since TIME        from TIME on: 2026-11-21, 2026-11-21T15:04:05Z,\n"
     "                          or seconds since the epoch (UTC)\n"
     "      --until TIME        before TIME\n"
-    "  -h, --help              show this help\n";
+    "  -h, --help              show this help\n"
+    "\n"
+    "exit status: 0 done; 1 the output could not be written; 2 usage error;\n"
+    "4 the database cannot be read.\n";
 
 const char hu_usage_show[] =
     "usage: hangup show [--db PATH] [--kind K[,K...]] ID\n"
@@ -75,8 +82,12 @@ const char hu_usage_show[] =
     "\n"
     "options:\n"
     "      --db PATH   the database (default: hangup.db)\n"
-    "      --kind K    only if the incident is of kind K (else exit 4)\n"
-    "  -h, --help      show this help\n";
+    "      --kind K    only if the incident is of kind K (else exit 1)\n"
+    "  -h, --help      show this help\n"
+    "\n"
+    "exit status: 0 printed; 1 no such incident, not of the kind asked for, or\n"
+    "the output could not be written; 2 usage error; 4 the database cannot be\n"
+    "read.\n";
 
 /* One cell for a terminal: printable ASCII as is, the rest escaped. */
 static void cell_text(hu_sb *sb, sqlite3_stmt *q, int i)
@@ -255,6 +266,21 @@ static bool print_result(sqlite3_stmt *q, enum fmt fmt, FILE *out, const char *t
     return ok;
 }
 
+/* SQLite's authorizer for a user's statement: reading only.  Attaching
+ * another database and loading an extension are refused when the
+ * statement is prepared, like every other statement that is not a read,
+ * so they are a usage error (exit 2), not a database failure. */
+static int authorize_read(void *arg, int action, const char *a, const char *b, const char *db,
+                          const char *trigger)
+{
+    (void)arg; (void)a; (void)db; (void)trigger;
+    if (action == SQLITE_ATTACH || action == SQLITE_DETACH)
+        return SQLITE_DENY;
+    if (action == SQLITE_FUNCTION && b && strcmp(b, "load_extension") == 0)
+        return SQLITE_DENY;
+    return SQLITE_OK;
+}
+
 static hu_store *open_ro(const char *path)
 {
     char err[1024];
@@ -299,8 +325,11 @@ int hu_cmd_query(int argc, char **argv)
     sqlite3_stmt *q = NULL;
     const char *tail = NULL;
     int status = 0;
+    sqlite3_set_authorizer(hu_store_db(s), authorize_read, NULL);
     if (sqlite3_prepare_v2(hu_store_db(s), sql, -1, &q, &tail) != SQLITE_OK) {
-        fprintf(stderr, "hangup: query: %s\n", sqlite3_errmsg(hu_store_db(s)));
+        bool auth = sqlite3_errcode(hu_store_db(s)) == SQLITE_AUTH;
+        fprintf(stderr, "hangup: query: %s%s\n", sqlite3_errmsg(hu_store_db(s)),
+                auth ? " (only reading this database is allowed)" : "");
         status = HU_CLI_EXIT_USAGE;
     } else if (!q) {
         fputs("hangup: query: the SQL is empty\n", stderr);
@@ -533,15 +562,16 @@ int hu_cmd_show(int argc, char **argv)
     if (!s)
         return HU_CLI_EXIT_DB;
     char err[1024];
-    hu_incident_rec *r = hu_store_load_incident(s, id, err, sizeof err);
+    bool missing;
+    hu_incident_rec *r = hu_store_load_incident(s, id, &missing, err, sizeof err);
     int status = 0;
-    if (!r) {
+    if (!r) {   /* no such incident is the user's input, not a database failure */
         fprintf(stderr, "hangup: %s\n", err);
-        status = HU_CLI_EXIT_DB;
+        status = missing ? HU_CLI_EXIT_INPUT : HU_CLI_EXIT_DB;
     } else if (kinds && !(kinds & (1u << r->kindid))) {
         fprintf(stderr, "hangup: incident %lld is a %s, not of the kind asked for\n", id,
                 r->kind);
-        status = HU_CLI_EXIT_DB;
+        status = HU_CLI_EXIT_INPUT;
         hu_incident_rec_free(r);
     } else {
         tzset();

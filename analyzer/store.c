@@ -1085,8 +1085,10 @@ static bool load_timeline(hu_store *s, int64_t id, hu_incident_rec *r, char *err
     return ok && rc == SQLITE_DONE;
 }
 
-static hu_incident_rec *load_incident(hu_store *s, int64_t id, char *err, size_t n)
+static hu_incident_rec *load_incident(hu_store *s, int64_t id, bool *missing, char *err,
+                                      size_t n)
 {
+    *missing = false;
     sqlite3_stmt *q = stmt(s, ST_GET_INCIDENT);
     if (!q) {
         db_err(s, "reading incidents", err, n);
@@ -1095,10 +1097,11 @@ static hu_incident_rec *load_incident(hu_store *s, int64_t id, char *err, size_t
     sqlite3_bind_int64(q, param(q, ":id"), id);
     int rc = sqlite3_step(q);
     if (rc != SQLITE_ROW) {
-        if (rc == SQLITE_DONE)
+        if (rc == SQLITE_DONE) {
+            *missing = true;
             snprintf(err, n, "database %s: no incident %lld (see 'hangup query \"SELECT id, "
                              "verdict, server FROM incidents\"')", s->path, (long long)id);
-        else
+        } else
             db_err(s, "reading incidents", err, n);
         sqlite3_reset(q);
         return NULL;
@@ -1118,10 +1121,12 @@ static hu_incident_rec *load_incident(hu_store *s, int64_t id, char *err, size_t
     return r;
 }
 
-hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, char *err, size_t n)
+hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, bool *missing, char *err,
+                                        size_t n)
 {
+    bool ignored;
     hu_storeq_lock(s->writer);
-    hu_incident_rec *r = load_incident(s, id, err, n);
+    hu_incident_rec *r = load_incident(s, id, missing ? missing : &ignored, err, n);
     hu_storeq_unlock(s->writer);
     return r;
 }

@@ -297,6 +297,8 @@ Test(store, query_formats_and_read_only)
     static const char *const refused[] = {
         "DELETE FROM incidents", "SELECT 1; DELETE FROM incidents", "DROP TABLE captures",
         "SELECT nope FROM", "PRAGMA user_version = 7",
+        /* refused like the others (exit 2), not a database failure (4) */
+        "ATTACH '/tmp/hangup-other.db' AS other", "SELECT load_extension('x')",
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         snprintf(args, sizeof args, "query --db '%s' \"%s\"", db, refused[i]);
@@ -372,8 +374,9 @@ Test(store, show_reprints_what_analyze_printed)
                   (long long)id, out);
         free(out); free(err);
     }
+    /* No such incident is the user's input (1), not a database failure (4). */
     snprintf(args, sizeof args, "show --db '%s' 999", db);
-    cr_expect_eq(hangup(args, &out, &err), 4);
+    cr_expect_eq(hangup(args, &out, &err), 1);
     cr_expect(strstr(err, "no incident 999"), "%s", err);
     free(out); free(err);
     free(analyzed);
@@ -491,7 +494,7 @@ Test(store, kind_filters_in_analyze_report_and_show)
     free(out); free(err);
     int64_t race_id = scalar(db, "SELECT min(id) FROM incidents WHERE kind = 'keepalive-race'");
     snprintf(args, sizeof args, "show --db '%s' --kind refused %lld", db, (long long)race_id);
-    cr_expect_eq(hangup(args, &out, &err), 4);
+    cr_expect_eq(hangup(args, &out, &err), 1);
     cr_expect(strstr(err, "is a keepalive-race"), "%s", err);
     free(out); free(err);
     snprintf(args, sizeof args, "analyze --no-db --kind bogus '%s'", a);
@@ -604,7 +607,7 @@ static hu_incident_rec *loaded(const char *db, int64_t id)
     char err[1024] = "";
     hu_store *s = hu_store_open(db, true, err, sizeof err);
     cr_assert(s, "%s", err);
-    hu_incident_rec *r = hu_store_load_incident(s, id, err, sizeof err);
+    hu_incident_rec *r = hu_store_load_incident(s, id, NULL, err, sizeof err);
     cr_assert(r, "%s", err);
     hu_store_close(s);
     return r;

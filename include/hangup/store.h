@@ -111,9 +111,11 @@ void hu_store_abort(hu_store *s);
 bool hu_store_checkpoint(hu_store *s, char *err, size_t errlen);
 
 /* Load stored incident `id` (timeline included); NULL with err when it
- * does not exist.  The record owns its strings (the file name and the
+ * cannot, and *missing (may be NULL) true when that is because no such
+ * incident exists.  The record owns its strings (the file name and the
  * timeout hint live in file_owned); they stay valid until
  * hu_incident_rec_free. */
-hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, char *err, size_t errlen);
+hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, bool *missing, char *err,
+                                        size_t errlen);
 
 #endif
