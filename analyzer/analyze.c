@@ -80,7 +80,7 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o, hu_file_rc *why)
         return NULL;
     a->o = *o;
     hu_report_cfg rc = { .out = o->out, .json = o->json, .timeline = o->timeline,
-                         .flush = o->live };
+                         .flush = o->live, .kinds = o->kinds };
     a->report = hu_report_new(&rc);
     a->servers = hu_servers_new();
     if (!a->report || !a->servers) {
@@ -122,13 +122,12 @@ static void store_fail(hu_analyzer *a, const char *err)
     fprintf(a->o.err, "%s: %s\n", a->o.progname, err);
 }
 
-/* The pipeline's sink: an incident is final.  Print it (if its kind is
- * wanted) and store it (every kind). */
+/* The pipeline's sink: an incident is final.  Report it (counted, and
+ * printed if its kind is wanted) and store it (every kind). */
 static void on_incident(void *arg, hu_incident_rec *rec)
 {
     hu_analyzer *a = arg;
-    if (!a->o.kinds || (a->o.kinds & (1u << rec->kindid)))
-        hu_report_incident(a->report, rec);
+    hu_report_incident(a->report, rec);   /* counted; printed if of a kind asked for */
     char err[1024];
     if (a->capture_id > 0 && !hu_store_incident(a->store, a->capture_id, rec, err, sizeof err))
         store_fail(a, err);

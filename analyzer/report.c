@@ -625,6 +625,8 @@ void hu_report_incident(hu_report *r, const hu_incident_rec *rec)
         else
             r->crossed++;
     }
+    if (r->cfg.kinds && !(r->cfg.kinds & (1u << rec->kindid)))
+        return;
     hu_sb_reset(&r->sb);
     if (r->cfg.json)
         json_incident(r, rec);
@@ -673,6 +675,15 @@ void hu_report_summary(hu_report *r, const hu_server_summary *list, size_t n, ui
     for (int k = 1; k < HU_KIND_COUNT; k++)
         if (r->by_kind[k])
             hu_sb_printf(&para, ", %" PRIu64 " %s", r->by_kind[k], hu_kind_name((hu_kind)k));
+    if (r->cfg.kinds) {   /* the counts are the capture's; say what was printed */
+        hu_sb_puts(&para, "; printed: only");
+        const char *sep = " ";
+        for (int k = 0; k < HU_KIND_COUNT; k++)
+            if (r->cfg.kinds & (1u << k)) {
+                hu_sb_printf(&para, "%s%s", sep, hu_kind_name((hu_kind)k));
+                sep = ", ";
+            }
+    }
     hu_sb_putc(&para, '\n');
     size_t shown = n < 20 ? n : 20;
     for (size_t i = 0; i < shown; i++) {

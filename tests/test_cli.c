@@ -138,6 +138,21 @@ Test(cli, write_file_created_first_and_valid_when_empty)
     free(cap); free(w);
 }
 
+/* --kind chooses what is printed; the summary still counts what the
+ * capture holds, as the server lines do, and says what was printed. */
+Test(cli, kind_filter_prints_less_and_counts_the_same)
+{
+    char args[4400], *out, *err;
+    snprintf(args, sizeof args, "analyze --no-db --kind refused '%s'", tu_sample("retry.pcap"));
+    cr_expect_eq(run(args, &out, &err), 0, "%s", err);
+    cr_expect_null(strstr(out, "Keep-alive race #"), "a race printed: %s", out);
+    cr_expect(strstr(out, "2 keep-alive races (0 crossed, 2 stale); printed: only refused"),
+              "%s", out);
+    cr_expect(strstr(out, "2 races (0\n    crossed, 2 stale)") || strstr(out, "2 races (0 crossed"),
+              "%s", out);
+    free(out); free(err);
+}
+
 /* Output that cannot be written is an error for every command. */
 Test(cli, every_command_reports_output_it_could_not_write)
 {

@@ -17,6 +17,8 @@ typedef struct hu_report_cfg {
     bool json;                /* one JSON object per line, nothing else */
     bool timeline;            /* human output: print the tcpdump timeline */
     bool flush;               /* flush after each incident (live) */
+    unsigned kinds;           /* bit per hu_kind to print; 0 = all.  Every
+                                 incident is counted in the summary either way */
 } hu_report_cfg;
 
 /* Returns NULL on allocation failure. */
@@ -27,7 +29,8 @@ void hu_report_free(hu_report *r);
 void hu_report_file_done(hu_report *r, uint64_t packets, uint64_t connections,
                          uint64_t nids_streams, uint64_t segment_flows);
 
-/* Print one incident now. */
+/* Count one incident for the summary, and print it now if its kind is
+ * one to print. */
 void hu_report_incident(hu_report *r, const hu_incident_rec *rec);
 
 /* The closing summary: human text, or one {"type":"server"} JSON line
