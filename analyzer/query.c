@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <time.h>
 
 enum fmt { FMT_TABLE, FMT_CSV, FMT_JSON };
@@ -471,7 +472,20 @@ int hu_cmd_report(int argc, char **argv)
                 return HU_CLI_EXIT_USAGE;
             }
             break;
-        case OPT_SRV: f.server = optarg; break;
+        case OPT_SRV: {
+            /* Servers are stored as ADDR:PORT; a bare address would match
+             * nothing, silently. */
+            unsigned char a[16];
+            bool v4 = inet_pton(AF_INET, optarg, a) == 1, v6 = inet_pton(AF_INET6, optarg, a) == 1;
+            if (v4 || v6) {
+                fprintf(stderr, "hangup: --server needs the port too: %s%s%s:PORT (see 'hangup "
+                                "report' without --server for the servers)\n",
+                        v6 ? "[" : "", optarg, v6 ? "]" : "");
+                return HU_CLI_EXIT_USAGE;
+            }
+            f.server = optarg;
+            break;
+        }
         case OPT_KIND:
             if (hu_kind_parse(optarg) < 0) {
                 unsigned m = 0;

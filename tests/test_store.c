@@ -471,6 +471,20 @@ Test(store, full_disk_fails_cleanly, .timeout = 120)
     system(cmd);
 }
 
+/* A server without its port would match nothing; say how to write it. */
+Test(store, report_server_filter_needs_the_port)
+{
+    char args[4400], *out, *err;
+    snprintf(args, sizeof args, "report --db /nonexistent.db --server 127.0.0.1");
+    cr_expect_eq(hangup(args, &out, &err), 2);
+    cr_expect(strstr(err, "--server needs the port too: 127.0.0.1:PORT"), "%s", err);
+    free(out); free(err);
+    snprintf(args, sizeof args, "report --db /nonexistent.db --server ::1");
+    cr_expect_eq(hangup(args, &out, &err), 2);
+    cr_expect(strstr(err, "[::1]:PORT"), "%s", err);
+    free(out); free(err);
+}
+
 Test(store, kind_filters_in_analyze_report_and_show)
 {
     char *db = fresh_db();
