@@ -415,12 +415,14 @@ static const struct section {
     { "Incidents by day (UTC, by the time of the closing packet)",
       "SELECT date(coalesce(i.rst_time, i.fin_time, i.request_time) / 1000000, 'unixepoch')"
       " AS day, count(*) AS incidents, sum(i.kind = 'keepalive-race') AS races,"
-      " sum(i.verdict = 'crossed') AS crossed, sum(i.verdict = 'stale') AS stale"
+      " count(CASE i.verdict WHEN 'crossed' THEN 1 END) AS crossed,"
+      " count(CASE i.verdict WHEN 'stale' THEN 1 END) AS stale"
       " FROM incidents i" INC_WHERE " GROUP BY 1 ORDER BY 1" },
     { "Incidents by server",
       "SELECT i.server, count(*) AS incidents, sum(i.kind = 'keepalive-race') AS races,"
-      " sum(i.verdict = 'crossed') AS crossed,"
-      " sum(i.verdict = 'stale') AS stale, count(DISTINCT i.capture_id) AS captures,"
+      " count(CASE i.verdict WHEN 'crossed' THEN 1 END) AS crossed,"
+      " count(CASE i.verdict WHEN 'stale' THEN 1 END) AS stale,"
+      " count(DISTINCT i.capture_id) AS captures,"
       " round(avg(i.idle_us) / 1000.0, 1) AS avg_idle_ms"
       " FROM incidents i" INC_WHERE " GROUP BY 1 ORDER BY 2 DESC, 1" },
     { "Lost requests by method and target",
@@ -428,20 +430,21 @@ static const struct section {
       " coalesce(i.target, '') AS target, count(*) AS lost,"
       " sum(i.safe_to_retry) AS safe_to_retry, sum(i.retried) AS retried"
       " FROM incidents i" INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 25" },
+    /* Counts are summed over the captures; the timeout, the reuse idle and
+     * the advice come from one capture's row (the one with race risk, else
+     * the latest), so the advice speaks of the figures beside it. */
     { "Keep-alive timeouts inferred per server, and what to change",
       "SELECT s.server, sum(s.connections) AS connections, sum(s.requests) AS requests,"
-      " sum(s.idle_closes) AS idle_closes, sum(s.incidents) AS races,"
-      " (SELECT round(s2.idle_timeout_us / 1000.0, 1) FROM servers s2 JOIN captures c2"
-      "   ON c2.id = s2.capture_id WHERE s2.server = s.server AND s2.idle_timeout_us IS NOT NULL"
-      "   AND (?1 = 0 OR s2.capture_id = ?1) ORDER BY c2.last_time DESC LIMIT 1)"
-      "   AS idle_timeout_ms,"
-      " round(max(s.max_reuse_idle_us) / 1000.0, 1) AS max_reuse_idle_ms,"
-      " max(s.race_risk) AS race_risk,"
-      " (SELECT s3.advice FROM servers s3 JOIN captures c3 ON c3.id = s3.capture_id"
-      "   WHERE s3.server = s.server AND (?1 = 0 OR s3.capture_id = ?1)"
-      "   ORDER BY s3.race_risk DESC, c3.last_time DESC LIMIT 1) AS advice"
-      " FROM servers s JOIN captures c ON c.id = s.capture_id" SRV_WHERE
-      " GROUP BY 1 ORDER BY 5 DESC, 2 DESC, 1" },
+      " sum(s.idle_closes) AS idle_closes, sum(s.crossed + s.stale) AS races,"
+      " sum(s.incidents) AS incidents,"
+      " round(a.idle_timeout_us / 1000.0, 1) AS idle_timeout_ms,"
+      " round(a.max_reuse_idle_us / 1000.0, 1) AS max_reuse_idle_ms,"
+      " max(s.race_risk) AS race_risk, a.advice AS advice"
+      " FROM servers s JOIN captures c ON c.id = s.capture_id"
+      " JOIN servers a ON a.id = (SELECT s3.id FROM servers s3 JOIN captures c3"
+      "   ON c3.id = s3.capture_id WHERE s3.server = s.server AND (?1 = 0 OR s3.capture_id = ?1)"
+      "   ORDER BY s3.race_risk DESC, c3.last_time DESC, s3.id DESC LIMIT 1)" SRV_WHERE
+      " GROUP BY s.server ORDER BY 5 DESC, 6 DESC, 2 DESC, 1" },
 };
 
 int hu_cmd_report(int argc, char **argv)

@@ -471,6 +471,59 @@ Test(store, full_disk_fails_cleanly, .timeout = 120)
     system(cmd);
 }
 
+/* The row of server srv in report's section titled `title`; malloc'd. */
+static char *report_row(const char *report, const char *title, const char *srv)
+{
+    const char *sec = strstr(report, title);
+    if (!sec)
+        return NULL;
+    const char *end = strstr(sec, "\n\n");
+    for (const char *l = strchr(sec, '\n'); l && (!end || l < end); l = strchr(l + 1, '\n'))
+        if (strncmp(l + 1, srv, strlen(srv)) == 0 && l[1 + strlen(srv)] == ' ') {
+            const char *nl = strchr(l + 1, '\n');
+            return strndup(l + 1, nl ? (size_t)(nl - l - 1) : strlen(l + 1));
+        }
+    return NULL;
+}
+
+/* report's per-server timeouts: races are races (not every kind), zero
+ * counts are 0 (not NULL), and a server seen in two captures shows the
+ * figures its advice speaks of. */
+Test(store, report_server_rows_agree_with_their_advice)
+{
+    char *db = fresh_db();
+    char args[16000], *out, *err;
+    char a[3][4200];   /* tu_sample's buffer is static */
+    snprintf(a[0], sizeof a[0], "%s", tu_sample("crossed-client.pcap"));
+    snprintf(a[1], sizeof a[1], "%s", tu_sample("crossed-server.pcap"));
+    snprintf(a[2], sizeof a[2], "%s", tu_sample("server-timeout-node.pcap"));
+    snprintf(args, sizeof args, "analyze --db '%s' '%s' '%s' '%s'", db, a[0], a[1], a[2]);
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    snprintf(args, sizeof args, "report --db '%s'", db);
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    const char *t = "Keep-alive timeouts inferred per server";
+    char *row = report_row(out, t, "127.0.0.1:3120");
+    cr_assert_not_null(row, "%s", out);
+    int conns, reqs, closes, races, incidents;
+    cr_expect_eq(sscanf(row + 14, "%d %d %d %d %d", &conns, &reqs, &closes, &races, &incidents),
+                 5, "%s", row);
+    cr_expect_eq(races, 0, "server timeouts counted as races: %s", row);
+    cr_expect_eq(incidents, 6, "%s", row);
+    free(row);
+    row = report_row(out, t, "10.77.0.2:3100");
+    cr_assert_not_null(row, "%s", out);
+    cr_expect(strstr(row, " 287.0 "), "the reuse idle of the capture the advice is from: %s", row);
+    cr_expect(strstr(row, "up to 0.286 s idle"), "%s", row);
+    free(row);
+    row = report_row(out, "Incidents by server", "127.0.0.1:3120");
+    cr_assert_not_null(row, "%s", out);
+    cr_expect_null(strstr(row, "NULL  "), "a zero count printed as NULL: %s", row);
+    free(row);
+    free(out); free(err);
+    rm_db(db);
+}
+
 /* A server without its port would match nothing; say how to write it. */
 Test(store, report_server_filter_needs_the_port)
 {
