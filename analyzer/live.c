@@ -425,6 +425,8 @@ int hu_cmd_live(int argc, char **argv)
     const char *iface = la.iface;
 
     tzset();
+    if (isatty(STDERR_FILENO))
+        la.o.status_tty = stderr;   /* the status line stands there */
     hu_file_rc why;
     hu_analyzer *a = hu_analyzer_new(&la.o, &why);
     if (!a) {   /* the reason is printed */

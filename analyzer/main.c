@@ -162,8 +162,10 @@ static int cmd_analyze(int argc, char **argv)
     }
     tzset();
     progress pg = { 0 };
-    if (isatty(STDERR_FILENO))
+    if (isatty(STDERR_FILENO)) {
         o.progress = (hu_progress){ on_progress, &pg };
+        o.status_tty = stderr;   /* the progress line stands there */
+    }
     hu_file_rc why;
     hu_analyzer *a = hu_analyzer_new(&o, &why);
     if (!a)   /* the reason is printed */

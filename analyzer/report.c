@@ -627,6 +627,10 @@ void hu_report_incident(hu_report *r, const hu_incident_rec *rec)
     }
     if (r->cfg.kinds && !(r->cfg.kinds & (1u << rec->kindid)))
         return;
+    if (r->cfg.status) {   /* the incident starts on a line of its own */
+        fputs("\r\033[K", r->cfg.status);
+        fflush(r->cfg.status);
+    }
     hu_sb_reset(&r->sb);
     if (r->cfg.json)
         json_incident(r, rec);

@@ -153,6 +153,25 @@ Test(cli, kind_filter_prints_less_and_counts_the_same)
     free(out); free(err);
 }
 
+/* On a terminal, a status or progress line may stand on stderr: each
+ * incident erases it first, so it starts on a line of its own. */
+Test(cli, incidents_start_on_a_line_of_their_own_on_a_terminal)
+{
+    char cmd[4400], *out = NULL;
+    snprintf(cmd, sizeof cmd, "script -qec \"'%s' analyze --no-db '%s'\" /dev/null",
+             HANGUP_BIN, tu_sample("retry.pcap"));
+    cr_assert_eq(tu_sh(cmd, &out, NULL), 0);
+    cr_expect(strstr(out, "\r\033[KKeep-alive race #1"), "no erase before the incident: %s",
+              out);
+    free(out);
+    /* Not on a terminal: nothing but the report. */
+    snprintf(cmd, sizeof cmd, "'%s' analyze --no-db '%s' 2>&1", HANGUP_BIN,
+             tu_sample("retry.pcap"));
+    cr_assert_eq(tu_sh(cmd, &out, NULL), 0);
+    cr_expect_null(strchr(out, '\033'), "%s", out);
+    free(out);
+}
+
 /* Output that cannot be written is an error for every command. */
 Test(cli, every_command_reports_output_it_could_not_write)
 {

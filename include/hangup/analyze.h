@@ -32,6 +32,8 @@ typedef struct hu_analyze_opts {
     FILE *out, *err;
     const char *progname;     /* prefix of error lines */
     hu_progress progress;     /* reading progress for long files, or {NULL} */
+    FILE *status_tty;         /* a terminal a status line may stand on, erased
+                                 before each incident is printed; or NULL */
 } hu_analyze_opts;
 
 /* Sensible defaults: see the README's option table. */

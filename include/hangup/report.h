@@ -19,6 +19,9 @@ typedef struct hu_report_cfg {
     bool flush;               /* flush after each incident (live) */
     unsigned kinds;           /* bit per hu_kind to print; 0 = all.  Every
                                  incident is counted in the summary either way */
+    FILE *status;             /* a terminal where a status or progress line may
+                                 stand: erased before an incident is printed
+                                 (NULL: none) */
 } hu_report_cfg;
 
 /* Returns NULL on allocation failure. */
