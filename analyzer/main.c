@@ -203,6 +203,9 @@ int main(int argc, char **argv)
         return HU_CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    /* getopt names argv[0] in its messages: "hangup: unrecognized option",
+     * like every other error line, not "analyze: ...". */
+    argv[1] = (char *)"hangup";
     /* Every command's output is checked once it is written. */
     if (strcmp(cmd, "analyze") == 0)
         return hu_cli_output_done(cmd_analyze(argc - 1, argv + 1));

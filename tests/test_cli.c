@@ -54,6 +54,11 @@ Test(cli, help_and_usage_errors)
     cr_expect(strstr(err, "at least one capture FILE"));
     free(out); free(err);
     cr_expect_eq(run("analyze --bogus x.pcap", &out, &err), 2);
+    cr_expect(strncmp(err, "hangup: unrecognized option '--bogus'", 37) == 0,
+              "every error line starts with 'hangup: ': %s", err);
+    free(out); free(err);
+    cr_expect_eq(run("report --bogus", &out, &err), 2);
+    cr_expect(strncmp(err, "hangup: ", 8) == 0, "%s", err);
     free(out); free(err);
     cr_expect_eq(run("frobnicate", &out, &err), 2);
     cr_expect(strstr(err, "unknown command"));
