@@ -116,3 +116,33 @@ int hu_cli_output_done(int status)
             rc ? strerror(errno) : "");
     return status ? status : HU_CLI_EXIT_INPUT;
 }
+
+bool hu_cli_trailing_filter(int argc, char **argv, int from, struct hu_analyze_opts *o,
+                            char **owned)
+{
+    *owned = NULL;
+    if (from >= argc)
+        return true;
+    if (o->filter) {
+        fprintf(stderr, "hangup: a filter expression after the options and -f '%s' as well: "
+                        "give the filter once\n", o->filter);
+        return false;
+    }
+    size_t n = 0;
+    for (int i = from; i < argc; i++)
+        n += strlen(argv[i]) + 1;
+    char *f = malloc(n);
+    if (!f) {
+        fputs("hangup: out of memory\n", stderr);
+        return false;
+    }
+    f[0] = '\0';
+    for (int i = from; i < argc; i++) {
+        if (i > from)
+            strcat(f, " ");
+        strcat(f, argv[i]);
+    }
+    o->filter = f;
+    *owned = f;
+    return true;
+}

@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 const char hu_usage_live[] =
-    "usage: hangup live [options]\n"
+    "usage: hangup live [options] [EXPRESSION]\n"
     "\n"
     "Capture from an interface and report each keep-alive race the moment its\n"
     "RST is seen: the same explanation and tcpdump timeline as 'analyze',\n"
@@ -50,6 +50,9 @@ const char hu_usage_live[] =
     "  -B, --buffer-size KIB   kernel capture buffer in KiB (default: libpcap's)\n"
     "  -s, --snaplen N         bytes kept per packet (default 262144)\n"
     "  -p, --promisc           put the interface in promiscuous mode\n"
+    "  -D, --list-interfaces   list the interfaces to capture on, as tcpdump -D\n"
+    "  EXPRESSION              a BPF filter after the options, as tcpdump's\n"
+    "                          (live -i lo tcp port 80), or give it with -f\n"
     "      --json              JSON lines instead of explanations\n"
     "      --no-timeline       no tcpdump timeline in explanations\n"
     "      --kind K[,K...]     print only incidents of these kinds (see analyze)\n"
@@ -187,7 +190,32 @@ typedef struct live_args {
     long long count, duration, bufsize, snaplen;
     bool promisc;
     const char *run_as;
+    char *filter_owned;       /* a trailing filter expression, joined */
 } live_args;
+
+/* -D: the interfaces libpcap can capture on, numbered, as tcpdump -D
+ * prints them; the exit status. */
+static int list_interfaces(void)
+{
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    pcap_if_t *all = NULL;
+    if (pcap_findalldevs(&all, ebuf) != 0) {
+        fprintf(stderr, "hangup: live: cannot list the interfaces: %s\n", ebuf);
+        return HU_CLI_EXIT_CAPTURE;
+    }
+    int n = 0;
+    for (pcap_if_t *d = all; d; d = d->next) {
+        printf("%d.%s", ++n, d->name);
+        if (d->description)
+            printf(" (%s)", d->description);
+        printf(" [%s%s]\n", d->flags & PCAP_IF_UP ? "Up" : "Down",
+               d->flags & PCAP_IF_RUNNING ? ", Running" : "");
+    }
+    pcap_freealldevs(all);
+    if (n == 0)
+        fputs("hangup: live: no interface to capture on\n", stderr);
+    return n ? 0 : HU_CLI_EXIT_CAPTURE;
+}
 
 /* Parse the command line into la; -1 to go on, else the exit status
  * (a message printed, or the help). */
@@ -205,6 +233,7 @@ static int parse_args(int argc, char **argv, live_args *la)
         { "buffer-size", required_argument, NULL, 'B' },
         { "snaplen", required_argument, NULL, 's' },
         { "promisc", no_argument, NULL, 'p' },
+        { "list-interfaces", no_argument, NULL, 'D' },
         HU_CLI_LONGOPTS,
         { "user", required_argument, NULL, 'Z' },
         { "help", no_argument, NULL, 'h' },
@@ -212,7 +241,7 @@ static int parse_args(int argc, char **argv, live_args *la)
     };
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "i:c:B:s:pZ:" HU_CLI_SHORTOPTS "h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:c:B:s:pZ:D" HU_CLI_SHORTOPTS "h", lo, NULL)) != -1) {
         hu_cli_opt_rc shared = hu_cli_common_option(c, optarg, &la->o);
         if (shared == HU_CLI_BAD_VALUE)
             return HU_CLI_EXIT_USAGE;
@@ -238,16 +267,21 @@ static int parse_args(int argc, char **argv, live_args *la)
                 return HU_CLI_EXIT_USAGE;
             break;
         case 'p': la->promisc = true; break;
+        case 'D': return list_interfaces();
         case 'Z': la->run_as = optarg; break;
         case 'h': fputs(hu_usage_live, stdout); return 0;
         default: fputs("Run 'hangup help live' for usage.\n", stderr); return HU_CLI_EXIT_USAGE;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "hangup: live takes no file arguments (did you mean 'hangup analyze "
-                        "%s'?)\n", argv[optind]);
+    if (optind + 1 == argc && access(argv[optind], F_OK) == 0) {
+        /* One word naming a file: a capture to analyse, not a filter. */
+        fprintf(stderr, "hangup: live captures from an interface; to read the file %s, run "
+                        "'hangup analyze %s'\n", argv[optind], argv[optind]);
         return HU_CLI_EXIT_USAGE;
     }
+    /* tcpdump's form: the words after the options are the filter. */
+    if (!hu_cli_trailing_filter(argc, argv, optind, &la->o, &la->filter_owned))
+        return HU_CLI_EXIT_USAGE;
     return -1;
 }
 
@@ -411,10 +445,22 @@ static void print_capture_stats(const struct pcap_stat *st, const char *iface, b
                         "narrow the capture with -f\n", ps.ps_drop);
 }
 
+/* hu_cmd_live with its arguments' storage owned by the caller. */
+static int run_live(int argc, char **argv, live_args *la_out);
+
 int hu_cmd_live(int argc, char **argv)
 {
     live_args la = { 0 };
+    int st = run_live(argc, argv, &la);
+    free(la.filter_owned);
+    return st;
+}
+
+static int run_live(int argc, char **argv, live_args *la_out)
+{
+    live_args la = { 0 };
     int st = parse_args(argc, argv, &la);
+    la_out->filter_owned = la.filter_owned;
     if (st >= 0)
         return st;
     char defname[256];

@@ -50,6 +50,7 @@ static const char usage_main[] =
 
 static const char usage_analyze[] =
     "usage: hangup analyze [options] FILE...\n"
+    "       hangup analyze [options] -r FILE [-r FILE...] [EXPRESSION]\n"
     "\n"
     "Read each pcap or pcapng FILE (as written by tcpdump, Wireshark, tshark),\n"
     "track every TCP connection (IPv4 and IPv6, with or without the handshake\n"
@@ -66,6 +67,9 @@ static const char usage_analyze[] =
     "options:\n"
     "  -f, --filter EXPR       only look at packets matching the BPF expression\n"
     "                          EXPR (pcap-filter(7) syntax, quote it)\n"
+    "  -r, --read FILE         read FILE (again for more files), as tcpdump -r;\n"
+    "                          the words after the options are then the filter\n"
+    "                          expression, as tcpdump's: analyze -r F tcp port 80\n"
     "      --json              print one JSON object per race per line on\n"
     "                          stdout, and nothing else there\n"
     "      --no-timeline       leave the tcpdump timeline out of each race\n"
@@ -129,24 +133,52 @@ static void on_progress(void *arg, uint64_t bytes, uint64_t total, uint64_t fram
     pg->shown = true;
 }
 
-static int cmd_analyze(int argc, char **argv)
-{
+/* What analyze's command line asked for. */
+typedef struct analyze_args {
     hu_analyze_opts o;
-    hu_cli_opts_default(&o);
+    char **files;             /* the captures, in order */
+    int nfiles;
+    char **rfiles;            /* -r FILE..., owned array (the strings are argv's) */
+    char *filter_owned;       /* a trailing expression, joined */
+} analyze_args;
+
+static void analyze_args_free(analyze_args *aa)
+{
+    free(aa->rfiles);
+    free(aa->filter_owned);
+}
+
+/* Parse analyze's command line: files as operands, or tcpdump's form --
+ * -r FILE (repeatable) and the words after the options as the filter
+ * expression.  -1 to go on, else the exit status (message printed). */
+static int parse_analyze(int argc, char **argv, analyze_args *aa)
+{
+    hu_cli_opts_default(&aa->o);
     static const struct option longopts[] = {
         HU_CLI_LONGOPTS,
+        { "read", required_argument, NULL, 'r' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, HU_CLI_SHORTOPTS "h", longopts, NULL)) != -1) {
-        hu_cli_opt_rc shared = hu_cli_common_option(c, optarg, &o);
+    int c, nr = 0;
+    while ((c = getopt_long(argc, argv, HU_CLI_SHORTOPTS "r:h", longopts, NULL)) != -1) {
+        hu_cli_opt_rc shared = hu_cli_common_option(c, optarg, &aa->o);
         if (shared == HU_CLI_BAD_VALUE)
             return HU_CLI_EXIT_USAGE;
         if (shared == HU_CLI_HANDLED)
             continue;
         switch (c) {
+        case 'r': {
+            char **nf = realloc(aa->rfiles, (size_t)(nr + 1) * sizeof *nf);
+            if (!nf) {
+                fputs("hangup: out of memory\n", stderr);
+                return HU_CLI_EXIT_NOMEM;
+            }
+            aa->rfiles = nf;
+            aa->rfiles[nr++] = optarg;
+            break;
+        }
         case 'h':
             fputs(usage_analyze, stdout);
             return 0;
@@ -155,34 +187,36 @@ static int cmd_analyze(int argc, char **argv)
             return HU_CLI_EXIT_USAGE;
         }
     }
-    if (optind >= argc) {
+    if (nr) {   /* tcpdump's form: what follows the options is the filter */
+        if (!hu_cli_trailing_filter(argc, argv, optind, &aa->o, &aa->filter_owned))
+            return HU_CLI_EXIT_USAGE;
+        aa->files = aa->rfiles;
+        aa->nfiles = nr;
+    } else {
+        aa->files = argv + optind;
+        aa->nfiles = argc - optind;
+    }
+    if (aa->nfiles == 0) {
         fputs("hangup: analyze needs at least one capture FILE\n"
               "Run 'hangup help analyze' for usage.\n", stderr);
         return HU_CLI_EXIT_USAGE;
     }
-    tzset();
-    progress pg = { 0 };
-    if (isatty(STDERR_FILENO)) {
-        o.progress = (hu_progress){ on_progress, &pg };
-        o.status_tty = stderr;   /* the progress line stands there */
-    }
-    hu_file_rc why;
-    hu_analyzer *a = hu_analyzer_new(&o, &why);
-    if (!a)   /* the reason is printed */
-        return why == HU_FILE_FAILED ? HU_CLI_EXIT_INPUT : HU_CLI_EXIT_NOMEM;
-    pg.a = a;
+    return -1;
+}
+
+/* Analyse every file; the command's exit status. */
+static int analyze_files(hu_analyzer *a, progress *pg, char **files, int n)
+{
     int status = 0;
-    for (int i = optind; i < argc; i++) {
-        pg.file = argv[i];
-        pg.shown = false;
-        clock_gettime(CLOCK_MONOTONIC, &pg.start);
-        hu_file_rc rc = hu_analyzer_file(a, argv[i]);
-        if (pg.shown)
+    for (int i = 0; i < n; i++) {
+        pg->file = files[i];
+        pg->shown = false;
+        clock_gettime(CLOCK_MONOTONIC, &pg->start);
+        hu_file_rc rc = hu_analyzer_file(a, files[i]);
+        if (pg->shown)
             fputs("\r\033[K", stderr);
-        if (rc == HU_FILE_BADFILTER) {
-            status = HU_CLI_EXIT_USAGE;
-            break;
-        }
+        if (rc == HU_FILE_BADFILTER)
+            return HU_CLI_EXIT_USAGE;
         if (rc == HU_FILE_NOMEM)
             status = HU_CLI_EXIT_NOMEM;
         else if (rc == HU_FILE_STORE)
@@ -190,9 +224,35 @@ static int cmd_analyze(int argc, char **argv)
         else if (rc != HU_FILE_OK && status == 0)
             status = HU_CLI_EXIT_INPUT;
     }
+    return status;
+}
+
+static int cmd_analyze(int argc, char **argv)
+{
+    analyze_args aa = { 0 };
+    int status = parse_analyze(argc, argv, &aa);
+    if (status >= 0) {
+        analyze_args_free(&aa);
+        return status;
+    }
+    tzset();
+    progress pg = { 0 };
+    if (isatty(STDERR_FILENO)) {
+        aa.o.progress = (hu_progress){ on_progress, &pg };
+        aa.o.status_tty = stderr;   /* the progress line stands there */
+    }
+    hu_file_rc why;
+    hu_analyzer *a = hu_analyzer_new(&aa.o, &why);
+    if (!a) {   /* the reason is printed */
+        analyze_args_free(&aa);
+        return why == HU_FILE_FAILED ? HU_CLI_EXIT_INPUT : HU_CLI_EXIT_NOMEM;
+    }
+    pg.a = a;
+    status = analyze_files(a, &pg, aa.files, aa.nfiles);
     if (status != HU_CLI_EXIT_USAGE && !hu_analyzer_finish(a) && status == 0)
         status = HU_CLI_EXIT_INPUT;   /* the -w file is not whole */
     hu_analyzer_free(a);
+    analyze_args_free(&aa);
     return status;
 }
 

@@ -177,6 +177,39 @@ Test(cli, incidents_start_on_a_line_of_their_own_on_a_terminal)
     free(out);
 }
 
+/* tcpdump's habits: -r FILE (repeatable) with the filter expression after
+ * the options, live's trailing expression, live -D, and a file given to
+ * live pointed at analyze. */
+Test(cli, tcpdump_forms_of_files_and_filters)
+{
+    char args[8800], *out, *err, f[4200];
+    snprintf(f, sizeof f, "%s", tu_sample("retry.pcap"));
+    snprintf(args, sizeof args, "analyze --no-db --json -r '%s' -r '%s' tcp port 3015", f, f);
+    cr_expect_eq(run(args, &out, &err), 0, "%s", err);
+    cr_expect_eq(count_lines(out, INC), 4, "two races in each of the two -r files: %s", out);
+    free(out); free(err);
+    snprintf(args, sizeof args, "analyze --no-db --json -r '%s' tcp port 9999", f);
+    cr_expect_eq(run(args, &out, &err), 0, "%s", err);
+    cr_expect_eq(count_lines(out, INC), 0, "the trailing expression filters: %s", out);
+    free(out); free(err);
+    snprintf(args, sizeof args, "analyze --no-db -r '%s' -f tcp port 1", f);
+    cr_expect_eq(run(args, &out, &err), 2);
+    cr_expect(strstr(err, "give the filter once"), "%s", err);
+    free(out); free(err);
+    snprintf(args, sizeof args, "live --no-db '%s'", f);
+    cr_expect_eq(run(args, &out, &err), 2);
+    cr_expect(strstr(err, "run 'hangup analyze "), "%s", err);
+    free(out); free(err);
+    cr_expect_eq(run("live -D", &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, ".lo [Up"), "%s", out);
+    free(out); free(err);
+    if (geteuid() == 0) {
+        cr_expect_eq(run("live --no-db -i lo --duration 1 tcp port 9", &out, &err), 0, "%s", err);
+        cr_expect(strstr(err, "filter 'tcp port 9'"), "%s", err);
+        free(out); free(err);
+    }
+}
+
 /* Output that cannot be written is an error for every command. */
 Test(cli, every_command_reports_output_it_could_not_write)
 {

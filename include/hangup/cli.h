@@ -96,6 +96,13 @@ typedef enum hu_cli_opt_rc {
  * command calls this first for each option and handles the rest itself. */
 hu_cli_opt_rc hu_cli_common_option(int opt, const char *arg, struct hu_analyze_opts *o);
 
+/* tcpdump's form: the words argv[from..argc) after the options are one
+ * filter expression, joined by spaces, into o->filter (*owned: the
+ * string, for the caller to free; NULL when there were no words).  False,
+ * with one line on stderr, when -f gave a filter too or out of memory. */
+bool hu_cli_trailing_filter(int argc, char **argv, int from, struct hu_analyze_opts *o,
+                            char **owned);
+
 /* A command is done: flush standard output and check it was all written.
  * Returns status, or HU_CLI_EXIT_INPUT (after one line on stderr) when
  * the output failed and status was 0 (a full disk, a closed pipe). */
