@@ -219,9 +219,11 @@ void hu_servers_incident(hu_servers *sv, uint8_t ipver, const uint8_t *addr, uin
     }
 }
 
+/* Seconds to the nearest millisecond: 286993 us is "0.287 s". */
 static void fmt_s(char *b, size_t n, int64_t us)
 {
-    snprintf(b, n, "%" PRId64 ".%03" PRId64 " s", us / 1000000, (us / 1000) % 1000);
+    int64_t ms = (us + 500) / 1000;
+    snprintf(b, n, "%" PRId64 ".%03" PRId64 " s", ms / 1000, ms % 1000);
 }
 
 static void advise(hu_server_summary *o)
@@ -257,14 +259,31 @@ static void advise(hu_server_summary *o)
         return;
     }
     fmt_s(reuse, sizeof reuse, o->max_reuse_idle_us);
-    if (o->race_risk)
+    /* Both thresholds keep the same margin (at least two RTTs): a reused
+     * connection's request needs about one RTT to reach the server, so a
+     * client idle for less than the server's timeout can still cross its
+     * FIN.  Raising the server's timeout to the reuse idle plus the margin
+     * is always above what it is now (race risk: reuse > timeout - RTT). */
+    char above[32];
+    fmt_s(above, sizeof above, o->max_reuse_idle_us + margin);
+    if (o->race_risk && o->max_reuse_idle_us < o->idle_timeout_us) {
+        char rtt_s[32];
+        fmt_s(rtt_s, sizeof rtt_s, rtt);
+        snprintf(o->advice, sizeof o->advice,
+                 "races will recur: clients reuse connections after up to %s idle, too close "
+                 "to this server's %s idle timeout: a request needs about one RTT (%s) to "
+                 "reach it, so it can cross the server's FIN. Set the clients' idle timeout "
+                 "below %s (Node.js http.Agent 'timeout', undici 'keepAliveTimeout', Go "
+                 "IdleConnTimeout), or raise the server's keep-alive timeout above %s",
+                 reuse, to, rtt_s, safe, above);
+    } else if (o->race_risk) {
         snprintf(o->advice, sizeof o->advice,
                  "races will recur: clients reuse connections after up to %s idle, but this "
                  "server closes idle connections after %s. Set the clients' idle timeout "
                  "below %s (Node.js http.Agent 'timeout', undici 'keepAliveTimeout', Go "
                  "IdleConnTimeout), or raise the server's keep-alive timeout above %s",
-                 reuse, to, safe, reuse);
-    else
+                 reuse, to, safe, above);
+    } else
         snprintf(o->advice, sizeof o->advice,
                  "no race expected from idle closes: clients reuse connections after at most "
                  "%s idle, below this server's %s keep-alive timeout",

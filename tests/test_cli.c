@@ -210,6 +210,41 @@ Test(cli, tcpdump_forms_of_files_and_filters)
     }
 }
 
+/* The advice never asks to raise the server's timeout above something it
+ * already exceeds, accounts for the RTT, and rounds its seconds. */
+Test(cli, advice_thresholds_account_for_the_rtt)
+{
+    static const char *const caps[] = { "crossed-client.pcap", "crossed-server.pcap",
+                                        "retry.pcap", "race-node-ipv4.pcap", "race-python.pcap" };
+    int risky = 0;
+    for (size_t k = 0; k < sizeof caps / sizeof caps[0]; k++) {
+        char args[4400], *out, *err;
+        snprintf(args, sizeof args, "analyze --no-db --json '%s'", tu_sample(caps[k]));
+        cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+        for (char *l = strstr(out, "{\"type\":\"server\""); l;
+             l = strstr(l + 1, "{\"type\":\"server\"")) {
+            char *nl = strchr(l, '\n');
+            if (nl)
+                *nl = '\0';
+            const char *to = strstr(l, "\"idle_timeout_ms\":"), *ab = strstr(l, "timeout above ");
+            double timeout_ms = 0, above_s = 0;
+            if (strstr(l, "\"race_risk\":true") && to && ab &&
+                sscanf(to, "\"idle_timeout_ms\":%lf", &timeout_ms) == 1 &&
+                sscanf(ab, "timeout above %lf s", &above_s) == 1) {
+                risky++;
+                cr_expect_gt(above_s * 1000, timeout_ms + 1,
+                             "%s: asks to raise the timeout above what it is: %s", caps[k], l);
+            }
+            if (nl)
+                *nl = '\n';
+        }
+        if (strcmp(caps[k], "crossed-client.pcap") == 0)
+            cr_expect(strstr(out, "up to 0.287 s idle"), "286.993 ms rounds to 0.287 s: %s", out);
+        free(out); free(err);
+    }
+    cr_expect_geq(risky, 4, "the samples' racing servers all checked");
+}
+
 /* Output that cannot be written is an error for every command. */
 Test(cli, every_command_reports_output_it_could_not_write)
 {

@@ -514,7 +514,7 @@ Test(store, report_server_rows_agree_with_their_advice)
     row = report_row(out, t, "10.77.0.2:3100");
     cr_assert_not_null(row, "%s", out);
     cr_expect(strstr(row, " 287.0 "), "the reuse idle of the capture the advice is from: %s", row);
-    cr_expect(strstr(row, "up to 0.286 s idle"), "%s", row);
+    cr_expect(strstr(row, "up to 0.287 s idle"), "%s", row);
     free(row);
     row = report_row(out, "Incidents by server", "127.0.0.1:3120");
     cr_assert_not_null(row, "%s", out);
