@@ -214,7 +214,8 @@ bool hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
         hu_wcap_open(a->wcap, dlt);   /* live: now, before privileges are dropped */
     if (a->store && !a->store_failed) {
         char err[1024];
-        hu_capture_meta m = { .source = source, .kind = kind, .link_type = NULL };
+        hu_capture_meta m = { .source = source, .kind = kind, .link_type = NULL,
+                              .filter = a->o.filter };
         if (!hu_store_begin(a->store, &m, &a->capture_id, err, sizeof err))
             store_fail(a, err);
     }

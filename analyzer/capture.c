@@ -258,18 +258,25 @@ static void batch_publish(reader *r, batch *b, bool last)
     pthread_mutex_unlock(&r->mu);
 }
 
+/* The capture's identity takes in frame h, read from the file -- before
+ * the filter, so the same packets are the same capture whatever filter
+ * they are analysed under (re-analysing them replaces their rows rather
+ * than counting their incidents twice).  Identity, not integrity: every
+ * frame's time and lengths, and its first HU_HASH_BYTES bytes (all
+ * headers, the start of the payload), are enough to tell captures apart
+ * at a fraction of the cost of hashing every byte. */
+static void hash_frame(reader *r, const struct pcap_pkthdr *h, const uint8_t *data)
+{
+    uint32_t meta[4] = { (uint32_t)h->ts.tv_sec, (uint32_t)h->ts.tv_usec, h->caplen, h->len };
+    chash_update(&r->ch, meta, sizeof meta);
+    chash_update(&r->ch, data, h->caplen < HU_HASH_BYTES ? h->caplen : HU_HASH_BYTES);
+}
+
 /* Reader side: frame h (its bytes at data, inside b->buf) becomes b's next
  * record; b has room for it. */
 static void take_frame(reader *r, batch *b, const struct pcap_pkthdr *h, const uint8_t *data)
 {
     hu_capture_info *info = r->info;
-    /* Identity, not integrity: every frame's time and lengths, and its
-     * first HU_HASH_BYTES bytes (all headers, the start of the payload),
-     * are enough to tell captures apart at a fraction of the cost of
-     * hashing every byte. */
-    uint32_t meta[4] = { (uint32_t)h->ts.tv_sec, (uint32_t)h->ts.tv_usec, h->caplen, h->len };
-    chash_update(&r->ch, meta, sizeof meta);
-    chash_update(&r->ch, data, h->caplen < HU_HASH_BYTES ? h->caplen : HU_HASH_BYTES);
     /* pcapng timestamps are 64-bit: a hostile one can overflow
      * microseconds since the epoch.  Such a frame is unusable. */
     bool ts_ok = h->ts.tv_sec >= 0 && h->ts.tv_sec < HU_MAX_EPOCH_S && h->ts.tv_usec >= 0 &&
@@ -312,6 +319,7 @@ static void read_libpcap(reader *r, batch **curp)
         r->num++;
         if (rc == 0)
             continue;   /* cannot happen offline; be safe */
+        hash_frame(r, h, data);
         if (r->filtering && !pcap_offline_filter(&r->prog, h, data))
             continue;
         size_t need = ((size_t)h->caplen + 7) & ~(size_t)7;
@@ -380,6 +388,7 @@ static bool read_direct(reader *r, batch **curp)
                                       .len = len };
             cur->len += 16 + (size_t)caplen;
             r->pos += 16 + (uint64_t)caplen;
+            hash_frame(r, &ph, h + 16);
             if (r->filtering && !pcap_offline_filter(&r->prog, &ph, h + 16))
                 continue;
             take_frame(r, cur, &ph, h + 16);
@@ -598,8 +607,6 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
         return HU_CAP_FAILED;
     }
     r->ch = (chash){ 0x243f6a8885a308d3ull, 0x13198a2e03707344ull };
-    if (filter)
-        chash_update(&r->ch, filter, strlen(filter));
     hu_capture_rc orc;
     pcap_t *pc = open_source(r, path, filter, info, &orc, err, errlen);
     if (!pc) {

@@ -214,6 +214,16 @@ static const char *const migrations[] = {
 #undef ENDPOINTS
 #undef PORT_OF
 #undef ADDR_OF
+
+    /* 5: the BPF filter a capture was analysed under, so two analyses of
+     * the same file can be told apart (its content hash no longer covers
+     * the filter: the same packets are the same capture). */
+    "ALTER TABLE captures ADD COLUMN filter TEXT;"
+    "DROP VIEW captures_view;"
+    "CREATE VIEW captures_view AS SELECT id, source, kind, link_type, content_hash,"
+    " " ISO("first_time") " AS first_time, " ISO("last_time") " AS last_time,"
+    " packets, analyzer_version, " ISO("analyzed_at") " AS analyzed_at, complete, filter"
+    " FROM captures;",
 #undef ISO
 };
 
@@ -582,7 +592,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_INS_CAPTURE] = "INSERT INTO captures (source, kind, link_type, analyzer_version, "
-                       "analyzed_at) VALUES (:source, :kind, :link_type, :version, :now)",
+                       "analyzed_at, filter) VALUES (:source, :kind, :link_type, :version, "
+                       ":now, :filter)",
     [ST_UPD_CAPTURE] = "UPDATE captures SET content_hash = :hash, first_time = :first, "
                        "last_time = :last, packets = :packets, complete = :complete, "
                        "link_type = :link_type WHERE id = :id",
@@ -890,6 +901,7 @@ bool hu_store_begin(hu_store *s, const hu_capture_meta *m, int64_t *capture_id, 
         sqlite3_bind_text(q, param(q, ":link_type"), m->link_type, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(q, param(q, ":version"), HANGUP_VERSION, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, param(q, ":now"), now_us());
+        sqlite3_bind_text(q, param(q, ":filter"), m->filter, -1, SQLITE_TRANSIENT);
     }
     if (!run(s, q, "recording the capture", err, n)) {
         hu_store_abort(s);

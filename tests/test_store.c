@@ -524,6 +524,37 @@ Test(store, report_server_rows_agree_with_their_advice)
     rm_db(db);
 }
 
+/* The same packets are one capture whatever they are analysed under:
+ * another name, or a filter, replaces the earlier rows; nothing is
+ * counted twice, and the capture row says which filter was used. */
+Test(store, reanalysis_under_a_filter_replaces_the_capture)
+{
+    char *db = fresh_db();
+    char copy[4200], args[9000], *out, *err;
+    snprintf(copy, sizeof copy, "%s", tu_tmp(".pcap"));
+    snprintf(args, sizeof args, "cp '%s' '%s'", tu_sample("retry.pcap"), copy);
+    cr_assert_eq(system(args), 0);
+    snprintf(args, sizeof args, "analyze --db '%s' '%s'", db, copy);
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    int64_t once = scalar(db, "SELECT count(*) FROM incidents");
+    cr_assert_gt(once, 0);
+    snprintf(args, sizeof args, "analyze --db '%s' -f tcp '%s'", db, copy);
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents"), once, "counted twice");
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM captures"), 1);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM captures_view WHERE filter = 'tcp'"), 1);
+    snprintf(args, sizeof args, "analyze --db '%s' -r '%s' tcp port 3015", db,
+             tu_sample("retry.pcap"));
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents"), once, "counted twice");
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM captures"), 1);
+    unlink(copy);
+    rm_db(db);
+}
+
 /* A server without its port would match nothing; say how to write it. */
 Test(store, report_server_filter_needs_the_port)
 {

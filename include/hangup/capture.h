@@ -45,10 +45,10 @@ typedef struct hu_capture_info {
     char link_name[64];       /* "EN10MB", "LINUX_SLL2", ... */
     uint64_t frames;          /* frames delivered (after the filter) */
     int64_t first_us, last_us;
-    char hash[33];            /* 128-bit hex hash of the filter and every
-                                 delivered frame (time, lengths, first 128
-                                 bytes): the same packets give the same
-                                 hash whatever the file's name or format */
+    char hash[33];            /* 128-bit hex hash of every frame read (time,
+                                 lengths, first 128 bytes), before the filter:
+                                 the same packets give the same hash whatever
+                                 the file's name, format or filter */
 } hu_capture_info;
 
 /* How far ahead of fn the ahead callback runs, in frames. */

@@ -33,7 +33,7 @@
 #include "hangup/incident.h"
 #include "hangup/servers.h"
 
-#define HU_STORE_VERSION 4          /* schema version this hangup writes */
+#define HU_STORE_VERSION 5          /* schema version this hangup writes */
 
 typedef struct hu_store hu_store;
 
@@ -53,6 +53,7 @@ typedef struct hu_capture_meta {
     const char *source;       /* file path or interface */
     const char *kind;         /* "file" or "live" */
     const char *link_type;    /* "EN10MB", ..., or NULL until known */
+    const char *filter;       /* the BPF filter it is analysed under, or NULL */
 } hu_capture_meta;
 
 /* Open the capture's transaction and row (*capture_id), and start its
