@@ -445,8 +445,9 @@ static void print_capture_stats(const struct pcap_stat *st, const char *iface, b
                         "narrow the capture with -f\n", ps.ps_drop);
 }
 
-/* hu_cmd_live with its arguments' storage owned by the caller. */
-static int run_live(int argc, char **argv, live_args *la_out);
+/* hu_cmd_live, its parsed arguments in *la (what they own is the
+ * caller's to free). */
+static int run_live(int argc, char **argv, live_args *la);
 
 int hu_cmd_live(int argc, char **argv)
 {
@@ -456,25 +457,23 @@ int hu_cmd_live(int argc, char **argv)
     return st;
 }
 
-static int run_live(int argc, char **argv, live_args *la_out)
+static int run_live(int argc, char **argv, live_args *la)
 {
-    live_args la = { 0 };
-    int st = parse_args(argc, argv, &la);
-    la_out->filter_owned = la.filter_owned;
+    int st = parse_args(argc, argv, la);
     if (st >= 0)
         return st;
     char defname[256];
     pcap_t *pc = NULL;
     int dlt = -1;
-    if ((st = open_capture(&la, defname, sizeof defname, &pc, &dlt)) != 0)
+    if ((st = open_capture(la, defname, sizeof defname, &pc, &dlt)) != 0)
         return st;
-    const char *iface = la.iface;
+    const char *iface = la->iface;
 
     tzset();
     if (isatty(STDERR_FILENO))
-        la.o.status_tty = stderr;   /* the status line stands there */
+        la->o.status_tty = stderr;   /* the status line stands there */
     hu_file_rc why;
-    hu_analyzer *a = hu_analyzer_new(&la.o, &why);
+    hu_analyzer *a = hu_analyzer_new(&la->o, &why);
     if (!a) {   /* the reason is printed */
         pcap_close(pc);
         return why == HU_FILE_FAILED ? HU_CLI_EXIT_INPUT : HU_CLI_EXIT_NOMEM;
@@ -493,12 +492,12 @@ static int run_live(int argc, char **argv, live_args *la_out)
         pcap_close(pc);
         return HU_CLI_EXIT_NOMEM;
     }
-    if (!become_user(la.run_as)) {
+    if (!become_user(la->run_as)) {
         hu_analyzer_free(a);
         pcap_close(pc);
         return HU_CLI_EXIT_USAGE;
     }
-    const char *filter = la.o.filter;
+    const char *filter = la->o.filter;
     fprintf(stderr, "hangup: capturing on %s (link type %s)%s%s%s; Ctrl-C to stop\n", iface,
             pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?",
             filter ? ", filter '" : "", filter ? filter : "", filter ? "'" : "");
@@ -509,15 +508,15 @@ static int run_live(int argc, char **argv, live_args *la_out)
     snprintf(info.link_name, sizeof info.link_name, "%s",
              pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "unknown");
     char err[512] = "";
-    live_ctx lc = { .a = a, .dlt = dlt, .count = (uint64_t)la.count, .info = &info };
-    hu_capture_rc crc = capture_loop(pc, &la, &lc, err, sizeof err);
+    live_ctx lc = { .a = a, .dlt = dlt, .count = (uint64_t)la->count, .info = &info };
+    hu_capture_rc crc = capture_loop(pc, la, &lc, err, sizeof err);
     info.frames = lc.num;
     struct pcap_stat ps;
     bool have_stats = pcap_stats(pc, &ps) == 0;
     hu_file_rc frc = hu_analyzer_end(a, crc, &info, err);
     bool written = hu_analyzer_finish(a);
     if (have_stats)
-        print_capture_stats(&ps, iface, la.o.json);
+        print_capture_stats(&ps, iface, la->o.json);
     hu_analyzer_free(a);
     pcap_close(pc);
     fflush(stdout);

@@ -222,24 +222,31 @@ static void run_stages(hu_pipeline *pl, const hu_pkt *p, const hu_flowkey *key,
     }
 }
 
+/* run_stages, with tcpdump's suffix rendered first when it was not
+ * rendered ahead (live capture, a long suffix, a test's packet). */
+static void run_packet(hu_pipeline *pl, const hu_pkt *p, const hu_flowkey *key,
+                       const hu_frame *fr)
+{
+    if (!p->paylen || p->suffix_ready) {
+        run_stages(pl, p, key, fr);
+        return;
+    }
+    hu_pkt q = *p;
+    hu_sb_reset(&pl->scratch);
+    q.suffix_ready = true;
+    q.suffix_len = 0;
+    if (hu_tcpprint_payload_suffix(p, &pl->scratch)) {
+        q.suffix = pl->scratch.buf;
+        q.suffix_len = (uint32_t)pl->scratch.len;
+    }
+    run_stages(pl, &q, key, fr);
+}
+
 void hu_pipeline_packet(hu_pipeline *pl, const hu_pkt *p, const hu_frame *fr)
 {
     hu_flowkey key;
     hu_flowtab_key(p, &key);
-    if (p->paylen && !p->suffix_ready) {
-        /* Not rendered ahead: tcpdump's suffix, now, for the ring. */
-        hu_pkt q = *p;
-        hu_sb_reset(&pl->scratch);
-        q.suffix_ready = true;
-        q.suffix_len = 0;
-        if (hu_tcpprint_payload_suffix(p, &pl->scratch)) {
-            q.suffix = pl->scratch.buf;
-            q.suffix_len = (uint32_t)pl->scratch.len;
-        }
-        run_stages(pl, &q, &key, fr);
-        return;
-    }
-    run_stages(pl, p, &key, fr);
+    run_packet(pl, p, &key, fr);
 }
 
 /* ---------------------------------------------------------------- frames */
@@ -363,11 +370,7 @@ void hu_pipeline_frame(hu_pipeline *pl, int dlt, const hu_frame *fr)
         }
         return;
     }
-    if (fp->p.paylen && !fp->p.suffix_ready) {
-        hu_pipeline_packet(pl, &fp->p, fr);   /* renders the suffix first */
-        return;
-    }
-    run_stages(pl, &fp->p, &fp->key, fr);
+    run_packet(pl, &fp->p, &fp->key, fr);
 }
 
 static void capture_frame(void *arg, int dlt, const hu_frame *fr)

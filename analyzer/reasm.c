@@ -112,7 +112,15 @@ static void nids_oom(char *where)
 }
 
 /* libnids ran out of memory inside an armed call: stop using it. */
-static void nids_lost(hu_reasm *r);
+static void nids_lost(hu_reasm *r)
+{
+    r->oom_armed = false;
+    r->nids_on = false;
+    r->cur = NULL;
+    r->cur_rc = NULL;
+    g_nids_failed = true;
+    g_active = NULL;
+}
 
 /* libnids' handler on the packet at ip (r->hdr set); false when libnids
  * ran out of memory on it and is off for good.  A function of its own so
@@ -127,16 +135,6 @@ static bool nids_handle(hu_reasm *r, const uint8_t *ip)
     nids_pcap_handler(NULL, &r->hdr, (u_char *)(uintptr_t)ip);
     r->oom_armed = false;
     return true;
-}
-
-static void nids_lost(hu_reasm *r)
-{
-    r->oom_armed = false;
-    r->nids_on = false;
-    r->cur = NULL;
-    r->cur_rc = NULL;
-    g_nids_failed = true;
-    g_active = NULL;
 }
 
 static uint32_t intern_hash(const uint8_t *a)
