@@ -51,6 +51,7 @@ struct hu_analyzer {
     int64_t capture_id;        /* > 0 while a capture is being stored */
     bool store_failed;
     hu_wcap *wcap;             /* -w, or NULL */
+    uint64_t taken;            /* packets read so far over all files (-c) */
     /* Per source: */
     const char *path;
     hu_pipeline *pl;
@@ -307,7 +308,8 @@ static void store_capture_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture
     free(list);
     hu_capture_end e = { .content_hash = info->hash[0] ? info->hash : NULL,
                          .first_us = info->first_us, .last_us = info->last_us,
-                         .packets = a->st.packets, .complete = rc == HU_CAP_OK,
+                         .packets = a->st.packets,
+                         .complete = rc == HU_CAP_OK && !info->limited,
                          .link_type = info->link_name };
     int64_t replaced;
     if (a->capture_id > 0 &&
@@ -361,9 +363,17 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
     hu_capture_cbs cb;
     hu_pipeline_capture_cbs(a->pl, &cb, &prep_scratch);
     cb.progress = &a->o.progress;
+    if (a->o.max_packets)
+        cb.limit = a->o.max_packets - a->taken;
     hu_capture_rc rc = hu_capture_file(path, a->o.filter, &cb, &info, err, sizeof err);
     hu_sb_free(&prep_scratch);
+    a->taken += info.taken;
     return hu_analyzer_end(a, rc, &info, err);
+}
+
+bool hu_analyzer_limit_reached(const hu_analyzer *a)
+{
+    return a->o.max_packets && a->taken >= a->o.max_packets;
 }
 
 bool hu_analyzer_finish(hu_analyzer *a)

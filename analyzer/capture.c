@@ -273,8 +273,9 @@ static void hash_frame(reader *r, const struct pcap_pkthdr *h, const uint8_t *da
 }
 
 /* Reader side: frame h (its bytes at data, inside b->buf) becomes b's next
- * record; b has room for it. */
-static void take_frame(reader *r, batch *b, const struct pcap_pkthdr *h, const uint8_t *data)
+ * record; b has room for it.  False once the frame limit is reached: the
+ * caller stops reading (that frame is taken). */
+static bool take_frame(reader *r, batch *b, const struct pcap_pkthdr *h, const uint8_t *data)
 {
     hu_capture_info *info = r->info;
     /* pcapng timestamps are 64-bit: a hostile one can overflow
@@ -294,6 +295,11 @@ static void take_frame(reader *r, batch *b, const struct pcap_pkthdr *h, const u
         hu_frame fr = batch_frame(r, b, b->n - 1);
         r->cb.prep(r->cb.prep_arg, r->dlt, &fr, rec + 1);
     }
+    if (++info->taken == r->cb.limit) {
+        info->limited = true;
+        return false;
+    }
+    return true;
 }
 
 /* The libpcap loop: every record from the file's current position into
@@ -346,8 +352,10 @@ static void read_libpcap(reader *r, batch **curp)
             }
         }
         memcpy(cur->buf + cur->len, data, h->caplen);
-        take_frame(r, cur, h, cur->buf + cur->len);
+        bool more = take_frame(r, cur, h, cur->buf + cur->len);
         cur->len += need;
+        if (!more)
+            break;
     }
     if (r->want_bytes && r->fp)
         r->pos = (uint64_t)ftello(r->fp);
@@ -362,9 +370,9 @@ static inline uint32_t rd32(const uint8_t *p, bool swapped)
 }
 
 /* read_direct: the classic pcap records from offset 24 on, read straight
- * into batches.  Returns true at the end of the file; false when the
- * record at r->pos is for libpcap to read (see above), *curp holding the
- * records taken so far. */
+ * into batches.  Returns true at the end of the file (or at the frame
+ * limit); false when the record at r->pos is for libpcap to read (see
+ * above), *curp holding the records taken so far. */
 static bool read_direct(reader *r, batch **curp)
 {
     int fd = fileno(r->fp);
@@ -391,7 +399,8 @@ static bool read_direct(reader *r, batch **curp)
             hash_frame(r, &ph, h + 16);
             if (r->filtering && !pcap_offline_filter(&r->prog, &ph, h + 16))
                 continue;
-            take_frame(r, cur, &ph, h + 16);
+            if (!take_frame(r, cur, &ph, h + 16))
+                return true;   /* the limit: as if the file ended here */
         }
         if (cur->n == cur->rec_cap || fill == cur->cap) {
             /* Full: the part-record at the end starts the next batch. */

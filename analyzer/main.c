@@ -70,6 +70,8 @@ static const char usage_analyze[] =
     "  -r, --read FILE         read FILE (again for more files), as tcpdump -r;\n"
     "                          the words after the options are then the filter\n"
     "                          expression, as tcpdump's: analyze -r F tcp port 80\n"
+    "  -c, --count N           stop after N packets (those the filter passes),\n"
+    "                          counted over all the files, as tcpdump -c\n"
     "      --json              print one JSON object per race per line on\n"
     "                          stdout, and nothing else there\n"
     "      --no-timeline       leave the tcpdump timeline out of each race\n"
@@ -157,12 +159,14 @@ static int parse_analyze(int argc, char **argv, analyze_args *aa)
     static const struct option longopts[] = {
         HU_CLI_LONGOPTS,
         { "read", required_argument, NULL, 'r' },
+        { "count", required_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     optind = 1;
     int c, nr = 0;
-    while ((c = getopt_long(argc, argv, HU_CLI_SHORTOPTS "r:h", longopts, NULL)) != -1) {
+    long long count;
+    while ((c = getopt_long(argc, argv, HU_CLI_SHORTOPTS "c:r:h", longopts, NULL)) != -1) {
         hu_cli_opt_rc shared = hu_cli_common_option(c, optarg, &aa->o);
         if (shared == HU_CLI_BAD_VALUE)
             return HU_CLI_EXIT_USAGE;
@@ -179,6 +183,11 @@ static int parse_analyze(int argc, char **argv, analyze_args *aa)
             aa->rfiles[nr++] = optarg;
             break;
         }
+        case 'c':
+            if (!hu_cli_parse_number(optarg, "-c", 1, LLONG_MAX, &count))
+                return HU_CLI_EXIT_USAGE;
+            aa->o.max_packets = (uint64_t)count;
+            break;
         case 'h':
             fputs(usage_analyze, stdout);
             return 0;
@@ -208,7 +217,7 @@ static int parse_analyze(int argc, char **argv, analyze_args *aa)
 static int analyze_files(hu_analyzer *a, progress *pg, char **files, int n)
 {
     int status = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && !hu_analyzer_limit_reached(a); i++) {
         pg->file = files[i];
         pg->shown = false;
         clock_gettime(CLOCK_MONOTONIC, &pg->start);

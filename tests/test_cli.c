@@ -210,6 +210,76 @@ Test(cli, tcpdump_forms_of_files_and_filters)
     }
 }
 
+/* The packet number after "key": in the i-th line of out that has it (0 if none). */
+static unsigned long nth_number(const char *out, const char *key, int i)
+{
+    const char *p = out;
+    for (; (p = strstr(p, key)) != NULL; p += strlen(key))
+        if (i-- == 0)
+            return strtoul(p + strlen(key), NULL, 10);
+    return 0;
+}
+
+/* The packet count of the human summary ("Summary: 1 capture, N packets"). */
+static unsigned long summary_packets(const char *out)
+{
+    const char *p = strstr(out, "Summary: ");
+    p = p ? strstr(p, ", ") : NULL;
+    return p ? strtoul(p + 2, NULL, 10) : 0;
+}
+
+/* -c N stops after N packets, as tcpdump -c: counted after the filter and
+ * over every file, a race whose RST lies beyond the cut is not reported,
+ * and the files after the cut are not read.  Two stacks (Python's
+ * http.client retrying, Node.js's http client across a delayed link), the
+ * cut taken from each full run. */
+Test(cli, count_stops_after_n_packets)
+{
+    const char *names[] = { "retry.pcap", "crossed-client.pcap" };
+    for (size_t k = 0; k < 2; k++) {
+        char args[9000], *out, *err, f[4200];
+        snprintf(f, sizeof f, "%s", tu_sample(names[k]));
+        snprintf(args, sizeof args, "analyze --no-db --json '%s'", f);
+        cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+        unsigned long rst = nth_number(out, "\"rst_packet\":", 0);
+        size_t races = count_lines(out, INC);
+        free(out); free(err);
+        cr_assert(rst > 1 && races >= 2, "%s: %zu races, first RST %lu", f, races, rst);
+
+        snprintf(args, sizeof args, "analyze --no-db --json -c %lu '%s'", rst, f);
+        cr_expect_eq(run(args, &out, &err), 0, "%s", err);
+        cr_expect_eq(count_lines(out, INC), 1, "-c up to the first RST: one race: %s", out);
+        free(out); free(err);
+        snprintf(args, sizeof args, "analyze --no-db --json -c %lu '%s'", rst - 1, f);
+        cr_expect_eq(run(args, &out, &err), 0, "%s", err);
+        cr_expect_eq(count_lines(out, INC), 0, "-c short of the RST: no race: %s", out);
+        free(out); free(err);
+
+        /* Over files: the second file gets what the first left. */
+        snprintf(args, sizeof args, "analyze --no-db --no-timeline -c %lu '%s' '%s' '%s'",
+                 rst + 5, f, f, f);
+        cr_expect_eq(run(args, &out, &err), 0, "%s", err);
+        cr_expect(strstr(out, "Summary: 1 capture, "), "%s", out);
+        cr_expect_eq(summary_packets(out), rst + 5, "%s", out);
+        free(out); free(err);
+        snprintf(args, sizeof args, "analyze --no-db --json -c 1000000 '%s' '%s'", f, f);
+        cr_expect_eq(run(args, &out, &err), 0, "%s", err);
+        cr_expect_eq(count_lines(out, INC), 2 * races, "-c above the total: all: %s", out);
+        free(out); free(err);
+
+        /* Counted after the filter: only SYNs pass, and only 2 are taken. */
+        snprintf(args, sizeof args, "analyze --no-db --no-timeline -c 2 -r '%s' "
+                 "'tcp[13] & 2 != 0'", f);
+        cr_expect_eq(run(args, &out, &err), 0, "%s", err);
+        cr_expect_eq(summary_packets(out), 2, "%s", out);
+        free(out); free(err);
+    }
+    char *out, *err;
+    cr_expect_eq(run("analyze --no-db -c 0 x.pcap", &out, &err), 2);
+    cr_expect(strstr(err, "-c must be"), "%s", err);
+    free(out); free(err);
+}
+
 /* The advice never asks to raise the server's timeout above something it
  * already exceeds, accounts for the RTT, and rounds its seconds. */
 Test(cli, advice_thresholds_account_for_the_rtt)

@@ -27,6 +27,8 @@ typedef struct hu_analyze_opts {
     const char *db_path;      /* SQLite database, or NULL for none */
     const char *write_path;   /* -w: pcap of every incident's connection, or NULL */
     unsigned kinds;           /* bit per hu_kind to print; 0 = all (all are stored) */
+    uint64_t max_packets;     /* -c: stop after this many packets (after the
+                                 filter) over all files; 0: no limit */
     bool live;                /* print and store each incident at once (no
                                  wait for a retry), commit every second */
     FILE *out, *err;
@@ -59,8 +61,11 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o, hu_file_rc *why);
 void hu_analyzer_free(hu_analyzer *a);
 
 
-/* Analyse one file; problems are reported on o->err, one line each. */
+/* Analyse one file; problems are reported on o->err, one line each.
+ * With o->max_packets, the file is read only up to what is left of it. */
 hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path);
+/* o->max_packets packets have been analysed: later files are not read. */
+bool hu_analyzer_limit_reached(const hu_analyzer *a);
 
 /*
  * The same pipeline fed by a caller (live capture): begin a source, give

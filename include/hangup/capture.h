@@ -49,6 +49,10 @@ typedef struct hu_capture_info {
                                  lengths, first 128 bytes), before the filter:
                                  the same packets give the same hash whatever
                                  the file's name, format or filter */
+    uint64_t taken;           /* frames that passed the filter, unusable ones
+                                 included (what cbs.limit counts) */
+    bool limited;             /* reading stopped at cbs.limit: the hash covers
+                                 the frames up to there only */
 } hu_capture_info;
 
 /* How far ahead of fn the ahead callback runs, in frames. */
@@ -74,6 +78,8 @@ typedef struct hu_capture_cbs {
     hu_prep_fn prep;          /* optional */
     void *prep_arg;
     size_t prep_size;
+    uint64_t limit;           /* stop reading once this many frames have passed
+                                 the filter, as tcpdump -c (0: read them all) */
 } hu_capture_cbs;
 
 /*
