@@ -10,12 +10,19 @@
  * see new incidents within a second), refresh the status line, and notice
  * a stop request even when no packet comes.  Signal handlers only set a
  * flag (poll returns EINTR); everything else happens in the loop.
+ *
+ * Root gives up its privileges once the capture and the files are open.
+ * With a database, a root parent stays behind first (supervise): SQLite
+ * removes its -wal and -shm files when the last connection closes, which
+ * the unprivileged user cannot do in a directory it may not write, so the
+ * parent opens and closes the database once the capture has ended.
  */
 #include "hangup/live.h"
 #include "hangup/analyze.h"
 #include "hangup/capture.h"
 #include "hangup/cli.h"
 #include "hangup/decode.h"
+#include "hangup/store.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -360,15 +368,25 @@ static int open_capture(live_args *la, char *defname, size_t n, pcap_t **pcp, in
     return 0;
 }
 
+/* The user root will become once the capture is open (-Z, else an
+ * unprivileged default), or NULL when it stays root or is not root. */
+static const char *drop_target(const char *run_as)
+{
+    if (geteuid() != 0)
+        return NULL;
+    const char *user = run_as ? run_as : default_user();
+    return user && strcmp(user, "root") != 0 ? user : NULL;
+}
+
 /* Running as root: become run_as (default: an unprivileged user) now that
  * the capture and the files are open.  False (message printed) when that
  * fails. */
 static bool become_user(const char *run_as)
 {
     if (geteuid() == 0) {
-        const char *user = run_as ? run_as : default_user();
+        const char *user = drop_target(run_as);
         char perr[256];
-        if (user && strcmp(user, "root") != 0) {
+        if (user) {
             if (!drop_privileges(user, perr, sizeof perr)) {
                 fprintf(stderr, "hangup: live: %s\n", perr);
                 return false;
@@ -445,26 +463,81 @@ static void print_capture_stats(const struct pcap_stat *st, const char *iface, b
                         "narrow the capture with -f\n", ps.ps_drop);
 }
 
-/* hu_cmd_live, its parsed arguments in *la (what they own is the
- * caller's to free). */
-static int run_live(int argc, char **argv, live_args *la);
+/* hu_cmd_live once its arguments are parsed into *la (what they own is
+ * the caller's to free). */
+static int run_live(live_args *la);
+
+/*
+ * The root parent of a capture that drops privileges with a database
+ * open: wait for the child (passing it SIGINT, SIGTERM and SIGHUP, which
+ * are blocked here since before the fork: `old` is the mask to restore),
+ * then, if the database has them, open and close it so SQLite checkpoints
+ * it and removes its -wal and -shm files.  Returns the child's exit status (128 + the
+ * signal that killed it).
+ */
+static int supervise(pid_t child, const char *db_path, const sigset_t *wait_for,
+                     const sigset_t *old)
+{
+    int status = 0;
+    for (;;) {
+        int sig = sigwaitinfo(wait_for, NULL);
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+            kill(child, sig == SIGHUP ? SIGTERM : sig);
+        pid_t r = waitpid(child, &status, WNOHANG);
+        if (r == child || (r < 0 && errno != EINTR))
+            break;
+    }
+    sigprocmask(SIG_SETMASK, old, NULL);
+    /* Only a database the capture left its files beside: one that was
+     * never opened (the interface could not be) is not created now. */
+    char side[4096], err[512];
+    snprintf(side, sizeof side, "%s-wal", db_path);
+    bool left = access(side, F_OK) == 0;
+    snprintf(side, sizeof side, "%s-shm", db_path);
+    left = left || access(side, F_OK) == 0;
+    hu_store *s = left ? hu_store_open(db_path, false, err, sizeof err) : NULL;
+    if (s)
+        hu_store_close(s);
+    else if (left)
+        fprintf(stderr, "hangup: live: tidying the database after the capture: %s\n", err);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : HU_CLI_EXIT_CAPTURE;
+}
 
 int hu_cmd_live(int argc, char **argv)
 {
     live_args la = { 0 };
-    int st = run_live(argc, argv, &la);
+    int st = parse_args(argc, argv, &la);
+    if (st < 0 && la.o.db_path && drop_target(la.run_as)) {
+        sigset_t wait_for, old;
+        sigemptyset(&wait_for);
+        sigaddset(&wait_for, SIGCHLD);
+        sigaddset(&wait_for, SIGINT);
+        sigaddset(&wait_for, SIGTERM);
+        sigaddset(&wait_for, SIGHUP);
+        sigprocmask(SIG_BLOCK, &wait_for, &old);
+        fflush(NULL);
+        pid_t child = fork();
+        if (child > 0) {
+            st = supervise(child, la.o.db_path, &wait_for, &old);
+            free(la.filter_owned);
+            return st;
+        }
+        sigprocmask(SIG_SETMASK, &old, NULL);   /* the child, or no fork: capture here */
+    }
+    if (st < 0)
+        st = run_live(&la);
     free(la.filter_owned);
     return st;
 }
 
-static int run_live(int argc, char **argv, live_args *la)
+static int run_live(live_args *la)
 {
-    int st = parse_args(argc, argv, la);
-    if (st >= 0)
-        return st;
     char defname[256];
     pcap_t *pc = NULL;
     int dlt = -1;
+    int st;
     if ((st = open_capture(la, defname, sizeof defname, &pc, &dlt)) != 0)
         return st;
     const char *iface = la->iface;
