@@ -749,7 +749,12 @@ static hu_store *open_store(const char *path, bool readonly, int target, char *e
         return NULL;
     }
     s->readonly = readonly;
-    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    /* Read-only use still opens read-write where the file allows (SQLite
+     * falls back to read-only where it does not) and is kept from writing
+     * by query_only: only a writable connection, closing last, checkpoints
+     * the journal and removes the -wal and -shm files, and a query should
+     * not leave them behind. */
+    int flags = readonly ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         if (!s->db)
             snprintf(err, n, "database %s: out of memory", path);

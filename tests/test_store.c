@@ -845,3 +845,27 @@ Test(store, an_incident_reads_back_as_it_was_written)
     hu_incident_rec_free(r);
     rm_db(db);
 }
+
+/* No command leaves SQLite's -wal or -shm files beside the database once
+ * it is done: the writer and the read-only commands alike (a read-only
+ * connection that closes last cannot remove them). */
+Test(store, no_command_leaves_journal_files_behind)
+{
+    char *db = fresh_db(), args[8800], side[4200], *out, *err;
+    snprintf(args, sizeof args, "analyze --db '%s' '%s'", db, tu_sample("retry.pcap"));
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    const char *cmds[][2] = { { "analyze", HANGUP_SAMPLES "/crossed-client.pcap" },
+                              { "query", "'SELECT count(*) FROM incidents'" },
+                              { "report", "" }, { "show", "1" } };
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        snprintf(args, sizeof args, "%s --db '%s' %s", cmds[i][0], db, cmds[i][1]);
+        cr_expect_eq(hangup(args, &out, &err), 0, "%s: %s", args, err);
+        free(out); free(err);
+        for (int k = 0; k < 2; k++) {
+            snprintf(side, sizeof side, "%s-%s", db, k ? "shm" : "wal");
+            cr_expect_neq(access(side, F_OK), 0, "%s left behind by %s", side, args);
+        }
+    }
+    rm_db(db);
+}
