@@ -81,7 +81,8 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o, hu_file_rc *why)
         return NULL;
     a->o = *o;
     hu_report_cfg rc = { .out = o->out, .json = o->json, .timeline = o->timeline,
-                         .flush = o->live, .kinds = o->kinds, .status = o->status_tty };
+                         .flush = o->live, .kinds = o->kinds, .status = o->status_tty,
+                         .group = o->group };
     a->report = hu_report_new(&rc);
     a->servers = hu_servers_new();
     if (!a->report || !a->servers) {

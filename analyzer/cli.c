@@ -99,6 +99,12 @@ hu_cli_opt_rc hu_cli_common_option(int opt, const char *arg, hu_analyze_opts *o)
             return HU_CLI_BAD_VALUE;
         o->idle_us = v * 1000000;
         return HU_CLI_HANDLED;
+    case HU_CLI_OPT_SUMMARY:
+        o->group = HU_GROUP_SUMMARY;
+        return HU_CLI_HANDLED;
+    case HU_CLI_OPT_ALL:
+        o->group = HU_GROUP_ALL;
+        return HU_CLI_HANDLED;
     default:
         return HU_CLI_NOT_SHARED;
     }

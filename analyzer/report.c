@@ -93,6 +93,7 @@ static const hu_kind_info kind_info[HU_KIND_COUNT] = {
 
 struct hu_report {
     hu_report_cfg cfg;
+    hu_groups *groups;        /* identical incidents, as printed */
     hu_sb sb;
     uint64_t files, packets, connections, incidents, crossed, stale;
     uint64_t by_kind[HU_KIND_COUNT];
@@ -102,8 +103,10 @@ struct hu_report {
 hu_report *hu_report_new(const hu_report_cfg *cfg)
 {
     hu_report *r = calloc(1, sizeof *r);
-    if (!r)
+    if (!r || !(r->groups = hu_groups_new())) {
+        free(r);
         return NULL;
+    }
     r->cfg = *cfg;
     return r;
 }
@@ -113,6 +116,7 @@ void hu_report_free(hu_report *r)
     if (!r)
         return;
     hu_sb_free(&r->sb);
+    hu_groups_free(r->groups);
     free(r);
 }
 
@@ -627,6 +631,13 @@ void hu_report_incident(hu_report *r, const hu_incident_rec *rec)
     }
     if (r->cfg.kinds && !(r->cfg.kinds & (1u << rec->kindid)))
         return;
+    hu_group *grp = r->cfg.group != HU_GROUP_ALL ? hu_groups_add(r->groups, rec) : NULL;
+    if (grp) {   /* grouped: listed with the summary, or folded after a few */
+        if (r->cfg.group == HU_GROUP_SUMMARY ||
+            (!r->cfg.json && grp->printed >= HU_GROUP_SHOWN))
+            return;
+        grp->printed++;
+    }
     if (r->cfg.status) {   /* the incident starts on a line of its own */
         fputs("\r\033[K", r->cfg.status);
         fflush(r->cfg.status);
@@ -657,17 +668,108 @@ static void json_server(hu_sb *sb, const hu_server_summary *s)
     hu_sb_puts(sb, "}\n");
 }
 
+/* One group as a JSON line. */
+static void json_group(hu_sb *sb, const hu_group *g)
+{
+    char ep[64];
+    hu_endpoint_str(ep, sizeof ep, g->ipver, g->srv_addr, g->srv_port);
+    hu_sb_printf(sb, "{\"type\":\"group\",\"kind\":\"%s\",\"verdict\":",
+                 hu_kind_name(g->kindid));
+    if (g->kindid == HU_KIND_RACE)
+        hu_sb_printf(sb, "\"%s\"", hu_verdict_name(g->verdict));
+    else
+        hu_sb_puts(sb, "null");
+    hu_sb_printf(sb, ",\"server\":\"%s\",\"method\":", ep);
+    if (g->http) {
+        hu_sb_json_str(sb, (const uint8_t *)g->method, strlen(g->method));
+        hu_sb_puts(sb, ",\"target\":");
+        hu_sb_json_str(sb, g->target, g->target_len);
+    } else {
+        hu_sb_puts(sb, "null,\"target\":null");
+    }
+    hu_sb_printf(sb, ",\"count\":%" PRIu64 ",\"first_time\":\"", g->count);
+    hu_iso_time(sb, g->first_us);
+    hu_sb_puts(sb, "\",\"last_time\":\"");
+    hu_iso_time(sb, g->last_us);
+    hu_sb_puts(sb, "\",\"first_file\":");
+    hu_sb_json_str(sb, (const uint8_t *)g->first_file, strlen(g->first_file));
+    hu_sb_printf(sb, ",\"first_number\":%" PRIu64 "}\n", g->first_number);
+}
+
+/* One group as a line of the human summary (reflowed by the caller). */
+static void human_group(hu_sb *sb, const hu_group *g, bool folded)
+{
+    char ep[64];
+    hu_endpoint_str(ep, sizeof ep, g->ipver, g->srv_addr, g->srv_port);
+    hu_sb_printf(sb, "  %" PRIu64 " x %s", g->count, hu_kind_name(g->kindid));
+    if (g->kindid == HU_KIND_RACE)
+        hu_sb_printf(sb, " (%s)", hu_verdict_name(g->verdict));
+    hu_sb_printf(sb, " at server %s", ep);
+    if (g->http) {
+        hu_sb_puts(sb, ", ");
+        hu_sb_safe(sb, (const uint8_t *)g->method, strlen(g->method));
+        hu_sb_putc(sb, ' ');
+        hu_sb_safe(sb, g->target, g->target_len);
+    }
+    hu_sb first = { 0 }, last = { 0 };
+    hu_iso_time(&first, g->first_us);
+    hu_iso_time(&last, g->last_us);
+    const char *f = hu_sb_cstr(&first), *l = hu_sb_cstr(&last);
+    hu_sb_printf(sb, ": %s", f);
+    if (g->count > 1)   /* the last time without the date when it is the same */
+        hu_sb_printf(sb, " to %s", strncmp(f, l, 11) == 0 ? l + 11 : l);
+    hu_sb_free(&first);
+    hu_sb_free(&last);
+    hu_sb_printf(sb, "; %s#%" PRIu64 " in ", g->count > 1 ? "first " : "", g->first_number);
+    hu_sb_safe(sb, (const uint8_t *)g->first_file, strlen(g->first_file));
+    if (folded)
+        hu_sb_printf(sb, "; %" PRIu64 " printed above", g->printed);
+    hu_sb_putc(sb, '\n');
+}
+
+/* The groups section of the human summary, into para: every group with
+ * HU_GROUP_SUMMARY, else those with incidents folded (none: nothing). */
+static void human_groups(const hu_report *r, hu_sb *para)
+{
+    size_t n;
+    hu_group *const *list = hu_groups_list(r->groups, &n);
+    bool all = r->cfg.group == HU_GROUP_SUMMARY;
+    uint64_t incidents = 0, folded = 0;
+    for (size_t i = 0; i < n; i++) {
+        incidents += list[i]->count;
+        folded += list[i]->count - list[i]->printed;
+    }
+    if (all)
+        hu_sb_printf(para, "Incidents, identical ones together (%" PRIu64 " in %zu group%s; "
+                           "--all prints each in full):\n", incidents, n, n == 1 ? "" : "s");
+    else if (folded)
+        hu_sb_printf(para, "Repeated incidents (%d of each printed in full above, %" PRIu64
+                           " more not; --all prints every one, --summary only these lines):\n",
+                     HU_GROUP_SHOWN, folded);
+    else
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (all || list[i]->count > list[i]->printed)
+            human_group(para, list[i], !all);
+    hu_sb_putc(para, '\n');
+}
+
 void hu_report_summary(hu_report *r, const hu_server_summary *list, size_t n, uint64_t overflow)
 {
     hu_sb *sb = &r->sb;
     hu_sb_reset(sb);
     if (r->cfg.json) {
+        size_t ng;
+        hu_group *const *groups = hu_groups_list(r->groups, &ng);
+        for (size_t i = 0; r->cfg.group == HU_GROUP_SUMMARY && i < ng; i++)
+            json_group(sb, groups[i]);
         for (size_t i = 0; i < n; i++)
             json_server(sb, &list[i]);
         hu_sb_write(sb, r->cfg.out);
         return;
     }
     hu_sb para = {0};
+    human_groups(r, &para);
     hu_sb_printf(&para, "Summary: %" PRIu64 " capture%s, %" PRIu64 " packet%s, %" PRIu64
                         " TCP connection%s (%" PRIu64 " reassembled by libnids, %" PRIu64
                         " per segment), %" PRIu64 " keep-alive race%s (%" PRIu64 " crossed, %" PRIu64

@@ -280,6 +280,87 @@ Test(cli, count_stops_after_n_packets)
     free(out); free(err);
 }
 
+/* Lines of s that start with an incident's human header ("Connection
+ * refused #3 (refused) in ..."): a capital, then " #" and a number. */
+static size_t count_headers(const char *s)
+{
+    size_t n = 0;
+    for (const char *l = s; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        const char *eol = strchr(l, '\n'), *h = strstr(l, " #");
+        if (l[0] >= 'A' && l[0] <= 'Z' && h && (!eol || h < eol) && h[2] >= '0' && h[2] <= '9' &&
+            strncmp(l, "Repeated", 8) != 0 && strncmp(l, "Incidents,", 10) != 0)
+            n++;
+    }
+    return n;
+}
+
+/* Identical incidents (same kind, server, verdict, request method and
+ * target) are counted together: by default the first 3 of a group are
+ * printed in full and the rest listed before the summary; --summary
+ * prints only the groups (JSON: {"type":"group"} lines whose counts add
+ * up to every incident, each key once); --all prints every incident.
+ * Refused connections (curl, Node.js, Python, Go clients), client aborts,
+ * server timeouts and Node.js keep-alive races. */
+Test(cli, identical_incidents_are_grouped)
+{
+    const char *names[] = { "refused-v4.pcap", "refused-v6.pcap", "client-abort.pcap",
+                            "server-timeout-node.pcap", "truncated-response.pcap",
+                            "race-node-ipv4.pcap" };
+    bool folded_somewhere = false;
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        char args[9000], *out, *err, f[4200];
+        snprintf(f, sizeof f, "%s", tu_sample(names[k]));
+        snprintf(args, sizeof args, "analyze --no-db --json --all '%s'", f);
+        cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+        size_t total = count_lines(out, "{\"type\":\"incident\"");
+        free(out); free(err);
+        cr_assert(total > 0, "%s", f);
+
+        snprintf(args, sizeof args, "analyze --no-db --json --summary '%s'", f);
+        cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+        cr_expect_eq(count_lines(out, "{\"type\":\"incident\""), 0, "%s", out);
+        size_t sum = 0, shown = 0, ngroups = 0;
+        char keys[64][600];
+        for (const char *g = out; (g = strstr(g, "{\"type\":\"group\"")) != NULL; g++) {
+            const char *c = strstr(g, ",\"count\":");
+            cr_assert(c);
+            size_t count = strtoul(c + 9, NULL, 10);
+            cr_expect_geq(count, 1);
+            sum += count;
+            shown += count < 3 ? count : 3;
+            size_t klen = (size_t)(c - g) < sizeof keys[0] - 1 ? (size_t)(c - g) : sizeof keys[0] - 1;
+            cr_assert_lt(ngroups, 64);
+            memcpy(keys[ngroups], g, klen);
+            keys[ngroups][klen] = '\0';
+            for (size_t j = 0; j < ngroups; j++)
+                cr_expect_str_neq(keys[j], keys[ngroups], "%s: a group twice", f);
+            ngroups++;
+        }
+        free(out); free(err);
+        cr_expect_eq(sum, total, "%s: groups count %zu of %zu incidents", f, sum, total);
+
+        snprintf(args, sizeof args, "analyze --no-db --no-timeline '%s'", f);
+        cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+        cr_expect_eq(count_headers(out), shown, "%s: %zu printed in full: %s", f, shown, out);
+        cr_expect_eq(strstr(out, "Repeated incidents (") != NULL, shown < total, "%s", out);
+        folded_somewhere |= shown < total;
+        free(out); free(err);
+
+        snprintf(args, sizeof args, "analyze --no-db --no-timeline --all '%s'", f);
+        cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+        cr_expect_eq(count_headers(out), total, "%s: --all: %s", f, out);
+        cr_expect_null(strstr(out, "Repeated incidents"), "%s", out);
+        free(out); free(err);
+
+        snprintf(args, sizeof args, "analyze --no-db --no-timeline --summary '%s'", f);
+        cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+        cr_expect_eq(count_headers(out), 0, "%s: --summary: %s", f, out);
+        cr_expect(strstr(out, "Incidents, identical ones together ("), "%s", out);
+        free(out); free(err);
+    }
+    cr_expect(folded_somewhere, "no sample has more than 3 identical incidents");
+}
+
 /* The advice never asks to raise the server's timeout above something it
  * already exceeds, accounts for the RTT, and rounds its seconds. */
 Test(cli, advice_thresholds_account_for_the_rtt)
@@ -785,7 +866,8 @@ static bool opts_equal(const hu_analyze_opts *a, const hu_analyze_opts *b)
     return a->filter == b->filter && a->json == b->json && a->timeline == b->timeline &&
            a->max_flows == b->max_flows && a->idle_us == b->idle_us &&
            a->closed_us == b->closed_us && a->db_path == b->db_path &&
-           a->write_path == b->write_path && a->kinds == b->kinds && a->live == b->live;
+           a->write_path == b->write_path && a->kinds == b->kinds && a->live == b->live &&
+           a->group == b->group && a->max_packets == b->max_packets;
 }
 
 Test(cli, command_defaults_are_the_pipelines_plus_the_default_database)

@@ -265,7 +265,7 @@ static void check_timeline(const char *expected, const char *capture)
     size_t nt;
     char **td = golden(capture, &nt);
     char cmd[9000], *out = NULL;
-    snprintf(cmd, sizeof cmd, "TZ=UTC '%s' analyze --no-db '%s'", HANGUP_BIN, capture);
+    snprintf(cmd, sizeof cmd, "TZ=UTC '%s' analyze --no-db --all '%s'", HANGUP_BIN, capture);
     tu_sh(cmd, &out, NULL);
     size_t nl;
     char **lines = split_lines(out, &nl);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "hangup/capture.h"
+#include "hangup/group.h"
 
 typedef struct hu_analyze_opts {
     const char *filter;       /* BPF expression or NULL */
@@ -27,6 +28,7 @@ typedef struct hu_analyze_opts {
     const char *db_path;      /* SQLite database, or NULL for none */
     const char *write_path;   /* -w: pcap of every incident's connection, or NULL */
     unsigned kinds;           /* bit per hu_kind to print; 0 = all (all are stored) */
+    hu_group_mode group;      /* how identical incidents are printed */
     uint64_t max_packets;     /* -c: stop after this many packets (after the
                                  filter) over all files; 0: no limit */
     bool live;                /* print and store each incident at once (no

@@ -69,6 +69,8 @@ enum {
     HU_CLI_OPT_KIND,
     HU_CLI_OPT_MAX_CONNECTIONS,
     HU_CLI_OPT_IDLE_TIMEOUT,
+    HU_CLI_OPT_SUMMARY,
+    HU_CLI_OPT_ALL,
     HU_CLI_OPT_OWN,            /* first value free for a command's own options */
 };
 
@@ -82,7 +84,9 @@ enum {
     { "no-db", no_argument, NULL, HU_CLI_OPT_NO_DB },                          \
     { "kind", required_argument, NULL, HU_CLI_OPT_KIND },                      \
     { "max-connections", required_argument, NULL, HU_CLI_OPT_MAX_CONNECTIONS }, \
-    { "idle-timeout", required_argument, NULL, HU_CLI_OPT_IDLE_TIMEOUT }
+    { "idle-timeout", required_argument, NULL, HU_CLI_OPT_IDLE_TIMEOUT },       \
+    { "summary", no_argument, NULL, HU_CLI_OPT_SUMMARY },                      \
+    { "all", no_argument, NULL, HU_CLI_OPT_ALL }
 
 /* What hu_cli_common_option did with an option. */
 typedef enum hu_cli_opt_rc {

@@ -6,6 +6,7 @@
 #define HANGUP_REPORT_H
 
 #include <stdio.h>
+#include "hangup/group.h"
 #include "hangup/incident.h"
 #include "hangup/servers.h"
 #include "hangup/strbuf.h"
@@ -22,6 +23,9 @@ typedef struct hu_report_cfg {
     FILE *status;             /* a terminal where a status or progress line may
                                  stand: erased before an incident is printed
                                  (NULL: none) */
+    hu_group_mode group;      /* identical incidents (group.h): human output
+                                 folds them unless HU_GROUP_ALL; JSON prints
+                                 each, or with HU_GROUP_SUMMARY only groups */
 } hu_report_cfg;
 
 /* Returns NULL on allocation failure. */
@@ -36,8 +40,10 @@ void hu_report_file_done(hu_report *r, uint64_t packets, uint64_t connections,
  * one to print. */
 void hu_report_incident(hu_report *r, const hu_incident_rec *rec);
 
-/* The closing summary: human text, or one {"type":"server"} JSON line
- * per server. */
+/* The closing summary: human text (the groups of identical incidents
+ * first, when some were folded or with HU_GROUP_SUMMARY), or one
+ * {"type":"server"} JSON line per server (after one {"type":"group"}
+ * line per group with HU_GROUP_SUMMARY). */
 void hu_report_summary(hu_report *r, const hu_server_summary *list, size_t n, uint64_t overflow);
 
 /* Append the human explanation and timeline of rec, exactly as `analyze`
