@@ -258,12 +258,13 @@ static void json_head(hu_sb *sb, const hu_incident_rec *rec)
 
 /* The values of "method" (its key already written) and "target": the
  * lost request's, or null for both when it was not HTTP. */
-static void json_method_target(hu_sb *sb, const hu_request *rq)
+static void json_method_target(hu_sb *sb, bool http, const char *method, const uint8_t *target,
+                               size_t target_len)
 {
-    if (rq->http) {
-        hu_sb_json_str(sb, (const uint8_t *)rq->method, strlen(rq->method));
+    if (http) {
+        hu_sb_json_str(sb, (const uint8_t *)method, strlen(method));
         hu_sb_puts(sb, ",\"target\":");
-        hu_sb_json_str(sb, rq->target, rq->target_len);
+        hu_sb_json_str(sb, target, target_len);
     } else {
         hu_sb_puts(sb, "null,\"target\":null");
     }
@@ -279,7 +280,7 @@ static void json_family(hu_report *r, const hu_incident_rec *rec)
     json_pkt(sb, "rst", rec->rst);
     const hu_request *rq = &rec->request;
     hu_sb_puts(sb, ",\"method\":");
-    json_method_target(sb, rq);
+    json_method_target(sb, rq->http, rq->method, rq->target, rq->target_len);
     hu_sb_puts(sb, ",\"host\":");
     if (rq->has_host)
         hu_sb_json_str(sb, rq->host, rq->host_len);
@@ -339,7 +340,7 @@ static void json_incident(hu_report *r, const hu_incident_rec *rec)
     json_ms_or_null(sb, "rtt_ms", rec->rtt_us);
     hu_sb_printf(sb, ",\"rst_ack\":%s,\"method\":", rec->rst_ack ? "true" : "false");
     const hu_request *rq = &rec->request;
-    json_method_target(sb, rq);
+    json_method_target(sb, rq->http, rq->method, rq->target, rq->target_len);
     hu_sb_printf(sb, ",\"tls\":%s,\"handshake_seen\":%s,\"safe_to_retry\":%s,\"host\":",
                  rq->tls ? "true" : "false", rec->handshake_seen ? "true" : "false",
                  rec->safe_to_retry ? "true" : "false");
@@ -680,13 +681,7 @@ static void json_group(hu_sb *sb, const hu_group *g)
     else
         hu_sb_puts(sb, "null");
     hu_sb_printf(sb, ",\"server\":\"%s\",\"method\":", ep);
-    if (g->http) {
-        hu_sb_json_str(sb, (const uint8_t *)g->method, strlen(g->method));
-        hu_sb_puts(sb, ",\"target\":");
-        hu_sb_json_str(sb, g->target, g->target_len);
-    } else {
-        hu_sb_puts(sb, "null,\"target\":null");
-    }
+    json_method_target(sb, g->http, g->method, g->target, g->target_len);
     hu_sb_printf(sb, ",\"count\":%" PRIu64 ",\"first_time\":\"", g->count);
     hu_iso_time(sb, g->first_us);
     hu_sb_puts(sb, "\",\"last_time\":\"");
