@@ -124,15 +124,20 @@ static void store_fail(hu_analyzer *a, const char *err)
     fprintf(a->o.err, "%s: %s\n", a->o.progname, err);
 }
 
-/* The pipeline's sink: an incident is final.  Report it (counted, and
- * printed if its kind is wanted) and store it (every kind). */
+/* The pipeline's sink: an incident is final.  Store it (every kind), so
+ * that what is printed can name its database id, then report it (counted,
+ * and printed if its kind is wanted).  Incidents are printed in the order
+ * they are final either way. */
 static void on_incident(void *arg, hu_incident_rec *rec)
 {
     hu_analyzer *a = arg;
-    hu_report_incident(a->report, rec);   /* counted; printed if of a kind asked for */
     char err[1024];
-    if (a->capture_id > 0 && !hu_store_incident(a->store, a->capture_id, rec, err, sizeof err))
+    if (a->capture_id > 0 &&
+        !hu_store_incident(a->store, a->capture_id, rec, &rec->db_id, err, sizeof err)) {
+        rec->db_id = 0;
         store_fail(a, err);
+    }
+    hu_report_incident(a->report, rec);
     hu_incident_rec_free(rec);
 }
 

@@ -244,6 +244,8 @@ hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, u
     r->cli_port = f->port[inc->client];
     r->srv_port = f->port[inc->server];
     r->conn_id = f->id;
+    hu_cid_tcp(r->community_id, 0, r->ipver, r->cli_addr, r->cli_port, r->srv_addr,
+               r->srv_port);
     if (inc->fin)
         r->fin = (hu_pktref){ inc->fin->num, inc->fin->ts_us };
     r->req = (hu_pktref){ inc->req->num, inc->req->ts_us };

@@ -242,7 +242,8 @@ static void json_int_or_null(hu_sb *sb, const char *key, int64_t v)
 }
 
 /* What every incident line starts with: type, kind (and a race's
- * verdict), the endpoints, the IP version, the file. */
+ * verdict), the endpoints, the IP version, the file, the connection's
+ * Community ID and the incident's database id (null when not stored). */
 static void json_head(hu_sb *sb, const hu_incident_rec *rec)
 {
     char cli[64], srv[64];
@@ -254,6 +255,8 @@ static void json_head(hu_sb *sb, const hu_incident_rec *rec)
     hu_sb_printf(sb, ",\"client\":\"%s\",\"server\":\"%s\",\"ip_version\":%u,\"file\":", cli,
                  srv, rec->ipver);
     hu_sb_json_str(sb, (const uint8_t *)rec->file, strlen(rec->file));
+    json_str_or_null(sb, "community_id", rec->community_id);
+    json_int_or_null(sb, "incident_id", rec->db_id > 0 ? rec->db_id : -1);
 }
 
 /* The values of "method" (its key already written) and "target": the
@@ -407,6 +410,24 @@ static void render_timeline(hu_sb *out, const hu_incident_rec *rec)
     }
 }
 
+/* The header's second line: the connection's Community ID, to find it in
+ * other tools' logs, and the command that prints the incident again when
+ * it was stored.  Nothing when there is neither. */
+static void render_ids(hu_sb *sb, const hu_incident_rec *rec)
+{
+    const char *sep = "  ";
+    if (rec->community_id[0]) {
+        hu_sb_printf(sb, "%sCommunity ID %s", sep, rec->community_id);
+        sep = "; ";
+    }
+    if (rec->db_id > 0) {
+        hu_sb_printf(sb, "%sstored: hangup show %" PRId64, sep, rec->db_id);
+        sep = "; ";
+    }
+    if (sep[0] == ';')
+        hu_sb_putc(sb, '\n');
+}
+
 /* The other kinds: what happened, what the client saw, retry, fix. */
 static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
 {
@@ -419,8 +440,9 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
     const hu_request *rq = &rec->request;
     hu_sb_printf(sb, "%s #%" PRIu64 " (%s) in ", ki->title, rec->number, rec->kind);
     hu_sb_safe(sb, (const uint8_t *)rec->file, strlen(rec->file));
-    hu_sb_printf(sb, "\n  client %s -> server %s, IPv%u\n\n  What happened: ", cli, srv,
-                 rec->ipver);
+    hu_sb_printf(sb, "\n  client %s -> server %s, IPv%u\n", cli, srv, rec->ipver);
+    render_ids(sb, rec);
+    hu_sb_puts(sb, "\n  What happened: ");
     switch (rec->kindid) {
     case HU_KIND_SERVER_TIMEOUT:
     case HU_KIND_RESET:
@@ -581,7 +603,9 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
         hu_sb_puts(sb, ", TLS server name ");
         hu_sb_safe(sb, (const uint8_t *)rec->sni, strlen(rec->sni));
     }
-    hu_sb_puts(sb, "\n\n  What happened: the server closed the connection (FIN, packet ");
+    hu_sb_putc(sb, '\n');
+    render_ids(sb, rec);
+    hu_sb_puts(sb, "\n  What happened: the server closed the connection (FIN, packet ");
     hu_sb_printf(sb, "%" PRIu64 ") while the client reused it for ", rec->fin.num);
     hu_request_describe(sb, rq);
     hu_sb_printf(sb, " (packet %" PRIu64 ", ", rec->req.num);

@@ -16,11 +16,13 @@
  * other function here takes its lock, so callers never do.
  */
 #include "hangup/store.h"
+#include "hangup/communityid.h"
 #include "hangup/packet.h"
 #include "hangup/tcpprint.h"
 #include "storecol.h"
 #include "storeq.h"
 
+#include <arpa/inet.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,8 @@
 #endif
 
 #define HU_BUSY_TIMEOUT_MS 3000
+/* The SQL function migration 6 computes Community IDs with. */
+#define CID_SQL_FUNCTION "hangup_community_id"
 
 /* Migration N takes a database from version N-1 to N. */
 static const char *const migrations[] = {
@@ -131,6 +135,25 @@ static const char *const migrations[] = {
     " s.race_risk, s.advice"
     " FROM servers s JOIN captures c ON c.id = s.capture_id;",
 
+    /* The incidents view from version 3 on: every column, times as ISO-8601
+     * and durations in ms; `more` adds later versions' columns at its end. */
+#define INCIDENTS_VIEW(more) \
+    "CREATE VIEW incidents_view AS SELECT i.id, i.capture_id, c.source AS capture," \
+    " i.number, i.kind, i.verdict, i.client, i.server, i.ip_version, i.file," \
+    " i.fin_packet, i.request_packet, i.rst_packet," \
+    " " ISO("i.fin_time") " AS fin_time, " ISO("i.request_time") " AS request_time," \
+    " " ISO("i.rst_time") " AS rst_time," \
+    " i.gap_us / 1000.0 AS gap_ms, i.rtt_us / 1000.0 AS rtt_ms, i.rst_ack," \
+    " i.method, i.target, i.tls, i.handshake_seen, i.safe_to_retry, i.host," \
+    " i.http_version, i.content_length, i.requests_before," \
+    " i.idle_us / 1000.0 AS idle_ms, i.server_idle_close_us / 1000.0 AS server_idle_close_ms," \
+    " i.close_announced, i.keepalive_hint_s, i.sni, i.retried," \
+    " i.retry_delay_us / 1000.0 AS retry_delay_ms, i.reassembly," \
+    " i.wait_us / 1000.0 AS wait_ms, i.close, i.timeout_hint, i.abort, i.late_response_rst," \
+    " i.late_response_packet, i.tries, i.spent_us / 1000.0 AS spent_ms, i.expected_bytes," \
+    " i.received_bytes" more \
+    " FROM incidents i JOIN captures c ON c.id = i.capture_id;"
+
     /* 3: the rest of the socket-hang-up family.  Their incidents have no
      * verdict and may lack a FIN or RST, so the table is rebuilt with
      * those columns nullable (SQLite cannot relax NOT NULL in place), and
@@ -176,21 +199,7 @@ static const char *const migrations[] = {
     "CREATE INDEX incidents_by_time ON incidents(coalesce(rst_time, fin_time, request_time));"
     "CREATE INDEX incidents_by_server ON incidents(server);"
     "CREATE INDEX incidents_by_kind ON incidents(kind);"
-    "CREATE VIEW incidents_view AS SELECT i.id, i.capture_id, c.source AS capture,"
-    " i.number, i.kind, i.verdict, i.client, i.server, i.ip_version, i.file,"
-    " i.fin_packet, i.request_packet, i.rst_packet,"
-    " " ISO("i.fin_time") " AS fin_time, " ISO("i.request_time") " AS request_time,"
-    " " ISO("i.rst_time") " AS rst_time,"
-    " i.gap_us / 1000.0 AS gap_ms, i.rtt_us / 1000.0 AS rtt_ms, i.rst_ack,"
-    " i.method, i.target, i.tls, i.handshake_seen, i.safe_to_retry, i.host,"
-    " i.http_version, i.content_length, i.requests_before,"
-    " i.idle_us / 1000.0 AS idle_ms, i.server_idle_close_us / 1000.0 AS server_idle_close_ms,"
-    " i.close_announced, i.keepalive_hint_s, i.sni, i.retried,"
-    " i.retry_delay_us / 1000.0 AS retry_delay_ms, i.reassembly,"
-    " i.wait_us / 1000.0 AS wait_ms, i.close, i.timeout_hint, i.abort, i.late_response_rst,"
-    " i.late_response_packet, i.tries, i.spent_us / 1000.0 AS spent_ms, i.expected_bytes,"
-    " i.received_bytes"
-    " FROM incidents i JOIN captures c ON c.id = i.capture_id;",
+    INCIDENTS_VIEW(""),
 
     /* 4: endpoints as address and port, so a stored incident is read back
      * without parsing text.  The "addr:port" columns stay (users' queries,
@@ -224,6 +233,18 @@ static const char *const migrations[] = {
     " " ISO("first_time") " AS first_time, " ISO("last_time") " AS last_time,"
     " packets, analyzer_version, " ISO("analyzed_at") " AS analyzed_at, complete, filter"
     " FROM captures;",
+
+    /* 6: each incident's Community ID (communityid.h), the key its
+     * connection has in other tools' logs.  Earlier incidents get theirs
+     * from their stored endpoints, through the SQL function the store
+     * registers before migrating (CID_SQL_FUNCTION). */
+    "ALTER TABLE incidents ADD COLUMN community_id TEXT;"
+    "UPDATE incidents SET community_id = " CID_SQL_FUNCTION "(ip_version, client_addr,"
+    " client_port, server_addr, server_port);"
+    "CREATE INDEX incidents_by_community_id ON incidents(community_id);"
+    "DROP VIEW incidents_view;"
+    INCIDENTS_VIEW(", i.community_id"),
+#undef INCIDENTS_VIEW
 #undef ISO
 };
 
@@ -446,6 +467,7 @@ static const hu_storecol incident_cols[] = {
     { COL("server_acked", HU_SC_BOOL, INC(server_acked)) },
     { COL("request_complete", HU_SC_BOOL, INC(request.complete)) },
     { COL("connection", HU_SC_U64, INC(conn_id)) },
+    { INC_STR("community_id", community_id) },
     { COL("wait_us", HU_SC_OPT, INC(wait_us)) },
     { INC_STR("close", close) },
     { CUSTOM("timeout_hint", timeout_hint) },
@@ -711,6 +733,27 @@ static int user_version(hu_store *s)
     return v;
 }
 
+/* CID_SQL_FUNCTION(ip_version, client_addr, client_port, server_addr,
+ * server_port): the Community ID of a stored incident's connection, or
+ * NULL when its endpoints do not parse. */
+static void sql_community_id(sqlite3_context *ctx, int argc, sqlite3_value **v)
+{
+    (void)argc;
+    int ipver = sqlite3_value_int(v[0]);
+    const char *ca = (const char *)sqlite3_value_text(v[1]);
+    const char *sa = (const char *)sqlite3_value_text(v[3]);
+    int af = ipver == 4 ? AF_INET : AF_INET6;
+    uint8_t cli[16] = { 0 }, srv[16] = { 0 };
+    char cid[HU_CID_LEN];
+    if (!ca || !sa || inet_pton(af, ca, cli) != 1 || inet_pton(af, sa, srv) != 1 ||
+        !hu_cid_tcp(cid, 0, (uint8_t)ipver, cli, (uint16_t)sqlite3_value_int(v[2]), srv,
+                    (uint16_t)sqlite3_value_int(v[4]))) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    sqlite3_result_text(ctx, cid, -1, SQLITE_TRANSIENT);
+}
+
 /* Apply migrations up to `target`, each in its own transaction. */
 static bool migrate(hu_store *s, int target, char *err, size_t n)
 {
@@ -787,6 +830,12 @@ static hu_store *open_store(const char *path, bool readonly, int target, char *e
             return NULL;
         }
         return s;
+    }
+    if (sqlite3_create_function(s->db, CID_SQL_FUNCTION, 5, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                NULL, sql_community_id, NULL, NULL) != SQLITE_OK) {
+        db_err(s, "registering a function", err, n);
+        hu_store_close(s);
+        return NULL;
     }
     if (!exec(s, "PRAGMA journal_mode = WAL", "switching it to WAL", err, n) ||
         !exec(s, "PRAGMA synchronous = NORMAL", "configuring it", err, n) ||
@@ -918,7 +967,7 @@ bool hu_store_begin(hu_store *s, const hu_capture_meta *m, int64_t *capture_id, 
 }
 
 static bool insert_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r,
-                            char *err, size_t n)
+                            int64_t *idp, char *err, size_t n)
 {
     sqlite3_stmt *q = stmt(s, ST_INS_INCIDENT);
     if (q)
@@ -926,6 +975,7 @@ static bool insert_incident(hu_store *s, int64_t capture_id, const hu_incident_r
     if (!run(s, q, "storing an incident", err, n))
         return false;
     int64_t id = sqlite3_last_insert_rowid(s->db);
+    *idp = id;
     for (size_t i = 0; i < r->ntimeline; i++) {
         q = stmt(s, ST_INS_PACKET);
         if (q)
@@ -936,12 +986,13 @@ static bool insert_incident(hu_store *s, int64_t capture_id, const hu_incident_r
     return true;
 }
 
-bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r, char *err,
-                       size_t n)
+bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r, int64_t *id,
+                       char *err, size_t n)
 {
+    int64_t ignored;
     if (!claim(s, err, n))
         return false;
-    bool ok = insert_incident(s, capture_id, r, err, n);
+    bool ok = insert_incident(s, capture_id, r, id ? id : &ignored, err, n);
     release(s);
     return ok;
 }
@@ -1135,6 +1186,7 @@ static hu_incident_rec *load_incident(hu_store *s, int64_t id, bool *missing, ch
         hu_incident_rec_free(r);
         return NULL;
     }
+    r->db_id = id;
     return r;
 }
 

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hangup/communityid.h"
 #include "hangup/flow.h"
 #include "hangup/store.h"
 #include "testutil.h"
@@ -116,6 +117,17 @@ Test(store, migrates_from_every_earlier_version)
                                     "AND rst_packet = 10"), 1, "from version %d", from);
             cr_expect_eq(scalar(db, "SELECT count(*) FROM incident_packets"), 1,
                          "the timeline survived the incidents rebuild (from %d)", from);
+        }
+        if (from >= 1 && from < 4) {
+            /* Its Community ID, from the endpoints the old row holds as
+             * text (from version 4 on the insert above leaves out the
+             * address columns the ID is computed from). */
+            char cid[HU_CID_LEN], sql[200];
+            uint8_t a[16] = { 10, 0, 0, 1 }, b[16] = { 10, 0, 0, 2 };
+            cr_assert(hu_cid_tcp(cid, 0, 4, a, 4000, b, 80));
+            snprintf(sql, sizeof sql, "SELECT count(*) FROM incidents_view WHERE "
+                                      "community_id = '%s'", cid);
+            cr_expect_eq(scalar(db, sql), 1, "from version %d", from);
         }
         rm_db(db);
     }
@@ -725,32 +737,41 @@ static void expect_endpoints(const hu_incident_rec *r, uint8_t ipver, const char
     cr_expect_eq(r->srv_port, srv_port);
 }
 
+/* A database written at schema `version` by sql, then opened by this
+ * hangup (so migrated to the current schema); its path, for rm_db. */
+static char *migrated_db(int version, const char *sql)
+{
+    char *db = fresh_db();
+    char err[1024] = "";
+    hu_store *s = hu_store_open_version(db, version, err, sizeof err);
+    cr_assert(s, "%s", err);
+    cr_assert_eq(sqlite3_exec(hu_store_db(s), sql, NULL, NULL, NULL), SQLITE_OK, "%s",
+                 sqlite3_errmsg(hu_store_db(s)));
+    hu_store_close(s);
+    s = hu_store_open(db, false, err, sizeof err);
+    cr_assert(s, "%s", err);
+    cr_expect_eq(hu_store_version(s), HU_STORE_VERSION);
+    hu_store_close(s);
+    return db;
+}
+
 /* Incidents written at schema version 3 (endpoints only as text) read back
  * the same endpoints once the store has migrated them. */
 Test(store, incidents_from_version_3_load_the_same_endpoints)
 {
-    char *db = fresh_db();
-    char err[1024] = "";
-    hu_store *s = hu_store_open_version(db, 3, err, sizeof err);
-    cr_assert(s, "%s", err);
-    cr_assert_eq(sqlite3_exec(hu_store_db(s),
-                              "INSERT INTO captures (source, analyzer_version, analyzed_at) "
-                              "VALUES ('old.pcap', '0.0', 1);"
-                              "INSERT INTO incidents (capture_id, number, kind, verdict, client, "
-                              "server, ip_version, file, request_packet, request_time, tls, "
-                              "handshake_seen, safe_to_retry, close_announced, retried, "
-                              "reassembly, server_acked, request_complete, connection) VALUES "
-                              "(1, 1, 'keepalive-race', 'stale', '10.0.0.1:4000', "
-                              "'10.0.0.2:80', 4, 'old.pcap', 9, 2, 0, 1, 1, 0, 0, 'libnids', 0, "
-                              "1, 1),"
-                              "(1, 2, 'refused', NULL, '[2001:db8::1]:50000', "
-                              "'[2001:db8::a:2]:443', 6, 'old.pcap', 3, 2, 0, 0, 1, 0, 0, "
-                              "'segments', 0, 0, 2);",
-                              NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(hu_store_db(s)));
-    hu_store_close(s);
-    s = hu_store_open(db, false, err, sizeof err);
-    cr_assert(s, "%s", err);
-    hu_store_close(s);
+    char *db = migrated_db(3,
+                           "INSERT INTO captures (source, analyzer_version, analyzed_at) "
+                           "VALUES ('old.pcap', '0.0', 1);"
+                           "INSERT INTO incidents (capture_id, number, kind, verdict, client, "
+                           "server, ip_version, file, request_packet, request_time, tls, "
+                           "handshake_seen, safe_to_retry, close_announced, retried, "
+                           "reassembly, server_acked, request_complete, connection) VALUES "
+                           "(1, 1, 'keepalive-race', 'stale', '10.0.0.1:4000', "
+                           "'10.0.0.2:80', 4, 'old.pcap', 9, 2, 0, 1, 1, 0, 0, 'libnids', 0, "
+                           "1, 1),"
+                           "(1, 2, 'refused', NULL, '[2001:db8::1]:50000', "
+                           "'[2001:db8::a:2]:443', 6, 'old.pcap', 3, 2, 0, 0, 1, 0, 0, "
+                           "'segments', 0, 0, 2);");
     cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents WHERE client_addr = '2001:db8::1' "
                             "AND client_port = 50000 AND server_addr = '2001:db8::a:2' AND "
                             "server_port = 443 AND client = '[2001:db8::1]:50000'"), 1);
@@ -764,6 +785,59 @@ Test(store, incidents_from_version_3_load_the_same_endpoints)
     cr_expect_eq(r->kindid, HU_KIND_REFUSED);
     cr_expect_eq(r->reasm, HU_REASM_SEGMENTS);
     hu_incident_rec_free(r);
+    rm_db(db);
+}
+
+/* Incidents written at schema version 5 get their connection's Community
+ * ID when the store migrates them (the spec's baseline vectors for these
+ * endpoints: corelight/community-id-spec, baseline/), and show, query and
+ * the view then carry it as they do a new incident's. */
+Test(store, incidents_from_version_5_get_their_community_id)
+{
+    char *db = migrated_db(5,
+                           "INSERT INTO captures (source, analyzer_version, analyzed_at) "
+                           "VALUES ('old.pcap', '0.0', 1);"
+                           "INSERT INTO incidents (capture_id, number, kind, verdict, client, "
+                           "server, ip_version, file, fin_packet, rst_packet, request_packet, "
+                           "fin_time, rst_time, request_time, gap_us, rst_ack, tls, "
+                           "handshake_seen, safe_to_retry, close_announced, retried, "
+                           "reassembly, server_acked, request_complete, connection, "
+                           "client_addr, client_port, server_addr, server_port) VALUES "
+                           "(1, 1, 'keepalive-race', 'crossed', '5.6.7.8:3344', "
+                           "'1.2.3.4:1122', 4, 'old.pcap', 7, 10, 9, 1, 3, 2, 1, 1, 0, 1, 1, "
+                           "0, 0, 'libnids', 0, 1, 1, '5.6.7.8', 3344, '1.2.3.4', 1122),"
+                           "(1, 2, 'refused', NULL, "
+                           "'[2001:470:e5bf:dead:4957:2174:e82c:4887]:63943', "
+                           "'[2607:f8b0:400c:c03::1a]:25', 6, 'old.pcap', NULL, 4, 3, NULL, "
+                           "4, 3, NULL, 1, 0, 0, 1, 0, 0, 'segments', 0, 0, 2, "
+                           "'2001:470:e5bf:dead:4957:2174:e82c:4887', 63943, "
+                           "'2607:f8b0:400c:c03::1a', 25);"
+                           "INSERT INTO incident_packets (incident_id, idx, packet, time, "
+                           "sender, flags, seq, ack, length, line) VALUES (1, 0, 10, 3, "
+                           "'server', 'R', 1, 0, 0, 'the rst line');");
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents WHERE id = 1 AND "
+                            "community_id = '1:wCb3OG7yAFWelaUydu0D+125CLM='"), 1);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents_view WHERE id = 2 AND "
+                            "community_id = '1:/qFaeAR+gFe1KYjMzVDsMv+wgU4='"), 1);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                            "name = 'incidents_by_community_id'"), 1);
+    hu_incident_rec *r = loaded(db, 2);
+    cr_expect_str_eq(r->community_id, "1:/qFaeAR+gFe1KYjMzVDsMv+wgU4=");
+    cr_expect_eq(r->db_id, 2);
+    hu_incident_rec_free(r);
+
+    char args[4400], *out, *serr;
+    snprintf(args, sizeof args, "show --db '%s' 1", db);
+    cr_assert_eq(hangup(args, &out, &serr), 0, "%s", serr);
+    cr_expect(strstr(out, "capture (RTT unknown)\n  Community ID 1:wCb3OG7yAFWelaUydu0D+125CLM=; "
+                          "stored: hangup show 1\n\n  What happened:"), "%s", out);
+    free(out); free(serr);
+    snprintf(args, sizeof args, "query --db '%s' --json \"SELECT id, community_id FROM "
+                                "incidents_view ORDER BY id\"", db);
+    cr_assert_eq(hangup(args, &out, &serr), 0, "%s", serr);
+    cr_expect_str_eq(out, "{\"id\":1,\"community_id\":\"1:wCb3OG7yAFWelaUydu0D+125CLM=\"}\n"
+                          "{\"id\":2,\"community_id\":\"1:/qFaeAR+gFe1KYjMzVDsMv+wgU4=\"}\n");
+    free(out); free(serr);
     rm_db(db);
 }
 
@@ -796,7 +870,10 @@ Test(store, an_incident_reads_back_as_it_was_written)
                             .line = "rst line", .note = "a note" } };
     w.timeline = tl;
     w.ntimeline = 2;
-    cr_assert(hu_store_incident(s, cap, &w, err, sizeof err), "%s", err);
+    snprintf(w.community_id, sizeof w.community_id, "1:a Community ID=");
+    int64_t id = 0;
+    cr_assert(hu_store_incident(s, cap, &w, &id, err, sizeof err), "%s", err);
+    cr_expect_eq(id, 1);
     hu_capture_end e = { .packets = 9, .complete = true, .link_type = "EN10MB" };
     int64_t replaced;
     cr_assert(hu_store_end(s, cap, &e, &replaced, err, sizeof err), "%s", err);
@@ -808,6 +885,8 @@ Test(store, an_incident_reads_back_as_it_was_written)
 
     hu_incident_rec *r = loaded(db, 1);
     expect_endpoints(r, 6, "2001::1", 50000, "2001::2", 443);
+    cr_expect_str_eq(r->community_id, w.community_id);
+    cr_expect_eq(r->db_id, 1);
     cr_expect_str_eq(r->kind, "server-timeout");
     cr_expect_str_eq(r->file, "x.pcap");
     cr_expect_str_eq(r->timeout_hint, w.timeout_hint);

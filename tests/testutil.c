@@ -261,6 +261,7 @@ const char *tu_rec_diff(const hu_incident_rec *a, const hu_incident_rec *b, bool
         DIFF(srv_port);
         if (memcmp(a->cli_addr, b->cli_addr, 16) || memcmp(a->srv_addr, b->srv_addr, 16))
             return "address";
+        DIFF_STR(community_id);
     }
     DIFF_STR(kind);
     DIFF(kindid);

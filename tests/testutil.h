@@ -90,9 +90,9 @@ bool tu_bytes_is(const uint8_t *p, size_t n, const char *s);
 /* Where two records, or two analyses, differ: the name of the first field
  * that does ("record 2: wait_us", "servers: requests"; a static string),
  * or NULL when they tell the same story.  Without `endpoints` the
- * addresses, ports and IP version, the capture name and the text of
- * timeline lines (which print the addresses) are not compared, so one
- * conversation over IPv4 and over IPv6 compares equal.  Analyses compare
+ * addresses, ports, IP version and Community ID, the capture name and the
+ * text of timeline lines (which print the addresses) are not compared, so
+ * one conversation over IPv4 and over IPv6 compares equal.  Analyses compare
  * their records, server summaries and the counters that describe the
  * traffic (not the HANGUP_CHECK_NIDS ones). */
 const char *tu_rec_diff(const hu_incident_rec *a, const hu_incident_rec *b, bool endpoints);

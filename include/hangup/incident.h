@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "hangup/communityid.h"
 #include "hangup/flow.h"
 #include "hangup/pktsum.h"
 #include "hangup/request.h"
@@ -139,6 +140,8 @@ typedef struct hu_incident_rec {
     uint8_t cli_addr[16], srv_addr[16];
     uint16_t cli_port, srv_port;
     uint64_t conn_id;            /* the connection's number in its file */
+    char community_id[HU_CID_LEN];   /* the connection's Community ID (seed 0), or "" */
+    int64_t db_id;               /* its incidents.id once stored (`show ID`), else 0 */
     hu_pktref fin, req, rst;     /* num 0: none (the kind has no such packet) */
     int64_t gap_us, rtt_us;
     bool rst_ack, handshake_seen, server_acked, safe_to_retry;

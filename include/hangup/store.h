@@ -33,7 +33,7 @@
 #include "hangup/incident.h"
 #include "hangup/servers.h"
 
-#define HU_STORE_VERSION 5          /* schema version this hangup writes */
+#define HU_STORE_VERSION 6          /* schema version this hangup writes */
 
 typedef struct hu_store hu_store;
 
@@ -61,9 +61,12 @@ typedef struct hu_capture_meta {
  * On failure nothing is open. */
 bool hu_store_begin(hu_store *s, const hu_capture_meta *m, int64_t *capture_id, char *err,
                     size_t errlen);
-/* Store record r, timeline included (r stays the caller's). */
-bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r, char *err,
-                       size_t errlen);
+/* Store record r, timeline included (r stays the caller's); *id (id may
+ * be NULL) receives its incidents.id, the ID `hangup show` takes.  That id
+ * is final only once the capture is committed: a capture rolled back
+ * takes its incidents with it. */
+bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r, int64_t *id,
+                       char *err, size_t errlen);
 /* A connection worth keeping (it had an incident, or an idle close), as
  * plain values: rows are written after the connection is gone. */
 typedef struct hu_conn_row {
@@ -111,9 +114,9 @@ void hu_store_abort(hu_store *s);
  * incidents within a second).  On failure the capture is rolled back. */
 bool hu_store_checkpoint(hu_store *s, char *err, size_t errlen);
 
-/* Load stored incident `id` (timeline included); NULL with err when it
- * cannot, and *missing (may be NULL) true when that is because no such
- * incident exists.  The record owns its strings (the file name and the
+/* Load stored incident `id` (timeline included, db_id set to id); NULL
+ * with err when it cannot, and *missing (may be NULL) true when that is
+ * because no such incident exists.  The record owns its strings (the file name and the
  * timeout hint live in file_owned); they stay valid until
  * hu_incident_rec_free. */
 hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, bool *missing, char *err,
