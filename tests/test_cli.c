@@ -7,6 +7,9 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <nids.h>
+#include <pcap/pcap.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -845,4 +848,26 @@ Test(cli, analyze_and_live_accept_every_shared_option_alike)
         cr_expect_str_empty(lout);
         free(aout); free(aerr); free(lout); free(lerr);
     }
+}
+
+/* --version: hangup's own version first (scripts read that line), then
+ * the libraries it runs with, as they report themselves now -- libpcap's
+ * and SQLite's at run time -- and libnids' as built (it has no run-time
+ * version). */
+Test(cli, version_names_the_libraries_it_runs_with)
+{
+    char *out, *err;
+    cr_assert_eq(run("--version", &out, &err), 0, "%s", err);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "hangup %s\n%s\nlibnids version %d.%d (as built: libnids reports no version at run "
+             "time)\nSQLite version %s\n",
+             HANGUP_VERSION, pcap_lib_version(), NIDS_MAJOR, NIDS_MINOR, sqlite3_libversion());
+    cr_expect_str_eq(out, want);
+    cr_expect(strncmp(pcap_lib_version(), "libpcap", 7) == 0, "%s", pcap_lib_version());
+    cr_expect_str_empty(err);
+    char *vout, *verr;
+    cr_expect_eq(run("version", &vout, &verr), 0);
+    cr_expect_str_eq(vout, out, "'hangup version' is 'hangup --version'");
+    free(out); free(err); free(vout); free(verr);
 }
