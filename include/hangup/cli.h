@@ -21,7 +21,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-/* The exit status of every command (README, `hangup help COMMAND`). */
+/* The exit status of every command (README, `hangup help COMMAND`, and
+ * the EXIT STATUS table of docs/hangup.1, which test_cli checks). */
 typedef enum hu_cli_exit {
     HU_CLI_EXIT_OK = 0,        /* every input read completely / stopped cleanly */
     HU_CLI_EXIT_INPUT = 1,     /* some input unreadable, or read only in part */
