@@ -1001,6 +1001,30 @@ Test(cli, man_page_documents_every_option_of_the_help)
     }
 }
 
+/* ... nor can the bash completion: it offers every option of the help. */
+Test(cli, completion_offers_every_option_of_the_help)
+{
+    char *script = source_file("scripts/hangup.bash-completion");
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
+        char help[MAXOPTS][48], comp[MAXOPTS][48], var[64];
+        size_t nh = help_options(commands[c], help), nc = 0;
+        snprintf(var, sizeof var, "opts_%s=\"", commands[c]);
+        const char *v = strstr(script, var);
+        cr_assert_not_null(v, "scripts/hangup.bash-completion has no %s...\"", var);
+        v += strlen(var);
+        const char *end = strchr(v, '"');
+        cr_assert_not_null(end);
+        char words[1024];
+        snprintf(words, sizeof words, "%.*s", (int)(end - v), v);
+        option_words(words, comp, &nc);
+        for (size_t i = 0; i < nh; i++)
+            cr_expect(listed(help[i], comp, nc),
+                      "'hangup help %s' lists %s, which the bash completion does not offer",
+                      commands[c], help[i]);
+    }
+    free(script);
+}
+
 /* Every exit code of cli.h's enum is a row of hangup(1)'s one EXIT STATUS
  * table, and every row is one of them. */
 Test(cli, man_page_tables_every_exit_code)
