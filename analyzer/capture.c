@@ -34,6 +34,11 @@ void hu_capture_dlt_name(int dlt, char *buf, size_t n)
         snprintf(buf, n, "DLT %d", dlt);
 }
 
+const char *hu_capture_lib_version(void)
+{
+    return pcap_lib_version();
+}
+
 #define HU_HASH_BYTES 128
 #define HU_MAX_EPOCH_S 253402300800LL   /* year 10000: beyond, a timestamp is garbage */
 

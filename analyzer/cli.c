@@ -4,17 +4,26 @@
  * The value parsers every command uses (whole numbers with a range,
  * incident kinds) and the options `analyze` and `live` both take, applied
  * to the pipeline's hu_analyze_opts in one place so that the two commands
- * accept the same spellings, ranges and error lines.  Errors are reported
- * on stderr and returned; the commands choose the exit status (cli.h).
+ * accept the same spellings, ranges and error lines; and the version
+ * text, with the libraries' versions each layer reports for its own.
+ * Errors are reported on stderr and returned; the commands choose the
+ * exit status (cli.h).
  */
 #include "hangup/cli.h"
 #include "hangup/analyze.h"
+#include "hangup/capture.h"
 #include "hangup/incident.h"
+#include "hangup/reasm.h"
+#include "hangup/store.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifndef HANGUP_VERSION
+#define HANGUP_VERSION "0.1.0"
+#endif
 
 bool hu_cli_parse_number(const char *s, const char *what, long long min, long long max,
                          long long *out)
@@ -151,4 +160,13 @@ bool hu_cli_trailing_filter(int argc, char **argv, int from, struct hu_analyze_o
     o->filter = f;
     *owned = f;
     return true;
+}
+
+void hu_cli_version(FILE *out)
+{
+    fprintf(out, "hangup %s\n", HANGUP_VERSION);
+    fprintf(out, "%s\n", hu_capture_lib_version());
+    fprintf(out, "libnids version %s (as built: libnids reports no version at run time)\n",
+            hu_reasm_lib_version());
+    fprintf(out, "SQLite version %s\n", hu_store_lib_version());
 }

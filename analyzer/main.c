@@ -22,10 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef HANGUP_VERSION
-#define HANGUP_VERSION "0.1.0"
-#endif
-
 static const char usage_main[] =
     "usage: hangup <command> [options] [arguments]\n"
     "\n"
@@ -44,7 +40,8 @@ static const char usage_main[] =
     "  show ID           print one stored incident with its timeline\n"
     "  help [COMMAND]    show help for a command\n"
     "\n"
-    "  hangup --version  print the version\n"
+    "  hangup --version  print the version, and those of libpcap, libnids and\n"
+    "                    SQLite\n"
     "\n"
     "Run 'hangup help COMMAND' for the options of each command.\n";
 
@@ -298,8 +295,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "show") == 0)
         return hu_cli_output_done(hu_cmd_show(argc - 1, argv + 1));
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        printf("hangup %s\n", HANGUP_VERSION);
-        return 0;
+        hu_cli_version(stdout);
+        return hu_cli_output_done(0);
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         if (argc > 2 && strcmp(argv[2], "analyze") == 0)

@@ -793,3 +793,11 @@ void hu_reasm_packet(hu_reasm *r, hu_flow *f, hu_reasm_conn *rc, uint8_t s, cons
     if (p->paylen > 0 && rc->mode != HU_REASM_NIDS)
         feed_segment(r, f, rc, s, p);
 }
+
+#define HU_STR_(x) #x
+#define HU_STR(x) HU_STR_(x)
+
+const char *hu_reasm_lib_version(void)
+{
+    return HU_STR(NIDS_MAJOR) "." HU_STR(NIDS_MINOR);
+}

@@ -651,6 +651,7 @@ struct hu_store {
 
 sqlite3 *hu_store_db(hu_store *s) { return s->db; }
 int hu_store_version(hu_store *s) { return s->version; }
+const char *hu_store_lib_version(void) { return sqlite3_libversion(); }
 
 /* One line for an SQLite failure, with the path and what we were doing. */
 static void db_err(const hu_store *s, const char *doing, char *err, size_t n)

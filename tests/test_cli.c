@@ -7,6 +7,10 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <ctype.h>
+#include <nids.h>
+#include <pcap/pcap.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -996,5 +1000,220 @@ Test(cli, analyze_and_live_accept_every_shared_option_alike)
         cr_expect_str_empty(aout);
         cr_expect_str_empty(lout);
         free(aout); free(aerr); free(lout); free(lerr);
+    }
+}
+
+/* --version: hangup's own version first (scripts read that line), then
+ * the libraries it runs with, as they report themselves now -- libpcap's
+ * and SQLite's at run time -- and libnids' as built (it has no run-time
+ * version). */
+Test(cli, version_names_the_libraries_it_runs_with)
+{
+    char *out, *err;
+    cr_assert_eq(run("--version", &out, &err), 0, "%s", err);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "hangup %s\n%s\nlibnids version %d.%d (as built: libnids reports no version at run "
+             "time)\nSQLite version %s\n",
+             HANGUP_VERSION, pcap_lib_version(), NIDS_MAJOR, NIDS_MINOR, sqlite3_libversion());
+    cr_expect_str_eq(out, want);
+    cr_expect(strncmp(pcap_lib_version(), "libpcap", 7) == 0, "%s", pcap_lib_version());
+    cr_expect_str_empty(err);
+    char *vout, *verr;
+    cr_expect_eq(run("version", &vout, &verr), 0);
+    cr_expect_str_eq(vout, out, "'hangup version' is 'hangup --version'");
+    free(out); free(err); free(vout); free(verr);
+}
+
+#define MAXOPTS 64
+
+/* The option words (-x, --word) of text s, split at spaces, commas,
+ * quotes and brackets, added to opts (n of them) unless already there. */
+static void option_words(const char *s, char opts[][48], size_t *n)
+{
+    char w[48];
+    while (*s) {
+        size_t k = 0;
+        while (*s && strchr(" \t\n,\"[]|", *s))
+            s++;
+        while (*s && !strchr(" \t\n,\"[]|", *s)) {
+            if (k + 1 < sizeof w)
+                w[k++] = *s;
+            s++;
+        }
+        w[k] = '\0';
+        bool opt = w[0] == '-' && (isalnum((unsigned char)w[1]) ||
+                                   (w[1] == '-' && isalnum((unsigned char)w[2])));
+        for (size_t i = 2; opt && w[i]; i++)
+            opt = isalnum((unsigned char)w[i]) || w[i] == '-';
+        for (size_t i = 0; opt && i < *n; i++)
+            opt = strcmp(opts[i], w) != 0;
+        if (opt && *n < MAXOPTS)
+            snprintf(opts[(*n)++], 48, "%s", w);
+    }
+}
+
+/* The options `hangup help cmd` lists: the words before the description
+ * on each line that starts (after its indent) with '-'. */
+static size_t help_options(const char *cmd, char opts[][48])
+{
+    char args[64], *out, *err;
+    snprintf(args, sizeof args, "help %s", cmd);
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    size_t n = 0;
+    for (char *save, *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        line += strspn(line, " ");
+        if (line[0] != '-')
+            continue;
+        char *desc = strstr(line, "  ");
+        if (desc)
+            *desc = '\0';
+        option_words(line, opts, &n);
+    }
+    free(out); free(err);
+    return n;
+}
+
+/* A file of the source tree, whole (asserted to exist). */
+static char *source_file(const char *rel)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", HANGUP_SOURCE_DIR, rel);
+    char *s = tu_slurp(path, NULL);
+    cr_assert_not_null(s, "cannot read %s", path);
+    return s;
+}
+
+/* Roff text as read: font changes and the escaped hyphen undone. */
+static void unroff(char *s)
+{
+    char *d = s;
+    for (; *s; s++) {
+        if (s[0] == '\\' && s[1] == 'f' && s[2]) {
+            s += 2;
+        } else if (s[0] == '\\' && s[1] == '-') {
+            *d++ = '-';
+            s++;
+        } else if (s[0] == '\\' && s[1] == '&') {
+            s++;
+        } else {
+            *d++ = *s;
+        }
+    }
+    *d = '\0';
+}
+
+/* The options hangup(1) documents for cmd: the .TP tags of its .SS
+ * section. */
+static size_t man_options(const char *cmd, char opts[][48])
+{
+    char *page = source_file("docs/hangup.1");
+    char head[64];
+    snprintf(head, sizeof head, "\n.SS %s\n", cmd);
+    char *sec = strstr(page, head);
+    cr_assert_not_null(sec, "docs/hangup.1 has no '.SS %s' section", cmd);
+    sec += strlen(head);
+    size_t n = 0;
+    bool tag = false;
+    for (char *save, *line = strtok_r(sec, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, ".SS ", 4) == 0 || strncmp(line, ".SH ", 4) == 0)
+            break;
+        if (tag) {
+            unroff(line);
+            option_words(line, opts, &n);
+        }
+        tag = strncmp(line, ".TP", 3) == 0;
+    }
+    free(page);
+    return n;
+}
+
+static bool listed(const char *opt, char opts[][48], size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(opts[i], opt) == 0)
+            return true;
+    return false;
+}
+
+static const char *const commands[] = { "analyze", "live", "query", "report", "show" };
+
+/* The manual page cannot drift from the help: every option a command's
+ * help lists is an item of that command's section in hangup(1). */
+Test(cli, man_page_documents_every_option_of_the_help)
+{
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
+        char help[MAXOPTS][48], man[MAXOPTS][48];
+        size_t nh = help_options(commands[c], help), nm = man_options(commands[c], man);
+        cr_assert_geq(nh, 4, "too few options read from 'hangup help %s'", commands[c]);
+        for (size_t i = 0; i < nh; i++)
+            cr_expect(listed(help[i], man, nm),
+                      "'hangup help %s' lists %s, which docs/hangup.1 does not document "
+                      "(a .TP item under '.SS %s')", commands[c], help[i], commands[c]);
+    }
+}
+
+/* ... nor can the bash completion: it offers every option of the help. */
+Test(cli, completion_offers_every_option_of_the_help)
+{
+    char *script = source_file("scripts/hangup.bash-completion");
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
+        char help[MAXOPTS][48], comp[MAXOPTS][48], var[64];
+        size_t nh = help_options(commands[c], help), nc = 0;
+        snprintf(var, sizeof var, "opts_%s=\"", commands[c]);
+        const char *v = strstr(script, var);
+        cr_assert_not_null(v, "scripts/hangup.bash-completion has no %s...\"", var);
+        v += strlen(var);
+        const char *end = strchr(v, '"');
+        cr_assert_not_null(end);
+        char words[1024];
+        snprintf(words, sizeof words, "%.*s", (int)(end - v), v);
+        option_words(words, comp, &nc);
+        for (size_t i = 0; i < nh; i++)
+            cr_expect(listed(help[i], comp, nc),
+                      "'hangup help %s' lists %s, which the bash completion does not offer",
+                      commands[c], help[i]);
+    }
+    free(script);
+}
+
+/* Every exit code of cli.h's enum is a row of hangup(1)'s one EXIT STATUS
+ * table, and every row is one of them. */
+Test(cli, man_page_tables_every_exit_code)
+{
+    char *h = source_file("include/hangup/cli.h");
+    bool code[100] = { false }, row[100] = { false };
+    int ncodes = 0;
+    for (const char *p = h; (p = strstr(p, "HU_CLI_EXIT_")); p++) {
+        const char *eq = p + strcspn(p, " =,\n");
+        int v;
+        if (strncmp(eq, " = ", 3) == 0 && sscanf(eq + 3, "%d", &v) == 1 && v >= 0 && v < 100 &&
+            !code[v]) {
+            code[v] = true;
+            ncodes++;
+        }
+    }
+    free(h);
+    cr_assert_geq(ncodes, 6, "too few exit codes read from cli.h");
+
+    char *page = source_file("docs/hangup.1");
+    char *sec = strstr(page, "\n.SH EXIT STATUS\n");
+    cr_assert_not_null(sec, "docs/hangup.1 has no EXIT STATUS section");
+    char *ts = strstr(sec, "\n.TS\n"), *te = ts ? strstr(ts, "\n.TE\n") : NULL;
+    char *next = strstr(sec + 1, "\n.SH ");
+    cr_assert(ts && te && (!next || te < next), "no table in EXIT STATUS");
+    *te = '\0';
+    for (char *save, *line = strtok_r(ts, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        int v, len;
+        if (sscanf(line, "%d;%n", &v, &len) == 1 && line[len - 1] == ';' && v >= 0 && v < 100) {
+            cr_expect_not(row[v], "exit status %d has two rows", v);
+            row[v] = true;
+        }
+    }
+    free(page);
+    for (int v = 0; v < 100; v++) {
+        cr_expect(!code[v] || row[v], "exit status %d (cli.h) has no row in hangup(1)", v);
+        cr_expect(!row[v] || code[v], "hangup(1) has a row for exit status %d, not in cli.h",
+                  v);
     }
 }

@@ -96,4 +96,8 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
 /* "EN10MB (Ethernet)" style name of a DLT for messages. */
 void hu_capture_dlt_name(int dlt, char *buf, size_t n);
 
+/* The libpcap hangup runs with, as it names itself (pcap_lib_version():
+ * "libpcap version 1.10.3 (with TPACKET_V3)"); a static string. */
+const char *hu_capture_lib_version(void);
+
 #endif

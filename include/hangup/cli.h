@@ -7,8 +7,9 @@
  * declared, parsed, checked and worded here once, so the commands cannot
  * drift apart: the exit codes, the default database, the number and kind
  * parsers with their error lines, and the options analyze and live share
- * (their getopt entries and the one function that applies them).  Each
- * command keeps only its own options and its help text.
+ * (their getopt entries and the one function that applies them), and
+ * the version text.  Each command keeps only its own options and its
+ * help text.
  *
  * Nothing here exits: a bad value is reported on stderr (one line, as
  * before) and handed back, and the command returns HU_CLI_EXIT_USAGE.
@@ -18,8 +19,10 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdio.h>
 
-/* The exit status of every command (README, `hangup help COMMAND`). */
+/* The exit status of every command (README, `hangup help COMMAND`, and
+ * the EXIT STATUS table of docs/hangup.1, which test_cli checks). */
 typedef enum hu_cli_exit {
     HU_CLI_EXIT_OK = 0,        /* every input read completely / stopped cleanly */
     HU_CLI_EXIT_INPUT = 1,     /* some input unreadable, or read only in part */
@@ -106,6 +109,13 @@ hu_cli_opt_rc hu_cli_common_option(int opt, const char *arg, struct hu_analyze_o
  * with one line on stderr, when -f gave a filter too or out of memory. */
 bool hu_cli_trailing_filter(int argc, char **argv, int from, struct hu_analyze_opts *o,
                             char **owned);
+
+/* `hangup --version`: four lines on out -- hangup's version (the first
+ * line, "hangup 0.1.0", for scripts), then the libpcap, libnids and
+ * SQLite it runs with: libpcap's and SQLite's as the libraries report
+ * them at run time, libnids' as it was built (it has no run-time
+ * version).  The caller checks out's errors (hu_cli_output_done). */
+void hu_cli_version(FILE *out);
 
 /* A command is done: flush standard output and check it was all written.
  * Returns status, or HU_CLI_EXIT_INPUT (after one line on stderr) when

@@ -90,4 +90,10 @@ void hu_reasm_stats_get(const hu_reasm *r, hu_reasm_stats *st);
  * stream (the receiving half's buffer is recycled, so already in cache). */
 void hu_reasm_prefetch(const hu_reasm_conn *rc);
 
+/* The libnids version hangup was built with ("1.26"), from nids.h's
+ * NIDS_MAJOR and NIDS_MINOR: libnids reports no version at run time
+ * (Debian ships it as a static library only, so it is also the one that
+ * runs).  A static string. */
+const char *hu_reasm_lib_version(void);
+
 #endif

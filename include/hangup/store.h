@@ -47,6 +47,9 @@ void hu_store_close(hu_store *s);
  * being written (a writer thread may be using it then). */
 sqlite3 *hu_store_db(hu_store *s);
 int hu_store_version(hu_store *s);
+/* The SQLite library hangup runs with (sqlite3_libversion(): "3.40.1");
+ * a static string. */
+const char *hu_store_lib_version(void);
 
 /* A capture being written: begin, add rows, end (commit) or abort. */
 typedef struct hu_capture_meta {
