@@ -53,7 +53,8 @@ const char hu_usage_query[] =
 
 const char hu_usage_report[] =
     "usage: hangup report [--db PATH] [--kind K] [--capture ID] [--server ADDR:PORT]\n"
-    "                     [--since TIME] [--until TIME]\n"
+    "                     [--since TIME] [--until TIME] [--section NAME]\n"
+    "                     [--csv | --json]\n"
     "\n"
     "Answer the usual questions from the database: incidents by day and by\n"
     "server, the verdict mix, lost requests by method and target, each\n"
@@ -69,6 +70,13 @@ const char hu_usage_report[] =
     "      --since TIME        from TIME on: 2026-11-21, 2026-11-21T15:04:05Z,\n"
     "                          or seconds since the epoch (UTC)\n"
     "      --until TIME        before TIME\n"
+    "      --section NAME      only one section: kinds, days, servers, requests\n"
+    "                          or timeouts\n"
+    "      --csv               CSV (RFC 4180): each section a header row and its\n"
+    "                          rows, sections apart by an empty line (one\n"
+    "                          clean table with --section)\n"
+    "      --json              one JSON object per row, its section first:\n"
+    "                          {\"section\":\"kinds\",\"kind\":...}\n"
     "  -h, --help              show this help\n"
     "\n"
     "exit status: 0 done; 1 the output could not be written; 2 usage error;\n"
@@ -166,10 +174,12 @@ static void cell_json(hu_sb *sb, sqlite3_stmt *q, int i)
     }
 }
 
-/* Print a prepared statement's whole result set.  Returns false on an
- * SQLite error (message in err). */
-static bool print_result(sqlite3_stmt *q, enum fmt fmt, FILE *out, const char *title, char *err,
-                         size_t errlen)
+/* Print a prepared statement's whole result set: the table under its
+ * title (if any), or CSV, or JSON objects whose first member is
+ * "section": name (when name is not NULL).  Returns false on an SQLite
+ * error (message in err). */
+static bool print_result(sqlite3_stmt *q, enum fmt fmt, FILE *out, const char *title,
+                         const char *name, char *err, size_t errlen)
 {
     int nc = sqlite3_column_count(q);
     hu_sb sb = {0};
@@ -177,8 +187,8 @@ static bool print_result(sqlite3_stmt *q, enum fmt fmt, FILE *out, const char *t
         for (int i = 0; i < nc; i++) {
             if (i)
                 hu_sb_putc(&sb, ',');
-            const char *name = sqlite3_column_name(q, i);
-            csv_field(&sb, name, strlen(name));
+            const char *col = sqlite3_column_name(q, i);
+            csv_field(&sb, col, strlen(col));
         }
         hu_sb_puts(&sb, "\r\n");
     }
@@ -196,11 +206,13 @@ static bool print_result(sqlite3_stmt *q, enum fmt fmt, FILE *out, const char *t
             hu_sb_puts(&sb, "\r\n");
         } else if (fmt == FMT_JSON) {
             hu_sb_putc(&sb, '{');
+            if (name)
+                hu_sb_printf(&sb, "\"section\":\"%s\"%s", name, nc ? "," : "");
             for (int i = 0; i < nc; i++) {
                 if (i)
                     hu_sb_putc(&sb, ',');
-                const char *name = sqlite3_column_name(q, i);
-                hu_sb_json_str(&sb, (const uint8_t *)name, strlen(name));
+                const char *col = sqlite3_column_name(q, i);
+                hu_sb_json_str(&sb, (const uint8_t *)col, strlen(col));
                 hu_sb_putc(&sb, ':');
                 cell_json(&sb, q, i);
             }
@@ -347,7 +359,7 @@ int hu_cmd_query(int argc, char **argv)
             status = HU_CLI_EXIT_USAGE;
         } else {
             char err[512];
-            if (!print_result(q, fmt, stdout, NULL, err, sizeof err)) {
+            if (!print_result(q, fmt, stdout, NULL, NULL, err, sizeof err)) {
                 fprintf(stderr, "hangup: query: %s\n", err);
                 status = HU_CLI_EXIT_DB;
             }
@@ -405,27 +417,28 @@ typedef struct filt {
     " AND coalesce(c.last_time, 0) >= ?3 AND coalesce(c.first_time, 0) < ?4"
 
 static const struct section {
+    const char *name;         /* --section, and "section" in JSON */
     const char *title;
     const char *sql;
 } sections[] = {
-    { "Incidents by kind and verdict",
+    { "kinds", "Incidents by kind and verdict",
       "SELECT i.kind, coalesce(i.verdict, '') AS verdict, count(*) AS incidents,"
       " sum(i.safe_to_retry) AS safe_to_retry, sum(i.retried) AS retried"
       " FROM incidents i" INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2" },
-    { "Incidents by day (UTC, by the time of the closing packet)",
+    { "days", "Incidents by day (UTC, by the time of the closing packet)",
       "SELECT date(coalesce(i.rst_time, i.fin_time, i.request_time) / 1000000, 'unixepoch')"
       " AS day, count(*) AS incidents, sum(i.kind = 'keepalive-race') AS races,"
       " count(CASE i.verdict WHEN 'crossed' THEN 1 END) AS crossed,"
       " count(CASE i.verdict WHEN 'stale' THEN 1 END) AS stale"
       " FROM incidents i" INC_WHERE " GROUP BY 1 ORDER BY 1" },
-    { "Incidents by server",
+    { "servers", "Incidents by server",
       "SELECT i.server, count(*) AS incidents, sum(i.kind = 'keepalive-race') AS races,"
       " count(CASE i.verdict WHEN 'crossed' THEN 1 END) AS crossed,"
       " count(CASE i.verdict WHEN 'stale' THEN 1 END) AS stale,"
       " count(DISTINCT i.capture_id) AS captures,"
       " round(avg(i.idle_us) / 1000.0, 1) AS avg_idle_ms"
       " FROM incidents i" INC_WHERE " GROUP BY 1 ORDER BY 2 DESC, 1" },
-    { "Lost requests by method and target",
+    { "requests", "Lost requests by method and target",
       "SELECT coalesce(i.method, CASE WHEN i.tls THEN '(TLS)' ELSE '(unknown)' END) AS method,"
       " coalesce(i.target, '') AS target, count(*) AS lost,"
       " sum(i.safe_to_retry) AS safe_to_retry, sum(i.retried) AS retried"
@@ -433,7 +446,7 @@ static const struct section {
     /* Counts are summed over the captures; the timeout, the reuse idle and
      * the advice come from one capture's row (the one with race risk, else
      * the latest), so the advice speaks of the figures beside it. */
-    { "Keep-alive timeouts inferred per server, and what to change",
+    { "timeouts", "Keep-alive timeouts inferred per server, and what to change",
       "SELECT s.server, sum(s.connections) AS connections, sum(s.requests) AS requests,"
       " sum(s.idle_closes) AS idle_closes, sum(s.crossed + s.stale) AS races,"
       " sum(s.incidents) AS incidents,"
@@ -447,11 +460,54 @@ static const struct section {
       " GROUP BY s.server ORDER BY 5 DESC, 6 DESC, 2 DESC, 1" },
 };
 
+/* report's sections (only the one named `only`, if not NULL) over the
+ * database at db under filters f, in format fmt; the exit status. */
+static int report_sections(const char *db, const filt *f, enum fmt fmt, const char *only)
+{
+    hu_store *s = open_ro(db);
+    if (!s)
+        return HU_CLI_EXIT_DB;
+    int status = 0;
+    bool first = true;
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0] && status == 0; i++) {
+        if (only && strcmp(only, sections[i].name) != 0)
+            continue;
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(hu_store_db(s), sections[i].sql, -1, &q, NULL) != SQLITE_OK) {
+            fprintf(stderr, "hangup: report: %s (is %s a hangup database?)\n",
+                    sqlite3_errmsg(hu_store_db(s)), db);
+            status = HU_CLI_EXIT_DB;
+            break;
+        }
+        sqlite3_bind_int64(q, 1, f->capture);
+        if (f->server)
+            sqlite3_bind_text(q, 2, f->server, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, f->since);
+        sqlite3_bind_int64(q, 4, f->until);
+        if (f->kind)
+            sqlite3_bind_text(q, 5, f->kind, -1, SQLITE_STATIC);
+        char err[512];
+        if (!first && fmt != FMT_JSON)
+            fputs(fmt == FMT_CSV ? "\r\n" : "\n", stdout);
+        first = false;
+        if (!print_result(q, fmt, stdout, sections[i].title, sections[i].name, err, sizeof err)) {
+            fprintf(stderr, "hangup: report: %s\n", err);
+            status = HU_CLI_EXIT_DB;
+        }
+        sqlite3_finalize(q);
+    }
+    hu_store_close(s);
+    return status;
+}
+
 int hu_cmd_report(int argc, char **argv)
 {
     const char *db = HU_CLI_DEFAULT_DB;
     filt f = { .kind = NULL, .capture = 0, .server = NULL, .since = INT64_MIN, .until = INT64_MAX };
-    enum { OPT_DB = 256, OPT_CAP, OPT_SRV, OPT_SINCE, OPT_UNTIL, OPT_KIND };
+    enum fmt fmt = FMT_TABLE;
+    const char *only = NULL;   /* --section */
+    enum { OPT_DB = 256, OPT_CAP, OPT_SRV, OPT_SINCE, OPT_UNTIL, OPT_KIND, OPT_SECTION, OPT_CSV,
+           OPT_JSON };
     static const struct option lo[] = {
         { "db", required_argument, NULL, OPT_DB },
         { "kind", required_argument, NULL, OPT_KIND },
@@ -459,6 +515,9 @@ int hu_cmd_report(int argc, char **argv)
         { "server", required_argument, NULL, OPT_SRV },
         { "since", required_argument, NULL, OPT_SINCE },
         { "until", required_argument, NULL, OPT_UNTIL },
+        { "section", required_argument, NULL, OPT_SECTION },
+        { "csv", no_argument, NULL, OPT_CSV },
+        { "json", no_argument, NULL, OPT_JSON },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -505,6 +564,20 @@ int hu_cmd_report(int argc, char **argv)
                 return HU_CLI_EXIT_USAGE;
             }
             break;
+        case OPT_SECTION: {
+            size_t k = 0;
+            while (k < sizeof sections / sizeof sections[0] && strcmp(sections[k].name, optarg))
+                k++;
+            if (k == sizeof sections / sizeof sections[0]) {
+                fprintf(stderr, "hangup: --section takes kinds, days, servers, requests or "
+                                "timeouts, not '%s'\n", optarg);
+                return HU_CLI_EXIT_USAGE;
+            }
+            only = sections[k].name;
+            break;
+        }
+        case OPT_CSV: fmt = FMT_CSV; break;
+        case OPT_JSON: fmt = FMT_JSON; break;
         case 'h': fputs(hu_usage_report, stdout); return 0;
         default: fputs("Run 'hangup help report' for usage.\n", stderr); return HU_CLI_EXIT_USAGE;
         }
@@ -513,38 +586,8 @@ int hu_cmd_report(int argc, char **argv)
         fputs("hangup: report takes no arguments besides its options\n", stderr);
         return HU_CLI_EXIT_USAGE;
     }
-    hu_store *s = open_ro(db);
-    if (!s)
-        return HU_CLI_EXIT_DB;
-    int status = 0;
-    for (size_t i = 0; i < sizeof sections / sizeof sections[0] && status == 0; i++) {
-        sqlite3_stmt *q;
-        if (sqlite3_prepare_v2(hu_store_db(s), sections[i].sql, -1, &q, NULL) != SQLITE_OK) {
-            fprintf(stderr, "hangup: report: %s (is %s a hangup database?)\n",
-                    sqlite3_errmsg(hu_store_db(s)), db);
-            status = HU_CLI_EXIT_DB;
-            break;
-        }
-        sqlite3_bind_int64(q, 1, f.capture);
-        if (f.server)
-            sqlite3_bind_text(q, 2, f.server, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 3, f.since);
-        sqlite3_bind_int64(q, 4, f.until);
-        if (f.kind)
-            sqlite3_bind_text(q, 5, f.kind, -1, SQLITE_STATIC);
-        char err[512];
-        if (i)
-            fputc('\n', stdout);
-        if (!print_result(q, FMT_TABLE, stdout, sections[i].title, err, sizeof err)) {
-            fprintf(stderr, "hangup: report: %s\n", err);
-            status = HU_CLI_EXIT_DB;
-        }
-        sqlite3_finalize(q);
-    }
-    hu_store_close(s);
-    return status;
+    return report_sections(db, &f, fmt, only);
 }
-
 int hu_cmd_show(int argc, char **argv)
 {
     const char *db = HU_CLI_DEFAULT_DB;

@@ -948,3 +948,57 @@ Test(store, no_command_leaves_journal_files_behind)
     }
     rm_db(db);
 }
+
+/* report --json and --csv, like query's: JSON lines each naming their
+ * section, CSV sections each with its header row (one clean table with
+ * --section), both agreeing with the database.  Two stacks' captures. */
+Test(store, report_prints_json_and_csv)
+{
+    char *db = fresh_db(), args[9000], *out, *err;
+    snprintf(args, sizeof args, "analyze --db '%s' '%s'", db, tu_sample("retry.pcap"));
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    snprintf(args, sizeof args, "analyze --db '%s' '%s'", db, tu_sample("race-node-ipv4.pcap"));
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    int64_t incidents = scalar(db, "SELECT count(*) FROM incidents");
+    int64_t servers = scalar(db, "SELECT count(DISTINCT server) FROM incidents");
+    cr_assert_geq(incidents, 4);
+
+    snprintf(args, sizeof args, "report --db '%s' --json", db);
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    int64_t sum = 0, lines = 0, by_server = 0;
+    for (char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        lines++;
+        cr_expect(strncmp(l, "{\"section\":\"", 12) == 0, "%s", l);
+        if (strncmp(l, "{\"section\":\"kinds\",", 19) == 0)
+            sum += strtoll(strstr(l, "\"incidents\":") + 12, NULL, 10);
+        by_server += strncmp(l, "{\"section\":\"servers\",", 21) == 0;
+    }
+    cr_expect_eq(sum, incidents, "%s", out);
+    cr_expect_eq(by_server, servers, "%s", out);
+    cr_expect(strstr(out, "{\"section\":\"timeouts\","), "%s", out);
+    free(out); free(err);
+
+    snprintf(args, sizeof args, "report --db '%s' --csv --section kinds", db);
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    cr_expect(strncmp(out, "kind,verdict,incidents,safe_to_retry,retried\r\n", 46) == 0, "%s", out);
+    sum = 0;
+    for (char *l = strchr(out, '\n'); l && l[1]; l = strchr(l + 1, '\n')) {
+        char *c = strchr(strchr(l + 1, ',') + 1, ',');
+        sum += strtoll(c + 1, NULL, 10);
+    }
+    cr_expect_eq(sum, incidents, "%s", out);
+    cr_expect_null(strstr(out, "\r\n\r\n"), "one section, one table: %s", out);
+    free(out); free(err);
+
+    snprintf(args, sizeof args, "report --db '%s' --csv", db);
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, "\r\n\r\nday,incidents,races,crossed,stale\r\n"), "%s", out);
+    free(out); free(err);
+    snprintf(args, sizeof args, "report --db '%s' --section bogus", db);
+    cr_expect_eq(hangup(args, &out, &err), 2);
+    cr_expect(strstr(err, "--section takes"), "%s", err);
+    free(out); free(err);
+    rm_db(db);
+}
