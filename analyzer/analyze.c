@@ -217,8 +217,8 @@ bool hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
     }
     if (warn)
         fprintf(a->o.err, "%s: %s\n", a->o.progname, warn);
-    if (a->wcap && dlt >= 0)
-        hu_wcap_open(a->wcap, dlt);   /* live: now, before privileges are dropped */
+    if (a->wcap)   /* live: the file's header now, before privileges are dropped */
+        hu_wcap_begin(a->wcap, source, strcmp(kind, "live") == 0, dlt);
     if (a->store && !a->store_failed) {
         char err[1024];
         hu_capture_meta m = { .source = source, .kind = kind, .link_type = NULL,
@@ -239,6 +239,8 @@ void hu_analyzer_tick(hu_analyzer *a)
     char err[1024];
     if (a->capture_id > 0 && !hu_store_checkpoint(a->store, err, sizeof err))
         store_fail(a, err);
+    if (a->wcap)
+        hu_wcap_flush(a->wcap);
 }
 
 void hu_analyzer_progress_get(const hu_analyzer *a, hu_analyzer_progress *pr)

@@ -296,3 +296,67 @@ void hu_incident_rec_free(hu_incident_rec *r)
     free(r->file_owned);
     free(r);
 }
+
+/* What the packets prove, per kind, in the words of the report's "What
+ * happened" (report.c), shortened to one line. */
+void hu_incident_rec_oneline(hu_sb *sb, const hu_incident_rec *r)
+{
+    hu_sb_printf(sb, "hangup #%" PRIu64 " %s", r->number, r->kind);
+    if (r->kindid == HU_KIND_RACE)
+        hu_sb_printf(sb, " (%s)", hu_verdict_name(r->verdict));
+    hu_sb_puts(sb, " in ");
+    hu_sb_safe(sb, (const uint8_t *)r->file, strlen(r->file));
+    hu_sb_puts(sb, ": ");
+    const hu_request *rq = &r->request;
+    const char *closed = r->rst.num ? "RST" : "FIN";
+    switch (r->kindid) {
+    case HU_KIND_RACE:
+        hu_request_describe(sb, rq);
+        hu_sb_puts(sb, " captured ");
+        hu_sb_duration(sb, r->gap_us < 0 ? -r->gap_us : r->gap_us);
+        hu_sb_printf(sb, " %s the server's FIN; the server's kernel answered with %s",
+                     r->gap_us < 0 ? "before" : "after", r->rst_ack ? "RST+ACK" : "a bare RST");
+        if (r->server_acked)
+            hu_sb_puts(sb, " after acknowledging request bytes");
+        break;
+    case HU_KIND_SERVER_TIMEOUT:
+    case HU_KIND_RESET:
+        hu_sb_puts(sb, "the server acknowledged ");
+        hu_request_describe(sb, rq);
+        hu_sb_puts(sb, " and never answered; ");
+        hu_sb_duration(sb, r->wait_us);
+        hu_sb_printf(sb, " later it closed with %s", closed);
+        if (r->timeout_hint)
+            hu_sb_printf(sb, " (that is %s)", r->timeout_hint);
+        break;
+    case HU_KIND_ABORT:
+        hu_sb_puts(sb, "the client gave up on ");
+        hu_request_describe(sb, rq);
+        hu_sb_printf(sb, " with its %s before the answer", r->abort[0] == 'r' ? "RST" : "FIN");
+        if (r->late_response_packet > 0)
+            hu_sb_printf(sb, "; the server's response came later%s",
+                         r->late_response_rst ? " and met an RST" : "");
+        break;
+    case HU_KIND_REFUSED:
+        hu_sb_puts(sb, "the client's SYN was answered by RST: nothing listened on the port");
+        break;
+    case HU_KIND_CONNECT_TIMEOUT:
+        hu_sb_printf(sb, "the client sent its SYN %d times over ", r->tries);
+        hu_sb_duration(sb, r->spent_us);
+        hu_sb_puts(sb, " and never got an answer");
+        break;
+    case HU_KIND_TRUNCATED:
+        hu_sb_puts(sb, "the response to ");
+        hu_request_describe(sb, rq);
+        hu_sb_printf(sb, " stopped after %" PRId64 " body bytes", r->received_bytes);
+        if (r->expected_bytes >= 0)
+            hu_sb_printf(sb, " of %" PRId64, r->expected_bytes);
+        else
+            hu_sb_puts(sb, " of a chunked body that never ended");
+        hu_sb_printf(sb, "; the server closed with %s", closed);
+        break;
+    default:
+        break;
+    }
+    hu_sb_printf(sb, "; safe to retry: %s", r->safe_to_retry ? "yes" : "not proven");
+}

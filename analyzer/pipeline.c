@@ -66,6 +66,20 @@ static hu_family_in family_in(const hu_conn *c)
                            .http = hu_history_parser(&c->hist) };
 }
 
+/* -w: the connection's recent frames, the record's one line (when there
+ * is a record) on the packets it names. */
+static void write_incident(hu_pipeline *pl, const hu_conn *c, const hu_incident_rec *rec)
+{
+    hu_sb line = {0};
+    hu_wcap_note note = { { 0 }, NULL };
+    if (rec) {
+        hu_incident_rec_oneline(&line, rec);
+        note = (hu_wcap_note){ { rec->req.num, rec->fin.num, rec->rst.num }, hu_sb_cstr(&line) };
+    }
+    hu_wcap_write(pl->cfg.wcap, c->raw, pl->cfg.dlt, rec && !line.oom ? &note : NULL);
+    hu_sb_free(&line);
+}
+
 /* A detector's finding: add what the other layers know, make the record,
  * write the connection to -w, and hold it for its retry window. */
 static void on_incident(void *arg, const hu_incident *found)
@@ -86,9 +100,9 @@ static void on_incident(void *arg, const hu_incident *found)
         inc.keepalive_hint_s = v.keepalive_hint_s;
         inc.sni = v.sni;
     }
-    if (pl->cfg.wcap)
-        hu_wcap_write(pl->cfg.wcap, c->raw, pl->cfg.dlt, pl->cfg.source);
     hu_incident_rec *rec = hu_incident_rec_new(&inc, pl->cfg.source, ++pl->st.incidents);
+    if (pl->cfg.wcap)
+        write_incident(pl, c, rec);
     if (!rec) {
         pl->st.nomem++;
         return;
@@ -152,7 +166,7 @@ static void finish_conn(hu_pipeline *pl, hu_flow *f)
         pl->cfg.sink.connection(pl->cfg.sink.arg, c, idle_close, incident);
     hu_history_release(pl->history, f, &c->hist);
     hu_reasm_forget(pl->reasm, &c->rs);
-    hu_wcap_ring_free(c->raw);
+    hu_wcap_ring_free(pl->cfg.wcap, c->raw);
     c->raw = NULL;
     hu_detect_conn_free(&c->det);
     hu_family_conn_free(&c->fam);
@@ -209,7 +223,7 @@ static void run_stages(hu_pipeline *pl, const hu_pkt *p, const hu_flowkey *key,
     }
     hu_conn *c = conn_of(f);
     if (pl->cfg.wcap && fr)
-        hu_wcap_keep(&c->raw, fr);                                  /* 4 */
+        hu_wcap_keep(pl->cfg.wcap, &c->raw, fr);                    /* 4 */
     hu_detect_packet(&pl->detect, f, &c->det, side, p);             /* 5 */
     hu_reasm_packet(pl->reasm, f, &c->rs, side, p);                 /* 6 */
     hu_history_packet(pl->history, f, &c->hist, side, p);           /* 7 */

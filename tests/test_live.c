@@ -66,7 +66,7 @@ Test(live, race_on_loopback_is_printed_stored_and_stopped_cleanly, .timeout = 90
     snprintf(portarg, sizeof portarg, "port=%d", port);
     snprintf(url, sizeof url, "url=http://127.0.0.1:%d", port);
     char *db = strdup(tu_tmp(".db")), *out = strdup(tu_tmp(".out")), *err = strdup(tu_tmp(".err"));
-    char *wpcap = strdup(tu_tmp(".pcap"));
+    char *wpcap = strdup(tu_tmp(".pcapng"));
     char *live_argv[] = { (char *)HANGUP_BIN, "live", "-i", "lo", "-f", filter, "--db", db,
                           "-w", wpcap, NULL };
     pid_t hp = spawn(live_argv, out, err);
@@ -151,6 +151,23 @@ Test(live, race_on_loopback_is_printed_stored_and_stopped_cleanly, .timeout = 90
     tu_sh(cmd, &wo, NULL);
     cr_expect(wo && atoi(wo) >= 8, "-w file holds %s packets", wo ? wo : "no");
     free(wo);
+    /* ... as pcapng: the interface named, in time order, the race's line
+     * on its packets. */
+    tu_pcapng *ng = tu_pcapng_read(wpcap);
+    cr_assert_not_null(ng);
+    cr_expect_str_empty(ng->err, "%s", ng->err);
+    cr_expect_eq(ng->nifaces, 1);
+    cr_expect_str_eq(ng->iface[0].name, "lo");
+    size_t commented = 0;
+    for (size_t i = 0; i < ng->npkts; i++) {
+        if (i)
+            cr_expect_geq(ng->pkt[i].ts_us, ng->pkt[i - 1].ts_us);
+        for (int k = 0; k < ng->pkt[i].ncomments; k++)
+            commented += strncmp(ng->pkt[i].comment[k], "hangup #1 keepalive-race (stale) in lo: "
+                                 "POST /orders captured ", 62) == 0;
+    }
+    cr_expect_eq(commented, 3, "the FIN, the late request and the RST carry the race's line");
+    tu_pcapng_free(ng);
     free(o);
     free(clog);
     unlink(out); unlink(err); unlink(wpcap); unlink(srv_log); unlink(cli_log);

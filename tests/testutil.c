@@ -737,3 +737,117 @@ void tu_cv_handshake(tu_cv *c)
     tu_cv_emit(c, false, HU_TH_SYN | HU_TH_ACK, c->sseq - 1, c->cseq, NULL, 0);
     tu_cv_ack(c, true);
 }
+
+/* ---------------------------------------------------------------- pcapng */
+
+static uint32_t ng32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint16_t ng16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+
+/* The options at p (n bytes) of a block of type `type`, into f. */
+static void ng_options(tu_pcapng *f, uint32_t type, const uint8_t *p, size_t n, tu_ng_iface *in,
+                       tu_ng_pkt *pk)
+{
+    size_t off = 0;
+    while (off + 4 <= n) {
+        uint16_t code = ng16(p + off), len = ng16(p + off + 2);
+        off += 4;
+        if (code == 0)
+            return;
+        if (off + len > n) {
+            snprintf(f->err, sizeof f->err, "option %u of block type %u overruns it", code, type);
+            return;
+        }
+        const char *v = (const char *)p + off;
+        if (in && code == 2)
+            snprintf(in->name, sizeof in->name, "%.*s", (int)len, v);
+        else if (in && code == 3)
+            snprintf(in->desc, sizeof in->desc, "%.*s", (int)len, v);
+        else if (in && code == 9 && len == 1)
+            in->tsresol = p[off];
+        else if (pk && code == 1 && pk->ncomments < 4)
+            pk->comment[pk->ncomments++] = strndup(v, len);
+        off += (len + 3u) & ~3u;
+    }
+}
+
+tu_pcapng *tu_pcapng_read(const char *path)
+{
+    tu_pcapng *f = calloc(1, sizeof *f);
+    if (!f || !(f->buf = (uint8_t *)tu_slurp(path, &f->len))) {
+        free(f);
+        return NULL;
+    }
+    size_t cap = 0;
+    for (size_t off = 0; off < f->len && !f->err[0];) {
+        if (f->len - off < 12) {
+            snprintf(f->err, sizeof f->err, "%zu stray bytes at the end", f->len - off);
+            break;
+        }
+        const uint8_t *b = f->buf + off;
+        uint32_t type = ng32(b), total = ng32(b + 4);
+        if (total < 12 || total % 4 || total > f->len - off || ng32(b + total - 4) != total) {
+            snprintf(f->err, sizeof f->err, "block at %zu: bad length %u", off, total);
+            break;
+        }
+        const uint8_t *body = b + 8;
+        size_t blen = total - 12;
+        if (type == 0x0A0D0D0A) {
+            if (blen < 16 || ng32(body) != 0x1A2B3C4D || ng16(body + 4) != 1)
+                snprintf(f->err, sizeof f->err, "section header at %zu: bad magic or version",
+                         off);
+            else
+                ng_options(f, type, body + 16, blen - 16, NULL, NULL);
+            f->sections++;
+        } else if (!f->sections) {
+            snprintf(f->err, sizeof f->err, "block type %u before the section header", type);
+        } else if (type == 1) {
+            if (blen < 8 || f->nifaces == 64) {
+                snprintf(f->err, sizeof f->err, "interface block at %zu: short or too many", off);
+                break;
+            }
+            tu_ng_iface *in = &f->iface[f->nifaces++];
+            memset(in, 0, sizeof *in);
+            in->linktype = ng16(body);
+            in->tsresol = 6;
+            ng_options(f, type, body + 8, blen - 8, in, NULL);
+        } else if (type == 6) {
+            uint32_t caplen = blen >= 20 ? ng32(body + 12) : 0;
+            size_t padded = ((size_t)caplen + 3) & ~(size_t)3;
+            if (blen < 20 || padded > blen - 20 || ng32(body) >= f->nifaces) {
+                snprintf(f->err, sizeof f->err, "packet block at %zu: short, or no interface %u",
+                         off, blen >= 20 ? ng32(body) : 0);
+                break;
+            }
+            if (f->npkts == cap) {
+                cap = cap ? cap * 2 : 64;
+                f->pkt = realloc(f->pkt, cap * sizeof *f->pkt);
+            }
+            tu_ng_pkt *pk = &f->pkt[f->npkts++];
+            memset(pk, 0, sizeof *pk);
+            pk->iface = ng32(body);
+            uint64_t ticks = (uint64_t)ng32(body + 4) << 32 | ng32(body + 8);
+            int res = f->iface[pk->iface].tsresol;
+            pk->ts_us = res == 9 ? (int64_t)(ticks / 1000) : (int64_t)ticks;
+            pk->caplen = caplen;
+            pk->wirelen = ng32(body + 16);
+            pk->data = body + 20;
+            ng_options(f, type, body + 20 + padded, blen - 20 - padded, NULL, pk);
+        } else {
+            f->other++;
+        }
+        off += total;
+    }
+    return f;
+}
+
+void tu_pcapng_free(tu_pcapng *f)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->npkts; i++)
+        for (int k = 0; k < f->pkt[i].ncomments; k++)
+            free(f->pkt[i].comment[k]);
+    free(f->pkt);
+    free(f->buf);
+    free(f);
+}

@@ -148,6 +148,41 @@ void tu_cv_handshake(tu_cv *c);
 
 #endif
 
+/* A pcapng file as `-w` writes it, read block by block (libpcap 1.10
+ * stops at an interface whose link type differs from the first's, so the
+ * tests read the file themselves).  Host byte order only. */
+typedef struct tu_ng_iface {
+    uint16_t linktype;
+    char name[512], desc[1024];  /* if_name, if_description ("" when absent) */
+    int tsresol;                 /* if_tsresol's value (6 when absent) */
+} tu_ng_iface;
+
+typedef struct tu_ng_pkt {
+    uint32_t iface;
+    int64_t ts_us;
+    uint32_t caplen, wirelen;
+    const uint8_t *data;         /* into the file's bytes */
+    char *comment[4];            /* opt_comment options, owned */
+    int ncomments;
+} tu_ng_pkt;
+
+typedef struct tu_pcapng {
+    uint8_t *buf;
+    size_t len;
+    int sections;                /* Section Header Blocks */
+    tu_ng_iface iface[64];
+    size_t nifaces;
+    tu_ng_pkt *pkt;              /* Enhanced Packet Blocks, in file order */
+    size_t npkts;
+    size_t other;                /* blocks of any other type */
+    char err[160];               /* "" when every block was well formed */
+} tu_pcapng;
+
+/* Read path; NULL when it cannot be read at all.  A malformed block stops
+ * the reading with err set.  Free with tu_pcapng_free (NULL: no-op). */
+tu_pcapng *tu_pcapng_read(const char *path);
+void tu_pcapng_free(tu_pcapng *f);
+
 /* Render every packet of a capture file through capture -> decode ->
  * flow tracker -> tcpprint, as the timeline would print it.  Returns an
  * array indexed by packet number - 1 (NULL where the packet is not TCP),

@@ -26,7 +26,7 @@ typedef struct hu_analyze_opts {
     int64_t idle_us;          /* release connections idle this long */
     int64_t closed_us;        /* release closed connections after this */
     const char *db_path;      /* SQLite database, or NULL for none */
-    const char *write_path;   /* -w: pcap of every incident's connection, or NULL */
+    const char *write_path;   /* -w: pcapng of every incident's connection, or NULL */
     unsigned kinds;           /* bit per hu_kind to print; 0 = all (all are stored) */
     hu_group_mode group;      /* how identical incidents are printed */
     uint64_t max_packets;     /* -c: stop after this many packets (after the

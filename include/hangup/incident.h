@@ -22,6 +22,7 @@
 #include "hangup/flow.h"
 #include "hangup/pktsum.h"
 #include "hangup/request.h"
+#include "hangup/strbuf.h"
 
 /* Incident kinds: the keep-alive race (detect.c) and the rest of the
  * socket-hang-up family (family.c). */
@@ -173,5 +174,10 @@ typedef struct hu_incident_rec {
  * hu_incident_rec_free (NULL is a no-op). */
 hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, uint64_t number);
 void hu_incident_rec_free(hu_incident_rec *r);
+
+/* The record in one line, for -w's packet comments: "hangup #N kind
+ * (verdict) in FILE: what the packets prove; safe to retry: yes|not
+ * proven", wire bytes escaped as hu_sb_safe does. */
+void hu_incident_rec_oneline(hu_sb *sb, const hu_incident_rec *r);
 
 #endif
