@@ -1217,3 +1217,40 @@ Test(cli, man_page_tables_every_exit_code)
                   v);
     }
 }
+
+/* The README's example output is what hangup prints today: the example's
+ * command run from the repository's top (into a database of its own, as
+ * the first run into hangup.db would), race #2 left out where the README
+ * says "[... race #2 ...]". */
+Test(cli, readme_example_is_what_hangup_prints)
+{
+    char path[4200], cmd[9000], *out = NULL;
+    snprintf(path, sizeof path, "%s/../README.md", HANGUP_SAMPLES);
+    char *readme = tu_slurp(path, NULL);
+    cr_assert(readme, "%s", path);
+    const char *prompt = "$ TZ=UTC ./build/hangup analyze samples/crossed-client.pcap\n";
+    char *start = strstr(readme, prompt);
+    cr_assert(start, "the README's example command is gone");
+    start += strlen(prompt);
+    char *end = strstr(start, "```");
+    cr_assert(end);
+    *end = '\0';
+    char *db = strdup(tu_tmp(".db"));
+    unlink(db);
+    snprintf(cmd, sizeof cmd, "cd '%s/..' && TZ=UTC '%s' analyze --db '%s' "
+             "samples/crossed-client.pcap", HANGUP_SAMPLES, HANGUP_BIN, db);
+    cr_assert_eq(tu_sh(cmd, &out, NULL), 0);
+    char *r2 = strstr(out, "Keep-alive race #2"), *sum = strstr(out, "Summary:");
+    cr_assert(r2 && sum && r2 < sum, "%s", out);
+    memmove(r2, sum, strlen(sum) + 1);
+    const char *elided = "[... race #2 ...]\n\n";
+    char *mark = strstr(start, elided);
+    cr_assert(mark, "the README no longer marks race #2 as left out");
+    memmove(mark, mark + strlen(elided), strlen(mark + strlen(elided)) + 1);
+    cr_expect_str_eq(start, out);
+    snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm'", db, db, db);
+    system(cmd);
+    free(db);
+    free(out);
+    free(readme);
+}
