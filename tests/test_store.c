@@ -1002,3 +1002,62 @@ Test(store, report_prints_json_and_csv)
     free(out); free(err);
     rm_db(db);
 }
+
+/* A copy of the classic pcap at src with one byte changed at offset `at`
+ * of the first frame longer than at + 1 bytes, written to dst; false when
+ * no frame is that long. */
+static bool copy_with_byte_changed(const char *src, const char *dst, size_t at)
+{
+    size_t n;
+    uint8_t *b = (uint8_t *)tu_slurp(src, &n);
+    cr_assert(b && n > 24);
+    bool done = false;
+    for (size_t off = 24; off + 16 <= n && !done;) {
+        uint32_t caplen;
+        memcpy(&caplen, b + off + 8, 4);
+        if (off + 16 + caplen > n)
+            break;
+        if (caplen > at + 1) {
+            b[off + 16 + at] ^= 0x20;
+            done = true;
+        }
+        off += 16 + caplen;
+    }
+    FILE *f = fopen(dst, "wb");
+    cr_assert(f);
+    cr_assert_eq(fwrite(b, 1, n, f), n);
+    fclose(f);
+    free(b);
+    return done;
+}
+
+/* Two captures that differ only beyond byte 128 of a packet are two
+ * captures: analysing the second keeps the first's rows. */
+Test(store, captures_differing_late_in_a_packet_keep_their_rows)
+{
+    const char *names[] = { "retry.pcap", "race-node-ipv4.pcap" };
+    for (size_t k = 0; k < 2; k++) {
+        char *db = fresh_db(), *copy = strdup(tu_tmp(".pcap")), args[9000], src[4200], *out, *err;
+        snprintf(src, sizeof src, "%s", tu_sample(names[k]));
+        cr_assert(copy_with_byte_changed(src, copy, 150), "%s has no frame that long", src);
+        snprintf(args, sizeof args, "analyze --no-timeline --db '%s' '%s'", db, src);
+        cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+        free(out); free(err);
+        int64_t first = scalar(db, "SELECT count(*) FROM incidents");
+        cr_assert_gt(first, 0);
+        snprintf(args, sizeof args, "analyze --no-timeline --db '%s' '%s'", db, copy);
+        cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+        free(out); free(err);
+        cr_expect_eq(scalar(db, "SELECT count(*) FROM captures"), 2, "%s", src);
+        cr_expect_eq(scalar(db, "SELECT count(DISTINCT content_hash) FROM captures"), 2);
+        cr_expect_geq(scalar(db, "SELECT count(*) FROM incidents"), first + 1);
+        /* The same bytes again, under another name: still one capture each. */
+        snprintf(args, sizeof args, "analyze --no-timeline --db '%s' '%s'", db, copy);
+        cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+        free(out); free(err);
+        cr_expect_eq(scalar(db, "SELECT count(*) FROM captures"), 2, "%s", src);
+        unlink(copy);
+        free(copy);
+        rm_db(db);
+    }
+}
