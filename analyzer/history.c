@@ -12,20 +12,20 @@
 
 struct hu_history {
     hu_servers *sv;
-    hu_request_fn on_request;
+    hu_head_fn on_head;
     void *arg;
     const hu_flow *cur;      /* connection whose bytes the parser is on */
     hu_hist_conn *cur_hc;
     hu_pool http_pool;       /* connections' parser pairs */
 };
 
-hu_history *hu_history_new(hu_servers *sv, hu_request_fn on_request, void *arg)
+hu_history *hu_history_new(hu_servers *sv, hu_head_fn on_head, void *arg)
 {
     hu_history *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
     h->sv = sv;
-    h->on_request = on_request;
+    h->on_head = on_head;
     h->arg = arg;
     hu_pool_init(&h->http_pool, hu_http_size());
     return h;
@@ -75,6 +75,8 @@ static void on_head(void *arg, int dir, const hu_http_msg *m)
     if (dir == HU_HTTP_SERVER) {
         if (m->keepalive_timeout >= 0)
             t->keepalive_hint = m->keepalive_timeout;
+        if (h->on_head)
+            h->on_head(h->arg, f, dir, m);
         return;
     }
     /* A reuse: the client idled since the newest of the last response's
@@ -94,8 +96,8 @@ static void on_head(void *arg, int dir, const hu_http_msg *m)
         t->last_req_seq_set = true;
     }
     hu_servers_request(h->sv, f, reuse);
-    if (h->on_request)
-        h->on_request(h->arg, f, m);
+    if (h->on_head)
+        h->on_head(h->arg, f, dir, m);
 }
 
 static void on_done(void *arg, int dir, const hu_http_msg *m)

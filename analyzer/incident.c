@@ -47,6 +47,26 @@ const char *hu_verdict_name(hu_verdict v)
     return v == HU_VERDICT_STALE ? "stale" : "crossed";
 }
 
+static const char *const ds_outcome_names[] = {
+    [HU_DS_UNKNOWN] = "unknown", [HU_DS_RETRIED] = "retried",
+    [HU_DS_BAD_GATEWAY] = "bad-gateway", [HU_DS_CLOSED] = "closed",
+    [HU_DS_ANSWERED] = "answered",
+};
+
+const char *hu_ds_outcome_name(hu_ds_outcome o)
+{
+    return (unsigned)o < sizeof ds_outcome_names / sizeof *ds_outcome_names
+               ? ds_outcome_names[o] : "unknown";
+}
+
+hu_ds_outcome hu_ds_outcome_parse(const char *s)
+{
+    for (unsigned i = 0; s && i < sizeof ds_outcome_names / sizeof *ds_outcome_names; i++)
+        if (strcmp(s, ds_outcome_names[i]) == 0)
+            return (hu_ds_outcome)i;
+    return HU_DS_UNKNOWN;
+}
+
 const char *hu_reasm_name(uint8_t mode)
 {
     switch (mode) {

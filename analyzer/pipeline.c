@@ -10,6 +10,7 @@
  * prefetching a few frames ahead) that makes a busy capture fast.
  */
 #include "hangup/pipeline.h"
+#include "hangup/legs.h"
 #include "hangup/decode.h"
 #include "hangup/retry.h"
 #include "hangup/strbuf.h"
@@ -46,6 +47,8 @@ struct hu_pipeline {
     hu_detect detect;
     hu_family family;
     hu_retry *retry;
+    hu_legs *legs;
+    const hu_pkt *cur;        /* the packet in the stages, or NULL */
     hu_pipeline_stats st;
     int64_t now;              /* newest packet time */
     int64_t retry_due;        /* hu_retry_due: nothing to hand out before */
@@ -109,19 +112,30 @@ static void on_incident(void *arg, const hu_incident *found)
     }
     hu_servers_incident(pl->cfg.servers, rec->ipver, rec->srv_addr, rec->srv_port, rec->kindid,
                         rec->verdict);
+    hu_legs_incident(pl->legs, rec);
     hu_retry_add(pl->retry, rec);
     pl->retry_due = hu_retry_due(pl->retry);
 }
 
-static void on_request(void *arg, const hu_flow *f, const hu_http_msg *m)
+/* A message head, in the packet pl->cur: requests to retry matching and
+ * both to the proxy legs. */
+static void on_head(void *arg, const hu_flow *f, int dir, const hu_http_msg *m)
 {
     hu_pipeline *pl = arg;
-    hu_retry_request(pl->retry, f, m);
+    uint64_t num = pl->cur ? pl->cur->num : 0;
+    int64_t ts = pl->cur ? pl->cur->ts_us : m->start_ts;
+    if (dir == HU_HTTP_CLIENT) {
+        hu_retry_request(pl->retry, f, m);
+        hu_legs_request(pl->legs, f, m, num, m->start_ts);
+    } else {
+        hu_legs_response(pl->legs, f, m, num, ts);
+    }
 }
 
 static void on_held(void *arg, hu_incident_rec *rec)
 {
     hu_pipeline *pl = arg;
+    hu_legs_release(pl->legs, rec);
     pl->cfg.sink.incident(pl->cfg.sink.arg, rec);
 }
 
@@ -225,8 +239,11 @@ static void run_stages(hu_pipeline *pl, const hu_pkt *p, const hu_flowkey *key,
     if (pl->cfg.wcap && fr)
         hu_wcap_keep(pl->cfg.wcap, &c->raw, fr);                    /* 4 */
     hu_detect_packet(&pl->detect, f, &c->det, side, p);             /* 5 */
+    pl->cur = p;   /* the heads of p's bytes are in p */
     hu_reasm_packet(pl->reasm, f, &c->rs, side, p);                 /* 6 */
     hu_history_packet(pl->history, f, &c->hist, side, p);           /* 7 */
+    if ((p->flags & (HU_TH_FIN | HU_TH_RST)) && hu_legs_following(pl->legs))
+        hu_legs_close(pl->legs, f, side, p->num, p->ts_us);
     hu_family_in in = family_in(c);
     hu_family_packet(&pl->family, f, &c->fam, &in, side, p);        /* 8 */
     if (f->closed && f->ring && !hu_detect_waiting(f, &c->det) &&   /* 9 */
@@ -234,6 +251,7 @@ static void run_stages(hu_pipeline *pl, const hu_pkt *p, const hu_flowkey *key,
         hu_flow_compact(pl->flows, f);
         hu_history_compact(pl->history, &c->hist);
     }
+    pl->cur = NULL;
 }
 
 /* run_stages, with tcpdump's suffix rendered first when it was not
@@ -416,10 +434,11 @@ hu_pipeline *hu_pipeline_new(const hu_pipeline_cfg *cfg, const char **warn)
                           .conn_size = sizeof(hu_conn) };
     size_t streams = cfg->streams > cfg->max_flows ? cfg->max_flows : cfg->streams;
     pl->flows = hu_flowtab_new(&fc);
-    pl->history = hu_history_new(cfg->servers, on_request, pl);
+    pl->history = hu_history_new(cfg->servers, on_head, pl);
     pl->retry = hu_retry_new(cfg->hold_incidents, on_held, pl);
+    pl->legs = hu_legs_new();
     pl->reasm = hu_reasm_new(streams, &stream_cb, pl, warn);
-    if (!pl->flows || !pl->history || !pl->retry || !pl->reasm) {
+    if (!pl->flows || !pl->history || !pl->retry || !pl->legs || !pl->reasm) {
         hu_pipeline_free(pl);
         return NULL;
     }
@@ -463,6 +482,7 @@ void hu_pipeline_free(hu_pipeline *pl)
     }
     hu_reasm_free(pl->reasm);
     hu_retry_free(pl->retry);
+    hu_legs_free(pl->legs);
     hu_history_free(pl->history);
     hu_sb_free(&pl->scratch);
     free(pl);

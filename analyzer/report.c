@@ -244,6 +244,31 @@ static void json_int_or_null(hu_sb *sb, const char *key, int64_t v)
 /* What every incident line starts with: type, kind (and a race's
  * verdict), the endpoints, the IP version, the file, the connection's
  * Community ID and the incident's database id (null when not stored). */
+/* "downstream": the proxy's downstream leg (legs.h), or null; then how
+ * many downstream requests fitted. */
+static void json_downstream(hu_sb *sb, const hu_incident_rec *rec)
+{
+    const hu_downstream *ds = &rec->ds;
+    hu_sb_puts(sb, ",\"downstream\":");
+    if (ds->candidates != 1) {
+        hu_sb_printf(sb, "null,\"downstream_candidates\":%u", ds->candidates);
+        return;
+    }
+    char cli[64], srv[64];
+    hu_endpoint_str(cli, sizeof cli, ds->ipver, ds->cli_addr, ds->cli_port);
+    hu_endpoint_str(srv, sizeof srv, ds->ipver, ds->srv_addr, ds->srv_port);
+    hu_sb_printf(sb, "{\"client\":\"%s\",\"proxy\":\"%s\"", cli, srv);
+    json_pkt(sb, "request", ds->request);
+    hu_sb_printf(sb, ",\"outcome\":\"%s\"", hu_ds_outcome_name(ds->outcome));
+    json_int_or_null(sb, "status", ds->status ? ds->status : -1);
+    json_pkt(sb, "response", ds->response);
+    json_pkt(sb, "close", ds->close);
+    json_pkt(sb, "retry_request", ds->retry);
+    json_ms_or_null(sb, "retry_added_ms", ds->retry.num && ds->retry.ts_us >= rec->req.ts_us
+                                              ? ds->retry.ts_us - rec->req.ts_us : -1);
+    hu_sb_printf(sb, "},\"downstream_candidates\":%u", ds->candidates);
+}
+
 static void json_head(hu_sb *sb, const hu_incident_rec *rec)
 {
     char cli[64], srv[64];
@@ -257,6 +282,7 @@ static void json_head(hu_sb *sb, const hu_incident_rec *rec)
     hu_sb_json_str(sb, (const uint8_t *)rec->file, strlen(rec->file));
     json_str_or_null(sb, "community_id", rec->community_id);
     json_int_or_null(sb, "incident_id", rec->db_id > 0 ? rec->db_id : -1);
+    json_downstream(sb, rec);
 }
 
 /* The values of "method" (its key already written) and "target": the
@@ -385,6 +411,56 @@ static void json_incident(hu_report *r, const hu_incident_rec *rec)
 }
 
 /* "The client saw: ..." from the kind table. */
+/* What the user behind a proxy got (legs.h): a paragraph line when the
+ * downstream leg is linked or ambiguous, nothing when it is not in the
+ * capture. */
+static void user_got(hu_sb *sb, const hu_incident_rec *rec)
+{
+    const hu_downstream *ds = &rec->ds;
+    if (ds->candidates > 1) {
+        hu_sb_printf(sb, "  Downstream: %u user requests for the same method and target came "
+                         "in shortly before this one; which of them it carried cannot be told, "
+                         "so none is linked.\n", ds->candidates);
+        return;
+    }
+    if (ds->candidates != 1)
+        return;
+    char user[64], proxy[64];
+    hu_endpoint_str(user, sizeof user, ds->ipver, ds->cli_addr, ds->cli_port);
+    hu_endpoint_str(proxy, sizeof proxy, ds->ipver, ds->srv_addr, ds->srv_port);
+    hu_sb_printf(sb, "  What the user got: this request was a proxy's, carrying user %s's "
+                     "request to %s (packet %" PRIu64 "); ", user, proxy, ds->request.num);
+    switch (ds->outcome) {
+    case HU_DS_RETRIED:
+        hu_sb_printf(sb, "the proxy sent it again on another connection (packet %" PRIu64
+                         ", ", ds->retry.num);
+        hu_sb_duration(sb, ds->retry.ts_us - rec->req.ts_us);
+        hu_sb_puts(sb, " after the first try)");
+        if (ds->status)
+            hu_sb_printf(sb, " and the user got %d (packet %" PRIu64 "): the proxy absorbed the "
+                             "race, at the cost of that delay.\n", ds->status, ds->response.num);
+        else
+            hu_sb_puts(sb, "; the user's response is not in the capture.\n");
+        break;
+    case HU_DS_BAD_GATEWAY:
+        hu_sb_printf(sb, "the proxy answered the user %d (packet %" PRIu64 "): the user felt "
+                         "the race as a bad gateway.\n", ds->status, ds->response.num);
+        break;
+    case HU_DS_CLOSED:
+        hu_sb_printf(sb, "the proxy closed the user's connection without a response (packet %"
+                         PRIu64 "): the user felt the race as a dropped connection.\n",
+                     ds->close.num);
+        break;
+    case HU_DS_ANSWERED:
+        hu_sb_printf(sb, "the user got %d (packet %" PRIu64 "), with no retry upstream in the "
+                         "capture.\n", ds->status, ds->response.num);
+        break;
+    default:
+        hu_sb_puts(sb, "the capture shows no answer to the user.\n");
+        break;
+    }
+}
+
 static void client_saw(hu_sb *sb, hu_kind k)
 {
     const hu_kind_info *ki = &kind_info[k];
@@ -498,6 +574,7 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
         break;
     }
     client_saw(sb, rec->kindid);
+    user_got(sb, rec);
     hu_sb_printf(sb, "  Safe to retry: %s\n",
                  rec->kindid == HU_KIND_REFUSED || rec->kindid == HU_KIND_CONNECT_TIMEOUT
                      ? "yes: no request was sent."
@@ -617,6 +694,7 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
     race_why_now(sb, rec);
     hu_sb_puts(sb, "\n");
     client_saw(sb, rec->kindid);
+    user_got(sb, rec);
     if (stale)
         hu_sb_puts(sb, "  Verdict: stale. The request acknowledges the FIN: the client's kernel had "
                        "already received the close when the HTTP client wrote the request on that "

@@ -244,6 +244,32 @@ static const char *const migrations[] = {
     "CREATE INDEX incidents_by_community_id ON incidents(community_id);"
     "DROP VIEW incidents_view;"
     INCIDENTS_VIEW(", i.community_id"),
+
+    /* 7: the proxy's downstream leg of an incident (legs.h): the user's
+     * connection and request, and what the user got. */
+    "ALTER TABLE incidents ADD COLUMN downstream_candidates INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE incidents ADD COLUMN downstream_ip_version INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN downstream_client_addr TEXT;"
+    "ALTER TABLE incidents ADD COLUMN downstream_client_port INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN downstream_proxy_addr TEXT;"
+    "ALTER TABLE incidents ADD COLUMN downstream_proxy_port INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN downstream_connection INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN downstream_request_packet INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN downstream_request_time INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN downstream_outcome TEXT;"
+    "ALTER TABLE incidents ADD COLUMN downstream_status INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN downstream_response_packet INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN downstream_response_time INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN downstream_close_packet INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN downstream_close_time INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN downstream_retry_packet INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN downstream_retry_time INTEGER;"
+    "DROP VIEW incidents_view;"
+    INCIDENTS_VIEW(", i.community_id, i.downstream_outcome, i.downstream_status,"
+                   " CASE WHEN i.downstream_ip_version = 4 THEN i.downstream_client_addr || ':'"
+                   " || i.downstream_client_port WHEN i.downstream_ip_version = 6 THEN '[' ||"
+                   " i.downstream_client_addr || ']:' || i.downstream_client_port END"
+                   " AS downstream_client, i.downstream_candidates"),
 #undef INCIDENTS_VIEW
 #undef ISO
 };
@@ -269,6 +295,23 @@ static bool late_packet_known(const void *rec)
     return has_abort(rec) && inc(rec)->late_response_packet >= 0;
 }
 static bool retried(const void *rec) { return inc(rec)->retried; }
+static bool ds_linked(const void *rec) { return inc(rec)->ds.candidates == 1; }
+static bool ds_status(const void *rec) { return ds_linked(rec) && inc(rec)->ds.status; }
+static bool ds_response(const void *rec) { return ds_linked(rec) && inc(rec)->ds.response.num; }
+static bool ds_close(const void *rec) { return ds_linked(rec) && inc(rec)->ds.close.num; }
+static bool ds_retry(const void *rec) { return ds_linked(rec) && inc(rec)->ds.retry.num; }
+
+static void bind_ds_outcome(sqlite3_stmt *q, int i, const void *rec)
+{
+    if (ds_linked(rec))
+        sqlite3_bind_text(q, i, hu_ds_outcome_name(inc(rec)->ds.outcome), -1, SQLITE_STATIC);
+}
+
+static bool load_ds_outcome(sqlite3_stmt *q, int i, void *rec)
+{
+    ((hu_incident_rec *)rec)->ds.outcome = hu_ds_outcome_parse(hu_storecol_text(q, i));
+    return true;
+}
 
 static void bind_kind(sqlite3_stmt *q, int i, const void *rec)
 {
@@ -479,6 +522,25 @@ static const hu_storecol incident_cols[] = {
     { COL("spent_us", HU_SC_OPT, INC(spent_us)) },
     { COL("expected_bytes", HU_SC_OPT, INC(expected_bytes)) },
     { COL("received_bytes", HU_SC_OPT, INC(received_bytes)) },
+    { COL("downstream_candidates", HU_SC_U32, INC(ds.candidates)) },
+    { COL("downstream_ip_version", HU_SC_U8, INC(ds.ipver)), .when = ds_linked },
+    { COL("downstream_client_addr", HU_SC_ADDR, INC(ds.cli_addr)), .size = INC(ds.ipver),
+      .when = ds_linked },
+    { COL("downstream_client_port", HU_SC_U16, INC(ds.cli_port)), .when = ds_linked },
+    { COL("downstream_proxy_addr", HU_SC_ADDR, INC(ds.srv_addr)), .size = INC(ds.ipver),
+      .when = ds_linked },
+    { COL("downstream_proxy_port", HU_SC_U16, INC(ds.srv_port)), .when = ds_linked },
+    { COL("downstream_connection", HU_SC_U64, INC(ds.conn_id)), .when = ds_linked },
+    { COL("downstream_request_packet", HU_SC_U64, INC(ds.request.num)), .when = ds_linked },
+    { COL("downstream_request_time", HU_SC_I64, INC(ds.request.ts_us)), .when = ds_linked },
+    { CUSTOM("downstream_outcome", ds_outcome) },
+    { COL("downstream_status", HU_SC_OPT_INT, INC(ds.status)), .when = ds_status },
+    { COL("downstream_response_packet", HU_SC_U64, INC(ds.response.num)), .when = ds_response },
+    { COL("downstream_response_time", HU_SC_I64, INC(ds.response.ts_us)), .when = ds_response },
+    { COL("downstream_close_packet", HU_SC_U64, INC(ds.close.num)), .when = ds_close },
+    { COL("downstream_close_time", HU_SC_I64, INC(ds.close.ts_us)), .when = ds_close },
+    { COL("downstream_retry_packet", HU_SC_U64, INC(ds.retry.num)), .when = ds_retry },
+    { COL("downstream_retry_time", HU_SC_I64, INC(ds.retry.ts_us)), .when = ds_retry },
     { COL("client", HU_SC_ENDPOINT, 0) },
     { COL("server", HU_SC_ENDPOINT, 0) },
 };

@@ -50,14 +50,15 @@ typedef struct hu_hist_conn {
     hu_hist *hist;            /* the story, or NULL */
 } hu_hist_conn;
 
-/* A request head was seen on flow f. */
-typedef void (*hu_request_fn)(void *arg, const hu_flow *f, const hu_http_msg *m);
+/* A message head was seen on flow f: a request (dir HU_HTTP_CLIENT) or a
+ * response (HU_HTTP_SERVER). */
+typedef void (*hu_head_fn)(void *arg, const hu_flow *f, int dir, const hu_http_msg *m);
 
 typedef struct hu_history hu_history;
 
 /* sv (borrowed, must outlive h) receives the server accounting; every
- * request head is reported to on_request (may be NULL).  NULL on OOM. */
-hu_history *hu_history_new(hu_servers *sv, hu_request_fn on_request, void *arg);
+ * message head is reported to on_head (may be NULL).  NULL on OOM. */
+hu_history *hu_history_new(hu_servers *sv, hu_head_fn on_head, void *arg);
 void hu_history_free(hu_history *h);
 
 /* In-order bytes of connection f (its state hc) from reassembly: n bytes

@@ -131,6 +131,39 @@ typedef struct hu_tl_entry {
     char *note;                  /* annotation ("server FIN: ..."), owned, or NULL */
 } hu_tl_entry;
 
+/* What became of the user's request behind an incident on a proxy's
+ * upstream connection, when the capture holds the downstream connection
+ * too (legs.c links them; docs/DESIGN.md §2.10). */
+typedef enum hu_ds_outcome {
+    HU_DS_UNKNOWN = 0,        /* linked; the capture shows no answer or close */
+    HU_DS_RETRIED,            /* the proxy sent the request upstream again */
+    HU_DS_BAD_GATEWAY,        /* the proxy answered the user a 5xx */
+    HU_DS_CLOSED,             /* the proxy closed or reset the user's connection
+                                 without a response */
+    HU_DS_ANSWERED,           /* answered otherwise (no retry in the capture) */
+} hu_ds_outcome;
+
+/* o's name ("retried", "bad-gateway", ...), as printed and stored; the
+ * outcome named s (unknown: HU_DS_UNKNOWN). */
+const char *hu_ds_outcome_name(hu_ds_outcome o);
+hu_ds_outcome hu_ds_outcome_parse(const char *s);
+
+typedef struct hu_downstream {
+    uint32_t candidates;      /* downstream requests that fit: 0 none (the leg is
+                                 not in the capture), 1 linked, more: ambiguous,
+                                 not linked */
+    uint8_t ipver;            /* of the downstream connection */
+    uint8_t cli_addr[16], srv_addr[16];   /* the user, the proxy's front */
+    uint16_t cli_port, srv_port;
+    uint64_t conn_id;         /* the downstream connection's number */
+    hu_pktref request;        /* the user's request */
+    hu_ds_outcome outcome;
+    int status;               /* the user's response status, or 0 */
+    hu_pktref response;       /* the packet completing its head, or num 0 */
+    hu_pktref close;          /* the proxy's FIN or RST before any response */
+    hu_pktref retry;          /* the proxy's retry upstream, or num 0 */
+} hu_downstream;
+
 typedef struct hu_incident_rec {
     const char *kind;
     hu_kind kindid;
@@ -164,6 +197,7 @@ typedef struct hu_incident_rec {
     int64_t spent_us;
     int64_t expected_bytes, received_bytes;
     uint64_t number;             /* the incident's number in its capture, from 1 */
+    hu_downstream ds;            /* the proxy's downstream leg (candidates 0: none) */
     hu_tl_entry *timeline;       /* owned; ntimeline entries */
     size_t ntimeline;
 } hu_incident_rec;

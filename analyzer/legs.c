@@ -1,0 +1,205 @@
+/*
+ * legs.c -- a proxy's downstream leg linked to its upstream incident
+ * (legs.h).
+ *
+ * The ring holds the last HU_LEGS_RING request heads of the capture,
+ * each reduced to its connection, endpoints, time, packet and a hash of
+ * method and target; an incident scans it once, newest first, stopping
+ * at the window's start.  Followed records are few (an array scanned
+ * linearly on each request and response head; closes only while any is
+ * followed), so the cost on a capture without proxied incidents is one
+ * ring write per request head.
+ */
+#include "hangup/legs.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct req_ent {
+    uint64_t conn_id;
+    uint64_t key;             /* hash of method and target */
+    uint64_t num;
+    int64_t ts;
+    uint8_t ipver;
+    uint8_t cli[16], srv[16];
+    uint16_t cport, sport;
+} req_ent;
+
+struct hu_legs {
+    req_ent ring[HU_LEGS_RING];
+    size_t head, len;         /* next slot to write; entries held */
+    hu_incident_rec *watch[HU_LEGS_WATCH];
+    size_t nwatch;
+};
+
+hu_legs *hu_legs_new(void)
+{
+    return calloc(1, sizeof(hu_legs));
+}
+
+void hu_legs_free(hu_legs *l)
+{
+    free(l);
+}
+
+bool hu_legs_following(const hu_legs *l)
+{
+    return l->nwatch > 0;
+}
+
+/* FNV-1a of method, a separator, and target. */
+static uint64_t req_key(const char *method, const uint8_t *target, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *c = method; *c; c++)
+        h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+    h = (h ^ 0xff) * 0x100000001b3ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ target[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static bool same_ep(uint8_t ipver, const uint8_t *a, uint16_t ap, uint8_t jver, const uint8_t *b,
+                    uint16_t bp)
+{
+    return ipver == jver && ap == bp && memcmp(a, b, ipver == 4 ? 4 : 16) == 0;
+}
+
+static bool same_addr(uint8_t ipver, const uint8_t *a, uint8_t jver, const uint8_t *b)
+{
+    return ipver == jver && memcmp(a, b, ipver == 4 ? 4 : 16) == 0;
+}
+
+/* Request e is the proxy sending rec's request upstream again: from the
+ * same address to the same server, on another connection, after it. */
+static bool is_retry(const req_ent *e, const hu_incident_rec *rec, uint64_t key)
+{
+    return e->key == key && e->conn_id != rec->conn_id && e->ts > rec->req.ts_us &&
+           same_addr(e->ipver, e->cli, rec->ipver, rec->cli_addr) &&
+           same_ep(e->ipver, e->srv, e->sport, rec->ipver, rec->srv_addr, rec->srv_port);
+}
+
+/* The retry settles a record the user got an answer for. */
+static void note_retry(hu_incident_rec *rec, uint64_t num, int64_t ts)
+{
+    hu_downstream *ds = &rec->ds;
+    if (ds->retry.num)
+        return;
+    ds->retry = (hu_pktref){ num, ts };
+    if (ds->outcome == HU_DS_ANSWERED || ds->outcome == HU_DS_UNKNOWN)
+        ds->outcome = HU_DS_RETRIED;
+}
+
+void hu_legs_request(hu_legs *l, const hu_flow *f, const hu_http_msg *m, uint64_t num,
+                     int64_t ts)
+{
+    req_ent *e = &l->ring[l->head];
+    uint8_t c = f->client, s = (uint8_t)(1 - f->client);
+    *e = (req_ent){ .conn_id = f->id, .key = req_key(m->method, m->target, m->target_len),
+                    .num = num, .ts = ts, .ipver = f->ipver, .cport = f->port[c],
+                    .sport = f->port[s] };
+    memcpy(e->cli, f->addr[c], 16);
+    memcpy(e->srv, f->addr[s], 16);
+    l->head = (l->head + 1) % HU_LEGS_RING;
+    if (l->len < HU_LEGS_RING)
+        l->len++;
+    for (size_t i = 0; i < l->nwatch; i++) {
+        hu_incident_rec *rec = l->watch[i];
+        if (is_retry(e, rec, req_key(rec->request.method, rec->request.target,
+                                     rec->request.target_len)))
+            note_retry(rec, num, ts);
+    }
+}
+
+/* The followed record whose downstream connection is f, or NULL. */
+static hu_incident_rec *followed(hu_legs *l, const hu_flow *f)
+{
+    uint8_t c = f->client, s = (uint8_t)(1 - f->client);
+    for (size_t i = 0; i < l->nwatch; i++) {
+        hu_downstream *ds = &l->watch[i]->ds;
+        if (ds->conn_id == f->id &&
+            same_ep(ds->ipver, ds->cli_addr, ds->cli_port, f->ipver, f->addr[c], f->port[c]) &&
+            same_ep(ds->ipver, ds->srv_addr, ds->srv_port, f->ipver, f->addr[s], f->port[s]))
+            return l->watch[i];
+    }
+    return NULL;
+}
+
+void hu_legs_response(hu_legs *l, const hu_flow *f, const hu_http_msg *m, uint64_t num,
+                      int64_t ts)
+{
+    if (!l->nwatch || m->status < 200)
+        return;
+    hu_incident_rec *rec = followed(l, f);
+    if (!rec || rec->ds.response.num || rec->ds.close.num || ts < rec->ds.request.ts_us)
+        return;
+    hu_downstream *ds = &rec->ds;
+    ds->status = m->status;
+    ds->response = (hu_pktref){ num, ts };
+    ds->outcome = ds->retry.num ? HU_DS_RETRIED
+                  : m->status >= 500 ? HU_DS_BAD_GATEWAY : HU_DS_ANSWERED;
+}
+
+void hu_legs_close(hu_legs *l, const hu_flow *f, uint8_t side, uint64_t num, int64_t ts)
+{
+    if (side == f->client)
+        return;   /* the user leaving is not the proxy's answer */
+    hu_incident_rec *rec = followed(l, f);
+    if (!rec || rec->ds.response.num || rec->ds.close.num || ts < rec->ds.request.ts_us)
+        return;
+    rec->ds.close = (hu_pktref){ num, ts };
+    rec->ds.outcome = HU_DS_CLOSED;
+}
+
+void hu_legs_incident(hu_legs *l, hu_incident_rec *rec)
+{
+    memset(&rec->ds, 0, sizeof rec->ds);
+    if (!rec->req.num || !rec->request.http)
+        return;
+    uint64_t key = req_key(rec->request.method, rec->request.target, rec->request.target_len);
+    const req_ent *found = NULL, *retry = NULL;
+    int64_t since = rec->req.ts_us - HU_LEGS_WINDOW_US;
+    for (size_t k = 1; k <= l->len; k++) {
+        const req_ent *e = &l->ring[(l->head + HU_LEGS_RING - k) % HU_LEGS_RING];
+        if (e->key != key)
+            continue;
+        if (is_retry(e, rec, key)) {
+            retry = e;   /* newest first: the earliest wins */
+            continue;
+        }
+        if (e->ts > rec->req.ts_us)
+            continue;
+        if (e->ts < since)
+            break;
+        /* Not another request to the same upstream server (an earlier
+         * try, another pooled connection). */
+        if (e->conn_id == rec->conn_id ||
+            same_ep(e->ipver, e->srv, e->sport, rec->ipver, rec->srv_addr, rec->srv_port))
+            continue;
+        rec->ds.candidates++;
+        found = e;
+    }
+    if (rec->ds.candidates != 1)
+        return;
+    hu_downstream *ds = &rec->ds;
+    ds->ipver = found->ipver;
+    memcpy(ds->cli_addr, found->cli, 16);
+    memcpy(ds->srv_addr, found->srv, 16);
+    ds->cli_port = found->cport;
+    ds->srv_port = found->sport;
+    ds->conn_id = found->conn_id;
+    ds->request = (hu_pktref){ found->num, found->ts };
+    if (retry)
+        note_retry(rec, retry->num, retry->ts);
+    if (l->nwatch < HU_LEGS_WATCH)
+        l->watch[l->nwatch++] = rec;
+}
+
+void hu_legs_release(hu_legs *l, hu_incident_rec *rec)
+{
+    for (size_t i = 0; i < l->nwatch; i++)
+        if (l->watch[i] == rec) {
+            l->watch[i] = l->watch[--l->nwatch];
+            return;
+        }
+}
