@@ -8,7 +8,7 @@
  * at the window's start.  Followed records are few (an array scanned
  * linearly on each request and response head; closes only while any is
  * followed), so the cost on a capture without proxied incidents is one
- * ring write per request head.
+ * ring write per message head and per FIN or RST.
  */
 #include "hangup/legs.h"
 
@@ -25,10 +25,28 @@ typedef struct req_ent {
     uint16_t cport, sport;
 } req_ent;
 
+/* A response head or a close on a connection: what a downstream request
+ * met, possibly before the upstream incident was found (a proxy may
+ * answer 502 as soon as the target's FIN comes, before its RST). */
+typedef struct end_ent {
+    uint64_t conn_id;
+    uint64_t num;
+    int64_t ts;
+    int status;               /* a response head's; 0 for a close */
+    bool by_client;           /* a close: the client's FIN or RST */
+} end_ent;
+
+typedef struct watch_ent {
+    hu_incident_rec *rec;
+    bool user_closed;         /* the user closed first: no close is the proxy's answer */
+} watch_ent;
+
 struct hu_legs {
     req_ent ring[HU_LEGS_RING];
     size_t head, len;         /* next slot to write; entries held */
-    hu_incident_rec *watch[HU_LEGS_WATCH];
+    end_ent ends[HU_LEGS_RING];
+    size_t ehead, elen;
+    watch_ent watch[HU_LEGS_WATCH];
     size_t nwatch;
 };
 
@@ -42,10 +60,6 @@ void hu_legs_free(hu_legs *l)
     free(l);
 }
 
-bool hu_legs_following(const hu_legs *l)
-{
-    return l->nwatch > 0;
-}
 
 /* FNV-1a of method, a separator, and target. */
 static uint64_t req_key(const char *method, const uint8_t *target, size_t n)
@@ -104,51 +118,69 @@ void hu_legs_request(hu_legs *l, const hu_flow *f, const hu_http_msg *m, uint64_
     if (l->len < HU_LEGS_RING)
         l->len++;
     for (size_t i = 0; i < l->nwatch; i++) {
-        hu_incident_rec *rec = l->watch[i];
+        hu_incident_rec *rec = l->watch[i].rec;
         if (is_retry(e, rec, req_key(rec->request.method, rec->request.target,
                                      rec->request.target_len)))
             note_retry(rec, num, ts);
     }
 }
 
-/* The followed record whose downstream connection is f, or NULL. */
-static hu_incident_rec *followed(hu_legs *l, const hu_flow *f)
+/* Remember a response head or a close on connection conn_id. */
+static void end_add(hu_legs *l, uint64_t conn_id, uint64_t num, int64_t ts, int status,
+                    bool by_client)
+{
+    l->ends[l->ehead] = (end_ent){ conn_id, num, ts, status, by_client };
+    l->ehead = (l->ehead + 1) % HU_LEGS_RING;
+    if (l->elen < HU_LEGS_RING)
+        l->elen++;
+}
+
+/* What the user's request on the downstream connection met: the first
+ * response head or close after it, in the order they came. */
+static void settle(hu_downstream *ds, bool *user_closed, const end_ent *e)
+{
+    if (ds->response.num || ds->close.num || e->ts < ds->request.ts_us)
+        return;
+    if (e->status) {
+        ds->status = e->status;
+        ds->response = (hu_pktref){ e->num, e->ts };
+        ds->outcome = ds->retry.num ? HU_DS_RETRIED
+                      : e->status >= 500 ? HU_DS_BAD_GATEWAY : HU_DS_ANSWERED;
+    } else if (e->by_client) {
+        *user_closed = true;
+    } else if (!*user_closed) {
+        ds->close = (hu_pktref){ e->num, e->ts };
+        ds->outcome = HU_DS_CLOSED;
+    }
+}
+
+/* The response head or close e on flow f, to every followed record whose
+ * downstream connection f is. */
+static void follow_end(hu_legs *l, const hu_flow *f, const end_ent *e)
 {
     uint8_t c = f->client, s = (uint8_t)(1 - f->client);
     for (size_t i = 0; i < l->nwatch; i++) {
-        hu_downstream *ds = &l->watch[i]->ds;
+        hu_downstream *ds = &l->watch[i].rec->ds;
         if (ds->conn_id == f->id &&
             same_ep(ds->ipver, ds->cli_addr, ds->cli_port, f->ipver, f->addr[c], f->port[c]) &&
             same_ep(ds->ipver, ds->srv_addr, ds->srv_port, f->ipver, f->addr[s], f->port[s]))
-            return l->watch[i];
+            settle(ds, &l->watch[i].user_closed, e);
     }
-    return NULL;
 }
 
 void hu_legs_response(hu_legs *l, const hu_flow *f, const hu_http_msg *m, uint64_t num,
                       int64_t ts)
 {
-    if (!l->nwatch || m->status < 200)
-        return;
-    hu_incident_rec *rec = followed(l, f);
-    if (!rec || rec->ds.response.num || rec->ds.close.num || ts < rec->ds.request.ts_us)
-        return;
-    hu_downstream *ds = &rec->ds;
-    ds->status = m->status;
-    ds->response = (hu_pktref){ num, ts };
-    ds->outcome = ds->retry.num ? HU_DS_RETRIED
-                  : m->status >= 500 ? HU_DS_BAD_GATEWAY : HU_DS_ANSWERED;
+    if (m->status < 200)
+        return;   /* interim (100 Continue) */
+    end_add(l, f->id, num, ts, m->status, false);
+    follow_end(l, f, &l->ends[(l->ehead + HU_LEGS_RING - 1) % HU_LEGS_RING]);
 }
 
 void hu_legs_close(hu_legs *l, const hu_flow *f, uint8_t side, uint64_t num, int64_t ts)
 {
-    if (side == f->client)
-        return;   /* the user leaving is not the proxy's answer */
-    hu_incident_rec *rec = followed(l, f);
-    if (!rec || rec->ds.response.num || rec->ds.close.num || ts < rec->ds.request.ts_us)
-        return;
-    rec->ds.close = (hu_pktref){ num, ts };
-    rec->ds.outcome = HU_DS_CLOSED;
+    end_add(l, f->id, num, ts, 0, side == f->client);
+    follow_end(l, f, &l->ends[(l->ehead + HU_LEGS_RING - 1) % HU_LEGS_RING]);
 }
 
 void hu_legs_incident(hu_legs *l, hu_incident_rec *rec)
@@ -191,14 +223,21 @@ void hu_legs_incident(hu_legs *l, hu_incident_rec *rec)
     ds->request = (hu_pktref){ found->num, found->ts };
     if (retry)
         note_retry(rec, retry->num, retry->ts);
+    /* What the downstream connection met already, oldest first. */
+    bool user_closed = false;
+    for (size_t k = l->elen; k >= 1; k--) {
+        const end_ent *e = &l->ends[(l->ehead + HU_LEGS_RING - k) % HU_LEGS_RING];
+        if (e->conn_id == ds->conn_id)
+            settle(ds, &user_closed, e);
+    }
     if (l->nwatch < HU_LEGS_WATCH)
-        l->watch[l->nwatch++] = rec;
+        l->watch[l->nwatch++] = (watch_ent){ rec, user_closed };
 }
 
 void hu_legs_release(hu_legs *l, hu_incident_rec *rec)
 {
     for (size_t i = 0; i < l->nwatch; i++)
-        if (l->watch[i] == rec) {
+        if (l->watch[i].rec == rec) {
             l->watch[i] = l->watch[--l->nwatch];
             return;
         }

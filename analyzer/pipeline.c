@@ -242,7 +242,7 @@ static void run_stages(hu_pipeline *pl, const hu_pkt *p, const hu_flowkey *key,
     pl->cur = p;   /* the heads of p's bytes are in p */
     hu_reasm_packet(pl->reasm, f, &c->rs, side, p);                 /* 6 */
     hu_history_packet(pl->history, f, &c->hist, side, p);           /* 7 */
-    if ((p->flags & (HU_TH_FIN | HU_TH_RST)) && hu_legs_following(pl->legs))
+    if (p->flags & (HU_TH_FIN | HU_TH_RST))
         hu_legs_close(pl->legs, f, side, p->num, p->ts_us);
     hu_family_in in = family_in(c);
     hu_family_packet(&pl->family, f, &c->fam, &in, side, p);        /* 8 */

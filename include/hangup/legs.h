@@ -26,7 +26,8 @@
 #include "hangup/incident.h"
 
 #define HU_LEGS_WINDOW_US (2LL * 1000000)   /* downstream request to upstream one */
-#define HU_LEGS_RING 2048                   /* request heads remembered */
+#define HU_LEGS_RING 2048                   /* request heads, and response heads
+                                               and closes, remembered */
 #define HU_LEGS_WATCH 256                   /* linked records followed at once */
 
 typedef struct hu_legs hu_legs;
@@ -39,22 +40,19 @@ void hu_legs_free(hu_legs *l);
  * checked as a retry of a followed record's upstream request. */
 void hu_legs_request(hu_legs *l, const hu_flow *f, const hu_http_msg *m, uint64_t num,
                      int64_t ts);
-/* Response head m on flow f (packet num, time ts): the outcome of a
- * followed record whose downstream connection f is. */
+/* Response head m on flow f (packet num, time ts), and a FIN or RST from
+ * side `side` of flow f: remembered (a proxy may answer its user before
+ * the upstream incident is found), and the outcome of a followed record
+ * whose downstream connection f is -- the first response or the proxy's
+ * close after the user's request, unless the user closed first. */
 void hu_legs_response(hu_legs *l, const hu_flow *f, const hu_http_msg *m, uint64_t num,
                       int64_t ts);
-/* A FIN or RST from side `side` of flow f (packet num, time ts): a close
- * of a followed downstream connection before its response. */
 void hu_legs_close(hu_legs *l, const hu_flow *f, uint8_t side, uint64_t num, int64_t ts);
-/* Whether any record is followed (the pipeline skips the calls above
- * for closes when none is). */
-bool hu_legs_following(const hu_legs *l);
 
 /* A new record: fill rec->ds from the remembered requests, and follow
  * rec (borrowed until hu_legs_release) when linked. */
 void hu_legs_incident(hu_legs *l, hu_incident_rec *rec);
-/* rec leaves (its retry window closed): stop following it.  An outcome
- * still unknown is settled from what was seen. */
+/* rec leaves (its retry window closed): stop following it. */
 void hu_legs_release(hu_legs *l, hu_incident_rec *rec);
 
 #endif
