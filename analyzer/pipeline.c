@@ -136,6 +136,10 @@ static void on_held(void *arg, hu_incident_rec *rec)
 {
     hu_pipeline *pl = arg;
     hu_legs_release(pl->legs, rec);
+    hu_ds_outcome o = rec->ds.candidates == 1 ? rec->ds.outcome : HU_DS_UNKNOWN;
+    if (o != HU_DS_UNKNOWN)
+        hu_servers_downstream(pl->cfg.servers, rec->ipver, rec->srv_addr, rec->srv_port,
+                              o == HU_DS_BAD_GATEWAY || o == HU_DS_CLOSED);
     pl->cfg.sink.incident(pl->cfg.sink.arg, rec);
 }
 

@@ -766,6 +766,8 @@ static void json_server(hu_sb *sb, const hu_server_summary *s)
     json_ms_or_null(sb, "idle_timeout_spread_ms", s->idle_timeout_spread_us);
     json_ms_or_null(sb, "max_reuse_idle_ms", s->max_reuse_idle_us);
     json_ms_or_null(sb, "rtt_ms", s->rtt_us);
+    hu_sb_printf(sb, ",\"users_felt\":%" PRIu64 ",\"proxy_absorbed\":%" PRIu64,
+                 s->users_felt, s->proxy_absorbed);
     hu_sb_printf(sb, ",\"race_risk\":%s,\"advice\":", s->race_risk ? "true" : "false");
     hu_sb_json_str(sb, (const uint8_t *)s->advice, strlen(s->advice));
     hu_sb_puts(sb, "}\n");
@@ -904,6 +906,10 @@ void hu_report_summary(hu_report *r, const hu_server_summary *list, size_t n, ui
         if (s->incidents > races)
             hu_sb_printf(&para, ", %" PRIu64 " other incident%s", s->incidents - races,
                          s->incidents - races == 1 ? "" : "s");
+        if (s->users_felt || s->proxy_absorbed)
+            hu_sb_printf(&para, "; behind a proxy, its users felt %" PRIu64 " (a 5xx or a "
+                                "dropped connection) and the proxy absorbed %" PRIu64,
+                         s->users_felt, s->proxy_absorbed);
         if (s->idle_timeout_us >= 0) {
             hu_sb_puts(&para, "; idle timeout ");
             hu_sb_duration(&para, s->idle_timeout_us);

@@ -38,6 +38,7 @@ typedef struct srv {
     uint8_t addr[16];
     uint16_t port;
     uint64_t connections, requests, incidents, crossed, stale;
+    uint64_t felt, absorbed;
     samples idle, rtt;
     int64_t max_reuse;
 } srv;
@@ -219,6 +220,18 @@ void hu_servers_incident(hu_servers *sv, uint8_t ipver, const uint8_t *addr, uin
     }
 }
 
+void hu_servers_downstream(hu_servers *sv, uint8_t ipver, const uint8_t *addr, uint16_t port,
+                           bool felt)
+{
+    srv *s = get(sv, ipver, addr, port);
+    if (!s)
+        return;
+    if (felt)
+        s->felt++;
+    else
+        s->absorbed++;
+}
+
 /* Seconds to the nearest millisecond: 286993 us is "0.287 s". */
 static void fmt_s(char *b, size_t n, int64_t us)
 {
@@ -326,6 +339,8 @@ hu_server_summary *hu_servers_list(const hu_servers *sv, size_t *n)
         o->idle_closes = s->idle.seen;
         o->incidents = s->incidents;
         o->crossed = s->crossed;
+        o->users_felt = s->felt;
+        o->proxy_absorbed = s->absorbed;
         o->stale = s->stale;
         o->idle_timeout_us = median(&s->idle);
         o->idle_timeout_spread_us = s->idle.seen ? s->idle.max - s->idle.min : -1;
@@ -354,6 +369,8 @@ void hu_servers_merge(hu_servers *dst, const hu_servers *src)
         d->requests += s->requests;
         d->incidents += s->incidents;
         d->crossed += s->crossed;
+        d->felt += s->felt;
+        d->absorbed += s->absorbed;
         d->stale += s->stale;
         if (s->max_reuse > d->max_reuse)
             d->max_reuse = s->max_reuse;

@@ -19,6 +19,9 @@ typedef struct hu_server_summary {
     uint64_t connections, requests, idle_closes;
     uint64_t incidents;             /* of every kind */
     uint64_t crossed, stale;        /* keep-alive races by verdict */
+    uint64_t users_felt;            /* incidents a proxy's user got as a 5xx or a
+                                       dropped connection (legs.h) */
+    uint64_t proxy_absorbed;        /* ... that the proxy retried or answered */
     int64_t idle_timeout_us;        /* median idle-close delay, -1 unknown */
     int64_t idle_timeout_spread_us; /* max - min of those delays, -1 unknown */
     int64_t max_reuse_idle_us;      /* longest client idle before a reuse, -1 none */
@@ -37,6 +40,12 @@ void hu_servers_idle_close(hu_servers *sv, const hu_flow *f, int64_t delay_us);
 /* An incident of any kind at this server; races count as crossed/stale. */
 void hu_servers_incident(hu_servers *sv, uint8_t ipver, const uint8_t *addr, uint16_t port,
                          int kind, int verdict);
+
+/* An incident at this server whose downstream leg was linked (legs.h):
+ * `felt` when the user got a 5xx or a dropped connection, else absorbed
+ * by the proxy (retried or answered). */
+void hu_servers_downstream(hu_servers *sv, uint8_t ipver, const uint8_t *addr, uint16_t port,
+                           bool felt);
 
 /* Every server, most incidents first then most connections; *n gets the
  * count.  The array is malloc'd (NULL when empty or on OOM). */
