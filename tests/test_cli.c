@@ -162,6 +162,38 @@ Test(cli, kind_filter_prints_less_and_counts_the_same)
     free(out); free(err);
 }
 
+/* --kind closed-before-response prints the refusals alone (nginx's 444,
+ * a server refusing a header), and nothing of a capture without one; the
+ * summary counts the kind either way. */
+Test(cli, kind_filter_closed_before_response)
+{
+    char args[4400], *out, *err;
+    snprintf(args, sizeof args, "analyze --no-db --json --kind closed-before-response '%s'",
+             tu_sample("closed-before-response.pcap"));
+    cr_expect_eq(run(args, &out, &err), 0, "%s", err);
+    cr_expect_eq(count_lines(out, "{\"type\":\"incident\""), 8, "%s", out);
+    cr_expect_eq(count_lines(out, "{\"type\":\"incident\",\"kind\":\"closed-before-response\""),
+                 8, "%s", out);
+    cr_expect(strstr(out, "\"wait_ms\":") && strstr(out, "\"close\":\"fin\""), "%s", out);
+    free(out); free(err);
+    /* Each kind asked for on the other's capture: nothing printed, both
+     * counted. */
+    static const char *const pair[][3] = {
+        { "closed-before-response", "reset-unread.pcap", "Reset before response #" },
+        { "reset-before-response", "closed-before-response.pcap", "Closed before response #" },
+    };
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "analyze --no-db --kind %s '%s'", pair[i][0],
+                 tu_sample(pair[i][1]));
+        cr_expect_eq(run(args, &out, &err), 0, "%s", err);
+        cr_expect_null(strstr(out, pair[i][2]), "%s", out);
+        char summary[128];
+        snprintf(summary, sizeof summary, "%s; printed: only %s", pair[!i][0], pair[i][0]);
+        cr_expect(strstr(out, summary), "no '%s' in %s", summary, out);
+        free(out); free(err);
+    }
+}
+
 /* On a terminal, a status or progress line may stand on stderr: each
  * incident erases it first, so it starts on a line of its own. */
 Test(cli, incidents_start_on_a_line_of_their_own_on_a_terminal)
@@ -309,7 +341,7 @@ Test(cli, identical_incidents_are_grouped)
 {
     const char *names[] = { "refused-v4.pcap", "refused-v6.pcap", "client-abort.pcap",
                             "server-timeout-node.pcap", "truncated-response.pcap",
-                            "race-node-ipv4.pcap" };
+                            "closed-before-response.pcap", "race-node-ipv4.pcap" };
     bool folded_somewhere = false;
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
         char args[9000], *out, *err, f[4200];
@@ -832,7 +864,8 @@ Test(cli, parse_number_and_kinds_say_what_is_wrong, .init = cr_redirect_stderr)
     cr_assert_stderr_eq_str(
         "hangup: --max-connections must be a whole number from 1 to 100000000, not '0'\n"
         "hangup: unknown incident kind 'nope'; the kinds are: keepalive-race server-timeout "
-        "reset-before-response client-abort refused connect-timeout truncated-response\n");
+        "reset-before-response client-abort refused connect-timeout truncated-response "
+        "closed-before-response\n");
 }
 
 Test(cli, parse_kinds_adds_each_named_kind_to_the_mask, .init = cr_redirect_stderr)
