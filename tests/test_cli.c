@@ -1210,6 +1210,42 @@ Test(cli, completion_offers_every_option_of_the_help)
     free(script);
 }
 
+/* Every incident kind is named where a user looks for what --kind takes:
+ * 'hangup help analyze', an item of hangup(1)'s "Incident kinds", and the
+ * bash completion's kinds. */
+Test(cli, every_kind_is_in_the_help_the_man_page_and_the_completion)
+{
+    char *help, *err;
+    cr_assert_eq(run("help analyze", &help, &err), 0, "%s", err);
+    char *page = source_file("docs/hangup.1");
+    char *sec = strstr(page, "\n.SS \"Incident kinds\"\n");
+    cr_assert_not_null(sec, "docs/hangup.1 has no Incident kinds section");
+    char *end = strstr(sec + 1, "\n.SH ");
+    if (end)
+        *end = '\0';
+    unroff(sec);
+    char *script = source_file("scripts/hangup.bash-completion");
+    char *kinds = strstr(script, "_hangup_kinds=\"");
+    cr_assert_not_null(kinds);
+    kinds += strlen("_hangup_kinds=\"");
+    *strchr(kinds, '"') = '\0';
+    for (int k = 0; k < HU_KIND_COUNT; k++) {
+        const char *name = hu_kind_name((hu_kind)k);
+        char item[64], word[64];
+        snprintf(item, sizeof item, "\n.B %s\n", name);
+        snprintf(word, sizeof word, " %s ", name);
+        cr_expect(strstr(help, name), "'hangup help analyze' does not name %s", name);
+        cr_expect(strstr(sec, item), "hangup(1)'s Incident kinds has no item %s", name);
+        char padded[1024];
+        snprintf(padded, sizeof padded, " %s ", kinds);
+        for (char *c = padded; *c; c++)
+            if (*c == '\n' || *c == '\t')
+                *c = ' ';
+        cr_expect(strstr(padded, word), "the bash completion does not offer %s", name);
+    }
+    free(help); free(err); free(page); free(script);
+}
+
 /* Every exit code of cli.h's enum is a row of hangup(1)'s one EXIT STATUS
  * table, and every row is one of them. */
 Test(cli, man_page_tables_every_exit_code)
