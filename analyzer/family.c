@@ -10,6 +10,12 @@
  *   reset-before-response the same ended by an RST within 1 s, no FIN:
  *                         the application closed with unread data, crashed
  *                         or used SO_LINGER 0
+ *   closed-before-response the same ended by the server's FIN within 1 s,
+ *                         that FIN acknowledging all the client had sent
+ *                         and the client not having closed: the application
+ *                         read the request and chose to close (nginx's
+ *                         return 444, a proxy whose upstream failed, a
+ *                         request it refused)
  *   client-abort          the client's FIN or RST while its request was
  *                         unanswered and the server had not closed; a late
  *                         response then meets an RST
@@ -28,7 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SERVER_TIMEOUT_MIN_US 1000000   /* below this, an RST is a reset */
+#define SERVER_TIMEOUT_MIN_US 1000000   /* below this, a close is a reset or a refusal */
 
 static const hu_pktsum *newest(const hu_flow *f)
 {
@@ -96,6 +102,18 @@ static void client_packet(const hu_flow *f, hu_family_conn *st, const hu_family_
     }
 }
 
+/* A quick server FIN is a refusal (closed-before-response) only when it
+ * acknowledges every byte the client had sent, so the server read them
+ * all and closed on purpose -- a FIN that misses some crossed them, the
+ * keep-alive race's start -- and the client had not closed first (its
+ * abort, or a half-close the server answers). */
+static bool refused_by_fin(const hu_flow *f, const hu_family_conn *st, const hu_pkt *p)
+{
+    const hu_side *cli = &f->side[f->client];
+    return (p->flags & HU_TH_ACK) && hu_seq_geq(p->ack, st->req_end) && !cli->fin_seen &&
+           !cli->rst_seen;
+}
+
 /* The server's first FIN or RST with a request outstanding: which kind
  * it proves, into inc; false when none. */
 static bool server_close_kind(const hu_flow *f, const hu_family_conn *st,
@@ -110,14 +128,16 @@ static bool server_close_kind(const hu_flow *f, const hu_family_conn *st,
         int64_t wait = p->ts_us - st->pk->freq.ts_us;
         if (wait >= SERVER_TIMEOUT_MIN_US) {
             hu_incident_init(inc, HU_KIND_SERVER_TIMEOUT, f, &st->pk->freq);
-            inc->wait_us = wait;
             inc->close = rst ? "rst" : "fin";
         } else if (rst && !f->side[s].fin_seen) {
             hu_incident_init(inc, HU_KIND_RESET, f, &st->pk->freq);
-            inc->wait_us = wait;
+        } else if (!rst && refused_by_fin(f, st, p)) {
+            hu_incident_init(inc, HU_KIND_CLOSED, f, &st->pk->freq);
+            inc->close = "fin";
         } else {
             return false;
         }
+        inc->wait_us = wait;
         return true;
     }
     int64_t expected, received;

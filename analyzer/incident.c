@@ -27,6 +27,7 @@ static const char *const kind_names[HU_KIND_COUNT] = {
     [HU_KIND_REFUSED] = "refused",
     [HU_KIND_CONNECT_TIMEOUT] = "connect-timeout",
     [HU_KIND_TRUNCATED] = "truncated-response",
+    [HU_KIND_CLOSED] = "closed-before-response",
 };
 
 const char *hu_kind_name(hu_kind k)
@@ -341,6 +342,7 @@ void hu_incident_rec_oneline(hu_sb *sb, const hu_incident_rec *r)
         break;
     case HU_KIND_SERVER_TIMEOUT:
     case HU_KIND_RESET:
+    case HU_KIND_CLOSED:
         hu_sb_puts(sb, "the server acknowledged ");
         hu_request_describe(sb, rq);
         hu_sb_puts(sb, " and never answered; ");

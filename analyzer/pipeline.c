@@ -215,7 +215,10 @@ static void finish_released(hu_pipeline *pl)
  *     sees the SYN;
  *  4. -w's frame ring, so that an incident p completes has p in its file;
  *  5. the race detector, on TCP facts alone -- before reassembly, so the
- *     HTTP story an incident reports is the one before its RST;
+ *     HTTP story an incident reports is the one before its RST; not on a
+ *     connection the family already explained (one incident per
+ *     connection: data the client sends after a server's refusing FIN,
+ *     and the RST it draws, are that refusal's aftermath, not a race);
  *  6. reassembly, which hands the in-order bytes to the HTTP history;
  *  7. the HTTP history's end-of-stream (p's FIN) and idle-close accounting,
  *     after p's own bytes;
@@ -242,7 +245,8 @@ static void run_stages(hu_pipeline *pl, const hu_pkt *p, const hu_flowkey *key,
     hu_conn *c = conn_of(f);
     if (pl->cfg.wcap && fr)
         hu_wcap_keep(pl->cfg.wcap, &c->raw, fr);                    /* 4 */
-    hu_detect_packet(&pl->detect, f, &c->det, side, p);             /* 5 */
+    if (!hu_family_reported(&c->fam))
+        hu_detect_packet(&pl->detect, f, &c->det, side, p);         /* 5 */
     pl->cur = p;   /* the heads of p's bytes are in p */
     hu_reasm_packet(pl->reasm, f, &c->rs, side, p);                 /* 6 */
     hu_history_packet(pl->history, f, &c->hist, side, p);           /* 7 */

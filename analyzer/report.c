@@ -89,6 +89,16 @@ static const hu_kind_info kind_info[HU_KIND_COUNT] = {
         "the server (or a proxy) closed in the middle of the response body: look for a crash, "
         "a write timeout or a proxy's limit on the server side; only idempotent requests can "
         "be retried" },
+    [HU_KIND_CLOSED] = {
+        "Closed before response",
+        "'socket hang up' (ECONNRESET)", "RemoteDisconnected('Remote end closed connection "
+        "without response')", "'EOF' (on a reused connection after one silent retry)",
+        "NoHttpResponseException (Apache HttpClient, after its own retries) or 'Unexpected "
+        "end of file from server' (HttpURLConnection)", "(52) Empty reply from server",
+        "the server (or a proxy in front of it) read the request and closed without a word, "
+        "too soon for a timeout: nginx's 'return 444', HAProxy when its upstream failed, or a "
+        "server refusing a header, a size or a client; find the request in that server's or "
+        "proxy's log at that time to see why, and retry only idempotent requests" },
 };
 
 struct hu_report {
@@ -328,6 +338,10 @@ static void json_family(hu_report *r, const hu_incident_rec *rec)
     case HU_KIND_RESET:
         json_ms_or_null(sb, "wait_ms", rec->wait_us);
         break;
+    case HU_KIND_CLOSED:
+        json_ms_or_null(sb, "wait_ms", rec->wait_us);
+        json_str_or_null(sb, "close", rec->close);
+        break;
     case HU_KIND_ABORT:
         json_str_or_null(sb, "abort", rec->abort);
         hu_sb_printf(sb, ",\"late_response_rst\":%s", rec->late_response_rst ? "true" : "false");
@@ -522,6 +536,7 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
     switch (rec->kindid) {
     case HU_KIND_SERVER_TIMEOUT:
     case HU_KIND_RESET:
+    case HU_KIND_CLOSED:
         hu_sb_puts(sb, "the server received ");
         hu_request_describe(sb, rq);
         hu_sb_printf(sb, " (packet %" PRIu64 ", acknowledged) and never answered; ",
@@ -531,6 +546,9 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
                      rec->rst.num ? "RST" : "FIN", rec->rst.num ? rec->rst.num : rec->fin.num);
         if (rec->timeout_hint)
             hu_sb_printf(sb, ": that is %s", rec->timeout_hint);
+        if (rec->kindid == HU_KIND_CLOSED)
+            hu_sb_puts(sb, ", having read all of it: too soon for a timeout, the server chose "
+                           "to close");
         hu_sb_puts(sb, ".\n");
         break;
     case HU_KIND_ABORT:

@@ -15,6 +15,10 @@ MODE:
   slow         read the whole request, sleep 1.5 s without looking at the
                socket (a slow backend that never notices the client leaving),
                send a complete response, then shutdown + close.
+  refuse-json  keep-alive: answer each request "200 ok" until one carries
+               "Content-Type: application/json", a header this server
+               refuses: read that request whole (body too, so nothing is left
+               unread) and shutdown + close without a response byte: FIN.
 Each connection is served by its own thread. Prints "listening" once bound
 and one line per connection.
 """
@@ -35,7 +39,8 @@ t0 = time.monotonic()
 
 
 def read_request(c):
-    """Whole header block, plus a Content-Length body."""
+    """Whole header block, plus a Content-Length body (read, not returned);
+    what came before the end of the stream if it ends first."""
     buf = b""
     while b"\r\n\r\n" not in buf:
         d = c.recv(4096)
@@ -99,13 +104,28 @@ def serve(c, addr):
         except OSError as e:
             log(f"{addr[1]}: {head.split(b' ')[1]!r}: answering after 1.5 s failed: {e}")
         c.close()
+    elif mode == "refuse-json":
+        while True:
+            head = read_request(c)
+            if b"\r\n" not in head:            # the client closed
+                c.close()
+                return
+            target = head.split(b" ")[1]
+            if b"\r\ncontent-type: application/json" in head.lower():
+                log(f"{addr[1]}: {target!r}: refusing Content-Type application/json, "
+                    f"closing without a response (FIN)")
+                c.shutdown(socket.SHUT_RDWR)
+                c.close()
+                return
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n")
+            log(f"{addr[1]}: {target!r}: answered 200")
 
 
 def log(msg):
     print(f"{time.monotonic() - t0:.3f} {msg}", flush=True)
 
 
-if mode not in ("unread", "short-cl", "chunked-rst", "slow"):
+if mode not in ("unread", "short-cl", "chunked-rst", "slow", "refuse-json"):
     raise SystemExit(f"unknown mode {mode}")
 while True:
     c, addr = srv.accept()

@@ -14,6 +14,7 @@
 #            node-keepalive-v4 node-keepalive-v6 conn-close retry race-tls-sni
 #            other kinds: server-timeout-node reset-unread client-abort
 #            refused-v4 refused-v6 connect-timeout truncated-response
+#            closed-before-response
 #
 # Must run as root (tcpdump, network namespaces). All traffic stays on
 # loopback or inside the namespaces hu-cli/hu-mid/hu-srv created here.
@@ -640,6 +641,62 @@ truncated-response)
     stop_tcpdump cap
     finish_kinds truncated-response "$WORK/client.log" truncated-response
     check truncated-response expected '(j["close"], j["expected_bytes"], j["received_bytes"]) in (("fin", 10000, 3000), ("rst", None, 3021))' ;;
+closed-before-response)
+    # 3130: nginx (our own instance and config, never the system service),
+    # "return 444" under /admin/: it closes the connection without a
+    # response. 3131: bad-server.py refuse-json closes on a header it
+    # refuses. Both read the whole request first: FIN, not RST.
+    build_go
+    command -v nginx >/dev/null || { log "FAIL: nginx missing (apt-get install nginx-light)"; exit 1; }
+    mkdir -p "$WORK/nginx"
+    cat >"$WORK/nginx/nginx.conf" <<NGINX
+daemon off;
+master_process off;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log info;
+events { worker_connections 64; }
+http {
+    access_log $WORK/nginx/access.log;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    server {
+        listen 127.0.0.1:3130;
+        location / { return 200 "ok\n"; }
+        location /admin/ { return 444; }
+    }
+}
+NGINX
+    nginx -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" >"$WORK/nginx.out" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 50); do ss -Htln "sport = :3130" | grep -q . && break; sleep 0.1; done
+    ss -Htln "sport = :3130" | grep -q . || { log "FAIL: nginx did not listen"; cat "$WORK/nginx.out" "$WORK/nginx/error.log" >&2; exit 1; }
+    start_server srv python3 "$HERE/bad-server.py" 127.0.0.1 3131 refuse-json
+    start_tcpdump cap "$OUT/closed-before-response.pcap" "tcp port 3130 or tcp port 3131" lo
+    U=http://127.0.0.1:3130
+    # fresh connections (curl, Node), reused ones (Python, Go: a clean
+    # /health first); Go retries the GET that died on a reused connection
+    # once, on a new one, which nginx closes too: two incidents, one error
+    curl_step "$WORK/client.log" -o /dev/null "$U/admin/export"
+    step "$WORK/client.log" node "$HERE/get-client.js" "$U/admin/export?from=node"
+    step "$WORK/client.log" python3 "$HERE/get-client.py" 0 "$U/health" "$U/admin/export?from=python"
+    step "$WORK/client.log" "$WORK/go-get" "$U/health" "$U/admin/export?from=go"
+    U=http://127.0.0.1:3131
+    # a JSON POST, refused for its Content-Type: fresh (curl), after a clean
+    # GET on the same connection (Node, Python)
+    curl_step "$WORK/client.log" -o /dev/null -H 'Content-Type: application/json' \
+        --data '{"n":1}' "$U/api/orders"
+    step "$WORK/client.log" node "$HERE/get-client.js" keepalive=1 "$U/api/orders" "POST $U/api/orders"
+    step "$WORK/client.log" python3 "$HERE/get-client.py" 0 "$U/api/orders" "POST $U/api/orders"
+    stop_tcpdump cap
+    cat "$WORK/nginx/access.log" "$WORK/srv.server.out" >&2
+    finish_kinds closed-before-response "$WORK/client.log" closed-before-response \
+        "$(( $(grep -c '" 444 ' "$WORK/nginx/access.log") + $(grep -c 'refusing' "$WORK/srv.server.out") ))"
+    [ "$(grep -c '^ERROR' "$WORK/client.log")" = 7 ] || { log "FAIL: want 7 client errors"; exit 1; }
+    check closed-before-response expected 'j["close"] == "fin" and j["fin_packet"] and j["rst_packet"] is None and 0 <= j["wait_ms"] < 1000 and (j["method"], j["target"].split("?")[0]) in (("GET", "/admin/export"), ("POST", "/api/orders"))' ;;
 *)
     echo "unknown scenario: $SCENARIO" >&2; exit 2 ;;
 esac

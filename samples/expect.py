@@ -16,13 +16,15 @@ LINUX_SLL, LINUX_SLL2) -> IPv4/IPv6 -> TCP, and applies docs/DESIGN.md §2.4
     first byte S satisfies fin.ack <= S (32-bit sequence compare). It may
     come before the FIN in the file (client-side vantage of a crossing).
     A segment that is only a plaintext TLS alert record is skipped.
-  * an RST from the server after the request (capture order) -> incident.
+  * an RST from the server after the request (capture order) -> incident,
+    unless a family incident (below) completed before that RST on the same
+    connection: one incident per connection.
   * verdict: "stale" if the request carries ACK and req.ack == fin.seq + 1,
     otherwise "crossed".
 
 Then the rest of the "socket hang up" family (samples/README.md "Other
 kinds"): server-timeout, reset-before-response, client-abort, refused,
-connect-timeout, truncated-response; their lines carry a "kind" key (the
+connect-timeout, truncated-response, closed-before-response; their lines carry a "kind" key (the
 keep-alive race lines above keep their keys and have none).
 
 Prints one JSON object per incident (JSON Lines): the keep-alive race lines
@@ -224,6 +226,10 @@ def client_of(conn):
 def incidents(conns):
     out = []
     for conn in conns:
+        # one incident per connection: a family incident proven before the
+        # race's RST (a refusing FIN, then the client's data and its RST)
+        # explains the connection; the RST is its aftermath
+        explained = [n for n, _ in family_of(conn)]
         cli = client_of(conn)
         pk = conn["pkts"]
         srv = server_of(conn, cli)
@@ -238,7 +244,7 @@ def incidents(conns):
             continue
         rst = next((p for p in pk if p["from"] == srv and p["flags"] & RST
                     and p["n"] > req["n"]), None)
-        if rst is None:
+        if rst is None or any(n < rst["n"] for n in explained):
             continue
         stale = bool(req["flags"] & ACK) and req["ack"] == (fin_seq + 1) & MASK
         pl = req["payload"]
@@ -653,10 +659,23 @@ def req_last_seq(v, m):
     return (v["cbase"] + end) & MASK
 
 
+def fin_took_everything(conn, v, fin):
+    """The server's FIN has ACK and acknowledges every byte the client sent
+    before it (the highest sequence end of the client's payload packets
+    before the FIN), and the client sent no FIN or RST before it."""
+    pk, cli = conn["pkts"], v["cli"]
+    before = [p for p in pk if p["from"] == cli and p["n"] < fin["n"]]
+    if not fin["flags"] & ACK or any(p["flags"] & (FIN | RST) for p in before):
+        return False
+    ends = [(p["seq"] + p["plen"]) & MASK for p in before if p["plen"] > 0]
+    return all(seq_leq(e, fin["ack"]) for e in ends)
+
+
 def server_silent_kinds(conn):
-    """server-timeout / reset-before-response: a request the server ACKed
-    and never answered (no server payload after its first packet), then the
-    server closed: its first FIN, or its first RST when no FIN came first."""
+    """server-timeout / reset-before-response / closed-before-response: a
+    request the server ACKed and never answered (no server payload after
+    its first packet), then the server closed: its first FIN, or its first
+    RST when no FIN came first."""
     v = http_view(conn)
     pk, srv = conn["pkts"], v["srv"]
     fin = v["fin"]
@@ -670,10 +689,15 @@ def server_silent_kinds(conn):
             continue
         if any(p["from"] == srv and p["plen"] > 0 and p["n"] > first["n"] for p in pk):
             continue
+        wait = close["t"] - first["t"]
+        # a quick FIN that took all the client had sent (the rest of the
+        # request may follow it: the server refused on the headers)
+        if fin is not None and wait < 10**9 and fin_took_everything(conn, v, fin):
+            return [(fin["n"], family_line("closed-before-response", conn, first, fin=fin, msg=m,
+                                           wait_ms=ms(wait), close="fin"))]
         nxt = req_last_seq(v, m)
         if not any(p["from"] == srv and p["flags"] & ACK and seq_leq(nxt, p["ack"]) for p in pk):
             continue
-        wait = close["t"] - first["t"]
         if wait >= 10**9:
             w = ms(wait)
             return [(close["n"], family_line(
@@ -756,15 +780,20 @@ def truncated_response(conn):
         received_bytes=len(v["sresp_buf"]) - r["body"]))]
 
 
+def family_of(conn):
+    """(completing packet, line) of one connection's family incidents."""
+    if http_view(conn)["tls"]:
+        return handshake_kinds(conn)
+    out = []
+    for fn in (handshake_kinds, server_silent_kinds, client_abort, truncated_response):
+        out += fn(conn)
+    return out
+
+
 def family(conns):
     out = []
     for conn in conns:
-        v = http_view(conn)
-        if v["tls"]:
-            out += handshake_kinds(conn)
-            continue
-        for fn in (handshake_kinds, server_silent_kinds, client_abort, truncated_response):
-            out += fn(conn)
+        out += family_of(conn)
     out.sort(key=lambda x: x[0])
     return [line for _, line in out]
 

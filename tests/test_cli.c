@@ -162,6 +162,38 @@ Test(cli, kind_filter_prints_less_and_counts_the_same)
     free(out); free(err);
 }
 
+/* --kind closed-before-response prints the refusals alone (nginx's 444,
+ * a server refusing a header), and nothing of a capture without one; the
+ * summary counts the kind either way. */
+Test(cli, kind_filter_closed_before_response)
+{
+    char args[4400], *out, *err;
+    snprintf(args, sizeof args, "analyze --no-db --json --kind closed-before-response '%s'",
+             tu_sample("closed-before-response.pcap"));
+    cr_expect_eq(run(args, &out, &err), 0, "%s", err);
+    cr_expect_eq(count_lines(out, "{\"type\":\"incident\""), 8, "%s", out);
+    cr_expect_eq(count_lines(out, "{\"type\":\"incident\",\"kind\":\"closed-before-response\""),
+                 8, "%s", out);
+    cr_expect(strstr(out, "\"wait_ms\":") && strstr(out, "\"close\":\"fin\""), "%s", out);
+    free(out); free(err);
+    /* Each kind asked for on the other's capture: nothing printed, both
+     * counted. */
+    static const char *const pair[][3] = {
+        { "closed-before-response", "reset-unread.pcap", "Reset before response #" },
+        { "reset-before-response", "closed-before-response.pcap", "Closed before response #" },
+    };
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "analyze --no-db --kind %s '%s'", pair[i][0],
+                 tu_sample(pair[i][1]));
+        cr_expect_eq(run(args, &out, &err), 0, "%s", err);
+        cr_expect_null(strstr(out, pair[i][2]), "%s", out);
+        char summary[128];
+        snprintf(summary, sizeof summary, "%s; printed: only %s", pair[!i][0], pair[i][0]);
+        cr_expect(strstr(out, summary), "no '%s' in %s", summary, out);
+        free(out); free(err);
+    }
+}
+
 /* On a terminal, a status or progress line may stand on stderr: each
  * incident erases it first, so it starts on a line of its own. */
 Test(cli, incidents_start_on_a_line_of_their_own_on_a_terminal)
@@ -309,7 +341,7 @@ Test(cli, identical_incidents_are_grouped)
 {
     const char *names[] = { "refused-v4.pcap", "refused-v6.pcap", "client-abort.pcap",
                             "server-timeout-node.pcap", "truncated-response.pcap",
-                            "race-node-ipv4.pcap" };
+                            "closed-before-response.pcap", "race-node-ipv4.pcap" };
     bool folded_somewhere = false;
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
         char args[9000], *out, *err, f[4200];
@@ -832,7 +864,8 @@ Test(cli, parse_number_and_kinds_say_what_is_wrong, .init = cr_redirect_stderr)
     cr_assert_stderr_eq_str(
         "hangup: --max-connections must be a whole number from 1 to 100000000, not '0'\n"
         "hangup: unknown incident kind 'nope'; the kinds are: keepalive-race server-timeout "
-        "reset-before-response client-abort refused connect-timeout truncated-response\n");
+        "reset-before-response client-abort refused connect-timeout truncated-response "
+        "closed-before-response\n");
 }
 
 Test(cli, parse_kinds_adds_each_named_kind_to_the_mask, .init = cr_redirect_stderr)
@@ -1175,6 +1208,42 @@ Test(cli, completion_offers_every_option_of_the_help)
                       commands[c], help[i]);
     }
     free(script);
+}
+
+/* Every incident kind is named where a user looks for what --kind takes:
+ * 'hangup help analyze', an item of hangup(1)'s "Incident kinds", and the
+ * bash completion's kinds. */
+Test(cli, every_kind_is_in_the_help_the_man_page_and_the_completion)
+{
+    char *help, *err;
+    cr_assert_eq(run("help analyze", &help, &err), 0, "%s", err);
+    char *page = source_file("docs/hangup.1");
+    char *sec = strstr(page, "\n.SS \"Incident kinds\"\n");
+    cr_assert_not_null(sec, "docs/hangup.1 has no Incident kinds section");
+    char *end = strstr(sec + 1, "\n.SH ");
+    if (end)
+        *end = '\0';
+    unroff(sec);
+    char *script = source_file("scripts/hangup.bash-completion");
+    char *kinds = strstr(script, "_hangup_kinds=\"");
+    cr_assert_not_null(kinds);
+    kinds += strlen("_hangup_kinds=\"");
+    *strchr(kinds, '"') = '\0';
+    for (int k = 0; k < HU_KIND_COUNT; k++) {
+        const char *name = hu_kind_name((hu_kind)k);
+        char item[64], word[64];
+        snprintf(item, sizeof item, "\n.B %s\n", name);
+        snprintf(word, sizeof word, " %s ", name);
+        cr_expect(strstr(help, name), "'hangup help analyze' does not name %s", name);
+        cr_expect(strstr(sec, item), "hangup(1)'s Incident kinds has no item %s", name);
+        char padded[1024];
+        snprintf(padded, sizeof padded, " %s ", kinds);
+        for (char *c = padded; *c; c++)
+            if (*c == '\n' || *c == '\t')
+                *c = ' ';
+        cr_expect(strstr(padded, word), "the bash completion does not offer %s", name);
+    }
+    free(help); free(err); free(page); free(script);
 }
 
 /* Every exit code of cli.h's enum is a row of hangup(1)'s one EXIT STATUS

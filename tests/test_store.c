@@ -49,6 +49,19 @@ static char *fresh_db(void)
     return p;
 }
 
+/* `hangup analyze OPTS --db DB` on samples a and b: what it printed
+ * (asserted to succeed), for the caller to free. */
+static char *analyze_into(const char *db, const char *opts, const char *a, const char *b)
+{
+    char args[9000], first[4200], *out, *err;
+    snprintf(first, sizeof first, "%s", tu_sample(a));   /* tu_sample's buffer is static */
+    snprintf(args, sizeof args, "analyze %s --db '%s' '%s' '%s'", opts, db, first,
+             tu_sample(b));
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    free(err);
+    return out;
+}
+
 static void rm_db(char *p)
 {
     char b[4200];
@@ -369,13 +382,7 @@ Test(store, show_reprints_what_analyze_printed)
 {
     char *db = fresh_db();
     char args[4400], *out, *err;
-    char first[4200];
-    snprintf(first, sizeof first, "%s", tu_sample("crossed-client.pcap"));
-    snprintf(args, sizeof args, "analyze --db '%s' '%s' '%s'", db, first,
-             tu_sample("race-tls.pcap"));
-    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
-    char *analyzed = out;
-    free(err);
+    char *analyzed = analyze_into(db, "", "crossed-client.pcap", "race-tls.pcap");
     int64_t n = scalar(db, "SELECT count(*) FROM incidents");
     cr_assert_eq(n, 3);
     for (int64_t id = 1; id <= n; id++) {
@@ -838,6 +845,65 @@ Test(store, incidents_from_version_5_get_their_community_id)
     cr_expect_str_eq(out, "{\"id\":1,\"community_id\":\"1:wCb3OG7yAFWelaUydu0D+125CLM=\"}\n"
                           "{\"id\":2,\"community_id\":\"1:/qFaeAR+gFe1KYjMzVDsMv+wgU4=\"}\n");
     free(out); free(serr);
+    rm_db(db);
+}
+
+/* closed-before-response is stored like every kind, by its name, with
+ * its wait and close; show reprints it as analyze printed it; report,
+ * show and query filter on it; and the kinds before it keep their names
+ * (a database written before the kind existed reads the same). */
+Test(store, closed_before_response_is_stored_and_filtered_like_every_kind)
+{
+    char *db = fresh_db();
+    char args[9000], *out, *err;
+    char *analyzed = analyze_into(db, "--all", "closed-before-response.pcap",
+                                  "reset-unread.pcap");
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents WHERE kind = "
+                            "'closed-before-response' AND close = 'fin' AND wait_us >= 0 AND "
+                            "wait_us < 1000000 AND fin_packet IS NOT NULL AND rst_packet IS "
+                            "NULL AND verdict IS NULL"), 8);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents WHERE kind = "
+                            "'closed-before-response' AND method = 'POST' AND safe_to_retry = 0"),
+                 3);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents WHERE kind = "
+                            "'reset-before-response'"), 5);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents"), 13);
+
+    int64_t id = scalar(db, "SELECT min(id) FROM incidents WHERE kind = 'closed-before-response'");
+    hu_incident_rec *r = loaded(db, id);
+    cr_expect_eq(r->kindid, HU_KIND_CLOSED);
+    cr_expect_str_eq(r->kind, "closed-before-response");
+    cr_expect_str_eq(r->close, "fin");
+    cr_expect(r->wait_us >= 0 && r->wait_us < 1000000, "wait %lld", (long long)r->wait_us);
+    cr_expect(r->fin.num > r->req.num && r->rst.num == 0);
+    hu_incident_rec_free(r);
+    r = loaded(db, scalar(db, "SELECT min(id) FROM incidents WHERE kind = "
+                              "'reset-before-response'"));
+    cr_expect_eq(r->kindid, HU_KIND_RESET, "an older kind reads back as itself");
+    hu_incident_rec_free(r);
+
+    snprintf(args, sizeof args, "show --db '%s' --kind closed-before-response %lld", db,
+             (long long)id);
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    cr_expect(strncmp(out, "Closed before response #1 (closed-before-response)", 50) == 0,
+              "%s", out);
+    cr_expect(strstr(analyzed, out + strcspn(out, "\n")), "show is not what analyze printed:\n%s",
+              out);
+    free(out); free(err);
+    snprintf(args, sizeof args, "show --db '%s' --kind reset-before-response %lld", db,
+             (long long)id);
+    cr_expect_eq(hangup(args, &out, &err), 1);
+    cr_expect(strstr(err, "is a closed-before-response"), "%s", err);
+    free(out); free(err);
+
+    snprintf(args, sizeof args, "report --db '%s' --kind closed-before-response --json "
+                                "--section kinds", db);
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, "\"kind\":\"closed-before-response\""), "%s", out);
+    cr_expect(strstr(out, "\"incidents\":8"), "%s", out);
+    cr_expect_null(strstr(out, "reset-before-response"), "%s", out);
+    free(out); free(err);
+    free(analyzed);
     rm_db(db);
 }
 

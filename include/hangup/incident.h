@@ -25,7 +25,9 @@
 #include "hangup/strbuf.h"
 
 /* Incident kinds: the keep-alive race (detect.c) and the rest of the
- * socket-hang-up family (family.c). */
+ * socket-hang-up family (family.c).  New kinds go at the end: a kind's
+ * number is its bit in --kind masks, and tests and tables index by it
+ * (the store keeps names, so stored incidents never depend on it). */
 typedef enum hu_kind {
     HU_KIND_RACE = 0,         /* "keepalive-race" */
     HU_KIND_SERVER_TIMEOUT,   /* "server-timeout" */
@@ -34,6 +36,7 @@ typedef enum hu_kind {
     HU_KIND_REFUSED,          /* "refused" */
     HU_KIND_CONNECT_TIMEOUT,  /* "connect-timeout" */
     HU_KIND_TRUNCATED,        /* "truncated-response" */
+    HU_KIND_CLOSED,           /* "closed-before-response" */
     HU_KIND_COUNT
 } hu_kind;
 
@@ -89,8 +92,8 @@ typedef struct hu_incident {
     uint8_t reasm;            /* hu_reasm_mode, set by the pipeline */
 
     /* The other kinds' own facts (-1 / NULL when they do not apply). */
-    int64_t wait_us;          /* server-timeout, reset: request to close */
-    const char *close;        /* server-timeout, truncated-response: "fin"/"rst" */
+    int64_t wait_us;          /* server-timeout, reset, closed: request to close */
+    const char *close;        /* server-timeout, truncated-response, closed: "fin"/"rst" */
     const char *abort;        /* client-abort: "fin"/"rst" */
     bool late_response_rst;   /* client-abort: the late response met an RST */
     int64_t late_response_packet;
