@@ -37,7 +37,7 @@ typedef struct end_ent {
 } end_ent;
 
 typedef struct watch_ent {
-    hu_incident_rec *rec;
+    hu_incident_rec *rec;     /* linked, or a possible effect of one (held) */
     bool user_closed;         /* the user closed first: no close is the proxy's answer */
 } watch_ent;
 
@@ -48,6 +48,7 @@ struct hu_legs {
     size_t ehead, elen;
     watch_ent watch[HU_LEGS_WATCH];
     size_t nwatch;
+    size_t nlinked;           /* of them, linked to a downstream request */
 };
 
 hu_legs *hu_legs_new(void)
@@ -117,9 +118,10 @@ void hu_legs_request(hu_legs *l, const hu_flow *f, const hu_http_msg *m, uint64_
     l->head = (l->head + 1) % HU_LEGS_RING;
     if (l->len < HU_LEGS_RING)
         l->len++;
-    for (size_t i = 0; i < l->nwatch; i++) {
+    for (size_t i = 0; l->nlinked && i < l->nwatch; i++) {
         hu_incident_rec *rec = l->watch[i].rec;
-        if (is_retry(e, rec, req_key(rec->request.method, rec->request.target,
+        if (rec->ds.candidates == 1 &&
+            is_retry(e, rec, req_key(rec->request.method, rec->request.target,
                                      rec->request.target_len)))
             note_retry(rec, num, ts);
     }
@@ -159,9 +161,9 @@ static void settle(hu_downstream *ds, bool *user_closed, const end_ent *e)
 static void follow_end(hu_legs *l, const hu_flow *f, const end_ent *e)
 {
     uint8_t c = f->client, s = (uint8_t)(1 - f->client);
-    for (size_t i = 0; i < l->nwatch; i++) {
+    for (size_t i = 0; l->nlinked && i < l->nwatch; i++) {
         hu_downstream *ds = &l->watch[i].rec->ds;
-        if (ds->conn_id == f->id &&
+        if (ds->candidates == 1 && ds->conn_id == f->id &&
             same_ep(ds->ipver, ds->cli_addr, ds->cli_port, f->ipver, f->addr[c], f->port[c]) &&
             same_ep(ds->ipver, ds->srv_addr, ds->srv_port, f->ipver, f->addr[s], f->port[s]))
             settle(ds, &l->watch[i].user_closed, e);
@@ -183,11 +185,38 @@ void hu_legs_close(hu_legs *l, const hu_flow *f, uint8_t side, uint64_t num, int
     follow_end(l, f, &l->ends[(l->ehead + HU_LEGS_RING - 1) % HU_LEGS_RING]);
 }
 
-void hu_legs_incident(hu_legs *l, hu_incident_rec *rec)
+/* Link cause and effect: an incident on the user's connection of a
+ * linked one. */
+static void link_cause(hu_legs *l, hu_incident_rec *rec)
 {
-    memset(&rec->ds, 0, sizeof rec->ds);
+    for (size_t i = 0; i < l->nwatch; i++) {
+        hu_incident_rec *w = l->watch[i].rec;
+        if (rec->ds.candidates == 1 && !w->cause && w->conn_id == rec->ds.conn_id &&
+            same_ep(w->ipver, w->cli_addr, w->cli_port, rec->ds.ipver, rec->ds.cli_addr,
+                    rec->ds.cli_port))
+            w->cause = rec->number;
+        if (w->ds.candidates == 1 && !rec->cause && rec->conn_id == w->ds.conn_id &&
+            same_ep(rec->ipver, rec->cli_addr, rec->cli_port, w->ds.ipver, w->ds.cli_addr,
+                    w->ds.cli_port))
+            rec->cause = w->number;
+    }
+}
+
+/* Follow rec until it leaves (room permitting). */
+static void follow(hu_legs *l, hu_incident_rec *rec, bool user_closed)
+{
+    if (l->nwatch < HU_LEGS_WATCH) {
+        l->watch[l->nwatch++] = (watch_ent){ rec, user_closed };
+        l->nlinked += rec->ds.candidates == 1;
+    }
+}
+
+/* rec->ds from the rings; whether the user closed the downstream
+ * connection before anything else happened on it. */
+static bool find_downstream(hu_legs *l, hu_incident_rec *rec)
+{
     if (!rec->req.num || !rec->request.http)
-        return;
+        return false;
     uint64_t key = req_key(rec->request.method, rec->request.target, rec->request.target_len);
     const req_ent *found = NULL, *retry = NULL;
     int64_t since = rec->req.ts_us - HU_LEGS_WINDOW_US;
@@ -212,7 +241,7 @@ void hu_legs_incident(hu_legs *l, hu_incident_rec *rec)
         found = e;
     }
     if (rec->ds.candidates != 1)
-        return;
+        return false;
     hu_downstream *ds = &rec->ds;
     ds->ipver = found->ipver;
     memcpy(ds->cli_addr, found->cli, 16);
@@ -230,14 +259,23 @@ void hu_legs_incident(hu_legs *l, hu_incident_rec *rec)
         if (e->conn_id == ds->conn_id)
             settle(ds, &user_closed, e);
     }
-    if (l->nwatch < HU_LEGS_WATCH)
-        l->watch[l->nwatch++] = (watch_ent){ rec, user_closed };
+    return user_closed;
+}
+
+void hu_legs_incident(hu_legs *l, hu_incident_rec *rec)
+{
+    memset(&rec->ds, 0, sizeof rec->ds);
+    rec->cause = 0;
+    bool user_closed = find_downstream(l, rec);
+    link_cause(l, rec);
+    follow(l, rec, user_closed);
 }
 
 void hu_legs_release(hu_legs *l, hu_incident_rec *rec)
 {
     for (size_t i = 0; i < l->nwatch; i++)
         if (l->watch[i].rec == rec) {
+            l->nlinked -= rec->ds.candidates == 1;
             l->watch[i] = l->watch[--l->nwatch];
             return;
         }

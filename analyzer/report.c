@@ -259,6 +259,7 @@ static void json_int_or_null(hu_sb *sb, const char *key, int64_t v)
 static void json_downstream(hu_sb *sb, const hu_incident_rec *rec)
 {
     const hu_downstream *ds = &rec->ds;
+    json_int_or_null(sb, "cause", rec->cause ? (int64_t)rec->cause : -1);
     hu_sb_puts(sb, ",\"downstream\":");
     if (ds->candidates != 1) {
         hu_sb_printf(sb, "null,\"downstream_candidates\":%u", ds->candidates);
@@ -431,6 +432,9 @@ static void json_incident(hu_report *r, const hu_incident_rec *rec)
 static void user_got(hu_sb *sb, const hu_incident_rec *rec)
 {
     const hu_downstream *ds = &rec->ds;
+    if (rec->cause)
+        hu_sb_printf(sb, "  Cause: the proxy's own upstream connection failed first: incident #%"
+                         PRIu64 " in this capture, whose request this was.\n", rec->cause);
     if (ds->candidates > 1) {
         hu_sb_printf(sb, "  Downstream: %u user requests for the same method and target came "
                          "in shortly before this one; which of them it carried cannot be told, "

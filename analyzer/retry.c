@@ -69,15 +69,25 @@ void hu_retry_add(hu_retry *q, hu_incident_rec *rec)
     q->rec[q->n++] = rec;
 }
 
+/* When r's window closes: HU_RETRY_WINDOW_US after its RST -- or, for an
+ * incident without one, after its FIN or request, so that a proxy's
+ * incident on its user's connection can still be linked to the upstream
+ * one found after it (legs.h). */
+static int64_t window_end(const hu_incident_rec *r)
+{
+    int64_t t = r->rst.num ? r->rst.ts_us : r->fin.num ? r->fin.ts_us : r->req.ts_us;
+    return t + HU_RETRY_WINDOW_US;
+}
+
 int64_t hu_retry_due(const hu_retry *q)
 {
-    return q->n ? q->rec[0]->rst.ts_us + HU_RETRY_WINDOW_US : INT64_MAX;
+    return q->n ? window_end(q->rec[0]) : INT64_MAX;
 }
 
 int64_t hu_retry_advance(hu_retry *q, int64_t now)
 {
     size_t due = 0;
-    while (due < q->n && q->rec[due]->rst.ts_us + HU_RETRY_WINDOW_US < now)
+    while (due < q->n && window_end(q->rec[due]) < now)
         due++;
     if (due)
         release_oldest(q, due);

@@ -264,12 +264,13 @@ static const char *const migrations[] = {
     "ALTER TABLE incidents ADD COLUMN downstream_close_time INTEGER;"
     "ALTER TABLE incidents ADD COLUMN downstream_retry_packet INTEGER;"
     "ALTER TABLE incidents ADD COLUMN downstream_retry_time INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN cause INTEGER;"
     "DROP VIEW incidents_view;"
     INCIDENTS_VIEW(", i.community_id, i.downstream_outcome, i.downstream_status,"
                    " CASE WHEN i.downstream_ip_version = 4 THEN i.downstream_client_addr || ':'"
                    " || i.downstream_client_port WHEN i.downstream_ip_version = 6 THEN '[' ||"
                    " i.downstream_client_addr || ']:' || i.downstream_client_port END"
-                   " AS downstream_client, i.downstream_candidates"),
+                   " AS downstream_client, i.downstream_candidates, i.cause"),
 #undef INCIDENTS_VIEW
 #undef ISO
 };
@@ -296,6 +297,7 @@ static bool late_packet_known(const void *rec)
 }
 static bool retried(const void *rec) { return inc(rec)->retried; }
 static bool ds_linked(const void *rec) { return inc(rec)->ds.candidates == 1; }
+static bool has_cause(const void *rec) { return inc(rec)->cause != 0; }
 static bool ds_status(const void *rec) { return ds_linked(rec) && inc(rec)->ds.status; }
 static bool ds_response(const void *rec) { return ds_linked(rec) && inc(rec)->ds.response.num; }
 static bool ds_close(const void *rec) { return ds_linked(rec) && inc(rec)->ds.close.num; }
@@ -541,6 +543,7 @@ static const hu_storecol incident_cols[] = {
     { COL("downstream_close_time", HU_SC_I64, INC(ds.close.ts_us)), .when = ds_close },
     { COL("downstream_retry_packet", HU_SC_U64, INC(ds.retry.num)), .when = ds_retry },
     { COL("downstream_retry_time", HU_SC_I64, INC(ds.retry.ts_us)), .when = ds_retry },
+    { COL("cause", HU_SC_U64, INC(cause)), .when = has_cause },
     { COL("client", HU_SC_ENDPOINT, 0) },
     { COL("server", HU_SC_ENDPOINT, 0) },
 };

@@ -201,6 +201,8 @@ typedef struct hu_incident_rec {
     int64_t expected_bytes, received_bytes;
     uint64_t number;             /* the incident's number in its capture, from 1 */
     hu_downstream ds;            /* the proxy's downstream leg (candidates 0: none) */
+    uint64_t cause;              /* on a user's connection: the number of the
+                                    upstream incident that caused it (legs.h), or 0 */
     hu_tl_entry *timeline;       /* owned; ntimeline entries */
     size_t ntimeline;
 } hu_incident_rec;

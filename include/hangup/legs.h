@@ -28,7 +28,7 @@
 #define HU_LEGS_WINDOW_US (2LL * 1000000)   /* downstream request to upstream one */
 #define HU_LEGS_RING 2048                   /* request heads, and response heads
                                                and closes, remembered */
-#define HU_LEGS_WATCH 256                   /* linked records followed at once */
+#define HU_LEGS_WATCH 256                   /* records followed at once */
 
 typedef struct hu_legs hu_legs;
 
@@ -50,7 +50,10 @@ void hu_legs_response(hu_legs *l, const hu_flow *f, const hu_http_msg *m, uint64
 void hu_legs_close(hu_legs *l, const hu_flow *f, uint8_t side, uint64_t num, int64_t ts);
 
 /* A new record: fill rec->ds from the remembered requests, and follow
- * rec (borrowed until hu_legs_release) when linked. */
+ * rec (borrowed until hu_legs_release) when linked.  A record on the
+ * downstream connection of a linked one (the proxy closing the user's
+ * connection is an incident of its own) gets that one's number as its
+ * `cause`, whichever of the two comes first. */
 void hu_legs_incident(hu_legs *l, hu_incident_rec *rec);
 /* rec leaves (its retry window closed): stop following it. */
 void hu_legs_release(hu_legs *l, hu_incident_rec *rec);
