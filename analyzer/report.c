@@ -293,7 +293,6 @@ static void json_head(hu_sb *sb, const hu_incident_rec *rec)
     hu_sb_json_str(sb, (const uint8_t *)rec->file, strlen(rec->file));
     json_str_or_null(sb, "community_id", rec->community_id);
     json_int_or_null(sb, "incident_id", rec->db_id > 0 ? rec->db_id : -1);
-    json_downstream(sb, rec);
 }
 
 /* The values of "method" (its key already written) and "target": the
@@ -360,7 +359,9 @@ static void json_family(hu_report *r, const hu_incident_rec *rec)
     default:
         break;
     }
-    hu_sb_printf(sb, ",\"reassembly\":\"%s\"}\n", hu_reasm_name(rec->reasm));
+    hu_sb_printf(sb, ",\"reassembly\":\"%s\"", hu_reasm_name(rec->reasm));
+    json_downstream(sb, rec);   /* last: its members repeat top-level names */
+    hu_sb_puts(sb, "}\n");
 }
 
 static void json_incident(hu_report *r, const hu_incident_rec *rec)
@@ -422,7 +423,9 @@ static void json_incident(hu_report *r, const hu_incident_rec *rec)
         hu_sb_puts(sb, "null");
     hu_sb_printf(sb, ",\"retried\":%s", rec->retried ? "true" : "false");
     json_ms_or_null(sb, "retry_delay_ms", rec->retried ? rec->retry_delay_us : -1);
-    hu_sb_printf(sb, ",\"reassembly\":\"%s\"}\n", hu_reasm_name(rec->reasm));
+    hu_sb_printf(sb, ",\"reassembly\":\"%s\"", hu_reasm_name(rec->reasm));
+    json_downstream(sb, rec);   /* last: its members repeat top-level names */
+    hu_sb_puts(sb, "}\n");
 }
 
 /* "The client saw: ..." from the kind table. */

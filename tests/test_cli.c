@@ -682,7 +682,8 @@ Test(cli, json_mode_prints_only_json_on_stdout)
     cr_expect_eq(count_lines(out, "{\"type\":\"server\",\"server\":\"127.0.0.2:3000\""), 1);
     cr_expect_eq(lines, 3, "nothing but the two incidents and the server:\n%s", out);
     cr_expect_eq(count_lines(out, "{\"type\":"), lines);
-    cr_expect(strstr(out, "\"reassembly\":\"libnids\"}\n"));
+    cr_expect(strstr(out, "\"reassembly\":\"libnids\",\"cause\":null,\"downstream\":null,"
+                          "\"downstream_candidates\":0}\n"), "%s", out);
     free(out); free(err);
     unlink(a);
     free((void *)a);
