@@ -12,6 +12,7 @@
 
 struct hu_history {
     hu_servers *sv;
+    hu_relay *relay;
     hu_request_fn on_request;
     void *arg;
     const hu_flow *cur;      /* connection whose bytes the parser is on */
@@ -19,12 +20,13 @@ struct hu_history {
     hu_pool http_pool;       /* connections' parser pairs */
 };
 
-hu_history *hu_history_new(hu_servers *sv, hu_request_fn on_request, void *arg)
+hu_history *hu_history_new(hu_servers *sv, hu_relay *relay, hu_request_fn on_request, void *arg)
 {
     hu_history *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
     h->sv = sv;
+    h->relay = relay;
     h->on_request = on_request;
     h->arg = arg;
     hu_pool_init(&h->http_pool, hu_http_size());
@@ -94,6 +96,12 @@ static void on_head(void *arg, int dir, const hu_http_msg *m)
         t->last_req_seq_set = true;
     }
     hu_servers_request(h->sv, f, reuse);
+    if (h->relay) {
+        unsigned p = hu_relay_request(h->relay, f, m->method, m->target, m->target_len,
+                                      m->start_ts);
+        if (p)
+            t->relay_pair = p;
+    }
     if (h->on_request)
         h->on_request(h->arg, f, m);
 }
@@ -108,7 +116,21 @@ static void on_done(void *arg, int dir, const hu_http_msg *m)
     }
 }
 
-static const hu_http_cb http_cb = { on_head, on_done };
+/* An identifying header: the side's identity, and the server's in the
+ * server summary when it grew. */
+static void on_header(void *arg, int dir, int hdr, const char *name, size_t nlen,
+                      const uint8_t *v, size_t vn)
+{
+    hu_history *h = arg;
+    hu_hist *t = h->cur_hc->hist;
+    if (!t->sw && !(t->sw = calloc(2, sizeof *t->sw)))
+        return;
+    if (hu_sw_observe(&t->sw[dir], dir == HU_HTTP_CLIENT, hdr, name, nlen, v, vn) &&
+        dir == HU_HTTP_SERVER)
+        hu_servers_software(h->sv, h->cur, &t->sw[dir]);
+}
+
+static const hu_http_cb http_cb = { on_head, on_done, on_header };
 
 /* Look for the TLS server name in the client's first bytes. */
 static void sni_feed(hu_hist *t, const uint8_t *p, size_t n)
@@ -238,6 +260,7 @@ void hu_history_release(hu_history *h, const hu_flow *f, hu_hist_conn *hc)
     hu_servers_connection(h->sv, f);
     if (hc->hist) {
         free(hc->hist->sni);
+        free(hc->hist->sw);
         free(hc->hist->hello);
         free(hc->hist);
         hc->hist = NULL;
@@ -265,4 +288,9 @@ void hu_history_view(const hu_hist_conn *hc, int64_t ts, hu_hist_view *v)
         v->requests_before = t->responses;
     v->close_announced = t->close_ann_ts < ts;
     v->keepalive_hint_s = t->keepalive_hint;
+    if (t->sw) {
+        v->client_sw = t->sw[HU_HTTP_CLIENT].strength ? &t->sw[HU_HTTP_CLIENT] : NULL;
+        v->server_sw = t->sw[HU_HTTP_SERVER].strength ? &t->sw[HU_HTTP_SERVER] : NULL;
+    }
+    v->relay_pair = t->relay_pair;
 }

@@ -119,7 +119,7 @@ static void on_done(void *arg, int dir, const hu_http_msg *m)
     }
 }
 
-static const hu_http_cb cbs = { on_head, on_done };
+static const hu_http_cb cbs = { on_head, on_done, NULL };
 
 static void phase1(const uint8_t *s[2], const size_t n[2], uint32_t seed)
 {
