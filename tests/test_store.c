@@ -1057,8 +1057,8 @@ Test(store, software_is_stored_shown_and_in_json, .timeout = 120)
     int64_t id = scalar(db, "SELECT id FROM incidents WHERE server_port = 3431");
     cr_assert_gt(id, 0);
     cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents_view WHERE "
-                            "server = '127.0.0.1:3431' AND client_software LIKE 'nginx/%' AND client_kind = 'proxy' AND "
-                            "client_evidence LIKE 'accepts connections on 127.0.0.1:3421 %'"),
+                            "server = '127.0.0.1:3431' AND client_software LIKE 'nginx/%' AND "
+                            "client_kind = 'proxy' AND client_evidence LIKE 'accepts connections on 127.0.0.1:3421 %'"),
                  1);
     cr_expect_eq(scalar(db, "SELECT count(*) FROM servers WHERE server = '127.0.0.1:3421' AND "
                             "software LIKE 'nginx/%'"), 1);
