@@ -123,11 +123,20 @@ static void on_header(void *arg, int dir, int hdr, const char *name, size_t nlen
 {
     hu_history *h = arg;
     hu_hist *t = h->cur_hc->hist;
-    if (!t->sw && !(t->sw = calloc(2, sizeof *t->sw)))
-        return;
-    if (hu_sw_observe(&t->sw[dir], dir == HU_HTTP_CLIENT, hdr, name, nlen, v, vn) &&
-        dir == HU_HTTP_SERVER)
-        hu_servers_software(h->sv, h->cur, &t->sw[dir]);
+    bool changed;
+    if (t->sw[dir]) {
+        changed = hu_sw_observe(t->sw[dir], dir == HU_HTTP_CLIENT, hdr, name, nlen, v, vn);
+    } else {
+        /* A side is given memory only once something identifies it. */
+        hu_sw_ident id = { 0 };
+        changed = hu_sw_observe(&id, dir == HU_HTTP_CLIENT, hdr, name, nlen, v, vn);
+        if (changed && !(t->sw[dir] = malloc(sizeof id)))
+            return;
+        if (changed)
+            *t->sw[dir] = id;
+    }
+    if (changed && dir == HU_HTTP_SERVER)
+        hu_servers_software(h->sv, h->cur, t->sw[dir]);
 }
 
 static const hu_http_cb http_cb = { on_head, on_done, on_header };
@@ -260,7 +269,8 @@ void hu_history_release(hu_history *h, const hu_flow *f, hu_hist_conn *hc)
     hu_servers_connection(h->sv, f);
     if (hc->hist) {
         free(hc->hist->sni);
-        free(hc->hist->sw);
+        free(hc->hist->sw[0]);
+        free(hc->hist->sw[1]);
         free(hc->hist->hello);
         free(hc->hist);
         hc->hist = NULL;
@@ -288,9 +298,8 @@ void hu_history_view(const hu_hist_conn *hc, int64_t ts, hu_hist_view *v)
         v->requests_before = t->responses;
     v->close_announced = t->close_ann_ts < ts;
     v->keepalive_hint_s = t->keepalive_hint;
-    if (t->sw) {
-        v->client_sw = t->sw[HU_HTTP_CLIENT].strength ? &t->sw[HU_HTTP_CLIENT] : NULL;
-        v->server_sw = t->sw[HU_HTTP_SERVER].strength ? &t->sw[HU_HTTP_SERVER] : NULL;
-    }
+    const hu_sw_ident *c = t->sw[HU_HTTP_CLIENT], *s = t->sw[HU_HTTP_SERVER];
+    v->client_sw = c && c->strength ? c : NULL;
+    v->server_sw = s && s->strength ? s : NULL;
     v->relay_pair = t->relay_pair;
 }

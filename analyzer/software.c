@@ -77,6 +77,7 @@ static const sw_row rows[] = {
     VIA("CloudFront", "Amazon CloudFront", HU_SWK_PROXY, HU_SWF_NONE),
     VIA("vegur", "Heroku router", HU_SWK_PROXY, HU_SWF_NONE),
     VIA("squid", "Squid", HU_SWK_PROXY, HU_SWF_NONE),
+    VIA("haproxy", "HAProxy", HU_SWK_PROXY, HU_SWF_HAPROXY),   /* only when configured to */
     VIA("Caddy", "Caddy", HU_SWK_PROXY, HU_SWF_CADDY),
     VIA("Apache", "Apache httpd", HU_SWK_PROXY, HU_SWF_APACHE),
     { HU_SWH_VIA, SIDE_BOTH, M_PRESENT, "", "", false, HU_SWK_PROXY, HU_SWF_NONE, S_FORWARDED },

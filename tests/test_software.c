@@ -78,6 +78,7 @@ Test(software, recognition_table_rows)
         { true, "Via", "1.1 a1b2.cloudfront.net (CloudFront)", "Amazon CloudFront", "proxy" },
         { true, "Via", "1.1 vegur", "Heroku router", "proxy" },
         { true, "Via", "1.1 edge (squid/5.7)", "Squid", "proxy" },
+        { true, "Via", "1.1 haproxy", "HAProxy", "proxy" },
         { true, "X-Forwarded-Proto", "https", "", "proxy" },
         { false, "Server", "awselb/2.0", "AWS load balancer", "load-balancer" },
         { false, "Server", "envoy", "Envoy", "proxy" },

@@ -44,10 +44,10 @@ typedef struct hu_hist {
     uint32_t last_req_seq;
     bool last_req_seq_set;
     /* Who the sides are (software.h), from any message on the connection:
-     * [HU_HTTP_CLIENT] and [HU_HTTP_SERVER], allocated on the first
-     * identifying header; and the proxy pair (relay.h) one of its requests
-     * was forwarded along, or 0. */
-    hu_sw_ident *sw;
+     * [HU_HTTP_CLIENT] and [HU_HTTP_SERVER], each allocated on the side's
+     * first identifying header; and the proxy pair (relay.h) one of its
+     * requests was forwarded along, or 0. */
+    hu_sw_ident *sw[2];
     unsigned relay_pair;
 } hu_hist;
 
