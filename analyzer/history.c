@@ -12,6 +12,7 @@
 
 struct hu_history {
     hu_servers *sv;
+    hu_relay *relay;
     hu_head_fn on_head;
     void *arg;
     const hu_flow *cur;      /* connection whose bytes the parser is on */
@@ -19,12 +20,13 @@ struct hu_history {
     hu_pool http_pool;       /* connections' parser pairs */
 };
 
-hu_history *hu_history_new(hu_servers *sv, hu_head_fn on_head, void *arg)
+hu_history *hu_history_new(hu_servers *sv, hu_relay *relay, hu_head_fn on_head, void *arg)
 {
     hu_history *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
     h->sv = sv;
+    h->relay = relay;
     h->on_head = on_head;
     h->arg = arg;
     hu_pool_init(&h->http_pool, hu_http_size());
@@ -96,6 +98,12 @@ static void on_head(void *arg, int dir, const hu_http_msg *m)
         t->last_req_seq_set = true;
     }
     hu_servers_request(h->sv, f, reuse);
+    if (h->relay) {
+        unsigned p = hu_relay_request(h->relay, f, m->method, m->target, m->target_len,
+                                      m->start_ts);
+        if (p)
+            t->relay_pair = p;
+    }
     if (h->on_head)
         h->on_head(h->arg, f, dir, m);
 }
@@ -110,7 +118,30 @@ static void on_done(void *arg, int dir, const hu_http_msg *m)
     }
 }
 
-static const hu_http_cb http_cb = { on_head, on_done };
+/* An identifying header: the side's identity, and the server's in the
+ * server summary when it grew. */
+static void on_header(void *arg, int dir, int hdr, const char *name, size_t nlen,
+                      const uint8_t *v, size_t vn)
+{
+    hu_history *h = arg;
+    hu_hist *t = h->cur_hc->hist;
+    bool changed;
+    if (t->sw[dir]) {
+        changed = hu_sw_observe(t->sw[dir], dir == HU_HTTP_CLIENT, hdr, name, nlen, v, vn);
+    } else {
+        /* A side is given memory only once something identifies it. */
+        hu_sw_ident id = { 0 };
+        changed = hu_sw_observe(&id, dir == HU_HTTP_CLIENT, hdr, name, nlen, v, vn);
+        if (changed && !(t->sw[dir] = malloc(sizeof id)))
+            return;
+        if (changed)
+            *t->sw[dir] = id;
+    }
+    if (changed && dir == HU_HTTP_SERVER)
+        hu_servers_software(h->sv, h->cur, t->sw[dir]);
+}
+
+static const hu_http_cb http_cb = { on_head, on_done, on_header };
 
 /* Look for the TLS server name in the client's first bytes. */
 static void sni_feed(hu_hist *t, const uint8_t *p, size_t n)
@@ -240,6 +271,8 @@ void hu_history_release(hu_history *h, const hu_flow *f, hu_hist_conn *hc)
     hu_servers_connection(h->sv, f);
     if (hc->hist) {
         free(hc->hist->sni);
+        free(hc->hist->sw[0]);
+        free(hc->hist->sw[1]);
         free(hc->hist->hello);
         free(hc->hist);
         hc->hist = NULL;
@@ -267,4 +300,8 @@ void hu_history_view(const hu_hist_conn *hc, int64_t ts, hu_hist_view *v)
         v->requests_before = t->responses;
     v->close_announced = t->close_ann_ts < ts;
     v->keepalive_hint_s = t->keepalive_hint;
+    const hu_sw_ident *c = t->sw[HU_HTTP_CLIENT], *s = t->sw[HU_HTTP_SERVER];
+    v->client_sw = c && c->strength ? c : NULL;
+    v->server_sw = s && s->strength ? s : NULL;
+    v->relay_pair = t->relay_pair;
 }

@@ -17,6 +17,7 @@
  * in RESYNC: it skips fed chunks until one starts like a head line.
  */
 #include "hangup/http.h"
+#include "hangup/software.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -292,8 +293,10 @@ static int keepalive_timeout(const char *v, size_t n)
 
 /* One header line l[0..n), read in place (the capture's bytes or the line
  * buffer; never written).  A NUL ends the value, as it ended the
- * NUL-terminated copy this parser once worked on. */
-static bool parse_header(hu_http_msg *m, const char *l, size_t n)
+ * NUL-terminated copy this parser once worked on.  An identifying header
+ * (software.h) goes to cb->header as well. */
+static bool parse_header(hu_http_msg *m, const char *l, size_t n, int dir, const hu_http_cb *cb,
+                         void *arg)
 {
     if (n && is_ows(l[0]))
         return true;   /* obsolete line folding: ignored */
@@ -313,6 +316,11 @@ static bool parse_header(hu_http_msg *m, const char *l, size_t n)
     while (end > v && is_ows(end[-1]))
         end--;
     size_t vl = (size_t)(end - v);
+    if (cb && cb->header) {
+        int id = hu_sw_header_id(l, nl);
+        if (id >= 0)
+            cb->header(arg, dir, id, l, nl, (const uint8_t *)v, vl);
+    }
 #define IS(name) (nl == sizeof(name) - 1 && ascii_ieq(l, name, nl))
     if (IS("host")) {
         size_t hl = vl < sizeof m->host - 1 ? vl : sizeof m->host - 1;
@@ -452,7 +460,7 @@ static bool on_line(hu_http *h, int dir, const char *l, size_t n, int64_t ts,
     case ST_HEADERS:
         if (n == 0)
             return head_done(h, dir, cb, arg);
-        return parse_header(&d->msg, l, n);
+        return parse_header(&d->msg, l, n, dir, cb, arg);
     case ST_CHUNK_SIZE: {
         uint64_t sz = 0;
         size_t i = 0;

@@ -248,6 +248,19 @@ static bool build_timeline(hu_incident_rec *r, const hu_incident *inc)
     return ok;
 }
 
+/* A side's identity into the record's three strings (left "" when id is
+ * NULL); the sizes are the record's. */
+static void sw_copy(char name[HU_SW_NAME_MAX], char kind[16], char evidence[HU_SW_EVIDENCE_MAX],
+                    const hu_sw_ident *id)
+{
+    if (!id)
+        return;
+    const char *k = hu_sw_kind_name((hu_sw_kind)id->kind);
+    snprintf(name, HU_SW_NAME_MAX, "%s", id->name);
+    snprintf(kind, 16, "%s", k ? k : "");
+    snprintf(evidence, HU_SW_EVIDENCE_MAX, "%s", id->evidence);
+}
+
 hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, uint64_t number)
 {
     hu_incident_rec *r = calloc(1, sizeof *r);
@@ -298,6 +311,8 @@ hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, u
     r->spent_us = inc->spent_us;
     r->expected_bytes = inc->expected_bytes;
     r->received_bytes = inc->received_bytes;
+    sw_copy(r->client_software, r->client_kind, r->client_evidence, inc->client_sw);
+    sw_copy(r->server_software, r->server_kind, r->server_evidence, inc->server_sw);
     if (!build_timeline(r, inc)) {
         hu_incident_rec_free(r);
         return NULL;

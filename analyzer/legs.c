@@ -211,6 +211,21 @@ static void follow(hu_legs *l, hu_incident_rec *rec, bool user_closed)
     }
 }
 
+/* Request e had its answer, or its connection closed, before `ts`: it
+ * was over before the incident's request was sent, so it is not what that
+ * request carried. */
+static bool ended_before(const hu_legs *l, const req_ent *e, int64_t ts)
+{
+    for (size_t k = 1; k <= l->elen; k++) {
+        const end_ent *x = &l->ends[(l->ehead + HU_LEGS_RING - k) % HU_LEGS_RING];
+        if (x->ts <= e->ts)
+            break;   /* newest first: the rest came before the request */
+        if (x->conn_id == e->conn_id && x->ts < ts)
+            return true;
+    }
+    return false;
+}
+
 /* rec->ds from the rings; whether the user closed the downstream
  * connection before anything else happened on it. */
 static bool find_downstream(hu_legs *l, hu_incident_rec *rec)
@@ -235,7 +250,8 @@ static bool find_downstream(hu_legs *l, hu_incident_rec *rec)
         /* Not another request to the same upstream server (an earlier
          * try, another pooled connection). */
         if (e->conn_id == rec->conn_id ||
-            same_ep(e->ipver, e->srv, e->sport, rec->ipver, rec->srv_addr, rec->srv_port))
+            same_ep(e->ipver, e->srv, e->sport, rec->ipver, rec->srv_addr, rec->srv_port) ||
+            ended_before(l, e, rec->req.ts_us))
             continue;
         rec->ds.candidates++;
         found = e;

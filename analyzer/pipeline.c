@@ -12,6 +12,7 @@
 #include "hangup/pipeline.h"
 #include "hangup/legs.h"
 #include "hangup/decode.h"
+#include "hangup/relay.h"
 #include "hangup/retry.h"
 #include "hangup/strbuf.h"
 #include "hangup/tcpprint.h"
@@ -44,6 +45,7 @@ struct hu_pipeline {
     hu_flowtab *flows;
     hu_reasm *reasm;
     hu_history *history;
+    hu_relay *relay;          /* proxies seen forwarding, across the capture's connections */
     hu_detect detect;
     hu_family family;
     hu_retry *retry;
@@ -83,6 +85,65 @@ static void write_incident(hu_pipeline *pl, const hu_conn *c, const hu_incident_
     hu_sb_free(&line);
 }
 
+/* What the connection's headers say its client and server are
+ * (docs/DESIGN.md §2.10); what the capture's structure says is added when
+ * the record is final (relay_identify). */
+static void identify(const hu_conn *c, hu_sw_ident *cli, hu_sw_ident *srv, hu_incident *inc,
+                     unsigned *relay_pair)
+{
+    hu_hist_view v;
+    hu_history_view(&c->hist, INT64_MAX, &v);
+    memset(cli, 0, sizeof *cli);
+    memset(srv, 0, sizeof *srv);
+    if (v.client_sw)
+        *cli = *v.client_sw;
+    if (v.server_sw)
+        *srv = *v.server_sw;
+    inc->client_sw = cli->strength ? cli : NULL;
+    inc->server_sw = srv->strength ? srv : NULL;
+    *relay_pair = v.relay_pair;
+}
+
+/*
+ * The capture's structure, once a record is final (later requests may
+ * have shown the proxy by then, and its listening endpoint's responses
+ * what it is).  A connection that carried requests forwarded from a
+ * proxy's listening endpoint has the proxy as its client: the User-Agent
+ * it passed on is its own client's, so the proxy is named by what its
+ * listening endpoint's responses say (nginx's Server header), or by a
+ * proxy's own header mark, else left unnamed.  A server endpoint that
+ * forwards what it receives is a proxy too.
+ */
+static void relay_identify(hu_pipeline *pl, hu_incident_rec *rec, unsigned relay_pair)
+{
+    hu_relay_ends e;
+    if (hu_relay_pair(pl->relay, relay_pair, &e)) {
+        const hu_sw_ident *l = hu_servers_software_of(pl->cfg.servers, e.ipver, e.addr, e.port);
+        bool marked = strcmp(rec->client_kind, "proxy") == 0 ||
+                      strcmp(rec->client_kind, "load-balancer") == 0;
+        if (l && l->name[0]) {
+            snprintf(rec->client_software, sizeof rec->client_software, "%s", l->name);
+            marked = l->kind == HU_SWK_LB;
+            snprintf(rec->client_kind, sizeof rec->client_kind, "%s",
+                     marked ? "load-balancer" : "proxy");
+        } else if (!marked) {
+            rec->client_software[0] = '\0';
+            snprintf(rec->client_kind, sizeof rec->client_kind, "proxy");
+        }
+        hu_relay_evidence(rec->client_evidence, sizeof rec->client_evidence, &e,
+                          l ? l->evidence : NULL);
+    }
+    unsigned p = hu_relay_listener(pl->relay, rec->ipver, rec->srv_addr, rec->srv_port);
+    if (p && hu_relay_pair(pl->relay, p, &e)) {
+        char said[sizeof rec->server_evidence];
+        snprintf(said, sizeof said, "%s", rec->server_evidence);
+        if (strcmp(rec->server_kind, "load-balancer") != 0)
+            snprintf(rec->server_kind, sizeof rec->server_kind, "proxy");
+        hu_relay_evidence(rec->server_evidence, sizeof rec->server_evidence, &e,
+                          said[0] ? said : NULL);
+    }
+}
+
 /* A detector's finding: add what the other layers know, make the record,
  * write the connection to -w, and hold it for its retry window. */
 static void on_incident(void *arg, const hu_incident *found)
@@ -103,6 +164,9 @@ static void on_incident(void *arg, const hu_incident *found)
         inc.keepalive_hint_s = v.keepalive_hint_s;
         inc.sni = v.sni;
     }
+    hu_sw_ident cli, srv;
+    unsigned relay_pair;
+    identify(c, &cli, &srv, &inc, &relay_pair);
     hu_incident_rec *rec = hu_incident_rec_new(&inc, pl->cfg.source, ++pl->st.incidents);
     if (pl->cfg.wcap)
         write_incident(pl, c, rec);
@@ -110,6 +174,7 @@ static void on_incident(void *arg, const hu_incident *found)
         pl->st.nomem++;
         return;
     }
+    rec->relay_pair = relay_pair;
     hu_servers_incident(pl->cfg.servers, rec->ipver, rec->srv_addr, rec->srv_port, rec->kindid,
                         rec->verdict);
     hu_legs_incident(pl->legs, rec);
@@ -140,6 +205,7 @@ static void on_held(void *arg, hu_incident_rec *rec)
     if (o != HU_DS_UNKNOWN)
         hu_servers_downstream(pl->cfg.servers, rec->ipver, rec->srv_addr, rec->srv_port,
                               o == HU_DS_BAD_GATEWAY || o == HU_DS_CLOSED);
+    relay_identify(pl, rec, rec->relay_pair);
     pl->cfg.sink.incident(pl->cfg.sink.arg, rec);
 }
 
@@ -442,11 +508,12 @@ hu_pipeline *hu_pipeline_new(const hu_pipeline_cfg *cfg, const char **warn)
                           .conn_size = sizeof(hu_conn) };
     size_t streams = cfg->streams > cfg->max_flows ? cfg->max_flows : cfg->streams;
     pl->flows = hu_flowtab_new(&fc);
-    pl->history = hu_history_new(cfg->servers, on_head, pl);
+    pl->relay = hu_relay_new();
+    pl->history = hu_history_new(cfg->servers, pl->relay, on_head, pl);
     pl->retry = hu_retry_new(cfg->hold_incidents, on_held, pl);
     pl->legs = hu_legs_new();
     pl->reasm = hu_reasm_new(streams, &stream_cb, pl, warn);
-    if (!pl->flows || !pl->history || !pl->retry || !pl->legs || !pl->reasm) {
+    if (!pl->flows || !pl->relay || !pl->history || !pl->retry || !pl->legs || !pl->reasm) {
         hu_pipeline_free(pl);
         return NULL;
     }
@@ -492,6 +559,7 @@ void hu_pipeline_free(hu_pipeline *pl)
     hu_retry_free(pl->retry);
     hu_legs_free(pl->legs);
     hu_history_free(pl->history);
+    hu_relay_free(pl->relay);
     hu_sb_free(&pl->scratch);
     free(pl);
 }

@@ -15,6 +15,7 @@
  * bounded at HU_MAX_SERVERS entries.
  */
 #include "hangup/report.h"
+#include "hangup/software.h"
 #include "hangup/tcpprint.h"
 
 #include <arpa/inet.h>
@@ -100,6 +101,139 @@ static const hu_kind_info kind_info[HU_KIND_COUNT] = {
         "server refusing a header, a size or a client; find the request in that server's or "
         "proxy's log at that time to see why, and retry only idempotent requests" },
 };
+
+/*
+ * What an identified client does when a request of its fails, and what
+ * fixes a keep-alive race for it (software.h names the families).  An
+ * application's errors for the other kinds are its stack's column of
+ * kind_info; a proxy or load balancer answers its own client instead
+ * (proxy_saw).
+ */
+enum { COL_NODE, COL_PYTHON, COL_GO, COL_JAVA, COL_CURL, COL_PROXY };
+
+typedef struct hu_client_info {
+    uint8_t family;           /* hu_sw_family */
+    uint8_t col;              /* COL_*: where its errors for the other kinds are */
+    const char *race_saw;     /* NULL: its column's string */
+    const char *race_fix;
+    const char *fail_saw;     /* a proxy's answer to a failed upstream, when not proxy_saw's */
+} hu_client_info;
+
+static const hu_client_info client_info[] = {
+    { .family = HU_SWF_CURL, .col = COL_CURL, .race_saw = NULL,
+      "curl checks a pooled connection before reusing it, but a FIN in flight still races: "
+      "in libcurl programs keep CURLOPT_MAXAGE_CONN (118 s by default) below the server's "
+      "keep-alive timeout, and retry (curl --retry, --retry-all-errors for a POST)" },
+    { .family = HU_SWF_WGET, .col = COL_CURL, .race_saw =
+      "'Read error (Connection reset by peer) in headers', then Wget retries by itself "
+      "(--tries, 20 by default)",
+      "Wget retries by itself; raise the server's keep-alive timeout if the retries matter" },
+    { .family = HU_SWF_PY_REQUESTS, .col = COL_PYTHON, .race_saw =
+      "requests.exceptions.ConnectionError: ('Connection aborted.', "
+      "RemoteDisconnected('Remote end closed connection without response')) or "
+      "ConnectionResetError(104)",
+      "requests pools connections without an idle timeout of its own: mount an "
+      "HTTPAdapter(max_retries=urllib3.util.Retry(...)) so a request that fails on a reused "
+      "connection is sent again, or close the Session's idle connections before the "
+      "server's keep-alive timeout" },
+    { .family = HU_SWF_PY_URLLIB, .col = COL_PYTHON, .race_saw = NULL,
+      "keep Python's idle connections (http.client.HTTPConnection) below the server's "
+      "keep-alive timeout: close and reopen them after idling, and retry" },
+    { .family = HU_SWF_GO, .col = COL_GO, .race_saw =
+      "nothing when the request is idempotent (GET, HEAD, OPTIONS, TRACE, or with an "
+      "Idempotency-Key header): Go's Transport sends it again on a new connection by itself; "
+      "otherwise 'http: server closed idle connection', 'EOF' or 'connection reset by peer'",
+      "set Transport.IdleConnTimeout below the server's keep-alive timeout (the default 90 s "
+      "is above most servers'); requests Go does not retry need the application's retry" },
+    { .family = HU_SWF_NODE, .col = COL_NODE, .race_saw = NULL,
+      "give the http.Agent a 'timeout' below the server's keep-alive timeout (Node.js 20 drops "
+      "a pooled socket 1 s before the server's Keep-Alive: timeout hint, but only when the "
+      "server sends one), and retry requests that fail on a reused connection" },
+    { .family = HU_SWF_NODE_FETCH, .col = COL_NODE, .race_saw =
+      "TypeError: fetch failed, caused by SocketError: other side closed (UND_ERR_SOCKET)",
+      "give fetch a dispatcher whose keepAliveTimeout is below the server's keep-alive "
+      "timeout (new undici.Agent({ keepAliveTimeout }); the default 4 s applies when the "
+      "server sends no Keep-Alive: timeout hint), and retry" },
+    { .family = HU_SWF_JAVA, .col = COL_JAVA, .race_saw = NULL,
+      "close pooled connections before the server's keep-alive timeout (the JDK keeps them "
+      "5 s for HttpURLConnection, 1200 s for HttpClient: jdk.httpclient.keepalive.timeout) "
+      "and retry" },
+    { .family = HU_SWF_JAVA_AHC, .col = COL_JAVA, .race_saw = "org.apache.http.NoHttpResponseException: The target server "
+      "failed to respond",
+      "evict idle connections before the server's keep-alive timeout "
+      "(HttpClientBuilder.evictIdleConnections) and validate them after inactivity "
+      "(setValidateAfterInactivity)" },
+    { .family = HU_SWF_OKHTTP, .col = COL_JAVA, .race_saw = "java.io.IOException: unexpected end of stream (OkHttp retries "
+      "it by itself when retryOnConnectionFailure is on, the default)",
+      "make the ConnectionPool's keepAliveDuration (5 min by default) shorter than the "
+      "server's keep-alive timeout" },
+    { .family = HU_SWF_NGINX, .col = COL_PROXY, .race_saw =
+      "nothing when the request is idempotent: nginx sends it again on another upstream "
+      "connection (proxy_next_upstream error, the default); a POST or another non-idempotent "
+      "request is not retried and nginx answers its own client 502 Bad Gateway, logging "
+      "'upstream prematurely closed connection' or 'recv() failed (104: Connection reset by "
+      "peer)'",
+      "in nginx's upstream block set keepalive_timeout below the target's keep-alive timeout, "
+      "by more than one RTT (nginx's default 60 s is above many servers')" },
+    { .family = HU_SWF_HAPROXY, .col = COL_PROXY, .race_saw =
+      "HAProxy answers its own client 502 Bad Gateway (or closes that connection) unless "
+      "retry-on covers the failure",
+      "set HAProxy's timeout http-keep-alive below the target's keep-alive timeout, or add "
+      "'retry-on conn-failure empty-response' with 'retries'" },
+    { .family = HU_SWF_AWS_LB, .col = COL_PROXY, .race_saw =
+      "the load balancer answers its own client 502 Bad Gateway (Server: awselb/2.0)",
+      "set the target's keep-alive timeout above the load balancer's idle timeout (60 s by "
+      "default), so that the load balancer, not the target, closes idle connections" },
+    { .family = HU_SWF_GOOGLE_LB, .col = COL_PROXY, .race_saw =
+      "the load balancer answers its own client 502 "
+      "(backend_connection_closed_before_data_sent_to_client)",
+      "set the backend's keep-alive timeout above the load balancer's (600 s)" },
+    { .family = HU_SWF_ENVOY, .col = COL_PROXY, .race_saw =
+      "Envoy answers its own client 503 'upstream connect error or disconnect/reset before "
+      "headers' unless a retry policy covers 'reset'",
+      "set Envoy's idle_timeout for the upstream (common_http_protocol_options) below the "
+      "upstream's keep-alive timeout, or a retry_policy with retry_on: reset",
+      "Envoy answers its own client 503 (upstream connect error or disconnect/reset before "
+      "headers)" },
+    { .family = HU_SWF_VARNISH, .col = COL_PROXY, .race_saw =
+      "Varnish retries a GET or HEAD once on a new connection; otherwise it answers its client "
+      "503 Backend fetch failed",
+      "set Varnish's backend_idle_timeout (60 s by default) below the backend's keep-alive "
+      "timeout",
+      "Varnish answers its own client 503 Backend fetch failed" },
+    { .family = HU_SWF_CADDY, .col = COL_PROXY, .race_saw = "Caddy answers its own client 502 Bad Gateway",
+      "set reverse_proxy's transport http { keepalive } (2 min by default) below the "
+      "upstream's keep-alive timeout" },
+    { .family = HU_SWF_APACHE, .col = COL_PROXY, .race_saw = "Apache httpd answers its own client 502 Proxy Error",
+      "set the ProxyPass worker's ttl below the backend's keep-alive timeout" },
+    { .family = HU_SWF_CLOUDFLARE, .col = COL_PROXY, .race_saw =
+      "Cloudflare answers its own client 502 Bad Gateway or 520",
+      "set the origin's keep-alive timeout above Cloudflare's (900 s)" },
+};
+
+/* What any proxy or load balancer does for the other kinds: it answers
+ * its own client. */
+static const char *const proxy_saw[HU_KIND_COUNT] = {
+    [HU_KIND_RACE] = "a proxy answers its own client 502 Bad Gateway unless it retries",
+    [HU_KIND_SERVER_TIMEOUT] = "it answers its own client 502 Bad Gateway (504 Gateway Timeout "
+                               "when its own read timeout fires first)",
+    [HU_KIND_RESET] = "it answers its own client 502 Bad Gateway",
+    [HU_KIND_ABORT] = "it gave up waiting (its read timeout) and answers its own client 504 "
+                      "Gateway Timeout",
+    [HU_KIND_REFUSED] = "it answers its own client 502 Bad Gateway (or 503)",
+    [HU_KIND_CONNECT_TIMEOUT] = "it answers its own client 504 Gateway Timeout",
+    [HU_KIND_TRUNCATED] = "it cuts its own client's response short at the same point",
+};
+
+/* The identified client's row, or NULL. */
+static const hu_client_info *client_of(const hu_incident_rec *rec)
+{
+    hu_sw_family f = hu_sw_family_of(rec->client_software);
+    for (size_t i = 0; f != HU_SWF_NONE && i < sizeof client_info / sizeof client_info[0]; i++)
+        if (client_info[i].family == f)
+            return &client_info[i];
+    return NULL;
+}
 
 struct hu_report {
     hu_report_cfg cfg;
@@ -243,6 +377,18 @@ static void json_str_or_null(hu_sb *sb, const char *key, const char *v)
         hu_sb_puts(sb, "null");
 }
 
+/* The identities as JSON: name, kind and evidence of each side, null when
+ * unknown. */
+static void json_software(hu_sb *sb, const hu_incident_rec *rec)
+{
+    json_str_or_null(sb, "client_software", rec->client_software);
+    json_str_or_null(sb, "client_kind", rec->client_kind);
+    json_str_or_null(sb, "client_evidence", rec->client_evidence);
+    json_str_or_null(sb, "server_software", rec->server_software);
+    json_str_or_null(sb, "server_kind", rec->server_kind);
+    json_str_or_null(sb, "server_evidence", rec->server_evidence);
+}
+
 static void json_int_or_null(hu_sb *sb, const char *key, int64_t v)
 {
     if (v >= 0)
@@ -293,6 +439,7 @@ static void json_head(hu_sb *sb, const hu_incident_rec *rec)
     hu_sb_json_str(sb, (const uint8_t *)rec->file, strlen(rec->file));
     json_str_or_null(sb, "community_id", rec->community_id);
     json_int_or_null(sb, "incident_id", rec->db_id > 0 ? rec->db_id : -1);
+    json_software(sb, rec);
 }
 
 /* The values of "method" (its key already written) and "target": the
@@ -428,7 +575,6 @@ static void json_incident(hu_report *r, const hu_incident_rec *rec)
     hu_sb_puts(sb, "}\n");
 }
 
-/* "The client saw: ..." from the kind table. */
 /* What the user behind a proxy got (legs.h): a paragraph line when the
  * downstream leg is linked or ambiguous, nothing when it is not in the
  * capture. */
@@ -482,11 +628,64 @@ static void user_got(hu_sb *sb, const hu_incident_rec *rec)
     }
 }
 
-static void client_saw(hu_sb *sb, hu_kind k)
+/* "The client saw: ...": the identified client's own behaviour, a
+ * proxy's when the client is one, else every common stack's. */
+static void client_saw(hu_sb *sb, const hu_incident_rec *rec)
 {
-    const hu_kind_info *ki = &kind_info[k];
-    hu_sb_printf(sb, "  The client saw: Node.js %s; Python %s; Go %s; Java %s; curl %s.\n",
-                 ki->node, ki->python, ki->go, ki->java, ki->curl);
+    const hu_kind_info *ki = &kind_info[rec->kindid];
+    const hu_client_info *ci = client_of(rec);
+    bool proxy = strcmp(rec->client_kind, "proxy") == 0 ||
+                 strcmp(rec->client_kind, "load-balancer") == 0;
+    const char *cols[COL_PROXY] = { ki->node, ki->python, ki->go, ki->java, ki->curl };
+    const char *saw = NULL;
+    if (ci && rec->kindid == HU_KIND_RACE && ci->race_saw)
+        saw = ci->race_saw;
+    else if (ci && ci->col < COL_PROXY)
+        saw = cols[ci->col];
+    else if (ci && ci->fail_saw && rec->kindid != HU_KIND_ABORT &&
+             rec->kindid != HU_KIND_CONNECT_TIMEOUT)
+        saw = ci->fail_saw;
+    else if (ci || proxy)
+        saw = proxy_saw[rec->kindid];
+    if (!saw) {
+        hu_sb_printf(sb, "  The client saw: Node.js %s; Python %s; Go %s; Java %s; curl %s.\n",
+                     ki->node, ki->python, ki->go, ki->java, ki->curl);
+        return;
+    }
+    hu_sb_puts(sb, "  The client saw: ");
+    if (rec->client_software[0])
+        hu_sb_printf(sb, "%s: ", rec->client_software);
+    else
+        hu_sb_puts(sb, "a proxy: ");
+    hu_sb_printf(sb, "%s.\n", saw);
+}
+
+/* The fix of a race for the identified client, or NULL. */
+static const char *client_race_fix(const hu_incident_rec *rec)
+{
+    const hu_client_info *ci = client_of(rec);
+    return ci ? ci->race_fix : NULL;
+}
+
+/* "Client: ..." and "Server: ...": who they are and the evidence, when
+ * the capture shows it. */
+static void render_software(hu_sb *sb, const hu_incident_rec *rec)
+{
+    const char *who[2] = { "Client", "Server" };
+    const char *name[2] = { rec->client_software, rec->server_software };
+    const char *kind[2] = { rec->client_kind, rec->server_kind };
+    const char *ev[2] = { rec->client_evidence, rec->server_evidence };
+    for (int i = 0; i < 2; i++) {
+        if (!ev[i][0])
+            continue;
+        hu_sb_printf(sb, "  %s: ", who[i]);
+        if (name[i][0])
+            hu_sb_printf(sb, "%s%s%s%s", name[i], kind[i][0] ? " (" : "", kind[i],
+                         kind[i][0] ? ")" : "");
+        else
+            hu_sb_printf(sb, "a %s, software unknown", kind[i][0] ? kind[i] : "program");
+        hu_sb_printf(sb, "; evidence: %s\n", ev[i]);
+    }
 }
 
 static void render_timeline(hu_sb *out, const hu_incident_rec *rec)
@@ -539,6 +738,7 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
     hu_sb_safe(sb, (const uint8_t *)rec->file, strlen(rec->file));
     hu_sb_printf(sb, "\n  client %s -> server %s, IPv%u\n", cli, srv, rec->ipver);
     render_ids(sb, rec);
+    render_software(sb, rec);
     hu_sb_puts(sb, "\n  What happened: ");
     switch (rec->kindid) {
     case HU_KIND_SERVER_TIMEOUT:
@@ -598,7 +798,7 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
     default:
         break;
     }
-    client_saw(sb, rec->kindid);
+    client_saw(sb, rec);
     user_got(sb, rec);
     hu_sb_printf(sb, "  Safe to retry: %s\n",
                  rec->kindid == HU_KIND_REFUSED || rec->kindid == HU_KIND_CONNECT_TIMEOUT
@@ -707,6 +907,7 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
     }
     hu_sb_putc(sb, '\n');
     render_ids(sb, rec);
+    render_software(sb, rec);
     hu_sb_puts(sb, "\n  What happened: the server closed the connection (FIN, packet ");
     hu_sb_printf(sb, "%" PRIu64 ") while the client reused it for ", rec->fin.num);
     hu_request_describe(sb, rq);
@@ -718,7 +919,7 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
                  rec->rst_ack ? "RST+ACK" : "a bare RST", rec->rst.num);
     race_why_now(sb, rec);
     hu_sb_puts(sb, "\n");
-    client_saw(sb, rec->kindid);
+    client_saw(sb, rec);
     user_got(sb, rec);
     if (stale)
         hu_sb_puts(sb, "  Verdict: stale. The request acknowledges the FIN: the client's kernel had "
@@ -729,7 +930,10 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
                        "sent before the client could know about the close. A true in-flight race; "
                        "nobody misbehaved.\n");
     race_lost_request(sb, rec);
-    if (stale)
+    const char *fix = client_race_fix(rec);
+    if (fix)
+        hu_sb_printf(sb, "  Fix: %s.\n", fix);
+    else if (stale)
         hu_sb_puts(sb, "  Fix: use an HTTP client that notices the peer's FIN before reusing an "
                        "idle socket, or keep the client's idle timeout well below the server's "
                        "keep-alive timeout; retry requests that fail on a reused connection.\n");
@@ -795,6 +999,8 @@ static void json_server(hu_sb *sb, const hu_server_summary *s)
                  s->users_felt, s->proxy_absorbed);
     hu_sb_printf(sb, ",\"race_risk\":%s,\"advice\":", s->race_risk ? "true" : "false");
     hu_sb_json_str(sb, (const uint8_t *)s->advice, strlen(s->advice));
+    json_str_or_null(sb, "software", s->software);
+    json_str_or_null(sb, "idle_timeout_default", s->idle_timeout_default);
     hu_sb_puts(sb, "}\n");
 }
 

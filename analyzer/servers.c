@@ -41,6 +41,7 @@ typedef struct srv {
     uint64_t felt, absorbed;
     samples idle, rtt;
     int64_t max_reuse;
+    hu_sw_ident *sw;          /* what its responses say it is, or NULL */
 } srv;
 
 struct hu_servers {
@@ -61,6 +62,7 @@ void hu_servers_free(hu_servers *sv)
     for (size_t i = 0; i < sv->cap; i++) {
         free(sv->tab[i].idle.v);
         free(sv->tab[i].rtt.v);
+        free(sv->tab[i].sw);
     }
     free(sv->tab);
     free(sv);
@@ -75,6 +77,21 @@ static size_t key_hash(uint8_t ipver, const uint8_t *a, uint16_t port)
         h = (h ^ a[i]) * 1099511628211ull;
     h = (h ^ port) * 1099511628211ull;
     return (size_t)(h ^ (h >> 29));
+}
+
+/* Find without adding; NULL when absent. */
+static const srv *find(const hu_servers *sv, uint8_t ipver, const uint8_t *addr16, uint16_t port)
+{
+    uint8_t a[16] = {0};
+    memcpy(a, addr16, ipver == 4 ? 4 : 16);
+    for (size_t j = key_hash(ipver, a, port); sv->cap; j++) {
+        const srv *s = &sv->tab[j & (sv->cap - 1)];
+        if (!s->used)
+            return NULL;
+        if (s->ipver == ipver && s->port == port && memcmp(s->addr, a, 16) == 0)
+            return s;
+    }
+    return NULL;
 }
 
 /* Find or add; NULL when the table is full (counted as overflow) or OOM. */
@@ -203,6 +220,30 @@ void hu_servers_idle_close(hu_servers *sv, const hu_flow *f, int64_t delay_us)
     srv *s = get_flow(sv, f);
     if (s)
         sample_add(&s->idle, delay_us);
+}
+
+/* Keep id in *slot when it is stronger than what the slot holds. */
+static void sw_keep(hu_sw_ident **slot, const hu_sw_ident *id)
+{
+    if (*slot && (*slot)->strength >= id->strength)
+        return;
+    if (!*slot && !(*slot = malloc(sizeof **slot)))
+        return;
+    **slot = *id;
+}
+
+void hu_servers_software(hu_servers *sv, const hu_flow *f, const hu_sw_ident *id)
+{
+    srv *s = get_flow(sv, f);
+    if (s)
+        sw_keep(&s->sw, id);
+}
+
+const hu_sw_ident *hu_servers_software_of(const hu_servers *sv, uint8_t ipver, const uint8_t *addr,
+                                          uint16_t port)
+{
+    const srv *s = find(sv, ipver, addr, port);
+    return s ? s->sw : NULL;
 }
 
 void hu_servers_incident(hu_servers *sv, uint8_t ipver, const uint8_t *addr, uint16_t port,
@@ -349,7 +390,16 @@ hu_server_summary *hu_servers_list(const hu_servers *sv, size_t *n)
         int64_t rtt = o->rtt_us > 0 ? o->rtt_us : 0;
         o->race_risk = o->idle_timeout_us >= 0 && o->max_reuse_idle_us >= 0 &&
                        o->max_reuse_idle_us > o->idle_timeout_us - rtt;
+        if (s->sw)
+            snprintf(o->software, sizeof o->software, "%s", s->sw->name);
+        o->idle_timeout_default = hu_sw_idle_default(o->software, o->idle_timeout_us);
         advise(o);
+        if (o->idle_timeout_default) {
+            size_t l = strlen(o->advice);
+            snprintf(o->advice + l, sizeof o->advice - l,
+                     "; its idle timeout is the default of its software, %s (%s)", o->software,
+                     o->idle_timeout_default);
+        }
     }
     qsort(out, *n, sizeof *out, cmp_summary);
     return out;
@@ -374,6 +424,8 @@ void hu_servers_merge(hu_servers *dst, const hu_servers *src)
         d->stale += s->stale;
         if (s->max_reuse > d->max_reuse)
             d->max_reuse = s->max_reuse;
+        if (s->sw)
+            sw_keep(&d->sw, s->sw);
         const samples *from[2] = { &s->idle, &s->rtt };
         samples *to[2] = { &d->idle, &d->rtt };
         for (int k = 0; k < 2; k++) {

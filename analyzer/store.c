@@ -245,7 +245,30 @@ static const char *const migrations[] = {
     "DROP VIEW incidents_view;"
     INCIDENTS_VIEW(", i.community_id"),
 
-    /* 7: the proxy's downstream leg of an incident (legs.h): the user's
+    /* 7: who the client and the server are (software.h): each side's
+     * software, kind and evidence; a server summary's software and the
+     * default its idle timeout matches.  Older rows have NULL: unknown. */
+    "ALTER TABLE incidents ADD COLUMN client_software TEXT;"
+    "ALTER TABLE incidents ADD COLUMN client_kind TEXT;"
+    "ALTER TABLE incidents ADD COLUMN client_evidence TEXT;"
+    "ALTER TABLE incidents ADD COLUMN server_software TEXT;"
+    "ALTER TABLE incidents ADD COLUMN server_kind TEXT;"
+    "ALTER TABLE incidents ADD COLUMN server_evidence TEXT;"
+    "ALTER TABLE servers ADD COLUMN software TEXT;"
+    "ALTER TABLE servers ADD COLUMN idle_timeout_default TEXT;"
+    "DROP VIEW incidents_view;"
+    INCIDENTS_VIEW(", i.community_id, i.client_software, i.client_kind, i.client_evidence,"
+                   " i.server_software, i.server_kind, i.server_evidence")
+    "DROP VIEW servers_view;"
+    "CREATE VIEW servers_view AS SELECT s.id, s.capture_id, c.source AS capture, s.server,"
+    " s.ip_version, s.connections, s.requests, s.idle_closes, s.incidents, s.crossed, s.stale,"
+    " s.idle_timeout_us / 1000.0 AS idle_timeout_ms,"
+    " s.idle_timeout_spread_us / 1000.0 AS idle_timeout_spread_ms,"
+    " s.max_reuse_idle_us / 1000.0 AS max_reuse_idle_ms, s.rtt_us / 1000.0 AS rtt_ms,"
+    " s.race_risk, s.advice, s.software, s.idle_timeout_default"
+    " FROM servers s JOIN captures c ON c.id = s.capture_id;",
+
+    /* 8: the proxy's downstream leg of an incident (legs.h): the user's
      * connection and request, and what the user got. */
     "ALTER TABLE incidents ADD COLUMN downstream_candidates INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE incidents ADD COLUMN downstream_ip_version INTEGER;"
@@ -266,7 +289,9 @@ static const char *const migrations[] = {
     "ALTER TABLE incidents ADD COLUMN downstream_retry_time INTEGER;"
     "ALTER TABLE incidents ADD COLUMN cause INTEGER;"
     "DROP VIEW incidents_view;"
-    INCIDENTS_VIEW(", i.community_id, i.downstream_outcome, i.downstream_status,"
+    INCIDENTS_VIEW(", i.community_id, i.client_software, i.client_kind, i.client_evidence,"
+                   " i.server_software, i.server_kind, i.server_evidence, i.downstream_outcome,"
+                   " i.downstream_status,"
                    " CASE WHEN i.downstream_ip_version = 4 THEN i.downstream_client_addr || ':'"
                    " || i.downstream_client_port WHEN i.downstream_ip_version = 6 THEN '[' ||"
                    " i.downstream_client_addr || ']:' || i.downstream_client_port END"
@@ -524,6 +549,12 @@ static const hu_storecol incident_cols[] = {
     { COL("spent_us", HU_SC_OPT, INC(spent_us)) },
     { COL("expected_bytes", HU_SC_OPT, INC(expected_bytes)) },
     { COL("received_bytes", HU_SC_OPT, INC(received_bytes)) },
+    { INC_STR("client_software", client_software) },
+    { INC_STR("client_kind", client_kind) },
+    { INC_STR("client_evidence", client_evidence) },
+    { INC_STR("server_software", server_software) },
+    { INC_STR("server_kind", server_kind) },
+    { INC_STR("server_evidence", server_evidence) },
     { COL("downstream_candidates", HU_SC_U32, INC(ds.candidates)) },
     { COL("downstream_ip_version", HU_SC_U8, INC(ds.ipver)), .when = ds_linked },
     { COL("downstream_client_addr", HU_SC_ADDR, INC(ds.cli_addr)), .size = INC(ds.ipver),
@@ -652,6 +683,9 @@ static const hu_storecol server_cols[] = {
     { COL("race_risk", HU_SC_BOOL, SRV(race_risk)) },
     { COL("advice", HU_SC_STR, SRV(advice)), .size = sizeof ((hu_server_summary *)0)->advice,
       .when = always },
+    { COL("software", HU_SC_STR, SRV(software)),
+      .size = sizeof ((hu_server_summary *)0)->software },
+    { COL("idle_timeout_default", HU_SC_CSTR, SRV(idle_timeout_default)) },
     /* the servers table keeps only the endpoint's text */
     { COL("server_addr", HU_SC_ADDR, SRV(addr)), .size = SRV(ipver), .param_only = true },
     { COL("server_port", HU_SC_U16, SRV(port)), .param_only = true },

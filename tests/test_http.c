@@ -41,7 +41,7 @@ static void on_done(void *arg, int dir, const hu_http_msg *m)
                              dir == HU_HTTP_CLIENT ? 0 : m->status);
 }
 
-static const hu_http_cb cb = { on_head, on_done };
+static const hu_http_cb cb = { on_head, on_done, NULL };
 
 /* Feed client bytes then server bytes, each split at the given points
  * (ascending, within the stream); eof on the server side at the end. */

@@ -1127,3 +1127,91 @@ Test(store, captures_differing_late_in_a_packet_keep_their_rows)
         rm_db(db);
     }
 }
+
+/* Incidents and server rows written at schema version 6 migrate with no
+ * software (NULL: unknown), load back with empty names, and show prints
+ * no Client or Server line for them. */
+Test(store, incidents_from_version_6_know_no_software)
+{
+    char *db = migrated_db(6,
+                           "INSERT INTO captures (source, analyzer_version, analyzed_at) "
+                           "VALUES ('old.pcap', '0.0', 1);"
+                           "INSERT INTO incidents (capture_id, number, kind, verdict, client, "
+                           "server, ip_version, file, fin_packet, rst_packet, request_packet, "
+                           "fin_time, rst_time, request_time, gap_us, rst_ack, tls, "
+                           "handshake_seen, safe_to_retry, close_announced, retried, "
+                           "reassembly, server_acked, request_complete, connection, "
+                           "client_addr, client_port, server_addr, server_port, community_id) "
+                           "VALUES (1, 1, 'keepalive-race', 'stale', '10.0.0.1:4000', "
+                           "'10.0.0.2:80', 4, 'old.pcap', 7, 10, 9, 1, 3, 2, 1, 1, 0, 1, 1, 0, "
+                           "0, 'libnids', 0, 1, 1, '10.0.0.1', 4000, '10.0.0.2', 80, 'x');"
+                           "INSERT INTO servers (capture_id, server, ip_version, connections, "
+                           "requests, idle_closes, incidents, crossed, stale, race_risk, advice) "
+                           "VALUES (1, '10.0.0.2:80', 4, 1, 1, 0, 1, 0, 1, 0, 'old advice');");
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents_view WHERE client_software IS NULL "
+                            "AND client_kind IS NULL AND client_evidence IS NULL AND "
+                            "server_software IS NULL AND server_kind IS NULL AND "
+                            "server_evidence IS NULL"), 1);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM servers_view WHERE software IS NULL AND "
+                            "idle_timeout_default IS NULL"), 1);
+    hu_incident_rec *r = loaded(db, 1);
+    cr_expect_str_eq(r->client_software, "");
+    cr_expect_str_eq(r->client_evidence, "");
+    cr_expect_str_eq(r->server_kind, "");
+    hu_incident_rec_free(r);
+    char args[4400], *out, *serr;
+    snprintf(args, sizeof args, "show --db '%s' 1", db);
+    cr_assert_eq(hangup(args, &out, &serr), 0, "%s", serr);
+    cr_expect(!strstr(out, "Client:") && !strstr(out, "  Server:"), "%s", out);
+    cr_expect(strstr(out, "The client saw: Node.js 'socket hang up'"), "%s", out);
+    free(out); free(serr);
+    rm_db(db);
+}
+
+/* Who the client and the server are goes into the database, comes back
+ * with show exactly as analyze printed it, and is in the JSON lines. */
+Test(store, software_is_stored_shown_and_in_json, .timeout = 120)
+{
+    char *db = fresh_db();
+    char args[4400], *out, *err;
+    snprintf(args, sizeof args, "analyze --db '%s' --all '%s'", db,
+             tu_sample("software-proxies.pcap"));
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    char *analyzed = out;
+    free(err);
+    int64_t id = scalar(db, "SELECT id FROM incidents WHERE server_port = 3431");
+    cr_assert_gt(id, 0);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents_view WHERE "
+                            "server = '127.0.0.1:3431' AND client_software LIKE 'nginx/%' AND "
+                            "client_kind = 'proxy' AND client_evidence LIKE 'accepts connections on 127.0.0.1:3421 %'"),
+                 1);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM servers WHERE server = '127.0.0.1:3421' AND "
+                            "software LIKE 'nginx/%'"), 1);
+    snprintf(args, sizeof args, "show --db '%s' %lld", db, (long long)id);
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, "  Client: nginx/"), "%s", out);
+    cr_expect(strstr(analyzed, out), "show is not what analyze printed:\n%s", out);
+    free(out); free(err);
+    free(analyzed);
+
+    snprintf(args, sizeof args, "analyze --no-db --json '%s'", tu_sample("software-clients.pcap"));
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, "\"target\":\"/c/curl\""), "%s", out);
+    cr_expect(strstr(out, ",\"client_software\":\"curl/"), "%s", out);
+    cr_expect(strstr(out, ",\"client_kind\":\"application\",\"client_evidence\":\"User-Agent: "
+                          "curl/"), "%s", out);
+    cr_expect(strstr(out, ",\"client_software\":null,\"client_kind\":null,\"client_evidence\":"
+                          "null,\"server_software\":null,\"server_kind\":null,"
+                          "\"server_evidence\":null"), "%s", out);
+    free(out); free(err);
+    snprintf(args, sizeof args, "analyze --no-db --json '%s'", tu_sample("software-servers.pcap"));
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, "\"server\":\"127.0.0.1:3414\""), "%s", out);
+    cr_expect(strstr(out, ",\"software\":\"Apache httpd/"), "%s", out);
+    cr_expect(strstr(out, ",\"idle_timeout_default\":\"5.0 s: Apache httpd's default "
+                          "KeepAliveTimeout\"}"), "%s", out);
+    cr_expect(strstr(out, ",\"software\":\"nginx/"), "%s", out);
+    cr_expect(strstr(out, "\"idle_timeout_default\":null"), "%s", out);
+    free(out); free(err);
+    rm_db(db);
+}

@@ -19,7 +19,9 @@
 #include <stdint.h>
 #include "hangup/flow.h"
 #include "hangup/http.h"
+#include "hangup/relay.h"
 #include "hangup/servers.h"
+#include "hangup/software.h"
 
 #define HU_NO_TIME INT64_MAX
 
@@ -41,6 +43,12 @@ typedef struct hu_hist {
     uint64_t chunk_off;
     uint32_t last_req_seq;
     bool last_req_seq_set;
+    /* Who the sides are (software.h), from any message on the connection:
+     * [HU_HTTP_CLIENT] and [HU_HTTP_SERVER], each allocated on the side's
+     * first identifying header; and the proxy pair (relay.h) one of its
+     * requests was forwarded along, or 0. */
+    hu_sw_ident *sw[2];
+    unsigned relay_pair;
 } hu_hist;
 
 /* This layer's state for one connection: zeroed at creation, allocated on
@@ -56,9 +64,11 @@ typedef void (*hu_head_fn)(void *arg, const hu_flow *f, int dir, const hu_http_m
 
 typedef struct hu_history hu_history;
 
-/* sv (borrowed, must outlive h) receives the server accounting; every
- * message head is reported to on_head (may be NULL).  NULL on OOM. */
-hu_history *hu_history_new(hu_servers *sv, hu_head_fn on_head, void *arg);
+/* sv (borrowed, must outlive h) receives the server accounting and the
+ * servers' software; relay (borrowed, may be NULL) every request head, to
+ * recognise proxies; every message head is reported to on_head (may be
+ * NULL).  NULL on OOM. */
+hu_history *hu_history_new(hu_servers *sv, hu_relay *relay, hu_head_fn on_head, void *arg);
 void hu_history_free(hu_history *h);
 
 /* In-order bytes of connection f (its state hc) from reassembly: n bytes
@@ -101,6 +111,8 @@ typedef struct hu_hist_view {
     bool close_announced;
     int keepalive_hint_s;      /* -1 none */
     const char *sni;           /* NULL none */
+    const hu_sw_ident *client_sw, *server_sw;   /* NULL: nothing identifies the side */
+    unsigned relay_pair;       /* relay.h: a request was forwarded along it, or 0 */
 } hu_hist_view;
 void hu_history_view(const hu_hist_conn *hc, int64_t ts, hu_hist_view *v);
 

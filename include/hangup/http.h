@@ -53,6 +53,13 @@ typedef struct hu_http_cb {
     void (*head)(void *arg, int dir, const hu_http_msg *m);
     /* The message (head and body) ended. */
     void (*done)(void *arg, int dir, const hu_http_msg *m);
+    /* An identifying header of the head being parsed (before its head
+     * callback): hdr is its hu_sw_header (software.h), name[0..nlen) its
+     * name as sent, v[0..vn) its value with surrounding blanks trimmed (a
+     * NUL ends it); both point into the line, at most HU_HTTP_LINE_MAX
+     * bytes, valid during the call.  May be NULL. */
+    void (*header)(void *arg, int dir, int hdr, const char *name, size_t nlen, const uint8_t *v,
+                   size_t vn);
 } hu_http_cb;
 
 typedef struct hu_http hu_http;

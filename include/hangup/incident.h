@@ -22,6 +22,7 @@
 #include "hangup/flow.h"
 #include "hangup/pktsum.h"
 #include "hangup/request.h"
+#include "hangup/software.h"
 #include "hangup/strbuf.h"
 
 /* Incident kinds: the keep-alive race (detect.c) and the rest of the
@@ -100,6 +101,10 @@ typedef struct hu_incident {
     int tries;                /* connect-timeout: SYNs sent */
     int64_t spent_us;         /* connect-timeout: first to last SYN */
     int64_t expected_bytes, received_bytes;   /* truncated-response */
+
+    /* Who the client and the server are (software.h), set by the
+     * pipeline; NULL when nothing identifies the side. */
+    const hu_sw_ident *client_sw, *server_sw;
 } hu_incident;
 
 /* Where a detector hands its findings (valid during the call only). */
@@ -136,7 +141,7 @@ typedef struct hu_tl_entry {
 
 /* What became of the user's request behind an incident on a proxy's
  * upstream connection, when the capture holds the downstream connection
- * too (legs.c links them; docs/DESIGN.md §2.10). */
+ * too (legs.c links them; docs/DESIGN.md §2.11). */
 typedef enum hu_ds_outcome {
     HU_DS_UNKNOWN = 0,        /* linked; the capture shows no answer or close */
     HU_DS_RETRIED,            /* the proxy sent the request upstream again */
@@ -203,6 +208,14 @@ typedef struct hu_incident_rec {
     hu_downstream ds;            /* the proxy's downstream leg (candidates 0: none) */
     uint64_t cause;              /* on a user's connection: the number of the
                                     upstream incident that caused it (legs.h), or 0 */
+    /* Who the client and the server are, from the capture's evidence
+     * (software.h; printable ASCII, "" when unknown): the software's name,
+     * its kind (hu_sw_kind_name) and the evidence (a header and its value,
+     * or what the capture's structure shows). */
+    char client_software[HU_SW_NAME_MAX], client_kind[16], client_evidence[HU_SW_EVIDENCE_MAX];
+    char server_software[HU_SW_NAME_MAX], server_kind[16], server_evidence[HU_SW_EVIDENCE_MAX];
+    unsigned relay_pair;         /* the pipeline's: relay.h's pair of the connection, or 0;
+                                    not stored */
     hu_tl_entry *timeline;       /* owned; ntimeline entries */
     size_t ntimeline;
 } hu_incident_rec;

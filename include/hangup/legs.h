@@ -15,7 +15,7 @@
  * when exactly one fits (more: ambiguous, said so, not linked).  While
  * the record waits for its retry window (retry.h), the downstream
  * connection's response head or close, and the proxy's retry upstream,
- * fill in the outcome.  docs/DESIGN.md §2.10.
+ * fill in the outcome.  docs/DESIGN.md §2.11.
  */
 #ifndef HANGUP_LEGS_H
 #define HANGUP_LEGS_H

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "hangup/flow.h"
+#include "hangup/software.h"
 
 typedef struct hu_servers hu_servers;
 
@@ -27,7 +28,12 @@ typedef struct hu_server_summary {
     int64_t max_reuse_idle_us;      /* longest client idle before a reuse, -1 none */
     int64_t rtt_us;                 /* median handshake RTT, -1 unknown */
     bool race_risk;
-    char advice[512];
+    char advice[640];
+    /* What the server's responses say it is (software.h; "" unknown), and
+     * the documented default its idle timeout matches (a static string
+     * from hu_sw_idle_default), or NULL. */
+    char software[HU_SW_NAME_MAX];
+    const char *idle_timeout_default;
 } hu_server_summary;
 
 hu_servers *hu_servers_new(void);   /* NULL on OOM */
@@ -37,6 +43,12 @@ void hu_servers_free(hu_servers *sv);
 void hu_servers_connection(hu_servers *sv, const hu_flow *f);          /* on release */
 void hu_servers_request(hu_servers *sv, const hu_flow *f, int64_t reuse_idle_us);
 void hu_servers_idle_close(hu_servers *sv, const hu_flow *f, int64_t delay_us);
+/* What flow f's server said it is, from its responses (id is copied when
+ * it is stronger evidence than the server's so far); and that, or NULL,
+ * for the server endpoint (ipver, addr, port). */
+void hu_servers_software(hu_servers *sv, const hu_flow *f, const hu_sw_ident *id);
+const hu_sw_ident *hu_servers_software_of(const hu_servers *sv, uint8_t ipver, const uint8_t *addr,
+                                          uint16_t port);
 /* An incident of any kind at this server; races count as crossed/stale. */
 void hu_servers_incident(hu_servers *sv, uint8_t ipver, const uint8_t *addr, uint16_t port,
                          int kind, int verdict);

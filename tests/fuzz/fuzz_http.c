@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "hangup/http.h"
+#include "hangup/software.h"
 
 typedef struct rng {
     uint32_t s;
@@ -119,7 +120,30 @@ static void on_done(void *arg, int dir, const hu_http_msg *m)
     }
 }
 
-static const hu_http_cb cbs = { on_head, on_done };
+/* Every identifying header goes through the recognition table: whatever
+ * the bytes, what it keeps is bounded printable ASCII. */
+static void on_header(void *arg, int dir, int hdr, const char *name, size_t nlen,
+                      const uint8_t *v, size_t vn)
+{
+    (void)arg;
+    if (vn > HU_HTTP_LINE_MAX || nlen > HU_HTTP_LINE_MAX)
+        abort();
+    hu_sw_ident id;
+    memset(&id, 0, sizeof id);
+    hu_sw_observe(&id, dir == HU_HTTP_CLIENT, hdr, name, nlen, v, vn);
+    const char *str[2] = { id.name, id.evidence };
+    size_t cap[2] = { sizeof id.name, sizeof id.evidence };
+    for (int k = 0; k < 2; k++) {
+        size_t l = strnlen(str[k], cap[k]);
+        if (l == cap[k])
+            abort();
+        for (size_t i = 0; i < l; i++)
+            if ((unsigned char)str[k][i] < 0x20 || (unsigned char)str[k][i] >= 0x7f)
+                abort();
+    }
+}
+
+static const hu_http_cb cbs = { on_head, on_done, on_header };
 
 static void phase1(const uint8_t *s[2], const size_t n[2], uint32_t seed)
 {
