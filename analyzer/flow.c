@@ -733,12 +733,12 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
         e->flags = p->flags;
         e->side = s;
         e->optlen = p->optlen;
-        e->optcap = (uint8_t)(p->optlen + (p->capturedlen > 0));
-        e->snapcut = p->capturedlen < p->paylen;
+        e->optcap = (uint8_t)(p->optcap + (p->capturedlen > 0));
+        e->snapcut = p->optcap < p->optlen || p->capturedlen < p->paylen;
         e->pkttype = p->pkttype;
         e->has_sll2 = p->has_sll2;
-        if (p->optlen)
-            memcpy(e->opts, p->opts, p->optlen);
+        if (p->optcap)
+            memcpy(e->opts, p->opts, p->optcap);
         e->http_inline[0] = '\0';
         e->http_heap = NULL;
         const char *sfx = p->suffix;

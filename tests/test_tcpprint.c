@@ -305,3 +305,30 @@ Test(tcpprint, options_at_the_end_of_the_header_and_capture)
     }
     crafted_check(&c);
 }
+
+/* A snapshot that ends inside the options, at every byte: tcpdump prints
+ * what it could read and its truncation mark (" [|tcp]", with ">" after
+ * an option whose data was cut; " [|mptcp]" once an MPTCP option was
+ * read), and nothing of the rest of the line. */
+Test(tcpprint, options_cut_by_the_snapshot_at_every_byte)
+{
+    crafted c = crafted_open();
+    static const uint8_t ts[] = { 1, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 6 };
+    static const uint8_t sack[] = { 2, 4, 5, 0xb4, 5, 18, 0, 0, 0, 100, 0, 0, 0, 200,
+                                    0, 0, 1, 0, 0, 0, 2, 0 };
+    static const uint8_t md5[] = { 19, 18, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+    static const uint8_t ao[] = { 29, 8, 1, 2, 3, 4, 5, 6, 3, 3, 7 };
+    static const uint8_t mptcp[] = { 30, 8, 0x20, 0x01, 0, 0, 0, 9, 1, 1, 8, 10, 0, 0, 0, 5,
+                                     0, 0, 0, 6 };
+    static const uint8_t misc[] = { 99, 6, 1, 2, 3, 4, 34, 6, 1, 2, 3, 4, 254, 4, 0xf9, 0x89,
+                                    28, 4, 0, 0x3d, 20, 4, 1, 2 };
+    const uint8_t *opts[] = { ts, sack, md5, ao, mptcp, misc };
+    const size_t ols[] = { sizeof ts, sizeof sack, sizeof md5, sizeof ao, sizeof mptcp,
+                           sizeof misc };
+    for (size_t o = 0; o < sizeof opts / sizeof opts[0]; o++) {
+        size_t hdr = 40 + ((ols[o] + 3) & ~(size_t)3);
+        for (size_t keep = 40; keep <= hdr + 1; keep++)
+            add_opts(&c, 40000, HU_TH_PUSH | A, opts[o], ols[o], "hello", 5, keep);
+    }
+    crafted_check(&c);
+}
