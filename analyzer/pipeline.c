@@ -41,6 +41,7 @@ typedef struct ahead_slot {
 struct hu_pipeline {
     hu_pipeline_cfg cfg;
     hu_flowtab *flows;
+    hu_tcpprint_convs *convs;  /* released conversations' tcpdump bases, for flows */
     hu_reasm *reasm;
     hu_history *history;
     hu_detect detect;
@@ -411,11 +412,12 @@ hu_pipeline *hu_pipeline_new(const hu_pipeline_cfg *cfg, const char **warn)
     pl->cfg = *cfg;
     pl->now = INT64_MIN;
     pl->retry_due = INT64_MAX;
+    pl->convs = hu_tcpprint_convs_new(HU_TCPPRINT_CONVS_MAX);
     hu_flowtab_cfg fc = { .max_flows = cfg->max_flows, .idle_us = cfg->idle_us,
                           .halfclosed_us = cfg->halfclosed_us, .closed_us = cfg->closed_us,
-                          .conn_size = sizeof(hu_conn) };
+                          .conn_size = sizeof(hu_conn), .convs = pl->convs };
     size_t streams = cfg->streams > cfg->max_flows ? cfg->max_flows : cfg->streams;
-    pl->flows = hu_flowtab_new(&fc);
+    pl->flows = pl->convs ? hu_flowtab_new(&fc) : NULL;
     pl->history = hu_history_new(cfg->servers, on_request, pl);
     pl->retry = hu_retry_new(cfg->hold_incidents, on_held, pl);
     pl->reasm = hu_reasm_new(streams, &stream_cb, pl, warn);
@@ -446,6 +448,8 @@ void hu_pipeline_end(hu_pipeline *pl)
     finish_released(pl);
     hu_flowtab_free(pl->flows);
     pl->flows = NULL;
+    hu_tcpprint_convs_free(pl->convs);
+    pl->convs = NULL;
     hu_retry_flush(pl->retry);
     hu_reasm_free(pl->reasm);
     pl->reasm = NULL;
@@ -461,6 +465,7 @@ void hu_pipeline_free(hu_pipeline *pl)
         finish_released(pl);
         hu_flowtab_free(pl->flows);
     }
+    hu_tcpprint_convs_free(pl->convs);
     hu_reasm_free(pl->reasm);
     hu_retry_free(pl->retry);
     hu_history_free(pl->history);

@@ -11,6 +11,10 @@
  * (computed by flow.c at packet time, since they depend on file order),
  * and the ": HTTP: ..." suffix on ports 80 and 8080.  Golden tests compare
  * this output with real tcpdump on every sample.
+ *
+ * It also holds the bases of released conversations (tcpdump's table
+ * outlives hangup's connections): a bounded table with one hash lookup
+ * per connection created, none per packet.
  */
 #include "hangup/tcpprint.h"
 
@@ -455,6 +459,130 @@ out:
     }
     return false;
 }
+
+/* ------------------------------------------------ released conversations */
+
+/* Slots are written in release order, round the array, so the slot to
+ * write next holds the conversation put longest ago; a taken slot is
+ * left empty (ipver 0) until its turn comes round.  Hash chains link
+ * slot numbers plus one (0 ends a chain). */
+typedef struct conv_slot {
+    uint8_t ipver;            /* 0: empty */
+    uint8_t addr[2][16];
+    uint16_t port[2];
+    uint32_t base[2];
+    uint32_t hash;
+    uint32_t next;
+} conv_slot;
+
+struct hu_tcpprint_convs {
+    size_t max, nbuckets;     /* nbuckets: a power of two, at least max */
+    size_t write;             /* the slot the next put takes */
+    conv_slot *slot;          /* max of them, allocated on the first put */
+    uint32_t *bucket;
+};
+
+hu_tcpprint_convs *hu_tcpprint_convs_new(size_t max)
+{
+    hu_tcpprint_convs *c = max ? calloc(1, sizeof *c) : NULL;
+    if (!c)
+        return NULL;
+    c->max = max < UINT32_MAX / 2 ? max : UINT32_MAX / 2;
+    for (c->nbuckets = 1; c->nbuckets < c->max; c->nbuckets *= 2)
+        ;
+    return c;
+}
+
+void hu_tcpprint_convs_free(hu_tcpprint_convs *c)
+{
+    if (!c)
+        return;
+    free(c->slot);
+    free(c->bucket);
+    free(c);
+}
+
+static bool conv_is(const conv_slot *e, const hu_tcpprint_ends *k, uint32_t hash)
+{
+    size_t n = k->ipver == 4 ? 4 : 16;
+    return e->hash == hash && e->ipver == k->ipver && e->port[0] == k->port[0] &&
+           e->port[1] == k->port[1] && memcmp(e->addr[0], k->addr[0], n) == 0 &&
+           memcmp(e->addr[1], k->addr[1], n) == 0;
+}
+
+/* The link that leads to conv's slot (or the chain's final 0). */
+static uint32_t *conv_link(hu_tcpprint_convs *c, const hu_tcpprint_ends *k, uint32_t hash)
+{
+    uint32_t *l = &c->bucket[hash & (c->nbuckets - 1)];
+    while (*l && !conv_is(&c->slot[*l - 1], k, hash))
+        l = &c->slot[*l - 1].next;
+    return l;
+}
+
+/* Empty slot i, unlinking it from its chain. */
+static void conv_drop(hu_tcpprint_convs *c, uint32_t i)
+{
+    conv_slot *e = &c->slot[i];
+    uint32_t *l = &c->bucket[e->hash & (c->nbuckets - 1)];
+    while (*l != i + 1)
+        l = &c->slot[*l - 1].next;
+    *l = e->next;
+    e->ipver = 0;
+}
+
+void hu_tcpprint_convs_put(hu_tcpprint_convs *c, const hu_tcpprint_ends *conv, uint32_t hash,
+                           const uint32_t base[2])
+{
+    if (!c->slot) {
+        c->slot = calloc(c->max, sizeof *c->slot);
+        c->bucket = calloc(c->nbuckets, sizeof *c->bucket);
+        if (!c->slot || !c->bucket) {
+            free(c->slot);
+            free(c->bucket);
+            c->slot = NULL;
+            c->bucket = NULL;
+            return;
+        }
+    }
+    uint32_t *l = conv_link(c, conv, hash);
+    if (*l)
+        conv_drop(c, *l - 1);
+    uint32_t i = (uint32_t)c->write;
+    c->write = (c->write + 1) % c->max;
+    conv_slot *e = &c->slot[i];
+    if (e->ipver)
+        conv_drop(c, i);
+    size_t n = conv->ipver == 4 ? 4 : 16;
+    e->ipver = conv->ipver;
+    memcpy(e->addr[0], conv->addr[0], n);
+    memcpy(e->addr[1], conv->addr[1], n);
+    e->port[0] = conv->port[0];
+    e->port[1] = conv->port[1];
+    e->base[0] = base[0];
+    e->base[1] = base[1];
+    e->hash = hash;
+    uint32_t *b = &c->bucket[hash & (c->nbuckets - 1)];
+    e->next = *b;
+    *b = i + 1;
+}
+
+bool hu_tcpprint_convs_take(hu_tcpprint_convs *c, const hu_tcpprint_ends *conv, uint32_t hash,
+                            uint32_t base[2])
+{
+    if (!c->slot)
+        return false;
+    uint32_t *l = conv_link(c, conv, hash);
+    if (!*l)
+        return false;
+    conv_slot *e = &c->slot[*l - 1];
+    base[0] = e->base[0];
+    base[1] = e->base[1];
+    *l = e->next;
+    e->ipver = 0;
+    return true;
+}
+
+/* ------------------------------------------------------------- lines */
 
 static void print_addr(hu_sb *sb, uint8_t ipver, const uint8_t *a, uint16_t port)
 {

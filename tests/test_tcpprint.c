@@ -19,8 +19,11 @@
 
 static uint8_t ip[4096], fr[4096];
 
-static void cmp_with_tcpdump(const char *path, size_t expect_packets)
+/* Compare, then remove the capture at path (copied first: tu_tmp's
+ * buffer, which path may be, is rewritten by every tu_sh). */
+static void cmp_with_tcpdump(const char *tmp_path, size_t expect_packets)
 {
+    char *path = strdup(tmp_path);
     size_t nh, nt;
     char **hu = tu_render_file(path, &nh);
     char **td = tu_tcpdump_lines(path, &nt);
@@ -37,6 +40,7 @@ static void cmp_with_tcpdump(const char *path, size_t expect_packets)
     tu_lines_free(hu, nh);
     tu_lines_free(td, nt);
     unlink(path);
+    free(path);
 }
 
 /* A raw-IP capture being crafted: its packets, then tcpdump's lines. */
@@ -49,7 +53,7 @@ typedef struct crafted {
 
 static crafted crafted_open(void)
 {
-    crafted c = { tu_tmp(".pcap"), NULL, 1763740800123456LL, 0 };
+    crafted c = { strdup(tu_tmp(".pcap")), NULL, 1763740800123456LL, 0 };
     c.w = tu_pcap_open(c.path, 101, 65535);
     return c;
 }
@@ -62,10 +66,12 @@ static void crafted_add(crafted *c, size_t len, size_t keep)
     c->n++;
 }
 
+/* Compare with tcpdump, then remove the capture. */
 static void crafted_check(crafted *c)
 {
     tu_pcap_close(c->w);
     cmp_with_tcpdump(c->path, c->n);
+    free((void *)c->path);
 }
 
 /* One IPv4 segment with options opt[0..ol) (padded with NOPs to a whole
@@ -331,4 +337,94 @@ Test(tcpprint, options_cut_by_the_snapshot_at_every_byte)
             add_opts(&c, 40000, HU_TH_PUSH | A, opts[o], ols[o], "hello", 5, keep);
     }
     crafted_check(&c);
+}
+
+/* tcpdump keeps a conversation's relative-sequence bases for as long as
+ * it runs.  A connection closed, then its last FIN retransmitted 24 s
+ * later (after hangup released the connection, 10 s after the close) and
+ * 2 h later, with other conversations in between; then the same ports
+ * again without a SYN, and with one: each line as tcpdump prints it. */
+Test(tcpprint, bases_outlive_the_connection_as_in_tcpdump)
+{
+    crafted c = crafted_open();
+#define SEG(from, to, fl, seq, ack) \
+    crafted_add(&c, tu_ip4_tcp(ip, from == 1 ? "10.3.3.1" : "10.3.3.2", from == 1 ? 45000 : 80, \
+                               from == 1 ? "10.3.3.2" : "10.3.3.1", from == 1 ? 80 : 45000, fl, \
+                               seq, ack, NULL, 0, NULL, 0), 0)
+    SEG(1, 2, HU_TH_SYN, 3000000000u, 0);
+    SEG(2, 1, HU_TH_SYN | A, 700, 3000000001u);
+    SEG(1, 2, A, 3000000001u, 701);
+    SEG(2, 1, HU_TH_FIN | A, 701, 3000000001u);
+    SEG(1, 2, HU_TH_FIN | A, 3000000001u, 702);
+    SEG(2, 1, A, 702, 3000000002u);
+    c.t += 24000000;   /* the client's FIN again, 24 s after the close */
+    SEG(1, 2, HU_TH_FIN | A, 3000000001u, 702);
+    crafted_add(&c, tu_ip4_tcp(ip, "10.3.3.9", 45001, "10.3.3.2", 80, HU_TH_SYN, 5, 0, NULL, 0,
+                               NULL, 0), 0);
+    c.t += 7200000000LL;   /* and 2 h later */
+    SEG(1, 2, HU_TH_FIN | A, 3000000001u, 702);
+    SEG(2, 1, HU_TH_RST, 702, 0);
+    c.t += 60000000;   /* the ports reused, first without a SYN, then with one */
+    SEG(1, 2, HU_TH_PUSH | A, 3000000001u, 702);
+    SEG(1, 2, HU_TH_SYN, 12345, 0);
+    SEG(2, 1, HU_TH_SYN | A, 999, 12346);
+    SEG(1, 2, A, 12346, 1000);
+#undef SEG
+    crafted_check(&c);
+}
+
+/* The same through `hangup analyze`: a request on a conversation whose
+ * connection was released 25 s before (closed, then its FIN resent) and
+ * the server's RST make an incident, whose timeline lines are tcpdump's,
+ * relative to the bases tcpdump set at the first handshake. */
+Test(tcpprint, timeline_after_the_release_uses_tcpdumps_bases)
+{
+    crafted c = crafted_open();
+    static const char req[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    uint32_t cs = 3000000001u, ss = 701, rl = sizeof req - 1, sl = sizeof resp - 1;
+#define SEG(cli, fl, seq, ack, d, n) \
+    crafted_add(&c, tu_ip4_tcp(ip, cli ? "10.4.4.1" : "10.4.4.2", cli ? 45000 : 80, \
+                               cli ? "10.4.4.2" : "10.4.4.1", cli ? 80 : 45000, fl, seq, ack, NULL, \
+                               0, d, n), 0)
+    SEG(1, HU_TH_SYN, cs - 1, 0, NULL, 0);
+    SEG(0, HU_TH_SYN | A, ss - 1, cs, NULL, 0);
+    SEG(1, A, cs, ss, NULL, 0);
+    SEG(1, HU_TH_PUSH | A, cs, ss, req, rl);
+    SEG(0, HU_TH_PUSH | A, ss, cs + rl, resp, sl);
+    c.t += 2000000;
+    SEG(0, HU_TH_FIN | A, ss + sl, cs + rl, NULL, 0);
+    SEG(1, HU_TH_FIN | A, cs + rl, ss + sl + 1, NULL, 0);
+    SEG(0, A, ss + sl + 1, cs + rl + 1, NULL, 0);
+    c.t += 24000000;
+    SEG(1, HU_TH_FIN | A, cs + rl, ss + sl + 1, NULL, 0);
+    c.t += 1000000;
+    SEG(1, HU_TH_PUSH | A, cs + rl + 1, ss + sl + 1, req, rl);
+    SEG(0, HU_TH_RST | A, ss + sl + 1, cs + 2 * rl + 1, NULL, 0);
+#undef SEG
+    tu_pcap_close(c.w);
+    size_t nt;
+    char **td = tu_tcpdump_lines(c.path, &nt);
+    char cmd[4400], *out = NULL;
+    snprintf(cmd, sizeof cmd, "TZ=UTC '%s' analyze --no-db '%s'", HANGUP_BIN, c.path);
+    cr_assert_eq(tu_sh(cmd, &out, NULL), 0);
+    cr_assert_eq(nt, c.n);
+    size_t shown = 0;
+    for (char *l = out, *e; l && *l; l = e ? e + 1 : NULL) {
+        e = strchr(l, '\n');
+        if (e)
+            *e = '\0';
+        if (*l < '0' || *l > '9')
+            continue;
+        bool found = false;
+        for (size_t j = 0; j < nt && !found; j++)
+            found = strcmp(l, td[j]) == 0;
+        cr_expect(found, "timeline line is not tcpdump's:\n%s", l);
+        shown++;
+    }
+    cr_expect_geq(shown, 2, "%s", out);
+    free(out);
+    tu_lines_free(td, nt);
+    unlink(c.path);
+    free((void *)c.path);
 }
