@@ -147,8 +147,9 @@ void hu_flowtab_free(hu_flowtab *t);
  */
 hu_flow *hu_flowtab_released(hu_flowtab *t);       /* NULL: none waiting */
 void hu_flowtab_dispose(hu_flowtab *t, hu_flow *f); /* frees f (NULL: no-op) */
-/* Release every connection in the table (the end of a capture): open
- * ones first, then half-closed, then closed, each least recent first. */
+/* Release every connection in the table (the end of a capture, so their
+ * tcpdump bases are not kept in cfg.convs): open ones first, then
+ * half-closed, then closed, each least recent first. */
 void hu_flowtab_release_all(hu_flowtab *t);
 
 /*
