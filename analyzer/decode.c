@@ -59,10 +59,10 @@ static hu_decode_rc decode_tcp(const uint8_t *p, uint32_t len, uint32_t wirelen,
         *why = "TCP data offset points past the end of the IP packet";
         return HU_DEC_BAD;
     }
-    if (hlen > len) {
-        *why = "TCP options cut short by the snapshot length";
-        return HU_DEC_BAD;
-    }
+    /* Options cut by the snapshot length still leave every fact the
+     * tracker needs (ports, numbers, flags): such a segment is kept, with
+     * only its captured option bytes readable and no payload. */
+    uint32_t kept = hlen <= len ? hlen : len;
     out->sport = hu_rd16(p);
     out->dport = hu_rd16(p + 2);
     out->seq = hu_rd32(p + 4);
@@ -71,10 +71,11 @@ static hu_decode_rc decode_tcp(const uint8_t *p, uint32_t len, uint32_t wirelen,
     out->win = hu_rd16(p + 14);
     out->urp = hu_rd16(p + 18);
     out->optlen = (uint8_t)(hlen - 20);
+    out->optcap = (uint8_t)(kept - 20);
     out->opts = p + 20;
     out->paylen = wirelen - hlen;
-    out->capturedlen = len - hlen < out->paylen ? len - hlen : out->paylen;
-    out->payload = p + hlen;
+    out->capturedlen = len - kept < out->paylen ? len - kept : out->paylen;
+    out->payload = p + kept;
     return HU_DEC_TCP;
 }
 

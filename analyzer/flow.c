@@ -189,10 +189,21 @@ static hu_flow *lru_oldest(const hu_flowtab *t)
     return o;
 }
 
+/* The conversation f is, as tcpdump keys it. */
+static hu_tcpprint_ends flow_conv(const hu_flow *f)
+{
+    return (hu_tcpprint_ends){ f->ipver, { f->addr[0], f->addr[1] }, { f->port[0], f->port[1] } };
+}
+
 /* Unhook f from the table and the lists and queue it for the owner
- * (hu_flowtab_released); its memory stays until hu_flowtab_dispose. */
+ * (hu_flowtab_released); its memory stays until hu_flowtab_dispose.
+ * tcpdump's bases outlive it (cfg.convs). */
 static void flow_release(hu_flowtab *t, hu_flow *f)
 {
+    if (t->cfg.convs && f->td_set) {
+        hu_tcpprint_ends conv = flow_conv(f);
+        hu_tcpprint_convs_put(t->cfg.convs, &conv, f->hash, f->td_base);
+    }
     hu_flow **pp = &t->buckets[f->hash & (t->nbuckets - 1)];
     while (*pp && *pp != f)
         pp = &(*pp)->hnext;
@@ -231,9 +242,12 @@ void hu_flowtab_dispose(hu_flowtab *t, hu_flow *f)
 
 void hu_flowtab_release_all(hu_flowtab *t)
 {
+    hu_tcpprint_convs *convs = t->cfg.convs;
+    t->cfg.convs = NULL;   /* the capture is over: no packet will want the bases */
     for (int l = 0; l < HU_LIST_COUNT; l++)
         while (t->lru_head[l])
             flow_release(t, t->lru_head[l]);
+    t->cfg.convs = convs;
 }
 
 void hu_flow_compact(hu_flowtab *t, hu_flow *f)
@@ -358,6 +372,10 @@ static hu_flow *flow_create(hu_flowtab *t, const hu_pkt *p, bool rev, uint32_t h
     f->port[0] = rev ? p->dport : p->sport;
     f->port[1] = rev ? p->sport : p->dport;
     f->hash = h;
+    if (t->cfg.convs) {   /* a conversation seen before: tcpdump still has its bases */
+        hu_tcpprint_ends conv = flow_conv(f);
+        f->td_set = hu_tcpprint_convs_take(t->cfg.convs, &conv, h, f->td_base);
+    }
     f->id = ++t->st.flows;
     f->first_ts = f->last_ts = p->ts_us;
     f->rtt_us = -1;
@@ -733,10 +751,12 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
         e->flags = p->flags;
         e->side = s;
         e->optlen = p->optlen;
+        e->optcap = (uint8_t)(p->optcap + (p->capturedlen > 0));
+        e->snapcut = p->optcap < p->optlen || p->capturedlen < p->paylen;
         e->pkttype = p->pkttype;
         e->has_sll2 = p->has_sll2;
-        if (p->optlen)
-            memcpy(e->opts, p->opts, p->optlen);
+        if (p->optcap)
+            memcpy(e->opts, p->opts, p->optcap);
         e->http_inline[0] = '\0';
         e->http_heap = NULL;
         const char *sfx = p->suffix;

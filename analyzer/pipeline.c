@@ -43,6 +43,7 @@ typedef struct ahead_slot {
 struct hu_pipeline {
     hu_pipeline_cfg cfg;
     hu_flowtab *flows;
+    hu_tcpprint_convs *convs;  /* released conversations' tcpdump bases, for flows */
     hu_reasm *reasm;
     hu_history *history;
     hu_relay *relay;          /* proxies seen forwarding, across the capture's connections */
@@ -503,11 +504,12 @@ hu_pipeline *hu_pipeline_new(const hu_pipeline_cfg *cfg, const char **warn)
     pl->cfg = *cfg;
     pl->now = INT64_MIN;
     pl->retry_due = INT64_MAX;
+    pl->convs = hu_tcpprint_convs_new(HU_TCPPRINT_CONVS_MAX);
     hu_flowtab_cfg fc = { .max_flows = cfg->max_flows, .idle_us = cfg->idle_us,
                           .halfclosed_us = cfg->halfclosed_us, .closed_us = cfg->closed_us,
-                          .conn_size = sizeof(hu_conn) };
+                          .conn_size = sizeof(hu_conn), .convs = pl->convs };
     size_t streams = cfg->streams > cfg->max_flows ? cfg->max_flows : cfg->streams;
-    pl->flows = hu_flowtab_new(&fc);
+    pl->flows = pl->convs ? hu_flowtab_new(&fc) : NULL;
     pl->relay = hu_relay_new();
     pl->history = hu_history_new(cfg->servers, pl->relay, on_head, pl);
     pl->retry = hu_retry_new(cfg->hold_incidents, on_held, pl);
@@ -540,6 +542,8 @@ void hu_pipeline_end(hu_pipeline *pl)
     finish_released(pl);
     hu_flowtab_free(pl->flows);
     pl->flows = NULL;
+    hu_tcpprint_convs_free(pl->convs);
+    pl->convs = NULL;
     hu_retry_flush(pl->retry);
     hu_reasm_free(pl->reasm);
     pl->reasm = NULL;
@@ -555,6 +559,7 @@ void hu_pipeline_free(hu_pipeline *pl)
         finish_released(pl);
         hu_flowtab_free(pl->flows);
     }
+    hu_tcpprint_convs_free(pl->convs);
     hu_reasm_free(pl->reasm);
     hu_retry_free(pl->retry);
     hu_legs_free(pl->legs);

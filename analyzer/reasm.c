@@ -554,8 +554,10 @@ static void feed_nids(hu_reasm *r, hu_flow *f, hu_reasm_conn *rc, const hu_pkt *
     put16(t + 14, p->win);
     t[16] = t[17] = 0;
     put16(t + 18, p->urp);
-    if (p->optlen)
-        memcpy(t + 20, p->opts, p->optlen);
+    /* Options the snapshot cut become end-of-list octets. */
+    if (p->optcap)
+        memcpy(t + 20, p->opts, p->optcap);
+    memset(t + 20 + p->optcap, 0, (size_t)(p->optlen - p->optcap));
     /* Bytes libnids will only count are not copied: it never reads them
      * (checksums are off); the buffer holds whatever came before. */
     if (p->capturedlen && !rcv)
@@ -639,7 +641,7 @@ static void feed_segment(hu_reasm *r, hu_flow *f, hu_reasm_conn *rc, uint8_t s,
 static bool nids_ts(const hu_pkt *p, uint32_t *ts)
 {
     const uint8_t *o = p->opts;
-    int len = p->optlen, i = 0;
+    int len = p->optcap, i = 0;
     bool found = false;
     while (i <= len - 10) {
         switch (o[i]) {

@@ -4,17 +4,23 @@
  * A user must be able to put hangup's timeline beside `tcpdump -n -r` of
  * the same file and see identical packet lines, so this file follows
  * tcpdump 4.99's print-tcp.c (and the pieces of print-ip.c, print-ip6.c,
- * print-sll.c and print-http.c a TCP line goes through) rule for rule:
- * flag letters and their order, when seq/ack/win/urg appear, option
- * formatting (SACK edges relative like seq), relative sequence numbers
+ * print-sll.c, print-mptcp.c and print-http.c a TCP line goes through)
+ * rule for rule: flag letters and their order, when seq/ack/win/urg
+ * appear, option formatting (SACK edges relative like seq, MPTCP, where a
+ * malformed or truncated option ends the line), relative sequence numbers
  * (computed by flow.c at packet time, since they depend on file order),
  * and the ": HTTP: ..." suffix on ports 80 and 8080.  Golden tests compare
  * this output with real tcpdump on every sample.
+ *
+ * It also holds the bases of released conversations (tcpdump's table
+ * outlives hangup's connections): a bounded table with one hash lookup
+ * per connection created, none per packet.
  */
 #include "hangup/tcpprint.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <inttypes.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +45,8 @@ void hu_tcpprint_time(hu_sb *sb, int64_t ts_us)
     hu_sb_printf(sb, "%02d:%02d:%02d.%06u", tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)usec);
 }
 
-/* tcpdump's table of option names (print-tcp.c tcp_option_values). */
+/* tcpdump's table of option names (print-tcp.c tcp_option_values); kind
+ * 27 (Quick-Start) is not in 4.99's table, so it is unknown-27 there. */
 static const char *opt_name(uint8_t opt, char *tmp, size_t n)
 {
     switch (opt) {
@@ -57,7 +64,6 @@ static const char *opt_name(uint8_t opt, char *tmp, size_t n)
     case 13: return "";
     case 19: return "md5";
     case 20: return "scps";
-    case 27: return "qs";
     case 28: return "uto";
     case 29: return "tcp-ao";
     case 30: return "mptcp";
@@ -69,54 +75,264 @@ static const char *opt_name(uint8_t opt, char *tmp, size_t n)
     }
 }
 
+static inline uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) << 32 | rd32(p + 4); }
+
+/* print-tcp.c print_tcp_fastopen_option: a TFO cookie (or its request)
+ * of n bytes at d, all captured; `exp` names it, as the experimental
+ * option 254 does. */
+static void print_tfo(hu_sb *sb, const uint8_t *d, uint32_t n, bool exp)
+{
+    if (exp)
+        hu_sb_puts(sb, "tfo");
+    if (n == 0) {
+        hu_sb_puts(sb, " cookiereq");
+    } else if (n % 2 != 0 || n < 4 || n > 16) {
+        hu_sb_puts(sb, " (invalid)");
+    } else {
+        hu_sb_puts(sb, " cookie ");
+        for (uint32_t i = 0; i < n; i++)
+            hu_sb_printf(sb, "%02x", d[i]);
+    }
+}
+
+/* One of DSS's numbers: 8 bytes when `wide`, else 4, from *d (left bytes
+ * there); false when they are not all there. */
+static bool dss_number(hu_sb *sb, const uint8_t **d, uint32_t *left, bool wide)
+{
+    uint32_t n = wide ? 8 : 4;
+    if (*left < n)
+        return false;
+    if (wide)
+        hu_sb_printf(sb, "%" PRIu64, rd64(*d));
+    else
+        hu_sb_printf(sb, "%u", rd32(*d));
+    *d += n;
+    *left -= n;
+    return true;
+}
+
+/* print-mptcp.c's DSS (subtype 2) of len bytes at o: its flags octet says
+ * which fields follow; false when the length does not fit them exactly
+ * (a checksum is taken when two bytes are left). */
+static bool print_mptcp_dss(hu_sb *sb, const uint8_t *o, uint32_t len)
+{
+    if (len < 4)
+        return false;
+    uint8_t fl = o[3];
+    const uint8_t *d = o + 4;
+    uint32_t left = len - 4;
+    if (fl & 0x10)
+        hu_sb_puts(sb, " fin");
+    if (fl & 0x01) {
+        hu_sb_puts(sb, " ack ");
+        if (!dss_number(sb, &d, &left, fl & 0x02))
+            return false;
+    }
+    if (fl & 0x04) {
+        hu_sb_puts(sb, " seq ");
+        if (!dss_number(sb, &d, &left, fl & 0x08))
+            return false;
+        if (left < 4)
+            return false;
+        hu_sb_printf(sb, " subseq %u", rd32(d));
+        d += 4;
+        left -= 4;
+        if (left < 2)
+            return false;
+        hu_sb_printf(sb, " len %u", rd16(d));
+        d += 2;
+        left -= 2;
+        if (left >= 2) {
+            hu_sb_printf(sb, " csum 0x%x", rd16(d));
+            left -= 2;
+        }
+    }
+    return left == 0;
+}
+
 /*
- * print-tcp.c's option loop.  `len` is the option's total length (kind
- * and length octets included); a length that overruns the header, or data
- * the option needs but the header lacks, is "[bad opt]", which ends the
- * whole line.  Returns false in that case.  One function of about 110
+ * print-mptcp.c: the MPTCP option (kind 30) of `len` bytes at o, kind and
+ * length octets included, every byte captured; tflags are the segment's
+ * TCP flags, which decide which forms of a subtype are valid.  Prints
+ * " LEN SUBTYPE" and the subtype's fields; returns false where tcpdump's
+ * printer fails (the caller then prints "[bad opt]" after what was
+ * printed so far).
+ */
+static bool print_mptcp(hu_sb *sb, const uint8_t *o, uint32_t len, uint8_t tflags)
+{
+    static const char *const names[] = { "capable", "join", "dss", "add-addr", "rem-addr",
+                                         "prio", "fail", "fast-close", "unknown" };
+    if (len < 3)
+        return false;
+    unsigned sub = o[2] >> 4;
+    if (sub > 8)
+        sub = 8;
+    hu_sb_printf(sb, " %u %s", len, names[sub]);
+    bool syn = tflags & HU_TH_SYN, ack = tflags & HU_TH_ACK;
+    switch (sub) {
+    case 0: {   /* MP_CAPABLE */
+        if (!((len == 12 || len == 4) && syn) && !((len == 20 || len == 22) && ack && !syn))
+            return false;
+        unsigned ver = o[2] & 0xf;
+        if (ver > 1) {
+            hu_sb_printf(sb, " Unknown Version (%u)", ver);
+            return true;
+        }
+        hu_sb_printf(sb, " v%u", ver);
+        if (o[3] & 0x80)
+            hu_sb_puts(sb, " csum");
+        if (len == 12 || len >= 20) {
+            hu_sb_printf(sb, " {0x%" PRIx64, rd64(o + 4));
+            if (len >= 20)
+                hu_sb_printf(sb, ",0x%" PRIx64, rd64(o + 12));
+            hu_sb_putc(sb, '}');
+        }
+        return true;
+    }
+    case 1:     /* MP_JOIN: SYN, SYN-ACK and ACK forms by length */
+        if (!(len == 12 && syn) && !(len == 16 && syn && ack) && !(len == 24 && ack))
+            return false;
+        if (len != 24) {
+            if (o[2] & 1)
+                hu_sb_puts(sb, " backup");
+            hu_sb_printf(sb, " id %u", o[3]);
+        }
+        if (len == 12) {
+            hu_sb_printf(sb, " token 0x%x nonce 0x%x", rd32(o + 4), rd32(o + 8));
+        } else if (len == 16) {
+            hu_sb_printf(sb, " hmac 0x%" PRIx64 " nonce 0x%x", rd64(o + 4), rd32(o + 12));
+        } else {
+            hu_sb_puts(sb, " hmac 0x");
+            for (unsigned i = 0; i < 20; i++)
+                hu_sb_printf(sb, "%02x", o[4 + i]);
+        }
+        return true;
+    case 2:
+        return !syn && print_mptcp_dss(sb, o, len);
+    case 3: {   /* ADD_ADDR: address family, port and HMAC by length */
+        bool v4 = len == 8 || len == 10 || len == 16 || len == 18;
+        bool v6 = len == 20 || len == 22 || len == 28 || len == 30;
+        if (!v4 && !v6)
+            return false;
+        static const char *const echo[] = { "v1", "v1-echo", NULL, NULL, "v0-ip4", NULL, "v0-ip6" };
+        unsigned e = o[2] & 0xf;
+        hu_sb_printf(sb, " %s", e < 7 && echo[e] ? echo[e] : "[bad version/echo]");
+        hu_sb_printf(sb, " id %u", o[3]);
+        char a[INET6_ADDRSTRLEN];
+        inet_ntop(v4 ? AF_INET : AF_INET6, o + 4, a, sizeof a);
+        hu_sb_printf(sb, " %s", a);
+        uint32_t end = v4 ? 8 : 20;   /* after the address */
+        bool port = len == end + 2 || len == end + 10;
+        if (port)
+            hu_sb_printf(sb, ":%u", rd16(o + end));
+        if (len >= end + 8)
+            hu_sb_printf(sb, " hmac 0x%" PRIx64, rd64(o + end + (port ? 2 : 0)));
+        return true;
+    }
+    case 4:     /* REMOVE_ADDR: a list of address ids */
+        if (len < 4)
+            return false;
+        hu_sb_puts(sb, " id");
+        for (uint32_t i = 3; i < len; i++)
+            hu_sb_printf(sb, " %u", o[i]);
+        return true;
+    case 5:     /* MP_PRIO */
+        if (len != 3 && len != 4)
+            return false;
+        hu_sb_puts(sb, (o[2] & 1) ? " backup" : " non-backup");
+        if (len == 4)
+            hu_sb_printf(sb, " id %u", o[3]);
+        return true;
+    case 6:     /* MP_FAIL */
+        if (len != 12)
+            return false;
+        hu_sb_printf(sb, " seq %" PRIu64, rd64(o + 4));
+        return true;
+    case 7:     /* MP_FASTCLOSE */
+        if (len != 12)
+            return false;
+        hu_sb_printf(sb, " key 0x%" PRIx64, rd64(o + 4));
+        return true;
+    default:
+        return true;
+    }
+}
+
+/* How an option list ends: "]" and the rest of the line, or one of
+ * tcpdump's marks, after which the line stops. */
+typedef enum {
+    OPTS_OK,
+    OPTS_BAD,      /* "[bad opt]", and "]" once an option was printed */
+    OPTS_TRUNC,    /* a byte read past the capture: " [|proto]" */
+    OPTS_SHORT,    /* data for an option not captured: " [|proto]", ">" once one was printed */
+} opts_end;
+
+/*
+ * print-tcp.c's option loop over s->opts (s->optlen bytes in the header,
+ * of which the capture kept s->optcap).  `len` is an option's total
+ * length (kind and length octets included); `hlen` the header's bytes
+ * left after them.  Data an option needs beyond hlen is "[bad opt]"; data
+ * within hlen that was not captured is tcpdump's truncation mark.  Either
+ * ends the whole line: returns false then.  One function of about 150
  * lines on purpose: it is a switch with a case per option kind in
  * print-tcp.c's order, so that each case can be checked against tcpdump's
  * side by side; split up, the shared bounds checks would be repeated.
  */
 static bool print_options(hu_sb *sb, const hu_pktsum *s)
 {
-    const uint8_t *cp = s->opts;
-    uint32_t hlen = s->optlen;
+    const uint8_t *opts = s->opts;
+    uint32_t i = 0, hlen = s->optlen, cap = s->optcap;
+    const char *proto = "tcp";   /* tcpdump's name for the layer being read */
     char sep = '\0';
+    opts_end end = OPTS_OK;
+    if (cap > sizeof s->opts + 1u)
+        cap = sizeof s->opts + 1u;
     hu_sb_puts(sb, ", options [");
+/* The option's data: l bytes must be left in the header and captured. */
+#define LENCHECK(l) do { if ((l) > hlen) { end = OPTS_BAD; goto out; } \
+                         if (i + (l) > cap) { end = OPTS_SHORT; goto out; } } while (0)
     while (hlen > 0) {
         if (sep)
             hu_sb_putc(sb, sep);
-        uint8_t opt = *cp++;
-        uint32_t len;
+        if (i >= cap) {
+            end = OPTS_TRUNC;
+            goto out;
+        }
+        uint8_t opt = opts[i++];
+        uint32_t len = 1;
         bool zerolen = opt == 0 || opt == 1;
-        if (zerolen) {
-            len = 1;
-        } else {
-            if (hlen < 2)
-                goto bad;
-            len = *cp++;
-            if (len < 2 || len > hlen)
-                goto bad;
+        if (!zerolen) {
+            if (i >= cap) {   /* the length octet may lie past the header */
+                end = OPTS_TRUNC;
+                goto out;
+            }
+            len = hlen >= 2 ? opts[i] : 0;   /* past the header: invalid whatever it is */
+            i++;
+            if (len < 2 || len > hlen) {
+                end = OPTS_BAD;
+                goto out;
+            }
             --hlen;
         }
         --hlen;
+        const uint8_t *cp = opts + i;
         char tmp[24];
         hu_sb_puts(sb, opt_name(opt, tmp, sizeof tmp));
         uint32_t datalen = 0;
         switch (opt) {
-        case 0: case 1: case 4:
-            break;
-        case 2:
+        case 2: case 28:
             datalen = 2;
-            if (datalen > hlen)
-                goto bad;
-            hu_sb_printf(sb, " %u", rd16(cp));
+            LENCHECK(datalen);
+            if (opt == 2) {
+                hu_sb_printf(sb, " %u", rd16(cp));
+            } else {
+                uint16_t v = rd16(cp);
+                hu_sb_printf(sb, " 0x%x %u", v, (v & 1) ? (v >> 1) * 60u : v >> 1);
+            }
             break;
         case 3:
             datalen = 1;
-            if (datalen > hlen)
-                goto bad;
+            LENCHECK(datalen);
             hu_sb_printf(sb, " %u", cp[0]);
             break;
         case 5:
@@ -125,55 +341,95 @@ static bool print_options(hu_sb *sb, const hu_pktsum *s)
                 hu_sb_puts(sb, " invalid sack");
             } else {
                 hu_sb_printf(sb, " %u ", datalen / 8);
-                for (uint32_t i = 0; i < datalen; i += 8)
-                    hu_sb_printf(sb, "{%u:%u}", rd32(cp + i) - s->sackbase,
-                                 rd32(cp + i + 4) - s->sackbase);
+                for (uint32_t k = 0; k < datalen; k += 8) {
+                    LENCHECK(k + 8);
+                    hu_sb_printf(sb, "{%u:%u}", rd32(cp + k) - s->sackbase,
+                                 rd32(cp + k + 4) - s->sackbase);
+                }
             }
             break;
         case 6: case 7: case 11: case 12: case 13:
             datalen = 4;
-            if (datalen > hlen)
-                goto bad;
+            LENCHECK(datalen);
             hu_sb_printf(sb, " %u", rd32(cp));
             break;
         case 8:
             datalen = 8;
-            if (datalen > hlen)
-                goto bad;
+            LENCHECK(datalen);
             hu_sb_printf(sb, " val %u ecr %u", rd32(cp), rd32(cp + 4));
             break;
-        case 28:
+        case 19:   /* tcpdump has no -M secret, so it cannot check the signature */
+            datalen = 16;
+            LENCHECK(datalen);
+            hu_sb_puts(sb, s->snapcut ? " snaplen too short, " : " shared secret not supplied with -M, ");
+            hu_sb_puts(sb, "can't check - ");
+            for (uint32_t k = 0; k < datalen; k++)
+                hu_sb_printf(sb, "%02x", cp[k]);
+            break;
+        case 20:
             datalen = 2;
-            if (datalen > hlen)
-                goto bad;
-            {
-                uint16_t v = rd16(cp);
-                hu_sb_printf(sb, " 0x%x %u", v, (v & 1) ? (v >> 1) * 60u : v >> 1);
+            LENCHECK(datalen);
+            hu_sb_printf(sb, " cap %02x id %u", cp[0], cp[1]);
+            break;
+        case 29:
+            datalen = len - 2;
+            if (datalen < 2) {
+                hu_sb_puts(sb, " (invalid)");
+                break;
+            }
+            LENCHECK(1);
+            hu_sb_printf(sb, " keyid %u", cp[0]);
+            LENCHECK(2);
+            hu_sb_printf(sb, " rnextkeyid %u", cp[1]);
+            if (datalen > 2)
+                hu_sb_puts(sb, " mac 0x");
+            for (uint32_t k = 2; k < datalen; k++) {
+                LENCHECK(k + 1);
+                hu_sb_printf(sb, "%02x", cp[k]);
+            }
+            break;
+        case 30:
+            datalen = len - 2;
+            LENCHECK(datalen);
+            proto = "mptcp";   /* tcpdump's truncation mark names it from here on */
+            if (!print_mptcp(sb, cp - 2, len, s->flags)) {
+                end = OPTS_BAD;
+                goto out;
             }
             break;
         case 34:
             datalen = len - 2;
-            if (datalen == 0)
-                hu_sb_puts(sb, "  cookiereq");
-            else if (datalen % 2 != 0 || datalen < 4 || datalen > 16)
-                hu_sb_puts(sb, "  (invalid)");
-            else {
-                hu_sb_puts(sb, "  cookie ");
-                for (uint32_t i = 0; i < datalen; i++)
-                    hu_sb_printf(sb, "%02x", cp[i]);
+            LENCHECK(datalen);
+            hu_sb_putc(sb, ' ');
+            print_tfo(sb, cp, datalen, false);
+            break;
+        case 254:   /* RFC 6994: a 16-bit experiment id, then its data */
+            datalen = len - 2;
+            LENCHECK(datalen);
+            if (datalen < 2) {
+                end = OPTS_BAD;
+                goto out;
             }
+            hu_sb_putc(sb, '-');
+            if (rd16(cp) == 0xf989)
+                print_tfo(sb, cp + 2, datalen - 2, true);
+            else
+                hu_sb_printf(sb, "%04x", rd16(cp));
+            break;
+        case 0: case 1: case 4:
             break;
         default:
-            /* Options whose tcpdump rendering is not reproduced here
-             * (md5, mptcp, tcp-ao, scps, exp) are shown the generic way. */
             datalen = len - 2;
             if (datalen)
                 hu_sb_puts(sb, " 0x");
-            for (uint32_t i = 0; i < datalen; i++)
-                hu_sb_printf(sb, "%02x", cp[i]);
+            for (uint32_t k = 0; k < datalen; k++) {
+                LENCHECK(k + 1);
+                hu_sb_printf(sb, "%02x", cp[k]);
+            }
             break;
         }
-        cp += datalen;
+#undef LENCHECK
+        i += datalen;
         hlen -= datalen < hlen ? datalen : hlen;
         datalen++;
         if (!zerolen)
@@ -184,14 +440,149 @@ static bool print_options(hu_sb *sb, const hu_pktsum *s)
         if (opt == 0)
             break;
     }
-    hu_sb_putc(sb, ']');
-    return true;
-bad:
-    hu_sb_puts(sb, "[bad opt]");
-    if (sep)
+out:
+    switch (end) {
+    case OPTS_OK:
         hu_sb_putc(sb, ']');
+        return true;
+    case OPTS_BAD:
+        hu_sb_puts(sb, "[bad opt]");
+        if (sep)
+            hu_sb_putc(sb, ']');
+        return false;
+    case OPTS_TRUNC:
+    case OPTS_SHORT:
+        hu_sb_printf(sb, " [|%s]", proto);
+        if (end == OPTS_SHORT && sep)
+            hu_sb_putc(sb, '>');
+        return false;
+    }
     return false;
 }
+
+/* ------------------------------------------------ released conversations */
+
+/* Slots are written in release order, round the array, so the slot to
+ * write next holds the conversation put longest ago; a taken slot is
+ * left empty (ipver 0) until its turn comes round.  Hash chains link
+ * slot numbers plus one (0 ends a chain). */
+typedef struct conv_slot {
+    uint8_t ipver;            /* 0: empty */
+    uint8_t addr[2][16];
+    uint16_t port[2];
+    uint32_t base[2];
+    uint32_t hash;
+    uint32_t next;
+} conv_slot;
+
+struct hu_tcpprint_convs {
+    size_t max, nbuckets;     /* nbuckets: a power of two, at least max */
+    size_t write;             /* the slot the next put takes */
+    conv_slot *slot;          /* max of them, allocated on the first put */
+    uint32_t *bucket;
+};
+
+hu_tcpprint_convs *hu_tcpprint_convs_new(size_t max)
+{
+    hu_tcpprint_convs *c = max ? calloc(1, sizeof *c) : NULL;
+    if (!c)
+        return NULL;
+    c->max = max < UINT32_MAX / 2 ? max : UINT32_MAX / 2;
+    for (c->nbuckets = 1; c->nbuckets < c->max; c->nbuckets *= 2)
+        ;
+    return c;
+}
+
+void hu_tcpprint_convs_free(hu_tcpprint_convs *c)
+{
+    if (!c)
+        return;
+    free(c->slot);
+    free(c->bucket);
+    free(c);
+}
+
+static bool conv_is(const conv_slot *e, const hu_tcpprint_ends *k, uint32_t hash)
+{
+    size_t n = k->ipver == 4 ? 4 : 16;
+    return e->hash == hash && e->ipver == k->ipver && e->port[0] == k->port[0] &&
+           e->port[1] == k->port[1] && memcmp(e->addr[0], k->addr[0], n) == 0 &&
+           memcmp(e->addr[1], k->addr[1], n) == 0;
+}
+
+/* The link that leads to conv's slot (or the chain's final 0). */
+static uint32_t *conv_link(hu_tcpprint_convs *c, const hu_tcpprint_ends *k, uint32_t hash)
+{
+    uint32_t *l = &c->bucket[hash & (c->nbuckets - 1)];
+    while (*l && !conv_is(&c->slot[*l - 1], k, hash))
+        l = &c->slot[*l - 1].next;
+    return l;
+}
+
+/* Empty slot i, unlinking it from its chain. */
+static void conv_drop(hu_tcpprint_convs *c, uint32_t i)
+{
+    conv_slot *e = &c->slot[i];
+    uint32_t *l = &c->bucket[e->hash & (c->nbuckets - 1)];
+    while (*l != i + 1)
+        l = &c->slot[*l - 1].next;
+    *l = e->next;
+    e->ipver = 0;
+}
+
+void hu_tcpprint_convs_put(hu_tcpprint_convs *c, const hu_tcpprint_ends *conv, uint32_t hash,
+                           const uint32_t base[2])
+{
+    if (!c->slot) {
+        c->slot = calloc(c->max, sizeof *c->slot);
+        c->bucket = calloc(c->nbuckets, sizeof *c->bucket);
+        if (!c->slot || !c->bucket) {
+            free(c->slot);
+            free(c->bucket);
+            c->slot = NULL;
+            c->bucket = NULL;
+            return;
+        }
+    }
+    uint32_t *l = conv_link(c, conv, hash);
+    if (*l)
+        conv_drop(c, *l - 1);
+    uint32_t i = (uint32_t)c->write;
+    c->write = (c->write + 1) % c->max;
+    conv_slot *e = &c->slot[i];
+    if (e->ipver)
+        conv_drop(c, i);
+    size_t n = conv->ipver == 4 ? 4 : 16;
+    e->ipver = conv->ipver;
+    memcpy(e->addr[0], conv->addr[0], n);
+    memcpy(e->addr[1], conv->addr[1], n);
+    e->port[0] = conv->port[0];
+    e->port[1] = conv->port[1];
+    e->base[0] = base[0];
+    e->base[1] = base[1];
+    e->hash = hash;
+    uint32_t *b = &c->bucket[hash & (c->nbuckets - 1)];
+    e->next = *b;
+    *b = i + 1;
+}
+
+bool hu_tcpprint_convs_take(hu_tcpprint_convs *c, const hu_tcpprint_ends *conv, uint32_t hash,
+                            uint32_t base[2])
+{
+    if (!c->slot)
+        return false;
+    uint32_t *l = conv_link(c, conv, hash);
+    if (!*l)
+        return false;
+    conv_slot *e = &c->slot[*l - 1];
+    base[0] = e->base[0];
+    base[1] = e->base[1];
+    *l = e->next;
+    e->ipver = 0;
+    return true;
+}
+
+/* ------------------------------------------------------------- lines */
 
 static void print_addr(hu_sb *sb, uint8_t ipver, const uint8_t *a, uint16_t port)
 {

@@ -218,6 +218,28 @@ Test(decode, snaplen_cut_payload_is_still_tcp)
     cr_expect_eq(p.capturedlen, 8);
 }
 
+/* A snapshot that ends inside the TCP options keeps the segment: every
+ * header field, the options it kept, no payload. */
+Test(decode, snaplen_cut_options_are_still_tcp)
+{
+    static const uint8_t opts[] = { 1, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 6 };
+    size_t n = tu_ip4_tcp(ip, "192.0.2.1", 40000, "192.0.2.2", 80, HU_TH_PUSH | HU_TH_ACK, 1000,
+                          2000, opts, sizeof opts, "GET / HTTP/1.1\r\n\r\n", 18);
+    for (uint32_t keep = 0; keep <= sizeof opts; keep++) {
+        cr_assert_eq(hu_decode(DLT_RAW, ip, 40 + keep, &p, &why), HU_DEC_TCP, "kept %u", keep);
+        cr_expect_eq(p.optlen, sizeof opts);
+        cr_expect_eq(p.optcap, keep);
+        cr_expect_eq(p.seq, 1000);
+        cr_expect_eq(p.ack, 2000);
+        cr_expect_eq(p.flags, HU_TH_PUSH | HU_TH_ACK);
+        cr_expect_eq(p.paylen, 18);
+        cr_expect_eq(p.capturedlen, 0);
+    }
+    cr_assert_eq(hu_decode(DLT_RAW, ip, (uint32_t)n, &p, &why), HU_DEC_TCP);
+    cr_expect_eq(p.optcap, sizeof opts);
+    cr_expect_eq(p.capturedlen, 18);
+}
+
 Test(decode, cut_and_lying_headers_are_bad_not_crashes)
 {
     size_t n = v4();

@@ -216,6 +216,40 @@ Test(flow, new_syn_on_a_closed_tuple_starts_a_new_connection)
     cr_expect_eq(released, 1);
 }
 
+/* A released connection's tcpdump bases go to the table it was given,
+ * which keeps those of the last `max` releases: a conversation seen again
+ * gets them back (its numbers relative, as tcpdump prints them), one
+ * released before those starts over (absolute numbers, new bases). */
+Test(flow, released_bases_are_kept_for_the_last_max_conversations)
+{
+    hu_tcpprint_convs *convs = hu_tcpprint_convs_new(2);
+    cr_assert_not_null(convs);
+    hu_flowtab_free(ft);
+    hu_flowtab_cfg cfg = { .max_flows = 4, .idle_us = 10000000, .halfclosed_us = 5000000,
+                           .closed_us = 1000000, .convs = convs };
+    ft = hu_flowtab_new(&cfg);
+    for (int i = 0; i < 3; i++) {
+        tu_conv_v4(&cv, "10.0.0.1", (uint16_t)(40001 + i), "10.0.0.2", 80);
+        feed(true, i * 10, HU_TH_SYN, 1000, 0, NULL, 0, NULL);
+        feed(false, i * 10 + 1, HU_TH_SYN | A, 5000, 1001, NULL, 0, NULL);
+        feed(true, i * 10 + 2, A, 1001, 5001, NULL, 0, NULL);
+        feed(false, i * 10 + 3, HU_TH_RST, 5001, 0, NULL, 0, NULL);
+    }
+    for (int i = 0; i < 3; i++) {   /* a minute later, each one's last ACK again */
+        tu_conv_v4(&cv, "10.0.0.1", (uint16_t)(40001 + i), "10.0.0.2", 80);
+        hu_flow *f = feed(true, 60000 + i, A, 1001, 5001, NULL, 0, NULL);
+        cr_assert(f && f->ring_len == 1);
+        const hu_pktsum *e = hu_flow_ring_at(f, 0);
+        uint32_t seq = i == 0 ? 1001 : 1, ack = i == 0 ? 5001 : 1;
+        cr_expect(e->seq == seq && e->ack == ack, "conversation %d: seq %u ack %u", i, e->seq,
+                  e->ack);
+    }
+    cr_expect_eq(released, 3);
+    hu_flowtab_free(ft);
+    ft = NULL;
+    hu_tcpprint_convs_free(convs);
+}
+
 Test(flow, request_window_survives_split_and_out_of_order_segments)
 {
     feed(true, 0, HU_TH_SYN, 99, 0, NULL, 0, NULL);

@@ -566,18 +566,35 @@ static void render_frame(void *arg, int dlt, const hu_frame *fr)
     hu_sb_free(&sb);
 }
 
-char **tu_render_file(const char *path, size_t *n)
+static char **render_with(const char *path, const hu_flowtab_cfg *cfg, size_t *n)
 {
     render_ctx rc = {0};
-    hu_flowtab_cfg cfg = { .max_flows = 100000, .idle_us = 3600000000LL,
-                           .halfclosed_us = 300000000LL, .closed_us = 60000000LL };
-    rc.ft = hu_flowtab_new(&cfg);
+    hu_flowtab_cfg c = *cfg;
+    c.convs = hu_tcpprint_convs_new(HU_TCPPRINT_CONVS_MAX);
+    rc.ft = hu_flowtab_new(&c);
     char err[256];
     hu_capture_cbs cb = { .frame = render_frame, .arg = &rc };
     hu_capture_file(path, NULL, &cb, NULL, err, sizeof err);
     hu_flowtab_free(rc.ft);
+    hu_tcpprint_convs_free(c.convs);
     *n = rc.n;
     return rc.lines;
+}
+
+char **tu_render_file(const char *path, size_t *n)
+{
+    hu_analyze_opts o;
+    hu_analyze_opts_default(&o);
+    hu_flowtab_cfg cfg = { .max_flows = o.max_flows, .idle_us = o.idle_us,
+                           .halfclosed_us = TU_HALFCLOSED_US, .closed_us = o.closed_us };
+    return render_with(path, &cfg, n);
+}
+
+char **tu_render_file_releasing(const char *path, int64_t idle_us, size_t max_flows, size_t *n)
+{
+    hu_flowtab_cfg cfg = { .max_flows = max_flows, .idle_us = idle_us,
+                           .halfclosed_us = idle_us, .closed_us = idle_us };
+    return render_with(path, &cfg, n);
 }
 
 static char **split_text(char *out, size_t *n);

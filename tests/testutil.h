@@ -184,10 +184,17 @@ tu_pcapng *tu_pcapng_read(const char *path);
 void tu_pcapng_free(tu_pcapng *f);
 
 /* Render every packet of a capture file through capture -> decode ->
- * flow tracker -> tcpprint, as the timeline would print it.  Returns an
- * array indexed by packet number - 1 (NULL where the packet is not TCP),
- * *n receives the packet count.  Free with tu_lines_free. */
+ * flow tracker -> tcpprint, as the timeline would print it: the
+ * analyzer's default timeouts and table size, and released conversations'
+ * tcpdump bases kept as the pipeline keeps them.  Returns an array
+ * indexed by packet number - 1 (NULL where the packet is not TCP), *n
+ * receives the packet count.  Free with tu_lines_free. */
 char **tu_render_file(const char *path, size_t *n);
+/* The same with every connection released after idle_us without a
+ * packet, whatever its state, and at most max_flows at once (the least
+ * recently active evicted), so that conversations come back after their
+ * release. */
+char **tu_render_file_releasing(const char *path, int64_t idle_us, size_t max_flows, size_t *n);
 /* `TZ=UTC tcpdump -n -r path` split into lines (one per packet). */
 char **tu_tcpdump_lines(const char *path, size_t *n);
 /* The committed golden output for a sample (NAME.tcpdump beside

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include "hangup/packet.h"
 #include "hangup/pktsum.h"
+#include "hangup/tcpprint.h"
 
 #define HU_RING_MAX 32        /* packet summaries kept per connection */
 #define HU_REQWIN 1024        /* client bytes kept from each request start */
@@ -120,6 +121,10 @@ typedef struct hu_flowtab_cfg {
      * connection object, whose first member is the hu_flow.  The rest is
      * zeroed and never touched here: it holds the layers above. */
     size_t conn_size;
+    /* Borrowed, may be NULL: a released connection's tcpdump bases go
+     * there, and a new one on the same conversation takes them back, as
+     * tcpdump's own table would have kept them (tcpprint.h). */
+    hu_tcpprint_convs *convs;
 } hu_flowtab_cfg;
 
 typedef struct hu_flowtab hu_flowtab;
@@ -142,8 +147,9 @@ void hu_flowtab_free(hu_flowtab *t);
  */
 hu_flow *hu_flowtab_released(hu_flowtab *t);       /* NULL: none waiting */
 void hu_flowtab_dispose(hu_flowtab *t, hu_flow *f); /* frees f (NULL: no-op) */
-/* Release every connection in the table (the end of a capture): open
- * ones first, then half-closed, then closed, each least recent first. */
+/* Release every connection in the table (the end of a capture, so their
+ * tcpdump bases are not kept in cfg.convs): open ones first, then
+ * half-closed, then closed, each least recent first. */
 void hu_flowtab_release_all(hu_flowtab *t);
 
 /*

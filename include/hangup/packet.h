@@ -50,7 +50,10 @@ typedef struct hu_pkt {
     uint32_t seq, ack;
     uint8_t flags;     /* HU_TH_* */
     uint16_t win, urp;
-    uint8_t optlen;    /* bytes of TCP options (0..40) */
+    uint8_t optlen;    /* bytes of TCP options in the header (0..40) */
+    uint8_t optcap;    /* of those, captured: read opts only this far (fewer
+                          than optlen when the snapshot cut the header, and
+                          then capturedlen is 0) */
     const uint8_t *opts;
 
     /* Payload: paylen is the length on the wire (from the IP length

@@ -24,6 +24,11 @@ typedef struct hu_pktsum {
     uint16_t win, urp;
     uint8_t flags, side, optlen, pkttype;
     uint8_t has_sll2;
+    /* What the snapshot kept, for tcpdump's truncation marks: optcap
+     * counts the captured bytes from the first option byte on, at most
+     * optlen + 1 (the options and a first payload byte); snapcut is 1
+     * when any byte of the segment was not captured. */
+    uint8_t optcap, snapcut;
     uint8_t opts[40];
     /* tcpdump's ": HTTP..." suffix: inline when short (no allocation per
      * packet), else owned on the heap; read it with hu_pktsum_http(). */

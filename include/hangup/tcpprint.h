@@ -26,6 +26,36 @@ typedef struct hu_tcpprint_ends {
 } hu_tcpprint_ends;
 
 /*
+ * tcpdump keeps each conversation's relative-sequence bases for as long as
+ * it runs (print-tcp.c tcp_seq_hash, keyed by addresses and ports; a SYN
+ * sets them anew).  hangup keeps them in the connection (flow.c), which
+ * is released 10 s after its close or when idle; this table holds the
+ * bases of released conversations, so that a packet of one seen again (a
+ * FIN resent after the close, a port reused without a SYN) prints as
+ * tcpdump prints it.  It is bounded: it holds what the last `max` puts
+ * put (less what was taken back since) and forgets older ones
+ * (docs/DESIGN.md §7).  A
+ * conversation is keyed by its endpoints in tcpdump's order (side 0 the
+ * lower port, then the lower address) and `hash`, any hash of them the
+ * caller computes the same way for put and take.
+ */
+#define HU_TCPPRINT_CONVS_MAX 65536   /* about 56 bytes each: 3.5 MiB when full */
+typedef struct hu_tcpprint_convs hu_tcpprint_convs;
+
+/* An empty table for at most max conversations (max > 0); NULL on
+ * allocation failure.  Its slots are allocated on the first put. */
+hu_tcpprint_convs *hu_tcpprint_convs_new(size_t max);
+void hu_tcpprint_convs_free(hu_tcpprint_convs *c);   /* NULL: no-op */
+/* Keep conv's bases (base[i] for side i), replacing any it held for conv
+ * and, when full, forgetting the conversation put longest ago.  Out of
+ * memory, nothing is kept. */
+void hu_tcpprint_convs_put(hu_tcpprint_convs *c, const hu_tcpprint_ends *conv, uint32_t hash,
+                           const uint32_t base[2]);
+/* Move conv's bases out of the table into base: true when it held them. */
+bool hu_tcpprint_convs_take(hu_tcpprint_convs *c, const hu_tcpprint_ends *conv, uint32_t hash,
+                            uint32_t base[2]);
+
+/*
  * Append to sb the line tcpdump -n prints for summary s sent between
  * `ends` (no trailing newline): time in the local zone, the LINUX_SLL2
  * interface and direction prefix, "IP"/"IP6", endpoints, flags,

@@ -45,9 +45,10 @@ static void decode_frame(int dlt, const uint8_t *frame, uint32_t caplen)
     if (rc != HU_DEC_TCP)
         return;
     FUZZ_CHECK(pkt.ipver == 4 || pkt.ipver == 6);
-    FUZZ_CHECK(pkt.optlen <= 40);
-    if (pkt.optlen)
-        FUZZ_CHECK(within(pkt.opts, pkt.optlen, frame, caplen));
+    FUZZ_CHECK(pkt.optlen <= 40 && pkt.optcap <= pkt.optlen);
+    if (pkt.optcap)
+        FUZZ_CHECK(within(pkt.opts, pkt.optcap, frame, caplen));
+    FUZZ_CHECK(pkt.optcap == pkt.optlen || pkt.capturedlen == 0);
     FUZZ_CHECK(pkt.capturedlen <= pkt.paylen);
     if (pkt.capturedlen)
         FUZZ_CHECK(within(pkt.payload, pkt.capturedlen, frame, caplen));
