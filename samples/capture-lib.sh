@@ -33,15 +33,18 @@ wait_for() {
     return 1
 }
 
-# start_tcpdump NAME PCAP FILTER IFACE [NETNS]
+# start_tcpdump NAME PCAP FILTER IFACE [NETNS [LINKTYPE]]
 # tcpdump -U --immediate-mode writes every packet at once; "listening on" is printed after the
-# capture handle is active, so traffic generated afterwards is captured.
+# capture handle is active, so traffic generated afterwards is captured.  LINKTYPE (tcpdump -y)
+# chooses the link type: LINUX_SLL for -i any keeps interface numbers out of the file, whose
+# names tcpdump (and hangup) would otherwise look up on the machine that reads it.
 start_tcpdump() {
-    local name=$1 pcap=$2 filter=$3 iface=$4 ns=${5:-}
-    local pre=()
+    local name=$1 pcap=$2 filter=$3 iface=$4 ns=${5:-} lt=${6:-}
+    local pre=() ly=()
     [ -n "$ns" ] && pre=(ip netns exec "$ns")
+    [ -n "$lt" ] && ly=(-y "$lt")
     rm -f "$pcap"
-    "${pre[@]}" tcpdump -i "$iface" -n -U --immediate-mode -s 262144 -w "$pcap" "$filter" \
+    "${pre[@]}" tcpdump -i "$iface" "${ly[@]}" -n -U --immediate-mode -s 262144 -w "$pcap" "$filter" \
         >"$WORK/$name.tcpdump.out" 2>"$WORK/$name.tcpdump.err" &
     eval "TCPDUMP_$name=$!"
     PIDS+=($!)

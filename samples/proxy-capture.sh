@@ -356,7 +356,7 @@ esac
 TNAME=${NAME}-at-target
 
 tlines=$(wc -l <"$WORK/target.server.out")
-start_tcpdump cap "$OUT/$NAME.pcap" "$FILTER" any hu-pxp
+start_tcpdump cap "$OUT/$NAME.pcap" "$FILTER" any hu-pxp LINUX_SLL
 [ "$SCENARIO" = nginx-get ] && start_tcpdump tgt "$OUT/$TNAME.pcap" "$FILTER" hu-xt0 hu-pxt
 run_client "$WORK/user.log" ip netns exec hu-pxu python3 "$HERE/raw-client.py" $PROXY_IP $PROXY_PORT '[
     ["connect"], ["send", "GET /api/items/1 HTTP/1.1\n'"$H"'\n\n"], ["read", "GET"],
