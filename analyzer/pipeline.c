@@ -198,6 +198,31 @@ static void on_head(void *arg, const hu_flow *f, int dir, const hu_http_msg *m)
     }
 }
 
+/* A linked record's client is the proxy whose front received the user's
+ * request (legs.h): named by what that front endpoint's responses say,
+ * when the relay rule (one address on both legs) could not name it --
+ * unless they say what the target's say: a proxy that passes its
+ * target's headers on (HAProxy) is not named by them. */
+static void legs_identify(hu_pipeline *pl, hu_incident_rec *rec)
+{
+    const hu_downstream *ds = &rec->ds;
+    if (ds->candidates != 1 || rec->client_software[0])
+        return;
+    const hu_sw_ident *l = hu_servers_software_of(pl->cfg.servers, ds->ipver, ds->srv_addr,
+                                                  ds->srv_port);
+    if (!l || !l->name[0] || strcmp(l->name, rec->server_software) == 0)
+        return;
+    char user[64], front[64];
+    hu_endpoint_str(user, sizeof user, ds->ipver, ds->cli_addr, ds->cli_port);
+    hu_endpoint_str(front, sizeof front, ds->ipver, ds->srv_addr, ds->srv_port);
+    snprintf(rec->client_software, sizeof rec->client_software, "%s", l->name);
+    snprintf(rec->client_kind, sizeof rec->client_kind, "%s",
+             l->kind == HU_SWK_LB ? "load-balancer" : "proxy");
+    snprintf(rec->client_evidence, sizeof rec->client_evidence,
+             "carried user %s's request received on %s (answering as %s)", user, front,
+             l->evidence);
+}
+
 static void on_held(void *arg, hu_incident_rec *rec)
 {
     hu_pipeline *pl = arg;
@@ -207,6 +232,7 @@ static void on_held(void *arg, hu_incident_rec *rec)
         hu_servers_downstream(pl->cfg.servers, rec->ipver, rec->srv_addr, rec->srv_port,
                               o == HU_DS_BAD_GATEWAY || o == HU_DS_CLOSED);
     relay_identify(pl, rec, rec->relay_pair);
+    legs_identify(pl, rec);
     pl->cfg.sink.incident(pl->cfg.sink.arg, rec);
 }
 

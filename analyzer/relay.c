@@ -10,6 +10,7 @@
  * hash and one slot whatever the traffic.
  */
 #include "hangup/relay.h"
+#include "hangup/strbuf.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -130,19 +131,11 @@ unsigned hu_relay_listener(const hu_relay *r, uint8_t ipver, const uint8_t *addr
     return 0;
 }
 
-/* "addr:port" or "[addr6]:port", as the report prints endpoints. */
-static void endpoint(char *buf, size_t n, uint8_t ipver, const uint8_t *addr, uint16_t port)
-{
-    char a[INET6_ADDRSTRLEN] = "?";
-    inet_ntop(ipver == 4 ? AF_INET : AF_INET6, addr, a, sizeof a);
-    snprintf(buf, n, ipver == 4 ? "%s:%u" : "[%s]:%u", a, port);
-}
-
 void hu_relay_evidence(char *buf, size_t n, const hu_relay_ends *e, const char *answering)
 {
     char from[64], to[64];
-    endpoint(from, sizeof from, e->ipver, e->addr, e->port);
-    endpoint(to, sizeof to, e->ipver, e->up_addr, e->up_port);
+    hu_endpoint_str(from, sizeof from, e->ipver, e->addr, e->port);
+    hu_endpoint_str(to, sizeof to, e->ipver, e->up_addr, e->up_port);
     snprintf(buf, n, "accepts connections on %s%s%s%s and forwards the same requests to %s", from,
              answering ? " (answering as " : "", answering ? answering : "", answering ? ")" : "",
              to);

@@ -276,12 +276,6 @@ void hu_report_file_done(hu_report *r, uint64_t packets, uint64_t connections,
     r->segment_flows += segment_flows;
 }
 
-void hu_endpoint_str(char *buf, size_t n, uint8_t ipver, const uint8_t *addr, uint16_t port)
-{
-    char a[INET6_ADDRSTRLEN];
-    inet_ntop(ipver == 4 ? AF_INET : AF_INET6, addr, a, sizeof a);
-    snprintf(buf, n, ipver == 4 ? "%s:%u" : "[%s]:%u", a, port);
-}
 
 void hu_iso_time(hu_sb *sb, int64_t ts_us)
 {

@@ -4,6 +4,8 @@
  */
 #include "hangup/strbuf.h"
 
+#include <arpa/inet.h>
+
 #include <inttypes.h>
 
 #include <stdlib.h>
@@ -174,4 +176,11 @@ void hu_sb_duration(hu_sb *sb, int64_t us)
         hu_sb_printf(sb, "%s%" PRIu64 ".%03" PRIu64 " ms", sign, a / 1000, a % 1000);
     else
         hu_sb_printf(sb, "%s%" PRIu64 ".%03" PRIu64 " s", sign, a / 1000000, a / 1000 % 1000);
+}
+
+void hu_endpoint_str(char *buf, size_t n, uint8_t ipver, const uint8_t *addr, uint16_t port)
+{
+    char a[INET6_ADDRSTRLEN] = "?";
+    inet_ntop(ipver == 4 ? AF_INET : AF_INET6, addr, a, sizeof a);
+    snprintf(buf, n, ipver == 4 ? "%s:%u" : "[%s]:%u", a, port);
 }

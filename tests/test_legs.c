@@ -113,6 +113,24 @@ Test(legs, every_proxy_capture_links_the_user_and_what_they_got)
         expect_member(ds, lend, "close_packet", down, dend, "close_packet", t);
         const char *rend, *retry = object(truth, "retry", &rend);
         expect_member(ds, lend, "retry_request_packet", retry, rend, "request_packet", t);
+        /* The upstream client is the proxy, named by what its front
+         * answered the user, unless it passes its target's headers on and
+         * marks nothing itself (HAProxy): then unnamed, but a proxy. */
+        char *kind = member(line, lend, "client_kind"), *sw = member(line, lend, "client_software");
+        char *proxy = member(truth, NULL, "proxy");
+        cr_expect(kind && strcmp(kind, "proxy") == 0, "%s: client kind %s", t, kind);
+        cr_assert(proxy && sw);
+        if (strcmp(sw, "null") == 0) {
+            cr_expect(strncmp(proxy, "HAProxy", 7) == 0, "%s: %s not named", t, proxy);
+        } else {
+            bool named = false;   /* a word of the proxy's own version line */
+            for (char *w = strtok(proxy, " /-()"); w && !named; w = strtok(NULL, " /-()"))
+                named = strlen(w) >= 4 && strcasestr(sw, w);
+            cr_expect(named, "%s: client named %s", t, sw);
+        }
+        free(kind);
+        free(sw);
+        free(proxy);
         char *o = member(truth, NULL, "outcome");
         outcomes[0] += o && strcmp(o, "retried") == 0;
         outcomes[1] += o && strcmp(o, "bad-gateway") == 0;

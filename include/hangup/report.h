@@ -53,8 +53,6 @@ void hu_incident_render(hu_sb *sb, const hu_incident_rec *rec, bool timeline);
 /* Incidents reported so far. */
 uint64_t hu_report_incidents(const hu_report *r);
 
-/* "ip:port", IPv6 as "[addr]:port"; buf must hold 64 bytes. */
-void hu_endpoint_str(char *buf, size_t n, uint8_t ipver, const uint8_t *addr, uint16_t port);
 /* UTC ISO-8601 with microseconds: "2026-11-21T15:53:53.187939Z". */
 void hu_iso_time(hu_sb *sb, int64_t ts_us);
 

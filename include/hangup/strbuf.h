@@ -42,4 +42,8 @@ void hu_sb_safe(hu_sb *sb, const uint8_t *p, size_t n);
  * (negative durations keep their sign). */
 void hu_sb_duration(hu_sb *sb, int64_t us);
 
+/* "ip:port", IPv6 as "[addr]:port" (addr: 4 or 16 bytes by ipver); buf
+ * must hold 64 bytes.  The one form every output writes endpoints in. */
+void hu_endpoint_str(char *buf, size_t n, uint8_t ipver, const uint8_t *addr, uint16_t port);
+
 #endif
