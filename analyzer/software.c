@@ -332,6 +332,14 @@ bool hu_sw_observe(hu_sw_ident *id, bool from_client, int hdr, const char *hname
         if (!from_client && node_keepalive(v, n))
             hit = &node_hint;
     } else {
+        /* Nothing this header can say would beat what is known (later
+         * requests on an identified connection): skip the matching. */
+        uint8_t best = 0;
+        for (size_t i = 0; i < N_ROWS; i++)
+            if (rows[i].hdr == hdr && rows[i].strength > best)
+                best = rows[i].strength;
+        if (best <= id->strength)
+            return false;
         for (size_t i = 0; i < N_ROWS && !hit; i++) {
             const sw_row *r = &rows[i];
             if (r->hdr == hdr && (r->side & (from_client ? SIDE_CLIENT : SIDE_SERVER)) &&
