@@ -2,12 +2,13 @@
  * legs.c -- a proxy's downstream leg linked to its upstream incident
  * (legs.h).
  *
- * The ring holds the last HU_LEGS_RING request heads of the capture,
+ * One ring holds the last HU_LEGS_RING request heads of the capture,
  * each reduced to its connection, endpoints, time, packet and a hash of
- * method and target; an incident scans it once, newest first, stopping
- * at the window's start.  Followed records are few (an array scanned
- * linearly on each request and response head; closes only while any is
- * followed), so the cost on a capture without proxied incidents is one
+ * method and target; a second the response heads and closes.  An
+ * incident scans them once, newest first, stopping at the window's
+ * start.  Held records are followed in a small array (for cause and
+ * effect), scanned on each message head and close only while one of them
+ * is linked, so the cost on a capture without proxied incidents is one
  * ring write per message head and per FIN or RST.
  */
 #include "hangup/legs.h"
