@@ -317,7 +317,7 @@ hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, u
     r->spent_us = inc->spent_us;
     r->expected_bytes = inc->expected_bytes;
     r->received_bytes = inc->received_bytes;
-    r->status = inc->status;
+    r->status = inc->status ? inc->status : -1;
     if (inc->resp)
         r->resp = (hu_pktref){ inc->resp->num, inc->resp->ts_us };
     sw_copy(r->client_software, r->client_kind, r->client_evidence, inc->client_sw);

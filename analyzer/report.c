@@ -835,9 +835,9 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
                  : rec->safe_to_retry ? "yes, the method is idempotent."
                                       : "not proven: the server may have acted on the request.");
     if (rec->kindid == HU_KIND_GATEWAY && rec->cause)
-        hu_sb_printf(sb, "  Fix: see the upstream incident #%" PRIu64 " %s: the proxy answered "
-                         "this because of it, so fixing that one fixes this.\n",
-                     rec->cause, rec->cause > rec->number ? "below" : "above");
+        hu_sb_printf(sb, "  Fix: see the upstream incident, #%" PRIu64 " of this capture: the "
+                         "proxy answered this because of it, so fixing that one fixes this.\n",
+                     rec->cause);
     else
         hu_sb_printf(sb, "  Fix: %s.\n", ki->fix);
     reflow(out, hu_sb_cstr(&para), 78);

@@ -335,7 +335,6 @@ static bool late_packet_known(const void *rec)
 static bool retried(const void *rec) { return inc(rec)->retried; }
 static bool ds_linked(const void *rec) { return inc(rec)->ds.candidates == 1; }
 static bool has_cause(const void *rec) { return inc(rec)->cause != 0; }
-static bool has_status(const void *rec) { return inc(rec)->status > 0; }
 static bool has_resp(const void *rec) { return inc(rec)->resp.num != 0; }
 static bool ds_status(const void *rec) { return ds_linked(rec) && inc(rec)->ds.status; }
 static bool ds_response(const void *rec) { return ds_linked(rec) && inc(rec)->ds.response.num; }
@@ -589,7 +588,7 @@ static const hu_storecol incident_cols[] = {
     { COL("downstream_retry_packet", HU_SC_U64, INC(ds.retry.num)), .when = ds_retry },
     { COL("downstream_retry_time", HU_SC_I64, INC(ds.retry.ts_us)), .when = ds_retry },
     { COL("cause", HU_SC_U64, INC(cause)), .when = has_cause },
-    { COL("status", HU_SC_OPT_INT, INC(status)), .when = has_status },
+    { COL("status", HU_SC_OPT_INT, INC(status)) },
     { COL("response_packet", HU_SC_U64, INC(resp.num)), .when = has_resp },
     { COL("response_time", HU_SC_I64, INC(resp.ts_us)), .when = has_resp },
     { COL("client", HU_SC_ENDPOINT, 0) },

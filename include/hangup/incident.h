@@ -208,7 +208,7 @@ typedef struct hu_incident_rec {
     int tries;
     int64_t spent_us;
     int64_t expected_bytes, received_bytes;
-    int status;                  /* gateway-error: the response's status, else 0 */
+    int status;                  /* gateway-error: the response's status, else -1 */
     hu_pktref resp;              /* gateway-error: the response's head packet, else num 0 */
     uint64_t number;             /* the incident's number in its capture, from 1 */
     hu_downstream ds;            /* the proxy's downstream leg (candidates 0: none) */
