@@ -20,6 +20,9 @@
  *                         unanswered and the server had not closed; a late
  *                         response then meets an RST
  *   truncated-response    the server's FIN or RST in the middle of a body
+ *   gateway-error         a 502, 503 or 504 response: a proxy's or load
+ *                         balancer's own answer that its upstream failed,
+ *                         the user's symptom of an upstream incident
  *
  * "Request" is an HTTP request line starting a new flight of client data
  * (the server had acknowledged everything before it); "answered" comes
@@ -227,6 +230,33 @@ void hu_family_packet(hu_family *fm, const hu_flow *f, hu_family_conn *st,
         client_packet(f, st, in, p, cur);
     else
         server_packet(fm, f, st, in, s, p, cur);
+}
+
+static bool gateway_status(int status)
+{
+    return status == 502 || status == 503 || status == 504;
+}
+
+void hu_family_response(hu_family *fm, const hu_flow *f, const hu_family_conn *fc,
+                        const hu_family_in *in, int status)
+{
+    /* The request answered is the one this layer copied only when it is
+     * the only one outstanding (not pipelined) and still followed: the
+     * copy stops with another family incident or the race detector's
+     * claim. */
+    const hu_pktsum *cur = newest(f);
+    if (!gateway_status(status) || fc->done || in->race_claimed || !fc->req_active ||
+        !fc->pk || !fc->pk->freq.num || !cur || !in->http || hu_http_unparsable(in->http) ||
+        hu_http_outstanding(in->http) != 1)
+        return;
+    hu_incident inc;
+    hu_incident_init(&inc, HU_KIND_GATEWAY, f, &fc->pk->freq);
+    inc.status = status;
+    inc.resp = cur;
+    inc.wait_us = cur->ts_us - fc->pk->freq.ts_us;
+    inc.timeline_start = ring_index(f, fc->pk->freq.num);
+    if (fm->emit)
+        fm->emit(fm->arg, &inc);
 }
 
 void hu_family_release(hu_family *fm, const hu_flow *f, hu_family_conn *st,

@@ -28,6 +28,7 @@ static const char *const kind_names[HU_KIND_COUNT] = {
     [HU_KIND_CONNECT_TIMEOUT] = "connect-timeout",
     [HU_KIND_TRUNCATED] = "truncated-response",
     [HU_KIND_CLOSED] = "closed-before-response",
+    [HU_KIND_GATEWAY] = "gateway-error",
 };
 
 const char *hu_kind_name(hu_kind k)
@@ -182,7 +183,7 @@ static bool build_timeline(hu_incident_rec *r, const hu_incident *inc)
     const hu_flow *f = inc->flow;
     uint32_t start = inc->timeline_start;
     const hu_pktsum *first = f->ring_len ? hu_flow_ring_at(f, start) : NULL;
-    r->timeline = calloc(f->ring_len + 3u, sizeof *r->timeline);
+    r->timeline = calloc(f->ring_len + 4u, sizeof *r->timeline);
     if (!r->timeline)
         return false;
     /* The notes on the incident's own packets. */
@@ -214,16 +215,20 @@ static bool build_timeline(hu_incident_rec *r, const hu_incident *inc)
                  race ? ": the server's kernel rejects the request"
                  : inc->kindid == HU_KIND_REFUSED ? ": nothing listens on the port" : "",
                  inc->rst->num);
+    char resp_note[120] = "";
+    if (inc->resp)
+        snprintf(resp_note, sizeof resp_note, "response: %d, the server's answer (packet %"
+                 PRIu64 ")", inc->status, inc->resp->num);
     bool ok = !rq.oom;
     /* Incident packets that left the ring on a busy connection come first,
      * so the timeline always shows them. */
-    const hu_pktsum *mine[3] = { inc->req, inc->fin, inc->rst };
-    const char *notes[3] = { hu_sb_cstr(&rq), fin_note, rst_note };
+    const hu_pktsum *mine[4] = { inc->req, inc->fin, inc->rst, inc->resp };
+    const char *notes[4] = { hu_sb_cstr(&rq), fin_note, rst_note, resp_note };
     bool pinned = false;
-    for (int pass = 0; pass < 3; pass++) {
+    for (int pass = 0; pass < 4; pass++) {
         const hu_pktsum *e = NULL;
         int which = -1;
-        for (int k = 0; k < 3; k++)   /* the earliest not yet pinned, in packet order */
+        for (int k = 0; k < 4; k++)   /* the earliest not yet pinned, in packet order */
             if (mine[k] && (!first || mine[k]->num < first->num) &&
                 (!e || mine[k]->num < e->num)) {
                 e = mine[k];
@@ -241,7 +246,8 @@ static bool build_timeline(hu_incident_rec *r, const hu_incident *inc)
         const char *n = inc->fin && e->num == inc->fin->num   ? fin_note
                         : inc->req && e->num == inc->req->num ? hu_sb_cstr(&rq)
                         : inc->rst && e->num == inc->rst->num ? rst_note
-                                                              : NULL;
+                        : inc->resp && e->num == inc->resp->num ? resp_note
+                                                                : NULL;
         ok &= tl_add(r, f, e, n, i == start ? omitted : 0);
     }
     hu_sb_free(&rq);
@@ -311,6 +317,9 @@ hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, u
     r->spent_us = inc->spent_us;
     r->expected_bytes = inc->expected_bytes;
     r->received_bytes = inc->received_bytes;
+    r->status = inc->status ? inc->status : -1;
+    if (inc->resp)
+        r->resp = (hu_pktref){ inc->resp->num, inc->resp->ts_us };
     sw_copy(r->client_software, r->client_kind, r->client_evidence, inc->client_sw);
     sw_copy(r->server_software, r->server_kind, r->server_evidence, inc->server_sw);
     if (!build_timeline(r, inc)) {
@@ -391,6 +400,14 @@ void hu_incident_rec_oneline(hu_sb *sb, const hu_incident_rec *r)
         else
             hu_sb_puts(sb, " of a chunked body that never ended");
         hu_sb_printf(sb, "; the server closed with %s", closed);
+        break;
+    case HU_KIND_GATEWAY:
+        hu_sb_puts(sb, "the server answered ");
+        hu_request_describe(sb, rq);
+        hu_sb_printf(sb, " with %d: a proxy's or load balancer's own answer that its upstream "
+                         "failed", r->status);
+        if (r->cause)
+            hu_sb_printf(sb, " (incident #%" PRIu64 ")", r->cause);
         break;
     default:
         break;

@@ -186,19 +186,33 @@ void hu_legs_close(hu_legs *l, const hu_flow *f, uint8_t side, uint64_t num, int
     follow_end(l, f, &l->ends[(l->ehead + HU_LEGS_RING - 1) % HU_LEGS_RING]);
 }
 
+/* Effect is an incident on cause's downstream connection that the
+ * user's request linked there met: on that connection, and what proves
+ * it (its response, else its RST or FIN) not before that request -- an
+ * earlier request's 502 on the same keep-alive connection had another
+ * cause. */
+static bool effect_of(const hu_incident_rec *effect, const hu_incident_rec *cause)
+{
+    const hu_downstream *ds = &cause->ds;
+    int64_t t = effect->resp.num  ? effect->resp.ts_us
+                : effect->rst.num ? effect->rst.ts_us
+                : effect->fin.num ? effect->fin.ts_us
+                                  : effect->req.ts_us;
+    return ds->candidates == 1 && !effect->cause && effect->conn_id == ds->conn_id &&
+           same_ep(effect->ipver, effect->cli_addr, effect->cli_port, ds->ipver, ds->cli_addr,
+                   ds->cli_port) &&
+           t >= ds->request.ts_us;
+}
+
 /* Link cause and effect: an incident on the user's connection of a
- * linked one. */
+ * linked one (its close, its gateway-error), whichever came first. */
 static void link_cause(hu_legs *l, hu_incident_rec *rec)
 {
     for (size_t i = 0; i < l->nwatch; i++) {
         hu_incident_rec *w = l->watch[i].rec;
-        if (rec->ds.candidates == 1 && !w->cause && w->conn_id == rec->ds.conn_id &&
-            same_ep(w->ipver, w->cli_addr, w->cli_port, rec->ds.ipver, rec->ds.cli_addr,
-                    rec->ds.cli_port))
+        if (effect_of(w, rec))
             w->cause = rec->number;
-        if (w->ds.candidates == 1 && !rec->cause && rec->conn_id == w->ds.conn_id &&
-            same_ep(rec->ipver, rec->cli_addr, rec->cli_port, w->ds.ipver, w->ds.cli_addr,
-                    w->ds.cli_port))
+        if (effect_of(rec, w))
             rec->cause = w->number;
     }
 }

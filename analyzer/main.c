@@ -84,7 +84,7 @@ static const char usage_analyze[] =
     "                          stored): keepalive-race, server-timeout,\n"
     "                          reset-before-response, client-abort, refused,\n"
     "                          connect-timeout, truncated-response,\n"
-    "                          closed-before-response\n"
+    "                          closed-before-response, gateway-error\n"
     "      --db PATH           store incidents in the SQLite database PATH\n"
     "                          (default: hangup.db in the current directory;\n"
     "                          created if missing)\n"

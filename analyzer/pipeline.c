@@ -184,7 +184,8 @@ static void on_incident(void *arg, const hu_incident *found)
 }
 
 /* A message head, in the packet pl->cur: requests to retry matching and
- * both to the proxy legs. */
+ * both to the proxy legs; responses to the family (a gateway-error is the
+ * head's own fact). */
 static void on_head(void *arg, const hu_flow *f, int dir, const hu_http_msg *m)
 {
     hu_pipeline *pl = arg;
@@ -195,6 +196,10 @@ static void on_head(void *arg, const hu_flow *f, int dir, const hu_http_msg *m)
         hu_legs_request(pl->legs, f, m, num, m->start_ts);
     } else {
         hu_legs_response(pl->legs, f, m, num, ts);
+        const hu_conn *c = hu_conn_of(f);
+        hu_family_in in = family_in(c);
+        if (pl->cur && !pl->dropping)
+            hu_family_response(&pl->family, f, &c->fam, &in, m->status);
     }
 }
 

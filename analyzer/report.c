@@ -100,6 +100,19 @@ static const hu_kind_info kind_info[HU_KIND_COUNT] = {
         "too soon for a timeout: nginx's 'return 444', HAProxy when its upstream failed, or a "
         "server refusing a header, a size or a client; find the request in that server's or "
         "proxy's log at that time to see why, and retry only idempotent requests" },
+    [HU_KIND_GATEWAY] = {
+        "Gateway error",
+        "no socket error: the response's statusCode is the 5xx (fetch: response.ok false)",
+        "no exception from http.client (the status is the 5xx); requests' raise_for_status() "
+        "raises HTTPError: 502 Server Error: Bad Gateway",
+        "no error: resp.StatusCode is the 5xx",
+        "no exception from HttpClient (statusCode() is the 5xx); HttpURLConnection's "
+        "getInputStream() throws IOException: Server returned HTTP response code: 502",
+        "exit 0 with the 5xx page, or with --fail (22) The requested URL returned error: 502",
+        "the server, a proxy or load balancer, answered 502 Bad Gateway / 503 / 504 for an "
+        "upstream that failed, refused, closed or timed out; look at the proxy's upstream: its "
+        "error log at that time says why (nginx's 'upstream prematurely closed connection', "
+        "HAProxy's termination state), and capture its upstream leg too" },
 };
 
 /*
@@ -223,6 +236,7 @@ static const char *const proxy_saw[HU_KIND_COUNT] = {
     [HU_KIND_REFUSED] = "it answers its own client 502 Bad Gateway (or 503)",
     [HU_KIND_CONNECT_TIMEOUT] = "it answers its own client 504 Gateway Timeout",
     [HU_KIND_TRUNCATED] = "it cuts its own client's response short at the same point",
+    [HU_KIND_GATEWAY] = "it passes the 5xx on to its own client, or answers it its own 502",
 };
 
 /* The identified client's row, or NULL. */
@@ -497,6 +511,11 @@ static void json_family(hu_report *r, const hu_incident_rec *rec)
         json_int_or_null(sb, "expected_bytes", rec->expected_bytes);
         json_int_or_null(sb, "received_bytes", rec->received_bytes);
         break;
+    case HU_KIND_GATEWAY:
+        hu_sb_printf(sb, ",\"status\":%d", rec->status);
+        json_pkt(sb, "response", rec->resp);
+        json_ms_or_null(sb, "wait_ms", rec->wait_us);
+        break;
     default:
         break;
     }
@@ -718,6 +737,13 @@ static void render_ids(hu_sb *sb, const hu_incident_rec *rec)
         hu_sb_putc(sb, '\n');
 }
 
+/* A gateway-error's status in words. */
+static const char *gateway_reason(int status)
+{
+    return status == 502 ? "Bad Gateway" : status == 503 ? "Service Unavailable"
+                                                         : "Gateway Timeout";
+}
+
 /* The other kinds: what happened, what the client saw, retry, fix. */
 static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
 {
@@ -789,6 +815,15 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
         hu_sb_printf(sb, ": the server closed with %s (packet %" PRIu64 ").\n",
                      rec->rst.num ? "RST" : "FIN", rec->rst.num ? rec->rst.num : rec->fin.num);
         break;
+    case HU_KIND_GATEWAY:
+        hu_sb_puts(sb, "the server answered ");
+        hu_request_describe(sb, rq);
+        hu_sb_printf(sb, " (packet %" PRIu64 ") with %d %s (packet %" PRIu64 ", ", rec->req.num,
+                     rec->status, gateway_reason(rec->status), rec->resp.num);
+        hu_sb_duration(sb, rec->wait_us);
+        hu_sb_puts(sb, " later): no socket error, the answer of a proxy or load balancer whose "
+                       "own upstream failed.\n");
+        break;
     default:
         break;
     }
@@ -799,7 +834,12 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
                      ? "yes: no request was sent."
                  : rec->safe_to_retry ? "yes, the method is idempotent."
                                       : "not proven: the server may have acted on the request.");
-    hu_sb_printf(sb, "  Fix: %s.\n", ki->fix);
+    if (rec->kindid == HU_KIND_GATEWAY && rec->cause)
+        hu_sb_printf(sb, "  Fix: see the upstream incident, #%" PRIu64 " of this capture: the "
+                         "proxy answered this because of it, so fixing that one fixes this.\n",
+                     rec->cause);
+    else
+        hu_sb_printf(sb, "  Fix: %s.\n", ki->fix);
     reflow(out, hu_sb_cstr(&para), 78);
     hu_sb_free(&para);
     if (timeline && rec->ntimeline)

@@ -70,12 +70,16 @@ void hu_retry_add(hu_retry *q, hu_incident_rec *rec)
 }
 
 /* When r's window closes: HU_RETRY_WINDOW_US after its RST -- or, for an
- * incident without one, after its FIN or request, so that a proxy's
+ * incident without one, after its FIN, response (a gateway-error) or
+ * request, so that a proxy's
  * incident on its user's connection can still be linked to the upstream
  * one found after it (legs.h). */
 static int64_t window_end(const hu_incident_rec *r)
 {
-    int64_t t = r->rst.num ? r->rst.ts_us : r->fin.num ? r->fin.ts_us : r->req.ts_us;
+    int64_t t = r->rst.num    ? r->rst.ts_us
+                : r->fin.num  ? r->fin.ts_us
+                : r->resp.num ? r->resp.ts_us
+                              : r->req.ts_us;
     return t + HU_RETRY_WINDOW_US;
 }
 

@@ -139,19 +139,19 @@ static const char *const migrations[] = {
      * and durations in ms; `more` adds later versions' columns at its end. */
 #define INCIDENTS_VIEW(more) \
     "CREATE VIEW incidents_view AS SELECT i.id, i.capture_id, c.source AS capture," \
-    " i.number, i.kind, i.verdict, i.client, i.server, i.ip_version, i.file," \
-    " i.fin_packet, i.request_packet, i.rst_packet," \
+    " i.number, i.kind, i.verdict, i.client, i.server, i.ip_version, i.file,"                     \
+    " i.fin_packet, i.request_packet, i.rst_packet,"                                              \
     " " ISO("i.fin_time") " AS fin_time, " ISO("i.request_time") " AS request_time," \
     " " ISO("i.rst_time") " AS rst_time," \
-    " i.gap_us / 1000.0 AS gap_ms, i.rtt_us / 1000.0 AS rtt_ms, i.rst_ack," \
-    " i.method, i.target, i.tls, i.handshake_seen, i.safe_to_retry, i.host," \
-    " i.http_version, i.content_length, i.requests_before," \
-    " i.idle_us / 1000.0 AS idle_ms, i.server_idle_close_us / 1000.0 AS server_idle_close_ms," \
-    " i.close_announced, i.keepalive_hint_s, i.sni, i.retried," \
-    " i.retry_delay_us / 1000.0 AS retry_delay_ms, i.reassembly," \
-    " i.wait_us / 1000.0 AS wait_ms, i.close, i.timeout_hint, i.abort, i.late_response_rst," \
-    " i.late_response_packet, i.tries, i.spent_us / 1000.0 AS spent_ms, i.expected_bytes," \
-    " i.received_bytes" more \
+    " i.gap_us / 1000.0 AS gap_ms, i.rtt_us / 1000.0 AS rtt_ms, i.rst_ack,"                       \
+    " i.method, i.target, i.tls, i.handshake_seen, i.safe_to_retry, i.host,"                      \
+    " i.http_version, i.content_length, i.requests_before,"                                       \
+    " i.idle_us / 1000.0 AS idle_ms, i.server_idle_close_us / 1000.0 AS server_idle_close_ms,"    \
+    " i.close_announced, i.keepalive_hint_s, i.sni, i.retried,"                                   \
+    " i.retry_delay_us / 1000.0 AS retry_delay_ms, i.reassembly,"                                 \
+    " i.wait_us / 1000.0 AS wait_ms, i.close, i.timeout_hint, i.abort, i.late_response_rst,"      \
+    " i.late_response_packet, i.tries, i.spent_us / 1000.0 AS spent_ms, i.expected_bytes,"        \
+    " i.received_bytes" more                                                                      \
     " FROM incidents i JOIN captures c ON c.id = i.capture_id;"
 
     /* 3: the rest of the socket-hang-up family.  Their incidents have no
@@ -268,6 +268,15 @@ static const char *const migrations[] = {
     " s.race_risk, s.advice, s.software, s.idle_timeout_default"
     " FROM servers s JOIN captures c ON c.id = s.capture_id;",
 
+    /* The view's columns since version 8, after the first version's. */
+#define VIEW_V8                                                                                   \
+    ", i.community_id, i.client_software, i.client_kind, i.client_evidence,"                      \
+    " i.server_software, i.server_kind, i.server_evidence, i.downstream_outcome,"                 \
+    " i.downstream_status,"                                                                       \
+    " CASE WHEN i.downstream_ip_version = 4 THEN i.downstream_client_addr || ':'"                 \
+    " || i.downstream_client_port WHEN i.downstream_ip_version = 6 THEN '[' ||"                   \
+    " i.downstream_client_addr || ']:' || i.downstream_client_port END"                           \
+    " AS downstream_client, i.downstream_candidates, i.cause"
     /* 8: the proxy's downstream leg of an incident (legs.h): the user's
      * connection and request, and what the user got. */
     "ALTER TABLE incidents ADD COLUMN downstream_candidates INTEGER NOT NULL DEFAULT 0;"
@@ -289,13 +298,16 @@ static const char *const migrations[] = {
     "ALTER TABLE incidents ADD COLUMN downstream_retry_time INTEGER;"
     "ALTER TABLE incidents ADD COLUMN cause INTEGER;"
     "DROP VIEW incidents_view;"
-    INCIDENTS_VIEW(", i.community_id, i.client_software, i.client_kind, i.client_evidence,"
-                   " i.server_software, i.server_kind, i.server_evidence, i.downstream_outcome,"
-                   " i.downstream_status,"
-                   " CASE WHEN i.downstream_ip_version = 4 THEN i.downstream_client_addr || ':'"
-                   " || i.downstream_client_port WHEN i.downstream_ip_version = 6 THEN '[' ||"
-                   " i.downstream_client_addr || ']:' || i.downstream_client_port END"
-                   " AS downstream_client, i.downstream_candidates, i.cause"),
+    INCIDENTS_VIEW(VIEW_V8),
+
+    /* 9: a gateway-error's response (its status, its head's packet). */
+    "ALTER TABLE incidents ADD COLUMN status INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN response_packet INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN response_time INTEGER;"
+    "DROP VIEW incidents_view;"
+    INCIDENTS_VIEW(VIEW_V8 ", i.status,"
+                   " i.response_packet, " ISO("i.response_time") " AS response_time"),
+#undef VIEW_V8
 #undef INCIDENTS_VIEW
 #undef ISO
 };
@@ -323,6 +335,7 @@ static bool late_packet_known(const void *rec)
 static bool retried(const void *rec) { return inc(rec)->retried; }
 static bool ds_linked(const void *rec) { return inc(rec)->ds.candidates == 1; }
 static bool has_cause(const void *rec) { return inc(rec)->cause != 0; }
+static bool has_resp(const void *rec) { return inc(rec)->resp.num != 0; }
 static bool ds_status(const void *rec) { return ds_linked(rec) && inc(rec)->ds.status; }
 static bool ds_response(const void *rec) { return ds_linked(rec) && inc(rec)->ds.response.num; }
 static bool ds_close(const void *rec) { return ds_linked(rec) && inc(rec)->ds.close.num; }
@@ -575,6 +588,9 @@ static const hu_storecol incident_cols[] = {
     { COL("downstream_retry_packet", HU_SC_U64, INC(ds.retry.num)), .when = ds_retry },
     { COL("downstream_retry_time", HU_SC_I64, INC(ds.retry.ts_us)), .when = ds_retry },
     { COL("cause", HU_SC_U64, INC(cause)), .when = has_cause },
+    { COL("status", HU_SC_OPT_INT, INC(status)) },
+    { COL("response_packet", HU_SC_U64, INC(resp.num)), .when = has_resp },
+    { COL("response_time", HU_SC_I64, INC(resp.ts_us)), .when = has_resp },
     { COL("client", HU_SC_ENDPOINT, 0) },
     { COL("server", HU_SC_ENDPOINT, 0) },
 };

@@ -24,7 +24,8 @@ LINUX_SLL, LINUX_SLL2) -> IPv4/IPv6 -> TCP, and applies docs/DESIGN.md §2.4
 
 Then the rest of the "socket hang up" family (samples/README.md "Other
 kinds"): server-timeout, reset-before-response, client-abort, refused,
-connect-timeout, truncated-response, closed-before-response; their lines carry a "kind" key (the
+connect-timeout, truncated-response, closed-before-response, gateway-error; their lines carry a
+"kind" key (the
 keep-alive race lines above keep their keys and have none).
 
 Prints one JSON object per incident (JSON Lines): the keep-alive race lines
@@ -780,12 +781,32 @@ def truncated_response(conn):
         received_bytes=len(v["sresp_buf"]) - r["body"]))]
 
 
+def gateway_error(conn):
+    """gateway-error: a final response with status 502, 503 or 504 (a
+    proxy's or load balancer's own answer that its upstream failed), to
+    the request in the same position among the connection's requests; its
+    packet is the one carrying the end of its header block."""
+    v = http_view(conn)
+    _, sown, _ = reassemble(conn, v["srv"])
+    out = []
+    for i, r in enumerate(v["finals"]):
+        if r["status"] not in (502, 503, 504) or "body" not in r or i >= len(v["reqs"]):
+            continue
+        m = v["reqs"][i]
+        head = sown[r["body"] - 1]
+        out.append((head["n"], family_line("gateway-error", conn, m["first"], msg=m,
+                                           status=r["status"], response_packet=head["n"],
+                                           wait_ms=ms(head["t"] - m["first"]["t"]))))
+    return out
+
+
 def family_of(conn):
     """(completing packet, line) of one connection's family incidents."""
     if http_view(conn)["tls"]:
         return handshake_kinds(conn)
     out = []
-    for fn in (handshake_kinds, server_silent_kinds, client_abort, truncated_response):
+    for fn in (handshake_kinds, server_silent_kinds, client_abort, truncated_response,
+               gateway_error):
         out += fn(conn)
     return out
 
@@ -863,7 +884,8 @@ def main():
         if "--show" in sys.argv and lines:
             what = inc.get("kind", "keepalive-race " + inc.get("verdict", ""))
             print(f"# {what} {inc['client']} -> {inc['server']}", file=sys.stderr)
-            keys = [k for k in ("request_packet", "fin_packet", "rst_packet", "late_response_packet")
+            keys = [k for k in ("request_packet", "fin_packet", "rst_packet", "late_response_packet",
+                                "response_packet")
                     if inc.get(k)]
             for k in sorted(keys, key=lambda k: inc[k]):
                 print(f"  {k[:3]} {inc[k]:4d} {lines[inc[k] - 1]}", file=sys.stderr)

@@ -866,7 +866,7 @@ Test(cli, parse_number_and_kinds_say_what_is_wrong, .init = cr_redirect_stderr)
         "hangup: --max-connections must be a whole number from 1 to 100000000, not '0'\n"
         "hangup: unknown incident kind 'nope'; the kinds are: keepalive-race server-timeout "
         "reset-before-response client-abort refused connect-timeout truncated-response "
-        "closed-before-response\n");
+        "closed-before-response gateway-error\n");
 }
 
 Test(cli, parse_kinds_adds_each_named_kind_to_the_mask, .init = cr_redirect_stderr)

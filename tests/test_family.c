@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -410,4 +411,66 @@ Test(family, look_alikes_are_not_incidents)
     cr_expect_eq(a->st.packets, (uint64_t)g.packets);
     cr_expect_eq(a->st.flows.flows, 3);
     tu_analysis_free(a);
+}
+
+/* A proxy's own answer that its upstream failed -- 502, 503 or 504 --
+ * is a gateway-error on the connection it answers, with the request it
+ * answers and the response's packet and status; a 500 (the application's
+ * own error) and a 200 are not.  Two requests on one keep-alive
+ * connection: the first answered 200, the second with the case's status;
+ * over IPv4 and IPv6. */
+Test(family, a_502_503_or_504_is_a_gateway_error_a_500_is_not)
+{
+    static const struct { int status; bool gateway; } cases[] = {
+        { 502, true }, { 503, true }, { 504, true }, { 500, false }, { 501, false }, { 200, false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *p = tu_tmp(".pcap");
+        tu_cv c = start(p, i % 2);
+        tu_cv_handshake(&c);
+        tu_cv_send(&c, true, REQ, 500);                                 /* 4 */
+        tu_cv_send(&c, false, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 500);   /* 5 */
+        tu_cv_ack(&c, true);                                            /* 6 */
+        tu_cv_send(&c, true, POST, 500);                                /* 7 */
+        tu_cv_ack(&c, false);                                           /* 8 */
+        c.t += 20000;
+        char resp[128];
+        snprintf(resp, sizeof resp, "HTTP/1.1 %d Whatever\r\nContent-Length: 0\r\n\r\n",
+                 cases[i].status);
+        tu_cv_send(&c, false, resp, 500);                               /* 9 */
+        tu_cv_ack(&c, true);                                            /* 10 */
+        tu_analysis *a = analyse(&c, p);
+        if (!cases[i].gateway) {
+            cr_expect_eq(a->nrecs, 0, "case %d: %zu incidents", cases[i].status, a->nrecs);
+            tu_analysis_free(a);
+            continue;
+        }
+        expect_only(a, HU_KIND_GATEWAY, 1);
+        const hu_incident_rec *r = tu_find(a, HU_KIND_GATEWAY);
+        cr_assert_not_null(r, "case %d", cases[i].status);
+        cr_expect_str_eq(r->kind, "gateway-error");
+        cr_expect_eq(r->status, cases[i].status);
+        cr_expect_eq(r->req.num, 7, "case %d: request packet %" PRIu64, cases[i].status,
+                     r->req.num);
+        cr_expect_eq(r->resp.num, 9, "case %d: response packet %" PRIu64, cases[i].status,
+                     r->resp.num);
+        cr_expect_eq(r->wait_us, r->resp.ts_us - r->req.ts_us);
+        cr_expect_geq(r->wait_us, 20000);
+        cr_expect_eq(r->fin.num, 0);
+        cr_expect_eq(r->rst.num, 0);
+        cr_expect_str_eq(r->request.method, "POST");
+        cr_expect(tu_bytes_is(r->request.target, r->request.target_len, "/pay"));
+        cr_expect_not(r->safe_to_retry, "a POST may have been acted on");
+        cr_expect_eq(r->ipver, i % 2 ? 6 : 4);
+        cr_expect_eq(r->cause, 0, "no upstream leg in the capture");
+        /* The timeline shows the request and the response, noted. */
+        bool req_noted = false, resp_noted = false;
+        for (size_t k = 0; k < r->ntimeline; k++) {
+            const hu_tl_entry *t = &r->timeline[k];
+            req_noted |= t->num == 7 && t->note && strstr(t->note, "request: POST /pay");
+            resp_noted |= t->num == 9 && t->note && strstr(t->note, "response:");
+        }
+        cr_expect(req_noted && resp_noted, "case %d: timeline notes", cases[i].status);
+        tu_analysis_free(a);
+    }
 }

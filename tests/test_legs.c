@@ -7,7 +7,9 @@
  * tcpdump, never from hangup.  For each: the upstream race is linked to
  * the user's request, and the outcome (retried, bad-gateway, closed), the
  * user's status and the packets match the truth; a capture taken at the
- * target, without the downstream leg, links nothing.
+ * target, without the downstream leg, links nothing.  The user's own
+ * symptom -- the proxy's 502 -- is an incident of its own on the user's
+ * connection, whose `cause` is the upstream race.
  */
 #include <criterion/criterion.h>
 #include <glob.h>
@@ -65,19 +67,35 @@ static void expect_member(const char *got, const char *gend, const char *gkey, c
     free(g);
 }
 
+/* The proxy captures' truth files, into g (globfree it). */
+static void proxy_truths(glob_t *g)
+{
+    cr_assert_eq(glob(HANGUP_SAMPLES "/proxy-*.truth", 0, NULL, g), 0);
+    cr_assert_geq(g->gl_pathc, 8, "the proxy captures are missing");
+}
+
+/* Truth file t's text and hangup's JSON lines for its capture (both
+ * malloc'd). */
+static void analyze_json(const char *t, char **truth, char **out)
+{
+    char pcap[4200], cmd[9000];
+    *truth = tu_slurp(t, NULL);
+    *out = NULL;
+    cr_assert(*truth, "%s", t);
+    snprintf(pcap, sizeof pcap, "%.*s.pcap", (int)(strlen(t) - 6), t);
+    snprintf(cmd, sizeof cmd, "'%s' analyze --no-db --json --all '%s'", HANGUP_BIN, pcap);
+    cr_assert_eq(tu_sh(cmd, out, NULL), 0, "%s", pcap);
+}
+
 Test(legs, every_proxy_capture_links_the_user_and_what_they_got)
 {
     glob_t g;
-    cr_assert_eq(glob(HANGUP_SAMPLES "/proxy-*.truth", 0, NULL, &g), 0);
-    cr_assert_geq(g.gl_pathc, 8, "the proxy captures are missing");
+    proxy_truths(&g);
     size_t linked = 0, outcomes[4] = { 0 };
     for (size_t i = 0; i < g.gl_pathc; i++) {
         const char *t = g.gl_pathv[i];
-        char *truth = tu_slurp(t, NULL), pcap[4200], cmd[9000], *out = NULL;
-        cr_assert(truth, "%s", t);
-        snprintf(pcap, sizeof pcap, "%.*s.pcap", (int)(strlen(t) - 6), t);
-        snprintf(cmd, sizeof cmd, "'%s' analyze --no-db --json --all '%s'", HANGUP_BIN, pcap);
-        cr_assert_eq(tu_sh(cmd, &out, NULL), 0, "%s", pcap);
+        char *truth, *out;
+        analyze_json(t, &truth, &out);
         const char *uend, *up = object(truth, "upstream_race", &uend);
         cr_assert(up, "%s: no upstream race", t);
         char *req = member(up, uend, "request_packet");
@@ -144,6 +162,90 @@ Test(legs, every_proxy_capture_links_the_user_and_what_they_got)
     cr_expect(outcomes[0] && outcomes[1] && outcomes[2],
               "every outcome is shown by a real proxy: retried %zu, bad-gateway %zu, closed %zu",
               outcomes[0], outcomes[1], outcomes[2]);
+}
+
+/* The incident lines of hangup's JSON output, in order: the incidents'
+ * numbers are their positions, from 1 (records leave in arrival order). */
+static size_t incident_lines(char *out, char **lines, size_t max)
+{
+    size_t n = 0;
+    for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n"))
+        if (strncmp(l, "{\"type\":\"incident\",", 19) == 0 && n < max)
+            lines[n++] = l;
+    return n;
+}
+
+/* Every capture whose user got a bad gateway has that answer as a
+ * gateway-error on the user's connection: the user, the proxy's front,
+ * the status, the user's request and the proxy's response packet of the
+ * truth, and as its cause the number of the upstream race; no other
+ * proxy capture has one. */
+Test(legs, the_users_bad_gateway_is_an_incident_caused_by_the_upstream_race)
+{
+    glob_t g;
+    proxy_truths(&g);
+    size_t bad = 0;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        const char *t = g.gl_pathv[i];
+        char *truth, *out;
+        analyze_json(t, &truth, &out);
+        char *outcome = member(truth, NULL, "outcome");
+        bool bad_gateway = outcome && strcmp(outcome, "bad-gateway") == 0;
+        free(outcome);
+        char *lines[64];
+        size_t n = incident_lines(out, lines, 64);
+        const char *uend, *up = object(truth, "upstream_race", &uend);
+        cr_assert(up, "%s", t);
+        char *ureq = member(up, uend, "request_packet"), *ucli = member(up, uend, "client");
+        size_t race = 0, gw = 0;   /* their numbers */
+        for (size_t k = 0; k < n; k++) {
+            const char *e = lines[k] + strlen(lines[k]);
+            char *kind = member(lines[k], e, "kind"), *req = member(lines[k], e, "request_packet");
+            char *cli = member(lines[k], e, "client");
+            if (strcmp(kind, "keepalive-race") == 0 && strcmp(req, ureq) == 0 &&
+                strcmp(cli, ucli) == 0)
+                race = k + 1;
+            if (strcmp(kind, "gateway-error") == 0) {
+                cr_expect_eq(gw, 0, "%s: more than one gateway-error", t);
+                gw = k + 1;
+            }
+            free(kind);
+            free(req);
+            free(cli);
+        }
+        cr_expect(race, "%s: no upstream race among %zu incidents (%s, %s)", t, n, ureq, ucli);
+        if (!bad_gateway) {
+            cr_expect_eq(gw, 0, "%s: a gateway-error where the user got none", t);
+        } else {
+            bad++;
+            cr_assert(gw, "%s: the user's bad gateway is not an incident", t);
+            const char *l = lines[gw - 1], *e = l + strlen(l);
+            const char *dend, *down = object(truth, "downstream", &dend);
+            cr_assert(down, "%s", t);
+            const char *ds = strstr(l, ",\"downstream\":");   /* the line's own members before */
+            cr_assert(ds, "%s", l);
+            /* Its members, and the truth's downstream members they must equal. */
+            static const char *const same[][2] = {
+                { "client", "client" },   { "server", "proxy" },
+                { "status", "status" },   { "request_packet", "request_packet" },
+                { "method", "method" },   { "response_packet", "response_packet" },
+            };
+            for (size_t k = 0; k < sizeof same / sizeof same[0]; k++)
+                expect_member(l, ds, same[k][0], down, dend, same[k][1], t);
+            char *cause = member(l, e, "cause");
+            char want[32];
+            snprintf(want, sizeof want, "%zu", race);
+            cr_expect(cause && strcmp(cause, want) == 0, "%s: cause %s, the race is #%zu", t,
+                      cause, race);
+            free(cause);
+        }
+        free(ureq);
+        free(ucli);
+        free(out);
+        free(truth);
+    }
+    globfree(&g);
+    cr_expect_geq(bad, 3, "nginx, HAProxy and Caddy each answered a user 502");
 }
 
 /* Over all the proxy captures at once, the server summary counts the

@@ -848,6 +848,49 @@ Test(store, incidents_from_version_5_get_their_community_id)
     rm_db(db);
 }
 
+/* A gateway-error is stored with its status, response packet and time
+ * and its cause (the upstream race of the same capture), reads back as
+ * analysed, and show reprints it as analyze printed it; on nginx's and
+ * Caddy's 502 captures. */
+Test(store, a_gateway_error_is_stored_with_its_status_response_and_cause)
+{
+    char *db = fresh_db();
+    char args[9000], *out, *err;
+    char *analyzed = analyze_into(db, "--all", "proxy-nginx-502.pcap", "proxy-caddy-502.pcap");
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents WHERE kind = 'gateway-error' AND "
+                            "status = 502 AND response_packet > request_packet AND "
+                            "response_time > request_time AND fin_packet IS NULL AND "
+                            "rst_packet IS NULL AND wait_us = response_time - request_time"), 2);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents g JOIN incidents r ON r.capture_id ="
+                            " g.capture_id AND r.number = g.cause WHERE g.kind = 'gateway-error' "
+                            "AND r.kind = 'keepalive-race' AND r.downstream_outcome = "
+                            "'bad-gateway' AND r.downstream_response_packet = g.response_packet"),
+                 2);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents_view WHERE status = 502 AND "
+                            "response_time LIKE '2026-%Z'"), 2);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM incidents WHERE status IS NOT NULL OR "
+                            "response_packet IS NOT NULL"), 2, "only gateway-errors have them");
+    int64_t id = scalar(db, "SELECT min(id) FROM incidents WHERE kind = 'gateway-error'");
+    hu_incident_rec *r = loaded(db, id);
+    cr_expect_eq(r->kindid, HU_KIND_GATEWAY);
+    cr_expect_eq(r->status, 502);
+    cr_expect_gt(r->resp.num, r->req.num);
+    cr_expect_gt(r->cause, 0);
+    hu_incident_rec_free(r);
+    r = loaded(db, scalar(db, "SELECT min(id) FROM incidents WHERE kind = 'keepalive-race'"));
+    cr_expect_eq(r->status, -1, "a race has no status");
+    cr_expect_eq(r->resp.num, 0);
+    hu_incident_rec_free(r);
+    snprintf(args, sizeof args, "show --db '%s' %lld", db, (long long)id);
+    cr_assert_eq(hangup(args, &out, &err), 0, "%s", err);
+    cr_expect(strncmp(out, "Gateway error #1 (gateway-error)", 32) == 0, "%s", out);
+    cr_expect(strstr(analyzed, out + strcspn(out, "\n")), "show is not what analyze printed:\n%s",
+              out);
+    free(out); free(err);
+    free(analyzed);
+    rm_db(db);
+}
+
 /* closed-before-response is stored like every kind, by its name, with
  * its wait and close; show reprints it as analyze printed it; report,
  * show and query filter on it; and the kinds before it keep their names

@@ -300,6 +300,9 @@ const char *tu_rec_diff(const hu_incident_rec *a, const hu_incident_rec *b, bool
     DIFF(spent_us);
     DIFF(expected_bytes);
     DIFF(received_bytes);
+    DIFF(status);
+    DIFF(resp.num);
+    DIFF(resp.ts_us);
     DIFF(number);
     DIFF(ntimeline);
     for (size_t i = 0; i < a->ntimeline; i++)

@@ -54,6 +54,14 @@ typedef struct hu_family {
 void hu_family_packet(hu_family *fm, const hu_flow *f, hu_family_conn *fc,
                       const hu_family_in *in, uint8_t s, const hu_pkt *p);
 
+/* A response head with status `status` on f, in its newest packet: a
+ * 502, 503 or 504 answering the one outstanding request fc knows is a
+ * gateway-error, reported at once.  It does not end the family's watch
+ * of the connection: a keep-alive connection may carry more requests and
+ * more such answers, each an incident of its own. */
+void hu_family_response(hu_family *fm, const hu_flow *f, const hu_family_conn *fc,
+                        const hu_family_in *in, int status);
+
 /* f is being released (or the capture ends): report what only the end
  * can prove (connect-timeout, client-abort). */
 void hu_family_release(hu_family *fm, const hu_flow *f, hu_family_conn *fc,

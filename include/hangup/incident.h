@@ -38,6 +38,7 @@ typedef enum hu_kind {
     HU_KIND_CONNECT_TIMEOUT,  /* "connect-timeout" */
     HU_KIND_TRUNCATED,        /* "truncated-response" */
     HU_KIND_CLOSED,           /* "closed-before-response" */
+    HU_KIND_GATEWAY,          /* "gateway-error" */
     HU_KIND_COUNT
 } hu_kind;
 
@@ -93,7 +94,8 @@ typedef struct hu_incident {
     uint8_t reasm;            /* hu_reasm_mode, set by the pipeline */
 
     /* The other kinds' own facts (-1 / NULL when they do not apply). */
-    int64_t wait_us;          /* server-timeout, reset, closed: request to close */
+    int64_t wait_us;          /* server-timeout, reset, closed: request to close;
+                                 gateway-error: request to response */
     const char *close;        /* server-timeout, truncated-response, closed: "fin"/"rst" */
     const char *abort;        /* client-abort: "fin"/"rst" */
     bool late_response_rst;   /* client-abort: the late response met an RST */
@@ -101,6 +103,8 @@ typedef struct hu_incident {
     int tries;                /* connect-timeout: SYNs sent */
     int64_t spent_us;         /* connect-timeout: first to last SYN */
     int64_t expected_bytes, received_bytes;   /* truncated-response */
+    int status;               /* gateway-error: the response's status (502, 503, 504) */
+    const hu_pktsum *resp;    /* gateway-error: the packet completing its head */
 
     /* Who the client and the server are (software.h), set by the
      * pipeline; NULL when nothing identifies the side. */
@@ -204,6 +208,8 @@ typedef struct hu_incident_rec {
     int tries;
     int64_t spent_us;
     int64_t expected_bytes, received_bytes;
+    int status;                  /* gateway-error: the response's status, else -1 */
+    hu_pktref resp;              /* gateway-error: the response's head packet, else num 0 */
     uint64_t number;             /* the incident's number in its capture, from 1 */
     hu_downstream ds;            /* the proxy's downstream leg (candidates 0: none) */
     uint64_t cause;              /* on a user's connection: the number of the

@@ -51,8 +51,9 @@ void hu_legs_close(hu_legs *l, const hu_flow *f, uint8_t side, uint64_t num, int
 
 /* A new record: fill rec->ds from the remembered requests, and follow
  * rec (borrowed until hu_legs_release) when linked.  A record on the
- * downstream connection of a linked one (the proxy closing the user's
- * connection is an incident of its own) gets that one's number as its
+ * downstream connection of a linked one, proven at or after the user's
+ * request there (the proxy closing the user's connection, or answering it
+ * 502/503/504, is an incident of its own), gets that one's number as its
  * `cause`, whichever of the two comes first. */
 void hu_legs_incident(hu_legs *l, hu_incident_rec *rec);
 /* rec leaves (its retry window closed): stop following it. */
