@@ -224,7 +224,7 @@ static void legs_identify(hu_pipeline *pl, hu_incident_rec *rec)
     snprintf(rec->client_kind, sizeof rec->client_kind, "%s",
              l->kind == HU_SWK_LB ? "load-balancer" : "proxy");
     snprintf(rec->client_evidence, sizeof rec->client_evidence,
-             "carried user %s's request received on %s (answering as %s)", user, front,
+             "carried user %.50s's request received on %.50s (answering as %.100s)", user, front,
              l->evidence);
 }
 

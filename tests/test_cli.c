@@ -273,7 +273,7 @@ Test(cli, count_stops_after_n_packets)
 {
     const char *names[] = { "retry.pcap", "crossed-client.pcap" };
     for (size_t k = 0; k < 2; k++) {
-        char args[9000], *out, *err, f[4200];
+        char args[13000], *out, *err, f[4200];
         snprintf(f, sizeof f, "%s", tu_sample(names[k]));
         snprintf(args, sizeof args, "analyze --no-db --json '%s'", f);
         cr_assert_eq(run(args, &out, &err), 0, "%s", err);
