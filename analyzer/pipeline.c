@@ -80,7 +80,8 @@ static void write_incident(hu_pipeline *pl, const hu_conn *c, const hu_incident_
     hu_wcap_note note = { { 0 }, NULL };
     if (rec) {
         hu_incident_rec_oneline(&line, rec);
-        note = (hu_wcap_note){ { rec->req.num, rec->fin.num, rec->rst.num }, hu_sb_cstr(&line) };
+        note = (hu_wcap_note){ { rec->req.num, rec->fin.num, rec->rst.num, rec->resp.num },
+                               hu_sb_cstr(&line) };
     }
     hu_wcap_write(pl->cfg.wcap, c->raw, pl->cfg.dlt, rec && !line.oom ? &note : NULL);
     hu_sb_free(&line);

@@ -388,7 +388,7 @@ static void comment(hu_wcap *w, wc_held *h, const char *text)
 
 static bool named(const hu_wcap_note *note, uint64_t num)
 {
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < HU_WCAP_NOTE_PACKETS; k++)
         if (note->packets[k] && note->packets[k] == num)
             return true;
     return false;
@@ -424,7 +424,7 @@ static bool comment_earlier(hu_wcap *w, long iface, uint64_t upto, const hu_wcap
                             size_t end)
 {
     bool wanted = false;
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < HU_WCAP_NOTE_PACKETS; k++)
         wanted |= note->packets[k] && note->packets[k] <= upto;
     if (!wanted || iface < 0)
         return false;

@@ -110,7 +110,8 @@ static const hu_incident_rec *src_incident(const src *s, const src_frame *f, int
 
 static bool names(const hu_incident_rec *r, uint64_t num)
 {
-    return num && (num == r->req.num || num == r->fin.num || num == r->rst.num);
+    return num && (num == r->req.num || num == r->fin.num || num == r->rst.num ||
+                   num == r->resp.num);
 }
 
 /* The start every comment of incident r has: "hangup #N kind[ (verdict)] in FILE: ". */

@@ -67,9 +67,10 @@ void hu_wcap_keep(hu_wcap *w, hu_wcap_ring **ring, const hu_frame *fr);
 void hu_wcap_ring_free(hu_wcap *w, hu_wcap_ring *ring);
 
 /* An incident's explanation and the packets (numbers in the current
- * capture, 0: none) it goes on. */
+ * capture, 0: none) it goes on: its request, FIN, RST and response. */
+#define HU_WCAP_NOTE_PACKETS 4
 typedef struct hu_wcap_note {
-    uint64_t packets[3];
+    uint64_t packets[HU_WCAP_NOTE_PACKETS];
     const char *text;         /* one line; copied */
 } hu_wcap_note;
 
