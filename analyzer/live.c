@@ -2,8 +2,13 @@
  * live.c -- `hangup live`: the analyze pipeline fed from an interface.
  *
  * The capture is opened the way tcpdump opens one (pcap_create, snaplen
- * 262144, immediate mode so a lone RST is delivered at once, an optional
- * kernel buffer size and promiscuous mode, the BPF filter on the handle),
+ * 262144, an optional kernel buffer size and promiscuous mode, the BPF
+ * filter on the handle) and, like tcpdump, without immediate mode: on
+ * Linux immediate mode makes libpcap fall back from TPACKET_V3's shared
+ * blocks to TPACKET_V2's one slot per frame, each slot as large as the
+ * snapshot length, so a 2 MiB buffer holds only about 30 loopback frames
+ * and a burst is dropped.  The 100 ms timeout bounds how long a lone RST
+ * waits in a partly filled block (docs/BENCHMARKS.md has the figures),
  * then every frame goes through the same hu_analyzer as a file's.  The
  * handle is non-blocking and the loop poll()s its descriptor for at most
  * 200 ms, so once a second it can commit the database (other terminals
@@ -345,7 +350,6 @@ static int open_capture(live_args *la, char *defname, size_t n, pcap_t **pcp, in
     }
     pcap_set_snaplen(pc, (int)la->snaplen);
     pcap_set_promisc(pc, la->promisc);
-    pcap_set_immediate_mode(pc, 1);
     pcap_set_timeout(pc, 100);
     if (la->bufsize)
         pcap_set_buffer_size(pc, (int)(la->bufsize * 1024));
