@@ -12,6 +12,7 @@
  */
 #include "hangup/capture.h"
 #include "hangup/decode.h"
+#include "hangup/zfile.h"
 
 #include <errno.h>
 #include <pcap/pcap.h>
@@ -103,6 +104,7 @@ typedef struct reader {
     XXH3_state_t *ch;         /* the capture's identity (hash_frame) */
     hu_capture_info *info;
     FILE *fp;
+    hu_zfile *z;              /* fp's decoder when the file is compressed, else NULL */
     bool want_bytes;          /* progress wanted: note offsets */
     uint64_t num;
     uint64_t pos;             /* file offset read to, when known */
@@ -265,6 +267,16 @@ static bool take_frame(reader *r, batch *b, const struct pcap_pkthdr *h, const u
     return true;
 }
 
+/* Note how far into the file reading has got (compressed bytes for a
+ * compressed file), for the progress line. */
+static void note_pos(reader *r)
+{
+    if (r->z)
+        r->pos = hu_zfile_consumed(r->z);
+    else if (r->fp)
+        r->pos = (uint64_t)ftello(r->fp);
+}
+
 /* The libpcap loop: every record from the file's current position into
  * batches (*curp the one being filled), each frame's bytes copied from
  * libpcap's buffer.  Sets r->rc and r->err when it stops early. */
@@ -280,7 +292,8 @@ static void read_libpcap(reader *r, batch **curp)
         if (rc < 0) {
             snprintf(r->err, sizeof r->err,
                      "packet %llu: %s; the %llu packets before it were analysed",
-                     (unsigned long long)r->num + 1, pcap_geterr(r->pc),
+                     (unsigned long long)r->num + 1,
+                     r->z && hu_zfile_error(r->z) ? hu_zfile_error(r->z) : pcap_geterr(r->pc),
                      (unsigned long long)r->num);
             r->rc = HU_CAP_PARTIAL;
             break;
@@ -294,8 +307,8 @@ static void read_libpcap(reader *r, batch **curp)
         size_t need = ((size_t)h->caplen + 7) & ~(size_t)7;
         if (cur->len + need > cur->cap || cur->n == cur->rec_cap) {
             if (cur->n) {
-                if (r->want_bytes && r->fp)
-                    r->pos = (uint64_t)ftello(r->fp);
+                if (r->want_bytes)
+                    note_pos(r);
                 batch_publish(r, cur, false);
                 cur = batch_acquire(r);
             }
@@ -320,8 +333,16 @@ static void read_libpcap(reader *r, batch **curp)
         if (!more)
             break;
     }
-    if (r->want_bytes && r->fp)
-        r->pos = (uint64_t)ftello(r->fp);
+    if (r->want_bytes)
+        note_pos(r);
+    if (r->z && hu_zfile_error(r->z) && r->rc == HU_CAP_OK) {
+        /* The decoder ended the data early: libpcap saw an end of file,
+         * perhaps inside a record, and the decoder knows why. */
+        snprintf(r->err, sizeof r->err, "packet %llu: %s; the %llu packets before it were "
+                 "analysed", (unsigned long long)r->num + 1, hu_zfile_error(r->z),
+                 (unsigned long long)r->num);
+        r->rc = HU_CAP_PARTIAL;
+    }
     *curp = cur;
 }
 
@@ -482,8 +503,17 @@ static pcap_t *open_source(reader *r, const char *path, const char *filter,
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     *rc = HU_CAP_FAILED;
-    pcap_t *pc = pcap_open_offline(path, ebuf);
+    FILE *fp = hu_zfile_open(path, &r->z, err, errlen);
+    if (!fp)
+        return NULL;
+    pcap_t *pc = pcap_fopen_offline(fp, ebuf);
     if (!pc) {
+        /* The decoder's reason first: libpcap only saw the data end. */
+        if (r->z && hu_zfile_error(r->z))
+            snprintf(ebuf, sizeof ebuf, "%s", hu_zfile_error(r->z));
+        if (fp != stdin)
+            fclose(fp);   /* libpcap leaves a stream it could not take to us */
+        r->z = NULL;
         /* libpcap names the file itself ("PATH: No such file ..."); the
          * caller names it already. */
         size_t pl = strlen(path);
@@ -600,9 +630,11 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
     r->prep_size = cb->prep ? (cb->prep_size + 7) & ~(size_t)7 : 0;
     r->fp = pcap_file(pc);
     struct stat st;
-    bool sized = r->fp && fstat(fileno(r->fp), &st) == 0 && S_ISREG(st.st_mode);
-    if (progress && progress->fn && sized) {
-        r->total = (uint64_t)st.st_size;
+    /* A compressed file is read through its decoder only: no pread, no
+     * sizes from its length, progress in compressed bytes. */
+    bool sized = !r->z && r->fp && fstat(fileno(r->fp), &st) == 0 && S_ISREG(st.st_mode);
+    if (progress && progress->fn && (sized || (r->z && hu_zfile_size(r->z)))) {
+        r->total = r->z ? hu_zfile_size(r->z) : (uint64_t)st.st_size;
         r->want_bytes = true;
     }
     /* Small files get small batches (a fuzzer or a directory of short

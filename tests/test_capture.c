@@ -8,7 +8,6 @@
  * whole record before the cut and says where it stopped.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,21 +272,14 @@ static size_t same_both_ways(const char *path, const char *filter, hu_capture_rc
 
 Test(capture, every_sample_reads_the_same_without_libpcap_reading_it)
 {
-    DIR *d = opendir(HANGUP_SAMPLES);
-    cr_assert_not_null(d);
-    int files = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (!(n > 5 && strcmp(e->d_name + n - 5, ".pcap") == 0) &&
-            !(n > 7 && strcmp(e->d_name + n - 7, ".pcapng") == 0))
-            continue;
-        cr_assert_gt(same_both_ways(tu_sample(e->d_name), NULL, NULL, NULL, 0), 0, "%s",
-                     e->d_name);
-        same_both_ways(tu_sample(e->d_name), "tcp[13] & 4 != 0 or port 80", NULL, NULL, 0);
-        files++;
+    size_t files;
+    char **names = tu_sample_captures(&files);
+    for (size_t i = 0; i < files; i++) {
+        cr_assert_gt(same_both_ways(tu_sample(names[i]), NULL, NULL, NULL, 0), 0, "%s",
+                     names[i]);
+        same_both_ways(tu_sample(names[i]), "tcp[13] & 4 != 0 or port 80", NULL, NULL, 0);
     }
-    closedir(d);
+    tu_names_free(names, files);
     cr_assert_gt(files, 10);
 }
 

@@ -13,7 +13,6 @@
  * connection built to make libnids drop segments.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,25 +199,18 @@ static tu_analysis *check_nids(const char *path)
 
 Test(reasm, segments_of_every_sample_are_taken_as_libnids_takes_them)
 {
-    DIR *d = opendir(HANGUP_SAMPLES);
-    cr_assert_not_null(d);
     uint64_t acks = 0, segs = 0, data = 0;
-    int files = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        bool pcap = (n > 5 && strcmp(e->d_name + n - 5, ".pcap") == 0) ||
-                    (n > 7 && strcmp(e->d_name + n - 7, ".pcapng") == 0);
-        if (!pcap)
-            continue;
-        tu_analysis *a = check_nids(tu_sample(e->d_name));
+    size_t nfiles;
+    char **names = tu_sample_captures(&nfiles);
+    for (size_t i = 0; i < nfiles; i++) {
+        tu_analysis *a = check_nids(tu_sample(names[i]));
         acks += a->st.reasm.acks_checked;
         segs += a->st.reasm.segs_checked;
         data += a->st.reasm.data_checked;
         tu_analysis_free(a);
-        files++;
     }
-    closedir(d);
+    tu_names_free(names, nfiles);
+    int files = (int)nfiles;
     cr_assert_gt(files, 10);
     cr_expect_gt(acks, 100, "only %" PRIu64 " bare ACKs checked in %d samples", acks, files);
     cr_expect_gt(segs, 0, "no body segment checked in %d samples", files);

@@ -6,6 +6,8 @@
 #include "hangup/strbuf.h"
 
 #include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -462,6 +464,44 @@ void tu_pcap_close(tu_pcap *w)
 {
     fclose(w->fp);
     free(w);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **tu_sample_captures(size_t *n)
+{
+    DIR *d = opendir(HANGUP_SAMPLES);
+    cr_assert_not_null(d, "%s", HANGUP_SAMPLES);
+    char **names = NULL;
+    size_t cap = 0;
+    *n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (!(l > 5 && strcmp(e->d_name + l - 5, ".pcap") == 0) &&
+            !(l > 7 && strcmp(e->d_name + l - 7, ".pcapng") == 0))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            names = realloc(names, cap * sizeof *names);
+            cr_assert_not_null(names);
+        }
+        names[(*n)++] = strdup(e->d_name);
+    }
+    closedir(d);
+    if (*n)
+        qsort(names, *n, sizeof *names, name_cmp);
+    return names;
+}
+
+void tu_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
 }
 
 const char *tu_sample(const char *name)

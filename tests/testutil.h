@@ -114,6 +114,12 @@ void tu_pcap_close(tu_pcap *w);
 
 /* Path of a committed sample: HANGUP_SAMPLES "/" name. Static buffer. */
 const char *tu_sample(const char *name);
+
+/* The names (not paths) of the samples' captures, .pcap and .pcapng,
+ * sorted; *n gets how many.  The array and its strings are the caller's
+ * (tu_names_free). */
+char **tu_sample_captures(size_t *n);
+void tu_names_free(char **names, size_t n);
 /* A fresh temporary file path (static buffer). */
 const char *tu_tmp(const char *suffix);
 

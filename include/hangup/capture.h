@@ -1,6 +1,7 @@
 /*
  * capture.h -- reading capture files: libpcap opens them, and reads
  * pcapng; capture.c reads classic pcap records itself, as libpcap would.
+ * Files compressed with gzip, zstd or xz are read through zfile.h.
  */
 #ifndef HANGUP_CAPTURE_H
 #define HANGUP_CAPTURE_H
@@ -46,7 +47,7 @@ typedef struct hu_capture_info {
     uint64_t frames;          /* frames delivered (after the filter) */
     int64_t first_us, last_us;
     char hash[33];            /* 128-bit hex hash of every frame read (time,
-                                 lengths, first 128 bytes), before the filter:
+                                 lengths, every byte), before the filter:
                                  the same packets give the same hash whatever
                                  the file's name, format or filter */
     uint64_t taken;           /* frames that passed the filter, unusable ones
@@ -83,8 +84,9 @@ typedef struct hu_capture_cbs {
 } hu_capture_cbs;
 
 /*
- * Read every frame of the pcap or pcapng file at path (libpcap detects
- * which), apply the BPF filter when non-NULL, and call cb->frame for each
+ * Read every frame of the pcap or pcapng file at path ("-": standard
+ * input; libpcap detects which format), plain or compressed with gzip,
+ * zstd or xz (told by content, decompressed as it is read), apply the BPF filter when non-NULL, and call cb->frame for each
  * frame that passes, in file order, on the calling thread (the file itself
  * is read on a second thread).  On any rc but HU_CAP_OK, err receives one
  * line (without the file name) saying what was wrong and where.  *info is
