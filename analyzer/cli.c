@@ -15,6 +15,7 @@
 #include "hangup/incident.h"
 #include "hangup/reasm.h"
 #include "hangup/store.h"
+#include "hangup/zfile.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -169,4 +170,7 @@ void hu_cli_version(FILE *out)
     fprintf(out, "libnids version %s (as built: libnids reports no version at run time)\n",
             hu_reasm_lib_version());
     fprintf(out, "SQLite version %s\n", hu_store_lib_version());
+    char z[128];
+    hu_zfile_lib_versions(z, sizeof z);
+    fprintf(out, "decompression: %s\n", z);
 }

@@ -55,6 +55,12 @@ struct hu_zfile {
     lzma_stream xz;
 };
 
+void hu_zfile_lib_versions(char *buf, size_t n)
+{
+    snprintf(buf, n, "zlib %s, zstd %s, xz %s", zlibVersion(), ZSTD_versionString(),
+             lzma_version_string());
+}
+
 hu_zkind hu_zfile_kind(const hu_zfile *z)
 {
     return z->kind;

@@ -10,11 +10,14 @@
 #include <ctype.h>
 #include <nids.h>
 #include <pcap/pcap.h>
+#include <lzma.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "hangup/analyze.h"
 #include "hangup/cli.h"
@@ -1039,8 +1042,8 @@ Test(cli, analyze_and_live_accept_every_shared_option_alike)
 
 /* --version: hangup's own version first (scripts read that line), then
  * the libraries it runs with, as they report themselves now -- libpcap's
- * and SQLite's at run time -- and libnids' as built (it has no run-time
- * version). */
+ * SQLite's and the decompressors' at run time -- and libnids' as built (it
+ * has no run-time version). */
 Test(cli, version_names_the_libraries_it_runs_with)
 {
     char *out, *err;
@@ -1048,8 +1051,9 @@ Test(cli, version_names_the_libraries_it_runs_with)
     char want[1024];
     snprintf(want, sizeof want,
              "hangup %s\n%s\nlibnids version %d.%d (as built: libnids reports no version at run "
-             "time)\nSQLite version %s\n",
-             HANGUP_VERSION, pcap_lib_version(), NIDS_MAJOR, NIDS_MINOR, sqlite3_libversion());
+             "time)\nSQLite version %s\ndecompression: zlib %s, zstd %s, xz %s\n",
+             HANGUP_VERSION, pcap_lib_version(), NIDS_MAJOR, NIDS_MINOR, sqlite3_libversion(),
+             zlibVersion(), ZSTD_versionString(), lzma_version_string());
     cr_expect_str_eq(out, want);
     cr_expect(strncmp(pcap_lib_version(), "libpcap", 7) == 0, "%s", pcap_lib_version());
     cr_expect_str_empty(err);

@@ -56,4 +56,8 @@ uint64_t hu_zfile_size(const hu_zfile *z);
  */
 const char *hu_zfile_error(const hu_zfile *z);
 
+/* "zlib 1.2.13, zstd 1.5.4, xz 5.4.1": the decoders' versions as they
+ * report themselves at run time, into buf (n bytes, always terminated). */
+void hu_zfile_lib_versions(char *buf, size_t n);
+
 #endif
