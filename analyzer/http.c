@@ -210,11 +210,17 @@ static inline bool is_tchar(int c)
 
 /* A request line (its end stripped), read by the request-line scanner
  * shared with the incident's decoder (request.c): a version word ends it,
- * or it is an HTTP/0.9 simple request. */
+ * or it is an HTTP/0.9 simple request -- only "GET /path", the one form
+ * HTTP/0.9 had and nginx, Apache and Python answer as such: a text
+ * protocol's "VERB argument" line (Redis, an IRC or SMTP command) is not
+ * taken for a request. */
 static bool parse_request_line(hu_http_msg *m, const char *l, size_t n)
 {
     hu_reqline rl;
     if (!hu_reqline_scan((const uint8_t *)l, n, true, &rl) || rl.end != n)
+        return false;
+    if (!rl.has_version && !(rl.method_len == 3 && memcmp(l, "GET", 3) == 0 &&
+                             rl.target_len > 0 && l[rl.target_off] == '/'))
         return false;
     memcpy(m->method, l, rl.method_len);
     m->method[rl.method_len] = '\0';

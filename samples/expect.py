@@ -341,7 +341,7 @@ def request_line(line):
     spaces, then a target and a version word ("HTTP/", digits, maybe "."
     and digits: "HTTP/1." is 1.0), a version word alone (missing target),
     or a target alone (HTTP/0.9).  -> (method, target, version or None,
-    (major, minor)) or None."""
+    (major, minor)) or None.  HTTP/0.9 is "GET /path" only."""
     method, sp, rest = line.partition(b" ")
     if not sp or not re.match(rb"^[A-Z]+$", method) or method.decode() not in METHODS:
         return None
@@ -350,7 +350,9 @@ def request_line(line):
         return None
     words = rest.rsplit(b" ", 1)
     m = VERSION_WORD.match(words[-1])
-    if m is None:
+    if m is None:                                     # HTTP/0.9 knew GET /path only
+        if method != b"GET" or not rest.startswith(b"/"):
+            return None
         return method.decode(), rest.decode("latin1"), None, (0, 9)
     target = words[0].strip(b" ") if len(words) == 2 else b""
     vnum = (int(m.group(1) or 0), int(m.group(2) or 0))

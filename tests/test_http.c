@@ -285,6 +285,9 @@ Test(http, malformed_input_marks_the_connection_unparsable)
 {
     static const char *const bad_req[] = {
         "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+        "EHLO mail.example\r\n",   /* HTTP/0.9 is GET /path only */
+        "SET key value\r\n",
+        "GET key\r\n",
         "GET\r\n\r\n",
         "GET \r\n\r\n",
         "GET / HTTP/1.1\rX\r\n\r\n",
