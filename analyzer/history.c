@@ -64,7 +64,9 @@ static hu_hist *hist_get(hu_history *h, hu_hist_conn *hc)
 
 static bool announces_close(const hu_http_msg *m)
 {
-    return m->conn_close || (m->vmajor == 1 && m->vminor == 0 && !m->conn_keepalive);
+    /* HTTP/0.9 has no persistent connections; HTTP/1.0 only on request. */
+    return m->conn_close || m->simple ||
+           (m->vmajor == 1 && m->vminor == 0 && !m->conn_keepalive);
 }
 
 static void on_head(void *arg, int dir, const hu_http_msg *m)
@@ -112,7 +114,7 @@ static void on_done(void *arg, int dir, const hu_http_msg *m)
 {
     hu_history *h = arg;
     hu_hist *t = h->cur_hc->hist;
-    if (dir == HU_HTTP_SERVER && m->status >= 200) {
+    if (dir == HU_HTTP_SERVER && (m->status >= 200 || m->simple)) {
         t->responses++;
         t->last_resp_end_ts = h->cur->last_ts;
     }

@@ -13,8 +13,14 @@
  * HU_HTTP_LINE_MAX, and body bytes are only counted, never copied.  Requests
  * enter a FIFO when their head is parsed and leave it when their final
  * response ends, which is how a response learns whether it answers HEAD
- * (no body) or CONNECT (a tunnel follows).  A capture gap puts a direction
- * in RESYNC: it skips fed chunks until one starts like a head line.
+ * (no body), CONNECT (a tunnel follows a 2xx) or an HTTP/0.9 request (a
+ * raw body until the close).  A capture gap puts a direction in RESYNC: it
+ * skips fed chunks until one starts like a head line.
+ *
+ * Content-Length and Transfer-Encoding are read as their values arrive,
+ * a byte at a time into a few bytes of state (hu_framing), because
+ * obs-fold may continue them on the next line and several headers make
+ * one list; the body's framing is decided when the head ends.
  */
 #include "hangup/http.h"
 #include "hangup/software.h"
@@ -26,9 +32,28 @@
 enum st {
     ST_START, ST_HEADERS, ST_BODY_LEN, ST_CHUNK_SIZE, ST_CHUNK_DATA, ST_CHUNK_CRLF,
     ST_TRAILERS, ST_BODY_CLOSE, ST_RESYNC, ST_OPAQUE,
+    ST_TUNNEL_WAIT,   /* client after CONNECT: its bytes wait for the answer */
 };
 
-enum { REQ_OTHER = 0, REQ_HEAD, REQ_CONNECT };
+enum { REQ_OTHER = 0, REQ_HEAD, REQ_CONNECT, REQ_SIMPLE };
+
+enum { HDR_OTHER = 0, HDR_CL, HDR_TE };
+
+/* The framing headers of the head being parsed, as their bytes arrive. */
+typedef struct hu_framing {
+    uint8_t last;             /* HDR_*: the header an obs-fold line continues */
+    bool te_seen, cl_seen;
+    /* Transfer-Encoding: its last non-empty list element, blanks inside
+     * it kept, around it dropped (only "chunked" matters, so 16 bytes). */
+    bool te_sep;              /* a comma since the element began */
+    bool te_long;             /* the element outgrew te_last */
+    uint8_t te_len, te_ows;   /* its length; blanks held until a byte follows */
+    char te_last[16];
+    /* Content-Length: a list whose elements must all be one number. */
+    bool cl_digits, cl_ows;   /* the element has digits; blanks after them */
+    bool cl_bad, cl_have;     /* invalid; cl_val holds a number */
+    uint64_t cl_cur, cl_val;
+} hu_framing;
 
 typedef struct hu_http_dir {
     enum st st;
@@ -39,13 +64,16 @@ typedef struct hu_http_dir {
     uint64_t fed;             /* bytes fed before the current chunk */
     uint64_t body_recv;       /* body bytes of the current message */
     uint64_t start_off;       /* offset of the message being parsed */
+    hu_framing fr;
 } hu_http_dir;
 
 struct hu_http {
     hu_http_dir d[2];
     uint8_t fifo[HU_HTTP_PIPELINE];   /* REQ_* of requests awaiting a response */
     unsigned fifo_head, fifo_len;
-    bool error;
+    bool error;               /* not HTTP: nothing is parsed any more */
+    bool unframed;            /* a request's body could not be framed */
+    bool tunnel_early;        /* the client sent bytes while its CONNECT waited */
 };
 
 hu_http *hu_http_new(void) { return calloc(1, sizeof(hu_http)); }
@@ -110,7 +138,7 @@ void hu_http_skip(hu_http *h, int dir, uint64_t n)
     d->fed += n;
 }
 
-bool hu_http_unparsable(const hu_http *h) { return h->error; }
+bool hu_http_unparsable(const hu_http *h) { return h->error || h->unframed; }
 uint64_t hu_http_fed(const hu_http *h, int dir) { return h->d[dir].fed; }
 
 bool hu_http_in_body(const hu_http *h, int dir, int64_t *expected, int64_t *received)
@@ -144,6 +172,7 @@ static void msg_reset(hu_http_msg *m, bool request)
     m->target_cut = false;
     m->status = 0;
     m->vmajor = m->vminor = 0;
+    m->simple = false;
     m->host[0] = '\0';
     m->content_length = -1;
     m->chunked = false;
@@ -179,39 +208,49 @@ static inline bool is_tchar(int c)
     return hu_is_tchar((uint8_t)c);
 }
 
-/* "HTTP/x.y" at s, exactly n bytes: sets major/minor. */
-static bool parse_version(const char *s, size_t n, int *maj, int *min)
-{
-    return n == 8 && hu_http_version((const uint8_t *)s, n, maj, min);
-}
-
-/* A request line (its end stripped): the request-line scanner shared with
- * the incident's decoder (request.c), then nothing but " HTTP/1.x". */
+/* A request line (its end stripped), read by the request-line scanner
+ * shared with the incident's decoder (request.c): a version word ends it,
+ * or it is an HTTP/0.9 simple request -- only "GET /path", the one form
+ * HTTP/0.9 had and nginx, Apache and Python answer as such: a text
+ * protocol's "VERB argument" line (Redis, an IRC or SMTP command) is not
+ * taken for a request. */
 static bool parse_request_line(hu_http_msg *m, const char *l, size_t n)
 {
     hu_reqline rl;
-    if (!hu_reqline_scan((const uint8_t *)l, n, &rl) || !rl.has_version || rl.end != n ||
-        rl.vmajor != 1)
+    if (!hu_reqline_scan((const uint8_t *)l, n, true, &rl) || rl.end != n)
+        return false;
+    if (!rl.has_version && !(rl.method_len == 3 && memcmp(l, "GET", 3) == 0 &&
+                             rl.target_len > 0 && l[rl.target_off] == '/'))
         return false;
     memcpy(m->method, l, rl.method_len);
     m->method[rl.method_len] = '\0';
     m->target_cut = rl.target_len > HU_HTTP_TARGET_MAX;
     m->target_len = m->target_cut ? HU_HTTP_TARGET_MAX : rl.target_len;
     memcpy(m->target, l + rl.target_off, m->target_len);
-    m->vmajor = rl.vmajor;
-    m->vminor = rl.vminor;
+    if (rl.has_version) {
+        m->vmajor = rl.vmajor;
+        m->vminor = rl.vminor;
+    } else {
+        m->simple = true;
+        m->vminor = 9;
+    }
     return true;
 }
 
+/* "HTTP/" and a version (servers echo odd ones: gunicorn answers
+ * "HTTP/1.10 200 OK"), SP, three digits, then SP or the end. */
 static bool parse_status_line(hu_http_msg *m, const char *l, size_t n)
 {
-    if (n < 12 || !parse_version(l, 8, &m->vmajor, &m->vminor) || m->vmajor != 1 ||
-        l[8] != ' ')
+    size_t sp = 0;
+    while (sp < n && l[sp] != ' ')
+        sp++;
+    if (!hu_http_version_lenient((const uint8_t *)l, sp, &m->vmajor, &m->vminor) || n < sp + 4)
         return false;
-    if (!isdigit((unsigned char)l[9]) || !isdigit((unsigned char)l[10]) ||
-        !isdigit((unsigned char)l[11]) || (n > 12 && l[12] != ' '))
+    const char *c = l + sp + 1;
+    if (!isdigit((unsigned char)c[0]) || !isdigit((unsigned char)c[1]) ||
+        !isdigit((unsigned char)c[2]) || (n > sp + 4 && c[3] != ' '))
         return false;
-    m->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+    m->status = (c[0] - '0') * 100 + (c[1] - '0') * 10 + (c[2] - '0');
     return m->status >= 100;
 }
 
@@ -253,17 +292,73 @@ static bool list_has(const char *v, size_t n, const char *tok)
     return false;
 }
 
-/* The last transfer coding of v[0..n) is chunked. */
-static bool last_is_chunked(const char *v, size_t n)
+/* More of Transfer-Encoding's value: v[0..n). */
+static void te_put(hu_framing *f, const char *v, size_t n)
 {
-    const char *last = v, *end = v + n;
-    for (const char *p = v; p < end; p++)
-        if (*p == ',')
-            last = p + 1;
-    while (last < end && is_ows(*last))
-        last++;
-    size_t ln = (size_t)(end - last);   /* v is already trimmed at its end */
-    return ln == 7 && ascii_ieq(last, "chunked", 7);
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (c == ',') {
+            f->te_sep = true;
+        } else if (is_ows(c)) {
+            if ((f->te_len || f->te_long) && !f->te_sep && f->te_ows < 255)
+                f->te_ows++;
+        } else {
+            if (f->te_sep) {
+                f->te_len = f->te_ows = 0;
+                f->te_long = f->te_sep = false;
+            }
+            if (f->te_len + f->te_ows + 1u > sizeof f->te_last) {
+                f->te_long = true;
+            } else if (!f->te_long) {
+                memset(f->te_last + f->te_len, ' ', f->te_ows);
+                f->te_len = (uint8_t)(f->te_len + f->te_ows);
+                f->te_last[f->te_len++] = c;
+            }
+            f->te_ows = 0;
+        }
+    }
+}
+
+/* RFC 9112 §6.3: chunked frames the body only as the last coding. */
+static bool te_chunked(const hu_framing *f)
+{
+    return f->te_seen && !f->te_long && f->te_len == 7 && ascii_ieq(f->te_last, "chunked", 7);
+}
+
+/* A Content-Length list element ends (a comma, the next header, the head's
+ * end): every element must be the same number (RFC 9110 §8.6). */
+static void cl_end(hu_framing *f)
+{
+    if (f->cl_digits) {
+        if (f->cl_have && f->cl_val != f->cl_cur)
+            f->cl_bad = true;   /* conflicting lengths: request smuggling */
+        f->cl_val = f->cl_cur;
+        f->cl_have = true;
+    }
+    f->cl_cur = 0;
+    f->cl_digits = f->cl_ows = false;
+}
+
+/* More of Content-Length's value: digits, leading zeros and all (a
+ * 32-digit "000...050" is 50); a value past 2^63 is invalid. */
+static void cl_put(hu_framing *f, const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (c == ',') {
+            cl_end(f);
+        } else if (is_ows(c)) {
+            f->cl_ows = f->cl_digits;
+        } else if (!isdigit((unsigned char)c) || f->cl_ows) {
+            f->cl_bad = true;
+        } else {
+            f->cl_digits = true;
+            if (f->cl_cur > ((uint64_t)INT64_MAX - 9) / 10)
+                f->cl_bad = true;
+            else
+                f->cl_cur = f->cl_cur * 10 + (uint64_t)(c - '0');
+        }
+    }
 }
 
 /* Keep-alive's "timeout=N" in v[0..n): N as strtol reads it (leading
@@ -295,11 +390,30 @@ static int keepalive_timeout(const char *v, size_t n)
  * buffer; never written).  A NUL ends the value, as it ended the
  * NUL-terminated copy this parser once worked on.  An identifying header
  * (software.h) goes to cb->header as well. */
-static bool parse_header(hu_http_msg *m, const char *l, size_t n, int dir, const hu_http_cb *cb,
+static bool parse_header(hu_http_dir *d, const char *l, size_t n, int dir, const hu_http_cb *cb,
                          void *arg)
 {
-    if (n && is_ows(l[0]))
-        return true;   /* obsolete line folding: ignored */
+    hu_http_msg *m = &d->msg;
+    hu_framing *f = &d->fr;
+    if (n && is_ows(l[0])) {
+        /* obs-fold (RFC 9112 §5.2): a framing header's value goes on,
+         * after one SP in place of the fold; other headers' folds are
+         * ignored. */
+        const char *v = l, *end = l + n;
+        while (v < end && is_ows(*v))
+            v++;
+        while (end > v && is_ows(end[-1]))
+            end--;
+        if (f->last == HDR_TE) {
+            te_put(f, " ", 1);
+            te_put(f, v, (size_t)(end - v));
+        } else if (f->last == HDR_CL) {
+            cl_put(f, " ", 1);
+            cl_put(f, v, (size_t)(end - v));
+        }
+        return true;
+    }
+    f->last = HDR_OTHER;
     const char *colon = memchr(l, ':', n);
     if (!colon || colon == l)
         return false;
@@ -327,21 +441,16 @@ static bool parse_header(hu_http_msg *m, const char *l, size_t n, int dir, const
         memcpy(m->host, v, hl);
         m->host[hl] = '\0';
     } else if (IS("content-length")) {
-        if (vl == 0 || vl > 18)
-            return false;
-        int64_t cl = 0;
-        for (size_t i = 0; i < vl; i++) {
-            if (!isdigit((unsigned char)v[i]))
-                return false;
-            cl = cl * 10 + (v[i] - '0');
-        }
-        if (m->content_length >= 0 && m->content_length != cl)
-            return false;   /* conflicting lengths: request smuggling */
-        m->content_length = cl;
+        cl_end(f);   /* another header: another list element */
+        f->cl_seen = true;
+        f->last = HDR_CL;
+        cl_put(f, v, vl);
     } else if (IS("transfer-encoding")) {
-        m->chunked = last_is_chunked(v, vl);
-        if (!m->chunked && m->request)
-            return false;
+        if (f->te_seen)
+            te_put(f, ",", 1);   /* several headers make one list */
+        f->te_seen = true;
+        f->last = HDR_TE;
+        te_put(f, v, vl);
     } else if (IS("connection")) {
         if (list_has(v, vl, "close"))
             m->conn_close = true;
@@ -381,34 +490,59 @@ static void fifo_pop(hu_http *h)
 static void message_done(hu_http *h, int dir, const hu_http_cb *cb, void *arg)
 {
     hu_http_dir *d = &h->d[dir];
-    if (dir == HU_HTTP_SERVER && d->msg.status >= 200)
+    if (dir == HU_HTTP_SERVER && (d->msg.status >= 200 || d->msg.simple))
         fifo_pop(h);
     if (cb && cb->done)
         cb->done(arg, dir, &d->msg);
     d->st = ST_START;
 }
 
-/* The head ended: decide how the body is framed. */
+/* The rest of direction dir cannot be framed: it is not parsed further,
+ * and which requests the connection carried is unknown from here. */
+static void unframed(hu_http *h, int dir)
+{
+    h->d[dir].st = ST_OPAQUE;
+    h->unframed = true;
+}
+
+/* The head ended: decide how the body is framed (RFC 9112 §6.3). */
 static bool head_done(hu_http *h, int dir, const hu_http_cb *cb, void *arg)
 {
     hu_http_dir *d = &h->d[dir];
     hu_http_msg *m = &d->msg;
+    hu_framing *f = &d->fr;
+    cl_end(f);
+    bool cl_ok = f->cl_seen && !f->cl_bad && f->cl_have;
+    m->chunked = te_chunked(f);
+    /* Transfer-Encoding overrides Content-Length. */
+    m->content_length = cl_ok && !f->te_seen ? (int64_t)f->cl_val : -1;
     if (dir == HU_HTTP_CLIENT) {
         if (h->fifo_len == HU_HTTP_PIPELINE)
             return false;
-        uint8_t kind = strcmp(m->method, "HEAD") == 0      ? REQ_HEAD
+        uint8_t kind = m->simple                           ? REQ_SIMPLE
+                       : strcmp(m->method, "HEAD") == 0    ? REQ_HEAD
                        : strcmp(m->method, "CONNECT") == 0 ? REQ_CONNECT
                                                            : REQ_OTHER;
+        /* Both framings at once: the server must close after answering
+         * (RFC 9112 §6.1), whether it rejects the request or not. */
+        if (f->te_seen && f->cl_seen)
+            m->conn_close = true;
         fifo_push(h, kind);
         if (cb && cb->head)
             cb->head(arg, dir, m);
-        if (m->chunked) {
+        if (f->te_seen ? !m->chunked : f->cl_seen && !cl_ok) {
+            unframed(h, dir);   /* the server answers 400 and closes */
+        } else if (m->chunked) {
             d->st = ST_CHUNK_SIZE;
-        } else if (m->content_length > 0) {
+        } else if (m->content_length > 0 && !m->simple) {
             d->st = ST_BODY_LEN;
             d->left = (uint64_t)m->content_length;
         } else {
             message_done(h, dir, cb, arg);
+            if (kind == REQ_SIMPLE)
+                d->st = ST_OPAQUE;   /* the connection ends with the answer */
+            else if (kind == REQ_CONNECT)
+                d->st = ST_TUNNEL_WAIT;
         }
         return true;
     }
@@ -422,10 +556,22 @@ static bool head_done(hu_http *h, int dir, const hu_http_cb *cb, void *arg)
         h->d[0].st = h->d[1].st = ST_OPAQUE;
         return true;
     }
+    if (kind == REQ_CONNECT && m->status >= 200 && h->d[HU_HTTP_CLIENT].st == ST_TUNNEL_WAIT) {
+        /* Refused: the client's next bytes are HTTP again, unless it sent
+         * some while it waited (tunnel bytes, unparsed). */
+        if (h->tunnel_early)
+            unframed(h, HU_HTTP_CLIENT);
+        else
+            h->d[HU_HTTP_CLIENT].st = ST_START;
+    }
     if (m->status < 200 || m->status == 204 || m->status == 304 || kind == REQ_HEAD) {
         message_done(h, dir, cb, arg);
     } else if (m->chunked) {
         d->st = ST_CHUNK_SIZE;
+    } else if (f->te_seen) {
+        d->st = ST_BODY_CLOSE;   /* a last coding other than chunked */
+    } else if (f->cl_seen && !cl_ok) {
+        unframed(h, dir);   /* the client must discard it and close */
     } else if (m->content_length >= 0) {
         d->left = (uint64_t)m->content_length;
         if (d->left == 0)
@@ -436,6 +582,27 @@ static bool head_done(hu_http *h, int dir, const hu_http_cb *cb, void *arg)
         d->st = ST_BODY_CLOSE;
     }
     return true;
+}
+
+/* Could p[0..n) begin a status line ("HTTP/" or as much of it as there
+ * is)?  Servers answer some HTTP/0.9 requests with one (Node, gunicorn:
+ * 400), others with the raw document (nginx, Apache, Python). */
+static bool raw_is_status_line(const uint8_t *p, size_t n)
+{
+    return memcmp(p, "HTTP/", n < 5 ? n : 5) == 0;
+}
+
+/* The answer to an HTTP/0.9 request begins: no head, a body until the
+ * close. */
+static void raw_response(hu_http_dir *d, int64_t ts)
+{
+    msg_reset(&d->msg, false);
+    d->msg.simple = true;
+    d->msg.vminor = 9;
+    d->msg.start_ts = ts;
+    d->msg.start_off = d->start_off;
+    d->body_recv = 0;
+    d->st = ST_BODY_CLOSE;
 }
 
 /* One complete line l[0..n) (CR LF stripped) in state START, HEADERS,
@@ -449,18 +616,27 @@ static bool on_line(hu_http *h, int dir, const char *l, size_t n, int64_t ts,
         if (n == 0)
             return true;   /* stray CRLF between messages is allowed */
         msg_reset(&d->msg, dir == HU_HTTP_CLIENT);
+        memset(&d->fr, 0, sizeof d->fr);
         d->msg.start_ts = ts;
         d->msg.start_off = d->start_off;
         d->body_recv = 0;
         if (dir == HU_HTTP_CLIENT ? !parse_request_line(&d->msg, l, n)
-                                  : !parse_status_line(&d->msg, l, n))
-            return false;
+                                  : !parse_status_line(&d->msg, l, n)) {
+            if (dir == HU_HTTP_CLIENT || fifo_front(h) != REQ_SIMPLE)
+                return false;
+            /* Began like "HTTP/" but is no status line: the raw answer to
+             * an HTTP/0.9 request, whatever the chunking. */
+            raw_response(d, ts);
+            return true;
+        }
+        if (d->msg.simple)
+            return head_done(h, dir, cb, arg);   /* a simple request has no headers */
         d->st = ST_HEADERS;
         return true;
     case ST_HEADERS:
         if (n == 0)
             return head_done(h, dir, cb, arg);
-        return parse_header(&d->msg, l, n, dir, cb, arg);
+        return parse_header(d, l, n, dir, cb, arg);
     case ST_CHUNK_SIZE: {
         uint64_t sz = 0;
         size_t i = 0;
@@ -506,7 +682,7 @@ static bool feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
 bool hu_http_feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
                   const hu_http_cb *cb, void *arg)
 {
-    bool ok = feed(h, dir, p, n, ts, cb, arg);
+    bool ok = feed(h, dir, p, n, ts, cb, arg) && !h->unframed;
     hu_http_dir *d = &h->d[dir];
     d->fed += n;
     if (d->line && d->line_len == 0) {
@@ -535,6 +711,9 @@ static bool feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
     size_t i = 0;
     while (i < n) {
         switch (d->st) {
+        case ST_TUNNEL_WAIT:
+            h->tunnel_early = true;
+            return true;
         case ST_OPAQUE:
         case ST_RESYNC:
             return true;
@@ -560,6 +739,11 @@ static bool feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
             if (d->st == ST_START && d->line_len == 0) {
                 d->msg.start_ts = ts;   /* this chunk holds a message's first byte */
                 d->start_off = d->fed + i;
+                if (dir == HU_HTTP_SERVER && fifo_front(h) == REQ_SIMPLE &&
+                    !raw_is_status_line(p + i, n - i)) {
+                    raw_response(d, ts);
+                    return true;
+                }
                 /* Not HTTP at all (TLS, another protocol): say so at once
                  * rather than buffer a line that never ends. */
                 uint8_t c = p[i];

@@ -3,10 +3,12 @@
  *
  * Only the request line matters for the incident (method and target say
  * what was lost, the version says which semantics applied), so this is a
- * strict little scanner rather than a full parser: an RFC 9110 token for
- * the method, a target of visible characters, and an HTTP/x.y version.
- * Anything else is reported as not HTTP; a TLS record header is reported
- * as TLS.  Bytes are copied raw; escaping is the printer's job.
+ * little scanner rather than a full parser: an RFC 9110 token for the
+ * method, a target, and a version word, read as leniently as the servers
+ * that answer such lines (hu_reqline_scan: HTTP/0.9 lines, odd versions, a
+ * missing target).  Anything else is reported as not HTTP; a TLS record
+ * header is reported as TLS.  Bytes are copied raw; escaping is the
+ * printer's job.
  */
 #include "hangup/request.h"
 #include "hangup/tls.h"
@@ -85,7 +87,7 @@ void hu_request_decode(const uint8_t *p, size_t n, hu_request *out)
         return;
     }
     hu_reqline rl;
-    if (!hu_reqline_scan(p, n, &rl))
+    if (!hu_reqline_scan(p, n, false, &rl))
         return;
     memcpy(out->method, p, rl.method_len);
     out->method[rl.method_len] = '\0';
@@ -95,10 +97,12 @@ void hu_request_decode(const uint8_t *p, size_t n, hu_request *out)
     out->http = true;
     out->target_len = rl.target_len < HU_TARGET_MAX ? rl.target_len : HU_TARGET_MAX;
     memcpy(out->target, p + rl.target_off, out->target_len);
-    if (!rl.has_version)
+    if (!rl.line_ended && !rl.has_version)
         return;   /* cut short: method and partial target */
-    memcpy(out->version, p + rl.end - 8, 8);
-    out->version[8] = '\0';
+    if (rl.plain_version) {
+        memcpy(out->version, p + rl.version_off, 8);
+        out->version[8] = '\0';
+    }
     size_t i = rl.end;
     if (i < n && (p[i] == '\r' || p[i] == '\n')) {
         out->complete = true;
@@ -118,7 +122,31 @@ bool hu_http_version(const uint8_t *p, size_t n, int *maj, int *min)
     return true;
 }
 
-bool hu_reqline_scan(const uint8_t *p, size_t n, hu_reqline *rl)
+bool hu_http_version_lenient(const uint8_t *p, size_t n, int *maj, int *min)
+{
+    if (n < 5 || memcmp(p, "HTTP/", 5) != 0)
+        return false;
+    int v[2] = { 0, 0 };
+    size_t i = 5;
+    for (int k = 0; k < 2; k++) {
+        for (; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+            if (v[k] < 999)
+                v[k] = v[k] * 10 + (p[i] - '0');
+        if (k == 0 && i < n && p[i] == '.')
+            i++;
+        else
+            break;
+    }
+    if (i != n)
+        return false;
+    *maj = v[0];
+    *min = v[1];
+    return true;
+}
+
+static bool is_sp(uint8_t c) { return c == ' ' || c == '\t'; }
+
+bool hu_reqline_scan(const uint8_t *p, size_t n, bool whole, hu_reqline *rl)
 {
     memset(rl, 0, sizeof *rl);
     size_t i = 0;
@@ -127,18 +155,49 @@ bool hu_reqline_scan(const uint8_t *p, size_t n, hu_reqline *rl)
     if (i == 0 || i >= n || p[i] != ' ')
         return false;
     rl->method_len = i;
-    size_t t = ++i;
-    while (i < n && p[i] != ' ' && p[i] != '\r' && p[i] != '\n')
+    while (i < n && p[i] == ' ')
         i++;
-    if (i == t)
-        return false;
-    rl->target_off = t;
-    rl->target_len = i - t;
-    rl->end = i;
-    if (i < n && p[i] == ' ' && hu_http_version(p + i + 1, n - i - 1, &rl->vmajor, &rl->vminor)) {
-        rl->has_version = true;
-        rl->end = i + 9;
+    size_t t = i, le = i;
+    while (le < n && p[le] != '\r' && p[le] != '\n')
+        le++;
+    rl->line_ended = whole || le < n;
+    if (!rl->line_ended) {
+        /* Cut short: the target up to its SP, and the version if whole. */
+        while (i < n && p[i] != ' ')
+            i++;
+        if (i == t)
+            return false;
+        rl->target_off = t;
+        rl->target_len = i - t;
+        rl->end = i;
+        if (i < n && hu_http_version(p + i + 1, n - i - 1, &rl->vmajor, &rl->vminor)) {
+            rl->has_version = rl->plain_version = true;
+            rl->version_off = i + 1;
+            rl->version_len = 8;
+            rl->end = i + 9;
+        }
+        return true;
     }
+    rl->end = le;
+    size_t e = le;
+    while (e > t && is_sp(p[e - 1]))
+        e--;
+    if (e == t)
+        return false;   /* a method alone */
+    size_t w = e;   /* the last word */
+    while (w > t && p[w - 1] != ' ')
+        w--;
+    if (hu_http_version_lenient(p + w, e - w, &rl->vmajor, &rl->vminor)) {
+        rl->has_version = true;
+        rl->plain_version = e - w == 8 && hu_http_version(p + w, 8, &rl->vmajor, &rl->vminor);
+        rl->version_off = w;
+        rl->version_len = e - w;
+        e = w;
+        while (e > t && p[e - 1] == ' ')
+            e--;
+    }
+    rl->target_off = t;
+    rl->target_len = e - t;
     return true;
 }
 

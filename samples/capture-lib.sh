@@ -74,6 +74,58 @@ start_server() {
     wait_for "$WORK/$name.server.out" "listening" 5
 }
 
+# wait_port PORT: until something listens on 127.0.0.1:PORT (10 s at most), for servers
+# that print nothing when ready (nginx, Apache, gunicorn)
+wait_port() {
+    python3 - "$1" <<'PY'
+import socket, sys, time
+for _ in range(200):
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit("nothing listens on port " + sys.argv[1])
+PY
+}
+
+# bg NAME CMD...: run a server in the background (killed on exit), its output in WORK/NAME.out
+bg() {
+    local name=$1; shift
+    "$@" >"$WORK/$name.out" 2>&1 &
+    PIDS+=($!)
+}
+
+# apache_base: the first lines of an Apache httpd config rooted in WORK/apache (event MPM,
+# authz_core; the caller adds its modules, Listen lines and the rest)
+apache_base() {
+    cat <<EOF
+ServerRoot $WORK/apache
+PidFile $WORK/apache/httpd.pid
+ErrorLog $WORK/apache/error.log
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+User nobody
+Group nogroup
+ServerName localhost
+EOF
+}
+
+# nginx_conf SERVERS: an nginx config rooted in WORK/nginx (foreground, no access log, temp
+# files there) whose http block holds SERVERS (server and upstream blocks)
+nginx_conf() {
+    cat <<EOF
+daemon off; pid $WORK/nginx/nginx.pid; error_log $WORK/nginx/error.log;
+events {}
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx;
+  fastcgi_temp_path $WORK/nginx; uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
+$1
+}
+EOF
+}
+
 # run_client LOG CMD...: bounded run, output shown and kept in LOG
 run_client() {
     local logf=$1; shift

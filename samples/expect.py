@@ -318,13 +318,71 @@ def reassemble(conn, side):
 
 
 def parse_headers(block):
-    """Header lines (complete lines only) -> list of (lower name, value)."""
+    """Header lines (complete lines only) -> list of (lower name, value).
+    An obs-fold line (leading SP or HT) goes on the previous header's
+    value after one SP (RFC 9112 5.2)."""
     out = []
     for line in block.split(b"\r\n"):
-        if b":" in line:
+        if line[:1] in (b" ", b"\t"):
+            if out:
+                k, v = out[-1]
+                out[-1] = (k, (v + " " + line.strip().decode("latin1")).strip())
+        elif b":" in line:
             k, v = line.split(b":", 1)
             out.append((k.strip().lower().decode("latin1"), v.strip().decode("latin1")))
     return out
+
+
+VERSION_WORD = re.compile(rb"^HTTP/(\d*)(?:\.(\d*))?$")
+
+
+def request_line(line):
+    """A request line as the servers that answer them read it: a method,
+    spaces, then a target and a version word ("HTTP/", digits, maybe "."
+    and digits: "HTTP/1." is 1.0), a version word alone (missing target),
+    or a target alone (HTTP/0.9).  -> (method, target, version or None,
+    (major, minor)) or None.  HTTP/0.9 is "GET /path" only."""
+    method, sp, rest = line.partition(b" ")
+    if not sp or not re.match(rb"^[A-Z]+$", method) or method.decode() not in METHODS:
+        return None
+    rest = rest.strip(b" \t")
+    if not rest:
+        return None
+    words = rest.rsplit(b" ", 1)
+    m = VERSION_WORD.match(words[-1])
+    if m is None:                                     # HTTP/0.9 knew GET /path only
+        if method != b"GET" or not rest.startswith(b"/"):
+            return None
+        return method.decode(), rest.decode("latin1"), None, (0, 9)
+    target = words[0].strip(b" ") if len(words) == 2 else b""
+    vnum = (int(m.group(1) or 0), int(m.group(2) or 0))
+    return method.decode(), target.decode("latin1"), words[-1].decode("latin1"), vnum
+
+
+def list_values(hdrs, name):
+    """Every element of every `name` header, as one comma-separated list
+    (empty elements dropped); None when there is no such header."""
+    vals = [v for k, v in hdrs if k == name]
+    if not vals:
+        return None
+    return [e.strip() for v in vals for e in v.split(",") if e.strip()]
+
+
+def framing(hdrs):
+    """(chunked, length, valid) by RFC 9112 6.3: Transfer-Encoding wins
+    (chunked only as the last coding); Content-Length is one number, its
+    list elements all equal, leading zeros allowed, below 2^63."""
+    te = list_values(hdrs, "transfer-encoding")
+    if te is not None:
+        return bool(te) and te[-1].lower() == "chunked", None, bool(te) and \
+            te[-1].lower() == "chunked"
+    cl = list_values(hdrs, "content-length")
+    if cl is None:
+        return False, None, True
+    if not cl or any(not e.isdigit() for e in cl) or len({int(e) for e in cl}) != 1 or \
+            int(cl[0]) >= 2 ** 63:
+        return False, None, False
+    return False, int(cl[0]), True
 
 
 def header(hdrs, name):
@@ -356,7 +414,7 @@ def chunked_end(buf, o):
             return None
 
 
-STATUS_LINE = re.compile(rb"^HTTP/(1\.[01]) (\d\d\d)")
+STATUS_LINE = re.compile(rb"^HTTP/(\d+(?:\.\d*)?) (\d\d\d)(?: |\r|$)")
 
 
 def parse_stream(buf, is_request, req_methods=(), closed=False):
@@ -371,36 +429,63 @@ def parse_stream(buf, is_request, req_methods=(), closed=False):
         block = buf[o:head_end if head_end >= 0 else len(buf)]
         first = block.split(b"\r\n", 1)[0]
         msg = {"start": o, "end": None}
+        simple = False
         if is_request:
-            m = REQ_LINE.match(block + b"\r\n")
-            if not m or m.group(1).decode() not in METHODS:
-                break
-            msg["method"] = m.group(1).decode()
-            msg["target"] = m.group(2).decode("latin1")
-            msg["version"] = first.rsplit(b" ", 1)[-1].decode("latin1")
+            eol = buf.find(b"\r\n", o)
+            rl = request_line(first)
+            if rl is None or (eol < 0 and rl[2] is None):
+                break                                 # a line cut before its version
+            msg["method"], msg["target"], version, msg["vnum"] = rl
+            msg["version"] = version or "HTTP/0.9"
+            simple = version is None
+        elif finals < len(req_methods) and req_methods[finals] is None and \
+                not STATUS_LINE.match(block):
+            # the answer to an HTTP/0.9 request: raw, until the close
+            msg.update(version="HTTP/0.9", vnum=(0, 9), status=200, headers=[], simple=True,
+                       body=o, end=len(buf) if closed else None)
+            msgs.append(msg)
+            break
         else:
             m = STATUS_LINE.match(block)
             if not m:
                 break
             msg["version"] = "HTTP/" + m.group(1).decode()
+            msg["vnum"] = tuple(int(x or 0) for x in (m.group(1).split(b".") + [b""])[:2])
             msg["status"] = int(m.group(2))
+        if simple:
+            # HTTP/0.9: no headers, nothing follows on the connection
+            msg.update(headers=[], body=eol + 2, end=eol + 2, simple=True)
+            msgs.append(msg)
+            break
         msg["headers"] = parse_headers(block.split(b"\r\n", 1)[1] if b"\r\n" in block else b"")
         msgs.append(msg)
         if head_end < 0:
             break
         body = head_end + 4
         msg["body"] = body
-        te = (header(msg["headers"], "transfer-encoding") or "").lower()
-        cl = header(msg["headers"], "content-length")
+        chunked, length, valid = framing(msg["headers"])
+        tunnel = not is_request and finals < len(req_methods) and \
+            req_methods[finals] == "CONNECT" and 200 <= msg["status"] < 300
+        if tunnel:
+            msg["end"] = body                         # a tunnel follows: no more HTTP
+            break
         if not is_request and (100 <= msg["status"] < 200):
             end = body                                # interim: no body
         elif not is_request and (msg["status"] in (204, 304) or
                                  (finals < len(req_methods) and req_methods[finals] == "HEAD")):
             end = body
-        elif "chunked" in te:
+        elif not valid:
+            # a request: counted, its body cannot be framed; a response
+            # with an invalid length: discarded; a response whose last
+            # coding is not chunked: read until the close
+            te = header(msg["headers"], "transfer-encoding")
+            end = len(buf) if closed and not is_request and te is not None else None
+            if end is None:
+                break
+        elif chunked:
             end = chunked_end(buf, body)
-        elif cl is not None and cl.isdigit():
-            end = body + int(cl)
+        elif length is not None:
+            end = body + length
             if end > len(buf):
                 end = None
         elif is_request:
@@ -417,11 +502,13 @@ def parse_stream(buf, is_request, req_methods=(), closed=False):
 
 
 def closes(msg):
-    """The message announces the connection's end: Connection: close, or
-    HTTP/1.0 without Connection: keep-alive."""
+    """The message announces the connection's end: Connection: close,
+    HTTP/0.9, or version 1.0 ("HTTP/1.0", "HTTP/1.") without Connection:
+    keep-alive."""
     tokens = {t.strip().lower() for k, v in msg["headers"] if k == "connection"
               for t in v.split(",")}
-    return "close" in tokens or (msg["version"] == "HTTP/1.0" and "keep-alive" not in tokens)
+    return "close" in tokens or msg.get("simple", False) or \
+        (msg["vnum"] == (1, 0) and "keep-alive" not in tokens)
 
 
 def keepalive_timeout(msg):
@@ -484,7 +571,9 @@ def http_view(conn):
     # the server's bytes end at its FIN only if the FIN follows them directly
     sclosed = fin is not None and sbase is not None and \
         (fin["seq"] + fin["plen"] - sbase) & MASK == len(sbuf)
-    resps = [] if tls else parse_stream(sbuf, False, [r["method"] for r in reqs], sclosed)
+    resps = [] if tls else parse_stream(sbuf, False,
+                                        [None if r.get("simple") else r["method"] for r in reqs],
+                                        sclosed)
     for msgs, own in ((reqs, cown), (resps, sown)):
         for m in msgs:
             m["first"] = own[m["start"]]

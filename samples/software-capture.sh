@@ -37,6 +37,8 @@ OUT=${1:-$HERE}
 WORK=$(mktemp -d /tmp/hangup-software.XXXXXX)
 chmod 755 "$WORK"
 PIDS=()
+# wait_port and bg; the log, cleanup and tcpdump helpers below are this script's own
+. "$HERE/capture-lib.sh"
 
 log() { echo "[software] $*" >&2; }
 
@@ -51,27 +53,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# wait_port PORT: until something listens on 127.0.0.1:PORT (10 s at most)
-wait_port() {
-    python3 - "$1" <<'PY'
-import socket, sys, time
-for _ in range(200):
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.05)
-sys.exit("nothing listens on port " + sys.argv[1])
-PY
-}
-
-# bg NAME CMD...: run a server in the background, its output in WORK/NAME.out
-bg() {
-    local name=$1; shift
-    "$@" >"$WORK/$name.out" 2>&1 &
-    PIDS+=($!)
-}
 
 start_tcpdump() {
     rm -f "$1"
@@ -175,17 +156,10 @@ def app(environ, start_response):
     return [b"ok\n"]
 EOF
 bg gunicorn gunicorn -k gthread --threads 2 --chdir "$WORK" -b 127.0.0.1:3413 wsgiapp:app
-cat >"$WORK/apache/httpd.conf" <<EOF
-ServerRoot $WORK/apache
-PidFile $WORK/apache/httpd.pid
-ErrorLog $WORK/apache/error.log
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+apache_base >"$WORK/apache/httpd.conf"
+cat >>"$WORK/apache/httpd.conf" <<EOF
 LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
 LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
-User nobody
-Group nogroup
-ServerName localhost
 Listen 127.0.0.1:3414
 Listen 127.0.0.1:3425
 DocumentRoot $WORK/www
@@ -194,19 +168,11 @@ DocumentRoot $WORK/www
 </VirtualHost>
 EOF
 apache2 -f "$WORK/apache/httpd.conf" -k start
-cat >"$WORK/nginx/nginx.conf" <<EOF
-daemon off; pid $WORK/nginx/nginx.pid; error_log $WORK/nginx/error.log;
-events {}
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx;
-  fastcgi_temp_path $WORK/nginx; uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
-  server { listen 127.0.0.1:3415; root $WORK/www; }
+nginx_conf "  server { listen 127.0.0.1:3415; root $WORK/www; }
   upstream app { server 127.0.0.1:3431; keepalive 4; }
   server { listen 127.0.0.1:3421;
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } }
-}
-EOF
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }" \
+    >"$WORK/nginx/nginx.conf"
 bg nginx nginx -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log"
 cat >"$WORK/Caddyfile" <<'EOF'
 {

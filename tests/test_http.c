@@ -22,13 +22,14 @@ static void on_head(void *arg, int dir, const hu_http_msg *m)
     snprintf(t, sizeof t, "%.*s", (int)m->target_len, (const char *)m->target);
     if (dir == HU_HTTP_CLIENT)
         l->n += (size_t)snprintf(l->s + l->n, sizeof l->s - l->n,
-                                 "H>%s %s 1.%d host=%s cl=%lld ch=%d close=%d ka=%d exp=%d t=%lld|",
-                                 m->method, t, m->vminor, m->host, (long long)m->content_length,
+                                 "H>%s %s %d.%d host=%s cl=%lld ch=%d close=%d ka=%d exp=%d t=%lld|",
+                                 m->method, t, m->vmajor, m->vminor, m->host, (long long)m->content_length,
                                  m->chunked, m->conn_close, m->conn_keepalive, m->expect_continue,
                                  (long long)m->start_ts);
     else
         l->n += (size_t)snprintf(l->s + l->n, sizeof l->s - l->n,
-                                 "H<%d 1.%d cl=%lld ch=%d close=%d kat=%d|", m->status, m->vminor,
+                                 "H<%d %d.%d cl=%lld ch=%d close=%d kat=%d|", m->status,
+                                 m->vmajor, m->vminor,
                                  (long long)m->content_length, m->chunked, m->conn_close,
                                  m->keepalive_timeout);
 }
@@ -36,9 +37,10 @@ static void on_head(void *arg, int dir, const hu_http_msg *m)
 static void on_done(void *arg, int dir, const hu_http_msg *m)
 {
     logbuf *l = arg;
-    l->n += (size_t)snprintf(l->s + l->n, sizeof l->s - l->n, "D%s%d|",
+    l->n += (size_t)snprintf(l->s + l->n, sizeof l->s - l->n, "D%s%d%s|",
                              dir == HU_HTTP_CLIENT ? ">" : "<",
-                             dir == HU_HTTP_CLIENT ? 0 : m->status);
+                             dir == HU_HTTP_CLIENT ? 0 : m->status,
+                             dir == HU_HTTP_SERVER && m->simple ? " raw" : "");
 }
 
 static const hu_http_cb cb = { on_head, on_done, NULL };
@@ -283,8 +285,12 @@ Test(http, malformed_input_marks_the_connection_unparsable)
 {
     static const char *const bad_req[] = {
         "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
-        "GET / HTTP/2.0\r\n\r\n",
-        "GET  / HTTP/1.1\r\n\r\n",
+        "EHLO mail.example\r\n",   /* HTTP/0.9 is GET /path only */
+        "SET key value\r\n",
+        "GET key\r\n",
+        "GET\r\n\r\n",
+        "GET \r\n\r\n",
+        "GET / HTTP/1.1\rX\r\n\r\n",
         "\x16\x03\x01\x02\x10 binary\r\n",
         "\x17\x03\x03",
         "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
@@ -368,5 +374,214 @@ Test(http, message_start_time_is_its_first_byte)
     hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)"T /t HTTP/1.1\r\n", 15, 200, &cb, &l);
     hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)"\r\n", 2, 300, &cb, &l);
     cr_expect(strstr(l.s, "t=100|"), "%s", l.s);
+    hu_http_free(h);
+}
+
+/*
+ * Lenient forms: what real servers answered (samples/lenient.answers:
+ * nginx, Apache, Node, Python http.server, gunicorn), each parsed as a
+ * request so that it counts.
+ */
+
+/* HTTP/0.9: a request line without version has no headers; the answer is
+ * the raw document until the close (nginx, Apache, Python) or a status
+ * line (Node, gunicorn: 400).  Nothing follows a simple request. */
+Test(http, http09_request_and_its_raw_answer)
+{
+    check_all_splits("GET /v09\r\n\r\n", "ok v09\n",
+                     "H>GET /v09 0.9 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|D<0 raw|", true);
+    check_all_splits("GET /v09\r\n\r\n", "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n",
+                     "H>GET /v09 0.9 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+                     "H<400 1.1 cl=-1 ch=0 close=1 kat=-1|D<400|",
+                     true);
+    /* A raw document that begins like "HTTP/" is still raw. */
+    check_all_splits("GET /h\r\n", "HTTPS only\n",
+                     "H>GET /h 0.9 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|D<0 raw|", true);
+    /* After a keep-alive exchange on the same connection (nginx, Apache). */
+    check_all_splits("GET /ka HTTP/1.1\r\nHost: h\r\n\r\nGET /v09-ka\r\n\r\n",
+                     "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nok ka\nok v09-ka\n",
+                     "H>GET /ka 1.1 host=h cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+                     "H>GET /v09-ka 0.9 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+                     "H<200 1.1 cl=6 ch=0 close=0 kat=-1|D<200|D<0 raw|",
+                     true);
+}
+
+/* Versions servers answer: "HTTP/1." (1.0), "HTTP/1.10", "HTTP/2.0" in a
+ * request line, echoed in the status line (gunicorn); a missing target;
+ * several spaces between the parts (nginx, Python, Node). */
+Test(http, odd_versions_missing_target_and_spaces)
+{
+    check_all_splits("GET /a HTTP/1.\r\n\r\nGET /b HTTP/1.10\r\n\r\nGET /c HTTP/2.0\r\n\r\n"
+                     "GET HTTP/1.1\r\nHost: h\r\n\r\nGET  /two  HTTP/1.1 \r\n\r\n",
+                     "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+                     "HTTP/1.10 200 OK\r\nContent-Length: 0\r\n\r\n"
+                     "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"
+                     "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+                     "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+                     "H>GET /a 1.0 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+                     "H>GET /b 1.10 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+                     "H>GET /c 2.0 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+                     "H>GET  1.1 host=h cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+                     "H>GET /two 1.1 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+                     "H<400 1.1 cl=0 ch=0 close=0 kat=-1|D<400|"
+                     "H<200 1.10 cl=0 ch=0 close=0 kat=-1|D<200|"
+                     "H<200 2.0 cl=0 ch=0 close=0 kat=-1|D<200|"
+                     "H<400 1.1 cl=0 ch=0 close=0 kat=-1|D<400|"
+                     "H<200 1.1 cl=0 ch=0 close=0 kat=-1|D<200|",
+                     true);
+}
+
+/* CONNECT authority-form: the client's tunnel bytes may follow before the
+ * answer; a 2xx makes the connection a tunnel, nothing more is parsed. */
+Test(http, connect_tunnel_with_early_bytes)
+{
+    check_all_splits("CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n"
+                     "\x16\x03\x01\x00\x05hello",
+                     "HTTP/1.1 200 Connection Established\r\n\r\n\x16\x03\x01\x00\x05hello",
+                     "H>CONNECT 127.0.0.1:443 1.1 host=127.0.0.1:443 cl=-1 ch=0 close=0 ka=0 "
+                     "exp=0 t=7|D>0|H<200 1.1 cl=-1 ch=0 close=0 kat=-1|D<200|",
+                     true);
+}
+
+/* A refused CONNECT: the client's next request is HTTP again when it
+ * waited for the answer; bytes it sent while waiting are unknown. */
+Test(http, refused_connect_then_a_request)
+{
+    static const char conn[] = "CONNECT h:443 HTTP/1.1\r\n\r\n";
+    static const char refuse[] = "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n";
+    static const char get[] = "GET / HTTP/1.1\r\n\r\n";
+    hu_http *h = hu_http_new();
+    logbuf l = {0};
+    cr_assert(hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)conn, strlen(conn), 1, &cb, &l));
+    cr_assert(hu_http_feed(h, HU_HTTP_SERVER, (const uint8_t *)refuse, strlen(refuse), 2, &cb, &l));
+    cr_assert(hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)get, strlen(get), 3, &cb, &l));
+    cr_expect_str_eq(l.s, "H>CONNECT h:443 1.1 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=1|D>0|"
+                          "H<405 1.1 cl=0 ch=0 close=0 kat=-1|D<405|"
+                          "H>GET / 1.1 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=3|D>0|");
+    hu_http_free(h);
+
+    h = hu_http_new();
+    memset(&l, 0, sizeof l);
+    hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)conn, strlen(conn), 1, &cb, &l);
+    hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)get, strlen(get), 2, &cb, &l);
+    hu_http_feed(h, HU_HTTP_SERVER, (const uint8_t *)refuse, strlen(refuse), 3, &cb, &l);
+    cr_expect(hu_http_unparsable(h), "bytes sent while the CONNECT waited: %s", l.s);
+    hu_http_free(h);
+}
+
+/* Content-Length with leading zeros (a 32-digit 000...050 is 50), and as
+ * a list of one value, repeated (RFC 9110 §8.6); the next request is
+ * found where the body ends. */
+Test(http, content_length_leading_zeros_and_lists)
+{
+    check_all_splits("POST /z HTTP/1.1\r\nContent-Length: 00000000000000000000000000000050\r\n\r\n"
+                     "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
+                     "POST /l HTTP/1.1\r\nContent-Length: 5, 5\r\nContent-Length: 005\r\n\r\nhello"
+                     "GET /n HTTP/1.1\r\n\r\n",
+                     "",
+                     "H>POST /z 1.1 host= cl=50 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+                     "H>POST /l 1.1 host= cl=5 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+                     "H>GET /n 1.1 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|",
+                     true);
+}
+
+/* Transfer-Encoding: chunked frames the body only as the last coding
+ * (RFC 9112 §6.3), across several headers too; it overrides
+ * Content-Length, and a request with both must be followed by the
+ * server's close. */
+Test(http, transfer_encoding_lists_and_content_length_override)
+{
+    check_all_splits("POST /ic HTTP/1.1\r\nTransfer-Encoding: identity, chunked\r\n\r\n"
+                     "5\r\nhello\r\n0\r\n\r\n"
+                     "POST /two HTTP/1.1\r\nTransfer-Encoding: gzip\r\ntransfer-encoding: chunked ,\r\n\r\n"
+                     "0\r\n\r\n"
+                     "POST /clte HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "5\r\nhello\r\n0\r\n\r\n"
+                     "GET /n HTTP/1.1\r\n\r\n",
+                     "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "5\r\nhello\r\n0\r\n\r\n"
+                     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, identity\r\n\r\nuntil the close",
+                     "H>POST /ic 1.1 host= cl=-1 ch=1 close=0 ka=0 exp=0 t=7|D>0|"
+                     "H>POST /two 1.1 host= cl=-1 ch=1 close=0 ka=0 exp=0 t=7|D>0|"
+                     "H>POST /clte 1.1 host= cl=-1 ch=1 close=1 ka=0 exp=0 t=7|D>0|"
+                     "H>GET /n 1.1 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+                     "H<200 1.1 cl=-1 ch=1 close=0 kat=-1|D<200|"
+                     "H<200 1.1 cl=-1 ch=0 close=0 kat=-1|D<200|",
+                     true);
+}
+
+/* obs-fold (RFC 9112 §5.2): a folded framing header is read as if the
+ * fold were one SP; other folded headers are ignored. */
+Test(http, obs_fold_continues_framing_headers)
+{
+    check_all_splits("GET /f HTTP/1.1\r\nHost: h\r\nX-Folded: a\r\n  b\r\n\r\n"
+                     "POST /te HTTP/1.1\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n"
+                     "POST /cl HTTP/1.1\r\nContent-Length:\r\n\t2\r\n\r\nok"
+                     "GET /n HTTP/1.1\r\n\r\n",
+                     "",
+                     "H>GET /f 1.1 host=h cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+                     "H>POST /te 1.1 host= cl=-1 ch=1 close=0 ka=0 exp=0 t=7|D>0|"
+                     "H>POST /cl 1.1 host= cl=2 ch=0 close=0 ka=0 exp=0 t=7|D>0|"
+                     "H>GET /n 1.1 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=7|D>0|",
+                     true);
+}
+
+/* Framing stays safe: a request whose body cannot be framed is counted
+ * (its head is reported: the server answers it, 400 or 501), then nothing
+ * more of that direction is parsed and the connection is unparsable; the
+ * server's answer is still parsed. */
+Test(http, unframable_requests_are_counted_then_stop_the_direction)
+{
+    static const char *const heads[] = {
+        "Content-Length: 5\r\nContent-Length: 6\r\n",   /* conflicting */
+        "Content-Length: 5, 6\r\n",
+        "Content-Length: 99999999999999999999999\r\n",  /* overflow */
+        "Content-Length: 9223372036854775808\r\n",
+        "Content-Length: -1\r\n",
+        "Content-Length: \r\n",
+        "Content-Length: 5 0\r\n",
+        "Content-Length: 5\r\n 0\r\n",                  /* folded into "5 0" */
+        "Transfer-Encoding: chunked, identity\r\n",     /* chunked not last */
+        "Transfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n",
+        "Transfer-Encoding: gzip\r\n chunked\r\n",       /* folded into "gzip chunked" */
+        "Transfer-Encoding: \r\n",
+        "Transfer-Encoding: xxxxxxxxxxxxxxxxxchunked\r\n",
+    };
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        char req[256];
+        snprintf(req, sizeof req, "POST /p HTTP/1.1\r\n%s\r\nhello!GET / HTTP/1.1\r\n\r\n",
+                 heads[i]);
+        static const char resp[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+        hu_http *h = hu_http_new();
+        logbuf l = {0};
+        bool ok = hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)req, strlen(req), 1, &cb, &l);
+        cr_expect_not(ok, "case %zu", i);
+        cr_expect(hu_http_unparsable(h), "case %zu", i);
+        cr_expect(strncmp(l.s, "H>POST /p 1.1 ", 14) == 0 && !strstr(l.s, "D>") &&
+                      !strstr(l.s, "H>GET"),
+                  "case %zu: %s", i, l.s);
+        hu_http_feed(h, HU_HTTP_SERVER, (const uint8_t *)resp, strlen(resp), 2, &cb, &l);
+        cr_expect(strstr(l.s, "H<400 1.1 cl=0 ch=0 close=0 kat=-1|D<400|"), "case %zu: %s", i,
+                  l.s);
+        cr_expect_eq(hu_http_outstanding(h), 0, "case %zu", i);
+        hu_http_free(h);
+    }
+}
+
+/* A response whose Content-Length is invalid cannot be framed: its head
+ * is reported, it never ends, and nothing more of it is parsed. */
+Test(http, unframable_response)
+{
+    hu_http *h = hu_http_new();
+    logbuf l = {0};
+    static const char req[] = "GET / HTTP/1.1\r\n\r\n";
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n"
+                               "abcHTTP/1.1 200 OK\r\n\r\n";
+    hu_http_feed(h, HU_HTTP_CLIENT, (const uint8_t *)req, strlen(req), 1, &cb, &l);
+    cr_expect_not(hu_http_feed(h, HU_HTTP_SERVER, (const uint8_t *)resp, strlen(resp), 2, &cb, &l));
+    cr_expect(hu_http_unparsable(h));
+    cr_expect_str_eq(l.s, "H>GET / 1.1 host= cl=-1 ch=0 close=0 ka=0 exp=0 t=1|D>0|"
+                          "H<200 1.1 cl=-1 ch=0 close=0 kat=-1|");
     hu_http_free(h);
 }

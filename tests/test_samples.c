@@ -387,6 +387,55 @@ Test(samples, node_keepalive_timeout_is_inferred_within_50ms)
     }
 }
 
+/* lenient.pcap (samples/lenient-capture.sh): the request lines and heads
+ * a strict parser refused, sent to nginx, Python http.server, Node, Apache
+ * and gunicorn.  Each server's request count is the number of requests
+ * that server answered, by the client's own record (lenient.answers), not
+ * by any parser; every request sent there was answered. */
+Test(samples, lenient_requests_count_as_the_servers_answered)
+{
+    char *rec = tu_slurp(tu_sample("lenient.answers"), NULL);
+    cr_assert_not_null(rec);
+    size_t na;
+    char **ans = split_lines(rec, &na);
+    cr_assert_geq(na, 5 * 15, "%zu records", na);
+    char cmd[4400], *out = NULL;
+    snprintf(cmd, sizeof cmd, "'%s' analyze --no-db --json '%s'", HANGUP_BIN,
+             tu_sample("lenient.pcap"));
+    cr_assert_eq(tu_sh(cmd, &out, NULL), 0);
+    cr_expect_null(strstr(out, "\"type\":\"incident\""), "%s", out);
+    size_t nl, servers = 0;
+    char **lines = split_lines(out, &nl);
+    for (size_t i = 0; i < nl; i++) {
+        if (!strstr(lines[i], "\"type\":\"server\""))
+            continue;
+        servers++;
+        char *name = json_get(lines[i], "server"), *got = json_get(lines[i], "requests");
+        long answered = 0, sent = 0;
+        for (size_t j = 0; j < na; j++) {
+            char *srv = json_get(ans[j], "server");
+            if (srv && name && strcmp(srv, name) == 0) {
+                char *a = json_get(ans[j], "answered"), *n = json_get(ans[j], "sent");
+                answered += a ? strtol(a, NULL, 10) : 0;
+                sent += n ? strtol(n, NULL, 10) : 0;
+                free(a);
+                free(n);
+            }
+            free(srv);
+        }
+        cr_expect_eq(sent, answered, "%s: the record has unanswered requests", name);
+        cr_expect(got && strtol(got, NULL, 10) == answered,
+                  "%s: %s requests counted, %ld answered", name, got ? got : "no", answered);
+        free(name);
+        free(got);
+    }
+    cr_expect_eq(servers, 5);
+    free(lines);
+    free(out);
+    free(ans);
+    free(rec);
+}
+
 /* Rewrite the Ethernet capture `in` (classic pcap, this host's byte
  * order) to `out`, keeping of each packet its link, IP and fixed TCP
  * headers and 6 bytes of TCP options, as a capture taken with a snapshot

@@ -4,13 +4,24 @@
  * Fed byte ranges of any size, in stream order, for each direction; it
  * reports message heads and message ends through callbacks.  Requests and
  * responses are matched in order (pipelining), so a response knows it
- * answers a HEAD (no body) or a CONNECT; 1xx responses are interim
- * (100 Continue), 204/304 have no body, bodies are framed by
- * Content-Length, chunked encoding (with trailers) or the close.  Anything
- * malformed marks that connection unparsable from there on; nothing in the
- * input can make it read out of bounds or grow without limit (a head line
- * is at most HU_HTTP_LINE_MAX bytes, at most HU_HTTP_PIPELINE requests
- * wait for their responses).
+ * answers a HEAD (no body), a CONNECT (a 2xx makes the connection a
+ * tunnel) or an HTTP/0.9 request (a raw body until the close); 1xx
+ * responses are interim (100 Continue), 204/304 have no body, bodies are
+ * framed by Content-Length, chunked encoding (with trailers) or the close.
+ *
+ * It accepts what real servers answer (docs/DESIGN.md §2.12): HTTP/0.9
+ * request lines, odd version words, a missing target, Content-Length with
+ * leading zeros or as a list of one value, Transfer-Encoding lists,
+ * obs-fold.  Its framing stays safe (RFC 9112 §6.3): Transfer-Encoding
+ * overrides Content-Length, chunked only when it is the last coding; a
+ * request whose body cannot be framed (conflicting or overflowing
+ * Content-Length, a last coding other than chunked) is reported, then its
+ * direction is not parsed further and the connection is unparsable; the
+ * server's answer to it is still parsed.  Bytes that are not HTTP mark the
+ * connection unparsable at once.  Nothing in the input can make it read
+ * out of bounds or grow without limit (a head line is at most
+ * HU_HTTP_LINE_MAX bytes, at most HU_HTTP_PIPELINE requests wait for
+ * their responses).
  */
 #ifndef HANGUP_HTTP_H
 #define HANGUP_HTTP_H
@@ -37,10 +48,13 @@ typedef struct hu_http_msg {
     size_t target_len;
     bool target_cut;           /* longer than HU_HTTP_TARGET_MAX */
     int status;                /* responses */
-    int vmajor, vminor;
+    int vmajor, vminor;        /* as the version word says (0.9: a simple request) */
+    bool simple;               /* HTTP/0.9: a request line without version, or
+                                * the raw, close-delimited response to one */
     char host[HU_HTTP_HOST_MAX];
-    int64_t content_length;    /* -1: none */
-    bool chunked;
+    int64_t content_length;    /* -1: none, invalid, or overridden by
+                                * Transfer-Encoding */
+    bool chunked;              /* the last transfer coding is chunked */
     bool conn_close, conn_keepalive;
     int keepalive_timeout;     /* Keep-Alive: timeout=N, or -1 */
     bool expect_continue;
@@ -98,6 +112,8 @@ bool hu_http_in_body(const hu_http *h, int dir, int64_t *expected, int64_t *rece
 /* Bytes fed so far in direction dir. */
 uint64_t hu_http_fed(const hu_http *h, int dir);
 
+/* Bytes that are not HTTP were fed, or a request's body could not be
+ * framed: which requests the connection carried is not known from there. */
 bool hu_http_unparsable(const hu_http *h);
 
 /* How many of direction dir's next bytes the parser would take without

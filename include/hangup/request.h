@@ -42,20 +42,40 @@ static inline bool hu_is_tchar(uint8_t c) { return hu_tchar_table[c]; }
 /* "HTTP/d.d" at p (n >= 8 bytes there): sets *maj and *min. */
 bool hu_http_version(const uint8_t *p, size_t n, int *maj, int *min);
 
+/* A version word as servers take it: "HTTP/", digits, and optionally "."
+ * and digits, all of p[0, n) (so "HTTP/1." is 1.0 and "HTTP/1.10" is
+ * 1.10; each number is capped at 999).  Sets *maj and *min. */
+bool hu_http_version_lenient(const uint8_t *p, size_t n, int *maj, int *min);
+
 /* Where the parts of a request line at p[0, n) lie.  The one scanner of
  * request lines: the HTTP parser (http.c) and the lost request's decoder
  * (hu_request_decode) both read them through it, with the same limits. */
 typedef struct hu_reqline {
     size_t method_len;        /* a token, 1 to HU_METHOD_MAX bytes, then SP */
-    size_t target_off, target_len;   /* up to SP, CR, LF or the end */
-    bool has_version;         /* SP and "HTTP/d.d" follow the target */
+    size_t target_off, target_len;   /* 0 bytes long when the target is missing */
+    bool has_version;         /* the line ends with a version word */
+    bool plain_version;       /* ... which is exactly "HTTP/d.d" */
     int vmajor, vminor;
-    size_t end;               /* offset after the target, or after the version */
+    size_t version_off, version_len;
+    bool line_ended;          /* the line ended (CR or LF) within the bytes */
+    size_t end;               /* the line's end: its CR or LF, or where the
+                               * bytes stop (cut: after the target or version) */
 } hu_reqline;
 
-/* True when p starts with a method, SP and a non-empty target (the line
- * may be cut after them: has_version says whether the version followed). */
-bool hu_reqline_scan(const uint8_t *p, size_t n, hu_reqline *rl);
+/*
+ * True when p starts with a request line as the servers that answer them
+ * read it (nginx, Apache, Node, Python, gunicorn; samples/lenient.answers):
+ * a method, one or more SP, then either
+ *   - a target and a version word (hu_http_version_lenient), separated by
+ *     SP (the target may hold SP: the version is the line's last word);
+ *   - a version word alone: the target is missing;
+ *   - a target alone: an HTTP/0.9 simple request (has_version false).
+ * whole: p[0, n) is the entire line, its CR LF stripped.  Otherwise the
+ * line ends at the first CR or LF; a line the bytes cut short keeps the
+ * target up to its first SP, and has_version says whether "HTTP/d.d"
+ * followed it.  Never reads beyond p[0, n).
+ */
+bool hu_reqline_scan(const uint8_t *p, size_t n, bool whole, hu_reqline *rl);
 
 /* RFC 9110 9.2.2: GET HEAD OPTIONS TRACE PUT DELETE are idempotent. */
 bool hu_method_idempotent(const char *method);
