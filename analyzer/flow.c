@@ -15,6 +15,8 @@
  *     stronger evidence arrives;
  *   - follows each side's highest sequence sent and acknowledged, its first
  *     FIN, RSTs, and the handshake RTT;
+ *   - recognises TLS, from the client's first bytes or from a hello that
+ *     begins after a cleartext exchange (STARTTLS and the like);
  *   - appends a summary to the flow's bounded ring, and keeps the first
  *     bytes of the client's newest request.
  */
@@ -345,6 +347,39 @@ static int payload_role(const hu_pkt *p)
             return -1;
     }
     return 0;
+}
+
+/*
+ * Does the connection carry TLS from here (docs/DESIGN.md §2.3)?  Either
+ * the client's first bytes are a TLS handshake record, or a protocol
+ * turned to TLS after a cleartext exchange: SMTP, IMAP, POP3 and XMPP's
+ * STARTTLS, FTP's AUTH TLS, PostgreSQL's SSLRequest, a tunnel after HTTP
+ * CONNECT.  Each waits for the server's go-ahead before the ClientHello,
+ * so the hello starts a segment, as does the ServerHello answering it.  So
+ * only a segment's first bytes are looked at, only within the first
+ * HU_TLS_SCAN bytes of its sender's stream, and by a strict test: one byte
+ * compared per segment for a while, then nothing, on plain connections.
+ */
+static void recognise_tls(hu_flow *f, const hu_pkt *p, uint8_t s, bool first_data)
+{
+    const uint8_t *d = p->payload;
+    uint32_t n = p->capturedlen;
+    if (s == f->client && first_data && n >= 3 &&
+        hu_tls_record_type(d, n) == HU_TLS_HANDSHAKE) {
+        f->tls = true;   /* the client opened with a TLS handshake record */
+        return;
+    }
+    if (n < HU_TLS_HELLO_HEAD || d[0] != HU_TLS_HANDSHAKE ||
+        p->seq - f->side[s].isn >= HU_TLS_SCAN)
+        return;
+    bool client = s == f->client;
+    if (!hu_tls_hello_starts(d, n, client ? HU_TLS_CLIENT_HELLO : HU_TLS_SERVER_HELLO))
+        return;
+    f->tls = f->tls_mid = true;
+    if (client) {
+        f->tls_hello_set = true;
+        f->tls_hello_seq = p->seq;
+    }
 }
 
 static hu_flow *flow_create(hu_flowtab *t, const hu_pkt *p, bool rev, uint32_t h)
@@ -724,9 +759,8 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
     update_roles(f, p, s);
     update_handshake(f, p, s);
     update_side(f, p, s);
-    if (first_data && s == f->client && p->capturedlen >= 3 &&
-        hu_tls_record_type(p->payload, p->capturedlen) == HU_TLS_HANDSHAKE)
-        f->tls = true;   /* the client opened with a TLS handshake record */
+    if (!f->tls && p->capturedlen > 0)
+        recognise_tls(f, p, s, first_data);
     update_reqwin(t, f, p, s, prev_max, first);
     /* Lists are kept lazily (see expire): a packet only stamps last_ts;
      * a flow moves only when it is new or its state changed. */

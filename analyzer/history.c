@@ -145,11 +145,20 @@ static void on_header(void *arg, int dir, int hdr, const char *name, size_t nlen
 
 static const hu_http_cb http_cb = { on_head, on_done, on_header };
 
-/* Look for the TLS server name in the client's first bytes. */
-static void sni_feed(hu_hist *t, const uint8_t *p, size_t n)
+/* Look for the TLS server name in the client's first bytes, or, on a
+ * connection that turned to TLS later (flow.h's tls_hello_seq), from the
+ * ClientHello's first byte in the chunk [seq, seq + n). */
+static void sni_feed(hu_hist *t, const hu_flow *f, const uint8_t *p, size_t n, uint32_t seq)
 {
-    if (t->sni_done)
-        return;
+    if (t->sni_done) {
+        uint32_t off = f->tls_hello_seq - seq;
+        if (t->sni || t->sni_mid || !f->tls_hello_set || off >= n)
+            return;
+        t->sni_mid = true;
+        t->sni_done = false;
+        p += off;
+        n -= off;
+    }
     if (t->hello_len == 0 && (n == 0 || p[0] != 0x16)) {
         t->sni_done = true;   /* not TLS */
         return;
@@ -182,7 +191,7 @@ void hu_history_data(hu_history *h, const hu_flow *f, hu_hist_conn *hc, int dir,
     if (!t || !hc->http)
         return;   /* OOM, or the connection was closed and compacted */
     if (dir == HU_HTTP_CLIENT) {
-        sni_feed(t, p, n);
+        sni_feed(t, f, p, n, seq);
         t->chunk_seq = seq;
         t->chunk_off = hu_http_fed(hc->http, dir);
     }
@@ -200,10 +209,14 @@ void hu_history_gap(hu_history *h, hu_hist_conn *hc, int dir)
 }
 
 /* Body bytes the parser would only count.  The client's bytes also feed
- * the SNI search until it is done, so they are delivered until then. */
-uint64_t hu_history_skippable(const hu_hist_conn *hc, int dir)
+ * the SNI search until it is done, and a hello found mid-stream reopens it,
+ * so they are delivered until then. */
+uint64_t hu_history_skippable(const hu_flow *f, const hu_hist_conn *hc, int dir)
 {
-    if (!hc->hist || !hc->http || (dir == HU_HTTP_CLIENT && !hc->hist->sni_done))
+    if (!hc->hist || !hc->http)
+        return 0;
+    if (dir == HU_HTTP_CLIENT &&
+        (!hc->hist->sni_done || (f->tls_hello_set && !hc->hist->sni_mid && !hc->hist->sni)))
         return 0;
     return hu_http_skippable(hc->http, dir);
 }

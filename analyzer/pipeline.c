@@ -259,7 +259,7 @@ static void stream_gap(void *arg, hu_flow *f, int dir)
 static uint64_t stream_skippable(void *arg, const hu_flow *f, int dir)
 {
     (void)arg;
-    return hu_history_skippable(&hu_conn_of(f)->hist, dir);
+    return hu_history_skippable(f, &hu_conn_of(f)->hist, dir);
 }
 
 static void stream_skip(void *arg, hu_flow *f, int dir, uint64_t n)

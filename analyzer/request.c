@@ -220,7 +220,7 @@ void hu_request_describe(hu_sb *sb, const hu_request *rq)
         if (!rq->complete)
             hu_sb_puts(sb, " (request line cut short in the capture)");
     } else if (rq->tls) {
-        hu_sb_puts(sb, "a TLS record (encrypted HTTPS request)");
+        hu_sb_puts(sb, "a TLS record (an encrypted request)");
     } else {
         hu_sb_puts(sb, "data that is not an HTTP request line");
     }

@@ -1,11 +1,14 @@
 /*
- * tls.c -- find the SNI server name in a TLS ClientHello.
+ * tls.c -- recognise TLS records and hellos, and find the SNI server name
+ * in a TLS ClientHello.
  *
  * A TLS connection's requests are encrypted; the name the client asked for
  * in its ClientHello is what says which service the lost request was for.
  * This walks the record and handshake headers with a cursor that checks
  * every length against what remains (a hello is hostile input like any
- * other bytes off the wire).
+ * other bytes off the wire).  A hello is also what says that a connection
+ * turned to TLS after a cleartext exchange (STARTTLS and the like), so its
+ * first bytes are checked strictly enough to find it mid-stream.
  */
 #include "hangup/tls.h"
 
@@ -120,4 +123,14 @@ more:
 int hu_tls_record_type(const uint8_t *p, size_t n)
 {
     return n >= 2 && p[0] >= 0x14 && p[0] <= 0x17 && p[1] == 0x03 ? p[0] : 0;
+}
+
+bool hu_tls_hello_starts(const uint8_t *p, size_t n, int hs)
+{
+    if (n < HU_TLS_HELLO_HEAD || p[0] != HU_TLS_HANDSHAKE || p[1] != 3 || p[2] > 4 ||
+        p[5] != hs || p[9] != 3 || p[10] > 4)
+        return false;
+    uint32_t reclen = (uint32_t)p[3] << 8 | p[4];
+    uint32_t hslen = (uint32_t)p[6] << 16 | (uint32_t)p[7] << 8 | p[8];
+    return reclen >= 4 && reclen <= 16384 + 2048 && hslen >= 38 && hslen < 1u << 17;
 }

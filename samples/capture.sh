@@ -15,6 +15,8 @@
 #            other kinds: server-timeout-node reset-unread client-abort
 #            refused-v4 refused-v6 connect-timeout truncated-response
 #            closed-before-response
+#            TLS begun mid-connection: starttls, starttls-crossed (writes
+#            starttls-crossed-client + starttls-crossed-server)
 #
 # Must run as root (tcpdump, network namespaces). All traffic stays on
 # loopback or inside the namespaces hu-cli/hu-mid/hu-srv created here.
@@ -92,6 +94,45 @@ make_wire() {
     ip -n hu-srv neigh replace 10.77.0.1 dev hu-s0 lladdr \
         "$(ip -n hu-cli -br link show hu-c0 | awk '{print $3}')"
     start_server dl ip netns exec hu-mid python3 "$HERE/delayline.py" hu-c1 hu-s1 25 "$@"
+}
+
+# STARTTLS samples: the protocols that turn a connection to TLS after a
+# cleartext exchange, each served by starttls-server.py (or a real
+# PostgreSQL) with a certificate made here (CN mail.example.test, no key kept)
+starttls_cert() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 1 -subj /CN=mail.example.test \
+        2>/dev/null
+    chmod 644 "$WORK/key.pem"
+}
+
+# sclient_step LOG PRE PROTO ADDR:PORT SECONDS LINE...: OpenSSL's s_client as a
+# second client stack (-starttls PROTO: it makes the cleartext exchange and
+# the upgrade itself, then sends each LINE inside TLS and keeps its input
+# open SECONDS; when the server closes first, s_client answers with its
+# close_notify).  PRE: a command prefix (ip netns exec NS) or "".
+sclient_step() {
+    local logf=$1 pre=$2 proto=$3 addr=$4 secs=$5 l; shift 5
+    { for l in "$@"; do printf '%s\r\n' "$l"; done; sleep "$secs"; } |
+        $pre timeout 20 openssl s_client -starttls "$proto" -connect "$addr" \
+            -servername mail.example.test -xmpphost chat.example.test -quiet \
+            >"$WORK/sclient.out" 2>&1 || true
+    echo "OK openssl-s_client $proto $addr: $(tr -d '\r' <"$WORK/sclient.out" | grep -v '^depth\|^verify' | tr '\n' '|' | cut -c1-120)" |
+        tee -a "$logf" >&2
+}
+
+# tshark_tls NAME DECODE-AS...: independent evidence that every connection of
+# NAME.pcap turned to TLS: tshark, told which protocol each port speaks
+# (tcp.port==N,PROTO), must dissect a ClientHello on every TCP stream.
+tshark_tls() {
+    local name=$1 d=() a streams hellos; shift
+    command -v tshark >/dev/null || { log "tshark not installed: TLS not cross-checked"; return 0; }
+    for a in "$@"; do d+=(-d "$a"); done
+    streams=$(tshark -r "$OUT/$name.pcap" "${d[@]}" -T fields -e tcp.stream 2>/dev/null | sort -u | wc -l)
+    hellos=$(tshark -r "$OUT/$name.pcap" "${d[@]}" -Y 'tls.handshake.type == 1' -T fields \
+        -e tcp.stream 2>/dev/null | sort -u | wc -l)
+    log "$name: tshark dissects a ClientHello on $hellos of $streams connections"
+    [ "$hellos" = "$streams" ] || { log "FAIL $name: tshark finds no TLS on some connection"; return 1; }
 }
 
 # node_keepalive NAME HOST PORT: the real Node http server (keepAliveTimeout
@@ -616,6 +657,91 @@ NGINX
         "$(( $(grep -c '" 444 ' "$WORK/nginx/access.log") + $(grep -c 'refusing' "$WORK/srv.server.out") ))"
     [ "$(grep -c '^ERROR' "$WORK/client.log")" = 7 ] || { log "FAIL: want 7 client errors"; exit 1; }
     check closed-before-response expected 'j["close"] == "fin" and j["fin_packet"] and j["rst_packet"] is None and 0 <= j["wait_ms"] < 1000 and (j["method"], j["target"].split("?")[0]) in (("GET", "/admin/export"), ("POST", "/api/orders"))' ;;
+starttls)
+    # Cleartext protocols turned to TLS mid-connection, on loopback, TLS 1.3:
+    # FTP AUTH TLS (3521), SMTP (3525), IMAP (3543), POP3 (3510) and XMPP
+    # (3522) STARTTLS from starttls-server.py, PostgreSQL's SSLRequest (3532)
+    # from a real PostgreSQL.  Each server closes a connection left idle
+    # 300 ms inside TLS, without a close_notify.
+    starttls_cert
+    for p in ftp:3521 smtp:3525 imap:3543 pop3:3510 xmpp:3522; do
+        start_server "${p%:*}" python3 "$HERE/starttls-server.py" "${p%:*}" 127.0.0.1 "${p#*:}" \
+            "$WORK/cert.pem" "$WORK/key.pem" idle=300
+    done
+    PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    PGD="$WORK/pg"
+    mkdir -p "$PGD" && chown postgres "$PGD" "$WORK" && chmod 755 "$WORK"
+    cp "$WORK/cert.pem" "$WORK/key.pem" "$PGD/" && chown postgres "$PGD"/*.pem && chmod 600 "$PGD/key.pem"
+    runuser -u postgres -- "$PGBIN/initdb" -D "$PGD/data" -A trust -U postgres >/dev/null
+    echo "hostssl all all 127.0.0.1/32 trust" >"$PGD/data/pg_hba.conf"
+    start_server pg runuser -u postgres -- "$PGBIN/postgres" -D "$PGD/data" -c port=3532 \
+        -c listen_addresses=127.0.0.1 -c unix_socket_directories="$PGD" -c ssl=on \
+        -c ssl_cert_file="$PGD/cert.pem" -c ssl_key_file="$PGD/key.pem" \
+        -c idle_session_timeout=300 -c authentication_timeout=1 -c logging_collector=off
+    wait_for "$WORK/pg.server.out" "ready to accept connections" 10
+    start_tcpdump cap "$OUT/starttls.pcap" "tcp portrange 3510-3543" lo
+    # Python's own clients (ftplib, smtplib, imaplib, poplib) turn each
+    # connection to TLS (SNI mail.example.test), make one exchange inside it,
+    # sleep 600 ms and send NOOP: the server closed at 300 ms, its kernel
+    # answers the TLS record with RST -> stale, a lost request (ERROR)
+    for p in ftp:3521 smtp:3525 imap:3543 pop3:3510; do
+        step "$WORK/client.log" python3 "$HERE/starttls-client.py" "${p%:*}" 127.0.0.1 "${p#*:}" late 600
+    done
+    # psql (libpq): SSLRequest, 'S', TLS; a query, about 1 s idle (PostgreSQL's
+    # idle_session_timeout closes at 300 ms), then a query that draws RST
+    { echo 'SELECT 1 AS first;'; sleep 1.2; echo 'SELECT 2 AS second;'; } |
+        timeout 20 psql -X "host=127.0.0.1 port=3532 user=postgres dbname=postgres sslmode=require" \
+        >"$WORK/psql.out" 2>&1 || true
+    cat "$WORK/psql.out" >&2
+    if grep -q 'server closed the connection\|terminating connection' "$WORK/psql.out"; then
+        echo "ERROR psql second query: $(grep -m1 'FATAL\|closed' "$WORK/psql.out")"
+    else
+        echo "OK psql"
+    fi | tee -a "$WORK/client.log" >&2
+    # OpenSSL s_client as the second stack: the upgrade, one command inside
+    # TLS, then silence until the server's idle close, which s_client
+    # answers with its close_notify (a 24-byte record): RST, no lost request
+    sclient_step "$WORK/client.log" "" ftp 127.0.0.1:3521 1 "PWD"
+    sclient_step "$WORK/client.log" "" smtp 127.0.0.1:3525 1 "EHLO client.example.test"
+    sclient_step "$WORK/client.log" "" imap 127.0.0.1:3543 1 "a1 CAPABILITY"
+    sclient_step "$WORK/client.log" "" pop3 127.0.0.1:3510 1 "STAT"
+    sclient_step "$WORK/client.log" "" xmpp 127.0.0.1:3522 1 \
+        "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='chat.example.test' version='1.0'>"
+    # against PostgreSQL no startup message follows the upgrade: it gives up
+    # after authentication_timeout (1 s)
+    sclient_step "$WORK/client.log" "" postgres 127.0.0.1:3532 2
+    stop_tcpdump cap
+    finish starttls "$WORK/client.log" stale
+    check starttls expected 'j["tls"] and j["method"] is None and j["sni"] == ("mail.example.test" if j["server"] != "127.0.0.1:3532" else None)'
+    tshark_tls starttls tcp.port==3521,ftp tcp.port==3525,smtp tcp.port==3543,imap \
+        tcp.port==3510,pop tcp.port==3522,xmpp tcp.port==3532,pgsql ;;
+starttls-crossed)
+    # FTP AUTH TLS through the delay line (25 ms each way), captured at both
+    # ends: the server answers QUIT with 221 and closes 20 ms later, or
+    # closes a connection idle for 300 ms inside TLS
+    make_wire
+    starttls_cert
+    start_server srv ip netns exec hu-srv python3 "$HERE/starttls-server.py" ftp 10.77.0.2 3121 \
+        "$WORK/cert.pem" "$WORK/key.pem" idle=300 quit=20
+    start_tcpdump cli "$OUT/starttls-crossed-client.pcap" "tcp port 3121" hu-c0 hu-cli
+    start_tcpdump srv "$OUT/starttls-crossed-server.pcap" "tcp port 3121" hu-s0 hu-srv
+    # ftplib closes its TLS session on the 221 (close_notify, 24 bytes): it
+    # leaves before the server's FIN arrives and reaches the server after
+    # its close -> they cross, RST; no request was lost
+    step "$WORK/client.log" ip netns exec hu-cli python3 "$HERE/starttls-client.py" ftp 10.77.0.2 3121 notify
+    # s_client answers the FIN that follows the 221 with its close_notify
+    sclient_step "$WORK/client.log" "ip netns exec hu-cli" ftp 10.77.0.2:3121 1 "QUIT"
+    # NOOP 275 ms after the reply to PWD (the server's idle close at 300 ms
+    # after sending it): the request crosses the FIN -> RST, crossed (ERROR)
+    step "$WORK/client.log" ip netns exec hu-cli python3 "$HERE/starttls-client.py" ftp 10.77.0.2 3121 late 275
+    stop_tcpdump cli
+    stop_tcpdump srv
+    finish starttls-crossed-client "$WORK/client.log" crossed
+    finish starttls-crossed-server "$WORK/client.log" crossed
+    check starttls-crossed-client expected 'j["tls"] and j["sni"] == "mail.example.test"'
+    check starttls-crossed-server expected 'j["tls"] and j["sni"] == "mail.example.test"'
+    tshark_tls starttls-crossed-client tcp.port==3121,ftp
+    tshark_tls starttls-crossed-server tcp.port==3121,ftp ;;
 *)
     echo "unknown scenario: $SCENARIO" >&2; exit 2 ;;
 esac

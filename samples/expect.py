@@ -15,7 +15,12 @@ LINUX_SLL, LINUX_SLL2) -> IPv4/IPv6 -> TCP, and applies docs/DESIGN.md §2.4
   * request = the first client segment in capture order with payload whose
     first byte S satisfies fin.ack <= S (32-bit sequence compare). It may
     come before the FIN in the file (client-side vantage of a crossing).
-    A segment that is only a plaintext TLS alert record is skipped.
+    A segment that is only a plaintext TLS alert record is skipped, and on a
+    TLS connection a lone 24-byte application-data record (TLS 1.3's
+    close_notify).  A connection is TLS when the client's stream starts with
+    a TLS handshake record, or when a ClientHello (ServerHello) starts a
+    client (server) segment within the first 16 KiB of its stream: a
+    protocol turned to TLS mid-connection (STARTTLS, AUTH TLS, SSLRequest).
   * an RST from the server after the request (capture order) -> incident,
     unless a family incident (below) completed before that RST on the same
     connection: one incident per connection.
@@ -173,12 +178,48 @@ def ipv6_str(b):
     return str(ipaddress.IPv6Address(b))
 
 
-def tls_alert(pl):
+def tls_alert(pl, tls):
     """A segment holding only a plaintext TLS alert (TLS <= 1.2 close_notify)
-    is a goodbye, not a request. (A TLS 1.3 close_notify is encrypted as an
-    application-data record and cannot be told apart here.)"""
-    return len(pl) >= 5 and pl[0] == 0x15 and pl[1] == 3 and \
-        struct.unpack(">H", pl[3:5])[0] + 5 == len(pl)
+    is a goodbye, not a request; on a TLS connection so is a lone
+    application-data record of 19 bytes, TLS 1.3's close_notify (alert type,
+    two alert bytes, 16-byte AEAD tag)."""
+    if len(pl) < 5 or pl[1] != 3 or struct.unpack(">H", pl[3:5])[0] + 5 != len(pl):
+        return False
+    return pl[0] == 0x15 or (tls and pl[0] == 0x17 and len(pl) == 24)
+
+
+def hello_at(pl, hs):
+    """The segment starts a TLS handshake record holding a ClientHello (hs 1)
+    or ServerHello (2): record and hello versions 3.x, plausible lengths."""
+    if len(pl) < 11 or pl[0] != 22 or pl[1] != 3 or pl[2] > 4 or pl[5] != hs \
+            or pl[9] != 3 or pl[10] > 4:
+        return False
+    reclen, hslen = struct.unpack(">H", pl[3:5])[0], int.from_bytes(pl[6:9], "big")
+    return 4 <= reclen <= 16384 + 2048 and 38 <= hslen < 1 << 17
+
+
+TLS_SCAN = 16384   # a mid-stream hello is looked for in each side's first bytes
+
+
+def tls_start(conn, cli, srv):
+    """Where the connection turned to TLS: (True, offset of the ClientHello
+    in the client's stream or None) when a hello starts a segment within
+    the first TLS_SCAN bytes of its sender's stream (STARTTLS, AUTH TLS,
+    SSLRequest: the cleartext protocol waits for the server's go-ahead, so
+    the hello starts a segment); (False, None) otherwise."""
+    found, off = False, None
+    for side, hs in ((cli, 1), (srv, 2)):
+        _, _, base = reassemble(conn, side) or (None, None, None)
+        if base is None:
+            continue
+        for p in conn["pkts"]:
+            if p["from"] == side and p["plen"] > 0 and \
+                    (p["seq"] - base) & MASK < TLS_SCAN and hello_at(p["payload"], hs):
+                found = True
+                if hs == 1 and off is None:
+                    off = (p["seq"] - base) & MASK
+                break
+    return found, off
 
 
 def ep(v, ip, port):
@@ -239,8 +280,10 @@ def incidents(conns):
             continue
         fin_seq = (fin["seq"] + fin["plen"]) & MASK
         fin_ack = fin["ack"]
+        tls_conn = http_view(conn)["tls"]
         req = next((p for p in pk if p["from"] == cli and p["plen"] > 0
-                    and seq_leq(fin_ack, p["seq"]) and not tls_alert(p["payload"])), None)
+                    and seq_leq(fin_ack, p["seq"]) and not tls_alert(p["payload"], tls_conn)),
+                   None)
         if req is None:
             continue
         rst = next((p for p in pk if p["from"] == srv and p["flags"] & RST
@@ -567,6 +610,9 @@ def http_view(conn):
     cbuf, cown, cbase = reassemble(conn, cli)
     sbuf, sown, sbase = reassemble(conn, srv)
     tls = len(cbuf) >= 3 and cbuf[0] == 0x16 and cbuf[1] == 3
+    hello_off = 0 if tls else None
+    if not tls:
+        tls, hello_off = tls_start(conn, cli, srv)   # turned to TLS mid-stream
     reqs = [] if tls else parse_stream(cbuf, True)
     # the server's bytes end at its FIN only if the FIN follows them directly
     sclosed = fin is not None and sbase is not None and \
@@ -598,7 +644,7 @@ def http_view(conn):
     v = {"cli": cli, "srv": srv, "fin": fin, "tls": tls, "reqs": reqs, "resps": resps,
          "creq_buf": cbuf, "sresp_buf": sbuf,
          "finals": finals, "cbase": cbase, "sbase": sbase, "rtt": rtt,
-         "sni": client_hello_sni(cbuf) if tls else None,
+         "sni": client_hello_sni(cbuf[hello_off:]) if hello_off is not None else None,
          "server": ep(conn["v"], *srv), "client_ip": cli[0]}
     conn["view"] = v
     return v

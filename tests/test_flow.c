@@ -1,7 +1,7 @@
 /*
  * test_flow.c -- the connection table and TCP tracker: roles, handshake
  * RTT, per-side sequence state across wraparound, first FINs, the bounded
- * ring, expiry, eviction and port reuse.
+ * ring, expiry, eviction and port reuse; TLS recognised where it begins.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -281,4 +281,56 @@ Test(flow, an_idle_open_connection_does_not_hold_back_closed_ones)
     hu_flowtab_stats st;
     hu_flowtab_stats_get(ft, &st);
     cr_expect_eq(st.active, 2, "the open ones stay (10 s)");
+}
+
+/* The first bytes of a ClientHello / ServerHello record (hu_tls_hello_starts
+ * reads no further). */
+static const char chello[] = "\x16\x03\x01\x01\x2c\x01\x00\x01\x28\x03\x03";
+static const char shello[] = "\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03";
+
+Test(flow, tls_begun_mid_stream_is_recognised_at_the_hello)
+{
+    /* SMTP: cleartext both ways, then STARTTLS, then the ClientHello
+     * starting a segment (docs/DESIGN.md §2.3). */
+    tu_conv_v4(&cv, "10.0.0.1", 40000, "10.0.0.2", 25);
+    feed(true, 0, HU_TH_SYN, 100, 0, NULL, 0, NULL);
+    feed(false, 1, HU_TH_SYN | A, 900, 101, NULL, 0, NULL);
+    feed(false, 2, PA, 901, 101, "220 mail ESMTP\r\n", 16, NULL);
+    hu_flow *f = feed(true, 3, PA, 101, 917, "STARTTLS\r\n", 10, NULL);
+    cr_expect_not(f->tls, "cleartext is not TLS");
+    feed(false, 4, PA, 917, 111, "220 Ready\r\n", 11, NULL);
+    f = feed(true, 5, PA, 111, 928, chello, 11, NULL);
+    cr_expect(f->tls);
+    cr_expect(f->tls_mid);
+    cr_expect(f->tls_hello_set);
+    cr_expect_eq(f->tls_hello_seq, 111);
+
+    /* A hello the server answers with (its ClientHello not captured). */
+    tu_conv_v4(&cv, "10.0.0.3", 40001, "10.0.0.4", 21);
+    feed(false, 10, PA, 5000, 700, "234 AUTH TLS ok\r\n", 17, NULL);
+    f = feed(false, 11, PA, 5017, 1000, shello, 11, NULL);
+    cr_expect(f->tls && f->tls_mid);
+    cr_expect_not(f->tls_hello_set, "no ClientHello: its position is unknown");
+}
+
+Test(flow, a_hello_is_looked_for_only_at_segment_starts_early_in_the_stream)
+{
+    /* In the middle of a segment: not a boundary a protocol upgrades at. */
+    tu_conv_v4(&cv, "10.0.0.1", 40000, "10.0.0.2", 80);
+    char b[64];
+    memcpy(b, "POST / HTTP/1.1\r\n", 17);
+    memcpy(b + 17, chello, 11);
+    hu_flow *f = feed(true, 0, PA, 1000, 1, b, 28, NULL);
+    cr_expect_not(f->tls);
+    /* At a segment start, but beyond the first HU_TLS_SCAN bytes. */
+    f = feed(true, 1, PA, 1000 + HU_TLS_SCAN, 1, chello, 11, NULL);
+    cr_expect_not(f->tls);
+    /* A ClientHello from the server, a ServerHello from the client: no. */
+    f = feed(false, 2, PA, 1, 1028, chello, 11, NULL);
+    cr_expect_not(f->tls);
+    f = feed(true, 3, PA, 1028, 12, shello, 11, NULL);
+    cr_expect_not(f->tls);
+    /* Just inside the bound it is found. */
+    f = feed(true, 4, PA, 1000 + HU_TLS_SCAN - 1, 12, chello, 11, NULL);
+    cr_expect(f->tls && f->tls_mid);
 }

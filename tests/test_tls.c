@@ -1,6 +1,7 @@
 /*
  * test_tls.c -- SNI from ClientHellos: a well-formed one, one without the
- * extension, every truncation, and lying lengths.
+ * extension, every truncation, and lying lengths; the strict test for a
+ * hello's first bytes that finds TLS begun mid-stream.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -95,4 +96,64 @@ Test(tls, not_a_hello_and_lying_lengths)
         cr_expect_lt(strlen(name), sizeof name);
         b[i] = save;
     }
+}
+
+/* A ServerHello record's first bytes (the rest does not matter here). */
+static size_t server_hello(uint8_t *b)
+{
+    static const uint8_t h[] = { 0x16, 0x03, 0x03, 0x00, 0x7a, 0x02, 0x00, 0x00, 0x76,
+                                 0x03, 0x03 };
+    memcpy(b, h, sizeof h);
+    memset(b + sizeof h, 0x5a, 32);
+    return sizeof h + 32;
+}
+
+Test(tls, hello_starts_where_a_hello_record_starts)
+{
+    uint8_t b[600];
+    size_t n = hello(b, "mail.example.test");
+    cr_expect(hu_tls_hello_starts(b, n, HU_TLS_CLIENT_HELLO));
+    cr_expect_not(hu_tls_hello_starts(b, n, HU_TLS_SERVER_HELLO));
+    size_t sn = server_hello(b + 300);
+    cr_expect(hu_tls_hello_starts(b + 300, sn, HU_TLS_SERVER_HELLO));
+    cr_expect_not(hu_tls_hello_starts(b + 300, sn, HU_TLS_CLIENT_HELLO));
+    /* Only the first HU_TLS_HELLO_HEAD bytes are needed; fewer never pass. */
+    for (size_t k = 0; k < HU_TLS_HELLO_HEAD; k++)
+        cr_expect_not(hu_tls_hello_starts(b, k, HU_TLS_CLIENT_HELLO), "cut at %zu", k);
+    cr_expect(hu_tls_hello_starts(b, HU_TLS_HELLO_HEAD, HU_TLS_CLIENT_HELLO));
+}
+
+Test(tls, hello_starts_is_strict)
+{
+    uint8_t b[600], c[600];
+    size_t n = hello(b, "mail.example.test");
+    /* Each constrained byte, set to values a hello never has. */
+    static const struct { unsigned at; uint8_t v; } bad[] = {
+        { 0, 0x17 }, { 0, 0x15 }, { 1, 2 }, { 1, 0x16 }, { 2, 5 }, { 2, 0xff },
+        { 3, 0x50 }, { 5, 0x0b }, { 6, 2 }, { 9, 2 }, { 9, 0x16 }, { 10, 5 },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(c, b, n);
+        c[bad[i].at] = bad[i].v;
+        cr_expect_not(hu_tls_hello_starts(c, n, HU_TLS_CLIENT_HELLO), "byte %u = %#x",
+                      bad[i].at, bad[i].v);
+    }
+    /* Lengths: a record or a message too short for a hello. */
+    memcpy(c, b, n);
+    c[3] = 0; c[4] = 3;
+    cr_expect_not(hu_tls_hello_starts(c, n, HU_TLS_CLIENT_HELLO));
+    memcpy(c, b, n);
+    c[7] = 0; c[8] = 37;
+    cr_expect_not(hu_tls_hello_starts(c, n, HU_TLS_CLIENT_HELLO));
+    /* The cleartext that comes before a hello in the protocols that turn
+     * to TLS, and bytes that open like a TLS record. */
+    static const char *const clear[] = {
+        "AUTH TLS\r\n", "STARTTLS\r\n", "a1 STARTTLS\r\n", "STLS\r\n",
+        "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+        "\x00\x00\x00\x08\x04\xd2\x16\x2f\x00\x00\x00",   /* PostgreSQL's SSLRequest */
+        "\x16\x03\x01\x00\x05\x01\x00\x00\x01\x03\x03", "\x17\x03\x03\x00\x13\x01\x00\x00\x40\x03\x03",
+    };
+    for (size_t i = 0; i < sizeof clear / sizeof clear[0]; i++)
+        cr_expect_not(hu_tls_hello_starts((const uint8_t *)clear[i], HU_TLS_HELLO_HEAD,
+                                          HU_TLS_CLIENT_HELLO), "case %zu", i);
 }

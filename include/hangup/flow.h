@@ -24,6 +24,9 @@
 
 #define HU_RING_MAX 32        /* packet summaries kept per connection */
 #define HU_REQWIN 1024        /* client bytes kept from each request start */
+/* A hello that starts TLS after a cleartext exchange is looked for at the
+ * segment starts within each side's first HU_TLS_SCAN stream bytes. */
+#define HU_TLS_SCAN 16384
 
 /* How the client/server roles were decided, strongest last. */
 typedef enum hu_role_src {
@@ -87,7 +90,13 @@ struct hu_flow {
     hu_role_src role_src;
     bool closed;              /* RST seen, or both FINs */
     int64_t closed_ts;
-    bool tls;                 /* client's first bytes were a TLS record */
+    /* The connection carries TLS (docs/DESIGN.md §2.3): the client's first
+     * bytes were a TLS handshake record, or a hello began after a cleartext
+     * exchange (tls_mid: STARTTLS, AUTH TLS, SSLRequest, CONNECT). */
+    bool tls;
+    bool tls_mid;
+    bool tls_hello_set;       /* tls_mid by the client's ClientHello ... */
+    uint32_t tls_hello_seq;   /* ... whose first byte is at this position */
 
     /* Handshake: RTT = first ACK after the SYN-ACK minus the SYN. */
     bool syn_seen, synack_seen, handshake_seen;

@@ -33,8 +33,9 @@ typedef struct hu_hist {
     int64_t last_resp_end_ts;  /* HU_NO_TIME before the first */
     int64_t last_req_start_ts;
     bool sni_done;
+    bool sni_mid;              /* the search went on at a mid-stream hello */
     char *sni;                 /* owned, or NULL */
-    uint8_t *hello;            /* the client's first bytes, until SNI is found */
+    uint8_t *hello;            /* the hello's first bytes, until SNI is found */
     size_t hello_len;
     int64_t idle_close_us;     /* the server's idle close delay, or -1 */
     /* Where the client's newest chunk began, to place message starts in
@@ -79,8 +80,10 @@ void hu_history_data(hu_history *h, const hu_flow *f, hu_hist_conn *hc, int dir,
 /* Bytes sent by dir were lost to the capture before what comes next. */
 void hu_history_gap(hu_history *h, hu_hist_conn *hc, int dir);
 /* How many of dir's next bytes need not be delivered (body bytes only
- * counted), and hu_history_skip accounting for n <= that many. */
-uint64_t hu_history_skippable(const hu_hist_conn *hc, int dir);
+ * counted, or bytes of a stream that is not HTTP -- but not a ClientHello
+ * the tracker found mid-stream, whose server name is wanted), and
+ * hu_history_skip accounting for n <= that many. */
+uint64_t hu_history_skippable(const hu_flow *f, const hu_hist_conn *hc, int dir);
 void hu_history_skip(hu_hist_conn *hc, int dir, uint64_t n);
 
 /* After reassembly of packet p (side s of f): end-of-stream on FIN, and
