@@ -541,14 +541,14 @@ static void render_frame(void *arg, int dlt, const hu_frame *fr)
     }
     hu_pkt p;
     const char *why;
-    if (fr->bad || hu_decode(dlt, fr->data, fr->caplen, &p, &why) != HU_DEC_TCP)
+    if (fr->bad || hu_decode_wire(dlt, fr->data, fr->caplen, fr->wirelen, &p, &why) != HU_DEC_TCP)
         return;
     p.num = fr->num;
     p.ts_us = fr->ts_us;
     hu_sb sb = {0};
-    p.suffix_ready = true;   /* the tracker keeps the suffix rendered here */
+    p.suffix_ready = true;   /* the tracker keeps the text rendered here */
     p.suffix_len = 0;
-    if (p.paylen && hu_tcpprint_payload_suffix(&p, &sb)) {
+    if (hu_tcpprint_packet_text(&p, &sb, &p.suffix_pre, &p.suffix_ext)) {
         p.suffix = sb.buf;
         p.suffix_len = (uint32_t)sb.len;
     }
