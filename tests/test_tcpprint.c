@@ -587,7 +587,7 @@ Test(tcpprint, tunnel_header_forms_match_tcpdump)
 }
 
 /* BIG TCP captured on loopback: IPv6 jumbograms print as tcpdump prints
- * them ("IP6 ::1 > ::1: HBH 3003 > 41234: ..."); IPv4 packets of total
+ * them ("IP6 ::1 > ::1: HBH 3003 > 52152: ..."); IPv4 packets of total
  * length 0 are decoded with the wire's length where tcpdump prints "IP
  * bad-len 0" (docs/DESIGN.md §7). */
 Test(tcpprint, big_tcp_renders_like_tcpdump)
