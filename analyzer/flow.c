@@ -795,6 +795,8 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
         e->http_heap = NULL;
         const char *sfx = p->suffix;
         size_t sfx_len = p->suffix_ready ? p->suffix_len : 0;
+        e->text_pre = sfx_len ? p->suffix_pre : 0;
+        e->text_ext = sfx_len ? p->suffix_ext : 0;
         if (sfx_len && sfx_len < sizeof e->http_inline) {
             memcpy(e->http_inline, sfx, sfx_len);
             e->http_inline[sfx_len] = '\0';
@@ -802,6 +804,8 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
             e->http_heap = strndup(sfx, sfx_len);
             if (e->http_heap)
                 f->ring_heap |= 1u << (unsigned)(e - f->ring);
+            else
+                e->text_pre = e->text_ext = 0;   /* out of memory: no text */
         }
     } else {
         hu_pktsum tmp;

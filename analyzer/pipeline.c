@@ -21,8 +21,8 @@
 #include <string.h>
 
 /* What the reader thread prepares for each frame (prep_frame): the frame
- * decoded, its connection key, and tcpdump's payload suffix when it fits
- * (pointed to by p.suffix). */
+ * decoded, its connection key, and tcpdump's text around its TCP line
+ * (encapsulations, payload suffix) when it fits (pointed to by p.suffix). */
 #define HU_PREP_SUFFIX 88
 typedef struct frame_prep {
     hu_decode_rc rc;
@@ -361,12 +361,18 @@ static void run_stages(hu_pipeline *pl, const hu_pkt *p, const hu_flowkey *key,
     pl->cur = NULL;
 }
 
-/* run_stages, with tcpdump's suffix rendered first when it was not
- * rendered ahead (live capture, a long suffix, a test's packet). */
+/* An IPv6 segment behind extension headers, whose tcpdump text has them. */
+static bool has_ext(const hu_pkt *p)
+{
+    return p->ipver == 6 && p->iph && p->opts - 20 > p->iph + 40;
+}
+
+/* run_stages, with tcpdump's text rendered first when it was not
+ * rendered ahead (live capture, a long text, a test's packet). */
 static void run_packet(hu_pipeline *pl, const hu_pkt *p, const hu_flowkey *key,
                        const hu_frame *fr)
 {
-    if (!p->paylen || p->suffix_ready) {
+    if ((!p->paylen && !p->nencap && !has_ext(p)) || p->suffix_ready) {
         run_stages(pl, p, key, fr);
         return;
     }
@@ -374,7 +380,7 @@ static void run_packet(hu_pipeline *pl, const hu_pkt *p, const hu_flowkey *key,
     hu_sb_reset(&pl->scratch);
     q.suffix_ready = true;
     q.suffix_len = 0;
-    if (hu_tcpprint_payload_suffix(p, &pl->scratch)) {
+    if (hu_tcpprint_packet_text(p, &pl->scratch, &q.suffix_pre, &q.suffix_ext)) {
         q.suffix = pl->scratch.buf;
         q.suffix_len = (uint32_t)pl->scratch.len;
     }
@@ -395,7 +401,7 @@ void hu_pipeline_packet(hu_pipeline *pl, const hu_pkt *p, const hu_frame *fr)
 static void prep_decode(int dlt, const hu_frame *fr, frame_prep *fp)
 {
     fp->why = fr->bad;
-    fp->rc = fr->bad ? HU_DEC_BAD : hu_decode(dlt, fr->data, fr->caplen, &fp->p, &fp->why);
+    fp->rc = fr->bad ? HU_DEC_BAD : hu_decode_wire(dlt, fr->data, fr->caplen, fr->wirelen, &fp->p, &fp->why);
     if (fp->rc == HU_DEC_TCP) {
         fp->p.num = fr->num;
         fp->p.ts_us = fr->ts_us;
@@ -419,9 +425,10 @@ static void prep_frame(void *arg, int dlt, const hu_frame *fr, void *out)
     if (fp->rc != HU_DEC_TCP)
         return;
     size_t len = 0;
-    if (fp->p.paylen) {
+    fp->p.suffix_pre = fp->p.suffix_ext = 0;
+    if (fp->p.paylen || fp->p.nencap || has_ext(&fp->p)) {
         hu_sb_reset(sb);
-        if (hu_tcpprint_payload_suffix(&fp->p, sb)) {
+        if (hu_tcpprint_packet_text(&fp->p, sb, &fp->p.suffix_pre, &fp->p.suffix_ext)) {
             if (sb->len > sizeof fp->buf)
                 return;   /* rare: rendered on the analysis thread */
             memcpy(fp->buf, sb->buf, sb->len);

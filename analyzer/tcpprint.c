@@ -620,11 +620,23 @@ void hu_tcpprint_line(hu_sb *sb, const hu_tcpprint_ends *ends, const hu_pktsum *
     hu_sb_putc(sb, ' ');
     if (s->has_sll2)
         print_sll2(sb, s);
+    const char *text = hu_pktsum_text(s);
+    hu_sb_put(sb, text, s->text_pre);
     hu_sb_puts(sb, ends->ipver == 4 ? "IP " : "IP6 ");
     uint8_t from = s->side & 1u, to = (uint8_t)!from;
-    print_addr(sb, ends->ipver, ends->addr[from], ends->port[from]);
-    hu_sb_puts(sb, " > ");
-    print_addr(sb, ends->ipver, ends->addr[to], ends->port[to]);
+    if (s->text_ext) {   /* print-ip6.c: the addresses, the headers, then the ports */
+        char a[INET6_ADDRSTRLEN];
+        inet_ntop(AF_INET6, ends->addr[from], a, sizeof a);
+        hu_sb_printf(sb, "%s > ", a);
+        inet_ntop(AF_INET6, ends->addr[to], a, sizeof a);
+        hu_sb_printf(sb, "%s: ", a);
+        hu_sb_put(sb, text + s->text_pre, s->text_ext);
+        hu_sb_printf(sb, "%u > %u", ends->port[from], ends->port[to]);
+    } else {
+        print_addr(sb, ends->ipver, ends->addr[from], ends->port[from]);
+        hu_sb_puts(sb, " > ");
+        print_addr(sb, ends->ipver, ends->addr[to], ends->port[to]);
+    }
     hu_sb_puts(sb, ": Flags [");
     char fl[9];
     hu_sb_puts(sb, hu_tcpprint_flags(s->flags, fl) ? fl : "none");
@@ -645,6 +657,163 @@ void hu_tcpprint_line(hu_sb *sb, const hu_tcpprint_ends *ends, const hu_pktsum *
     const char *suffix = hu_pktsum_http(s);
     if (suffix)
         hu_sb_puts(sb, suffix);
+}
+
+/* ------------------------------------------- encapsulations (decode.c) */
+
+/*
+ * print-ip6.c's text for the extension headers of the IPv6 header at ip6,
+ * which end at `end` (where decode.c found the next protocol): "HBH ",
+ * "DSTOPT ", "frag (OFFSET|LEN) ".  Returns false, having appended
+ * nothing, for a chain holding another header (routing, AH, ...), whose
+ * text is not reproduced (docs/DESIGN.md §7).
+ */
+static bool print_ip6_ext(hu_sb *sb, const uint8_t *ip6, const uint8_t *end)
+{
+    size_t start = sb->len;
+    uint8_t nh = ip6[6];
+    for (const uint8_t *q = ip6 + 40; q < end;) {
+        uint32_t ext;
+        switch (nh) {
+        case 0: case 60:
+            hu_sb_puts(sb, nh == 0 ? "HBH " : "DSTOPT ");
+            ext = ((uint32_t)q[1] + 1) * 8;
+            break;
+        case 44:
+            hu_sb_printf(sb, "frag (%u|%u) ", rd16(q + 2) & 0xfff8u,
+                         (unsigned)(40u + rd16(ip6 + 4) - (uint32_t)(q - ip6) - 8u));
+            ext = 8;
+            break;
+        default:
+            sb->len = start;
+            if (sb->buf)
+                sb->buf[start] = '\0';
+            return false;
+        }
+        nh = q[0];
+        q += ext;
+    }
+    return true;
+}
+
+/* An outer IP header's text: "IP a > b: ", or with the UDP ports of the
+ * tunnel it carries ("IP a.sport > b.dport: "); IPv6 extension headers
+ * between the addresses and the ports.  `end` is where the next header
+ * decode.c recorded starts. */
+static void print_outer_ip(hu_sb *sb, bool v6, const uint8_t *ip, const uint8_t *end, bool udp)
+{
+    const uint8_t *l4 = udp ? end - 8 : end;
+    char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+    inet_ntop(v6 ? AF_INET6 : AF_INET, ip + (v6 ? 8 : 12), a, sizeof a);
+    inet_ntop(v6 ? AF_INET6 : AF_INET, ip + (v6 ? 24 : 16), b, sizeof b);
+    hu_sb_puts(sb, v6 ? "IP6 " : "IP ");
+    if (v6 && l4 > ip + 40) {
+        hu_sb_printf(sb, "%s > %s: ", a, b);
+        print_ip6_ext(sb, ip, l4);   /* nothing when tcpdump's text is not reproduced */
+        if (udp)
+            hu_sb_printf(sb, "%u > %u: ", rd16(l4), rd16(l4 + 2));
+    } else if (udp) {
+        hu_sb_printf(sb, "%s.%u > %s.%u: ", a, rd16(l4), b, rd16(l4 + 2));
+    } else {
+        hu_sb_printf(sb, "%s > %s: ", a, b);
+    }
+}
+
+/* print-gre.c gre_print_0 without -v: "GREv0[, off N][, key=K][, seq S],
+ * length L: ", and tcpdump's text for a protocol it does not decode
+ * (ERSPAN, which hangup goes on into: "gre-proto-0x88be: "). */
+static void print_gre(hu_sb *sb, const uint8_t *g, uint32_t len)
+{
+    uint16_t flags = rd16(g), proto = rd16(g + 2);
+    const uint8_t *q = g + 4;
+    hu_sb_puts(sb, "GREv0");
+    if (flags & 0x8000) {
+        hu_sb_printf(sb, ", off 0x%x", rd16(q + 2));
+        q += 4;
+    }
+    if (flags & 0x2000) {
+        hu_sb_printf(sb, ", key=0x%x", rd32(q));
+        q += 4;
+    }
+    if (flags & 0x1000)
+        hu_sb_printf(sb, ", seq %u", rd32(q));
+    hu_sb_printf(sb, ", length %u: ", len);
+    if (proto != 0x0800 && proto != 0x86dd && proto != 0x6558 && proto != 0x8847 &&
+        proto != 0x8848)
+        hu_sb_printf(sb, "gre-proto-0x%x: ", proto);
+}
+
+/* print-mpls.c without -v: each label of the stack, then a blank. */
+static void print_mpls(hu_sb *sb, const uint8_t *m)
+{
+    hu_sb_puts(sb, "MPLS");
+    for (uint32_t e = 0; !(e & 0x100); m += 4) {
+        e = rd32(m);
+        hu_sb_printf(sb, " (label %u, tc %u%s, ttl %u)", e >> 12, (e >> 9) & 7u,
+                     (e & 0x100) ? ", [S]" : "", e & 0xffu);
+    }
+    hu_sb_putc(sb, ' ');
+}
+
+static void print_encap(hu_sb *sb, const hu_pkt *p, unsigned i)
+{
+    const uint8_t *at = p->frame + p->encap_off[i];
+    const uint8_t *end = i + 1u < p->nencap ? p->frame + p->encap_off[i + 1] : p->iph;
+    uint8_t next = i + 1u < p->nencap ? p->encap_kind[i + 1] : 0;
+    bool udp = next == HU_ENC_VXLAN || next == HU_ENC_GENEVE;
+    switch (p->encap_kind[i]) {
+    case HU_ENC_IP4: case HU_ENC_IP6:
+        print_outer_ip(sb, p->encap_kind[i] == HU_ENC_IP6, at, end, udp);
+        break;
+    case HU_ENC_VXLAN:   /* print-vxlan.c: the inner frame on a line of its own */
+        hu_sb_printf(sb, "VXLAN, flags [%s] (0x%02x), vni %u\n", (at[0] & 0x08) ? "I" : "invalid",
+                     at[0], rd32(at + 4) >> 8);
+        break;
+    case HU_ENC_GENEVE: {
+        static const char *const fl[] = { "none", "C", "O", "OC" };
+        uint32_t rsvd = at[7], opts = (uint32_t)(at[0] & 0x3f) * 4;
+        hu_sb_printf(sb, "Geneve, Flags [%s], vni 0x%x", fl[at[1] >> 6], rd32(at + 4) >> 8);
+        if (rsvd)
+            hu_sb_printf(sb, ", rsvd 0x%x", rsvd);
+        if (opts)
+            hu_sb_printf(sb, ", options [%u bytes]", opts);
+        hu_sb_puts(sb, ": ");
+        break;
+    }
+    case HU_ENC_GRE:
+        print_gre(sb, at, p->encap_len[i]);
+        break;
+    case HU_ENC_MPLS:
+        print_mpls(sb, at);
+        break;
+    case HU_ENC_PPPOE:
+        hu_sb_printf(sb, "PPPoE  [ses 0x%x] ", rd16(at + 2));
+        break;
+    default:
+        break;
+    }
+}
+
+bool hu_tcpprint_packet_text(const hu_pkt *p, hu_sb *sb, uint16_t *pre, uint16_t *ext)
+{
+    size_t start = sb->len;
+    for (unsigned i = 0; i < p->nencap; i++)
+        print_encap(sb, p, i);
+    size_t a = sb->len;
+    if (p->ipver == 6 && p->iph && p->opts - 20 > p->iph + 40)
+        print_ip6_ext(sb, p->iph, p->opts - 20);
+    size_t b = sb->len;
+    hu_tcpprint_payload_suffix(p, sb);
+    if (sb->oom || a - start > UINT16_MAX || b - a > UINT16_MAX) {
+        sb->len = start;
+        if (sb->buf)
+            sb->buf[start] = '\0';
+        *pre = *ext = 0;
+        return false;
+    }
+    *pre = (uint16_t)(a - start);
+    *ext = (uint16_t)(b - a);
+    return sb->len > start;
 }
 
 /* util-print.c fetch_token: a run of printable non-blank ASCII at p[idx]

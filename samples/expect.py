@@ -5,7 +5,9 @@
 
 Reads a classic pcap (any byte order, micro or nano seconds) or a pcapng
 file with the standard library only, decodes link (EN10MB, NULL, LOOP, RAW,
-LINUX_SLL, LINUX_SLL2) -> IPv4/IPv6 -> TCP, and applies docs/DESIGN.md §2.4
+LINUX_SLL, LINUX_SLL2, NFLOG) -> the tunnels of issue 18 (VLAN, LLC/SNAP,
+MPLS, PPPoE, IP-in-IP, 6in4, GRE, ERSPAN I-III, VXLAN, Geneve) -> IPv4/IPv6
+(length 0 and jumbograms taking the wire's length) -> TCP, and applies docs/DESIGN.md §2.4
 ("request after peer FIN, then RST") per connection:
 
   * client = sender of the SYN; without a handshake the side that sends an
@@ -61,8 +63,8 @@ def seq_leq(a, b):
 
 # ---------------------------------------------------------------- file formats
 def read_pcap(data):
-    """Yield (linktype, time in ns, frame bytes) for each packet of a pcap or
-    pcapng."""
+    """Yield (linktype, time in ns, frame bytes, wire length) for each packet
+    of a pcap or pcapng."""
     magic = data[:4]
     if magic == b"\x0a\x0d\x0d\x0a":
         yield from read_pcapng(data)
@@ -77,9 +79,10 @@ def read_pcap(data):
     linktype = struct.unpack(e + "I", data[20:24])[0] & 0x0FFFFFFF
     off = 24
     while off + 16 <= len(data):
-        sec, frac, caplen, _ = struct.unpack(e + "IIII", data[off:off + 16])
+        sec, frac, caplen, wire = struct.unpack(e + "IIII", data[off:off + 16])
         off += 16
-        yield linktype, sec * 10**9 + (frac if nano else frac * 1000), data[off:off + caplen]
+        yield (linktype, sec * 10**9 + (frac if nano else frac * 1000), data[off:off + caplen],
+               wire)
         off += caplen
 
 
@@ -98,12 +101,13 @@ def read_pcapng(data):
         if btype == 1:                               # interface description
             links.append((struct.unpack(e + "H", body[:2])[0], if_tsresol(body, e)))
         elif btype == 6:                             # enhanced packet
-            ifid, hi, lo, caplen, _ = struct.unpack(e + "IIIII", body[:20])
+            ifid, hi, lo, caplen, wire = struct.unpack(e + "IIIII", body[:20])
             num, den = links[ifid][1]
-            yield links[ifid][0], ((hi << 32) | lo) * num * 10**9 // den, body[20:20 + caplen]
+            yield (links[ifid][0], ((hi << 32) | lo) * num * 10**9 // den, body[20:20 + caplen],
+                   wire)
         elif btype == 3:                             # simple packet (no time stamp)
             caplen = struct.unpack(e + "I", body[:4])[0]
-            yield links[0][0], 0, body[4:4 + caplen]
+            yield links[0][0], 0, body[4:4 + caplen], caplen
         off += blen
 
 
@@ -122,55 +126,160 @@ def if_tsresol(body, e):
     return (1, 10**6)
 
 
-def l3(linktype, f):
-    """Return (ethertype-ish version, network-layer bytes) or None."""
-    if linktype == 1:                                # Ethernet (+ VLAN tags)
-        off, et = 14, struct.unpack(">H", f[12:14])[0]
-        while et in (0x8100, 0x88A8):
-            et = struct.unpack(">H", f[off + 2:off + 4])[0]
-            off += 4
-        return f[off:]
+def l3(linktype, f, wire):
+    """Return (network-layer bytes, their length on the wire) or None."""
+    if linktype == 1:                                # Ethernet
+        return ether(f, wire)
     if linktype in (0, 108):                         # NULL / LOOP
-        return f[4:]
+        return f[4:], wire - 4
     if linktype in (12, 14, 101):                    # RAW
-        return f
+        return f, wire
     if linktype == 113:                              # LINUX_SLL
-        return f[16:]
+        return ethertype(struct.unpack(">H", f[14:16])[0], f[16:], wire - 16)
     if linktype == 276:                              # LINUX_SLL2
-        return f[20:]
+        return ethertype(struct.unpack(">H", f[0:2])[0], f[20:], wire - 20)
+    if linktype == 239:                              # NFLOG: TLVs up to NFULA_PAYLOAD
+        off = 4
+        while off + 4 <= len(f):
+            le = f[off + 2] != 0
+            tl, ty = struct.unpack("<HH" if le else ">HH", f[off:off + 4])
+            if ty == 9:
+                return f[off + 4:off + tl], tl - 4
+            off += (tl + 3) & ~3
+        return None
     raise SystemExit(f"unsupported link type {linktype}")
 
 
-def decode(net):
-    """Return a dict describing a TCP segment, or None."""
+def ether(f, wire):
+    off, et = 14, struct.unpack(">H", f[12:14])[0]
+    while et in (0x8100, 0x88A8, 0x9100):
+        et = struct.unpack(">H", f[off + 2:off + 4])[0]
+        off += 4
+    if et <= 1500:                                   # 802.3 length: LLC/SNAP
+        llc = f[off:off + et]
+        if llc[:3] != b"\xaa\xaa\x03" or llc[3:6] not in (b"\0\0\0", b"\0\0\xf8"):
+            return None
+        return ethertype(struct.unpack(">H", llc[6:8])[0], llc[8:], et - 8)
+    return ethertype(et, f[off:], wire - off)
+
+
+def ethertype(et, b, wire):
+    if et in (0x0800, 0x86DD):
+        return b, wire
+    if et in (0x8847, 0x8848):                       # MPLS: to the bottom label
+        off = 0
+        while True:
+            ent, = struct.unpack(">I", b[off:off + 4])
+            off += 4
+            if ent & 0x100:
+                break
+        lab = ent >> 12
+        if lab in (0, 2, 3) or (b[off:off + 1] and (0x45 <= b[off] <= 0x4F or 0x60 <= b[off] <= 0x6F)):
+            return b[off:], wire - off
+        return None
+    if et == 0x8864:                                 # PPPoE session, PPP
+        if b[0] != 0x11 or b[1] != 0:
+            return None
+        n, = struct.unpack(">H", b[4:6])
+        ppp = b[6:6 + n]
+        if ppp[:2] == b"\xff\x03":
+            ppp, n = ppp[2:], n - 2
+        if ppp[0] & 1:
+            proto, ppp, n = ppp[0], ppp[1:], n - 1
+        else:
+            proto, ppp, n = struct.unpack(">H", ppp[:2])[0], ppp[2:], n - 2
+        return (ppp, n) if proto in (0x21, 0x57) else None
+    if et == 0x6558:
+        return ether(b, wire)
+    return None
+
+
+def tunnel(proto, b, wire):
+    """The packet an IP payload of protocol `proto` carries, or None."""
+    if proto in (4, 41):
+        return b, wire
+    if proto == 47:                                  # GRE (ERSPAN I-III)
+        flags, et = struct.unpack(">HH", b[:4])
+        if flags & 0x4007:
+            return None
+        off = 4 + 4 * bool(flags & 0x8000) + 4 * bool(flags & 0x2000) + 4 * bool(flags & 0x1000)
+        if et == 0x88BE:
+            off += 8 if flags & 0x1000 else 0
+            return ether(b[off:], wire - off)
+        if et == 0x22EB:
+            off += 20 if b[off + 11] & 1 else 12
+            return ether(b[off:], wire - off)
+        return ethertype(et, b[off:], wire - off)
+    if proto == 17:                                  # VXLAN, Geneve
+        sport, dport, ulen = struct.unpack(">HHH", b[:6])
+        if 4789 in (sport, dport):
+            return ether(b[16:], ulen - 16)
+        if 6081 in (sport, dport):
+            off = 8 + 8 + (b[8] & 0x3F) * 4
+            return ethertype(struct.unpack(">H", b[10:12])[0], b[off:], ulen - off)
+    return None
+
+
+def decode(found):
+    """Return a dict describing the innermost TCP segment, or None."""
+    for _ in range(64):
+        if found is None:
+            return None
+        net, wire = found
+        seg = decode_ip(net, wire)
+        if seg is None or "tcp" in seg:
+            break
+        found = tunnel(seg["proto"], seg["payload"], seg["wire"])
+    if seg is None:
+        return None
+    tcp, tcp_len = seg["tcp"], seg["tcp_len"]
+    sport, dport, seq, ack, doff_flags = struct.unpack(">HHIIH", tcp[:14])
+    doff = (doff_flags >> 12) * 4
+    return {"v": seg["v"], "src": seg["src"], "dst": seg["dst"], "sport": sport, "dport": dport,
+            "seq": seq, "ack": ack, "flags": doff_flags & 0x3F,
+            "plen": tcp_len - doff, "payload": tcp[doff:]}
+
+
+def decode_ip(net, wire):
+    """An IP packet: its TCP segment ("tcp", "tcp_len"), or the payload of
+    another protocol ("proto", "payload", "wire"), or None."""
     if len(net) < 1:
         return None
     v = net[0] >> 4
     if v == 4:
         ihl = (net[0] & 15) * 4
         total, = struct.unpack(">H", net[2:4])
-        if net[9] != 6 or struct.unpack(">H", net[6:8])[0] & 0x1FFF:
+        if total == 0:                               # TSO / BIG TCP
+            total = max(wire, len(net))
+        if struct.unpack(">H", net[6:8])[0] & 0x1FFF:
             return None
         src = ".".join(str(b) for b in net[12:16])
         dst = ".".join(str(b) for b in net[16:20])
-        tcp, tcp_len = net[ihl:total], total - ihl
+        nh, body, blen = net[9], net[ihl:total], total - ihl
     elif v == 6:
         plen, = struct.unpack(">H", net[4:6])
         nh, off = net[6], 40
+        if plen == 0:                                # jumbogram: the HBH option
+            plen = max(wire, len(net)) - 40
+            if nh == 0:
+                opts, i = net[42:40 + (net[41] + 1) * 8], 0
+                while i + 1 < len(opts):
+                    if opts[i] == 0:
+                        i += 1
+                        continue
+                    if opts[i] == 0xC2 and opts[i + 1] == 4:
+                        plen, = struct.unpack(">I", opts[i + 2:i + 6])
+                    i += 2 + opts[i + 1]
         while nh in (0, 43, 60):                     # hop-by-hop, routing, dest opts
             nh, off = net[off], off + (net[off + 1] + 1) * 8
-        if nh != 6:
-            return None
         src = ipv6_str(net[8:24])
         dst = ipv6_str(net[24:40])
-        tcp, tcp_len = net[off:40 + plen], 40 + plen - off
+        nh, body, blen = nh, net[off:40 + plen], 40 + plen - off
     else:
         return None
-    sport, dport, seq, ack, doff_flags = struct.unpack(">HHIIH", tcp[:14])
-    doff = (doff_flags >> 12) * 4
-    return {"v": v, "src": src, "dst": dst, "sport": sport, "dport": dport,
-            "seq": seq, "ack": ack, "flags": doff_flags & 0x3F,
-            "plen": tcp_len - doff, "payload": tcp[doff:]}
+    if nh == 6:
+        return {"v": v, "src": src, "dst": dst, "tcp": body, "tcp_len": blen}
+    return {"proto": nh, "payload": body, "wire": blen}
 
 
 def ipv6_str(b):
@@ -232,9 +341,9 @@ def connections(path):
     data = open(path, "rb").read()
     conns, current = [], {}
     n = 0
-    for linktype, t, frame in read_pcap(data):
+    for linktype, t, frame, wire in read_pcap(data):
         n += 1
-        seg = decode(l3(linktype, frame))
+        seg = decode(l3(linktype, frame, wire))
         if seg is None:
             continue
         a, b = (seg["src"], seg["sport"]), (seg["dst"], seg["dport"])
@@ -1006,6 +1115,14 @@ def main():
     if shutil.which("tcpdump"):
         lines = subprocess.run(["tcpdump", "-n", "-S", "-tt", "-r", path],
                                capture_output=True, text=True, check=True).stdout.splitlines()
+        # a VXLAN packet's inner frame is on a line of its own: join it
+        joined = []
+        for ln in lines:
+            if joined and not ln[:1].isdigit():
+                joined[-1] += "\n" + ln
+            else:
+                joined.append(ln)
+        lines = joined
         if len(lines) != n:
             raise SystemExit(f"{path}: {n} packets here, {len(lines)} per tcpdump")
     incs = incidents(conns) + family(conns)

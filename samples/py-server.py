@@ -11,10 +11,12 @@ With "http10" the server speaks HTTP/1.0 semantics (protocol_version
 HTTP/1.0: one response per connection, then close): every response carries
 "Connection: close", except for paths under /legacy, which get a bare
 HTTP/1.0 response (the close is implied by the version).
+A path /big/N is answered with an N-byte body (BIG TCP samples).
 Prints "listening" once bound.
 """
 import http.server
 import json
+import socket
 import sys
 
 host, port, idle = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
@@ -30,6 +32,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if n:
             self.rfile.read(n)
         body = (json.dumps({"ok": True, "path": self.path}) + "\n").encode()
+        if self.path.startswith("/big/"):   # /big/N: an N-byte body
+            body = b"x" * int(self.path[5:])
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -44,6 +48,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+if ":" in host:
+    http.server.ThreadingHTTPServer.address_family = socket.AF_INET6
 srv = http.server.ThreadingHTTPServer((host, port), Handler)
 srv.daemon_threads = True
 print("listening", flush=True)

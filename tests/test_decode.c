@@ -1,11 +1,14 @@
 /*
- * test_decode.c -- every supported link type, IPv6 extension headers, and
- * frames that are cut short or lie about their lengths.
+ * test_decode.c -- every supported link type, IPv6 extension headers, the
+ * tunnels of the encap-* samples and BIG TCP's lengths, and frames that
+ * are cut short, nested too deep or lie about their lengths.
  */
 #include <criterion/criterion.h>
 #include <pcap/dlt.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "hangup/capture.h"
 #include "hangup/decode.h"
 #include "testutil.h"
 
@@ -278,4 +281,153 @@ Test(decode, not_tcp_is_skipped)
     fr[12] = 0x08;
     fr[13] = 0x06;   /* ARP */
     cr_expect_eq(hu_decode(DLT_EN10MB, fr, 60, &p, &why), HU_DEC_SKIP);
+}
+
+/* ------------------------------------------------------ encapsulations */
+
+/* Each frame of a sample, decoded with its wire length: fn sees it. */
+typedef struct enc_ctx {
+    size_t tcp, other;
+    uint8_t nencap_min, nencap_max;
+    uint32_t max_paylen;
+    bool inner_ok;        /* every TCP segment is the inner race's */
+    const char *inner;    /* one of its addresses, 4 bytes */
+} enc_ctx;
+
+static void enc_frame(void *arg, int dlt, const hu_frame *f)
+{
+    enc_ctx *c = arg;
+    hu_pkt q;
+    const char *w;
+    if (hu_decode_wire(dlt, f->data, f->caplen, f->wirelen, &q, &w) != HU_DEC_TCP) {
+        c->other++;
+        return;
+    }
+    c->tcp++;
+    if (c->tcp == 1 || q.nencap < c->nencap_min)
+        c->nencap_min = q.nencap;
+    if (q.nencap > c->nencap_max)
+        c->nencap_max = q.nencap;
+    if (q.paylen > c->max_paylen)
+        c->max_paylen = q.paylen;
+    if (c->inner && ((memcmp(q.src, c->inner, 4) != 0 && memcmp(q.dst, c->inner, 4) != 0) ||
+                     (q.sport != 3003 && q.dport != 3003)))
+        c->inner_ok = false;
+}
+
+static enc_ctx decode_sample(const char *name, const char *inner)
+{
+    enc_ctx c = { .inner_ok = true, .inner = inner };
+    hu_capture_cbs cb = { .frame = enc_frame, .arg = &c };
+    char err[256];
+    cr_assert_eq(hu_capture_file(tu_sample(name), NULL, &cb, NULL, err, sizeof err), HU_CAP_OK,
+                 "%s: %s", name, err);
+    return c;
+}
+
+/* Every capture of a race made through a tunnel yields the race's own TCP
+ * segments, each behind as many recorded headers as its tunnel has (the
+ * outer IP header and the tunnel header are two, an MPLS stack one). */
+Test(decode, tunnels_yield_the_inner_segments)
+{
+    static const struct { const char *name; uint8_t nencap; const char *inner; } t[] = {
+        { "encap-vxlan.pcap", 2, "\x0a\x4f\x00\x01" }, { "encap-geneve.pcap", 2, NULL },
+        { "encap-gre.pcap", 2, NULL }, { "encap-gretap.pcap", 2, NULL },
+        { "encap-erspan1.pcap", 2, NULL }, { "encap-erspan2.pcap", 2, NULL },
+        { "encap-erspan3.pcap", 2, NULL }, { "encap-ipip.pcap", 1, NULL },
+        { "encap-6in4.pcap", 1, NULL }, { "encap-ip6tnl.pcap", 1, NULL },
+        { "encap-mpls.pcap", 1, NULL }, { "encap-pppoe.pcap", 1, NULL },
+        { "encap-llc.pcap", 0, NULL }, { "encap-nflog.pcap", 0, NULL },
+        { "encap-nested.pcap", 5, NULL },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        enc_ctx c = decode_sample(t[i].name, t[i].inner ? t[i].inner : "\x7f\x00\x00\x01");
+        cr_expect_geq(c.tcp, 40, "%s: %zu TCP segments", t[i].name, c.tcp);
+        cr_expect_eq(c.nencap_min, t[i].nencap, "%s: %u headers", t[i].name, c.nencap_min);
+        cr_expect_eq(c.nencap_max, t[i].nencap, "%s: %u headers", t[i].name, c.nencap_max);
+        if (strcmp(t[i].name, "encap-6in4.pcap") != 0)
+            cr_expect(c.inner_ok, "%s: a segment that is not the race's", t[i].name);
+    }
+}
+
+/* BIG TCP on loopback: segments above 64 KiB, whose IPv4 total length is
+ * 0 and whose IPv6 length is in a hop-by-hop jumbo option; the snapshot
+ * length (256) cut them, so only the wire length or the option tells. */
+Test(decode, big_tcp_lengths_come_from_the_wire_and_the_jumbo_option)
+{
+    enc_ctx c4 = decode_sample("bigtcp-v4.pcap", NULL);
+    enc_ctx c6 = decode_sample("bigtcp-v6.pcap", NULL);
+    cr_expect_gt(c4.max_paylen, 65535u, "IPv4: longest segment %u", c4.max_paylen);
+    cr_expect_gt(c6.max_paylen, 65535u, "IPv6: longest segment %u", c6.max_paylen);
+    cr_expect_eq(c4.other + c6.other, 0, "undecoded frames");
+}
+
+/* IPv4 in IPv4 `depth` times around v4(), in fr; returns the length. */
+static size_t ipip(unsigned depth)
+{
+    size_t n = v4();
+    memcpy(fr, ip, n);
+    for (unsigned i = 0; i < depth; i++) {
+        memmove(fr + 20, fr, n);
+        memcpy(fr, ip, 20);   /* the inner header's copy, protocol 4 */
+        n += 20;
+        fr[2] = (uint8_t)(n >> 8);
+        fr[3] = (uint8_t)n;
+        fr[9] = 4;
+    }
+    return n;
+}
+
+Test(decode, nesting_is_bounded)
+{
+    size_t n = ipip(HU_ENCAP_MAX);
+    cr_assert_eq(hu_decode(DLT_RAW, fr, (uint32_t)n, &p, &why), HU_DEC_TCP, "%s", why);
+    cr_expect_eq(p.nencap, HU_ENCAP_MAX);
+    expect_v4();
+    n = ipip(HU_ENCAP_MAX + 1);
+    cr_expect_eq(hu_decode(DLT_RAW, fr, (uint32_t)n, &p, &why), HU_DEC_BAD);
+    cr_expect_str_eq(why, "encapsulations nested deeper than 16 headers");
+}
+
+static void cut_frame(void *arg, int dlt, const hu_frame *f)
+{
+    size_t *n = arg;
+    uint8_t *copy = malloc(f->caplen ? f->caplen : 1);
+    cr_assert_not_null(copy);
+    for (uint32_t len = 0; len <= f->caplen; len++) {
+        memcpy(copy, f->data, len);   /* exactly len readable bytes, for ASan */
+        hu_pkt q;
+        const char *w = NULL;
+        hu_decode_rc rc = hu_decode_wire(dlt, copy, len, f->wirelen, &q, &w);
+        if (rc == HU_DEC_BAD)
+            cr_assert(w && *w, "a bad frame without a reason");
+        (*n)++;
+    }
+    free(copy);
+}
+
+/* Every tunnel frame cut at every length, and with each header byte
+ * flipped: a clear reason or a packet, never a read past the bytes. */
+Test(decode, cut_and_corrupted_tunnel_frames_are_safe)
+{
+    static const char *const names[] = { "encap-nested.pcap", "encap-geneve.pcap",
+                                         "encap-erspan3.pcap", "encap-pppoe.pcap",
+                                         "encap-llc.pcap", "encap-nflog.pcap", "encap-ip6tnl.pcap" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t n = 0;
+        hu_capture_cbs cb = { .frame = cut_frame, .arg = &n };
+        char err[256];
+        cr_assert_eq(hu_capture_file(tu_sample(names[i]), NULL, &cb, NULL, err, sizeof err),
+                     HU_CAP_OK);
+        cr_expect_gt(n, 0);
+    }
+    size_t len = ipip(3);
+    for (size_t at = 0; at < 60; at++)
+        for (unsigned bit = 0; bit < 8; bit++) {
+            uint8_t save = fr[at];
+            fr[at] ^= (uint8_t)(1u << bit);
+            hu_decode_rc rc = hu_decode(DLT_RAW, fr, (uint32_t)len, &p, &why);
+            cr_expect(rc != HU_DEC_BAD || (why && *why));
+            fr[at] = save;
+        }
 }

@@ -428,3 +428,189 @@ Test(tcpprint, timeline_after_the_release_uses_tcpdumps_bases)
     unlink(c.path);
     free((void *)c.path);
 }
+
+/* ------------------------------------------------------ encapsulations */
+
+/* An Ethernet frame being built back to front in fr: `at` is where the
+ * bytes built so far start, the inner packet last. */
+typedef struct wrap {
+    size_t at, end;
+} wrap;
+
+static wrap wrap_ip4(void)
+{
+    size_t n = tu_ip4_tcp(ip, "10.0.0.1", 40000, "10.0.0.2", 80, HU_TH_PUSH | A, 1000, 2000, NULL,
+                          0, "GET /x HTTP/1.1\r\n\r\n", 19);
+    wrap w = { 1024, 1024 + n };
+    memcpy(fr + w.at, ip, n);
+    return w;
+}
+
+static void put(wrap *w, const void *hdr, size_t n)
+{
+    w->at -= n;
+    memcpy(fr + w->at, hdr, n);
+}
+
+static void put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+/* An outer IPv4 (or IPv6) header of protocol `proto` around what w holds. */
+static void put_ip(wrap *w, bool v6, uint8_t proto)
+{
+    size_t len = w->end - w->at;
+    uint8_t h[40] = {0};
+    if (v6) {
+        h[0] = 0x60;
+        put16(h + 4, (uint32_t)len);
+        h[6] = proto;
+        h[7] = 64;
+        inet_pton(AF_INET6, "2001:db8::1", h + 8);
+        inet_pton(AF_INET6, "2001:db8::2", h + 24);
+        put(w, h, 40);
+        return;
+    }
+    h[0] = 0x45;
+    put16(h + 2, (uint32_t)len + 20);
+    h[8] = 64;
+    h[9] = proto;
+    inet_pton(AF_INET, "192.0.2.1", h + 12);
+    inet_pton(AF_INET, "192.0.2.2", h + 16);
+    uint32_t sum = 0;
+    for (int i = 0; i < 20; i += 2)
+        sum += (uint32_t)h[i] << 8 | h[i + 1];
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    put16(h + 10, ~sum & 0xffff);
+    put(w, h, 20);
+}
+
+static void put_eth(wrap *w, uint16_t et)
+{
+    uint8_t h[14] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1 };
+    put16(h + 12, et);
+    put(w, h, 14);
+}
+
+static void put_udp(wrap *w, uint16_t dport)
+{
+    uint8_t h[8] = {0};
+    put16(h, 50000);
+    put16(h + 2, dport);
+    put16(h + 4, (uint32_t)(w->end - w->at) + 8);
+    put(w, h, 8);
+}
+
+static void add_frame(tu_pcap *pc, int64_t *t, const wrap *w)
+{
+    tu_pcap_add(pc, *t += 1111, fr + w->at, (uint32_t)(w->end - w->at),
+                (uint32_t)(w->end - w->at));
+}
+
+/* The header forms the samples do not hold, each against real tcpdump:
+ * GRE with a checksum and a key, Geneve with both flags, a reserved byte
+ * and an IPv4 payload, VXLAN over IPv6 without the I flag, MPLS's
+ * explicit null label, PPPoE with address/control bytes, and IPv6
+ * destination options, fragment and hop-by-hop headers. */
+Test(tcpprint, tunnel_header_forms_match_tcpdump)
+{
+    char *path = strdup(tu_tmp(".pcap"));
+    tu_pcap *pc = tu_pcap_open(path, 1, 65535);
+    int64_t t = 1763740800123456LL;
+    size_t n = 0;
+    wrap w;
+
+    w = wrap_ip4();   /* GRE, checksum and key */
+    put(&w, (const uint8_t[]){ 0xa0, 0, 0x08, 0, 0x12, 0x34, 0, 0, 0, 0, 0, 5 }, 12);
+    put_ip(&w, false, 47);
+    put_eth(&w, 0x0800);
+    add_frame(pc, &t, &w), n++;
+
+    w = wrap_ip4();   /* Geneve: O and C, rsvd 5, IPv4 straight after */
+    put(&w, (const uint8_t[]){ 0, 0xc0, 0x08, 0, 0, 0, 42, 5 }, 8);
+    put_udp(&w, 6081);
+    put_ip(&w, false, 17);
+    put_eth(&w, 0x0800);
+    add_frame(pc, &t, &w), n++;
+
+    w = wrap_ip4();   /* VXLAN over IPv6, flags 0 */
+    put_eth(&w, 0x0800);
+    put(&w, (const uint8_t[]){ 0, 0, 0, 0, 0, 0, 9, 0 }, 8);
+    put_udp(&w, 4789);
+    put_ip(&w, true, 17);
+    put_eth(&w, 0x86dd);
+    add_frame(pc, &t, &w), n++;
+
+    w = wrap_ip4();   /* MPLS: IPv4 explicit null, then a 3-label stack */
+    put(&w, (const uint8_t[]){ 0, 0, 1, 64 }, 4);
+    put_eth(&w, 0x8847);
+    add_frame(pc, &t, &w), n++;
+    w = wrap_ip4();
+    put(&w, (const uint8_t[]){ 0, 0x64, 0x0a, 255, 0, 0xc8, 0x02, 1, 0x01, 0x2c, 0x01, 2 }, 12);
+    put_eth(&w, 0x8847);
+    add_frame(pc, &t, &w), n++;
+
+    w = wrap_ip4();   /* PPPoE with PPP's address and control bytes */
+    put(&w, (const uint8_t[]){ 0xff, 0x03, 0x00, 0x21 }, 4);
+    {
+        uint8_t h[6] = { 0x11, 0, 0x12, 0x34 };
+        put16(h + 4, (uint32_t)(w.end - w.at));
+        put(&w, h, 6);
+    }
+    put_eth(&w, 0x8864);
+    add_frame(pc, &t, &w), n++;
+
+    /* IPv6 inner segments behind extension headers */
+    static const uint8_t dst[8] = { 6, 0, 1, 4, 0, 0, 0, 0 }, frag[8] = { 6, 0, 0, 0, 0, 0, 0, 1 },
+                         hbh[8] = { 60, 0, 1, 4, 0, 0, 0, 0 };
+    const uint8_t *chain[][2] = { { dst, NULL }, { frag, NULL }, { hbh, dst } };
+    const uint8_t first[] = { 60, 44, 0 };
+    for (int k = 0; k < 3; k++) {
+        size_t len = tu_ip6_tcp(ip, "2001:db8::a", 40000, "2001:db8::b", 8080, A, 1, 2, "x", 1);
+        w = (wrap){ 1024, 1024 };
+        put(&w, ip + 40, len - 40);
+        for (int j = 1; j >= 0; j--)
+            if (chain[k][j])
+                put(&w, chain[k][j], 8);
+        memcpy(ip + 4, (uint8_t[]){ (uint8_t)((w.end - w.at) >> 8), (uint8_t)(w.end - w.at) }, 2);
+        ip[6] = first[k];
+        put(&w, ip, 40);
+        put_eth(&w, 0x86dd);
+        add_frame(pc, &t, &w), n++;
+    }
+    tu_pcap_close(pc);
+    cmp_with_tcpdump(path, n);
+    free(path);
+}
+
+/* BIG TCP captured on loopback: IPv6 jumbograms print as tcpdump prints
+ * them ("IP6 ::1 > ::1: HBH 3003 > 52152: ..."); IPv4 packets of total
+ * length 0 are decoded with the wire's length where tcpdump prints "IP
+ * bad-len 0" (docs/DESIGN.md §7). */
+Test(tcpprint, big_tcp_renders_like_tcpdump)
+{
+    static const char *const names[] = { "bigtcp-v4.pcap", "bigtcp-v6.pcap" };
+    for (int k = 0; k < 2; k++) {
+        size_t nh, nt, hbh = 0, badlen = 0;
+        char **hu = tu_render_file(tu_sample(names[k]), &nh);
+        char **td = tu_golden_lines(tu_sample(names[k]), &nt);
+        cr_assert_not_null(td);
+        cr_expect_eq(nh, nt, "%s: %zu packets, tcpdump printed %zu", names[k], nh, nt);
+        for (size_t i = 0; i < nh && i < nt; i++) {
+            cr_expect(hu[i] && tu_tcpdump_same(hu[i], td[i]),
+                      "%s packet %zu:\n hangup:  %s\n tcpdump: %s", names[k], i + 1,
+                      hu[i] ? hu[i] : "(none)", td[i]);
+            hbh += hu[i] && strstr(hu[i], ": HBH ") && strcmp(hu[i], td[i]) == 0;
+            badlen += strstr(td[i], "bad-len 0") != NULL;
+        }
+        if (k == 0)
+            cr_expect_gt(badlen, 0, "no IPv4 packet of total length 0");
+        else
+            cr_expect_gt(hbh, 0, "no jumbogram line");
+        tu_lines_free(hu, nh);
+        tu_lines_free(td, nt);
+    }
+}

@@ -201,7 +201,18 @@ char **tu_render_file(const char *path, size_t *n);
  * recently active evicted), so that conversations come back after their
  * release. */
 char **tu_render_file_releasing(const char *path, int64_t idle_us, size_t max_flows, size_t *n);
-/* `TZ=UTC tcpdump -n -r path` split into lines (one per packet). */
+/* Join each tcpdump continuation line (a VXLAN packet's inner frame,
+ * "IP ...", "ARP, ...", on a line of its own) to the timestamp-led line before it, with
+ * its newline, so that lines[i] is one packet's text; returns the count
+ * left (lines[0, n) are compacted in place). */
+size_t tu_join_continuations(char **lines, size_t n);
+/* True when hangup's text hu for a packet is tcpdump's td: equal, or
+ * one of the differences docs/DESIGN.md §7 gives: for ERSPAN, which
+ * tcpdump 4.99 does not decode, tcpdump's text followed by ": " and the
+ * inner packet; for an IPv4 total length of 0, which tcpdump prints as
+ * "IP bad-len 0", the packet decoded with the wire's length. */
+bool tu_tcpdump_same(const char *hu, const char *td);
+/* `TZ=UTC tcpdump -n -r path` split into packets (tu_join_continuations). */
 char **tu_tcpdump_lines(const char *path, size_t *n);
 /* The committed golden output for a sample (NAME.tcpdump beside
  * NAME.pcap, written by samples/regenerate with real tcpdump); NULL when

@@ -28,6 +28,21 @@ enum {
 /* Direction of a LINUX_SLL / LINUX_SLL2 packet (the sll_pkttype field). */
 enum { HU_PKTTYPE_NONE = 0xff };
 
+/* The encapsulation headers decode.c peeled to reach the TCP segment
+ * (docs/DESIGN.md §3.7), outermost first, as tcpdump prints one: an outer
+ * IP header and the tunnel header it carries are two of them, an MPLS
+ * label stack is one. */
+typedef enum hu_encap_kind {
+    HU_ENC_IP4 = 1,   /* an outer IPv4 header (its UDP ports too, for VXLAN/Geneve) */
+    HU_ENC_IP6,       /* an outer IPv6 header */
+    HU_ENC_VXLAN,     /* the VXLAN header */
+    HU_ENC_GENEVE,    /* the Geneve header */
+    HU_ENC_GRE,       /* a GRE header (GRE in IP, gretap; ERSPAN's header with it) */
+    HU_ENC_MPLS,      /* an MPLS label stack */
+    HU_ENC_PPPOE,     /* a PPPoE session header and its PPP protocol */
+} hu_encap_kind;
+#define HU_ENCAP_MAX 16   /* headers peeled at most: 8 tunnels of IP + header */
+
 typedef struct hu_pkt {
     /* Where the packet sits in its file. */
     uint64_t num;      /* 1-based packet number, as Wireshark counts */
@@ -38,8 +53,18 @@ typedef struct hu_pkt {
     uint8_t pkttype;   /* sll_pkttype, or HU_PKTTYPE_NONE */
     uint32_t ifindex;  /* SLL2 interface index */
 
+    /* Encapsulations: nencap headers, each of encap_kind[i] at
+     * frame + encap_off[i], encap_len[i] bytes of it and what it carries
+     * on the wire (tcpprint.c renders them as tcpdump does). */
+    const uint8_t *frame;
+    uint8_t nencap;
+    uint8_t encap_kind[HU_ENCAP_MAX];
+    uint16_t encap_off[HU_ENCAP_MAX];
+    uint32_t encap_len[HU_ENCAP_MAX];
+
     /* Network layer. */
     uint8_t ipver;     /* 4 or 6 */
+    const uint8_t *iph;/* the IP header the segment is in (either version) */
     const uint8_t *l3; /* the IPv4 header as captured (NULL for IPv6) */
     uint32_t l3len;    /* bytes from l3 to the end of the IP packet, captured */
     uint8_t src[16];   /* IPv4 addresses use the first 4 bytes */
@@ -62,11 +87,16 @@ typedef struct hu_pkt {
     uint32_t capturedlen;
     const uint8_t *payload;
 
-    /* tcpdump's payload suffix (": HTTP: GET / HTTP/1.1") when it was
+    /* tcpdump's text for the packet beyond its plain TCP line, when it was
      * rendered ahead (suffix_ready; suffix_len 0 for none; not
-     * NUL-terminated).  Otherwise (hu_decode leaves suffix_ready false, as
-     * does zeroing) the flow tracker renders it itself. */
+     * NUL-terminated): suffix_pre bytes for the encapsulations (printed
+     * before the inner "IP"), then suffix_ext bytes for IPv6 extension
+     * headers ("HBH "), then the payload suffix (": HTTP: GET / HTTP/1.1").
+     * Otherwise (hu_decode leaves suffix_ready false, as does zeroing) the
+     * pipeline renders it (hu_tcpprint_packet_text). */
     bool suffix_ready;
+    uint16_t suffix_pre;
+    uint16_t suffix_ext;
     uint32_t suffix_len;
     const char *suffix;
 } hu_pkt;

@@ -5,7 +5,9 @@
  * detectors copy the few an incident names, so that an incident can print
  * its tcpdump lines after the pcap has moved on.  A summary holds what
  * tcpdump -n prints (the sequence numbers as it prints them, options,
- * interface) and the payload suffix it appends, inline when short.
+ * interface), the text it prints for the encapsulations and IPv6
+ * extension headers around the TCP line, and the payload suffix it
+ * appends, inline when short.
  */
 #ifndef HANGUP_PKTSUM_H
 #define HANGUP_PKTSUM_H
@@ -30,22 +32,35 @@ typedef struct hu_pktsum {
      * when any byte of the segment was not captured. */
     uint8_t optcap, snapcut;
     uint8_t opts[40];
-    /* tcpdump's ": HTTP..." suffix: inline when short (no allocation per
-     * packet), else owned on the heap; read it with hu_pktsum_http(). */
+    /* tcpdump's text around the TCP line: text_pre bytes for the
+     * encapsulations (before the inner "IP"), text_ext for IPv6 extension
+     * headers ("HBH "), then the ": HTTP..." suffix; inline when short (no
+     * allocation per packet), else owned on the heap.  Read them with
+     * hu_pktsum_text() and hu_pktsum_http(). */
+    uint16_t text_pre;
+    uint16_t text_ext;
     char http_inline[64];
     char *http_heap;
 } hu_pktsum;
 
+/* All of s's text: the encapsulations', the extension headers', then the
+ * payload suffix ("" for none). */
+static inline const char *hu_pktsum_text(const hu_pktsum *s)
+{
+    return s->http_heap ? s->http_heap : s->http_inline;
+}
+
 /* The payload suffix tcpdump prints for this packet, or NULL. */
 static inline const char *hu_pktsum_http(const hu_pktsum *s)
 {
-    return s->http_heap ? s->http_heap : s->http_inline[0] ? s->http_inline : NULL;
+    const char *t = hu_pktsum_text(s) + s->text_pre + s->text_ext;
+    return t[0] ? t : NULL;
 }
 
 /* Copy src into dst, duplicating its heap suffix (dst's own is not freed:
  * clear it first).  On OOM the copy simply has no long suffix. */
 void hu_pktsum_copy(hu_pktsum *dst, const hu_pktsum *src);
-/* Free s's heap suffix and empty the inline one; the rest is kept. */
+/* Free s's heap text and empty the inline one; the rest is kept. */
 void hu_pktsum_clear(hu_pktsum *s);
 
 #endif

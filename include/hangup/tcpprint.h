@@ -17,6 +17,18 @@
  */
 bool hu_tcpprint_payload_suffix(const hu_pkt *p, hu_sb *sb);
 
+/*
+ * All the text tcpdump prints for p beyond its plain TCP line, appended to
+ * sb in this order: the encapsulations' (outer IP headers, "VXLAN, ...\n",
+ * "GREv0, ...: ", "MPLS (label ...) ", "PPPoE  [ses 0x2a] ", printed
+ * before the inner "IP"; *pre bytes), the IPv6 extension headers' ("HBH
+ * ", printed between the addresses and the ports; *ext bytes), then the
+ * payload suffix (hu_tcpprint_payload_suffix).  Reads the frame p was
+ * decoded from, which must still be there.  Returns false when nothing
+ * was appended (*pre and *ext are then 0).
+ */
+bool hu_tcpprint_packet_text(const hu_pkt *p, hu_sb *sb, uint16_t *pre, uint16_t *ext);
+
 /* A connection's two endpoints, indexed by hu_pktsum.side.  The
  * addresses are borrowed: 4 bytes for IPv4, 16 for IPv6. */
 typedef struct hu_tcpprint_ends {
