@@ -27,35 +27,6 @@
 
 #ifndef DLT_LINUX_SLL2
 #define DLT_LINUX_SLL2 276
-static inline int64_t bench_read(const char *prog, const char *path,
-                                 void (*each)(void *arg, const uint8_t *tcp, const uint8_t *ip),
-                                 void *arg)
-{
-    char err[PCAP_ERRBUF_SIZE];
-    pcap_t *pc = pcap_open_offline(path, err);
-    if (!pc) {
-        fprintf(stderr, "%s: %s\n", prog, err);
-        return -1;
-    }
-    int dlt = pcap_datalink(pc);
-    struct pcap_pkthdr *h;
-    const u_char *d;
-    int64_t packets = 0;
-    int r;
-    while ((r = pcap_next_ex(pc, &h, &d)) == 1) {
-        packets++;
-        const uint8_t *ip, *tcp = bench_tcp_header(dlt, d, h->caplen, &ip);
-        if (tcp)
-            each(arg, tcp, ip);
-    }
-    if (r == -1) {
-        fprintf(stderr, "%s: %s: %s\n", prog, path, pcap_geterr(pc));
-        packets = -1;
-    }
-    pcap_close(pc);
-    return packets;
-}
-
 #endif
 
 static inline const uint8_t *bench_tcp_header(int dlt, const uint8_t *p, uint32_t n,
