@@ -4,7 +4,8 @@
 Reads hangup's JSON Lines from JSON (or stdin).  A truth race matches an
 incident with the same kind (keepalive-race), verdict, client, server, fin,
 request and rst packet numbers, method and target.  Prints one line,
-"PASS: ..." or "FAIL: ...", followed by up to 10 differences; exit status
+"PASS: ..." or "FAIL: ..." (with the extra incidents counted by kind when
+there are any), followed by up to 10 differences; exit status
 0 on PASS, 1 on FAIL.
 """
 
@@ -47,6 +48,12 @@ def main():
                "matched %d, missing %d, extra %d"
                % (len(truth), nst, len(truth) - nst, v6, len(got),
                   len(want) - len(missing), len(missing), len(extra)))
+    if extra:
+        kinds = {}
+        for o in got:
+            if key(o) not in want:
+                kinds[o.get("kind")] = kinds.get(o.get("kind"), 0) + 1
+        summary += " (" + ", ".join("%s %d" % kv for kv in sorted(kinds.items())) + ")"
     ok = not missing and not extra and len(got) == len(truth)
     print(("PASS: " if ok else "FAIL: ") + summary)
     shown = 0

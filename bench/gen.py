@@ -6,9 +6,10 @@ capture point next to the servers, and beside it FILE.truth (JSON Lines, one
 object per injected race, ordered by rst_packet).
 
 Model (all times are server-vantage capture times, integer microseconds):
-  * C connections are open at any moment; when one ends another starts.
-    About 30% are IPv6.  Half of the connections open at the start of the
-    capture are already established (no handshake in the file).
+  * C connections are open at any moment (--concurrency; the first C start
+    within --ramp seconds); when one ends another starts.  About 30% are
+    IPv6.  Half of the connections open at the start of the capture are
+    already established (no handshake in the file).
   * Each connection: SYN / SYN-ACK / ACK, then several exchanges.  Requests are
     100-800 B (sometimes split over two segments, sometimes those two captured
     out of order); responses are 200 B - 64 KB (Content-Length or chunked),
@@ -543,9 +544,10 @@ def generate(args):
     heap = []
     seq = 0
     # connections open at the start: half already established (mid-stream)
+    ramp = int(args.ramp * 1000000)
     for _ in range(args.concurrency):
         seq += 1
-        g = conn_gen(ctx, rng.randint(0, 1000000), rng.random() < args.midstream)
+        g = conn_gen(ctx, rng.randint(0, ramp), rng.random() < args.midstream)
         tt, f, tag = next(g)
         heap.append((tt, seq, g, f, tag))
     heapq.heapify(heap)
@@ -591,6 +593,8 @@ def main():
     ap.add_argument("-o", "--output", required=True, help="pcap file to write (FILE.truth beside it)")
     ap.add_argument("--packets", type=int, default=100000, help="packets to write (default 100000)")
     ap.add_argument("--concurrency", type=int, default=2000, help="open connections at any time (default 2000)")
+    ap.add_argument("--ramp", type=float, default=1.0,
+                    help="seconds over which the first --concurrency connections start (default 1)")
     ap.add_argument("--races", type=float, default=1.0, help="keep-alive races per 10,000 packets (default 1)")
     ap.add_argument("--ipv6", type=float, default=0.3, help="fraction of IPv6 connections (default 0.3)")
     ap.add_argument("--midstream", type=float, default=0.5,
