@@ -15,6 +15,8 @@
  *     stronger evidence arrives;
  *   - follows each side's highest sequence sent and acknowledged, its first
  *     FIN, RSTs, and the handshake RTT;
+ *   - hands the packet to the capture-gap tracker (gaps.h) when it shows
+ *     a hole, a cut segment or an acknowledgement beyond what was seen;
  *   - appends a summary to the flow's bounded ring, and keeps the first
  *     bytes of the client's newest request.
  */
@@ -237,6 +239,7 @@ void hu_flowtab_dispose(hu_flowtab *t, hu_flow *f)
         return;
     ring_release(t, f);
     hu_pool_put(&t->reqwin_pool, f->reqwin);
+    hu_gaps_free(f->gaps);
     free(f);
 }
 
@@ -720,10 +723,13 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
     bool first = !f->side[s].seen;
     bool first_data = !f->side[s].data_seen;
     uint32_t prev_max = f->side[s].snd_max;
+    const hu_side *peer = &f->side[!s];
 
     update_roles(f, p, s);
     update_handshake(f, p, s);
     update_side(f, p, s);
+    if (!hu_gaps_quiet(f->gaps, p, !first, prev_max, peer->seen, peer->snd_max))
+        hu_gaps_packet(&f->gaps, p, s, !first, prev_max, peer->seen, peer->snd_max);
     if (first_data && s == f->client && p->capturedlen >= 3 &&
         hu_tls_record_type(p->payload, p->capturedlen) == HU_TLS_HANDSHAKE)
         f->tls = true;   /* the client opened with a TLS handshake record */
