@@ -155,6 +155,11 @@ static void conn_row_of(hu_conn_row *row, const hu_conn *c, int64_t idle_close_u
                           .idle_close_us = idle_close_us, .incident = incident };
     memcpy(row->cli_addr, f->addr[cl], sizeof row->cli_addr);
     memcpy(row->srv_addr, f->addr[sv], sizeof row->srv_addr);
+    hu_gaps_count g0 = hu_gaps_of(f->gaps, 0), g1 = hu_gaps_of(f->gaps, 1);
+    row->capture_gaps = g0.count + g1.count;
+    row->capture_gap_bytes = g0.bytes + g1.bytes;
+    int seen = hu_flow_one_sided(f);
+    row->one_sided = seen < 0 ? NULL : seen == cl ? "client" : "server";
 }
 
 /* The pipeline's sink: a finished connection worth a row. */

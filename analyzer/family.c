@@ -31,6 +31,14 @@
  * reported on the packet that proves them; connect-timeout and
  * client-abort only when the connection is released, since what follows
  * (more SYNs, a late response) is part of the story.
+ *
+ * The client's acknowledgements are evidence too (docs/DESIGN.md §2.13):
+ * server bytes the client acknowledged that the capture does not hold
+ * (gaps.h) were delivered, so no kind that says the server sent nothing,
+ * stopped short, or had not closed is reported over them; a server close
+ * while its stream has a hole not yet acknowledged waits for the
+ * connection's end to be judged.  A client that acknowledges a SYN-ACK
+ * got one, captured or not.
  */
 #include "hangup/family.h"
 
@@ -44,13 +52,75 @@ static const hu_pktsum *newest(const hu_flow *f)
     return f->ring_len ? hu_flow_ring_at(f, f->ring_len - 1u) : NULL;
 }
 
-/* Ring index of the summary for packet num, or 0. */
-static uint32_t ring_index(const hu_flow *f, uint64_t num)
+/* Ring index of the summary for packet num into *at; false when the ring
+ * no longer holds it. */
+static bool ring_find(const hu_flow *f, uint64_t num, uint32_t *at)
 {
     for (unsigned i = 0; i < f->ring_len; i++)
-        if (hu_flow_ring_at(f, i)->num == num)
-            return i;
-    return 0;
+        if (hu_flow_ring_at(f, i)->num == num) {
+            *at = i;
+            return true;
+        }
+    return false;
+}
+
+/* Where a timeline starts: at packet num, or at the oldest summary kept
+ * when num has left the ring (the incident's own packets are then shown
+ * from their copies, never another packet in their place). */
+static uint32_t ring_index(const hu_flow *f, uint64_t num)
+{
+    uint32_t i = 0;
+    ring_find(f, num, &i);
+    return i;
+}
+
+/* The client's SYN an incident names: the first one, or when it has left
+ * the ring the oldest retransmission of it (same sequence number) still
+ * held; NULL when the ring holds none, for no other packet may stand in
+ * for it. */
+static const hu_pktsum *syn_named(const hu_flow *f, const hu_family_conn *st, uint32_t *at)
+{
+    if (ring_find(f, st->syn_num, at))
+        return hu_flow_ring_at(f, *at);
+    for (unsigned i = 0; i < f->ring_len; i++) {
+        const hu_pktsum *e = hu_flow_ring_at(f, i);
+        if (e->side == f->client && (e->flags & (HU_TH_SYN | HU_TH_ACK)) == HU_TH_SYN &&
+            e->rawseq == st->syn_isn) {
+            *at = i;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* A server close's incident held until the client's acknowledgements are
+ * in: the finding, and the close it names. */
+typedef struct hu_family_held {
+    hu_incident inc;
+    hu_pktsum close;
+} hu_family_held;
+
+/* The server's stream position when the request was sent (the request's
+ * ack; without one, the server's first sequence number): the response,
+ * and anything after it, lies at or beyond it. */
+static uint32_t request_pos(const hu_flow *f, const hu_family_conn *st)
+{
+    const hu_pktsum *r = &st->pk->freq;
+    return (r->flags & HU_TH_ACK) ? r->rawack : f->side[!f->client].isn;
+}
+
+/* The client acknowledged server bytes sent since the request that the
+ * capture does not hold: a response (or a FIN) was delivered. */
+static bool response_in_gap(const hu_flow *f, const hu_family_conn *st)
+{
+    return hu_gaps_acked_from(f->gaps, (uint8_t)!f->client, request_pos(f, st));
+}
+
+/* The server's stream has a hole since the request that the client has
+ * not acknowledged yet. */
+static bool response_hole_open(const hu_flow *f, const hu_family_conn *st)
+{
+    return hu_gaps_open_from(f->gaps, (uint8_t)!f->client, request_pos(f, st));
 }
 
 static bool unanswered(const hu_family_conn *fc, const hu_http *http)
@@ -154,6 +224,26 @@ static bool server_close_kind(const hu_flow *f, const hu_family_conn *st,
     return true;
 }
 
+/* A server close's incident against the client's acknowledgements: true
+ * when it is not reported now -- contradicted (the client acknowledged
+ * response bytes the capture lacks) or held until the connection's end
+ * (a hole in the server's stream whose acknowledgement may still come). */
+static bool judged_by_acks(hu_family_conn *st, const hu_flow *f, hu_incident *inc,
+                           const hu_pktsum *cur)
+{
+    if (response_in_gap(f, st))
+        return true;
+    if (!response_hole_open(f, st))
+        return false;
+    hu_family_held *h = calloc(1, sizeof *h);
+    if (!h)
+        return false;   /* out of memory: judged on what is known now */
+    h->inc = *inc;
+    hu_pktsum_copy(&h->close, cur);
+    st->pk->held = h;
+    return true;
+}
+
 /* A server packet: the response's progress, and the server's close. */
 static void server_packet(hu_family *fm, const hu_flow *f, hu_family_conn *st,
                           const hu_family_in *in, uint8_t s, const hu_pkt *p,
@@ -186,7 +276,8 @@ static void server_packet(hu_family *fm, const hu_flow *f, hu_family_conn *st,
         inc.fin = cur;
     }
     inc.timeline_start = ring_index(f, st->pk->freq.num);
-    emit(fm, st, &inc);
+    if (!judged_by_acks(st, f, &inc, cur))
+        emit(fm, st, &inc);
 }
 
 void hu_family_packet(hu_family *fm, const hu_flow *f, hu_family_conn *st,
@@ -215,11 +306,13 @@ void hu_family_packet(hu_family *fm, const hu_flow *f, hu_family_conn *st,
     }
     if (st->done || in->race_claimed)
         return;
+    uint32_t i;
+    const hu_pktsum *first_syn;
     if (!from_client && rst && ack && st->syns > 0 && !f->synack_seen &&
-        p->ack == st->syn_isn + 1) {
+        !f->side[f->client].ack_seen && p->ack == st->syn_isn + 1 &&
+        (first_syn = syn_named(f, st, &i))) {
         hu_incident inc;
-        uint32_t i = ring_index(f, st->syn_num);
-        hu_incident_init(&inc, HU_KIND_REFUSED, f, hu_flow_ring_at(f, i));
+        hu_incident_init(&inc, HU_KIND_REFUSED, f, first_syn);
         inc.rst = cur;
         inc.rst_ack = true;
         inc.timeline_start = i;
@@ -259,22 +352,48 @@ void hu_family_response(hu_family *fm, const hu_flow *f, const hu_family_conn *f
         fm->emit(fm->arg, &inc);
 }
 
+/* The held server close, now that every acknowledgement is in: reported
+ * unless the client acknowledged response bytes the capture lacks. */
+static void release_held(hu_family *fm, const hu_flow *f, hu_family_conn *st)
+{
+    hu_family_held *h = st->pk->held;
+    if (response_in_gap(f, st))
+        return;
+    hu_incident inc = h->inc;
+    inc.flow = f;
+    inc.req = &st->pk->freq;
+    if (inc.rst)
+        inc.rst = &h->close;
+    else
+        inc.fin = &h->close;
+    inc.timeline_start = ring_index(f, st->pk->freq.num);
+    emit(fm, st, &inc);
+}
+
 void hu_family_release(hu_family *fm, const hu_flow *f, hu_family_conn *st,
                        const hu_family_in *in)
 {
     if (st->done || in->race_claimed)
         return;
     hu_incident inc;
-    if (st->syns >= 2 && !f->synack_seen && !f->side[!f->client].seen && f->ring_len) {
-        uint32_t i = ring_index(f, st->syn_num);   /* the oldest kept, if not the first */
-        hu_incident_init(&inc, HU_KIND_CONNECT_TIMEOUT, f, hu_flow_ring_at(f, i));
+    uint32_t i;
+    const hu_pktsum *syn;
+    /* A client that acknowledged the server got its SYN-ACK, captured or
+     * not (a capture of one direction). */
+    if (st->syns >= 2 && !f->synack_seen && !f->side[!f->client].seen &&
+        !f->side[f->client].ack_seen && (syn = syn_named(f, st, &i))) {
+        hu_incident_init(&inc, HU_KIND_CONNECT_TIMEOUT, f, syn);
         inc.tries = st->syns;
         inc.spent_us = st->last_syn_ts - st->syn_ts;
         inc.timeline_start = i;
         emit(fm, st, &inc);
         return;
     }
-    if (st->abort) {
+    if (st->pk && st->pk->held) {
+        release_held(fm, f, st);
+        return;
+    }
+    if (st->abort && !response_in_gap(f, st)) {
         const hu_family_pkts *pk = st->pk;
         hu_incident_init(&inc, HU_KIND_ABORT, f, &pk->freq);
         inc.abort = st->abort == 'r' ? "rst" : "fin";
@@ -293,7 +412,8 @@ void hu_family_release(hu_family *fm, const hu_flow *f, hu_family_conn *st,
 
 bool hu_family_waiting(const hu_flow *f, const hu_family_conn *fc)
 {
-    return !fc->done && (fc->abort || (fc->syns > 0 && !f->synack_seen));
+    return !fc->done &&
+           (fc->abort || (fc->syns > 0 && !f->synack_seen) || (fc->pk && fc->pk->held));
 }
 
 bool hu_family_reported(const hu_family_conn *fc) { return fc->done; }
@@ -304,6 +424,10 @@ void hu_family_conn_free(hu_family_conn *fc)
         hu_pktsum_clear(&fc->pk->freq);
         hu_pktsum_clear(&fc->pk->abort);
         hu_pktsum_clear(&fc->pk->late_rst);
+        if (fc->pk->held) {
+            hu_pktsum_clear(&fc->pk->held->close);
+            free(fc->pk->held);
+        }
         free(fc->pk);
         fc->pk = NULL;
     }

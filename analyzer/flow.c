@@ -17,6 +17,8 @@
  *     FIN, RSTs, and the handshake RTT;
  *   - recognises TLS, from the client's first bytes or from a hello that
  *     begins after a cleartext exchange (STARTTLS and the like);
+ *   - hands the packet to the capture-gap tracker (gaps.h) when it shows
+ *     a hole, a cut segment or an acknowledgement beyond what was seen;
  *   - appends a summary to the flow's bounded ring, and keeps the first
  *     bytes of the client's newest request.
  */
@@ -239,6 +241,7 @@ void hu_flowtab_dispose(hu_flowtab *t, hu_flow *f)
         return;
     ring_release(t, f);
     hu_pool_put(&t->reqwin_pool, f->reqwin);
+    hu_gaps_free(f->gaps);
     free(f);
 }
 
@@ -755,10 +758,13 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
     bool first = !f->side[s].seen;
     bool first_data = !f->side[s].data_seen;
     uint32_t prev_max = f->side[s].snd_max;
+    const hu_side *peer = &f->side[!s];
 
     update_roles(f, p, s);
     update_handshake(f, p, s);
     update_side(f, p, s);
+    if (!hu_gaps_quiet(f->gaps, p, !first, prev_max, peer->seen, peer->snd_max))
+        hu_gaps_packet(&f->gaps, p, s, !first, prev_max, peer->seen, peer->snd_max);
     if (!f->tls && p->capturedlen > 0)
         recognise_tls(f, p, s, first_data);
     update_reqwin(t, f, p, s, prev_max, first);

@@ -320,6 +320,13 @@ hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, u
     r->status = inc->status ? inc->status : -1;
     if (inc->resp)
         r->resp = (hu_pktref){ inc->resp->num, inc->resp->ts_us };
+    hu_gaps_count g0 = hu_gaps_of(f->gaps, 0), g1 = hu_gaps_of(f->gaps, 1);
+    r->capture_gaps = g0.count + g1.count;
+    r->capture_gap_bytes = g0.bytes + g1.bytes;
+    int seen = hu_flow_one_sided(f);
+    if (seen >= 0)
+        snprintf(r->one_sided, sizeof r->one_sided, "%s",
+                 seen == inc->client ? "client" : "server");
     sw_copy(r->client_software, r->client_kind, r->client_evidence, inc->client_sw);
     sw_copy(r->server_software, r->server_kind, r->server_evidence, inc->server_sw);
     if (!build_timeline(r, inc)) {

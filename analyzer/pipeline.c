@@ -279,7 +279,11 @@ static void finish_conn(hu_pipeline *pl, hu_flow *f)
     hu_family_in in = family_in(c);
     hu_family_release(&pl->family, f, &c->fam, &in);   /* before its HTTP state goes */
     bool incident = hu_detect_reported(&c->det) || hu_family_reported(&c->fam);
-    if (pl->cfg.sink.connection && !pl->dropping && (idle_close >= 0 || incident))
+    /* A connection with capture gaps keeps its row too: the evidence an
+     * incident was not reported on (docs/DESIGN.md §2.13). */
+    bool gaps = hu_gaps_of(f->gaps, 0).count || hu_gaps_of(f->gaps, 1).count ||
+                hu_flow_one_sided(f) >= 0;
+    if (pl->cfg.sink.connection && !pl->dropping && (idle_close >= 0 || incident || gaps))
         pl->cfg.sink.connection(pl->cfg.sink.arg, c, idle_close, incident);
     hu_history_release(pl->history, f, &c->hist);
     hu_reasm_forget(pl->reasm, &c->rs);

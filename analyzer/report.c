@@ -464,6 +464,32 @@ static void json_method_target(hu_sb *sb, bool http, const char *method, const u
     }
 }
 
+/* The connection's capture gaps (docs/DESIGN.md §2.13): how many, how
+ * many bytes, and the side a one-sided capture holds (or null). */
+static void json_gaps(hu_sb *sb, const hu_incident_rec *rec)
+{
+    hu_sb_printf(sb, ",\"capture_gaps\":%" PRIu32 ",\"capture_gap_bytes\":%" PRIu64,
+                 rec->capture_gaps, rec->capture_gap_bytes);
+    json_str_or_null(sb, "one_sided", rec->one_sided);
+}
+
+/* The explanation's line on the capture's own losses, when it has any:
+ * the incident stands on what the capture holds, and says so. */
+static void render_gaps(hu_sb *sb, const hu_incident_rec *rec)
+{
+    if (rec->capture_gaps)
+        hu_sb_printf(sb, "  Capture gaps: the capture misses %" PRIu64 " byte%s of this "
+                         "connection in %" PRIu32 " place%s that the receiving side "
+                         "acknowledged (lost by the capture, not by the network); this "
+                         "incident is what the packets it holds still prove.\n",
+                     rec->capture_gap_bytes, rec->capture_gap_bytes == 1 ? "" : "s",
+                     rec->capture_gaps, rec->capture_gaps == 1 ? "" : "s");
+    if (rec->one_sided[0])
+        hu_sb_printf(sb, "  One-sided capture: only the %s's packets are in it (an asymmetric "
+                         "route or a one-way tap); judged from what that side's sequence "
+                         "numbers and acknowledgements prove.\n", rec->one_sided);
+}
+
 /* An incident of a kind other than the keep-alive race. */
 static void json_family(hu_report *r, const hu_incident_rec *rec)
 {
@@ -519,6 +545,7 @@ static void json_family(hu_report *r, const hu_incident_rec *rec)
     default:
         break;
     }
+    json_gaps(sb, rec);
     hu_sb_printf(sb, ",\"reassembly\":\"%s\"", hu_reasm_name(rec->reasm));
     json_downstream(sb, rec);   /* last: its members repeat top-level names */
     hu_sb_puts(sb, "}\n");
@@ -583,6 +610,7 @@ static void json_incident(hu_report *r, const hu_incident_rec *rec)
         hu_sb_puts(sb, "null");
     hu_sb_printf(sb, ",\"retried\":%s", rec->retried ? "true" : "false");
     json_ms_or_null(sb, "retry_delay_ms", rec->retried ? rec->retry_delay_us : -1);
+    json_gaps(sb, rec);
     hu_sb_printf(sb, ",\"reassembly\":\"%s\"", hu_reasm_name(rec->reasm));
     json_downstream(sb, rec);   /* last: its members repeat top-level names */
     hu_sb_puts(sb, "}\n");
@@ -840,6 +868,7 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
                      rec->cause);
     else
         hu_sb_printf(sb, "  Fix: %s.\n", ki->fix);
+    render_gaps(sb, rec);
     reflow(out, hu_sb_cstr(&para), 78);
     hu_sb_free(&para);
     if (timeline && rec->ntimeline)
@@ -978,6 +1007,7 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
                        "keep-alive timeout above the clients'; and retry requests that fail on a "
                        "reused connection.\n");
     hu_sb_printf(sb, "  Reassembly: %s.\n", hu_reasm_explain(rec->reasm));
+    render_gaps(sb, rec);
     reflow(out, hu_sb_cstr(&para), 78);
     hu_sb_free(&para);
     if (timeline && rec->ntimeline)

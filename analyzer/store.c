@@ -307,6 +307,20 @@ static const char *const migrations[] = {
     "DROP VIEW incidents_view;"
     INCIDENTS_VIEW(VIEW_V8 ", i.status,"
                    " i.response_packet, " ISO("i.response_time") " AS response_time"),
+
+    /* 10: capture gaps (gaps.h): per incident and per connection, the bytes
+     * the peers acknowledged that the capture does not hold, and the side a
+     * one-sided capture holds.  Older rows have 0 and NULL: none known. */
+#define GAP_COLUMNS(table) \
+    "ALTER TABLE " table " ADD COLUMN capture_gaps INTEGER NOT NULL DEFAULT 0;" \
+    "ALTER TABLE " table " ADD COLUMN capture_gap_bytes INTEGER NOT NULL DEFAULT 0;" \
+    "ALTER TABLE " table " ADD COLUMN one_sided TEXT;"
+    GAP_COLUMNS("incidents") GAP_COLUMNS("connections")
+    "DROP VIEW incidents_view;"
+    INCIDENTS_VIEW(VIEW_V8 ", i.status,"
+                   " i.response_packet, " ISO("i.response_time") " AS response_time,"
+                   " i.capture_gaps, i.capture_gap_bytes, i.one_sided"),
+#undef GAP_COLUMNS
 #undef VIEW_V8
 #undef INCIDENTS_VIEW
 #undef ISO
@@ -591,6 +605,9 @@ static const hu_storecol incident_cols[] = {
     { COL("status", HU_SC_OPT_INT, INC(status)) },
     { COL("response_packet", HU_SC_U64, INC(resp.num)), .when = has_resp },
     { COL("response_time", HU_SC_I64, INC(resp.ts_us)), .when = has_resp },
+    { COL("capture_gaps", HU_SC_U32, INC(capture_gaps)) },
+    { COL("capture_gap_bytes", HU_SC_U64, INC(capture_gap_bytes)) },
+    { INC_STR("one_sided", one_sided) },
     { COL("client", HU_SC_ENDPOINT, 0) },
     { COL("server", HU_SC_ENDPOINT, 0) },
 };
@@ -677,6 +694,9 @@ static const hu_storecol connection_cols[] = {
     { COL("reassembly", HU_SC_CSTR, CONN(reassembly)) },
     { COL("idle_close_us", HU_SC_OPT, CONN(idle_close_us)) },
     { COL("incident", HU_SC_BOOL, CONN(incident)) },
+    { COL("capture_gaps", HU_SC_U32, CONN(capture_gaps)) },
+    { COL("capture_gap_bytes", HU_SC_U64, CONN(capture_gap_bytes)) },
+    { COL("one_sided", HU_SC_CSTR, CONN(one_sided)) },
     { COL("client", HU_SC_ENDPOINT, 0) },
     { COL("server", HU_SC_ENDPOINT, 0) },
 };

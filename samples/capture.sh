@@ -17,6 +17,7 @@
 #            closed-before-response
 #            TLS begun mid-connection: starttls, starttls-crossed (writes
 #            starttls-crossed-client + starttls-crossed-server)
+#            one-sided (writes one-sided-base, one-sided, one-sided-server)
 #
 # Must run as root (tcpdump, network namespaces). All traffic stays on
 # loopback or inside the namespaces hu-cli/hu-mid/hu-srv created here.
@@ -361,6 +362,40 @@ crossed)
     a=$(python3 -c 'import json,sys; [print(j["client"],j["server"],j["method"],j["target"]) for j in map(json.loads,open(sys.argv[1]))]' "$OUT/crossed-client.expected")
     b=$(python3 -c 'import json,sys; [print(j["client"],j["server"],j["method"],j["target"]) for j in map(json.loads,open(sys.argv[1]))]' "$OUT/crossed-server.expected")
     [ "$a" = "$b" ] || { log "FAIL: client and server vantage disagree"; exit 1; } ;;
+one-sided)
+    # one connection, its client's first SYN lost on the wire (delay line):
+    # the client sends it twice, then makes 40 requests (Python http.client
+    # to the real Node http server), more packets than hangup's ring keeps.
+    # Captured at the client; one-sided.pcap keeps the client -> server
+    # direction only, as a capture behind an asymmetric route holds it
+    # (no connect-timeout: the client acknowledges the SYN-ACK it got), and
+    # one-sided-server.pcap the other direction.
+    make_wire ab:syn:drop
+    start_server srv ip netns exec hu-srv node "$HERE/node-server.js" mode=http \
+        host=10.77.0.2 port=3144 keepalive=5000
+    start_tcpdump cli "$OUT/one-sided-base.pcap" "tcp port 3144" hu-c0 hu-cli
+    run_client "$WORK/client.log" ip netns exec hu-cli python3 -c '
+import http.client
+c = http.client.HTTPConnection("10.77.0.2", 3144)
+for i in range(40):
+    c.request("GET", "/items/%d" % i)
+    r = c.getresponse()
+    print("OK", r.status, len(r.read()))
+c.close()'
+    stop_tcpdump cli
+    [ "$(grep -c '^OK 200' "$WORK/client.log")" = 40 ] || { log "FAIL: want 40 answers"; exit 1; }
+    tcpdump -r "$OUT/one-sided-base.pcap" -w "$OUT/one-sided.pcap" 'tcp dst port 3144' 2>/dev/null
+    tcpdump -r "$OUT/one-sided-base.pcap" -w "$OUT/one-sided-server.pcap" 'tcp src port 3144' \
+        2>/dev/null
+    [ "$(tcpdump -n -r "$OUT/one-sided.pcap" 2>/dev/null | grep -c 'Flags \[S\]')" = 2 ] || {
+        log "FAIL: want the client's SYN twice in one-sided.pcap"; exit 1; }
+    for n in one-sided-base one-sided one-sided-server; do
+        finish "$n" "$WORK/client.log" none
+        python3 "$HERE/expect.py" "$OUT/$n.pcap" --gaps="$OUT/$n.gaps" >/dev/null
+        TZ=UTC tcpdump -n -r "$OUT/$n.pcap" >"$OUT/$n.tcpdump" 2>/dev/null
+    done
+    check one-sided gaps 'j["one_sided"] == "client" and j["server_gaps"] == 1'
+    check one-sided-server gaps 'j["one_sided"] == "server" and j["client_gaps"] == 1' ;;
 http-pipeline)
     # the real Node http server (keepAliveTimeout 500 ms: idle FIN ~1.5 s)
     start_server srv node "$HERE/node-server.js" mode=http host=127.0.0.1 port=3010 keepalive=500

@@ -14,7 +14,9 @@ pure ACKs, are not counted, retransmissions are). ACTION:
   drop      the frame is discarded (the sender must retransmit it)
   dup       the frame is forwarded twice (the copy 1 ms after the original)
   hold=MS   the frame is forwarded MS later than the others: the frames
-            behind it overtake it (reordering) Used because the kernel here has no netem qdisc. Frames this process
+            behind it overtake it (reordering)
+RULE = DIR:syn:drop discards the first SYN (without ACK) in direction DIR:
+the client's kernel retransmits it, with the same sequence number. Used because the kernel here has no netem qdisc. Frames this process
 sent itself (PACKET_OUTGOING) are not forwarded back. Prints "listening"
 once both sockets are bound; stops on SIGTERM/SIGINT.
 """
@@ -68,10 +70,23 @@ def tcp_payload_len(frame):
     return 0
 
 
+def is_syn(frame):
+    """An IPv4 Ethernet frame carrying a TCP SYN without ACK."""
+    if frame[12:14] != b"\x08\x00" or len(frame) < 34 or frame[23] != 6:
+        return False
+    ihl = (frame[14] & 15) * 4
+    return len(frame) >= 14 + ihl + 14 and frame[14 + ihl + 13] & 0x12 == 0x02
+
+
 a_name, b_name, delay = sys.argv[1], sys.argv[2], float(sys.argv[3]) / 1000.0
 rules = {}                      # (dir, n) -> action
+drop_syn = set()                # directions whose first SYN is dropped
 for r in sys.argv[4:]:
     d, n, action = r.split(":", 2)
+    if n == "syn":
+        assert d in ("ab", "ba") and action == "drop", r
+        drop_syn.add(d)
+        continue
     assert d in ("ab", "ba") and (action in ("drop", "dup") or action.startswith("hold=")), r
     rules[(d, int(n))] = action
 counts = {"ab": 0, "ba": 0}
@@ -103,6 +118,10 @@ try:
                     continue
                 frame, due, d = fix_tcp_checksum(frame), now + delay, direction[s]
                 action = None
+                if d in drop_syn and is_syn(frame):
+                    drop_syn.discard(d)
+                    print(f"{d} first SYN: drop", flush=True)
+                    continue
                 if tcp_payload_len(frame) > 0:
                     counts[d] += 1
                     action = rules.get((d, counts[d]))

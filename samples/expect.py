@@ -412,6 +412,7 @@ def incidents(conns):
                "tls": tls, "ip_version": conn["v"],
                "client": ep(conn["v"], *cli), "server": ep(conn["v"], *srv)}
         inc.update(http_fields(conn, fin, req, rst, tls, method, target, conns))
+        inc.update(gap_fields(conn))
         out.append(inc)
     out.sort(key=lambda i: i["rst_packet"])
     return out
@@ -1044,14 +1045,113 @@ def gateway_error(conn):
     return out
 
 
+# ---------------------------------------------------------------- capture gaps
+# docs/DESIGN.md §2.13: sequence space of one side that the peer
+# acknowledged and that no captured packet of that side carried.
+
+def side_gaps(conn, side):
+    """[(start, end)] of `side`'s capture gaps, in stream order: within the
+    side's stream (from its first captured sequence number, or the peer's
+    first acknowledgement when that came first) up to the peer's highest
+    acknowledgement, the ranges no captured packet covers (payload bytes
+    the snapshot kept, SYN and FIN sequence numbers)."""
+    pk = conn["pkts"]
+    mine = [p for p in pk if p["from"] == side]
+    acks = [p for p in pk if p["from"] != side and p["flags"] & ACK]
+    if not acks:
+        return []
+    if mine and mine[0]["n"] < acks[0]["n"]:
+        start = mine[0]["seq"]
+    else:
+        start = acks[0]["ack"]
+    top = max(((p["ack"] - start) & MASK for p in acks if (p["ack"] - start) & MASK < 0x40000000),
+              default=0)
+    covered = []
+    for p in mine:
+        s = (p["seq"] - start) & MASK
+        if s >= 0x80000000:
+            continue
+        if p["flags"] & SYN:
+            covered.append((s, s + 1))
+            s += 1
+        covered.append((s, s + min(len(p["payload"]), p["plen"])))
+        if p["flags"] & FIN:
+            covered.append((s + p["plen"], s + p["plen"] + 1))
+    covered.sort()
+    out, at = [], 0
+    for a, b in covered:
+        if a > at and at < top:
+            out.append((at, min(a, top)))
+        at = max(at, b)
+    if at < top:
+        out.append((at, top))
+    return [((start + a) & MASK, (start + b) & MASK) for a, b in out if b > a]
+
+
+def one_sided(conn):
+    """The role whose packets alone the capture holds, when that side's
+    acknowledgements show the other exists; else None."""
+    v = http_view(conn)
+    sides = {p["from"] for p in conn["pkts"]}
+    if len(sides) != 1 or not any(p["flags"] & ACK for p in conn["pkts"]):
+        return None
+    return "client" if v["cli"] in sides else "server"
+
+
+def gap_fields(conn):
+    """What an incident line says of its connection's capture gaps (only
+    when it has any, or is one-sided)."""
+    v = http_view(conn)
+    g = side_gaps(conn, v["cli"]) + side_gaps(conn, v["srv"])
+    out = {}
+    if g:
+        out["capture_gaps"] = len(g)
+        out["capture_gap_bytes"] = sum((b - a) & MASK for a, b in g)
+    if one_sided(conn):
+        out["one_sided"] = one_sided(conn)
+    return out
+
+
+def response_in_gap(conn, req):
+    """The client acknowledged server bytes from the request's position on
+    (its ack) that the capture does not hold: a response or a FIN."""
+    v = http_view(conn)
+    pos = req["ack"]
+    return any(((b - pos) & MASK) - 1 < 0x7FFFFFFF for _, b in side_gaps(conn, v["srv"]))
+
+
+# Kinds the client's acknowledgement of uncaptured server bytes contradicts
+SERVER_SILENT = ("server-timeout", "reset-before-response", "closed-before-response",
+                 "truncated-response", "client-abort")
+
+
 def family_of(conn):
-    """(completing packet, line) of one connection's family incidents."""
-    if http_view(conn)["tls"]:
-        return handshake_kinds(conn)
+    """(completing packet, line) of one connection's family incidents,
+    less those the acknowledgements contradict: a client that acknowledged
+    a SYN-ACK was not refused and did not time out; server bytes since the
+    request that the client acknowledged and the capture lacks were a
+    response (or a close) delivered."""
+    if "family" in conn:
+        return conn["family"]
+    v = http_view(conn)
+    if v["tls"]:
+        found = handshake_kinds(conn)
+    else:
+        found = []
+        for fn in (handshake_kinds, server_silent_kinds, client_abort, truncated_response,
+                   gateway_error):
+            found += fn(conn)
+    client_acked = any(p["from"] == v["cli"] and p["flags"] & ACK for p in conn["pkts"])
     out = []
-    for fn in (handshake_kinds, server_silent_kinds, client_abort, truncated_response,
-               gateway_error):
-        out += fn(conn)
+    for n, line in found:
+        if line["kind"] in ("refused", "connect-timeout") and client_acked:
+            continue
+        req = next(p for p in conn["pkts"] if p["n"] == line["request_packet"])
+        if line["kind"] in SERVER_SILENT and response_in_gap(conn, req):
+            continue
+        line.update(gap_fields(conn))
+        out.append((n, line))
+    conn["family"] = out
     return out
 
 
@@ -1105,6 +1205,58 @@ def servers(conns, incs):
     return out
 
 
+def conn_gaps(conns):
+    """One line per connection with capture gaps or one-sided: its ends,
+    the gaps of each side and in all (what hangup stores per connection)."""
+    out = []
+    for conn in conns:
+        v = http_view(conn)
+        cg, sg = side_gaps(conn, v["cli"]), side_gaps(conn, v["srv"])
+        if not cg and not sg and not one_sided(conn):
+            continue
+        out.append({"client": ep(conn["v"], *v["cli"]), "server": v["server"],
+                    "capture_gaps": len(cg) + len(sg),
+                    "capture_gap_bytes": sum((b - a) & MASK for a, b in cg + sg),
+                    "client_gaps": len(cg), "server_gaps": len(sg),
+                    "one_sided": one_sided(conn)})
+    return out
+
+
+def tshark_agrees(path, conns, gaps_file):
+    """Check the gaps against tshark's own TCP analysis of the file: every
+    hole a later segment of the side reveals, tshark marks on that segment
+    ("previous segment not captured", tcp.analysis.lost_segment); a side
+    whose uncaptured bytes no later segment of its own reveals (a lost
+    tail, a direction not in the capture) has only the peer's ACKs above
+    them ("ACKed segment that wasn't captured", ack_lost_segment): one gap."""
+    out = subprocess.run(
+        ["tshark", "-r", path, "-T", "fields", "-e", "frame.number",
+         "-e", "tcp.analysis.lost_segment", "-e", "tcp.analysis.ack_lost_segment"],
+        capture_output=True, text=True, check=True).stdout.splitlines()
+    lost, acklost = set(), set()
+    for line in out:
+        f = line.split("\t")
+        if len(f) > 1 and f[1]:
+            lost.add(int(f[0]))
+        if len(f) > 2 and f[2]:
+            acklost.add(int(f[0]))
+    want = {(g["client"], g["server"]): g for g in map(json.loads, open(gaps_file))}
+    bad = []
+    for conn in conns:
+        v = http_view(conn)
+        key = (ep(conn["v"], *v["cli"]), v["server"])
+        for side, name in ((v["cli"], "client_gaps"), (v["srv"], "server_gaps")):
+            n = sum(1 for p in conn["pkts"] if p["from"] == side and p["n"] in lost)
+            if n == 0 and any(p["from"] != side and p["n"] in acklost for p in conn["pkts"]):
+                n = 1
+            got = want.get(key, {}).get(name, 0)
+            if n != got:
+                bad.append(f"{key} {name}: tshark {n}, oracle {got}")
+    if bad:
+        raise SystemExit("tshark disagrees: " + "; ".join(bad))
+    print(f"tshark agrees on {len(want)} connection(s) with gaps", file=sys.stderr)
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     if len(args) != 1:
@@ -1131,6 +1283,13 @@ def main():
             with open(opt.split("=", 1)[1], "w") as f:
                 for s in servers(conns, incs):
                     f.write(json.dumps(s, separators=(",", ":")) + "\n")
+    for opt in sys.argv[1:]:
+        if opt.startswith("--gaps="):
+            with open(opt.split("=", 1)[1], "w") as f:
+                for line in conn_gaps(conns):
+                    f.write(json.dumps(line, separators=(",", ":")) + "\n")
+        if opt.startswith("--tshark-gaps="):
+            tshark_agrees(path, conns, opt.split("=", 1)[1])
     for inc in incs:
         print(json.dumps(inc, separators=(",", ":")))
         if "--show" in sys.argv and lines:

@@ -14,6 +14,9 @@
 typedef struct hu_family_pkts {
     hu_pktsum freq;           /* the outstanding request */
     hu_pktsum abort, late_rst;/* the client's abort, its first RST after */
+    /* A server close's incident waiting for the client's acknowledgements
+     * (family.c): a hole in the server's stream may be a capture gap. */
+    struct hu_family_held *held;
 } hu_family_pkts;
 
 /* This layer's state for one connection: zeroed at creation, owned by the

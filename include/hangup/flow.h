@@ -18,6 +18,7 @@
 #define HANGUP_FLOW_H
 
 #include <stddef.h>
+#include "hangup/gaps.h"
 #include "hangup/packet.h"
 #include "hangup/pktsum.h"
 #include "hangup/tcpprint.h"
@@ -118,6 +119,9 @@ struct hu_flow {
     uint32_t ring_heap;
     uint64_t ring_dropped;    /* summaries overwritten so far */
 
+    /* Capture gaps (gaps.h): NULL until a packet shows a hole, a cut
+     * segment or an acknowledgement beyond what was captured. */
+    hu_gaps *gaps;
 };
 
 typedef struct hu_flowtab_cfg {
@@ -224,6 +228,17 @@ static inline void hu_prefetch_lines(const void *p, size_t n)
 static inline const hu_pktsum *hu_flow_ring_at(const hu_flow *f, unsigned i)
 {
     return &f->ring[(f->ring_head + i) % f->ring_cap];
+}
+
+/* A one-sided connection: the capture holds packets of one side only, and
+ * that side's acknowledgements show the other exists (an asymmetric route,
+ * a tap seeing one direction).  The side seen, or -1. */
+static inline int hu_flow_one_sided(const hu_flow *f)
+{
+    for (int s = 0; s < 2; s++)
+        if (f->side[s].seen && !f->side[!s].seen && f->side[s].ack_seen)
+            return s;
+    return -1;
 }
 
 /* Bytes from stream position `seq` of the client's request window: sets

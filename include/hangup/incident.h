@@ -220,6 +220,13 @@ typedef struct hu_incident_rec {
      * or what the capture's structure shows). */
     char client_software[HU_SW_NAME_MAX], client_kind[16], client_evidence[HU_SW_EVIDENCE_MAX];
     char server_software[HU_SW_NAME_MAX], server_kind[16], server_evidence[HU_SW_EVIDENCE_MAX];
+    /* The connection's capture gaps when the incident was proven (gaps.h,
+     * docs/DESIGN.md §2.13): bytes the peers acknowledged that the capture
+     * does not hold, both directions; and, for a capture of one direction
+     * only, the side it holds ("client", "server"; "" otherwise). */
+    uint32_t capture_gaps;
+    uint64_t capture_gap_bytes;
+    char one_sided[8];
     unsigned relay_pair;         /* the pipeline's: relay.h's pair of the connection, or 0;
                                     not stored */
     hu_tl_entry *timeline;       /* owned; ntimeline entries */

@@ -33,7 +33,7 @@
 #include "hangup/incident.h"
 #include "hangup/servers.h"
 
-#define HU_STORE_VERSION 9          /* schema version this hangup writes */
+#define HU_STORE_VERSION 10         /* schema version this hangup writes */
 
 typedef struct hu_store hu_store;
 
@@ -84,6 +84,9 @@ typedef struct hu_conn_row {
     const char *reassembly;   /* hu_reasm_name(): static */
     int64_t idle_close_us;    /* -1 when it did not end in an idle close */
     bool incident;
+    uint32_t capture_gaps;    /* both directions' capture gaps (gaps.h) */
+    uint64_t capture_gap_bytes;
+    const char *one_sided;    /* "client"/"server" (static) or NULL */
 } hu_conn_row;
 
 /* Queue a copy of row for the writer (blocks only when a very long queue,
