@@ -39,6 +39,18 @@ static tu_cv another(const tu_cv *c, uint16_t cport, uint32_t cseq, uint32_t sse
     return d;
 }
 
+/* c's handshake with `one_way_us` more between its packets (the round
+ * trip: 2 * one_way_us + 2 ms). */
+static void handshake_over(tu_cv *c, int64_t one_way_us)
+{
+    uint8_t fl[3] = { HU_TH_SYN, HU_TH_SYN | HU_TH_ACK, HU_TH_ACK };
+    uint32_t seq[3] = { c->cseq - 1, c->sseq - 1, c->cseq }, ack[3] = { 0, c->cseq, c->sseq };
+    for (int i = 0; i < 3; i++) {
+        c->t += i ? one_way_us : 0;
+        tu_cv_emit(c, i != 1, fl[i], seq[i], ack[i], NULL, 0);
+    }
+}
+
 /* Close c's capture and analyse it as `hangup analyze` does. */
 static tu_analysis *analyse(tu_cv *c, const char *path)
 {
@@ -321,11 +333,7 @@ Test(family, the_half_close_window_is_the_round_trip)
     for (int late = 0; late < 2; late++) {
         const char *p = tu_tmp(".pcap");
         tu_cv c = start(p, false);
-        tu_cv_emit(&c, true, HU_TH_SYN, c.cseq - 1, 0, NULL, 0);
-        c.t += 30000;
-        tu_cv_emit(&c, false, HU_TH_SYN | HU_TH_ACK, c.sseq - 1, c.cseq, NULL, 0);
-        c.t += 30000;
-        tu_cv_ack(&c, true);                             /* RTT 62 ms */
+        handshake_over(&c, 30000);                       /* RTT 62 ms */
         tu_cv_send(&c, true, REQ, 500);
         c.t += late ? 79000 : 39000;
         tu_cv_emit(&c, true, FA, c.cseq, c.sseq, NULL, 0);
