@@ -660,13 +660,13 @@ def req_last_seq(v, m):
     return (v["cbase"] + end) & MASK
 
 
-HALF_CLOSE_MIN_NS = 10**6
+HALF_CLOSE_MIN_NS = 20 * 10**6
 
 
 def client_gave_up(conn, v, close):
     """The client's close (its first FIN or RST) gave up waiting for an
     answer: an RST always; a FIN only when it came more than one round trip
-    (the handshake's, at least 1 ms) after the client's last payload packet
+    (the handshake's, at least 20 ms) after the client's last payload packet
     at or before it. Sooner, the FIN was sent with the request: a half-close
     (shutdown(SHUT_WR) after the write), before any answer could come."""
     if close["flags"] & RST:
