@@ -216,6 +216,40 @@ four_clients() {
     step "$logf" "$WORK/go-get" -timeout "${t}ms" "$url"
 }
 
+# start_nginx PORT [LOCATION]: our own nginx instance and config (never the
+# system service) on 127.0.0.1:PORT, answering "200 ok" at / and LOCATION
+# (an extra location block) as written; its access log $WORK/nginx/access.log
+start_nginx() {
+    local port=$1 extra=${2:-}
+    command -v nginx >/dev/null || { log "FAIL: nginx missing (apt-get install nginx-light)"; exit 1; }
+    mkdir -p "$WORK/nginx"
+    cat >"$WORK/nginx/nginx.conf" <<NGINX
+daemon off;
+master_process off;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log info;
+events { worker_connections 64; }
+http {
+    access_log $WORK/nginx/access.log;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        location / { return 200 "ok\n"; }
+        $extra
+    }
+}
+NGINX
+    nginx -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" >"$WORK/nginx.out" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 50); do ss -Htln "sport = :$port" | grep -q . && break; sleep 0.1; done
+    ss -Htln "sport = :$port" | grep -q . || { log "FAIL: nginx did not listen"; cat "$WORK/nginx.out" "$WORK/nginx/error.log" >&2; exit 1; }
+}
+
 # hc_step LOG NAME CMD...: a client that prints the raw response (socat,
 # nc, Node net) as one line: "OK NAME <status line>" when a response came,
 # "ERROR NAME "empty reply" ..." when the connection ended without one
@@ -587,33 +621,7 @@ closed-before-response)
     # response. 3131: bad-server.py refuse-json closes on a header it
     # refuses. Both read the whole request first: FIN, not RST.
     build_go
-    command -v nginx >/dev/null || { log "FAIL: nginx missing (apt-get install nginx-light)"; exit 1; }
-    mkdir -p "$WORK/nginx"
-    cat >"$WORK/nginx/nginx.conf" <<NGINX
-daemon off;
-master_process off;
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log info;
-events { worker_connections 64; }
-http {
-    access_log $WORK/nginx/access.log;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    server {
-        listen 127.0.0.1:3130;
-        location / { return 200 "ok\n"; }
-        location /admin/ { return 444; }
-    }
-}
-NGINX
-    nginx -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" >"$WORK/nginx.out" 2>&1 &
-    PIDS+=($!)
-    for _ in $(seq 50); do ss -Htln "sport = :3130" | grep -q . && break; sleep 0.1; done
-    ss -Htln "sport = :3130" | grep -q . || { log "FAIL: nginx did not listen"; cat "$WORK/nginx.out" "$WORK/nginx/error.log" >&2; exit 1; }
+    start_nginx 3130 'location /admin/ { return 444; }'
     start_server srv python3 "$HERE/bad-server.py" 127.0.0.1 3131 refuse-json
     start_tcpdump cap "$OUT/closed-before-response.pcap" "tcp port 3130 or tcp port 3131" lo
     U=http://127.0.0.1:3130
@@ -651,34 +659,9 @@ half-close)
     # reading: delivered, nothing. Real aborts (curl, Node, Python, Go
     # giving up after 0.5 s) against 3132 stay client-abort.
     build_go
-    command -v nginx >/dev/null || { log "FAIL: nginx missing (apt-get install nginx-light)"; exit 1; }
     command -v socat >/dev/null || { log "FAIL: socat missing (apt-get install socat)"; exit 1; }
     nc -h 2>&1 | grep -q OpenBSD || { log "FAIL: OpenBSD nc missing (apt-get install netcat-openbsd)"; exit 1; }
-    mkdir -p "$WORK/nginx"
-    cat >"$WORK/nginx/nginx.conf" <<NGINX
-daemon off;
-master_process off;
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log info;
-events { worker_connections 64; }
-http {
-    access_log $WORK/nginx/access.log;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    server {
-        listen 127.0.0.1:3134;
-        location / { return 200 "ok\n"; }
-    }
-}
-NGINX
-    nginx -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" >"$WORK/nginx.out" 2>&1 &
-    PIDS+=($!)
-    for _ in $(seq 50); do ss -Htln "sport = :3134" | grep -q . && break; sleep 0.1; done
-    ss -Htln "sport = :3134" | grep -q . || { log "FAIL: nginx did not listen"; cat "$WORK/nginx.out" "$WORK/nginx/error.log" >&2; exit 1; }
+    start_nginx 3134
     start_server eof python3 "$HERE/bad-server.py" 127.0.0.1 3132 eof
     start_server node node "$HERE/hang-server.js" mode=slow host=127.0.0.1 port=3133 delay=300
     start_server pyhttp python3 "$HERE/py-server.py" 127.0.0.1 3135 5
