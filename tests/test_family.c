@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hangup/report.h"
 #include "testutil.h"
 
 #define A HU_TH_ACK
@@ -49,6 +50,24 @@ static void handshake_over(tu_cv *c, int64_t one_way_us)
         c->t += i ? one_way_us : 0;
         tu_cv_emit(c, i != 1, fl[i], seq[i], ack[i], NULL, 0);
     }
+}
+
+/* Does rec's explanation, its line breaks and indentation folded to
+ * single spaces, contain `want`? */
+static bool explains(const hu_incident_rec *rec, const char *want)
+{
+    hu_sb sb = {0}, flat = {0};
+    hu_incident_render(&sb, rec, false);
+    const char *s = hu_sb_cstr(&sb);
+    for (size_t i = 0; s[i]; i++) {
+        bool space = s[i] == '\n' || s[i] == ' ';
+        if (!space || (i > 0 && s[i - 1] != '\n' && s[i - 1] != ' '))
+            hu_sb_putc(&flat, space ? ' ' : s[i]);
+    }
+    bool found = strstr(hu_sb_cstr(&flat), want) != NULL;
+    hu_sb_free(&sb);
+    hu_sb_free(&flat);
+    return found;
 }
 
 /* Close c's capture and analyse it as `hangup analyze` does. */
@@ -427,6 +446,9 @@ Test(family, client_abort_and_the_late_response_meeting_an_rst)
     cr_expect_eq(r->fin.num, 6);
     cr_expect(r->late_response_rst);
     cr_expect_eq(r->late_response_packet, 8);
+    /* The explanation names each packet as what it is. */
+    cr_expect(explains(r, "gave up before the answer: its FIN (packet 6); the server's "
+                          "response came later (packet 8) and met an RST (packet 9)."));
     tu_analysis_free(a);
 }
 
