@@ -98,7 +98,9 @@ static const hu_kind_info kind_info[HU_KIND_COUNT] = {
         "end of file from server' (HttpURLConnection)", "(52) Empty reply from server",
         "the server (or a proxy in front of it) read the request and closed without a word, "
         "too soon for a timeout: nginx's 'return 444', HAProxy when its upstream failed, or a "
-        "server refusing a header, a size or a client; find the request in that server's or "
+        "server refusing a header, a size or a client, or one closing when its client "
+        "half-closes (shutdown(SHUT_WR) after the request: Node.js http with allowHalfOpen "
+        "false); find the request in that server's or "
         "proxy's log at that time to see why, and retry only idempotent requests" },
     [HU_KIND_GATEWAY] = {
         "Gateway error",
