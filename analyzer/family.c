@@ -12,13 +12,17 @@
  *                         or used SO_LINGER 0
  *   closed-before-response the same ended by the server's FIN within 1 s,
  *                         that FIN acknowledging all the client had sent
- *                         and the client not having closed: the application
+ *                         and the client not having given up (it may have
+ *                         half-closed with its request): the application
  *                         read the request and chose to close (nginx's
  *                         return 444, a proxy whose upstream failed, a
- *                         request it refused)
- *   client-abort          the client's FIN or RST while its request was
- *                         unanswered and the server had not closed; a late
- *                         response then meets an RST
+ *                         request it refused, a server closing on its
+ *                         client's half-close)
+ *   client-abort          the client gave up waiting: its RST, or its FIN
+ *                         after waiting (not a half-close sent with the
+ *                         request), while its request was unanswered and
+ *                         the server had not closed, and no response was
+ *                         delivered after it (a late one met an RST)
  *   truncated-response    the server's FIN or RST in the middle of a body
  *   gateway-error         a 502, 503 or 504 response: a proxy's or load
  *                         balancer's own answer that its upstream failed,
@@ -46,6 +50,7 @@
 #include <string.h>
 
 #define SERVER_TIMEOUT_MIN_US 1000000   /* below this, a close is a reset or a refusal */
+#define HALF_CLOSE_MIN_US 20000         /* the half-close window when the RTT is shorter */
 
 static const hu_pktsum *newest(const hu_flow *f)
 {
@@ -137,8 +142,29 @@ static void emit(hu_family *fm, hu_family_conn *fc, hu_incident *inc)
         fm->emit(fm->arg, inc);
 }
 
+/* Did the client's FIN p give up waiting for an answer, rather than
+ * half-close with its request?  A FIN sent within one round trip of the
+ * request's last byte (the same segment, or the next write: a tool's
+ * shutdown(SHUT_WR) after its request) came before any answer could have,
+ * so the client was not waiting yet; the round trip is the handshake's,
+ * at least HALF_CLOSE_MIN_US (loopback, or no handshake captured): a
+ * stack's write and its shutdown can be milliseconds apart on a busy host
+ * (Node's end(data) shuts down after the write completes: 6.5 ms measured
+ * under load), while no client's response timeout is that short.  Later,
+ * with nothing answered, it gave up.  An RST always gives up: nothing can
+ * be delivered to it. */
+static bool client_gave_up(const hu_flow *f, const hu_pkt *p)
+{
+    if (p->flags & HU_TH_RST)
+        return true;
+    int64_t window = f->rtt_us > HALF_CLOSE_MIN_US ? f->rtt_us : HALF_CLOSE_MIN_US;
+    const hu_side *cli = &f->side[f->client];
+    return p->ts_us - cli->last_data_ts > window;
+}
+
 /* A client packet (not a SYN): a new request starts, or the client gives
- * up on the one outstanding (an abort, proven at release). */
+ * up on the one outstanding (an abort, proven at release), or half-closes
+ * with it (the server's close then tells what happened). */
 static void client_packet(const hu_flow *f, hu_family_conn *st, const hu_family_in *in,
                           const hu_pkt *p, const hu_pktsum *cur)
 {
@@ -171,6 +197,7 @@ static void client_packet(const hu_flow *f, hu_family_conn *st, const hu_family_
     bool server_closed = st->server_closed || srv->fin_seen || srv->rst_seen;
     if ((fin || rst) && st->req_active && !server_closed && unanswered(st, in->http)) {
         st->abort = rst ? 'r' : 'f';
+        st->half_closed = !client_gave_up(f, p);
         hu_pktsum_copy(&st->pk->abort, cur);
     }
 }
@@ -178,13 +205,14 @@ static void client_packet(const hu_flow *f, hu_family_conn *st, const hu_family_
 /* A quick server FIN is a refusal (closed-before-response) only when it
  * acknowledges every byte the client had sent, so the server read them
  * all and closed on purpose -- a FIN that misses some crossed them, the
- * keep-alive race's start -- and the client had not closed first (its
- * abort, or a half-close the server answers). */
+ * keep-alive race's start -- and the client had not given up first (its
+ * half-close with the request is no giving up: the server that closes on
+ * it without answering hung up). */
 static bool refused_by_fin(const hu_flow *f, const hu_family_conn *st, const hu_pkt *p)
 {
     const hu_side *cli = &f->side[f->client];
-    return (p->flags & HU_TH_ACK) && hu_seq_geq(p->ack, st->req_end) && !cli->fin_seen &&
-           !cli->rst_seen;
+    return (p->flags & HU_TH_ACK) && hu_seq_geq(p->ack, st->req_end) &&
+           (!cli->fin_seen || st->half_closed) && !cli->rst_seen;
 }
 
 /* The server's first FIN or RST with a request outstanding: which kind
@@ -254,7 +282,8 @@ static void server_packet(hu_family *fm, const hu_flow *f, hu_family_conn *st,
     if (st->abort) {
         if (p->paylen > 0 && st->late_resp_num == 0)
             st->late_resp_num = p->num;
-        return;
+        if (!st->half_closed)
+            return;   /* what follows giving up is its aftermath */
     }
     if (st->req_active) {
         if (ack && st->req_end && hu_seq_geq(p->ack, st->req_end))
@@ -269,6 +298,7 @@ static void server_packet(hu_family *fm, const hu_flow *f, hu_family_conn *st,
     hu_incident inc;
     if (!server_close_kind(f, st, in, s, p, &inc))
         return;
+    st->abort = 0;   /* the half-close's story is the server's close */
     if (rst) {
         inc.rst = cur;
         inc.rst_ack = ack;
@@ -370,6 +400,21 @@ static void release_held(hu_family *fm, const hu_flow *f, hu_family_conn *st)
     emit(fm, st, &inc);
 }
 
+/* Does the end prove the client's pending abort?  An RST does, and so
+ * does its host's RST meeting a late response (the client had gone).  A
+ * FIN only ends the client's sending: a response that arrived whole
+ * after it (the parser saw it end; a body framed by the close ends with
+ * the server's FIN) and met no RST was read, so the client had not given
+ * up.  A half-close with the request shows no giving up by itself. */
+static bool abort_proven(const hu_family_conn *st, const hu_family_in *in)
+{
+    if (st->abort == 'r' || st->late_rst)
+        return true;
+    if (st->half_closed)
+        return false;
+    return !in->http || hu_http_unparsable(in->http) || hu_http_outstanding(in->http) > 0;
+}
+
 void hu_family_release(hu_family *fm, const hu_flow *f, hu_family_conn *st,
                        const hu_family_in *in)
 {
@@ -393,7 +438,7 @@ void hu_family_release(hu_family *fm, const hu_flow *f, hu_family_conn *st,
         release_held(fm, f, st);
         return;
     }
-    if (st->abort && !response_in_gap(f, st)) {
+    if (st->abort && !response_in_gap(f, st) && abort_proven(st, in)) {
         const hu_family_pkts *pk = st->pk;
         hu_incident_init(&inc, HU_KIND_ABORT, f, &pk->freq);
         inc.abort = st->abort == 'r' ? "rst" : "fin";

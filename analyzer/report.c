@@ -98,7 +98,9 @@ static const hu_kind_info kind_info[HU_KIND_COUNT] = {
         "end of file from server' (HttpURLConnection)", "(52) Empty reply from server",
         "the server (or a proxy in front of it) read the request and closed without a word, "
         "too soon for a timeout: nginx's 'return 444', HAProxy when its upstream failed, or a "
-        "server refusing a header, a size or a client; find the request in that server's or "
+        "server refusing a header, a size or a client, or one closing when its client "
+        "half-closes (shutdown(SHUT_WR) after the request: Node.js http with allowHalfOpen "
+        "false); find the request in that server's or "
         "proxy's log at that time to see why, and retry only idempotent requests" },
     [HU_KIND_GATEWAY] = {
         "Gateway error",
@@ -772,6 +774,27 @@ static const char *gateway_reason(int status)
                                                          : "Gateway Timeout";
 }
 
+/* A client-abort's "what happened": the request, the abort -- the FIN
+ * when there is one; the RST named after the late response is its host's
+ * answer to that response. */
+static void explain_abort(hu_sb *sb, const hu_incident_rec *rec)
+{
+    hu_sb_puts(sb, "the client sent ");
+    hu_request_describe(sb, &rec->request);
+    bool by_fin = rec->abort[0] != 'r' && rec->fin.num;
+    hu_sb_printf(sb, " (packet %" PRIu64 ") and gave up before the answer: its %s (packet %" PRIu64
+                     ")",
+                 rec->req.num, by_fin ? "FIN" : "RST", by_fin ? rec->fin.num : rec->rst.num);
+    if (rec->late_response_packet > 0 && rec->late_response_rst && rec->rst.num)
+        hu_sb_printf(sb, "; the server's response came later (packet %" PRId64
+                         ") and met an RST (packet %" PRIu64 ")",
+                     rec->late_response_packet, rec->rst.num);
+    else if (rec->late_response_packet > 0)
+        hu_sb_printf(sb, "; the server's response came later (packet %" PRId64 ")",
+                     rec->late_response_packet);
+    hu_sb_puts(sb, ".\n");
+}
+
 /* The other kinds: what happened, what the client saw, retry, fix. */
 static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
 {
@@ -807,17 +830,7 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
         hu_sb_puts(sb, ".\n");
         break;
     case HU_KIND_ABORT:
-        hu_sb_puts(sb, "the client sent ");
-        hu_request_describe(sb, rq);
-        hu_sb_printf(sb, " (packet %" PRIu64 ") and gave up before the answer: its %s (packet %"
-                         PRIu64 ")",
-                     rec->req.num, rec->abort[0] == 'r' ? "RST" : "FIN",
-                     rec->rst.num ? rec->rst.num : rec->fin.num);
-        if (rec->late_response_packet > 0)
-            hu_sb_printf(sb, "; the server's response came later (packet %" PRId64 ")%s",
-                         rec->late_response_packet,
-                         rec->late_response_rst ? " and met an RST" : "");
-        hu_sb_puts(sb, ".\n");
+        explain_abort(sb, rec);
         break;
     case HU_KIND_REFUSED:
         hu_sb_printf(sb, "the client's SYN (packet %" PRIu64 ") was answered by RST (packet %"

@@ -19,6 +19,13 @@ MODE:
                "Content-Type: application/json", a header this server
                refuses: read that request whole (body too, so nothing is left
                unread) and shutdown + close without a response byte: FIN.
+  eof          read the whole request, then wait for the client's end of stream
+               (its FIN: a half-close, or its giving up) and shutdown + close
+               without a response byte: a server that takes a client's
+               half-close for its leaving.
+  http10       read the whole request, answer 50 ms later "HTTP/1.0 200 OK"
+               with no Content-Length (a body framed by the close) ending in
+               "END\n", then shutdown + close 2 ms after the body.
 Each connection is served by its own thread. Prints "listening" once bound
 and one line per connection.
 """
@@ -104,6 +111,24 @@ def serve(c, addr):
         except OSError as e:
             log(f"{addr[1]}: {head.split(b' ')[1]!r}: answering after 1.5 s failed: {e}")
         c.close()
+    elif mode == "eof":
+        head = read_request(c)
+        n = 0
+        while c.recv(4096):
+            n += 1
+        log(f"{addr[1]}: {head.split(b' ')[1] if b' ' in head else head!r}: the client's end "
+            f"of stream, closing without a response (FIN)")
+        c.shutdown(socket.SHUT_RDWR)
+        c.close()
+    elif mode == "http10":
+        head = read_request(c)
+        time.sleep(0.05)
+        c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+                  b"a body framed by the close\nEND\n")
+        time.sleep(0.002)
+        log(f"{addr[1]}: {head.split(b' ')[1]!r}: answered HTTP/1.0 without a length, closing")
+        c.shutdown(socket.SHUT_RDWR)
+        c.close()
     elif mode == "refuse-json":
         while True:
             head = read_request(c)
@@ -125,7 +150,7 @@ def log(msg):
     print(f"{time.monotonic() - t0:.3f} {msg}", flush=True)
 
 
-if mode not in ("unread", "short-cl", "chunked-rst", "slow", "refuse-json"):
+if mode not in ("unread", "short-cl", "chunked-rst", "slow", "refuse-json", "eof", "http10"):
     raise SystemExit(f"unknown mode {mode}")
 while True:
     c, addr = srv.accept()

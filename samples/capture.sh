@@ -14,7 +14,7 @@
 #            node-keepalive-v4 node-keepalive-v6 conn-close retry race-tls-sni
 #            other kinds: server-timeout-node reset-unread client-abort
 #            refused-v4 refused-v6 connect-timeout truncated-response
-#            closed-before-response
+#            closed-before-response half-close
 #            TLS begun mid-connection: starttls, starttls-crossed (writes
 #            starttls-crossed-client + starttls-crossed-server)
 #            one-sided (writes one-sided-base, one-sided, one-sided-server)
@@ -257,6 +257,61 @@ four_clients() {
     step "$logf" python3 "$HERE/get-client.py" "$secs" "$url"
     step "$logf" "$WORK/go-get" -timeout "${t}ms" "$url"
 }
+
+# start_nginx PORT [LOCATION]: our own nginx instance and config (never the
+# system service) on 127.0.0.1:PORT, answering "200 ok" at / and LOCATION
+# (an extra location block) as written; its access log $WORK/nginx/access.log
+start_nginx() {
+    local port=$1 extra=${2:-}
+    command -v nginx >/dev/null || { log "FAIL: nginx missing (apt-get install nginx-light)"; exit 1; }
+    mkdir -p "$WORK/nginx"
+    cat >"$WORK/nginx/nginx.conf" <<NGINX
+daemon off;
+master_process off;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log info;
+events { worker_connections 64; }
+http {
+    access_log $WORK/nginx/access.log;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        location / { return 200 "ok\n"; }
+        $extra
+    }
+}
+NGINX
+    nginx -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" >"$WORK/nginx.out" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 50); do ss -Htln "sport = :$port" | grep -q . && break; sleep 0.1; done
+    ss -Htln "sport = :$port" | grep -q . || { log "FAIL: nginx did not listen"; cat "$WORK/nginx.out" "$WORK/nginx/error.log" >&2; exit 1; }
+}
+
+# hc_step LOG NAME CMD...: a client that prints the raw response (socat,
+# nc, Node net) as one line: "OK NAME <status line>" when a response came,
+# "ERROR NAME "empty reply" ..." when the connection ended without one
+hc_step() {
+    local logf=$1 name=$2 first; shift 2
+    timeout 10 "$@" >"$WORK/hc.out" 2>"$WORK/hc.err" || true
+    first=$(head -1 "$WORK/hc.out" | tr -d '\r')
+    if [[ $first == HTTP/1.* ]]; then
+        echo "OK $name $first bytes=$(wc -c <"$WORK/hc.out")"
+    else
+        echo "ERROR $name \"empty reply\" bytes=$(wc -c <"$WORK/hc.out") $(tr '\n' ' ' <"$WORK/hc.err")"
+    fi | tee -a "$logf" >&2
+}
+
+# Node net: connect, write the request (\r\n written as such in it) with
+# the FIN (end(data)), print what comes back until the server's end
+NODE_HALF_CLOSE='const [host, port, req] = process.argv.slice(1);
+const s = require("net").connect(Number(port), host, () => s.end(req.replace(/\\r\\n/g, "\r\n")));
+s.on("data", (d) => process.stdout.write(d));
+s.on("error", (e) => console.error(e.code, e.message));'
 
 case $SCENARIO in
 race-node-ipv4)
@@ -642,33 +697,7 @@ closed-before-response)
     # response. 3131: bad-server.py refuse-json closes on a header it
     # refuses. Both read the whole request first: FIN, not RST.
     build_go
-    command -v nginx >/dev/null || { log "FAIL: nginx missing (apt-get install nginx-light)"; exit 1; }
-    mkdir -p "$WORK/nginx"
-    cat >"$WORK/nginx/nginx.conf" <<NGINX
-daemon off;
-master_process off;
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log info;
-events { worker_connections 64; }
-http {
-    access_log $WORK/nginx/access.log;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    server {
-        listen 127.0.0.1:3130;
-        location / { return 200 "ok\n"; }
-        location /admin/ { return 444; }
-    }
-}
-NGINX
-    nginx -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" >"$WORK/nginx.out" 2>&1 &
-    PIDS+=($!)
-    for _ in $(seq 50); do ss -Htln "sport = :3130" | grep -q . && break; sleep 0.1; done
-    ss -Htln "sport = :3130" | grep -q . || { log "FAIL: nginx did not listen"; cat "$WORK/nginx.out" "$WORK/nginx/error.log" >&2; exit 1; }
+    start_nginx 3130 'location /admin/ { return 444; }'
     start_server srv python3 "$HERE/bad-server.py" 127.0.0.1 3131 refuse-json
     start_tcpdump cap "$OUT/closed-before-response.pcap" "tcp port 3130 or tcp port 3131" lo
     U=http://127.0.0.1:3130
@@ -777,6 +806,65 @@ starttls-crossed)
     check starttls-crossed-server expected 'j["tls"] and j["sni"] == "mail.example.test"'
     tshark_tls starttls-crossed-client tcp.port==3121,ftp
     tshark_tls starttls-crossed-server tcp.port==3121,ftp ;;
+half-close)
+    # A client's FIN sent with its request (shutdown(SHUT_WR) right after the
+    # write: Python, socat, OpenBSD nc -N, Node net's end(data)) is a
+    # half-close, not an abort. 3132 bad-server.py eof and 3133 the real Node
+    # http server (allowHalfOpen false: it ends the socket on the client's
+    # FIN; its handler would answer 300 ms later) close without answering:
+    # closed-before-response. 3134 nginx and 3135 Python http.server answer
+    # a half-closed request: nothing. 3136 bad-server.py http10: a body
+    # framed by the close, read whole by a client that half-closes before the
+    # server's FIN 2 ms later: nothing. 3137 bad-server.py slow answers after
+    # 1.5 s a client that half-closed 0.5 s after its request and kept
+    # reading: delivered, nothing. Real aborts (curl, Node, Python, Go
+    # giving up after 0.5 s) against 3132 stay client-abort.
+    build_go
+    command -v socat >/dev/null || { log "FAIL: socat missing (apt-get install socat)"; exit 1; }
+    nc -h 2>&1 | grep -q OpenBSD || { log "FAIL: OpenBSD nc missing (apt-get install netcat-openbsd)"; exit 1; }
+    start_nginx 3134
+    start_server eof python3 "$HERE/bad-server.py" 127.0.0.1 3132 eof
+    start_server node node "$HERE/hang-server.js" mode=slow host=127.0.0.1 port=3133 delay=300
+    start_server pyhttp python3 "$HERE/py-server.py" 127.0.0.1 3135 5
+    start_server h10 python3 "$HERE/bad-server.py" 127.0.0.1 3136 http10
+    start_server slow python3 "$HERE/bad-server.py" 127.0.0.1 3137 slow
+    start_tcpdump cap "$OUT/half-close.pcap" "tcp portrange 3132-3137" lo
+    hc_clients() {   # hc_clients PORT CLIENTS...: request + half-close at once, read to the end
+        local port=$1 c req; shift
+        for c in "$@"; do
+            req="GET /hc/$c HTTP/1.1\r\nHost: 127.0.0.1:$port\r\n\r\n"
+            case $c in
+            python) step "$WORK/client.log" python3 "$HERE/raw-client.py" 127.0.0.1 "$port" \
+                        "[[\"connect\"], [\"send\", \"$req\"], [\"shutdown\"], [\"read\", \"GET\"]]" ;;
+            socat)  hc_step "$WORK/client.log" socat sh -c "printf '$req' | socat -t 2 - TCP:127.0.0.1:$port" ;;
+            nc)     hc_step "$WORK/client.log" nc sh -c "printf '$req' | nc -N -w 5 127.0.0.1 $port" ;;
+            node)   hc_step "$WORK/client.log" node node -e "$NODE_HALF_CLOSE" 127.0.0.1 "$port" "$req" ;;
+            esac
+            sleep 0.2
+        done
+    }
+    hc_clients 3132 python socat nc node
+    hc_clients 3133 python nc node
+    hc_clients 3134 python socat nc node
+    hc_clients 3135 python socat nc
+    # the close-delimited body read whole, then the half-close
+    step "$WORK/client.log" python3 "$HERE/raw-client.py" 127.0.0.1 3136 '[["connect"],
+        ["send", "GET /framed/python HTTP/1.0\nHost: 127.0.0.1:3136\n\n"],
+        ["readuntil", "END"], ["shutdown"], ["read", "GET"]]'
+    sleep 0.2
+    # a tool half-closing 0.5 s after its request, still reading: answered at 1.5 s
+    hc_step "$WORK/client.log" nc sh -c "{ printf 'GET /late/nc HTTP/1.1\r\nHost: 127.0.0.1:3137\r\n\r\n'; sleep 0.5; } | nc -N -w 5 127.0.0.1 3137"
+    sleep 0.2
+    # real aborts: the clients' own 500 ms timeouts against the server that
+    # never answers
+    four_clients "$WORK/client.log" http://127.0.0.1:3132/abort/x 500
+    sleep 0.3
+    stop_tcpdump cap
+    cat "$WORK/eof.server.out" "$WORK/node.server.out" "$WORK/h10.server.out" "$WORK/slow.server.out" >&2
+    finish_kinds half-close "$WORK/client.log" "closed-before-response client-abort"
+    # every half-close to a server closing without a word is the server's
+    # close; every abort the client's; nothing else
+    check half-close expected '(j["kind"] == "client-abort") == j["target"].startswith("/abort/") and j["server"].endswith((":3132", ":3133")) and (j["kind"] == "client-abort" or (j["close"] == "fin" and j["wait_ms"] < 1000))' ;;
 *)
     echo "unknown scenario: $SCENARIO" >&2; exit 2 ;;
 esac

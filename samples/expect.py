@@ -905,13 +905,40 @@ def req_last_seq(v, m):
     return (v["cbase"] + end) & MASK
 
 
+HALF_CLOSE_MIN_NS = 20 * 10**6
+
+
+def client_gave_up(conn, v, close):
+    """The client's close (its first FIN or RST) gave up waiting for an
+    answer: an RST always; a FIN only when it came more than one round trip
+    (the handshake's, at least 20 ms) after the client's last payload packet
+    at or before it. Sooner, the FIN was sent with the request: a half-close
+    (shutdown(SHUT_WR) after the write), before any answer could come."""
+    if close["flags"] & RST:
+        return True
+    window = max(v["rtt"] or 0, HALF_CLOSE_MIN_NS)
+    last = max((p["t"] for p in conn["pkts"]
+                if p["from"] == v["cli"] and p["plen"] > 0 and p["n"] <= close["n"]), default=None)
+    return last is None or close["t"] - last > window
+
+
+def client_close(conn, v):
+    """The client's first FIN or RST, or None."""
+    return next((p for p in conn["pkts"] if p["from"] == v["cli"] and p["flags"] & (FIN | RST)),
+                None)
+
+
 def fin_took_everything(conn, v, fin):
     """The server's FIN has ACK and acknowledges every byte the client sent
     before it (the highest sequence end of the client's payload packets
-    before the FIN), and the client sent no FIN or RST before it."""
+    before the FIN), and the client sent no RST before it and no FIN but a
+    half-close."""
     pk, cli = conn["pkts"], v["cli"]
     before = [p for p in pk if p["from"] == cli and p["n"] < fin["n"]]
-    if not fin["flags"] & ACK or any(p["flags"] & (FIN | RST) for p in before):
+    if not fin["flags"] & ACK or any(p["flags"] & RST for p in before):
+        return False
+    cfin = next((p for p in before if p["flags"] & FIN), None)
+    if cfin is not None and client_gave_up(conn, v, cfin):
         return False
     ends = [(p["seq"] + p["plen"]) & MASK for p in before if p["plen"] > 0]
     return all(seq_leq(e, fin["ack"]) for e in ends)
@@ -921,13 +948,17 @@ def server_silent_kinds(conn):
     """server-timeout / reset-before-response / closed-before-response: a
     request the server ACKed and never answered (no server payload after
     its first packet), then the server closed: its first FIN, or its first
-    RST when no FIN came first."""
+    RST when no FIN came first. Not after the client gave up: the server's
+    close is then that abort's aftermath."""
     v = http_view(conn)
     pk, srv = conn["pkts"], v["srv"]
     fin = v["fin"]
     rst = next((p for p in pk if p["from"] == srv and p["flags"] & RST), None)
     close = fin if fin is not None else rst
     if close is None:
+        return []
+    cclose = client_close(conn, v)
+    if cclose is not None and cclose["n"] < close["n"] and client_gave_up(conn, v, cclose):
         return []
     for m in v["reqs"]:
         first = m["first"]
@@ -963,14 +994,25 @@ def response_done_before(v, i, n):
     return r["end"] is not None and r.get("done") is not None and r["done"]["n"] < n
 
 
+def all_answered(v):
+    """Every request of the connection has a complete final response."""
+    done = [r for r in v["finals"] if r["end"] is not None]
+    return len(done) >= len(v["reqs"])
+
+
 def client_abort(conn):
-    """client-abort: the client's first FIN or RST while a request of its
-    has no complete final response, the server not having closed first (no
-    server FIN/RST before it in the file, and its ack does not cover a
-    server FIN): a client reacting to the server's close is not aborting."""
+    """client-abort: the client gave up waiting. Its first FIN or RST while
+    a request of its has no complete final response, the server not having
+    closed first (no server FIN/RST before it in the file, and its ack does
+    not cover a server FIN): a client reacting to the server's close is not
+    aborting. An RST is an abort, and so is a FIN whose host then resets
+    the late response. Otherwise a FIN only ends the client's sending: a
+    half-close sent with the request (client_gave_up) is no abort, and a
+    FIN after which every request got its whole response (a close-delimited
+    body ends at the server's FIN) was answered."""
     v = http_view(conn)
     pk, cli, srv = conn["pkts"], v["cli"], v["srv"]
-    close = next((p for p in pk if p["from"] == cli and p["flags"] & (FIN | RST)), None)
+    close = client_close(conn, v)
     if close is None:
         return []
     if any(p["from"] == srv and p["flags"] & (FIN | RST) and p["n"] < close["n"] for p in pk):
@@ -987,6 +1029,8 @@ def client_abort(conn):
                                             for p in pk)
         crst = next((p for p in pk if p["from"] == cli and p["flags"] & RST and p["n"] >= close["n"]), None)
         is_fin = not close["flags"] & RST
+        if is_fin and not late_rst and (not client_gave_up(conn, v, close) or all_answered(v)):
+            return []
         return [(close["n"], family_line(
             "client-abort", conn, m["first"], fin=close if is_fin else None, rst=crst, msg=m,
             abort="fin" if is_fin else "rst", late_response_rst=late_rst,

@@ -16,6 +16,9 @@ Steps:
   ["read", METHOD]                  read one final response to METHOD (HEAD: no body);
                                     prints OK, or ERROR on reset / EOF / timeout
   ["read100"]                       read an interim 1xx response
+  ["readuntil", TEXT]               read until TEXT has arrived (a close-delimited body's
+                                    known end), then stop reading; prints OK or ERROR
+  ["shutdown"]                      shutdown(SHUT_WR): half-close, keep reading
   ["sleep", SECONDS]
   ["close"]
   ["abort"]                         give up on the socket the abortive way: SO_LINGER
@@ -131,6 +134,15 @@ for step in plan:
                   flush=True)
         except (EOFError, OSError) as e:
             print(f"ERROR {type(e).__name__} {ts()} {method} \"{e}\" lport={lport}", flush=True)
+    elif op == "readuntil":
+        try:
+            while wire(step[1]) not in buf:
+                fill()
+            print(f"OK {ts()} readuntil {step[1]!r} bytes={len(buf)} lport={lport}", flush=True)
+        except (EOFError, OSError) as e:
+            print(f"ERROR {type(e).__name__} {ts()} readuntil \"{e}\" lport={lport}", flush=True)
+    elif op == "shutdown":
+        sock.shutdown(socket.SHUT_WR)
     elif op == "sleep":
         time.sleep(step[1])
     elif op == "close":

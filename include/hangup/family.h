@@ -35,6 +35,7 @@ typedef struct hu_family_conn {
     int64_t last_syn_ts;
     bool server_closed;       /* server FIN or RST seen */
     char abort;               /* client-abort pending: 'f' (FIN) or 'r' (RST) */
+    bool half_closed;         /* that FIN was a half-close with the request */
     uint64_t late_resp_num;   /* server payload after the abort, or 0 */
     bool late_rst;            /* and the client's host RST it */
     bool done;                /* a family incident was reported */
