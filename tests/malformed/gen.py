@@ -21,10 +21,15 @@ headers of a few packets, wrong magic / version / link type, caplen >
 len, caplen of gigabytes, zero-length records, pcapng with unknown,
 oversized and inconsistent blocks, IP/TCP header lengths pointing past
 the packet, IPv6 extension-header chains (valid, too long, looping,
-running past the packet).  --full flips every bit pattern on more
+running past the packet), gzip and xz copies cut short and
+bit-flipped (the race is expected when the cut still decompresses to
+its packets).  --full flips every bit pattern on more
 samples (slower).
 """
+import gzip
 import json
+import lzma
+import zlib
 import os
 import struct
 import subprocess
@@ -208,6 +213,39 @@ class Gen:
                     expect = race[1]
             self.emit("trunc-%s-%06d" % (stem, c), data[:c],
                       "%s cut to %d bytes" % (sample, c), expect)
+
+    # -- compressed copies ---------------------------------------------
+    def compressed(self, sample):
+        """gzip and xz copies of sample: whole, cut at spread offsets (the
+        race expected when the cut still decompresses to its packets, as
+        Python's own decoders say), and with a byte flipped."""
+        data = open(os.path.join(self.samples, sample), "rb").read()
+        stem = sample.replace(".", "_")
+        race = self.first_race(sample)
+        ends = [e for s, e in Pcap(data).offs]
+
+        def prefix(dec, b):
+            try:
+                return dec().decompress(b)
+            except (zlib.error, lzma.LZMAError, EOFError):
+                return b""
+        kinds = (("gz", gzip.compress(data, mtime=0), lambda: zlib.decompressobj(31)),
+                 ("xz", lzma.compress(data), lzma.LZMADecompressor))
+        for kind, comp, dec in kinds:
+            whole = race[1] if race else "-"
+            self.emit("z-%s-%s-whole" % (stem, kind), comp, "%s as %s" % (sample, kind), whole)
+            for k in range(1, 24):
+                c = len(comp) * k // 24
+                got = len(prefix(dec, comp[:c]))
+                complete = sum(1 for e in ends if e <= got)
+                expect = race[1] if race and complete >= race[0] else "-"
+                self.emit("z-%s-%s-cut-%06d" % (stem, kind, c), comp[:c],
+                          "%s as %s cut to %d compressed bytes" % (sample, kind, c), expect)
+            for k in range(1, 12):
+                d = bytearray(comp)
+                d[len(d) * k // 12] ^= 0xFF
+                self.emit("z-%s-%s-flip-%02d" % (stem, kind, k), bytes(d),
+                          "%s as %s, compressed byte %d ^ 0xff" % (sample, kind, len(d) * k // 12))
 
     # -- pcap header and records ----------------------------------------
     def pcap_fields(self, sample, every_byte):
@@ -573,6 +611,8 @@ def main():
         g.lying_lengths(s)
     for s in ["node-keepalive-v6.pcap"]:
         g.ipv6_ext(s)
+    for s in (pcaps if full else ["crossed-client.pcap", "race-any.pcap"]):
+        g.compressed(s)
     for s in ngs:
         g.pcapng(s)
     with open(os.path.join(out, "manifest.tsv"), "w") as f:
