@@ -362,7 +362,7 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
     /* libnids' table is sized once per capture: about one stream per 4 KiB
      * of file, between 1024 and HU_NIDS_STREAMS_MAX (its pool is allocated
      * whole, 288 bytes a stream; when full it evicts the oldest stream,
-     * and that connection's later bytes reach no HTTP parser:
+     * and reasm.c delivers that connection's later bytes per segment:
      * docs/DESIGN.md §4). */
     struct stat stt;
     size_t streams = stat(path, &stt) == 0 ? (size_t)(stt.st_size / 4096) : 0;

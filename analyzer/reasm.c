@@ -189,6 +189,34 @@ static bool tuple_is_current(const hu_reasm *r, const struct tuple4 *t)
             t->dest == r->cur_sport);
 }
 
+/*
+ * libnids let stream a go while its connection is open: with its table
+ * full it times out the oldest stream for each new one (tcp_flow_timeout,
+ * its other NIDS_TIMED_OUT, is off).  Losing the rest of that connection's
+ * bytes would read as a response that never came, so the connection goes
+ * on per segment from the first byte libnids had not delivered in each
+ * direction (a side nothing was delivered from starts as any per-segment
+ * connection does; bytes libnids held out of order are a gap).
+ */
+static void resume_per_segment(hu_reasm *r, hu_reasm_conn *g, const struct tcp_stream *a)
+{
+    g->mode = HU_REASM_SEGMENTS;
+    uint8_t c = g->nids_client;
+    /* Bytes the client sent are received in libnids' server half. */
+    if (a->server.count > 0) {
+        g->seg_init[c] = true;
+        g->seg_next[c] = a->client.first_data_seq + (uint32_t)a->server.count;
+    }
+    if (a->client.count > 0) {
+        g->seg_init[!c] = true;
+        g->seg_next[!c] = a->server.first_data_seq + (uint32_t)a->client.count;
+    }
+    if (r) {
+        r->st.segment_flows++;
+        r->st.nids_evicted++;
+    }
+}
+
 /* libnids' callback.  *param is this listener's word for the stream:
  * the hu_flow it was given to at NIDS_JUST_EST.  Streams are freed by
  * libnids only after a callback in a final state (close, reset, timed out
@@ -200,8 +228,11 @@ static void on_tcp(struct tcp_stream *a, void **param)
     hu_reasm *r = g_active;
     if (a->nids_state != NIDS_JUST_EST && a->nids_state != NIDS_DATA) {
         hu_reasm_conn *g = *param;
-        if (g && g->nids_stream == a)
+        if (g && g->nids_stream == a) {
             g->nids_stream = NULL;
+            if (a->nids_state == NIDS_TIMED_OUT)
+                resume_per_segment(r, g, a);
+        }
         return;   /* nothing buffered to hand over */
     }
     if (!r || !r->cur || !tuple_is_current(r, &a->addr))
@@ -215,6 +246,7 @@ static void on_tcp(struct tcp_stream *a, void **param)
         a->client.collect++;
         a->server.collect++;
         rc->mode = HU_REASM_NIDS;
+        rc->nids_client = f->client;
         rc->nids_stream = a;
         *param = rc;
         r->st.nids_streams++;

@@ -292,3 +292,71 @@ Test(reasm, segments_dropped_by_window_or_timestamp_as_libnids_drops_them)
     tu_analysis_free(a);
     free((void *)path);
 }
+
+/*
+ * More connections open at once than libnids' stream table holds: libnids
+ * times out its oldest stream for each new one (its table is sized from
+ * the file, 768 streams for a small one).  Each of 1500 connections sends
+ * its request, and only once all are open does each get its response,
+ * then a clean close.  The connections libnids let go go on per segment
+ * from where it stopped, so every response is read: no incident, and the
+ * server answered 1500 requests.
+ */
+Test(reasm, connections_libnids_lets_go_while_open_go_on_per_segment)
+{
+    enum { N = 1500 };
+    const char *path = tu_tmp(".pcap");
+    tu_pcap *w = tu_pcap_open(path, 101, 65535);
+    static tu_cv cv[N];
+    int64_t t = 1700000000000000LL;
+    char req[128];
+    /* Connection by connection, 20 us apart: each one's handshake and
+     * request (libnids takes it once established, and lets the oldest go
+     * when its table is full), then step by step for all of them the
+     * responses and closes. */
+    for (int k = 0; k < 5 * N + 4 * N; k++) {
+        int step = k < 5 * N ? k % 5 : 5 + (k - 5 * N) / N;
+        int i = k < 5 * N ? k / 5 : (k - 5 * N) % N;
+        {
+            tu_cv *c = &cv[i];
+            if (step == 0)
+                *c = (tu_cv){ .w = w, .cli = "10.9.0.1", .srv = "10.9.0.2",
+                              .cport = (uint16_t)(20000 + i), .sport = 8080,
+                              .cseq = 1000u + (uint32_t)i, .sseq = 900000u + (uint32_t)i };
+            c->t = (t += 20) - 1000;   /* tu_cv_emit adds its 1 ms */
+            switch (step) {
+            case 0: tu_cv_emit(c, true, HU_TH_SYN, c->cseq - 1, 0, NULL, 0); break;
+            case 1: tu_cv_emit(c, false, HU_TH_SYN | HU_TH_ACK, c->sseq - 1, c->cseq, NULL, 0); break;
+            case 2: tu_cv_ack(c, true); break;
+            case 3:
+                snprintf(req, sizeof req, "GET /item/%d HTTP/1.1\r\nHost: 10.9.0.2\r\n\r\n", i);
+                tu_cv_send(c, true, req, 1400);
+                break;
+            case 4: tu_cv_ack(c, false); break;
+            case 5: tu_cv_send(c, false, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 1400); break;
+            case 6: tu_cv_ack(c, true); break;
+            case 7:
+                tu_cv_emit(c, true, HU_TH_FIN | HU_TH_ACK, c->cseq, c->sseq, NULL, 0);
+                c->cseq++;
+                break;
+            case 8:
+                tu_cv_emit(c, false, HU_TH_FIN | HU_TH_ACK, c->sseq, c->cseq, NULL, 0);
+                c->sseq++;
+                break;
+            }
+        }
+    }
+    tu_pcap_close(w);
+    tu_analysis *a = tu_analyze_file(path);
+    cr_assert_not_null(a);
+    cr_assert_eq(a->rc, HU_CAP_OK, "%s", a->err);
+    cr_expect_gt(a->st.reasm.nids_evicted, 0, "libnids let no stream go: the test tests nothing "
+                 "(%" PRIu64 " streams, %" PRIu64 " per segment)", a->st.reasm.nids_streams,
+                 a->st.reasm.segment_flows);
+    cr_expect_eq(a->nrecs, 0, "%zu incidents, the first a %s", a->nrecs,
+                 a->nrecs ? a->recs[0]->kind : "-");
+    cr_assert_eq(a->nservers, 1);
+    cr_expect_eq(a->servers[0].requests, N, "%" PRIu64 " requests of %d", a->servers[0].requests,
+                 N);
+    tu_analysis_free(a);
+}

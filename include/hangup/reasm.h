@@ -24,6 +24,7 @@ typedef enum hu_reasm_mode { HU_REASM_NONE = 0, HU_REASM_NIDS, HU_REASM_SEGMENTS
  * here. */
 typedef struct hu_reasm_conn {
     uint8_t mode;             /* hu_reasm_mode */
+    uint8_t nids_client;      /* side index of libnids' client (the SYN sender) */
     bool seg_init[2];         /* per-segment delivery: next expected seq known */
     uint32_t seg_next[2];
     /* libnids' stream for this connection while it has one (kept exact:
@@ -71,6 +72,9 @@ void hu_reasm_forget(hu_reasm *r, hu_reasm_conn *rc);
 typedef struct hu_reasm_stats {
     uint64_t nids_streams;    /* connections libnids reassembled */
     uint64_t segment_flows;   /* connections on per-segment delivery */
+    uint64_t nids_evicted;    /* of libnids' connections, those it let go while
+                                 open (its table full) and that went on per
+                                 segment, counted in both figures above */
     uint64_t gaps;            /* holes reported to the HTTP layer */
     uint64_t ipv6_addrs;      /* IPv6 addresses given IPv4 stand-ins */
     /* Segments reasm.c took itself and checked against libnids
