@@ -78,12 +78,12 @@ static uint64_t req_key(const char *method, const uint8_t *target, size_t n)
 static bool same_ep(uint8_t ipver, const uint8_t *a, uint16_t ap, uint8_t jver, const uint8_t *b,
                     uint16_t bp)
 {
-    return ipver == jver && ap == bp && memcmp(a, b, ipver == 4 ? 4 : 16) == 0;
+    return ipver == jver && ap == bp && hu_addr_eq(ipver, a, b);
 }
 
 static bool same_addr(uint8_t ipver, const uint8_t *a, uint8_t jver, const uint8_t *b)
 {
-    return ipver == jver && memcmp(a, b, ipver == 4 ? 4 : 16) == 0;
+    return ipver == jver && hu_addr_eq(ipver, a, b);
 }
 
 /* Request e is the proxy sending rec's request upstream again: from the

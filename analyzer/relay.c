@@ -55,11 +55,6 @@ static size_t slot_of(uint8_t ipver, const uint8_t *addr, uint64_t key)
     return (size_t)((h ^ (h >> 31)) % HU_RELAY_RECENT);
 }
 
-static bool same_addr(uint8_t ipver, const uint8_t *a, const uint8_t *b)
-{
-    return memcmp(a, b, ipver == 4 ? 4 : 16) == 0;
-}
-
 /* The pair (listening endpoint, upstream endpoint), added when new;
  * 0 when the table is full. */
 static unsigned pair_get(hu_relay *r, uint8_t ipver, const uint8_t *addr, uint16_t port,
@@ -68,7 +63,7 @@ static unsigned pair_get(hu_relay *r, uint8_t ipver, const uint8_t *addr, uint16
     for (unsigned i = 0; i < r->npairs; i++) {
         const hu_relay_ends *e = &r->pairs[i].e;
         if (e->ipver == ipver && e->port == port && e->up_port == up_port &&
-            same_addr(ipver, e->addr, addr) && same_addr(ipver, e->up_addr, up_addr))
+            hu_addr_eq(ipver, e->addr, addr) && hu_addr_eq(ipver, e->up_addr, up_addr))
             return i + 1;
     }
     if (r->npairs == HU_RELAY_PAIRS)
@@ -93,8 +88,8 @@ unsigned hu_relay_request(hu_relay *r, const hu_flow *f, const char *method,
     unsigned found = 0;
     const recent *e = &r->slot[slot_of(f->ipver, f->addr[cs], key)];
     if (e->used && e->ipver == f->ipver && e->key == key && e->conn != f->id &&
-        same_addr(f->ipver, e->addr, f->addr[cs]) &&
-        !(e->port == f->port[ss] && same_addr(f->ipver, e->addr, f->addr[ss])) && ts >= e->ts &&
+        hu_addr_eq(f->ipver, e->addr, f->addr[cs]) &&
+        !(e->port == f->port[ss] && hu_addr_eq(f->ipver, e->addr, f->addr[ss])) && ts >= e->ts &&
         ts - e->ts <= HU_RELAY_WINDOW_US) {
         found = pair_get(r, f->ipver, e->addr, e->port, f->addr[ss], f->port[ss]);
         if (found)
@@ -125,7 +120,7 @@ unsigned hu_relay_listener(const hu_relay *r, uint8_t ipver, const uint8_t *addr
     for (unsigned i = 0; i < r->npairs; i++) {
         const pair *p = &r->pairs[i];
         if (p->forwarded >= HU_RELAY_CONFIRM && p->e.ipver == ipver && p->e.port == port &&
-            same_addr(ipver, p->e.addr, addr))
+            hu_addr_eq(ipver, p->e.addr, addr))
             return i + 1;
     }
     return 0;

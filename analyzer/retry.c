@@ -115,12 +115,11 @@ static bool same_request(const hu_request *rq, const hu_http_msg *m)
 void hu_retry_request(hu_retry *q, const hu_flow *f, const hu_http_msg *m)
 {
     uint8_t c = f->client, s = (uint8_t)!f->client;
-    size_t alen = f->ipver == 4 ? 4 : 16;
     for (size_t i = 0; i < q->n; i++) {
         hu_incident_rec *r = q->rec[i];
         if (r->retried || !r->request.http || r->ipver != f->ipver || r->conn_id == f->id ||
-            r->srv_port != f->port[s] || memcmp(r->srv_addr, f->addr[s], alen) != 0 ||
-            memcmp(r->cli_addr, f->addr[c], alen) != 0)
+            r->srv_port != f->port[s] || !hu_addr_eq(f->ipver, r->srv_addr, f->addr[s]) ||
+            !hu_addr_eq(f->ipver, r->cli_addr, f->addr[c]))
             continue;
         if (m->start_ts <= r->rst.ts_us || m->start_ts - r->rst.ts_us > HU_RETRY_WINDOW_US)
             continue;

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /* TCP flag bits, as in the 13th byte of the TCP header. */
 enum {
@@ -102,6 +103,13 @@ typedef struct hu_pkt {
 } hu_pkt;
 
 /* Sequence-space comparisons (RFC 793 modular arithmetic). */
+/* Two addresses of IP version ipver (4: the first 4 bytes, else 16) are
+ * the same. */
+static inline bool hu_addr_eq(uint8_t ipver, const uint8_t *a, const uint8_t *b)
+{
+    return memcmp(a, b, ipver == 4 ? 4 : 16) == 0;
+}
+
 static inline bool hu_seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 static inline bool hu_seq_leq(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
 static inline bool hu_seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
