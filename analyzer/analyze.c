@@ -342,6 +342,7 @@ hu_file_rc hu_analyzer_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture_in
     const hu_pipeline_stats *st = &a->st;
     hu_report_file_done(a->report, st->packets, st->flows.flows, st->reasm.nids_streams,
                         st->reasm.segment_flows);
+    hu_report_gaps_done(a->report, st->gap_conns, st->gap_bytes, st->one_sided);
     if (st->reasm.acks_checked || st->reasm.segs_checked || st->reasm.data_checked)
         fprintf(a->o.err,
                 "%s: %s: HANGUP_CHECK_NIDS: %" PRIu64 " bare ACKs, %" PRIu64

@@ -281,8 +281,14 @@ static void finish_conn(hu_pipeline *pl, hu_flow *f)
     bool incident = hu_detect_reported(&c->det) || hu_family_reported(&c->fam);
     /* A connection with capture gaps keeps its row too: the evidence an
      * incident was not reported on (docs/DESIGN.md §2.13). */
-    bool gaps = hu_gaps_of(f->gaps, 0).count || hu_gaps_of(f->gaps, 1).count ||
-                hu_flow_one_sided(f) >= 0;
+    hu_gaps_count g0 = hu_gaps_of(f->gaps, 0), g1 = hu_gaps_of(f->gaps, 1);
+    bool one_sided = hu_flow_one_sided(f) >= 0;
+    bool gaps = g0.count || g1.count || one_sided;
+    if (g0.count || g1.count) {
+        pl->st.gap_conns++;
+        pl->st.gap_bytes += g0.bytes + g1.bytes;
+    }
+    pl->st.one_sided += one_sided;
     if (pl->cfg.sink.connection && !pl->dropping && (idle_close >= 0 || incident || gaps))
         pl->cfg.sink.connection(pl->cfg.sink.arg, c, idle_close, incident);
     hu_history_release(pl->history, f, &c->hist);

@@ -258,6 +258,7 @@ struct hu_report {
     uint64_t files, packets, connections, incidents, crossed, stale;
     uint64_t by_kind[HU_KIND_COUNT];
     uint64_t nids_streams, segment_flows;
+    uint64_t gap_conns, gap_bytes, one_sided;
 };
 
 hu_report *hu_report_new(const hu_report_cfg *cfg)
@@ -290,6 +291,14 @@ void hu_report_file_done(hu_report *r, uint64_t packets, uint64_t connections,
     r->connections += connections;
     r->nids_streams += nids_streams;
     r->segment_flows += segment_flows;
+}
+
+void hu_report_gaps_done(hu_report *r, uint64_t gap_conns, uint64_t gap_bytes,
+                         uint64_t one_sided)
+{
+    r->gap_conns += gap_conns;
+    r->gap_bytes += gap_bytes;
+    r->one_sided += one_sided;
 }
 
 
@@ -1188,6 +1197,14 @@ void hu_report_summary(hu_report *r, const hu_server_summary *list, size_t n, ui
     for (int k = 1; k < HU_KIND_COUNT; k++)
         if (r->by_kind[k])
             hu_sb_printf(&para, ", %" PRIu64 " %s", r->by_kind[k], hu_kind_name((hu_kind)k));
+    if (r->gap_conns)
+        hu_sb_printf(&para, "; capture gaps on %" PRIu64 " connection%s (%" PRIu64 " byte%s "
+                            "the peers acknowledged that the capture does not hold)",
+                     r->gap_conns, r->gap_conns == 1 ? "" : "s", r->gap_bytes,
+                     r->gap_bytes == 1 ? "" : "s");
+    if (r->one_sided)
+        hu_sb_printf(&para, "; %" PRIu64 " connection%s seen one way only", r->one_sided,
+                     r->one_sided == 1 ? "" : "s");
     if (r->cfg.kinds) {   /* the counts are the capture's; say what was printed */
         hu_sb_puts(&para, "; printed: only");
         const char *sep = " ";

@@ -14,6 +14,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <math.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -593,6 +594,40 @@ static void check_gaps(const char *gaps_file)
             free(g);
         }
     }
+    /* The summary adds them up: connections with gaps and their bytes,
+     * and those seen one way only. */
+    uint64_t conns = 0, bytes = 0, one_way = 0;
+    for (size_t i = 0; i < nw; i++) {
+        char *n = json_get(want[i], "capture_gaps"), *b = json_get(want[i], "capture_gap_bytes");
+        char *o = json_get(want[i], "one_sided");
+        if (n && strcmp(n, "0") != 0) {
+            conns++;
+            bytes += b ? strtoull(b, NULL, 10) : 0;
+        }
+        one_way += o && strcmp(o, "null") != 0;
+        free(n);
+        free(b);
+        free(o);
+    }
+    char *human = NULL;
+    snprintf(cmd, sizeof cmd, "'%s' analyze --no-db '%s' | sed -n '/^Summary/,/^  server/p' | "
+             "tr -s ' \n' '  '", HANGUP_BIN, capture);
+    cr_assert_eq(tu_sh(cmd, &human, NULL), 0, "%s", cmd);
+    char want_sum[256];
+    if (conns) {
+        snprintf(want_sum, sizeof want_sum, "; capture gaps on %" PRIu64 " connection%s (%" PRIu64
+                 " bytes the peers acknowledged that the capture does not hold)", conns,
+                 conns == 1 ? "" : "s", bytes);
+        cr_expect(strstr(human, want_sum), "%s: the summary lacks '%s':\n%s", capture, want_sum,
+                  human);
+    }
+    if (one_way) {
+        snprintf(want_sum, sizeof want_sum, "; %" PRIu64 " connection%s seen one way only",
+                 one_way, one_way == 1 ? "" : "s");
+        cr_expect(strstr(human, want_sum), "%s: the summary lacks '%s':\n%s", capture, want_sum,
+                  human);
+    }
+    free(human);
     free(want);
     free(got);
     free(want_text);

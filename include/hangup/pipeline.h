@@ -101,6 +101,10 @@ typedef struct hu_pipeline_stats {
     uint64_t first_bad_num;
     uint64_t nomem;           /* packets not tracked for want of memory */
     uint64_t incidents;       /* records made */
+    /* Finished connections with capture gaps (gaps.h), the sequence space
+     * their peers acknowledged that the capture lacks, and those the
+     * capture saw one way only. */
+    uint64_t gap_conns, gap_bytes, one_sided;
     hu_flowtab_stats flows;
     hu_reasm_stats reasm;
 } hu_pipeline_stats;

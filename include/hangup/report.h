@@ -35,6 +35,12 @@ void hu_report_free(hu_report *r);
 /* Totals of one analysed file, for the summary. */
 void hu_report_file_done(hu_report *r, uint64_t packets, uint64_t connections,
                          uint64_t nids_streams, uint64_t segment_flows);
+/* ... and its connections with capture gaps: how many, the bytes their
+ * peers acknowledged that the capture lacks, and those seen one way only
+ * (the summary says so, since incidents there rest on the
+ * acknowledgements). */
+void hu_report_gaps_done(hu_report *r, uint64_t gap_conns, uint64_t gap_bytes,
+                         uint64_t one_sided);
 
 /* Count one incident for the summary, and print it now if its kind is
  * one to print. */
