@@ -592,6 +592,20 @@ static bool raw_is_status_line(const uint8_t *p, size_t n)
     return memcmp(p, "HTTP/", n < 5 ? n : 5) == 0;
 }
 
+/* The start of the server's line held so far, then p[0..n): could it still
+ * begin a status line?  The raw answer to an HTTP/0.9 request is told
+ * from a status line by its first five bytes, however they were cut. */
+static bool held_is_status_line(const hu_http_dir *d, const uint8_t *p, size_t n)
+{
+    uint8_t b[5];
+    size_t k = 0;
+    for (size_t j = 0; j < d->line_len && k < sizeof b; j++)
+        b[k++] = (uint8_t)d->line[j];
+    for (size_t j = 0; j < n && k < sizeof b; j++)
+        b[k++] = p[j];
+    return raw_is_status_line(b, k);
+}
+
 /* The answer to an HTTP/0.9 request begins: no head, a body until the
  * close. */
 static void raw_response(hu_http_dir *d, int64_t ts)
@@ -736,6 +750,14 @@ static bool feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
             break;
         }
         default: {   /* line-oriented states */
+            if (d->st == ST_START && d->line_len > 0 && dir == HU_HTTP_SERVER &&
+                fifo_front(h) == REQ_SIMPLE && !held_is_status_line(d, p + i, n - i)) {
+                /* The bytes held looked like "HTTP/" so far; these say
+                 * they are the raw answer, from its first byte. */
+                raw_response(d, d->msg.start_ts);
+                d->line_len = 0;
+                return true;
+            }
             if (d->st == ST_START && d->line_len == 0) {
                 d->msg.start_ts = ts;   /* this chunk holds a message's first byte */
                 d->start_off = d->fed + i;
