@@ -608,6 +608,21 @@ static bool held_is_status_line(const hu_http_dir *d, const uint8_t *p, size_t n
 
 /* The answer to an HTTP/0.9 request begins: no head, a body until the
  * close. */
+static void raw_response(hu_http_dir *d, int64_t ts);
+
+/* At the start of the server's message after an HTTP/0.9 request: do its
+ * bytes so far (any held, then p[0..n)) say the answer is raw, not a
+ * status line?  Then the raw answer begins at its first byte (true). */
+static bool raw_answer_begins(hu_http *h, hu_http_dir *d, int dir, const uint8_t *p, size_t n)
+{
+    if (d->st != ST_START || dir != HU_HTTP_SERVER || fifo_front(h) != REQ_SIMPLE ||
+        held_is_status_line(d, p, n))
+        return false;
+    raw_response(d, d->msg.start_ts);
+    d->line_len = 0;
+    return true;
+}
+
 static void raw_response(hu_http_dir *d, int64_t ts)
 {
     msg_reset(&d->msg, false);
@@ -750,22 +765,13 @@ static bool feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
             break;
         }
         default: {   /* line-oriented states */
-            if (d->st == ST_START && d->line_len > 0 && dir == HU_HTTP_SERVER &&
-                fifo_front(h) == REQ_SIMPLE && !held_is_status_line(d, p + i, n - i)) {
-                /* The bytes held looked like "HTTP/" so far; these say
-                 * they are the raw answer, from its first byte. */
-                raw_response(d, d->msg.start_ts);
-                d->line_len = 0;
-                return true;
-            }
             if (d->st == ST_START && d->line_len == 0) {
                 d->msg.start_ts = ts;   /* this chunk holds a message's first byte */
                 d->start_off = d->fed + i;
-                if (dir == HU_HTTP_SERVER && fifo_front(h) == REQ_SIMPLE &&
-                    !raw_is_status_line(p + i, n - i)) {
-                    raw_response(d, ts);
-                    return true;
-                }
+            }
+            if (raw_answer_begins(h, d, dir, p + i, n - i))
+                return true;
+            if (d->st == ST_START && d->line_len == 0) {
                 /* Not HTTP at all (TLS, another protocol): say so at once
                  * rather than buffer a line that never ends. */
                 uint8_t c = p[i];
