@@ -18,7 +18,14 @@ struct hu_history {
     const hu_flow *cur;      /* connection whose bytes the parser is on */
     hu_hist_conn *cur_hc;
     hu_pool http_pool;       /* connections' parser pairs */
+    /* The identities seen on this capture's connections, each once (open
+     * addressing; NULL until the first): a side points at its entry
+     * rather than holding 322 bytes of its own. */
+    hu_sw_ident **ids;
+    size_t nids;
 };
+
+#define HU_SW_SHARED 4096    /* slots; 3/4 of them used at most */
 
 hu_history *hu_history_new(hu_servers *sv, hu_relay *relay, hu_head_fn on_head, void *arg)
 {
@@ -38,7 +45,46 @@ void hu_history_free(hu_history *h)
     if (!h)
         return;
     hu_pool_drain(&h->http_pool);
+    if (h->ids)
+        for (size_t i = 0; i < HU_SW_SHARED; i++)
+            free(h->ids[i]);
+    free(h->ids);
     free(h);
+}
+
+static bool sw_same(const hu_sw_ident *a, const hu_sw_ident *b)
+{
+    return a->strength == b->strength && a->kind == b->kind && strcmp(a->name, b->name) == 0 &&
+           strcmp(a->evidence, b->evidence) == 0;
+}
+
+static size_t sw_hash(const hu_sw_ident *id)
+{
+    uint64_t x = 1469598103934665603ull ^ (uint64_t)id->strength << 8 ^ id->kind;
+    for (const char *s = id->name; *s; s++)
+        x = (x ^ (uint8_t)*s) * 1099511628211ull;
+    for (const char *s = id->evidence; *s; s++)
+        x = (x ^ (uint8_t)*s) * 1099511628211ull;
+    return (size_t)(x ^ (x >> 29));
+}
+
+/* The shared entry equal to id, added when new; NULL when the table is
+ * full (or out of memory): the side then keeps a copy of its own. */
+static const hu_sw_ident *sw_shared(hu_history *h, const hu_sw_ident *id)
+{
+    if (!h->ids && !(h->ids = calloc(HU_SW_SHARED, sizeof *h->ids)))
+        return NULL;
+    for (size_t i = sw_hash(id) % HU_SW_SHARED;; i = (i + 1) % HU_SW_SHARED) {
+        if (!h->ids[i]) {
+            if (h->nids >= HU_SW_SHARED / 4 * 3 || !(h->ids[i] = malloc(sizeof *id)))
+                return NULL;
+            *h->ids[i] = *id;
+            h->nids++;
+            return h->ids[i];
+        }
+        if (sw_same(h->ids[i], id))
+            return h->ids[i];
+    }
 }
 
 static hu_hist *hist_get(hu_history *h, hu_hist_conn *hc)
@@ -127,19 +173,27 @@ static void on_header(void *arg, int dir, int hdr, const char *name, size_t nlen
 {
     hu_history *h = arg;
     hu_hist *t = h->cur_hc->hist;
-    bool changed;
-    if (t->sw[dir]) {
-        changed = hu_sw_observe(t->sw[dir], dir == HU_HTTP_CLIENT, hdr, name, nlen, v, vn);
+    hu_sw_ident id = { 0 };
+    if (t->sw[dir])
+        id = *t->sw[dir];
+    if (!hu_sw_observe(&id, dir == HU_HTTP_CLIENT, hdr, name, nlen, v, vn))
+        return;
+    uint8_t own = (uint8_t)(1u << dir);
+    const hu_sw_ident *shared = sw_shared(h, &id);
+    if (shared) {
+        if (t->sw_own & own)
+            free((void *)t->sw[dir]);
+        t->sw_own &= (uint8_t)~own;
+        t->sw[dir] = shared;
     } else {
-        /* A side is given memory only once something identifies it. */
-        hu_sw_ident id = { 0 };
-        changed = hu_sw_observe(&id, dir == HU_HTTP_CLIENT, hdr, name, nlen, v, vn);
-        if (changed && !(t->sw[dir] = malloc(sizeof id)))
+        hu_sw_ident *mine = t->sw_own & own ? (hu_sw_ident *)t->sw[dir] : malloc(sizeof id);
+        if (!mine)
             return;
-        if (changed)
-            *t->sw[dir] = id;
+        *mine = id;
+        t->sw[dir] = mine;
+        t->sw_own |= own;
     }
-    if (changed && dir == HU_HTTP_SERVER)
+    if (dir == HU_HTTP_SERVER)
         hu_servers_software(h->sv, h->cur, t->sw[dir]);
 }
 
@@ -286,8 +340,9 @@ void hu_history_release(hu_history *h, const hu_flow *f, hu_hist_conn *hc)
     hu_servers_connection(h->sv, f);
     if (hc->hist) {
         free(hc->hist->sni);
-        free(hc->hist->sw[0]);
-        free(hc->hist->sw[1]);
+        for (int dir = 0; dir < 2; dir++)
+            if (hc->hist->sw_own & (1u << dir))
+                free((void *)hc->hist->sw[dir]);
         free(hc->hist->hello);
         free(hc->hist);
         hc->hist = NULL;

@@ -47,8 +47,11 @@ typedef struct hu_hist {
     /* Who the sides are (software.h), from any message on the connection:
      * [HU_HTTP_CLIENT] and [HU_HTTP_SERVER], each allocated on the side's
      * first identifying header; and the proxy pair (relay.h) one of its
-     * requests was forwarded along, or 0. */
-    hu_sw_ident *sw[2];
+     * requests was forwarded along, or 0.  An identity is shared (the
+     * history's table of those seen, most connections carrying one of a
+     * few) unless bit dir of sw_own says it is the side's own copy. */
+    const hu_sw_ident *sw[2];
+    uint8_t sw_own;
     unsigned relay_pair;
 } hu_hist;
 
