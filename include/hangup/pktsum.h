@@ -34,12 +34,15 @@ typedef struct hu_pktsum {
     uint8_t opts[40];
     /* tcpdump's text around the TCP line: text_pre bytes for the
      * encapsulations (before the inner "IP"), text_ext for IPv6 extension
-     * headers ("HBH "), then the ": HTTP..." suffix; inline when short (no
-     * allocation per packet), else owned on the heap.  Read them with
+     * headers ("HBH "), then the ": HTTP..." suffix; inline when short,
+     * else owned on the heap.  Most packets (ACKs) have none, and a slot
+     * is in every connection's ring 32 times over, so the inline room is
+     * small: a message's first packet (one or two per exchange) pays an
+     * allocation rather than every slot 64 bytes.  Read them with
      * hu_pktsum_text() and hu_pktsum_http(). */
     uint16_t text_pre;
     uint16_t text_ext;
-    char http_inline[64];
+    char http_inline[12];
     char *http_heap;
 } hu_pktsum;
 
