@@ -44,26 +44,9 @@ mkdir -p "$WORK/www" "$WORK/nginx"
 chmod 755 "$WORK" "$WORK/www"   # nginx's worker runs as nobody
 head -c 6000 /dev/zero | tr '\0' 'x' >"$WORK/www/file.bin"
 
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-error_log $WORK/nginx/error.log;
-pid $WORK/nginx/nginx.pid;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    server {
-        listen 127.0.0.1:3141;
-        root $WORK/www;
-    }
-}
-EOF
+nginx_conf "  server { listen 127.0.0.1:3141; root $WORK/www; }" >"$WORK/nginx/nginx.conf"
 ip netns exec "$NS" nginx -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" \
-    -g 'daemon off;' >"$WORK/nginx.out" 2>&1 &
+    >"$WORK/nginx.out" 2>&1 &
 PIDS+=($!)
 
 # Node http server: 6000-byte bodies, idle keep-alive connections closed
