@@ -18,6 +18,7 @@ struct hu_history {
     const hu_flow *cur;      /* connection whose bytes the parser is on */
     hu_hist_conn *cur_hc;
     hu_pool http_pool;       /* connections' parser pairs */
+    hu_pool cur_pool;        /* their messages in progress */
     /* The identities seen on this capture's connections, each once (open
      * addressing; NULL until the first): a side points at its entry
      * rather than holding 322 bytes of its own. */
@@ -37,6 +38,7 @@ hu_history *hu_history_new(hu_servers *sv, hu_relay *relay, hu_head_fn on_head, 
     h->on_head = on_head;
     h->arg = arg;
     hu_pool_init(&h->http_pool, hu_http_size());
+    hu_pool_init(&h->cur_pool, hu_http_cur_size());
     return h;
 }
 
@@ -45,6 +47,7 @@ void hu_history_free(hu_history *h)
     if (!h)
         return;
     hu_pool_drain(&h->http_pool);
+    hu_pool_drain(&h->cur_pool);
     if (h->ids)
         for (size_t i = 0; i < HU_SW_SHARED; i++)
             free(h->ids[i]);
@@ -92,7 +95,7 @@ static hu_hist *hist_get(hu_history *h, hu_hist_conn *hc)
     if (hc->hist)
         return hc->hist;
     hu_hist *t = calloc(1, sizeof *t);
-    hu_http *p = hu_http_new_in(&h->http_pool);
+    hu_http *p = hu_http_new_in(&h->http_pool, &h->cur_pool);
     if (!t || !p) {
         free(t);
         hu_http_free_to(&h->http_pool, p);

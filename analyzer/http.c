@@ -55,16 +55,25 @@ typedef struct hu_framing {
     uint64_t cl_cur, cl_val;
 } hu_framing;
 
+/* What a direction holds only while a message is being parsed, from its
+ * first byte to its end: the head's fields and its framing headers.  An
+ * idle keep-alive connection (most of a busy proxy's) holds none; a
+ * direction takes one from the owner's pool at a message's first byte
+ * and gives it back when a fed chunk leaves it between messages. */
+typedef struct hu_http_cur {
+    hu_http_msg msg;
+    hu_framing fr;
+} hu_http_cur;
+
 typedef struct hu_http_dir {
     enum st st;
     char *line;               /* current head line, without CR LF */
     size_t line_len, line_cap;
-    hu_http_msg msg;
+    hu_http_cur *cur;         /* NULL between messages */
     uint64_t left;            /* body or chunk bytes still to come */
     uint64_t fed;             /* bytes fed before the current chunk */
     uint64_t body_recv;       /* body bytes of the current message */
     uint64_t start_off;       /* offset of the message being parsed */
-    hu_framing fr;
 } hu_http_dir;
 
 struct hu_http {
@@ -74,28 +83,67 @@ struct hu_http {
     bool error;               /* not HTTP: nothing is parsed any more */
     bool unframed;            /* a request's body could not be framed */
     bool tunnel_early;        /* the client sent bytes while its CONNECT waited */
+    hu_pool *cur_pool;        /* borrowed: where hu_http_cur blocks come from, or NULL */
 };
+
+static void msg_reset(hu_http_msg *m, bool request);
 
 hu_http *hu_http_new(void) { return calloc(1, sizeof(hu_http)); }
 
 void hu_http_free(hu_http *h) { hu_http_free_to(NULL, h); }
 
 size_t hu_http_size(void) { return sizeof(hu_http); }
+size_t hu_http_cur_size(void) { return sizeof(hu_http_cur); }
 
-hu_http *hu_http_new_in(hu_pool *pool)
+hu_http *hu_http_new_in(hu_pool *pool, hu_pool *cur_pool)
 {
     hu_http *h = hu_pool_get(pool);
-    if (h)
+    if (h) {
         memset(h, 0, sizeof *h);
+        h->cur_pool = cur_pool;
+    }
     return h;
+}
+
+/* d's message state, taken at a message's first byte; false on OOM. */
+static bool cur_take(hu_http *h, hu_http_dir *d)
+{
+    if (d->cur)
+        return true;
+    d->cur = h->cur_pool ? hu_pool_get(h->cur_pool) : malloc(sizeof *d->cur);
+    if (!d->cur)
+        return false;
+    msg_reset(&d->cur->msg, false);
+    memset(&d->cur->fr, 0, sizeof d->cur->fr);
+    return true;
+}
+
+/* Give d's message state back when no message is in progress: between
+ * messages with no line held, or in a state that parses nothing more. */
+static void cur_drop(hu_http *h, hu_http_dir *d)
+{
+    if (!d->cur || d->line_len)
+        return;
+    if (!h->error && d->st != ST_START && d->st != ST_OPAQUE && d->st != ST_RESYNC &&
+        d->st != ST_TUNNEL_WAIT)
+        return;
+    if (h->cur_pool)
+        hu_pool_put(h->cur_pool, d->cur);
+    else
+        free(d->cur);
+    d->cur = NULL;
 }
 
 void hu_http_free_to(hu_pool *pool, hu_http *h)
 {
     if (!h)
         return;
-    free(h->d[0].line);
-    free(h->d[1].line);
+    for (int i = 0; i < 2; i++) {
+        free(h->d[i].line);
+        h->d[i].line_len = 0;
+        h->error = true;   /* every state gives its message back */
+        cur_drop(h, &h->d[i]);
+    }
     if (pool)
         hu_pool_put(pool, h);
     else
@@ -107,8 +155,10 @@ void hu_http_prefetch(const hu_http *h, int dir)
     const hu_http_dir *d = &h->d[dir];
     __builtin_prefetch(h, 1, 3);
     __builtin_prefetch(d, 1, 3);
-    __builtin_prefetch(&d->msg.target_len, 1, 3);
-    __builtin_prefetch(&d->msg.content_length, 1, 3);
+    if (d->cur) {
+        __builtin_prefetch(&d->cur->msg.target_len, 1, 3);
+        __builtin_prefetch(&d->cur->msg.content_length, 1, 3);
+    }
 }
 
 uint64_t hu_http_skippable(const hu_http *h, int dir)
@@ -152,7 +202,7 @@ bool hu_http_in_body(const hu_http *h, int dir, int64_t *expected, int64_t *rece
     case ST_CHUNK_DATA:
     case ST_CHUNK_CRLF:
     case ST_TRAILERS:
-        *expected = d->msg.chunked ? -1 : d->msg.content_length;
+        *expected = d->cur->msg.chunked ? -1 : d->cur->msg.content_length;
         *received = (int64_t)d->body_recv;
         return true;
     default:
@@ -393,8 +443,8 @@ static int keepalive_timeout(const char *v, size_t n)
 static bool parse_header(hu_http_dir *d, const char *l, size_t n, int dir, const hu_http_cb *cb,
                          void *arg)
 {
-    hu_http_msg *m = &d->msg;
-    hu_framing *f = &d->fr;
+    hu_http_msg *m = &d->cur->msg;
+    hu_framing *f = &d->cur->fr;
     if (n && is_ows(l[0])) {
         /* obs-fold (RFC 9112 §5.2): a framing header's value goes on,
          * after one SP in place of the fold; other headers' folds are
@@ -490,10 +540,10 @@ static void fifo_pop(hu_http *h)
 static void message_done(hu_http *h, int dir, const hu_http_cb *cb, void *arg)
 {
     hu_http_dir *d = &h->d[dir];
-    if (dir == HU_HTTP_SERVER && (d->msg.status >= 200 || d->msg.simple))
+    if (dir == HU_HTTP_SERVER && (d->cur->msg.status >= 200 || d->cur->msg.simple))
         fifo_pop(h);
     if (cb && cb->done)
-        cb->done(arg, dir, &d->msg);
+        cb->done(arg, dir, &d->cur->msg);
     d->st = ST_START;
 }
 
@@ -509,8 +559,8 @@ static void unframed(hu_http *h, int dir)
 static bool head_done(hu_http *h, int dir, const hu_http_cb *cb, void *arg)
 {
     hu_http_dir *d = &h->d[dir];
-    hu_http_msg *m = &d->msg;
-    hu_framing *f = &d->fr;
+    hu_http_msg *m = &d->cur->msg;
+    hu_framing *f = &d->cur->fr;
     cl_end(f);
     bool cl_ok = f->cl_seen && !f->cl_bad && f->cl_have;
     m->chunked = te_chunked(f);
@@ -618,18 +668,18 @@ static bool raw_answer_begins(hu_http *h, hu_http_dir *d, int dir, const uint8_t
     if (d->st != ST_START || dir != HU_HTTP_SERVER || fifo_front(h) != REQ_SIMPLE ||
         held_is_status_line(d, p, n))
         return false;
-    raw_response(d, d->msg.start_ts);
+    raw_response(d, d->cur->msg.start_ts);
     d->line_len = 0;
     return true;
 }
 
 static void raw_response(hu_http_dir *d, int64_t ts)
 {
-    msg_reset(&d->msg, false);
-    d->msg.simple = true;
-    d->msg.vminor = 9;
-    d->msg.start_ts = ts;
-    d->msg.start_off = d->start_off;
+    msg_reset(&d->cur->msg, false);
+    d->cur->msg.simple = true;
+    d->cur->msg.vminor = 9;
+    d->cur->msg.start_ts = ts;
+    d->cur->msg.start_off = d->start_off;
     d->body_recv = 0;
     d->st = ST_BODY_CLOSE;
 }
@@ -644,13 +694,13 @@ static bool on_line(hu_http *h, int dir, const char *l, size_t n, int64_t ts,
     case ST_START:
         if (n == 0)
             return true;   /* stray CRLF between messages is allowed */
-        msg_reset(&d->msg, dir == HU_HTTP_CLIENT);
-        memset(&d->fr, 0, sizeof d->fr);
-        d->msg.start_ts = ts;
-        d->msg.start_off = d->start_off;
+        msg_reset(&d->cur->msg, dir == HU_HTTP_CLIENT);
+        memset(&d->cur->fr, 0, sizeof d->cur->fr);
+        d->cur->msg.start_ts = ts;
+        d->cur->msg.start_off = d->start_off;
         d->body_recv = 0;
-        if (dir == HU_HTTP_CLIENT ? !parse_request_line(&d->msg, l, n)
-                                  : !parse_status_line(&d->msg, l, n)) {
+        if (dir == HU_HTTP_CLIENT ? !parse_request_line(&d->cur->msg, l, n)
+                                  : !parse_status_line(&d->cur->msg, l, n)) {
             if (dir == HU_HTTP_CLIENT || fifo_front(h) != REQ_SIMPLE)
                 return false;
             /* Began like "HTTP/" but is no status line: the raw answer to
@@ -658,7 +708,7 @@ static bool on_line(hu_http *h, int dir, const char *l, size_t n, int64_t ts,
             raw_response(d, ts);
             return true;
         }
-        if (d->msg.simple)
+        if (d->cur->msg.simple)
             return head_done(h, dir, cb, arg);   /* a simple request has no headers */
         d->st = ST_HEADERS;
         return true;
@@ -722,6 +772,7 @@ bool hu_http_feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
         d->line = NULL;
         d->line_cap = 0;
     }
+    cur_drop(h, d);
     return ok;
 }
 
@@ -766,7 +817,9 @@ static bool feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
         }
         default: {   /* line-oriented states */
             if (d->st == ST_START && d->line_len == 0) {
-                d->msg.start_ts = ts;   /* this chunk holds a message's first byte */
+                if (!cur_take(h, d))
+                    goto fail;
+                d->cur->msg.start_ts = ts;   /* this chunk holds a message's first byte */
                 d->start_off = d->fed + i;
             }
             if (raw_answer_begins(h, d, dir, p + i, n - i))
@@ -811,7 +864,7 @@ static bool feed(hu_http *h, int dir, const uint8_t *p, size_t n, int64_t ts,
                 d->st = ST_CHUNK_SIZE;
             } else {
                 /* A message's first byte may have come in an earlier chunk. */
-                int64_t line_ts = d->st == ST_START ? d->msg.start_ts : ts;
+                int64_t line_ts = d->st == ST_START ? d->cur->msg.start_ts : ts;
                 if (!on_line(h, dir, l, ln, line_ts, cb, arg))
                     goto fail;
             }
@@ -834,6 +887,7 @@ void hu_http_eof(hu_http *h, int dir, int64_t ts, const hu_http_cb *cb, void *ar
     hu_http_dir *d = &h->d[dir];
     if (d->st == ST_BODY_CLOSE)
         message_done(h, dir, cb, arg);
+    cur_drop(h, d);
 }
 
 void hu_http_gap(hu_http *h, int dir)
@@ -845,4 +899,5 @@ void hu_http_gap(hu_http *h, int dir)
     d->line_len = 0;
     if (dir == HU_HTTP_SERVER)
         h->fifo_len = 0;   /* which requests it answered is unknown now */
+    cur_drop(h, d);
 }

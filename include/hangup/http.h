@@ -82,10 +82,14 @@ typedef struct hu_http hu_http;
 hu_http *hu_http_new(void);
 void hu_http_free(hu_http *h);
 /* The same with the pair's block taken from, and given back to, pool
- * (initialised with hu_http_size()). */
-hu_http *hu_http_new_in(hu_pool *pool);
+ * (initialised with hu_http_size()).  A direction holds a second block
+ * only while a message is in progress, from cur_pool (initialised with
+ * hu_http_cur_size(); NULL: malloc), which must outlive the parser: an
+ * idle keep-alive connection costs hu_http_size() bytes, not both. */
+hu_http *hu_http_new_in(hu_pool *pool, hu_pool *cur_pool);
 void hu_http_free_to(hu_pool *pool, hu_http *h);
 size_t hu_http_size(void);
+size_t hu_http_cur_size(void);
 
 /*
  * Feed n bytes sent by `dir`, captured at time ts.  Callbacks run during
