@@ -463,6 +463,16 @@ bool hu_family_waiting(const hu_flow *f, const hu_family_conn *fc)
 
 bool hu_family_reported(const hu_family_conn *fc) { return fc->done; }
 
+void hu_family_idle(hu_family_conn *fc)
+{
+    if (!fc->pk || fc->abort || fc->pk->held)
+        return;
+    hu_family_conn_free(fc);
+    fc->req_active = false;
+    fc->req_acked = false;
+    fc->resp_seen = false;
+}
+
 void hu_family_conn_free(hu_family_conn *fc)
 {
     if (fc->pk) {

@@ -265,6 +265,15 @@ void hu_flow_compact(hu_flowtab *t, hu_flow *f)
     f->reqwin = NULL;
 }
 
+void hu_flow_idle(hu_flowtab *t, hu_flow *f)
+{
+    const hu_side *srv = &f->side[!f->client];
+    if (f->reqwin && srv->ack_seen && srv->last_ack == f->side[f->client].snd_max) {
+        hu_pool_put(&t->reqwin_pool, f->reqwin);
+        f->reqwin = NULL;
+    }
+}
+
 void hu_flowtab_free(hu_flowtab *t)
 {
     if (!t)

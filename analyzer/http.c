@@ -211,6 +211,12 @@ bool hu_http_in_body(const hu_http *h, int dir, int64_t *expected, int64_t *rece
 }
 unsigned hu_http_outstanding(const hu_http *h) { return h->fifo_len; }
 
+bool hu_http_idle(const hu_http *h)
+{
+    return !h->error && !h->unframed && h->fifo_len == 0 && h->d[0].st == ST_START &&
+           h->d[1].st == ST_START && !h->d[0].line_len && !h->d[1].line_len;
+}
+
 /* Every field as a zeroed message has it, but the target and host arrays
  * are only emptied: clearing their 512 bytes per message cost more than
  * the rest of the head's parsing. */

@@ -83,6 +83,11 @@ static inline void hu_family_prefetch(const hu_family_conn *fc)
         __builtin_prefetch(fc->pk, 1, 3);
 }
 
+/* The connection is between exchanges (its parser says no request is in
+ * progress): the outstanding request's copy goes, unless an abort or a
+ * held close still needs it; the next request takes a new one. */
+void hu_family_idle(hu_family_conn *fc);
+
 /* Free fc's packet copies (the connection is finished). */
 void hu_family_conn_free(hu_family_conn *fc);
 

@@ -250,4 +250,10 @@ const uint8_t *hu_flow_reqbytes(const hu_flow *f, uint32_t seq, uint32_t *len);
  * window.  tcpdump's bases stay, for packets that straggle in. */
 void hu_flow_compact(hu_flowtab *t, hu_flow *f);
 
+/* Between exchanges (the owner's parser says no request is in progress),
+ * once the server has acknowledged every client byte: the request window
+ * goes back to its pool, and the next request's first segment takes one
+ * again.  An idle keep-alive connection holds none. */
+void hu_flow_idle(hu_flowtab *t, hu_flow *f);
+
 #endif

@@ -131,5 +131,8 @@ void hu_http_skip(hu_http *h, int dir, uint64_t n);
 void hu_http_prefetch(const hu_http *h, int dir);
 /* Requests whose final response has not ended yet. */
 unsigned hu_http_outstanding(const hu_http *h);
+/* Between exchanges: parsable, no request awaiting its response and no
+ * message begun in either direction (an idle keep-alive connection). */
+bool hu_http_idle(const hu_http *h);
 
 #endif
