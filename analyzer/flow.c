@@ -119,8 +119,8 @@ static_assert(HU_RING_MAX <= 32, "ring_heap has a bit per ring slot");
 static void ring_free_heap(hu_flow *f, unsigned i)
 {
     if (f->ring_heap & (1u << i)) {
-        free(f->ring[i].http_heap);
-        f->ring[i].http_heap = NULL;
+        free(f->ring[i].ext);
+        f->ring[i].ext = NULL;
         f->ring_heap &= ~(1u << i);
     }
 }
@@ -804,24 +804,11 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
         e->snapcut = p->optcap < p->optlen || p->capturedlen < p->paylen;
         e->pkttype = p->pkttype;
         e->has_sll2 = p->has_sll2;
-        if (p->optcap)
-            memcpy(e->opts, p->opts, p->optcap);
-        e->http_inline[0] = '\0';
-        e->http_heap = NULL;
-        const char *sfx = p->suffix;
         size_t sfx_len = p->suffix_ready ? p->suffix_len : 0;
-        e->text_pre = sfx_len ? p->suffix_pre : 0;
-        e->text_ext = sfx_len ? p->suffix_ext : 0;
-        if (sfx_len && sfx_len < sizeof e->http_inline) {
-            memcpy(e->http_inline, sfx, sfx_len);
-            e->http_inline[sfx_len] = '\0';
-        } else if (sfx_len) {
-            e->http_heap = strndup(sfx, sfx_len);
-            if (e->http_heap)
-                f->ring_heap |= 1u << (unsigned)(e - f->ring);
-            else
-                e->text_pre = e->text_ext = 0;   /* out of memory: no text */
-        }
+        /* On OOM the slot goes without its text and long options. */
+        (void)hu_pktsum_fill(e, p->opts, p->suffix, sfx_len, p->suffix_pre, p->suffix_ext);
+        if (e->ext)
+            f->ring_heap |= 1u << (unsigned)(e - f->ring);
     } else {
         hu_pktsum tmp;
         tcpdump_relative(f, p, s, &tmp);   /* keep tcpdump's bases right */

@@ -280,13 +280,13 @@ typedef enum {
  */
 static bool print_options(hu_sb *sb, const hu_pktsum *s)
 {
-    const uint8_t *opts = s->opts;
+    const uint8_t *opts = hu_pktsum_opts(s);
     uint32_t i = 0, hlen = s->optlen, cap = s->optcap;
     const char *proto = "tcp";   /* tcpdump's name for the layer being read */
     char sep = '\0';
     opts_end end = OPTS_OK;
-    if (cap > sizeof s->opts + 1u)
-        cap = sizeof s->opts + 1u;
+    if (cap > hlen + 1u)
+        cap = hlen + 1u;   /* the options and a first payload byte at most */
     hu_sb_puts(sb, ", options [");
 /* The option's data: l bytes must be left in the header and captured. */
 #define LENCHECK(l) do { if ((l) > hlen) { end = OPTS_BAD; goto out; } \

@@ -114,7 +114,7 @@ struct hu_flow {
     /* Ring of recent packet summaries, oldest at ring[ring_head]. */
     hu_pktsum *ring;
     uint16_t ring_cap, ring_head, ring_len;
-    /* Bit i: ring[i] holds a suffix on the heap (http_heap).  Slots are
+    /* Bit i: ring[i] has a heap part (its ext).  Slots are
      * cold; this says which to free without reading every one. */
     uint32_t ring_heap;
     uint64_t ring_dropped;    /* summaries overwritten so far */

@@ -7,13 +7,20 @@
  * tcpdump -n prints (the sequence numbers as it prints them, options,
  * interface), the text it prints for the encapsulations and IPv6
  * extension headers around the TCP line, and the payload suffix it
- * appends, inline when short.
+ * appends: the common options in place, long options and any text in
+ * one heap part.
  */
 #ifndef HANGUP_PKTSUM_H
 #define HANGUP_PKTSUM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Option bytes a summary holds in place; longer options (a SYN's, SACK
+ * blocks) go to its heap part.  12 is Linux's NOP, NOP, timestamps: the
+ * options of nearly every segment of an established connection. */
+#define HU_PKTSUM_OPTS_INLINE 12
 
 typedef struct hu_pktsum {
     int64_t ts_us;
@@ -31,26 +38,41 @@ typedef struct hu_pktsum {
      * optlen + 1 (the options and a first payload byte); snapcut is 1
      * when any byte of the segment was not captured. */
     uint8_t optcap, snapcut;
-    uint8_t opts[40];
     /* tcpdump's text around the TCP line: text_pre bytes for the
      * encapsulations (before the inner "IP"), text_ext for IPv6 extension
-     * headers ("HBH "), then the ": HTTP..." suffix; inline when short,
-     * else owned on the heap.  Most packets (ACKs) have none, and a slot
-     * is in every connection's ring 32 times over, so the inline room is
-     * small: a message's first packet (one or two per exchange) pays an
-     * allocation rather than every slot 64 bytes.  Read them with
-     * hu_pktsum_text() and hu_pktsum_http(). */
+     * headers ("HBH "), then the ": HTTP..." suffix. */
     uint16_t text_pre;
     uint16_t text_ext;
-    char http_inline[12];
-    char *http_heap;
+    uint8_t opts_inline[HU_PKTSUM_OPTS_INLINE];
+    /* NULL, or owned: the option bytes when more than the inline room
+     * (hu_pktsum_optkept of them), then the text, NUL-terminated.  A slot
+     * is in every connection's ring 32 times over and most packets (ACKs
+     * with timestamps) have neither, so they cost a pointer, not room.
+     * Read them with hu_pktsum_opts(), hu_pktsum_text(), hu_pktsum_http(). */
+    char *ext;
 } hu_pktsum;
+
+/* How many option bytes s holds (those the capture kept). */
+static inline unsigned hu_pktsum_optkept(const hu_pktsum *s)
+{
+    return s->optcap < s->optlen ? s->optcap : s->optlen;
+}
+
+/* s's option bytes (hu_pktsum_optkept of them). */
+static inline const uint8_t *hu_pktsum_opts(const hu_pktsum *s)
+{
+    return hu_pktsum_optkept(s) > HU_PKTSUM_OPTS_INLINE ? (const uint8_t *)s->ext
+                                                        : s->opts_inline;
+}
 
 /* All of s's text: the encapsulations', the extension headers', then the
  * payload suffix ("" for none). */
 static inline const char *hu_pktsum_text(const hu_pktsum *s)
 {
-    return s->http_heap ? s->http_heap : s->http_inline;
+    if (!s->ext)
+        return "";
+    unsigned k = hu_pktsum_optkept(s);
+    return s->ext + (k > HU_PKTSUM_OPTS_INLINE ? k : 0);
 }
 
 /* The payload suffix tcpdump prints for this packet, or NULL. */
@@ -60,10 +82,19 @@ static inline const char *hu_pktsum_http(const hu_pktsum *s)
     return t[0] ? t : NULL;
 }
 
-/* Copy src into dst, duplicating its heap suffix (dst's own is not freed:
- * clear it first).  On OOM the copy simply has no long suffix. */
+/* Fill s's options (n = hu_pktsum_optkept(s) bytes of opts; optlen and
+ * optcap set first) and text (len bytes; pre and ext as text_pre and
+ * text_ext), its heap part allocated when they need one.  s->ext must be
+ * NULL or already freed.  False when that allocation failed: s then has
+ * no text and no options (optlen and optcap 0). */
+bool hu_pktsum_fill(hu_pktsum *s, const uint8_t *opts, const char *text, size_t len,
+                    uint16_t pre, uint16_t ext);
+
+/* Copy src into dst, duplicating its heap part (dst's own is not freed:
+ * clear it first).  On OOM the copy has no text and no long options. */
 void hu_pktsum_copy(hu_pktsum *dst, const hu_pktsum *src);
-/* Free s's heap text and empty the inline one; the rest is kept. */
+/* Free s's heap part: s is left with no text and no options beyond the
+ * inline room (optlen and optcap 0 if it had them); the rest is kept. */
 void hu_pktsum_clear(hu_pktsum *s);
 
 #endif
