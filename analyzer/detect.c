@@ -97,26 +97,8 @@ static void take_request(const hu_flow *f, hu_detect_conn *dc, const hu_pktsum *
 static uint32_t timeline_start(const hu_flow *f, uint8_t c, uint64_t first_num,
                                uint32_t req_seq)
 {
-    int anchor = -1;
-    for (int i = (int)f->ring_len - 1; i >= 0; i--) {
-        const hu_pktsum *e = hu_flow_ring_at(f, (unsigned)i);
-        if (e->num >= first_num)
-            continue;
-        if (e->side == c && e->paylen > 0 && hu_seq_lt(e->rawseq, req_seq)) {
-            anchor = i;
-            break;
-        }
-    }
-    if (anchor < 0)
-        return 0;
-    /* Back over the earlier segments of that same request. */
-    while (anchor > 0) {
-        const hu_pktsum *prev = hu_flow_ring_at(f, (unsigned)anchor - 1);
-        if (prev->side != c || prev->paylen == 0)
-            break;
-        anchor--;
-    }
-    return (uint32_t)anchor;
+    int anchor = hu_flow_exchange_start(f, c, first_num, req_seq);
+    return anchor < 0 ? 0 : (uint32_t)anchor;
 }
 
 static void emit(hu_detect *d, const hu_flow *f, hu_detect_conn *st, const hu_pktsum *rst)

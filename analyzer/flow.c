@@ -131,6 +131,32 @@ static void ring_free_heaps(hu_flow *f)
         ring_free_heap(f, (unsigned)__builtin_ctz(f->ring_heap));
 }
 
+/* Move f's summaries, oldest first, into a ring of ncap >= ring_len
+ * slots (a full-size one from the pool) and give the old one back.  False
+ * on OOM, f unchanged. */
+static bool ring_move(hu_flowtab *t, hu_flow *f, uint16_t ncap)
+{
+    hu_pktsum *nr = ncap == HU_RING_MAX ? hu_pool_get(&t->ring_pool)
+                                        : malloc(ncap * sizeof *nr);
+    if (!nr)
+        return false;
+    uint32_t heap = 0;
+    for (unsigned i = 0; i < f->ring_len; i++) {
+        unsigned from = (f->ring_head + i) % f->ring_cap;
+        nr[i] = f->ring[from];
+        heap |= ((f->ring_heap >> from) & 1u) << i;
+    }
+    f->ring_heap = heap;
+    if (f->ring_cap == HU_RING_MAX)
+        hu_pool_put(&t->ring_pool, f->ring);
+    else
+        free(f->ring);
+    f->ring = nr;
+    f->ring_cap = ncap;
+    f->ring_head = 0;
+    return true;
+}
+
 /* Give f's ring (its suffixes freed) back: a full-size one to the pool. */
 static void ring_release(hu_flowtab *t, hu_flow *f)
 {
@@ -265,12 +291,55 @@ void hu_flow_compact(hu_flowtab *t, hu_flow *f)
     f->reqwin = NULL;
 }
 
+int hu_flow_exchange_start(const hu_flow *f, uint8_t c, uint64_t before_num, uint32_t before_seq)
+{
+    int anchor = -1;
+    for (int i = (int)f->ring_len - 1; i >= 0; i--) {
+        const hu_pktsum *e = hu_flow_ring_at(f, (unsigned)i);
+        if (e->num >= before_num)
+            continue;
+        if (e->side == c && e->paylen > 0 && hu_seq_lt(e->rawseq, before_seq)) {
+            anchor = i;
+            break;
+        }
+    }
+    /* Back over the earlier segments of that same message. */
+    while (anchor > 0) {
+        const hu_pktsum *prev = hu_flow_ring_at(f, (unsigned)anchor - 1);
+        if (prev->side != c || prev->paylen == 0)
+            break;
+        anchor--;
+    }
+    return anchor;
+}
+
+/* The ring of an idle connection: its summaries from before the last
+ * exchange are dropped (counted in ring_dropped, as overwritten ones are),
+ * for a timeline starts no earlier than the last exchange before its
+ * incident; the rest moves to a ring of their size. */
+static void ring_idle(hu_flowtab *t, hu_flow *f)
+{
+    uint8_t c = f->client;
+    int keep_from = hu_flow_exchange_start(f, c, UINT64_MAX, f->side[c].snd_max);
+    for (int i = 0; i < keep_from; i++) {
+        ring_free_heap(f, f->ring_head);
+        f->ring_head = (uint16_t)((f->ring_head + 1) % f->ring_cap);
+        f->ring_len--;
+        f->ring_dropped++;
+    }
+    if (f->ring_cap == HU_RING_MAX && f->ring_len <= HU_RING_MAX / 2)
+        (void)ring_move(t, f, f->ring_len <= HU_RING_MAX / 4 ? HU_RING_MAX / 4
+                                                             : HU_RING_MAX / 2);
+}
+
 void hu_flow_idle(hu_flowtab *t, hu_flow *f)
 {
     const hu_side *srv = &f->side[!f->client];
     if (f->reqwin && srv->ack_seen && srv->last_ack == f->side[f->client].snd_max) {
         hu_pool_put(&t->reqwin_pool, f->reqwin);
         f->reqwin = NULL;
+        if (f->ring)
+            ring_idle(t, f);
     }
 }
 
@@ -636,24 +705,8 @@ static void tcpdump_relative(hu_flow *f, const hu_pkt *p, uint8_t s, hu_pktsum *
 static hu_pktsum *ring_push(hu_flowtab *t, hu_flow *f)
 {
     if (f->ring_len == f->ring_cap) {
-        if (f->ring_cap < HU_RING_MAX) {
-            uint16_t ncap = f->ring_cap ? HU_RING_MAX : HU_RING_FIRST;
-            hu_pktsum *nr = ncap == HU_RING_MAX ? hu_pool_get(&t->ring_pool)
-                                                : malloc(ncap * sizeof *nr);
-            if (nr) {
-                uint32_t heap = 0;
-                for (unsigned i = 0; i < f->ring_len; i++) {
-                    unsigned from = (f->ring_head + i) % f->ring_cap;
-                    nr[i] = f->ring[from];
-                    heap |= ((f->ring_heap >> from) & 1u) << i;
-                }
-                f->ring_heap = heap;
-                free(f->ring);
-                f->ring = nr;
-                f->ring_cap = ncap;
-                f->ring_head = 0;
-            }
-        }
+        if (f->ring_cap < HU_RING_MAX)
+            (void)ring_move(t, f, f->ring_cap ? HU_RING_MAX : HU_RING_FIRST);
         if (f->ring_len == f->ring_cap) {
             if (f->ring_cap == 0)
                 return NULL;

@@ -230,6 +230,13 @@ static inline const hu_pktsum *hu_flow_ring_at(const hu_flow *f, unsigned i)
     return &f->ring[(f->ring_head + i) % f->ring_cap];
 }
 
+/* Where the last exchange before packet before_num starts in the ring:
+ * the newest summary of side c carrying payload before stream position
+ * before_seq, then back over that side's segments just before it (the
+ * rest of the same message).  Its ring index, or -1 when the ring holds
+ * none. */
+int hu_flow_exchange_start(const hu_flow *f, uint8_t c, uint64_t before_num, uint32_t before_seq);
+
 /* A one-sided connection: the capture holds packets of one side only, and
  * that side's acknowledgements show the other exists (an asymmetric route,
  * a tap seeing one direction).  The side seen, or -1. */
@@ -252,8 +259,11 @@ void hu_flow_compact(hu_flowtab *t, hu_flow *f);
 
 /* Between exchanges (the owner's parser says no request is in progress),
  * once the server has acknowledged every client byte: the request window
- * goes back to its pool, and the next request's first segment takes one
- * again.  An idle keep-alive connection holds none. */
+ * goes back to its pool, and the ring keeps only the last exchange (from
+ * hu_flow_exchange_start), in a ring of its size; the next request's
+ * packets take them again.  An idle keep-alive connection holds no
+ * window and a quarter ring or half of one.  Call it only while no
+ * detector needs older summaries. */
 void hu_flow_idle(hu_flowtab *t, hu_flow *f);
 
 #endif
