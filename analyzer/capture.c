@@ -77,6 +77,11 @@ const char *hu_capture_lib_version(void)
  */
 #define HU_BATCHES 4
 #define HU_BATCH_BYTES (1u << 20)
+/* A batch holds records for frames of this many bytes on average: one
+ * of larger frames is full when its buffer is, one of ACKs when its
+ * records are (2048 of them, still one handoff per 2048 frames).  The
+ * records, with their prep areas, are most of the reader's memory. */
+#define HU_BATCH_FRAME 512
 
 typedef struct batch_rec {
     uint64_t num;
@@ -556,7 +561,7 @@ static unsigned alloc_batches(reader *r, size_t bsz)
     unsigned nb = 0;
     for (; nb < HU_BATCHES; nb++) {
         batch *b = &r->b[nb];
-        b->rec_cap = bsz / 128;   /* frames of ~128 bytes or more fill buf first */
+        b->rec_cap = bsz / HU_BATCH_FRAME;
         b->buf = malloc(bsz);
         b->recs = malloc(b->rec_cap * r->rec_size);
         if (!b->buf || !b->recs) {

@@ -37,6 +37,12 @@ void hu_detect_conn_free(hu_detect_conn *dc)
     }
 }
 
+void hu_detect_compact(hu_detect_conn *dc)
+{
+    hu_detect_conn_free(dc);
+    dc->state = ST_DONE;
+}
+
 static const hu_pktsum *ring_newest(const hu_flow *f)
 {
     return f->ring_len ? hu_flow_ring_at(f, f->ring_len - 1u) : NULL;

@@ -327,9 +327,8 @@ static void ring_idle(hu_flowtab *t, hu_flow *f)
         f->ring_len--;
         f->ring_dropped++;
     }
-    if (f->ring_cap == HU_RING_MAX && f->ring_len <= HU_RING_MAX / 2)
-        (void)ring_move(t, f, f->ring_len <= HU_RING_MAX / 4 ? HU_RING_MAX / 4
-                                                             : HU_RING_MAX / 2);
+    if (f->ring_cap == HU_RING_MAX && f->ring_len < HU_RING_MAX / 2)
+        (void)ring_move(t, f, (uint16_t)(f->ring_len + 1));   /* and room for a FIN */
 }
 
 void hu_flow_idle(hu_flowtab *t, hu_flow *f)

@@ -334,7 +334,8 @@ static void finish_released(hu_pipeline *pl)
  *  8. the family's detectors, which need the HTTP parser's view of p
  *     (request answered, body complete) and the race detector's claim;
  *  9. compaction: a closed connection no detector waits on gives back its
- *     ring, request window and parser, so memory follows open connections;
+ *     ring, request window, parser and the race detector's copies, so
+ *     memory follows open connections;
  * 10. idling: an open connection between exchanges (its parser has no
  *     message in progress) that no detector waits on gives back its
  *     request window and the family's request copy, so an idle keep-alive
@@ -371,6 +372,7 @@ static void run_stages(hu_pipeline *pl, const hu_pkt *p, const hu_flowkey *key,
         !hu_family_waiting(f, &c->fam)) {
         hu_flow_compact(pl->flows, f);
         hu_history_compact(pl->history, &c->hist);
+        hu_detect_compact(&c->det);
     } else if ((f->reqwin || c->fam.pk) && c->hist.http && hu_http_idle(c->hist.http) &&
                !hu_detect_waiting(f, &c->det) && !hu_family_waiting(f, &c->fam)) {
         hu_flow_idle(pl->flows, f);                                  /* 10 */

@@ -75,5 +75,9 @@ static inline void hu_detect_prefetch(const hu_detect_conn *dc)
 
 /* Free dc's packet copies (the connection is finished). */
 void hu_detect_conn_free(hu_detect_conn *dc);
+/* The connection is closed (an RST, or both FINs) and no race waits on it
+ * (!hu_detect_waiting): nothing the detector could still find there needs
+ * its copies, so they are freed and the detector is done with it. */
+void hu_detect_compact(hu_detect_conn *dc);
 
 #endif

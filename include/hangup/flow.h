@@ -262,7 +262,7 @@ void hu_flow_compact(hu_flowtab *t, hu_flow *f);
  * goes back to its pool, and the ring keeps only the last exchange (from
  * hu_flow_exchange_start), in a ring of its size; the next request's
  * packets take them again.  An idle keep-alive connection holds no
- * window and a quarter ring or half of one.  Call it only while no
+ * window, and a ring of its last exchange and one slot more.  Call it only while no
  * detector needs older summaries. */
 void hu_flow_idle(hu_flowtab *t, hu_flow *f);
 
