@@ -51,7 +51,18 @@ struct hu_flowtab {
     hu_flowtab_stats st;
     hu_pool ring_pool;        /* rings of HU_RING_MAX summaries */
     hu_pool reqwin_pool;
+    /* Connections found idle (hu_flow_idle), in the order they were, to
+     * be packed once idle for HU_PACK_AFTER_US: a circular array indexed
+     * by idleq_head <= i < idleq_tail (mod idleq_cap); a released
+     * connection's entry is emptied through its idle_slot. */
+    struct idle_ent { hu_flow *f; int64_t ts; } *idleq;
+    uint32_t idleq_cap, idleq_head, idleq_tail;
 };
+
+/* How long a connection idles before its ring is packed: packing and
+ * unpacking cost about a microsecond per summary, which a connection
+ * asked again at once (a busy pool's) would pay at every exchange. */
+#define HU_PACK_AFTER_US 500000
 
 static inline uint64_t load64(const uint8_t *p)
 {
@@ -157,14 +168,130 @@ static bool ring_move(hu_flowtab *t, hu_flow *f, uint16_t ncap)
     return true;
 }
 
-/* Give f's ring (its suffixes freed) back: a full-size one to the pool. */
+/* Give f's ring (its suffixes freed) back: a full-size one to the pool;
+ * a packed one is freed. */
 static void ring_release(hu_flowtab *t, hu_flow *f)
 {
+    free(f->ring_packed);
+    f->ring_packed = NULL;
     ring_free_heaps(f);
     if (f->ring_cap == HU_RING_MAX)
         hu_pool_put(&t->ring_pool, f->ring);
     else
         free(f->ring);
+}
+
+/* An idle connection's ring, packed (hu_pktsum_pack) until its next
+ * packet: the ring is then empty and ring_packed holds its summaries.  On
+ * OOM the ring stays as it is. */
+static void ring_pack(hu_flowtab *t, hu_flow *f)
+{
+    const hu_pktsum *v[HU_RING_MAX];
+    for (unsigned i = 0; i < f->ring_len; i++)
+        v[i] = hu_flow_ring_at(f, i);
+    uint8_t *b = hu_pktsum_pack(v, f->ring_len);
+    if (!b)
+        return;
+    ring_release(t, f);
+    f->ring_packed = b;
+    f->ring = NULL;
+    f->ring_cap = f->ring_head = f->ring_len = 0;
+}
+
+/* A packed ring back into a ring with room for one more summary (a FIN,
+ * an ACK; a new exchange grows it to full size), before anything reads
+ * it.  On OOM its summaries are lost, counted as dropped. */
+static void ring_unpack(hu_flowtab *t, hu_flow *f)
+{
+    uint8_t *b = f->ring_packed;
+    f->ring_packed = NULL;
+    unsigned n = hu_pktsum_packed_count(b);
+    uint16_t cap = n + 1 >= HU_RING_MAX ? HU_RING_MAX : (uint16_t)(n + 1);
+    hu_pktsum *r = n > HU_RING_MAX             ? NULL
+                   : cap == HU_RING_MAX        ? hu_pool_get(&t->ring_pool)
+                                               : malloc(cap * sizeof *r);
+    uint32_t heap = 0;
+    if (r && !hu_pktsum_unpack(b, r, n, &heap)) {
+        for (uint32_t h = heap; h; h &= h - 1)   /* what was read is dropped too */
+            free(r[__builtin_ctz(h)].ext);
+        if (cap == HU_RING_MAX)
+            hu_pool_put(&t->ring_pool, r);
+        else
+            free(r);
+        r = NULL;
+    }
+    free(b);
+    if (!r) {
+        f->ring_dropped += n;
+        return;
+    }
+    f->ring = r;
+    f->ring_cap = cap;
+    f->ring_head = 0;
+    f->ring_len = (uint16_t)n;
+    f->ring_heap = heap;
+}
+
+/* Append f to the idle queue, stamped ts; false on OOM (f is then not
+ * packed, which costs memory only). */
+static bool idleq_push(hu_flowtab *t, hu_flow *f, int64_t ts)
+{
+    if (t->idleq_tail - t->idleq_head == t->idleq_cap) {
+        uint32_t ncap = t->idleq_cap ? t->idleq_cap * 2 : 1024;
+        struct idle_ent *nq = ncap > t->idleq_cap ? malloc(ncap * sizeof *nq) : NULL;
+        if (!nq)
+            return false;
+        uint32_t n = 0;
+        for (uint32_t i = t->idleq_head; i != t->idleq_tail; i++) {
+            struct idle_ent e = t->idleq[i % t->idleq_cap];
+            if (e.f) {
+                e.f->idle_slot = n;
+                nq[n++] = e;
+            }
+        }
+        free(t->idleq);
+        t->idleq = nq;
+        t->idleq_cap = ncap;
+        t->idleq_head = 0;
+        t->idleq_tail = n;
+    }
+    f->idle_slot = t->idleq_tail % t->idleq_cap;
+    f->idle_queued = true;
+    t->idleq[f->idle_slot] = (struct idle_ent){ f, ts };
+    t->idleq_tail++;
+    return true;
+}
+
+/* f leaves the idle queue (released, or no longer idle). */
+static void idleq_remove(hu_flowtab *t, hu_flow *f)
+{
+    if (f->idle_queued) {
+        t->idleq[f->idle_slot].f = NULL;
+        f->idle_queued = false;
+    }
+}
+
+/* Pack the rings of connections idle for HU_PACK_AFTER_US by now: those
+ * whose newest packet is still the one hu_flow_idle was told of.  A few
+ * entries per call, so no packet pays for many. */
+static void idle_sweep(hu_flowtab *t)
+{
+    for (int k = 0; k < 4 && t->idleq_head != t->idleq_tail; k++) {
+        struct idle_ent *e = &t->idleq[t->idleq_head % t->idleq_cap];
+        if (e->f && e->ts > t->now - HU_PACK_AFTER_US)
+            return;
+        hu_flow *f = e->f;
+        t->idleq_head++;
+        if (!f)
+            continue;
+        f->idle_queued = false;
+        if (!f->idle_armed || f->idle_mark != (uint8_t)f->packets || !f->ring)
+            continue;   /* busy again: queued anew when it next idles */
+        if (f->last_ts > t->now - HU_PACK_AFTER_US)
+            (void)idleq_push(t, f, f->last_ts);   /* idle again since: not yet */
+        else if (f->ring_len)
+            ring_pack(t, f);
+    }
 }
 
 /* Which list a flow belongs on. */
@@ -230,6 +357,7 @@ static hu_tcpprint_ends flow_conv(const hu_flow *f)
  * tcpdump's bases outlive it (cfg.convs). */
 static void flow_release(hu_flowtab *t, hu_flow *f)
 {
+    idleq_remove(t, f);
     if (t->cfg.convs && f->td_set) {
         hu_tcpprint_ends conv = flow_conv(f);
         hu_tcpprint_convs_put(t->cfg.convs, &conv, f->hash, f->td_base);
@@ -257,6 +385,11 @@ hu_flow *hu_flowtab_released(hu_flowtab *t)
         if (!t->rel_head)
             t->rel_tail = NULL;
         f->hnext = NULL;
+        /* Its owner reads the ring when it finishes it; unpacked one at a
+         * time, as taken, so that the end of a capture (every connection
+         * released at once) does not unpack them all together. */
+        if (f->ring_packed)
+            ring_unpack(t, f);
     }
     return f;
 }
@@ -316,8 +449,9 @@ int hu_flow_exchange_start(const hu_flow *f, uint8_t c, uint64_t before_num, uin
 /* The ring of an idle connection: its summaries from before the last
  * exchange are dropped (counted in ring_dropped, as overwritten ones are),
  * for a timeline starts no earlier than the last exchange before its
- * incident; the rest moves to a ring of their size. */
-static void ring_idle(hu_flowtab *t, hu_flow *f)
+ * incident; the rest moves to a ring of its size (and room for a FIN),
+ * and later, once the connection has idled a while, is packed. */
+static void ring_trim(hu_flowtab *t, hu_flow *f)
 {
     uint8_t c = f->client;
     int keep_from = hu_flow_exchange_start(f, c, UINT64_MAX, f->side[c].snd_max);
@@ -327,19 +461,27 @@ static void ring_idle(hu_flowtab *t, hu_flow *f)
         f->ring_len--;
         f->ring_dropped++;
     }
-    if (f->ring_cap == HU_RING_MAX && f->ring_len < HU_RING_MAX / 2)
-        (void)ring_move(t, f, (uint16_t)(f->ring_len + 1));   /* and room for a FIN */
+    if (f->ring_cap == HU_RING_MAX && f->ring_len + 1u < HU_RING_MAX)
+        (void)ring_move(t, f, (uint16_t)(f->ring_len + 1));
 }
 
 void hu_flow_idle(hu_flowtab *t, hu_flow *f)
 {
     const hu_side *srv = &f->side[!f->client];
-    if (f->reqwin && srv->ack_seen && srv->last_ack == f->side[f->client].snd_max) {
-        hu_pool_put(&t->reqwin_pool, f->reqwin);
-        f->reqwin = NULL;
-        if (f->ring)
-            ring_idle(t, f);
-    }
+    if (!srv->ack_seen || srv->last_ack != f->side[f->client].snd_max)
+        return;
+    hu_pool_put(&t->reqwin_pool, f->reqwin);
+    f->reqwin = NULL;
+    /* The ring is trimmed at once, and packed once the connection has
+     * idled a while (idle_sweep): marked here, queued if it is not yet. */
+    f->idle_armed = true;
+    f->idle_mark = (uint8_t)f->packets;
+    if (!f->ring)
+        return;
+    if (f->ring_cap == HU_RING_MAX)
+        ring_trim(t, f);
+    if (!f->idle_queued)
+        (void)idleq_push(t, f, f->last_ts);
 }
 
 void hu_flowtab_free(hu_flowtab *t)
@@ -352,6 +494,7 @@ void hu_flowtab_free(hu_flowtab *t)
         hu_flowtab_dispose(t, f);
     hu_pool_drain(&t->ring_pool);
     hu_pool_drain(&t->reqwin_pool);
+    free(t->idleq);
     free(t->buckets);
     free(t);
 }
@@ -703,6 +846,8 @@ static void tcpdump_relative(hu_flow *f, const hu_pkt *p, uint8_t s, hu_pktsum *
 
 static hu_pktsum *ring_push(hu_flowtab *t, hu_flow *f)
 {
+    if (f->ring_packed)
+        ring_unpack(t, f);
     if (f->ring_len == f->ring_cap) {
         if (f->ring_cap < HU_RING_MAX)
             (void)ring_move(t, f, f->ring_cap ? HU_RING_MAX : HU_RING_FIRST);
@@ -789,6 +934,8 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
     if (p->ts_us > t->now)
         t->now = p->ts_us;
     expire(t);
+    if (t->idleq_head != t->idleq_tail)
+        idle_sweep(t);
 
     bool rev = k->rev;
     uint32_t h = k->hash;

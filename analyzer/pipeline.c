@@ -373,7 +373,7 @@ static void run_stages(hu_pipeline *pl, const hu_pkt *p, const hu_flowkey *key,
         hu_flow_compact(pl->flows, f);
         hu_history_compact(pl->history, &c->hist);
         hu_detect_compact(&c->det);
-    } else if ((f->reqwin || c->fam.pk) && c->hist.http && hu_http_idle(c->hist.http) &&
+    } else if ((f->ring || f->reqwin || c->fam.pk) && c->hist.http && hu_http_idle(c->hist.http) &&
                !hu_detect_waiting(f, &c->det) && !hu_family_waiting(f, &c->fam)) {
         hu_flow_idle(pl->flows, f);                                  /* 10 */
         hu_family_idle(&c->fam);

@@ -74,3 +74,239 @@ void hu_pktsum_copy(hu_pktsum *dst, const hu_pktsum *src)
     else
         lose_ext(dst);
 }
+
+/* ---------------------------------------------------------------- packing */
+
+/* The block: a header (count, total length), then each summary. */
+typedef struct pk_hdr {
+    uint32_t count;
+    uint32_t len;             /* bytes, header included */
+} pk_hdr;
+
+/* The block is built in `stack` (room for a full ring of plain
+ * segments), on the heap only beyond it, then copied to one allocation
+ * of its exact size: growing and shrinking blocks by realloc, one per
+ * idle connection, scattered the heap. */
+typedef struct pk_out {
+    uint8_t *b;
+    size_t len, cap;
+    bool oom, heap;
+    uint8_t stack[4096];
+} pk_out;
+
+static void put_bytes(pk_out *o, const void *p, size_t n)
+{
+    if (o->oom)
+        return;
+    if (o->len + n > o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 256;
+        while (cap < o->len + n)
+            cap *= 2;
+        uint8_t *nb = o->heap ? realloc(o->b, cap) : malloc(cap);
+        if (!nb) {
+            o->oom = true;
+            return;
+        }
+        if (!o->heap)
+            memcpy(nb, o->b, o->len);
+        o->heap = true;
+        o->b = nb;
+        o->cap = cap;
+    }
+    memcpy(o->b + o->len, p, n);
+    o->len += n;
+}
+
+static void put_uv(pk_out *o, uint64_t v)
+{
+    uint8_t t[10];
+    size_t k = 0;
+    do {
+        t[k] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            t[k] |= 0x80;
+        k++;
+    } while (v);
+    put_bytes(o, t, k);
+}
+
+/* A signed difference, zigzag-coded so that small ones of either sign are short. */
+static void put_sv(pk_out *o, int64_t v)
+{
+    put_uv(o, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+typedef struct pk_in {
+    const uint8_t *p, *end;
+    bool bad;
+} pk_in;
+
+static uint64_t get_uv(pk_in *in)
+{
+    uint64_t v = 0;
+    for (unsigned sh = 0; sh < 64; sh += 7) {
+        if (in->p >= in->end) {
+            in->bad = true;
+            return 0;
+        }
+        uint8_t c = *in->p++;
+        v |= (uint64_t)(c & 0x7f) << sh;
+        if (!(c & 0x80))
+            return v;
+    }
+    in->bad = true;
+    return 0;
+}
+
+static int64_t get_sv(pk_in *in)
+{
+    uint64_t u = get_uv(in);
+    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+static const uint8_t *get_bytes(pk_in *in, size_t n)
+{
+    if ((size_t)(in->end - in->p) < n) {
+        in->bad = true;
+        return NULL;
+    }
+    const uint8_t *r = in->p;
+    in->p += n;
+    return r;
+}
+
+/* What each summary is coded against: the previous one, and the previous
+ * one of each side for the sequence fields. */
+typedef struct pk_base {
+    int64_t ts;
+    uint64_t num;
+    uint32_t rawseq[2], rawack[2], dseq[2], dack[2], sackbase[2];
+} pk_base;
+
+uint8_t *hu_pktsum_pack(const hu_pktsum *const *v, unsigned n)
+{
+    pk_out o;
+    o.b = o.stack;
+    o.len = 0;
+    o.cap = sizeof o.stack;
+    o.oom = o.heap = false;
+    pk_hdr h = { n, 0 };
+    put_bytes(&o, &h, sizeof h);
+    pk_base b = {0};
+    for (unsigned i = 0; i < n; i++) {
+        const hu_pktsum *e = v[i];
+        unsigned s = e->side & 1;
+        put_sv(&o, e->ts_us - b.ts);
+        put_sv(&o, (int64_t)(e->num - b.num));
+        put_sv(&o, (int32_t)(e->rawseq - b.rawseq[s]));
+        put_sv(&o, (int32_t)(e->rawack - b.rawack[s]));
+        put_sv(&o, (int32_t)((e->rawseq - e->seq) - b.dseq[s]));
+        put_sv(&o, (int32_t)((e->rawack - e->ack) - b.dack[s]));
+        put_sv(&o, (int32_t)(e->sackbase - b.sackbase[s]));
+        put_uv(&o, e->paylen);
+        put_uv(&o, e->ifindex);
+        put_uv(&o, e->win);
+        put_uv(&o, e->urp);
+        uint8_t small[8] = { e->flags, e->side, e->optlen, e->pkttype, e->has_sll2, e->optcap,
+                             e->snapcut, 0 };
+        put_bytes(&o, small, 7);
+        unsigned k = hu_pktsum_optkept(e);
+        put_bytes(&o, hu_pktsum_opts(e), k);
+        const char *text = hu_pktsum_text(e);
+        size_t tl = strlen(text);
+        put_uv(&o, tl);
+        if (tl) {
+            put_uv(&o, e->text_pre);
+            put_uv(&o, e->text_ext);
+            put_bytes(&o, text, tl);
+        }
+        b.ts = e->ts_us;
+        b.num = e->num;
+        b.rawseq[s] = e->rawseq;
+        b.rawack[s] = e->rawack;
+        b.dseq[s] = e->rawseq - e->seq;
+        b.dack[s] = e->rawack - e->ack;
+        b.sackbase[s] = e->sackbase;
+    }
+    uint8_t *fit = o.oom ? NULL : malloc(o.len);
+    if (fit) {
+        h.len = (uint32_t)o.len;
+        memcpy(o.b, &h, sizeof h);
+        memcpy(fit, o.b, o.len);
+    }
+    if (o.heap)
+        free(o.b);
+    return fit;
+}
+
+unsigned hu_pktsum_packed_count(const uint8_t *b)
+{
+    pk_hdr h;
+    memcpy(&h, b, sizeof h);
+    return h.count;
+}
+
+bool hu_pktsum_unpack(const uint8_t *blk, hu_pktsum *out, unsigned n, uint32_t *heap)
+{
+    pk_hdr h;
+    memcpy(&h, blk, sizeof h);
+    pk_in in = { blk + sizeof h, blk + h.len, h.len < sizeof h };
+    pk_base b = {0};
+    bool ok = h.count == n;
+    *heap = 0;
+    memset(out, 0, n * sizeof *out);
+    for (unsigned i = 0; ok && i < n; i++) {
+        hu_pktsum *e = &out[i];
+        int64_t dts = get_sv(&in);
+        int64_t dnum = get_sv(&in);
+        int64_t dseq = get_sv(&in), dack = get_sv(&in);
+        int64_t ddseq = get_sv(&in), ddack = get_sv(&in), dsack = get_sv(&in);
+        e->paylen = (uint32_t)get_uv(&in);
+        e->ifindex = (uint32_t)get_uv(&in);
+        e->win = (uint16_t)get_uv(&in);
+        e->urp = (uint16_t)get_uv(&in);
+        const uint8_t *small = get_bytes(&in, 7);
+        if (in.bad)
+            break;
+        e->flags = small[0];
+        e->side = small[1];
+        e->optlen = small[2];
+        e->pkttype = small[3];
+        e->has_sll2 = small[4];
+        e->optcap = small[5];
+        e->snapcut = small[6];
+        unsigned s = e->side & 1;
+        e->ts_us = b.ts + dts;
+        e->num = b.num + (uint64_t)dnum;
+        e->rawseq = b.rawseq[s] + (uint32_t)dseq;
+        e->rawack = b.rawack[s] + (uint32_t)dack;
+        uint32_t ds = b.dseq[s] + (uint32_t)ddseq, da = b.dack[s] + (uint32_t)ddack;
+        e->seq = e->rawseq - ds;
+        e->ack = e->rawack - da;
+        e->sackbase = b.sackbase[s] + (uint32_t)dsack;
+        b.ts = e->ts_us;
+        b.num = e->num;
+        b.rawseq[s] = e->rawseq;
+        b.rawack[s] = e->rawack;
+        b.dseq[s] = ds;
+        b.dack[s] = da;
+        b.sackbase[s] = e->sackbase;
+        const uint8_t *opts = get_bytes(&in, hu_pktsum_optkept(e));
+        size_t tl = (size_t)get_uv(&in);
+        uint16_t pre = 0, ext = 0;
+        if (tl) {
+            pre = (uint16_t)get_uv(&in);
+            ext = (uint16_t)get_uv(&in);
+        }
+        const uint8_t *text = get_bytes(&in, tl);
+        if (in.bad) {
+            e->optlen = e->optcap = 0;
+            break;
+        }
+        ok = hu_pktsum_fill(e, opts, (const char *)text, tl, pre, ext);
+        if (e->ext)
+            *heap |= 1u << i;
+    }
+    return ok && !in.bad;
+}

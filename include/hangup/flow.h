@@ -114,10 +114,19 @@ struct hu_flow {
     /* Ring of recent packet summaries, oldest at ring[ring_head]. */
     hu_pktsum *ring;
     uint16_t ring_cap, ring_head, ring_len;
+    /* hu_flow_idle's last call: at packet number idle_mark (its low bits)
+     * of this connection, when idle_armed. */
+    bool idle_armed;
+    uint8_t idle_mark;
+    bool idle_queued;         /* in the table's idle queue, at idle_slot */
+    uint32_t idle_slot;
     /* Bit i: ring[i] has a heap part (its ext).  Slots are
      * cold; this says which to free without reading every one. */
     uint32_t ring_heap;
     uint64_t ring_dropped;    /* summaries overwritten so far */
+    /* An idle connection's ring, packed (pktsum.h) until its next packet
+     * or its release; the ring is empty meanwhile.  NULL otherwise. */
+    uint8_t *ring_packed;
 
     /* Capture gaps (gaps.h): NULL until a packet shows a hole, a cut
      * segment or an acknowledgement beyond what was captured. */
@@ -260,9 +269,10 @@ void hu_flow_compact(hu_flowtab *t, hu_flow *f);
 /* Between exchanges (the owner's parser says no request is in progress),
  * once the server has acknowledged every client byte: the request window
  * goes back to its pool, and the ring keeps only the last exchange (from
- * hu_flow_exchange_start), in a ring of its size; the next request's
- * packets take them again.  An idle keep-alive connection holds no
- * window, and a ring of its last exchange and one slot more.  Call it only while no
+ * hu_flow_exchange_start), packed (ring_packed) until the connection's
+ * next packet or its release unpacks it; nothing reads a ring between
+ * packets.  An idle keep-alive connection holds no window and about a
+ * third of its last exchange's summaries' size.  Call it only while no
  * detector needs older summaries. */
 void hu_flow_idle(hu_flowtab *t, hu_flow *f);
 

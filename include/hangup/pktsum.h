@@ -90,6 +90,24 @@ static inline const char *hu_pktsum_http(const hu_pktsum *s)
 bool hu_pktsum_fill(hu_pktsum *s, const uint8_t *opts, const char *text, size_t len,
                     uint16_t pre, uint16_t ext);
 
+/*
+ * A run of summaries packed into one block: an idle connection's ring,
+ * kept at about a third of its size until the connection's next packet.
+ * Each field is stored as its difference from the previous summary's (of
+ * the same side for the sequence fields), as a variable-length integer;
+ * the options and text as their bytes.
+ *
+ * hu_pktsum_pack: v[0..n) packed into a block it allocates (the caller
+ * frees it); NULL on OOM.  hu_pktsum_unpack: the n summaries of such a
+ * block into out[0..n) (each's heap part allocated as hu_pktsum_fill
+ * does; `heap` gets a bit per summary that has one); false when the block
+ * is not one pack made, or on OOM -- out then holds what could be read,
+ * the rest zeroed, and nothing leaks.
+ */
+uint8_t *hu_pktsum_pack(const hu_pktsum *const *v, unsigned n);
+unsigned hu_pktsum_packed_count(const uint8_t *b);
+bool hu_pktsum_unpack(const uint8_t *b, hu_pktsum *out, unsigned n, uint32_t *heap);
+
 /* Copy src into dst, duplicating its heap part (dst's own is not freed:
  * clear it first).  On OOM the copy has no text and no long options. */
 void hu_pktsum_copy(hu_pktsum *dst, const hu_pktsum *src);
