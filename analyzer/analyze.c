@@ -512,7 +512,7 @@ hu_file_rc hu_analyzer_set_file(hu_analyzer *a, const char *path)
         return HU_FILE_FAILED;
     char perr[256];
     hu_capture_probe pr;
-    bool probed = hu_capture_probe_file(path, false, &pr, perr, sizeof perr);
+    bool probed = hu_capture_probe_file(path, false, NULL, NULL, &pr, perr, sizeof perr);
     uint64_t base = a->records;
     if (!hu_fileset_add(a->files, path, base)) {
         fprintf(a->o.err, "%s: %s: out of memory\n", a->o.progname, path);

@@ -722,8 +722,8 @@ static void pcapng_iface(const uint8_t *buf, size_t n, char *out, size_t outn)
     }
 }
 
-bool hu_capture_probe_file(const char *path, bool to_end, hu_capture_probe *pr, char *err,
-                           size_t errlen)
+bool hu_capture_probe_file(const char *path, bool to_end, hu_frame_fn each, void *arg,
+                           hu_capture_probe *pr, char *err, size_t errlen)
 {
     memset(pr, 0, sizeof *pr);
     pr->dlt = -1;
@@ -765,6 +765,11 @@ bool hu_capture_probe_file(const char *path, bool to_end, hu_capture_probe *pr, 
         if (pr->frames++ == 0)
             pr->first_us = ts;
         pr->last_us = ts;
+        if (each) {
+            hu_frame fr = { .num = pr->frames, .ts_us = ts, .caplen = h->caplen,
+                            .wirelen = h->len, .data = data };
+            each(arg, pr->dlt, &fr);
+        }
         if (!to_end)
             break;
     }

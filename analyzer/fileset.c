@@ -7,6 +7,8 @@
  * time only (a few per incident), never per packet.
  */
 #include "hangup/fileset.h"
+#include "hangup/decode.h"
+#include "hangup/packet.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +86,26 @@ bool hu_fileset_continues(const hu_capture_probe *prev, const hu_capture_probe *
            next->first_us >= prev->last_us;
 }
 
+/*
+ * The evidence that a file continues another: a TCP connection of the
+ * earlier file goes on in the later one.  A tail table keeps, per
+ * direction of each conversation (a 64-bit hash of addresses and ports,
+ * in a fixed table of HU_TAIL_SLOTS; a colliding newer one overwrites),
+ * the sequence number that direction would send next.  A packet of the
+ * later file continues that direction when its sequence number is within
+ * HU_TAIL_WINDOW of it either way (a retransmission, a FIN after an idle
+ * keep-alive, the next request).  Two unrelated captures never share a
+ * conversation with sequence numbers this close by chance.
+ */
+#define HU_TAIL_SLOTS 65536u
+#define HU_TAIL_WINDOW (1u << 20)
+#define HU_OPEN_SETS 8            /* sets a file may continue at once (vantages) */
+
+typedef struct tail_slot {
+    uint64_t key;             /* 0: empty */
+    uint32_t next;
+} tail_slot;
+
 /* One file of the plan. */
 typedef struct plan_file {
     size_t idx;               /* into paths */
@@ -92,6 +114,56 @@ typedef struct plan_file {
     size_t set;               /* the set it ends up in */
 } plan_file;
 
+/* A set the next files may continue: its last file, and that file's tail. */
+typedef struct open_set {
+    size_t set;
+    hu_capture_probe last;
+    tail_slot *tail;
+    bool matched;             /* the file being scanned continues it */
+} open_set;
+
+/* The scan of one file: its tail, and which open sets it continues. */
+typedef struct scan {
+    tail_slot *tail;
+    open_set *open;
+    size_t nopen;
+    const hu_capture_probe *pr;   /* the file's (first packet known) */
+} scan;
+
+static uint64_t dir_key(const hu_pkt *p)
+{
+    size_t al = p->ipver == 4 ? 4 : 16;
+    uint64_t h = 1469598103934665603ull ^ p->ipver;
+    const uint8_t *parts[2] = { p->src, p->dst };
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < al; i++)
+            h = (h ^ parts[k][i]) * 1099511628211ull;
+    h = (h ^ p->sport) * 1099511628211ull;
+    h = (h ^ p->dport) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+static void scan_frame(void *arg, int dlt, const hu_frame *fr)
+{
+    scan *sc = arg;
+    hu_pkt p;
+    const char *why;
+    memset(&p, 0, sizeof p);
+    if (hu_decode_wire(dlt, fr->data, fr->caplen, fr->wirelen, &p, &why) != HU_DEC_TCP)
+        return;
+    uint64_t key = dir_key(&p);
+    size_t slot = (size_t)(key & (HU_TAIL_SLOTS - 1));
+    bool syn = p.flags & HU_TH_SYN, fin = p.flags & HU_TH_FIN;
+    if (!(syn && !(p.flags & HU_TH_ACK))) {   /* a new connection's SYN continues nothing */
+        for (size_t i = 0; i < sc->nopen; i++) {
+            const tail_slot *t = &sc->open[i].tail[slot];
+            if (!sc->open[i].matched && t->key == key &&
+                (uint32_t)(p.seq - t->next + HU_TAIL_WINDOW) <= 2 * HU_TAIL_WINDOW)
+                sc->open[i].matched = true;
+        }
+    }
+    sc->tail[slot] = (tail_slot){ key, p.seq + p.paylen + syn + fin };
+}
 static int by_first_packet(const void *a, const void *b)
 {
     const plan_file *x = a, *y = b;
@@ -144,41 +216,90 @@ static bool plan_emit(hu_fileset_plan *plan, const plan_file *pf, size_t n, size
     return ok;
 }
 
-bool hu_fileset_plan_make(char *const *paths, size_t n, bool separate, hu_fileset_plan *plan)
+/* Scan file f whole (its last packet, its tail) and find the set it
+ * continues among the open ones, by the rule of hu_fileset_plan_make.
+ * *tail_out receives its tail (ownership passes).  SIZE_MAX: none. */
+static size_t plan_continue(const char *path, plan_file *f, open_set *open, size_t nopen,
+                            hu_fileset_mode mode, tail_slot **tail_out)
+{
+    char err[256];
+    scan sc = { calloc(HU_TAIL_SLOTS, sizeof(tail_slot)), open, 0, &f->pr };
+    *tail_out = sc.tail;
+    if (!sc.tail)
+        return SIZE_MAX;
+    /* Candidates first (open[0, nopen) reordered: those f may continue). */
+    for (size_t i = 0; i < nopen; i++) {
+        open[i].matched = false;
+        if (hu_fileset_continues(&open[i].last, &f->pr)) {
+            open_set t = open[sc.nopen];
+            open[sc.nopen] = open[i];
+            open[i] = t;
+            sc.nopen++;
+        }
+    }
+    hu_capture_probe whole;
+    if (!hu_capture_probe_file(path, true, scan_frame, &sc, &whole, err, sizeof err))
+        return SIZE_MAX;
+    f->pr.last_us = whole.last_us;
+    f->pr.frames = whole.frames;
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < sc.nopen; i++)
+        if ((open[i].matched || mode == HU_FILESET_JOIN) &&
+            (best == SIZE_MAX || open[i].last.last_us > open[best].last.last_us))
+            best = i;
+    return best;
+}
+
+bool hu_fileset_plan_make(char *const *paths, size_t n, hu_fileset_mode mode,
+                          hu_fileset_plan *plan)
 {
     memset(plan, 0, sizeof *plan);
     plan_file *pf = calloc(n ? n : 1, sizeof *pf);
-    size_t *last = calloc(n ? n : 1, sizeof *last);   /* per set: its last file, in pf */
-    if (!pf || !last) {
-        free(pf);
-        free(last);
+    open_set open[HU_OPEN_SETS];
+    size_t nopen = 0, nsets = 0;
+    if (!pf)
         return false;
-    }
     char err[256];
     for (size_t i = 0; i < n; i++) {
         pf[i].idx = i;
-        pf[i].ok = !separate && n > 1 &&
-                   hu_capture_probe_file(paths[i], true, &pf[i].pr, err, sizeof err) &&
+        pf[i].ok = mode != HU_FILESET_SEPARATE && n > 1 &&
+                   hu_capture_probe_file(paths[i], false, NULL, NULL, &pf[i].pr, err,
+                                         sizeof err) &&
                    pf[i].pr.frames > 0;
     }
     qsort(pf, n, sizeof *pf, by_first_packet);
-    size_t nsets = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t best = SIZE_MAX;
-        for (size_t s = 0; pf[i].ok && s < nsets; s++) {
-            const plan_file *l = &pf[last[s]];
-            if (l->ok && hu_fileset_continues(&l->pr, &pf[i].pr) &&
-                (best == SIZE_MAX || l->pr.last_us > pf[last[best]].pr.last_us))
-                best = s;
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        tail_slot *tail = NULL;
+        size_t best = pf[i].ok ? plan_continue(paths[pf[i].idx], &pf[i], open, nopen, mode,
+                                               &tail)
+                               : SIZE_MAX;
+        if (pf[i].ok && !tail)
+            ok = false;
+        if (best != SIZE_MAX) {   /* it continues that set, and is its last file now */
+            pf[i].set = open[best].set;
+            free(open[best].tail);
+            open[best].tail = tail;
+            open[best].last = pf[i].pr;
+            continue;
         }
-        if (best == SIZE_MAX)
-            best = nsets++;
-        pf[i].set = best;
-        last[best] = i;
+        pf[i].set = nsets++;
+        if (!tail)
+            continue;
+        if (nopen == HU_OPEN_SETS) {   /* the set that ended earliest closes */
+            size_t old = 0;
+            for (size_t k = 1; k < nopen; k++)
+                if (open[k].last.last_us < open[old].last.last_us)
+                    old = k;
+            free(open[old].tail);
+            open[old] = open[--nopen];
+        }
+        open[nopen++] = (open_set){ pf[i].set, pf[i].pr, tail, false };
     }
-    bool ok = plan_emit(plan, pf, n, nsets);
+    for (size_t k = 0; k < nopen; k++)
+        free(open[k].tail);
+    ok = ok && plan_emit(plan, pf, n, nsets);
     free(pf);
-    free(last);
     if (!ok)
         hu_fileset_plan_free(plan);
     return ok;

@@ -63,9 +63,10 @@ static const char usage_analyze[] =
     "connection's timeline printed exactly as 'tcpdump -n' prints it.  Files\n"
     "that continue each other (a set rotated by tcpdump -C or -G: the same link\n"
     "type, snapshot length and interface, each starting at or after the last\n"
-    "packet of the one before) are read as one capture, in time order; every\n"
-    "other FILE is a capture of its own (files that overlap in time are two\n"
-    "vantages, never joined).  A summary over all of them comes last.\n"
+    "packet of the one before, and a TCP connection going on from one into the\n"
+    "next) are read as one capture, in time order; every other FILE is a\n"
+    "capture of its own (files that overlap in time are two vantages, never\n"
+    "joined).  A summary over all of them comes last.\n"
     "\n"
     "options:\n"
     "  -f, --filter EXPR       only look at packets matching the BPF expression\n"
@@ -107,6 +108,9 @@ static const char usage_analyze[] =
     "                          packet, in capture time (default 3600)\n"
     "      --separate          read every FILE as a capture of its own, even\n"
     "                          files that continue each other\n"
+    "      --join              join files on time, link type and interface alone,\n"
+    "                          without a connection going on between them (a\n"
+    "                          rotated set of a quiet link)\n"
     "  -h, --help              show this help\n"
     "\n"
     "Link types: Ethernet (with 802.1Q/QinQ tags), LINUX_SLL, LINUX_SLL2\n"
@@ -161,7 +165,7 @@ typedef struct analyze_args {
     int nfiles;
     char **rfiles;            /* -r FILE..., owned array (the strings are argv's) */
     char *filter_owned;       /* a trailing expression, joined */
-    bool separate;            /* --separate: never join files into one capture */
+    hu_fileset_mode join;     /* --separate, --join: how files become captures */
 } analyze_args;
 
 static void analyze_args_free(analyze_args *aa)
@@ -181,6 +185,7 @@ static int parse_analyze(int argc, char **argv, analyze_args *aa)
         { "read", required_argument, NULL, 'r' },
         { "count", required_argument, NULL, 'c' },
         { "separate", no_argument, NULL, HU_CLI_OPT_OWN },
+        { "join", no_argument, NULL, HU_CLI_OPT_OWN + 1 },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -210,7 +215,10 @@ static int parse_analyze(int argc, char **argv, analyze_args *aa)
             aa->o.max_packets = (uint64_t)count;
             break;
         case HU_CLI_OPT_OWN:
-            aa->separate = true;
+            aa->join = HU_FILESET_SEPARATE;
+            break;
+        case HU_CLI_OPT_OWN + 1:
+            aa->join = HU_FILESET_JOIN;
             break;
         case 'h':
             fputs(usage_analyze, stdout);
@@ -293,12 +301,13 @@ static int analyze_set(hu_analyzer *a, progress *pg, char **files, const size_t 
 }
 
 /* Analyse every file, those that continue each other as one capture
- * (fileset.h), unless `separate`; the command's exit status. */
-static int analyze_files(hu_analyzer *a, progress *pg, char **files, int n, bool separate)
+ * (fileset.h, by mode); the command's exit status. */
+static int analyze_files(hu_analyzer *a, progress *pg, char **files, int n,
+                         hu_fileset_mode mode)
 {
     int status = 0;
     hu_fileset_plan plan;
-    if (!hu_fileset_plan_make(files, (size_t)n, separate, &plan)) {
+    if (!hu_fileset_plan_make(files, (size_t)n, mode, &plan)) {
         fputs("hangup: out of memory\n", stderr);
         return HU_CLI_EXIT_NOMEM;
     }
@@ -341,7 +350,7 @@ static int cmd_analyze(int argc, char **argv)
         return why == HU_FILE_FAILED ? HU_CLI_EXIT_INPUT : HU_CLI_EXIT_NOMEM;
     }
     pg.a = a;
-    status = analyze_files(a, &pg, aa.files, aa.nfiles, aa.separate);
+    status = analyze_files(a, &pg, aa.files, aa.nfiles, aa.join);
     if (status != HU_CLI_EXIT_USAGE && !hu_analyzer_finish(a) && status == 0)
         status = HU_CLI_EXIT_INPUT;   /* the -w file is not whole */
     hu_analyzer_free(a);

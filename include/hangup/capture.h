@@ -114,11 +114,13 @@ typedef struct hu_capture_probe {
 } hu_capture_probe;
 
 /* Open path as hu_capture_file would and read its header and first frame
- * (to_end: every frame, for the last timestamp).  False with err set when
- * it cannot be opened or its link type is not supported; a read error
- * after the first frame only ends the scan. */
-bool hu_capture_probe_file(const char *path, bool to_end, hu_capture_probe *pr, char *err,
-                           size_t errlen);
+ * (to_end: every frame, for the last timestamp).  each, when not NULL, is
+ * called with every frame read that has a usable timestamp (on this
+ * thread, no prep; arg is its argument).  False with err set when it
+ * cannot be opened or its link type is not supported; a read error after
+ * the first frame only ends the scan. */
+bool hu_capture_probe_file(const char *path, bool to_end, hu_frame_fn each, void *arg,
+                           hu_capture_probe *pr, char *err, size_t errlen);
 
 /* "EN10MB (Ethernet)" style name of a DLT for messages. */
 void hu_capture_dlt_name(int dlt, char *buf, size_t n);

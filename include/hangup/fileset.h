@@ -40,30 +40,46 @@ uint64_t hu_fileset_base(const hu_fileset *fs, size_t i);
  * below the first file's base + 1 is named by the first file. */
 const char *hu_fileset_name(const hu_fileset *fs, uint64_t num, uint64_t *local);
 
+/* How files given together become captures. */
+typedef enum hu_fileset_mode {
+    HU_FILESET_AUTO = 0,      /* join a file to the one it continues, on evidence */
+    HU_FILESET_SEPARATE,      /* every file a capture of its own (--separate) */
+    HU_FILESET_JOIN,          /* join on the time rule alone (--join) */
+} hu_fileset_mode;
+
 /*
- * Which of the n files given together are read as one capture.  Unless
- * `separate`, every file is probed (hu_capture_probe_file, read to its
- * end); taken in order of first packet, a file continues a set when it
- * has the link type, snapshot length and interface name of the set's last
- * file and its first packet is at or after that file's last one.  Of
- * several sets it could continue, it continues the one that ended last.
- * Files that overlap in time (two vantages), cannot be probed, or hold no
- * packet are captures of their own.  Each set lists its files in time
- * order; sets come in the order of their earliest file on the command
- * line, so files that join nothing keep the command line's order.
- * sets[k] is an array of set_len[k] indexes into paths; *nsets of them.
- * False when out of memory.  Free with hu_fileset_plan_free.
+ * Which of the n files given together are read as one capture.  Every
+ * file is probed for its first packet and taken in that order; a file
+ * may continue a set when it has the link type, snapshot length and
+ * interface name of the set's last file and its first packet is at or
+ * after that file's last one (hu_fileset_continues).  It does continue
+ * it (HU_FILESET_AUTO) when a TCP connection of that last file goes on
+ * in it: a packet of the same direction of a conversation, its sequence
+ * number within 1 MiB of where that direction had got to -- which no two
+ * unrelated captures show.  HU_FILESET_JOIN takes the time rule alone;
+ * HU_FILESET_SEPARATE joins nothing.  Of several sets a file continues,
+ * it continues the one that ended last (two vantages rotated side by
+ * side: up to 8 sets are followed at once).  Files that overlap in time
+ * (two vantages), cannot be probed, or hold no packet are captures of
+ * their own.  Each set lists its files in time order; sets come in the
+ * order of their earliest file on the command line, so files that join
+ * nothing keep the command line's order.  sets[k] is an array of
+ * set_len[k] indexes into paths; *nsets of them.  False when out of
+ * memory.  Free with hu_fileset_plan_free.  Every file but those of
+ * HU_FILESET_SEPARATE (or a single file) is read here once whole.
  */
 typedef struct hu_fileset_plan {
     size_t nsets;
     size_t *set_len;
     size_t **sets;
 } hu_fileset_plan;
-bool hu_fileset_plan_make(char *const *paths, size_t n, bool separate, hu_fileset_plan *plan);
+bool hu_fileset_plan_make(char *const *paths, size_t n, hu_fileset_mode mode,
+                          hu_fileset_plan *plan);
 void hu_fileset_plan_free(hu_fileset_plan *plan);
 
-/* Whether a file probed as `next` continues one probed as `prev` (the
- * rule above; also what a directory watcher asks of each new file). */
+/* Whether a file probed as `next` may continue one probed as `prev`: the
+ * time, link type, snapshot length and interface rule above (what a
+ * directory watcher, whose files are one tcpdump's, asks of each). */
 bool hu_fileset_continues(const hu_capture_probe *prev, const hu_capture_probe *next);
 
 #endif
