@@ -2,9 +2,10 @@
  * analyze.c -- the analyzer: captures in, incidents printed and stored.
  *
  * It drives one pipeline per capture (pipeline.c: the per-packet stages;
- * each file its own capture, so connection state, packet numbers and
- * tcpdump's relative sequence numbers never leak between captures, e.g.
- * the two vantages of one race) and keeps what spans them: the options,
+ * a capture is one file, or a rotated set of files that continue each
+ * other, fileset.h, read through one pipeline; connection state, packet
+ * numbers and tcpdump's relative sequence numbers never leak between
+ * captures, e.g. the two vantages of one race) and keeps what spans them: the options,
  * the report, the server summary across every file, the database and the
  * -w file.  Files are read on two threads (capture.c; the pipeline's
  * callbacks prepare frames on the reader thread); live capture feeds

@@ -1,7 +1,8 @@
 /*
  * analyze.h -- the analyzer: captures in, incidents printed and stored.
  *
- * Each file is its own capture, run through its own pipeline (pipeline.h:
+ * Each capture -- a file, or a set of files that continue each other
+ * (hu_analyzer_set_*) -- runs through its own pipeline (pipeline.h:
  * connections, packet numbers and tcpdump's relative sequence numbers
  * start afresh); the report, the server summary across every capture, the
  * database and the -w file span them, and one summary closes the run.
