@@ -2,9 +2,10 @@
  * analyze.c -- the analyzer: captures in, incidents printed and stored.
  *
  * It drives one pipeline per capture (pipeline.c: the per-packet stages;
- * each file its own capture, so connection state, packet numbers and
- * tcpdump's relative sequence numbers never leak between captures, e.g.
- * the two vantages of one race) and keeps what spans them: the options,
+ * a capture is one file, or a rotated set of files that continue each
+ * other, fileset.h, read through one pipeline; connection state, packet
+ * numbers and tcpdump's relative sequence numbers never leak between
+ * captures, e.g. the two vantages of one race) and keeps what spans them: the options,
  * the report, the server summary across every file, the database and the
  * -w file.  Files are read on two threads (capture.c; the pipeline's
  * callbacks prepare frames on the reader thread); live capture feeds
@@ -23,6 +24,7 @@
  */
 #include "hangup/analyze.h"
 #include "hangup/capture.h"
+#include "hangup/fileset.h"
 #include "hangup/incident.h"
 #include "hangup/pipeline.h"
 #include "hangup/report.h"
@@ -35,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <xxhash.h>
 
 #define HU_NIDS_STREAMS_MAX 16384   /* libnids table: 12k streams, 3.5 MiB */
 /* A half-closed connection (one FIN seen) is kept this long without a
@@ -56,6 +59,19 @@ struct hu_analyzer {
     const char *path;
     hu_pipeline *pl;
     hu_pipeline_stats st;      /* its counters, kept after it ends */
+    /* A capture read from files (hu_analyzer_set_*): */
+    bool set_open;             /* between set_begin and set_end */
+    bool multi;                /* a set of files: packets named by file */
+    size_t streams;            /* libnids' size for it */
+    hu_fileset *files;         /* multi: the files so far, with their bases */
+    uint64_t records;          /* records of the files so far: the next base */
+    hu_capture_info info;      /* the files' together */
+    hu_capture_rc rc;          /* the worst file's */
+    char err[1100];            /* its message, shown at the end for one file */
+    XXH3_state_t *hash;        /* multi: the files' hashes, in order */
+    hu_capture_probe last;     /* the last file's (set_continues) */
+    hu_capture_file_row *rows; /* multi: one per file, for the store */
+    size_t nrows;
 };
 
 void hu_analyze_opts_default(hu_analyze_opts *o)
@@ -132,6 +148,9 @@ static void on_incident(void *arg, hu_incident_rec *rec)
 {
     hu_analyzer *a = arg;
     char err[1024];
+    if (a->multi && !hu_incident_rec_localize(rec, a->files))
+        fprintf(a->o.err, "%s: out of memory naming incident #%" PRIu64 "'s files\n",
+                a->o.progname, rec->number);
     if (a->capture_id > 0 &&
         !hu_store_incident(a->store, a->capture_id, rec, &rec->db_id, err, sizeof err)) {
         rec->db_id = 0;
@@ -179,8 +198,10 @@ static void on_connection(void *arg, const hu_conn *c, int64_t idle_close_us, bo
 static void on_bad_frame(void *arg, uint64_t num, const char *why)
 {
     hu_analyzer *a = arg;
-    fprintf(a->o.err, "%s: %s: packet %" PRIu64 ": %s; skipped\n", a->o.progname, a->path, num,
-            why);
+    uint64_t local;
+    const char *file = a->multi ? hu_fileset_name(a->files, num, &local) : NULL;
+    fprintf(a->o.err, "%s: %s: packet %" PRIu64 ": %s; skipped\n", a->o.progname,
+            file ? file : a->path, file ? local : num, why);
 }
 
 void hu_analyzer_free(hu_analyzer *a)
@@ -188,6 +209,9 @@ void hu_analyzer_free(hu_analyzer *a)
     if (!a)
         return;
     hu_pipeline_free(a->pl);
+    hu_fileset_free(a->files);
+    XXH3_freeState(a->hash);
+    free(a->rows);
     hu_servers_free(a->file_servers);
     hu_servers_free(a->servers);
     hu_store_close(a->store);
@@ -209,7 +233,8 @@ bool hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
         .max_flows = a->o.max_flows, .idle_us = a->o.idle_us,
         .halfclosed_us = a->o.idle_us < HU_HALFCLOSED_US ? a->o.idle_us : HU_HALFCLOSED_US,
         .closed_us = a->o.closed_us, .streams = streams, .hold_incidents = !a->o.live,
-        .source = source, .dlt = dlt, .servers = a->file_servers, .wcap = a->wcap,
+        .source = source, .files = a->multi ? a->files : NULL, .dlt = dlt,
+        .servers = a->file_servers, .wcap = a->wcap,
         .sink = { .incident = on_incident, .connection = on_connection,
                   .bad_frame = on_bad_frame, .arg = a },
     };
@@ -261,15 +286,31 @@ void hu_analyzer_progress_get(const hu_analyzer *a, hu_analyzer_progress *pr)
     pr->evicted = st.flows.evicted;
 }
 
-/* What became of the capture: the closing lines about it, and its result. */
-static hu_file_rc file_result(hu_analyzer *a, hu_capture_rc rc, const char *err)
+/* "packet N" for the capture's packet num, with its file when the
+ * capture is a set of files, into buf. */
+static const char *packet_name(const hu_analyzer *a, uint64_t num, char *buf, size_t n)
+{
+    uint64_t local;
+    const char *file = a->multi ? hu_fileset_name(a->files, num, &local) : NULL;
+    if (file)
+        snprintf(buf, n, "packet %" PRIu64 " in %s", local, file);
+    else
+        snprintf(buf, n, "packet %" PRIu64, num);
+    return buf;
+}
+
+/* What became of the capture: the closing lines about it, and its result.
+ * say_err: print err for a capture not read whole (a set has said it per
+ * file already). */
+static hu_file_rc file_result(hu_analyzer *a, hu_capture_rc rc, const char *err, bool say_err)
 {
     const char *path = a->path;
     const hu_pipeline_stats *st = &a->st;
+    char pk[4200];
     if (st->bad > 1)
         fprintf(a->o.err, "%s: %s: %" PRIu64 " packets could not be decoded in all "
-                          "(first: packet %" PRIu64 ")\n",
-                a->o.progname, path, st->bad, st->first_bad_num);
+                          "(first: %s)\n",
+                a->o.progname, path, st->bad, packet_name(a, st->first_bad_num, pk, sizeof pk));
     if (st->flows.evicted)
         fprintf(a->o.err, "%s: %s: %" PRIu64 " connections evicted early because more than "
                           "%zu were open at once (raise --max-connections)\n",
@@ -283,8 +324,9 @@ static hu_file_rc file_result(hu_analyzer *a, hu_capture_rc rc, const char *err)
     if (st->reasm.check_failures) {
         /* reasm.c's developer check found its shortcut wrong */
         fprintf(a->o.err, "%s: %s: HANGUP_CHECK_NIDS: %" PRIu64 " segments were not taken as "
-                          "predicted (first: packet %" PRIu64 ")\n", a->o.progname, path,
-                st->reasm.check_failures, st->reasm.check_first_failure);
+                          "predicted (first: %s)\n", a->o.progname, path,
+                st->reasm.check_failures,
+                packet_name(a, st->reasm.check_first_failure, pk, sizeof pk));
         return HU_FILE_FAILED;
     }
 
@@ -292,13 +334,16 @@ static hu_file_rc file_result(hu_analyzer *a, hu_capture_rc rc, const char *err)
     case HU_CAP_OK:
         return st->nomem ? HU_FILE_NOMEM : a->store_failed ? HU_FILE_STORE : HU_FILE_OK;
     case HU_CAP_PARTIAL:
-        fprintf(a->o.err, "%s: %s: %s\n", a->o.progname, path, err);
+        if (say_err)
+            fprintf(a->o.err, "%s: %s: %s\n", a->o.progname, path, err);
         return a->store_failed ? HU_FILE_STORE : HU_FILE_PARTIAL;
     case HU_CAP_BADFILTER:
-        fprintf(a->o.err, "%s: %s\n", a->o.progname, err);
+        if (say_err)
+            fprintf(a->o.err, "%s: %s\n", a->o.progname, err);
         return HU_FILE_BADFILTER;
     default:
-        fprintf(a->o.err, "%s: %s: %s\n", a->o.progname, path, err);
+        if (say_err)
+            fprintf(a->o.err, "%s: %s: %s\n", a->o.progname, path, err);
         return HU_FILE_FAILED;
     }
 }
@@ -323,7 +368,8 @@ static void store_capture_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture
                          .first_us = info->first_us, .last_us = info->last_us,
                          .packets = a->st.packets,
                          .complete = rc == HU_CAP_OK && !info->limited,
-                         .link_type = info->link_name };
+                         .link_type = info->link_name,
+                         .files = a->multi ? a->rows : NULL, .nfiles = a->multi ? a->nrows : 0 };
     int64_t replaced;
     if (a->capture_id > 0 &&
         !hu_store_end(a->store, a->capture_id, &e, &replaced, serr, sizeof serr))
@@ -331,8 +377,8 @@ static void store_capture_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture
     a->capture_id = 0;
 }
 
-hu_file_rc hu_analyzer_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture_info *info,
-                           const char *err)
+static hu_file_rc end_capture(hu_analyzer *a, hu_capture_rc rc, const hu_capture_info *info,
+                              const char *err, bool say_err)
 {
     const char *path = a->path;
     hu_pipeline_end(a->pl);   /* what only the end proves is reported now */
@@ -356,33 +402,169 @@ hu_file_rc hu_analyzer_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture_in
     hu_servers_merge(a->servers, a->file_servers);
     hu_servers_free(a->file_servers);
     a->file_servers = NULL;
-    return file_result(a, rc, err);
+    return file_result(a, rc, err, say_err);
 }
-hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
+
+hu_file_rc hu_analyzer_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture_info *info,
+                           const char *err)
 {
-    /* libnids' table is sized once per capture: about one stream per 4 KiB
-     * of file, between 1024 and HU_NIDS_STREAMS_MAX (its pool is allocated
-     * whole, 288 bytes a stream; when full it evicts the oldest stream,
-     * and reasm.c delivers that connection's later bytes per segment:
-     * docs/DESIGN.md §4). */
-    struct stat stt;
-    size_t streams = stat(path, &stt) == 0 ? (size_t)(stt.st_size / 4096) : 0;
-    if (streams > HU_NIDS_STREAMS_MAX)
-        streams = HU_NIDS_STREAMS_MAX;
-    if (!hu_analyzer_begin(a, path, "file", -1, streams))
-        return HU_FILE_NOMEM;
-    char err[1024] = "";
-    hu_capture_info info;
+    return end_capture(a, rc, info, err, true);
+}
+/* libnids' table is sized once per capture: about one stream per 4 KiB
+ * of capture, between 1024 and HU_NIDS_STREAMS_MAX (its pool is allocated
+ * whole, 288 bytes a stream; when full it evicts the oldest stream, and
+ * reasm.c delivers that connection's later bytes per segment:
+ * docs/DESIGN.md §4). */
+static size_t streams_for(uint64_t bytes)
+{
+    uint64_t s = bytes / 4096;
+    return s > HU_NIDS_STREAMS_MAX ? HU_NIDS_STREAMS_MAX : (size_t)s;
+}
+
+/* Read path into the current pipeline, its packets numbered from base + 1;
+ * *info and err as hu_capture_file leaves them. */
+static hu_capture_rc read_file(hu_analyzer *a, const char *path, uint64_t base,
+                               hu_capture_info *info, char *err, size_t errlen)
+{
     hu_sb prep_scratch = { 0 };
     hu_capture_cbs cb;
     hu_pipeline_capture_cbs(a->pl, &cb, &prep_scratch);
     cb.progress = &a->o.progress;
+    cb.num_base = base;
     if (a->o.max_packets)
         cb.limit = a->o.max_packets - a->taken;
-    hu_capture_rc rc = hu_capture_file(path, a->o.filter, &cb, &info, err, sizeof err);
+    hu_capture_rc rc = hu_capture_file(path, a->o.filter, &cb, info, err, errlen);
     hu_sb_free(&prep_scratch);
-    a->taken += info.taken;
+    a->taken += info->taken;
+    return rc;
+}
+
+hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
+{
+    struct stat stt;
+    if (!hu_analyzer_begin(a, path, "file", -1,
+                           streams_for(stat(path, &stt) == 0 ? (uint64_t)stt.st_size : 0)))
+        return HU_FILE_NOMEM;
+    char err[1024] = "";
+    hu_capture_info info;
+    hu_capture_rc rc = read_file(a, path, 0, &info, err, sizeof err);
     return hu_analyzer_end(a, rc, &info, err);
+}
+
+bool hu_analyzer_set_begin(hu_analyzer *a, uint64_t bytes)
+{
+    if (!a->files && !(a->files = hu_fileset_new()))
+        return false;
+    if (!a->hash && !(a->hash = XXH3_createState()))
+        return false;
+    hu_fileset_clear(a->files);
+    XXH3_128bits_reset(a->hash);
+    a->set_open = a->multi = true;
+    a->streams = streams_for(bytes);
+    a->records = 0;
+    a->nrows = 0;
+    memset(&a->info, 0, sizeof a->info);
+    a->info.dlt = -1;
+    a->rc = HU_CAP_FAILED;   /* until a file is read */
+    a->err[0] = '\0';
+    memset(&a->last, 0, sizeof a->last);
+    return true;
+}
+
+bool hu_analyzer_set_continues(const hu_analyzer *a, const hu_capture_probe *next)
+{
+    return a->set_open && a->pl && hu_fileset_continues(&a->last, next);
+}
+
+/* What the set keeps of a file just read: its row, and its part of the
+ * capture's identity and extent. */
+static bool set_note_file(hu_analyzer *a, uint64_t base,
+                          const hu_capture_info *fi)
+{
+    hu_capture_file_row *nr = realloc(a->rows, (a->nrows + 1) * sizeof *nr);
+    if (!nr)
+        return false;
+    a->rows = nr;
+    a->rows[a->nrows++] = (hu_capture_file_row){
+        .file = hu_fileset_path(a->files, hu_fileset_count(a->files) - 1),
+        .first_number = base + 1, .packets = fi->records,
+        .first_us = fi->first_us, .last_us = fi->last_us, .frames = fi->frames };
+    XXH3_128bits_update(a->hash, fi->hash, strlen(fi->hash));
+    if (fi->frames) {
+        if (!a->info.frames || fi->first_us < a->info.first_us)
+            a->info.first_us = fi->first_us;
+        if (!a->info.frames || fi->last_us > a->info.last_us)
+            a->info.last_us = fi->last_us;
+        a->last.frames = fi->frames;
+        a->last.first_us = fi->first_us;
+        a->last.last_us = fi->last_us;
+    }
+    a->info.frames += fi->frames;
+    a->info.taken += fi->taken;
+    a->info.limited |= fi->limited;
+    a->info.dlt = fi->dlt;
+    snprintf(a->info.link_name, sizeof a->info.link_name, "%s", fi->link_name);
+    return true;
+}
+
+hu_file_rc hu_analyzer_set_file(hu_analyzer *a, const char *path)
+{
+    if (!a->set_open)
+        return HU_FILE_FAILED;
+    char perr[256];
+    hu_capture_probe pr;
+    bool probed = hu_capture_probe_file(path, false, NULL, NULL, &pr, perr, sizeof perr);
+    uint64_t base = a->records;
+    if (!hu_fileset_add(a->files, path, base)) {
+        fprintf(a->o.err, "%s: %s: out of memory\n", a->o.progname, path);
+        return HU_FILE_NOMEM;
+    }
+    if (!a->pl && !hu_analyzer_begin(a, hu_fileset_path(a->files, 0), "file", -1, a->streams))
+        return HU_FILE_NOMEM;
+    char err[1024] = "";
+    hu_capture_info fi;
+    hu_capture_rc rc = read_file(a, path, base, &fi, err, sizeof err);
+    a->records += fi.records;
+    if (rc == HU_CAP_BADFILTER) {
+        a->rc = rc;
+        snprintf(a->err, sizeof a->err, "%s", err);
+        return HU_FILE_BADFILTER;
+    }
+    if (!set_note_file(a, base, &fi)) {
+        fprintf(a->o.err, "%s: %s: out of memory\n", a->o.progname, path);
+        return HU_FILE_NOMEM;
+    }
+    if (probed) {
+        a->last.dlt = pr.dlt;
+        a->last.snaplen = pr.snaplen;
+        memcpy(a->last.iface, pr.iface, sizeof pr.iface);
+    }
+    if (rc != HU_CAP_FAILED && (a->rc == HU_CAP_FAILED || a->rc == HU_CAP_OK))
+        a->rc = rc;   /* OK once a file is read; PARTIAL sticks */
+    if (rc == HU_CAP_OK)
+        return HU_FILE_OK;
+    fprintf(a->o.err, "%s: %s: %s\n", a->o.progname, path, err);
+    return rc == HU_CAP_PARTIAL ? HU_FILE_PARTIAL : HU_FILE_FAILED;
+}
+
+hu_file_rc hu_analyzer_set_end(hu_analyzer *a)
+{
+    if (!a->set_open)
+        return HU_FILE_OK;
+    a->set_open = false;
+    hu_file_rc out = HU_FILE_OK;
+    if (a->pl) {
+        XXH128_hash_t id = XXH3_128bits_digest(a->hash);
+        snprintf(a->info.hash, sizeof a->info.hash, "%016llx%016llx",
+                 (unsigned long long)id.high64, (unsigned long long)id.low64);
+        out = end_capture(a, a->rc, &a->info, a->err, a->rc == HU_CAP_BADFILTER);
+        if (out == HU_FILE_PARTIAL || out == HU_FILE_FAILED)
+            out = HU_FILE_OK;   /* each file has said so already, and returned it */
+    }
+    a->multi = false;
+    hu_fileset_clear(a->files);
+    a->nrows = 0;
+    return out;
 }
 
 bool hu_analyzer_limit_reached(const hu_analyzer *a)

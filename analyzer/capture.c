@@ -183,8 +183,8 @@ static void batch_deliver(reader *r, const batch *b)
             r->cb.ahead(r->cb.arg, r->dlt, &fa);
         }
         hu_frame fr = batch_frame(r, b, i);
-        if (r->total && (fr.num % HU_PROGRESS_FRAMES) == 0)
-            r->cb.progress->fn(r->cb.progress->arg, b->bytes, r->total, fr.num);
+        if (r->total && ((fr.num - r->cb.num_base) % HU_PROGRESS_FRAMES) == 0)
+            r->cb.progress->fn(r->cb.progress->arg, b->bytes, r->total, fr.num - r->cb.num_base);
         r->cb.frame(r->cb.arg, r->dlt, &fr);
     }
 }
@@ -259,7 +259,7 @@ static bool take_frame(reader *r, batch *b, const struct pcap_pkthdr *h, const u
         info->last_us = ts_us;
     }
     batch_rec *rec = batch_rec_at(r, b, b->n++);
-    *rec = (batch_rec){ .num = r->num, .ts_us = ts_us, .data = data, .caplen = h->caplen,
+    *rec = (batch_rec){ .num = r->num + r->cb.num_base, .ts_us = ts_us, .data = data, .caplen = h->caplen,
                         .wirelen = h->len, .bad = ts_ok ? 0 : 1 };
     if (r->cb.prep) {
         hu_frame fr = batch_frame(r, b, b->n - 1);
@@ -664,6 +664,7 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
     run_reader(r, nb == HU_BATCHES && !small);
 
     hu_capture_rc out = r->rc;
+    info->records = r->num;
     if (out != HU_CAP_OK)
         snprintf(err, errlen, "%s", r->err);
     XXH128_hash_t id = XXH3_128bits_digest(r->ch);
@@ -679,4 +680,104 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
     pcap_close(pc);
     free(r);
     return out;
+}
+
+/* The first interface's name in a pcapng file's first n bytes (buf), into
+ * out (size outn, "" when there is none): the SHB, then blocks up to the
+ * first IDB, whose options hold if_name (code 2).  Every length is checked
+ * against n; a block that does not fit ends the search. */
+static void pcapng_iface(const uint8_t *buf, size_t n, char *out, size_t outn)
+{
+    out[0] = '\0';
+    if (n < 28 || rd32(buf, false) != 0x0A0D0D0Au)
+        return;
+    uint32_t bom = rd32(buf + 8, false);
+    bool sw = bom == 0x4D3C2B1Au;
+    if (!sw && bom != 0x1A2B3C4Du)
+        return;
+    size_t off = 0;
+    for (int blocks = 0; blocks < 16 && n - off >= 12; blocks++) {
+        uint32_t type = rd32(buf + off, sw), len = rd32(buf + off + 4, sw);
+        if (len < 12 || len % 4 || len > n - off)
+            return;
+        if (type == 1) {   /* IDB: type, length, link type, reserved, snaplen, options */
+            size_t o = off + 16, end = off + len - 4;
+            while (o + 4 <= end) {
+                uint16_t code, olen;
+                memcpy(&code, buf + o, 2);
+                memcpy(&olen, buf + o + 2, 2);
+                if (sw) {
+                    code = __builtin_bswap16(code);
+                    olen = __builtin_bswap16(olen);
+                }
+                if (code == 0 || o + 4 + olen > end)
+                    return;
+                if (code == 2) {
+                    size_t k = olen < outn - 1 ? olen : outn - 1;
+                    memcpy(out, buf + o + 4, k);
+                    out[k] = '\0';
+                    out[strnlen(out, k)] = '\0';
+                    return;
+                }
+                o += 4 + (((size_t)olen + 3) & ~(size_t)3);
+            }
+            return;
+        }
+        off += len;
+    }
+}
+
+bool hu_capture_probe_file(const char *path, bool to_end, hu_frame_fn each, void *arg,
+                           hu_capture_probe *pr, char *err, size_t errlen)
+{
+    memset(pr, 0, sizeof *pr);
+    pr->dlt = -1;
+    if (strcmp(path, "-") == 0) {
+        snprintf(err, errlen, "standard input cannot be read twice");
+        return false;
+    }
+    hu_zfile *z;
+    FILE *fp = hu_zfile_open(path, &z, err, errlen);
+    if (!fp)
+        return false;
+    uint8_t head[65536];
+    size_t n = fread(head, 1, sizeof head, fp);
+    fclose(fp);
+    pcapng_iface(head, n, pr->iface, sizeof pr->iface);
+    if (!(fp = hu_zfile_open(path, &z, err, errlen)))
+        return false;
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *pc = pcap_fopen_offline(fp, ebuf);
+    if (!pc) {
+        fclose(fp);
+        snprintf(err, errlen, "%s", ebuf[0] ? ebuf : "not a capture file");
+        return false;
+    }
+    pr->dlt = pcap_datalink(pc);
+    pr->snaplen = pcap_snapshot(pc);
+    if (!hu_decode_link_supported(pr->dlt)) {
+        snprintf(err, errlen, "link type not supported");
+        pcap_close(pc);
+        return false;
+    }
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    while (pcap_next_ex(pc, &h, &data) == 1) {
+        if (h->ts.tv_sec < 0 || h->ts.tv_sec >= HU_MAX_EPOCH_S || h->ts.tv_usec < 0 ||
+            h->ts.tv_usec >= 1000000)
+            continue;   /* unusable, as take_frame judges it */
+        int64_t ts = (int64_t)h->ts.tv_sec * 1000000 + (int64_t)h->ts.tv_usec;
+        if (pr->frames++ == 0)
+            pr->first_us = ts;
+        pr->last_us = ts;
+        if (each) {
+            hu_frame fr = { .num = pr->frames, .ts_us = ts, .caplen = h->caplen,
+                            .wirelen = h->len, .data = data };
+            each(arg, pr->dlt, &fr);
+        }
+        if (!to_end)
+            break;
+    }
+    pcap_close(pc);
+    return true;
 }

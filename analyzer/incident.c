@@ -175,10 +175,24 @@ static bool tl_add(hu_incident_rec *r, const hu_flow *f, const hu_pktsum *e, con
     return t->line && (!note || t->note);
 }
 
+/* "packet N": the capture's packet num, named by its file and its number
+ * there when the capture is a set of files (fs). */
+static void put_packet(hu_sb *sb, const hu_fileset *fs, uint64_t num)
+{
+    uint64_t local;
+    const char *file = hu_fileset_count(fs) > 1 ? hu_fileset_name(fs, num, &local) : NULL;
+    if (file) {
+        hu_sb_printf(sb, "packet %" PRIu64 " in ", local);
+        hu_sb_safe(sb, (const uint8_t *)file, strlen(file));
+    } else {
+        hu_sb_printf(sb, "packet %" PRIu64, num);
+    }
+}
+
 /* The timeline: the connection's packets from its last exchange before
  * the FIN to the RST, each exactly as tcpdump -n prints it, with notes on
- * the three packets of the incident. */
-static bool build_timeline(hu_incident_rec *r, const hu_incident *inc)
+ * the three packets of the incident (fs: as hu_incident_rec_new). */
+static bool build_timeline(hu_incident_rec *r, const hu_incident *inc, const hu_fileset *fs)
 {
     const hu_flow *f = inc->flow;
     uint32_t start = inc->timeline_start;
@@ -187,39 +201,49 @@ static bool build_timeline(hu_incident_rec *r, const hu_incident *inc)
     if (!r->timeline)
         return false;
     /* The notes on the incident's own packets. */
-    hu_sb rq = {0};
+    hu_sb rq = {0}, fin_sb = {0}, rst_sb = {0}, resp_sb = {0};
     bool race = inc->kindid == HU_KIND_RACE;
     if (race) {
         hu_sb_puts(&rq, "late request: ");
         hu_request_describe(&rq, &inc->request);
         hu_sb_puts(&rq, " (");
         hu_sb_duration(&rq, inc->gap_us < 0 ? -inc->gap_us : inc->gap_us);
-        hu_sb_printf(&rq, " %s the FIN, packet %" PRIu64 ")", inc->gap_us < 0 ? "before" : "after",
-                     inc->req->num);
+        hu_sb_printf(&rq, " %s the FIN, ", inc->gap_us < 0 ? "before" : "after");
+        put_packet(&rq, fs, inc->req->num);
+        hu_sb_putc(&rq, ')');
     } else if (inc->kindid == HU_KIND_REFUSED || inc->kindid == HU_KIND_CONNECT_TIMEOUT) {
-        hu_sb_printf(&rq, "the client's SYN (packet %" PRIu64 ")", inc->req->num);
+        hu_sb_puts(&rq, "the client's SYN (");
+        put_packet(&rq, fs, inc->req->num);
+        hu_sb_putc(&rq, ')');
     } else {
         hu_sb_puts(&rq, "request: ");
         hu_request_describe(&rq, &inc->request);
-        hu_sb_printf(&rq, " (packet %" PRIu64 ")", inc->req->num);
+        hu_sb_puts(&rq, " (");
+        put_packet(&rq, fs, inc->req->num);
+        hu_sb_putc(&rq, ')');
     }
-    char fin_note[120] = "", rst_note[120] = "";
     bool client_closes = inc->kindid == HU_KIND_ABORT;
-    if (inc->fin)
-        snprintf(fin_note, sizeof fin_note, "%s FIN: the %s closes the connection (packet %" PRIu64
-                 ")", client_closes ? "client" : "server", client_closes ? "client" : "server",
-                 inc->fin->num);
-    if (inc->rst)
-        snprintf(rst_note, sizeof rst_note, "%s RST%s (packet %" PRIu64 ")",
-                 client_closes ? "client" : "server",
-                 race ? ": the server's kernel rejects the request"
-                 : inc->kindid == HU_KIND_REFUSED ? ": nothing listens on the port" : "",
-                 inc->rst->num);
-    char resp_note[120] = "";
-    if (inc->resp)
-        snprintf(resp_note, sizeof resp_note, "response: %d, the server's answer (packet %"
-                 PRIu64 ")", inc->status, inc->resp->num);
-    bool ok = !rq.oom;
+    if (inc->fin) {
+        hu_sb_printf(&fin_sb, "%s FIN: the %s closes the connection (",
+                     client_closes ? "client" : "server", client_closes ? "client" : "server");
+        put_packet(&fin_sb, fs, inc->fin->num);
+        hu_sb_putc(&fin_sb, ')');
+    }
+    if (inc->rst) {
+        hu_sb_printf(&rst_sb, "%s RST%s (", client_closes ? "client" : "server",
+                     race ? ": the server's kernel rejects the request"
+                     : inc->kindid == HU_KIND_REFUSED ? ": nothing listens on the port" : "");
+        put_packet(&rst_sb, fs, inc->rst->num);
+        hu_sb_putc(&rst_sb, ')');
+    }
+    if (inc->resp) {
+        hu_sb_printf(&resp_sb, "response: %d, the server's answer (", inc->status);
+        put_packet(&resp_sb, fs, inc->resp->num);
+        hu_sb_putc(&resp_sb, ')');
+    }
+    const char *fin_note = hu_sb_cstr(&fin_sb), *rst_note = hu_sb_cstr(&rst_sb),
+               *resp_note = hu_sb_cstr(&resp_sb);
+    bool ok = !rq.oom && !fin_sb.oom && !rst_sb.oom && !resp_sb.oom;
     /* Incident packets that left the ring on a busy connection come first,
      * so the timeline always shows them. */
     const hu_pktsum *mine[4] = { inc->req, inc->fin, inc->rst, inc->resp };
@@ -248,9 +272,12 @@ static bool build_timeline(hu_incident_rec *r, const hu_incident *inc)
                         : inc->rst && e->num == inc->rst->num ? rst_note
                         : inc->resp && e->num == inc->resp->num ? resp_note
                                                                 : NULL;
-        ok &= tl_add(r, f, e, n, i == start ? omitted : 0);
+        ok &= tl_add(r, f, e, n && *n ? n : NULL, i == start ? omitted : 0);
     }
     hu_sb_free(&rq);
+    hu_sb_free(&fin_sb);
+    hu_sb_free(&rst_sb);
+    hu_sb_free(&resp_sb);
     return ok;
 }
 
@@ -267,7 +294,8 @@ static void sw_copy(char name[HU_SW_NAME_MAX], char kind[16], char evidence[HU_S
     snprintf(evidence, HU_SW_EVIDENCE_MAX, "%s", id->evidence);
 }
 
-hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, uint64_t number)
+hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, uint64_t number,
+                                     const hu_fileset *fs)
 {
     hu_incident_rec *r = calloc(1, sizeof *r);
     if (!r)
@@ -277,7 +305,10 @@ hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, u
     r->kind = inc->kind;
     r->kindid = inc->kindid;
     r->verdict = inc->verdict;
-    r->file = file;
+    uint64_t local;
+    const char *req_file = hu_fileset_count(fs) > 1 ? hu_fileset_name(fs, inc->req->num, &local)
+                                                    : NULL;
+    r->file = req_file ? req_file : file;
     r->ipver = f->ipver;
     memcpy(r->cli_addr, f->addr[inc->client], 16);
     memcpy(r->srv_addr, f->addr[inc->server], 16);
@@ -287,10 +318,10 @@ hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, u
     hu_cid_tcp(r->community_id, 0, r->ipver, r->cli_addr, r->cli_port, r->srv_addr,
                r->srv_port);
     if (inc->fin)
-        r->fin = (hu_pktref){ inc->fin->num, inc->fin->ts_us };
-    r->req = (hu_pktref){ inc->req->num, inc->req->ts_us };
+        r->fin = (hu_pktref){ inc->fin->num, inc->fin->ts_us, 0 };
+    r->req = (hu_pktref){ inc->req->num, inc->req->ts_us, 0 };
     if (inc->rst)
-        r->rst = (hu_pktref){ inc->rst->num, inc->rst->ts_us };
+        r->rst = (hu_pktref){ inc->rst->num, inc->rst->ts_us, 0 };
     r->gap_us = inc->gap_us;
     r->rtt_us = inc->rtt_us;
     r->rst_ack = inc->rst_ack;
@@ -319,7 +350,7 @@ hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, u
     r->received_bytes = inc->received_bytes;
     r->status = inc->status ? inc->status : -1;
     if (inc->resp)
-        r->resp = (hu_pktref){ inc->resp->num, inc->resp->ts_us };
+        r->resp = (hu_pktref){ inc->resp->num, inc->resp->ts_us, 0 };
     hu_gaps_count g0 = hu_gaps_of(f->gaps, 0), g1 = hu_gaps_of(f->gaps, 1);
     r->capture_gaps = g0.count + g1.count;
     r->capture_gap_bytes = g0.bytes + g1.bytes;
@@ -329,7 +360,7 @@ hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, u
                  seen == inc->client ? "client" : "server");
     sw_copy(r->client_software, r->client_kind, r->client_evidence, inc->client_sw);
     sw_copy(r->server_software, r->server_kind, r->server_evidence, inc->server_sw);
-    if (!build_timeline(r, inc)) {
+    if (!build_timeline(r, inc, fs)) {
         hu_incident_rec_free(r);
         return NULL;
     }
@@ -343,10 +374,77 @@ void hu_incident_rec_free(hu_incident_rec *r)
     for (size_t i = 0; i < r->ntimeline; i++) {
         free(r->timeline[i].line);
         free(r->timeline[i].note);
+        free(r->timeline[i].file);
     }
     free(r->timeline);
+    for (size_t i = 0; i < r->nfiles; i++)
+        free(r->files[i]);
+    free(r->files);
     free(r->file_owned);
     free(r);
+}
+
+const char *hu_incident_rec_file(const hu_incident_rec *r, uint32_t idx)
+{
+    return idx && idx <= r->nfiles ? r->files[idx - 1] : r->file;
+}
+
+uint32_t hu_incident_rec_add_file(hu_incident_rec *r, const char *path)
+{
+    for (size_t i = 0; i < r->nfiles; i++)
+        if (strcmp(r->files[i], path) == 0)
+            return (uint32_t)i + 1;
+    char **nf = realloc(r->files, (r->nfiles + 1) * sizeof *nf);
+    if (!nf)
+        return 0;
+    r->files = nf;
+    if (!(r->files[r->nfiles] = strdup(path)))
+        return 0;
+    return (uint32_t)++r->nfiles;
+}
+
+/* One reference made local: its number in its file, and which file. */
+static bool localize_ref(hu_incident_rec *r, const hu_fileset *fs, hu_pktref *p)
+{
+    if (!p->num)
+        return true;
+    uint64_t local;
+    const char *path = hu_fileset_name(fs, p->num, &local);
+    uint32_t k = hu_incident_rec_add_file(r, path);
+    if (!k)
+        return false;
+    p->num = local;
+    p->file = k;
+    return true;
+}
+
+bool hu_incident_rec_localize(hu_incident_rec *r, const hu_fileset *fs)
+{
+    if (hu_fileset_count(fs) < 2)
+        return true;
+    /* Every file is looked up first (the only step that can fail), then
+     * every number rewritten. */
+    hu_pktref *refs[] = { &r->fin, &r->req, &r->rst, &r->resp, &r->ds.request,
+                          &r->ds.response, &r->ds.close, &r->ds.retry };
+    hu_pktref late = { r->late_response_packet > 0 ? (uint64_t)r->late_response_packet : 0, 0,
+                       0 };
+    bool ok = true;
+    for (size_t i = 0; i < sizeof refs / sizeof *refs; i++)
+        ok &= localize_ref(r, fs, refs[i]);
+    ok &= localize_ref(r, fs, &late);
+    if (late.num) {
+        r->late_response_packet = (int64_t)late.num;
+        r->late_response_file = late.file;
+    }
+    for (size_t i = 0; ok && i < r->ntimeline; i++) {
+        hu_tl_entry *t = &r->timeline[i];
+        uint64_t local;
+        const char *path = hu_fileset_name(fs, t->num, &local);
+        ok = (t->file = strdup(path)) != NULL;
+        t->num = local;
+    }
+    r->file = hu_incident_rec_file(r, r->req.file);
+    return ok;
 }
 
 /* What the packets prove, per kind, in the words of the report's "What

@@ -101,7 +101,7 @@ static void note_retry(hu_incident_rec *rec, uint64_t num, int64_t ts)
     hu_downstream *ds = &rec->ds;
     if (ds->retry.num)
         return;
-    ds->retry = (hu_pktref){ num, ts };
+    ds->retry = (hu_pktref){ num, ts, 0 };
     if (ds->outcome == HU_DS_ANSWERED || ds->outcome == HU_DS_UNKNOWN)
         ds->outcome = HU_DS_RETRIED;
 }
@@ -146,13 +146,13 @@ static void settle(hu_downstream *ds, bool *user_closed, const end_ent *e)
         return;
     if (e->status) {
         ds->status = e->status;
-        ds->response = (hu_pktref){ e->num, e->ts };
+        ds->response = (hu_pktref){ e->num, e->ts, 0 };
         ds->outcome = ds->retry.num ? HU_DS_RETRIED
                       : e->status >= 500 ? HU_DS_BAD_GATEWAY : HU_DS_ANSWERED;
     } else if (e->by_client) {
         *user_closed = true;
     } else if (!*user_closed) {
-        ds->close = (hu_pktref){ e->num, e->ts };
+        ds->close = (hu_pktref){ e->num, e->ts, 0 };
         ds->outcome = HU_DS_CLOSED;
     }
 }
@@ -280,7 +280,7 @@ static bool find_downstream(hu_legs *l, hu_incident_rec *rec)
     ds->cli_port = found->cport;
     ds->srv_port = found->sport;
     ds->conn_id = found->conn_id;
-    ds->request = (hu_pktref){ found->num, found->ts };
+    ds->request = (hu_pktref){ found->num, found->ts, 0 };
     if (retry)
         note_retry(rec, retry->num, retry->ts);
     /* What the downstream connection met already, oldest first. */

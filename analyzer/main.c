@@ -11,6 +11,7 @@
  */
 #include "hangup/analyze.h"
 #include "hangup/cli.h"
+#include "hangup/fileset.h"
 #include "hangup/live.h"
 #include "hangup/query.h"
 
@@ -19,6 +20,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,8 +60,13 @@ static const char usage_analyze[] =
     "  stale    the client had already received the FIN and still reused the\n"
     "           connection (a client bug)\n"
     "the lost request, whether it is safe to retry, what to change, and the\n"
-    "connection's timeline printed exactly as 'tcpdump -n' prints it.  Each\n"
-    "FILE is a separate capture; a summary over all of them comes last.\n"
+    "connection's timeline printed exactly as 'tcpdump -n' prints it.  Files\n"
+    "that continue each other (a set rotated by tcpdump -C or -G: the same link\n"
+    "type, snapshot length and interface, each starting at or after the last\n"
+    "packet of the one before, and a TCP connection going on from one into the\n"
+    "next) are read as one capture, in time order; every other FILE is a\n"
+    "capture of its own (files that overlap in time are two vantages, never\n"
+    "joined).  A summary over all of them comes last.\n"
     "\n"
     "options:\n"
     "  -f, --filter EXPR       only look at packets matching the BPF expression\n"
@@ -99,6 +106,11 @@ static const char usage_analyze[] =
     "                          (default 262144)\n"
     "      --idle-timeout SECS forget a connection after SECS seconds without a\n"
     "                          packet, in capture time (default 3600)\n"
+    "      --separate          read every FILE as a capture of its own, even\n"
+    "                          files that continue each other\n"
+    "      --join              join files on time, link type and interface alone,\n"
+    "                          without a connection going on between them (a\n"
+    "                          rotated set of a quiet link)\n"
     "  -h, --help              show this help\n"
     "\n"
     "Link types: Ethernet (with 802.1Q/QinQ tags), LINUX_SLL, LINUX_SLL2\n"
@@ -153,6 +165,7 @@ typedef struct analyze_args {
     int nfiles;
     char **rfiles;            /* -r FILE..., owned array (the strings are argv's) */
     char *filter_owned;       /* a trailing expression, joined */
+    hu_fileset_mode join;     /* --separate, --join: how files become captures */
 } analyze_args;
 
 static void analyze_args_free(analyze_args *aa)
@@ -171,6 +184,8 @@ static int parse_analyze(int argc, char **argv, analyze_args *aa)
         HU_CLI_LONGOPTS,
         { "read", required_argument, NULL, 'r' },
         { "count", required_argument, NULL, 'c' },
+        { "separate", no_argument, NULL, HU_CLI_OPT_OWN },
+        { "join", no_argument, NULL, HU_CLI_OPT_OWN + 1 },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -199,6 +214,12 @@ static int parse_analyze(int argc, char **argv, analyze_args *aa)
                 return HU_CLI_EXIT_USAGE;
             aa->o.max_packets = (uint64_t)count;
             break;
+        case HU_CLI_OPT_OWN:
+            aa->join = HU_FILESET_SEPARATE;
+            break;
+        case HU_CLI_OPT_OWN + 1:
+            aa->join = HU_FILESET_JOIN;
+            break;
         case 'h':
             fputs(usage_analyze, stdout);
             return 0;
@@ -224,26 +245,87 @@ static int parse_analyze(int argc, char **argv, analyze_args *aa)
     return -1;
 }
 
-/* Analyse every file; the command's exit status. */
-static int analyze_files(hu_analyzer *a, progress *pg, char **files, int n)
+/* A file's result folded into the command's exit status. */
+static int fold_status(int status, hu_file_rc rc)
+{
+    if (rc == HU_FILE_NOMEM)
+        return HU_CLI_EXIT_NOMEM;
+    if (rc == HU_FILE_STORE)
+        return HU_CLI_EXIT_DB;
+    if (rc != HU_FILE_OK && status == 0)
+        return HU_CLI_EXIT_INPUT;
+    return status;
+}
+
+/* Read one file (of a capture, or a capture alone), with the progress
+ * line. */
+static hu_file_rc one_file(hu_analyzer *a, progress *pg, const char *file, bool in_set)
+{
+    pg->file = file;
+    pg->shown = false;
+    clock_gettime(CLOCK_MONOTONIC, &pg->start);
+    hu_file_rc rc = in_set ? hu_analyzer_set_file(a, file) : hu_analyzer_file(a, file);
+    if (pg->shown)
+        fputs("\r\033[K", stderr);
+    return rc;
+}
+
+/* The files of one set, read as one capture; the command's status so
+ * far, or HU_CLI_EXIT_USAGE for a bad filter.  The user is told which
+ * files were joined, before anything of them is printed. */
+static int analyze_set(hu_analyzer *a, progress *pg, char **files, const size_t *set, size_t n,
+                       int status)
+{
+    uint64_t bytes = 0;
+    struct stat st;
+    fputs("hangup: one capture of", stderr);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(stderr, "%s %s", i ? "," : "", files[set[i]]);
+        if (stat(files[set[i]], &st) == 0)
+            bytes += (uint64_t)st.st_size;
+    }
+    fputs(" (each continues the one before; --separate reads them apart)\n", stderr);
+    if (!hu_analyzer_set_begin(a, bytes)) {
+        fputs("hangup: out of memory\n", stderr);
+        return HU_CLI_EXIT_NOMEM;
+    }
+    for (size_t i = 0; i < n && !hu_analyzer_limit_reached(a); i++) {
+        hu_file_rc rc = one_file(a, pg, files[set[i]], true);
+        if (rc == HU_FILE_BADFILTER) {
+            hu_analyzer_set_end(a);
+            return HU_CLI_EXIT_USAGE;
+        }
+        status = fold_status(status, rc);
+    }
+    return fold_status(status, hu_analyzer_set_end(a));
+}
+
+/* Analyse every file, those that continue each other as one capture
+ * (fileset.h, by mode); the command's exit status. */
+static int analyze_files(hu_analyzer *a, progress *pg, char **files, int n,
+                         hu_fileset_mode mode)
 {
     int status = 0;
-    for (int i = 0; i < n && !hu_analyzer_limit_reached(a); i++) {
-        pg->file = files[i];
-        pg->shown = false;
-        clock_gettime(CLOCK_MONOTONIC, &pg->start);
-        hu_file_rc rc = hu_analyzer_file(a, files[i]);
-        if (pg->shown)
-            fputs("\r\033[K", stderr);
-        if (rc == HU_FILE_BADFILTER)
-            return HU_CLI_EXIT_USAGE;
-        if (rc == HU_FILE_NOMEM)
-            status = HU_CLI_EXIT_NOMEM;
-        else if (rc == HU_FILE_STORE)
-            status = HU_CLI_EXIT_DB;
-        else if (rc != HU_FILE_OK && status == 0)
-            status = HU_CLI_EXIT_INPUT;
+    hu_fileset_plan plan;
+    if (!hu_fileset_plan_make(files, (size_t)n, mode, &plan)) {
+        fputs("hangup: out of memory\n", stderr);
+        return HU_CLI_EXIT_NOMEM;
     }
+    for (size_t k = 0; k < plan.nsets && !hu_analyzer_limit_reached(a); k++) {
+        if (plan.set_len[k] > 1) {
+            status = analyze_set(a, pg, files, plan.sets[k], plan.set_len[k], status);
+            if (status == HU_CLI_EXIT_USAGE)
+                break;
+            continue;
+        }
+        hu_file_rc rc = one_file(a, pg, files[plan.sets[k][0]], false);
+        if (rc == HU_FILE_BADFILTER) {
+            status = HU_CLI_EXIT_USAGE;
+            break;
+        }
+        status = fold_status(status, rc);
+    }
+    hu_fileset_plan_free(&plan);
     return status;
 }
 
@@ -268,7 +350,7 @@ static int cmd_analyze(int argc, char **argv)
         return why == HU_FILE_FAILED ? HU_CLI_EXIT_INPUT : HU_CLI_EXIT_NOMEM;
     }
     pg.a = a;
-    status = analyze_files(a, &pg, aa.files, aa.nfiles);
+    status = analyze_files(a, &pg, aa.files, aa.nfiles, aa.join);
     if (status != HU_CLI_EXIT_USAGE && !hu_analyzer_finish(a) && status == 0)
         status = HU_CLI_EXIT_INPUT;   /* the -w file is not whole */
     hu_analyzer_free(a);

@@ -169,7 +169,8 @@ static void on_incident(void *arg, const hu_incident *found)
     hu_sw_ident cli, srv;
     unsigned relay_pair;
     identify(c, &cli, &srv, &inc, &relay_pair);
-    hu_incident_rec *rec = hu_incident_rec_new(&inc, pl->cfg.source, ++pl->st.incidents);
+    hu_incident_rec *rec = hu_incident_rec_new(&inc, pl->cfg.source, ++pl->st.incidents,
+                                               pl->cfg.files);
     if (pl->cfg.wcap)
         write_incident(pl, c, rec);
     if (!rec) {

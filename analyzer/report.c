@@ -376,7 +376,23 @@ static void json_ms_or_null(hu_sb *sb, const char *key, int64_t us)
         hu_sb_puts(sb, "null");
 }
 
-static void json_pkt(hu_sb *sb, const char *name, hu_pktref p)
+/* ,"NAME_file":"..." for packet p of a capture of several files (null when
+ * the incident has no such packet); nothing for a capture of one file, so
+ * its lines are what they always were. */
+static void json_pkt_file(hu_sb *sb, const hu_incident_rec *rec, const char *name, hu_pktref p)
+{
+    if (!rec->nfiles)
+        return;
+    hu_sb_printf(sb, ",\"%s_file\":", name);
+    if (p.num) {
+        const char *f = hu_incident_rec_file(rec, p.file);
+        hu_sb_json_str(sb, (const uint8_t *)f, strlen(f));
+    } else {
+        hu_sb_puts(sb, "null");
+    }
+}
+
+static void json_pkt(hu_sb *sb, const hu_incident_rec *rec, const char *name, hu_pktref p)
 {
     if (p.num) {
         hu_sb_printf(sb, ",\"%s_packet\":%" PRIu64 ",\"%s_time\":\"", name, p.num, name);
@@ -385,7 +401,26 @@ static void json_pkt(hu_sb *sb, const char *name, hu_pktref p)
     } else {
         hu_sb_printf(sb, ",\"%s_packet\":null,\"%s_time\":null", name, name);
     }
+    json_pkt_file(sb, rec, name, p);
 }
+
+/* "N" for packet p of rec, or "N in FILE" when the capture is a set of
+ * files and p is not in the file the incident is named by (its
+ * request's), into buf (n bytes, wire bytes of the name escaped). */
+static const char *pkt_str(char *buf, size_t n, const hu_incident_rec *rec, hu_pktref p)
+{
+    const char *f = hu_incident_rec_file(rec, p.file);
+    if (!rec->nfiles || !p.num || strcmp(f, rec->file) == 0) {
+        snprintf(buf, n, "%" PRIu64, p.num);
+        return buf;
+    }
+    hu_sb sb = { 0 };
+    hu_sb_safe(&sb, (const uint8_t *)f, strlen(f));
+    snprintf(buf, n, "%" PRIu64 " in %s", p.num, hu_sb_cstr(&sb));
+    hu_sb_free(&sb);
+    return buf;
+}
+#define PKT_BUF 4200
 
 static void json_str_or_null(hu_sb *sb, const char *key, const char *v)
 {
@@ -434,12 +469,12 @@ static void json_downstream(hu_sb *sb, const hu_incident_rec *rec)
     hu_endpoint_str(cli, sizeof cli, ds->ipver, ds->cli_addr, ds->cli_port);
     hu_endpoint_str(srv, sizeof srv, ds->ipver, ds->srv_addr, ds->srv_port);
     hu_sb_printf(sb, "{\"client\":\"%s\",\"proxy\":\"%s\"", cli, srv);
-    json_pkt(sb, "request", ds->request);
+    json_pkt(sb, rec, "request", ds->request);
     hu_sb_printf(sb, ",\"outcome\":\"%s\"", hu_ds_outcome_name(ds->outcome));
     json_int_or_null(sb, "status", ds->status ? ds->status : -1);
-    json_pkt(sb, "response", ds->response);
-    json_pkt(sb, "close", ds->close);
-    json_pkt(sb, "retry_request", ds->retry);
+    json_pkt(sb, rec, "response", ds->response);
+    json_pkt(sb, rec, "close", ds->close);
+    json_pkt(sb, rec, "retry_request", ds->retry);
     json_ms_or_null(sb, "retry_added_ms", ds->retry.num && ds->retry.ts_us >= rec->req.ts_us
                                               ? ds->retry.ts_us - rec->req.ts_us : -1);
     hu_sb_printf(sb, "},\"downstream_candidates\":%u", ds->candidates);
@@ -506,9 +541,9 @@ static void json_family(hu_report *r, const hu_incident_rec *rec)
 {
     hu_sb *sb = &r->sb;
     json_head(sb, rec);
-    json_pkt(sb, "request", rec->req);
-    json_pkt(sb, "fin", rec->fin);
-    json_pkt(sb, "rst", rec->rst);
+    json_pkt(sb, rec, "request", rec->req);
+    json_pkt(sb, rec, "fin", rec->fin);
+    json_pkt(sb, rec, "rst", rec->rst);
     const hu_request *rq = &rec->request;
     hu_sb_puts(sb, ",\"method\":");
     json_method_target(sb, rq->http, rq->method, rq->target, rq->target_len);
@@ -538,6 +573,10 @@ static void json_family(hu_report *r, const hu_incident_rec *rec)
         json_str_or_null(sb, "abort", rec->abort);
         hu_sb_printf(sb, ",\"late_response_rst\":%s", rec->late_response_rst ? "true" : "false");
         json_int_or_null(sb, "late_response_packet", rec->late_response_packet);
+        json_pkt_file(sb, rec, "late_response",
+                      (hu_pktref){ rec->late_response_packet > 0
+                                       ? (uint64_t)rec->late_response_packet : 0,
+                                   0, rec->late_response_file });
         break;
     case HU_KIND_CONNECT_TIMEOUT:
         hu_sb_printf(sb, ",\"tries\":%d", rec->tries);
@@ -550,7 +589,7 @@ static void json_family(hu_report *r, const hu_incident_rec *rec)
         break;
     case HU_KIND_GATEWAY:
         hu_sb_printf(sb, ",\"status\":%d", rec->status);
-        json_pkt(sb, "response", rec->resp);
+        json_pkt(sb, rec, "response", rec->resp);
         json_ms_or_null(sb, "wait_ms", rec->wait_us);
         break;
     default:
@@ -578,7 +617,11 @@ static void json_incident(hu_report *r, const hu_incident_rec *rec)
     hu_iso_time(sb, rec->req.ts_us);
     hu_sb_puts(sb, "\",\"rst_time\":\"");
     hu_iso_time(sb, rec->rst.ts_us);
-    hu_sb_puts(sb, "\",\"gap_ms\":");
+    hu_sb_putc(sb, '"');
+    json_pkt_file(sb, rec, "fin", rec->fin);
+    json_pkt_file(sb, rec, "request", rec->req);
+    json_pkt_file(sb, rec, "rst", rec->rst);
+    hu_sb_puts(sb, ",\"gap_ms\":");
     put_ms(sb, rec->gap_us);
     json_ms_or_null(sb, "rtt_ms", rec->rtt_us);
     hu_sb_printf(sb, ",\"rst_ack\":%s,\"method\":", rec->rst_ack ? "true" : "false");
@@ -647,32 +690,36 @@ static void user_got(hu_sb *sb, const hu_incident_rec *rec)
     char user[64], proxy[64];
     hu_endpoint_str(user, sizeof user, ds->ipver, ds->cli_addr, ds->cli_port);
     hu_endpoint_str(proxy, sizeof proxy, ds->ipver, ds->srv_addr, ds->srv_port);
+    char pa[PKT_BUF], pb[PKT_BUF];
     hu_sb_printf(sb, "  What the user got: this request was a proxy's, carrying user %s's "
-                     "request to %s (packet %" PRIu64 "); ", user, proxy, ds->request.num);
+                     "request to %s (packet %s); ", user, proxy,
+                 pkt_str(pa, sizeof pa, rec, ds->request));
     switch (ds->outcome) {
     case HU_DS_RETRIED:
-        hu_sb_printf(sb, "the proxy sent it again on another connection (packet %" PRIu64
-                         ", ", ds->retry.num);
+        hu_sb_printf(sb, "the proxy sent it again on another connection (packet %s, ",
+                     pkt_str(pa, sizeof pa, rec, ds->retry));
         hu_sb_duration(sb, ds->retry.ts_us - rec->req.ts_us);
         hu_sb_puts(sb, " after the first try)");
         if (ds->status)
-            hu_sb_printf(sb, " and the user got %d (packet %" PRIu64 "): the proxy absorbed the "
-                             "race, at the cost of that delay.\n", ds->status, ds->response.num);
+            hu_sb_printf(sb, " and the user got %d (packet %s): the proxy absorbed the "
+                             "race, at the cost of that delay.\n", ds->status,
+                         pkt_str(pb, sizeof pb, rec, ds->response));
         else
             hu_sb_puts(sb, "; the user's response is not in the capture.\n");
         break;
     case HU_DS_BAD_GATEWAY:
-        hu_sb_printf(sb, "the proxy answered the user %d (packet %" PRIu64 "): the user felt "
-                         "the race as a bad gateway.\n", ds->status, ds->response.num);
+        hu_sb_printf(sb, "the proxy answered the user %d (packet %s): the user felt "
+                         "the race as a bad gateway.\n", ds->status,
+                     pkt_str(pb, sizeof pb, rec, ds->response));
         break;
     case HU_DS_CLOSED:
-        hu_sb_printf(sb, "the proxy closed the user's connection without a response (packet %"
-                         PRIu64 "): the user felt the race as a dropped connection.\n",
-                     ds->close.num);
+        hu_sb_printf(sb, "the proxy closed the user's connection without a response (packet "
+                         "%s): the user felt the race as a dropped connection.\n",
+                     pkt_str(pb, sizeof pb, rec, ds->close));
         break;
     case HU_DS_ANSWERED:
-        hu_sb_printf(sb, "the user got %d (packet %" PRIu64 "), with no retry upstream in the "
-                         "capture.\n", ds->status, ds->response.num);
+        hu_sb_printf(sb, "the user got %d (packet %s), with no retry upstream in the "
+                         "capture.\n", ds->status, pkt_str(pb, sizeof pb, rec, ds->response));
         break;
     default:
         hu_sb_puts(sb, "the capture shows no answer to the user.\n");
@@ -743,11 +790,18 @@ static void render_software(hu_sb *sb, const hu_incident_rec *rec)
 static void render_timeline(hu_sb *out, const hu_incident_rec *rec)
 {
     hu_sb_puts(out, "\n  Timeline (as tcpdump -n prints it):\n");
+    const char *file = NULL;   /* a set of files: where the lines below are from */
     for (size_t i = 0; i < rec->ntimeline; i++) {
         const hu_tl_entry *t = &rec->timeline[i];
         if (t->omitted_before)
             hu_sb_printf(out, "    ... (%" PRIu64 " earlier packets of this connection not "
                               "shown)\n", t->omitted_before);
+        if (t->file && (!file || strcmp(file, t->file) != 0)) {
+            file = t->file;
+            hu_sb_puts(out, "    (in ");
+            hu_sb_safe(out, (const uint8_t *)file, strlen(file));
+            hu_sb_puts(out, ")\n");
+        }
         hu_sb_puts(out, t->line);
         hu_sb_putc(out, '\n');
         if (t->note) {
@@ -791,16 +845,19 @@ static void explain_abort(hu_sb *sb, const hu_incident_rec *rec)
     hu_sb_puts(sb, "the client sent ");
     hu_request_describe(sb, &rec->request);
     bool by_fin = rec->abort[0] != 'r' && rec->fin.num;
-    hu_sb_printf(sb, " (packet %" PRIu64 ") and gave up before the answer: its %s (packet %" PRIu64
-                     ")",
-                 rec->req.num, by_fin ? "FIN" : "RST", by_fin ? rec->fin.num : rec->rst.num);
+    char pa[PKT_BUF], pb[PKT_BUF], pc[PKT_BUF];
+    hu_pktref late = { rec->late_response_packet > 0 ? (uint64_t)rec->late_response_packet : 0,
+                       0, rec->late_response_file };
+    hu_sb_printf(sb, " (packet %s) and gave up before the answer: its %s (packet %s)",
+                 pkt_str(pa, sizeof pa, rec, rec->req), by_fin ? "FIN" : "RST",
+                 pkt_str(pb, sizeof pb, rec, by_fin ? rec->fin : rec->rst));
     if (rec->late_response_packet > 0 && rec->late_response_rst && rec->rst.num)
-        hu_sb_printf(sb, "; the server's response came later (packet %" PRId64
-                         ") and met an RST (packet %" PRIu64 ")",
-                     rec->late_response_packet, rec->rst.num);
+        hu_sb_printf(sb, "; the server's response came later (packet %s) and met an RST "
+                         "(packet %s)",
+                     pkt_str(pc, sizeof pc, rec, late), pkt_str(pb, sizeof pb, rec, rec->rst));
     else if (rec->late_response_packet > 0)
-        hu_sb_printf(sb, "; the server's response came later (packet %" PRId64 ")",
-                     rec->late_response_packet);
+        hu_sb_printf(sb, "; the server's response came later (packet %s)",
+                     pkt_str(pc, sizeof pc, rec, late));
     hu_sb_puts(sb, ".\n");
 }
 
@@ -820,17 +877,19 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
     render_ids(sb, rec);
     render_software(sb, rec);
     hu_sb_puts(sb, "\n  What happened: ");
+    char pa[PKT_BUF], pb[PKT_BUF];
+    hu_pktref closing = rec->rst.num ? rec->rst : rec->fin;
     switch (rec->kindid) {
     case HU_KIND_SERVER_TIMEOUT:
     case HU_KIND_RESET:
     case HU_KIND_CLOSED:
         hu_sb_puts(sb, "the server received ");
         hu_request_describe(sb, rq);
-        hu_sb_printf(sb, " (packet %" PRIu64 ", acknowledged) and never answered; ",
-                     rec->req.num);
+        hu_sb_printf(sb, " (packet %s, acknowledged) and never answered; ",
+                     pkt_str(pa, sizeof pa, rec, rec->req));
         hu_sb_duration(sb, rec->wait_us);
-        hu_sb_printf(sb, " later it closed the connection with %s (packet %" PRIu64 ")",
-                     rec->rst.num ? "RST" : "FIN", rec->rst.num ? rec->rst.num : rec->fin.num);
+        hu_sb_printf(sb, " later it closed the connection with %s (packet %s)",
+                     rec->rst.num ? "RST" : "FIN", pkt_str(pb, sizeof pb, rec, closing));
         if (rec->timeout_hint)
             hu_sb_printf(sb, ": that is %s", rec->timeout_hint);
         if (rec->kindid == HU_KIND_CLOSED)
@@ -842,34 +901,35 @@ static void render_family(hu_sb *out, const hu_incident_rec *rec, bool timeline)
         explain_abort(sb, rec);
         break;
     case HU_KIND_REFUSED:
-        hu_sb_printf(sb, "the client's SYN (packet %" PRIu64 ") was answered by RST (packet %"
-                         PRIu64 "): nothing listened on %s.\n",
-                     rec->req.num, rec->rst.num, srv);
+        hu_sb_printf(sb, "the client's SYN (packet %s) was answered by RST (packet %s): "
+                         "nothing listened on %s.\n", pkt_str(pa, sizeof pa, rec, rec->req),
+                     pkt_str(pb, sizeof pb, rec, rec->rst), srv);
         break;
     case HU_KIND_CONNECT_TIMEOUT:
-        hu_sb_printf(sb, "the client sent its SYN %d times (first packet %" PRIu64 ") over ",
-                     rec->tries, rec->req.num);
+        hu_sb_printf(sb, "the client sent its SYN %d times (first packet %s) over ",
+                     rec->tries, pkt_str(pa, sizeof pa, rec, rec->req));
         hu_sb_duration(sb, rec->spent_us);
         hu_sb_puts(sb, " and never got an answer.\n");
         break;
     case HU_KIND_TRUNCATED:
         hu_sb_puts(sb, "the response to ");
         hu_request_describe(sb, rq);
-        hu_sb_printf(sb, " (packet %" PRIu64 ") stopped after %" PRId64 " body bytes", rec->req.num,
-                     rec->received_bytes);
+        hu_sb_printf(sb, " (packet %s) stopped after %" PRId64 " body bytes",
+                     pkt_str(pa, sizeof pa, rec, rec->req), rec->received_bytes);
         if (rec->expected_bytes >= 0)
             hu_sb_printf(sb, " of the %" PRId64 " its Content-Length announced",
                          rec->expected_bytes);
         else
             hu_sb_puts(sb, " of a chunked body that never ended");
-        hu_sb_printf(sb, ": the server closed with %s (packet %" PRIu64 ").\n",
-                     rec->rst.num ? "RST" : "FIN", rec->rst.num ? rec->rst.num : rec->fin.num);
+        hu_sb_printf(sb, ": the server closed with %s (packet %s).\n",
+                     rec->rst.num ? "RST" : "FIN", pkt_str(pb, sizeof pb, rec, closing));
         break;
     case HU_KIND_GATEWAY:
         hu_sb_puts(sb, "the server answered ");
         hu_request_describe(sb, rq);
-        hu_sb_printf(sb, " (packet %" PRIu64 ") with %d %s (packet %" PRIu64 ", ", rec->req.num,
-                     rec->status, gateway_reason(rec->status), rec->resp.num);
+        hu_sb_printf(sb, " (packet %s) with %d %s (packet %s, ",
+                     pkt_str(pa, sizeof pa, rec, rec->req), rec->status,
+                     gateway_reason(rec->status), pkt_str(pb, sizeof pb, rec, rec->resp));
         hu_sb_duration(sb, rec->wait_us);
         hu_sb_puts(sb, " later): no socket error, the answer of a proxy or load balancer whose "
                        "own upstream failed.\n");
@@ -993,15 +1053,16 @@ void hu_incident_render(hu_sb *out, const hu_incident_rec *rec, bool timeline)
     hu_sb_putc(sb, '\n');
     render_ids(sb, rec);
     render_software(sb, rec);
+    char pk[PKT_BUF];
     hu_sb_puts(sb, "\n  What happened: the server closed the connection (FIN, packet ");
-    hu_sb_printf(sb, "%" PRIu64 ") while the client reused it for ", rec->fin.num);
+    hu_sb_printf(sb, "%s) while the client reused it for ", pkt_str(pk, sizeof pk, rec, rec->fin));
     hu_request_describe(sb, rq);
-    hu_sb_printf(sb, " (packet %" PRIu64 ", ", rec->req.num);
+    hu_sb_printf(sb, " (packet %s, ", pkt_str(pk, sizeof pk, rec, rec->req));
     hu_sb_duration(sb, rec->gap_us < 0 ? -rec->gap_us : rec->gap_us);
     hu_sb_printf(sb, " %s the FIN in this capture); the server's kernel answered with %s "
-                     "(packet %" PRIu64 ").\n",
+                     "(packet %s).\n",
                  rec->gap_us < 0 ? "before" : "after",
-                 rec->rst_ack ? "RST+ACK" : "a bare RST", rec->rst.num);
+                 rec->rst_ack ? "RST+ACK" : "a bare RST", pkt_str(pk, sizeof pk, rec, rec->rst));
     race_why_now(sb, rec);
     hu_sb_puts(sb, "\n");
     client_saw(sb, rec);

@@ -321,6 +321,33 @@ static const char *const migrations[] = {
                    " i.response_packet, " ISO("i.response_time") " AS response_time,"
                    " i.capture_gaps, i.capture_gap_bytes, i.one_sided"),
 #undef GAP_COLUMNS
+
+    /* 11: captures read from several files (a rotated set, fileset.h):
+     * the files of each such capture, and for each packet an incident
+     * names, its file (its number is then the number in that file).  NULL
+     * file columns: the capture is one file, the incident's `file`. */
+    "CREATE TABLE capture_files ("
+    " capture_id INTEGER NOT NULL REFERENCES captures(id) ON DELETE CASCADE,"
+    " idx INTEGER NOT NULL,"
+    " file TEXT NOT NULL,"
+    " first_packet INTEGER NOT NULL, packets INTEGER NOT NULL,"
+    " first_time INTEGER, last_time INTEGER,"
+    " PRIMARY KEY (capture_id, idx)) WITHOUT ROWID;"
+    "ALTER TABLE incidents ADD COLUMN fin_file TEXT;"
+    "ALTER TABLE incidents ADD COLUMN request_file TEXT;"
+    "ALTER TABLE incidents ADD COLUMN rst_file TEXT;"
+    "ALTER TABLE incidents ADD COLUMN response_file TEXT;"
+    "ALTER TABLE incidents ADD COLUMN late_response_file TEXT;"
+    "ALTER TABLE incidents ADD COLUMN downstream_request_file TEXT;"
+    "ALTER TABLE incidents ADD COLUMN downstream_response_file TEXT;"
+    "ALTER TABLE incidents ADD COLUMN downstream_close_file TEXT;"
+    "ALTER TABLE incidents ADD COLUMN downstream_retry_file TEXT;"
+    "ALTER TABLE incident_packets ADD COLUMN file TEXT;"
+    "DROP VIEW incidents_view;"
+    INCIDENTS_VIEW(VIEW_V8 ", i.status,"
+                   " i.response_packet, " ISO("i.response_time") " AS response_time,"
+                   " i.capture_gaps, i.capture_gap_bytes, i.one_sided,"
+                   " i.fin_file, i.request_file, i.rst_file, i.response_file"),
 #undef VIEW_V8
 #undef INCIDENTS_VIEW
 #undef ISO
@@ -413,6 +440,40 @@ static bool own_strings(hu_incident_rec *r, const char *file, const char *hint)
     r->timeout_hint = hint ? b + fl : NULL;
     return true;
 }
+
+/* A packet's file (hu_pktref.file) as its column: NULL for a capture of
+ * one file; loaded back into the record's own list. */
+static void bind_ref_file(sqlite3_stmt *q, int i, const hu_incident_rec *r, uint32_t idx)
+{
+    if (r->nfiles && idx)
+        sqlite3_bind_text(q, i, hu_incident_rec_file(r, idx), -1, SQLITE_TRANSIENT);
+}
+
+static bool load_ref_file(sqlite3_stmt *q, int i, hu_incident_rec *r, uint32_t *idx)
+{
+    const char *t = hu_storecol_text(q, i);
+    return !t || (*idx = hu_incident_rec_add_file(r, t)) != 0;
+}
+
+#define REF_FILE(name, field)                                                    \
+    static void bind_##name(sqlite3_stmt *q, int i, const void *rec)             \
+    {                                                                            \
+        bind_ref_file(q, i, inc(rec), inc(rec)->field);                          \
+    }                                                                            \
+    static bool load_##name(sqlite3_stmt *q, int i, void *rec)                   \
+    {                                                                            \
+        return load_ref_file(q, i, rec, &((hu_incident_rec *)rec)->field);       \
+    }
+REF_FILE(fin_file, fin.file)
+REF_FILE(request_file, req.file)
+REF_FILE(rst_file, rst.file)
+REF_FILE(response_file, resp.file)
+REF_FILE(late_response_file, late_response_file)
+REF_FILE(ds_request_file, ds.request.file)
+REF_FILE(ds_response_file, ds.response.file)
+REF_FILE(ds_close_file, ds.close.file)
+REF_FILE(ds_retry_file, ds.retry.file)
+#undef REF_FILE
 
 static void bind_file(sqlite3_stmt *q, int i, const void *rec)
 {
@@ -608,6 +669,15 @@ static const hu_storecol incident_cols[] = {
     { COL("capture_gaps", HU_SC_U32, INC(capture_gaps)) },
     { COL("capture_gap_bytes", HU_SC_U64, INC(capture_gap_bytes)) },
     { INC_STR("one_sided", one_sided) },
+    { CUSTOM("fin_file", fin_file) },
+    { CUSTOM("request_file", request_file) },
+    { CUSTOM("rst_file", rst_file) },
+    { CUSTOM("response_file", response_file) },
+    { CUSTOM("late_response_file", late_response_file) },
+    { CUSTOM("downstream_request_file", ds_request_file) },
+    { CUSTOM("downstream_response_file", ds_response_file) },
+    { CUSTOM("downstream_close_file", ds_close_file) },
+    { CUSTOM("downstream_retry_file", ds_retry_file) },
     { COL("client", HU_SC_ENDPOINT, 0) },
     { COL("server", HU_SC_ENDPOINT, 0) },
 };
@@ -658,6 +728,18 @@ static bool load_note(sqlite3_stmt *q, int i, void *rec)
     return !t || (((hu_tl_entry *)rec)->note = strdup(t)) != NULL;
 }
 
+static void bind_tlfile(sqlite3_stmt *q, int i, const void *rec)
+{
+    if (tle(rec)->file)
+        sqlite3_bind_text(q, i, tle(rec)->file, -1, SQLITE_STATIC);
+}
+
+static bool load_tlfile(sqlite3_stmt *q, int i, void *rec)
+{
+    const char *t = hu_storecol_text(q, i);
+    return !t || (((hu_tl_entry *)rec)->file = strdup(t)) != NULL;
+}
+
 #define TL(field) offsetof(hu_tl_entry, field)
 
 static const hu_storecol packet_cols[] = {
@@ -674,6 +756,7 @@ static const hu_storecol packet_cols[] = {
     { COL("omitted_before", HU_SC_U64, TL(omitted_before)) },
     { CUSTOM("line", line) },
     { CUSTOM("note", note) },
+    { CUSTOM("file", tlfile) },
 };
 
 #define CONN(field) offsetof(hu_conn_row, field)
@@ -740,7 +823,7 @@ enum {
     ST_BEGIN, ST_COMMIT,
     ST_INS_CAPTURE, ST_UPD_CAPTURE, ST_FIND_HASH, ST_DEL_CAPTURE,
     ST_INS_INCIDENT, ST_INS_PACKET, ST_INS_CONN, ST_INS_SERVER,
-    ST_GET_INCIDENT, ST_GET_PACKETS,
+    ST_GET_INCIDENT, ST_GET_PACKETS, ST_INS_CAPFILE,
     ST_COUNT
 };
 
@@ -756,6 +839,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "link_type = :link_type WHERE id = :id",
     [ST_FIND_HASH] = "SELECT id FROM captures WHERE content_hash = :hash AND id <> :id",
     [ST_DEL_CAPTURE] = "DELETE FROM captures WHERE id = :id",
+    [ST_INS_CAPFILE] = "INSERT INTO capture_files (capture_id, idx, file, first_packet, packets, "
+                       "first_time, last_time) VALUES (:id, :idx, :file, :first_packet, "
+                       ":packets, :first, :last)",
 };
 
 /* Statements generated from a column table: its INSERT, or with `where`
@@ -1212,8 +1298,27 @@ bool hu_store_end(hu_store *s, int64_t capture_id, const hu_capture_end *e, int6
         sqlite3_bind_int(q, param(q, ":complete"), e->complete);
         sqlite3_bind_text(q, param(q, ":link_type"), e->link_type, -1, SQLITE_TRANSIENT);
     }
-    if (!run(s, q, "finishing the capture", err, n) ||
-        !replace_earlier(s, capture_id, e->content_hash, replaced, err, n) ||
+    if (!run(s, q, "finishing the capture", err, n))
+        goto fail;
+    for (size_t i = 0; i < e->nfiles; i++) {
+        const hu_capture_file_row *f = &e->files[i];
+        q = stmt(s, ST_INS_CAPFILE);
+        if (q) {
+            sqlite3_clear_bindings(q);
+            sqlite3_bind_int64(q, param(q, ":id"), capture_id);
+            sqlite3_bind_int64(q, param(q, ":idx"), (int64_t)i);
+            sqlite3_bind_text(q, param(q, ":file"), f->file, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(q, param(q, ":first_packet"), (int64_t)f->first_number);
+            sqlite3_bind_int64(q, param(q, ":packets"), (int64_t)f->packets);
+            if (f->frames) {
+                sqlite3_bind_int64(q, param(q, ":first"), f->first_us);
+                sqlite3_bind_int64(q, param(q, ":last"), f->last_us);
+            }
+        }
+        if (!run(s, q, "storing the capture's files", err, n))
+            goto fail;
+    }
+    if (!replace_earlier(s, capture_id, e->content_hash, replaced, err, n) ||
         !run(s, stmt(s, ST_COMMIT), "committing", err, n))
         goto fail;
     s->in_tx = false;

@@ -1,7 +1,8 @@
 /*
  * analyze.h -- the analyzer: captures in, incidents printed and stored.
  *
- * Each file is its own capture, run through its own pipeline (pipeline.h:
+ * Each capture -- a file, or a set of files that continue each other
+ * (hu_analyzer_set_*) -- runs through its own pipeline (pipeline.h:
  * connections, packet numbers and tcpdump's relative sequence numbers
  * start afresh); the report, the server summary across every capture, the
  * database and the -w file span them, and one summary closes the run.
@@ -66,6 +67,30 @@ void hu_analyzer_free(hu_analyzer *a);
 /* Analyse one file; problems are reported on o->err, one line each.
  * With o->max_packets, the file is read only up to what is left of it. */
 hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path);
+/*
+ * A capture read from several files that continue each other (a rotated
+ * set, fileset.h): begin it (bytes: about how big its files are together,
+ * to size libnids; 0 when unknown), give it its files in time order, end
+ * it.  One pipeline runs through every file: connections, tcpdump's
+ * relative sequence numbers, held incidents and the server summary carry
+ * across the boundaries; packets are numbered continuously inside and
+ * named by file and number in that file in everything printed and
+ * stored, and the store gets one capture with its file list.
+ *
+ * set_file returns the file's own result (reported on o->err when it is
+ * not HU_FILE_OK; the capture goes on with the next file); set_end the
+ * capture's (out of memory, the database).  set_continues says whether a
+ * file probed as `next` (hu_capture_probe_file, its first packet is
+ * enough) continues the files given so far: a directory watcher asks it
+ * of each new file, and gives it to set_file when true, else ends the
+ * set and begins another.  false when the set is empty.  set_begin
+ * returns false when out of memory.
+ */
+bool hu_analyzer_set_begin(hu_analyzer *a, uint64_t bytes);
+bool hu_analyzer_set_continues(const hu_analyzer *a, const hu_capture_probe *next);
+hu_file_rc hu_analyzer_set_file(hu_analyzer *a, const char *path);
+hu_file_rc hu_analyzer_set_end(hu_analyzer *a);
+
 /* o->max_packets packets have been analysed: later files are not read. */
 bool hu_analyzer_limit_reached(const hu_analyzer *a);
 

@@ -12,7 +12,8 @@
 
 /* One frame as libpcap would hand it over; data is valid during the call. */
 typedef struct hu_frame {
-    uint64_t num;             /* 1-based position in the file */
+    uint64_t num;             /* 1-based position in the file, plus
+                                 hu_capture_cbs.num_base */
     int64_t ts_us;
     uint32_t caplen, wirelen;
     const uint8_t *data;
@@ -54,6 +55,8 @@ typedef struct hu_capture_info {
                                  included (what cbs.limit counts) */
     bool limited;             /* reading stopped at cbs.limit: the hash covers
                                  the frames up to there only */
+    uint64_t records;         /* records read, before the filter: the file's
+                                 last packet number once read whole */
 } hu_capture_info;
 
 /* How far ahead of fn the ahead callback runs, in frames. */
@@ -81,6 +84,10 @@ typedef struct hu_capture_cbs {
     size_t prep_size;
     uint64_t limit;           /* stop reading once this many frames have passed
                                  the filter, as tcpdump -c (0: read them all) */
+    uint64_t num_base;        /* added to every frame's number: the packets of
+                                 the files before this one in a set read as one
+                                 capture (fileset.h); 0 for a file on its own.
+                                 Error messages keep the file's own numbers. */
 } hu_capture_cbs;
 
 /*
@@ -94,6 +101,26 @@ typedef struct hu_capture_cbs {
  */
 hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_capture_cbs *cb,
                               hu_capture_info *info, char *err, size_t errlen);
+
+/* What hu_capture_probe learns of a file without analysing it: enough to
+ * tell whether it continues another (fileset.h). */
+typedef struct hu_capture_probe {
+    int dlt;
+    int snaplen;
+    char iface[64];           /* pcapng: the first interface's if_name, else "" */
+    uint64_t frames;          /* frames with a usable timestamp (all when to_end,
+                                 else at most 1) */
+    int64_t first_us, last_us;   /* of those frames; 0 when frames is 0 */
+} hu_capture_probe;
+
+/* Open path as hu_capture_file would and read its header and first frame
+ * (to_end: every frame, for the last timestamp).  each, when not NULL, is
+ * called with every frame read that has a usable timestamp (on this
+ * thread, no prep; arg is its argument).  False with err set when it
+ * cannot be opened or its link type is not supported; a read error after
+ * the first frame only ends the scan. */
+bool hu_capture_probe_file(const char *path, bool to_end, hu_frame_fn each, void *arg,
+                           hu_capture_probe *pr, char *err, size_t errlen);
 
 /* "EN10MB (Ethernet)" style name of a DLT for messages. */
 void hu_capture_dlt_name(int dlt, char *buf, size_t n);

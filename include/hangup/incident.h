@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "hangup/communityid.h"
+#include "hangup/fileset.h"
 #include "hangup/flow.h"
 #include "hangup/pktsum.h"
 #include "hangup/request.h"
@@ -125,9 +126,14 @@ void hu_incident_init(hu_incident *inc, hu_kind k, const hu_flow *f, const hu_pk
  * is safe. */
 bool hu_incident_safe_to_retry(const hu_incident *inc);
 
+/* A packet an incident names.  Inside the pipeline num is the capture's
+ * number (continuous over a set of files, fileset.h); once the record is
+ * localised (hu_incident_rec_localize) it is the number in its file, and
+ * file says which: 0 the record's `file`, k the record's files[k - 1]. */
 typedef struct hu_pktref {
     uint64_t num;
     int64_t ts_us;
+    uint32_t file;
 } hu_pktref;
 
 /* One packet of an incident's timeline. */
@@ -141,6 +147,9 @@ typedef struct hu_tl_entry {
     uint64_t omitted_before;     /* packets of the connection not shown before it */
     char *line;                  /* exactly tcpdump -n's line, owned */
     char *note;                  /* annotation ("server FIN: ..."), owned, or NULL */
+    char *file;                  /* the packet's file when the capture is a set of
+                                    files (num is then its number there), owned;
+                                    NULL for a capture of one file */
 } hu_tl_entry;
 
 /* What became of the user's request behind an incident on a proxy's
@@ -180,7 +189,8 @@ typedef struct hu_incident_rec {
     const char *kind;
     hu_kind kindid;
     hu_verdict verdict;          /* keep-alive races */
-    const char *file;            /* borrowed (outlives the run), or file_owned */
+    const char *file;            /* borrowed (outlives the run), or file_owned; for a
+                                    set of files, the request packet's file */
     char *file_owned;            /* set for records loaded from the store */
     uint8_t ipver;
     uint8_t cli_addr[16], srv_addr[16];
@@ -205,6 +215,7 @@ typedef struct hu_incident_rec {
     const char *timeout_hint;    /* from hu_timeout_hint, or in file_owned once loaded; or NULL */
     bool late_response_rst;
     int64_t late_response_packet;
+    uint32_t late_response_file; /* as hu_pktref.file */
     int tries;
     int64_t spent_us;
     int64_t expected_bytes, received_bytes;
@@ -231,13 +242,34 @@ typedef struct hu_incident_rec {
                                     not stored */
     hu_tl_entry *timeline;       /* owned; ntimeline entries */
     size_t ntimeline;
+    /* A capture of several files (fileset.h): the files its packets are
+     * in, owned; hu_pktref.file indexes it from 1.  nfiles 0 for a capture
+     * of one file: every number is then in `file` and nothing says so. */
+    char **files;
+    size_t nfiles;
 } hu_incident_rec;
 
 /* Build a record from a detector incident, timeline included, while the
  * connection is alive; NULL on OOM.  `file` is borrowed and must outlive
- * the record; `number` is its number in the capture.  Free with
- * hu_incident_rec_free (NULL is a no-op). */
-hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, uint64_t number);
+ * the record; `number` is its number in the capture.  fs: the capture's
+ * files when it is a set of more than one (else NULL): the timeline's
+ * notes then name each packet by file and number in it, and `file` is
+ * the request packet's (borrowed from fs, which must outlive the record).
+ * Free with hu_incident_rec_free (NULL is a no-op). */
+hu_incident_rec *hu_incident_rec_new(const hu_incident *inc, const char *file, uint64_t number,
+                                     const hu_fileset *fs);
+
+/* Turn the capture's packet numbers of r into numbers in their files,
+ * each with its file (hu_pktref.file, files, hu_tl_entry.file), as output
+ * and the store want them.  A no-op when fs holds fewer than two files.
+ * False when out of memory (some numbers may then be left unmapped). */
+bool hu_incident_rec_localize(hu_incident_rec *r, const hu_fileset *fs);
+
+/* The file of packet reference idx (hu_pktref.file) of r. */
+const char *hu_incident_rec_file(const hu_incident_rec *r, uint32_t idx);
+/* path's index (from 1) in r->files, added (copied) when missing; 0 when
+ * out of memory. */
+uint32_t hu_incident_rec_add_file(hu_incident_rec *r, const char *path);
 void hu_incident_rec_free(hu_incident_rec *r);
 
 /* The record in one line, for -w's packet comments: "hangup #N kind

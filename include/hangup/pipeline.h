@@ -12,7 +12,9 @@
  * connection rows worth storing and the first undecodable frame.
  *
  * One pipeline per capture: connection state, packet numbers and
- * tcpdump's relative sequence numbers never leak between captures.
+ * tcpdump's relative sequence numbers never leak between captures.  A
+ * capture may be several files that continue each other (fileset.h): the
+ * pipeline sees one stream of packets numbered continuously over them.
  * libnids is process-global, so one pipeline exists at a time.
  */
 #ifndef HANGUP_PIPELINE_H
@@ -25,6 +27,7 @@
 #include "hangup/capture.h"
 #include "hangup/detect.h"
 #include "hangup/family.h"
+#include "hangup/fileset.h"
 #include "hangup/flow.h"
 #include "hangup/history.h"
 #include "hangup/incident.h"
@@ -69,6 +72,8 @@ typedef struct hu_pipeline_cfg {
     size_t streams;           /* libnids sized for about this many at once */
     bool hold_incidents;      /* wait out each incident's retry window */
     const char *source;       /* the capture's name in records (borrowed) */
+    const hu_fileset *files;  /* a capture of several files: their table
+                                 (borrowed; frames numbered through it), or NULL */
     int dlt;                  /* its link type if known, else -1 (-w needs it) */
     hu_servers *servers;      /* this capture's server table (borrowed) */
     hu_wcap *wcap;            /* -w writer (borrowed), or NULL */

@@ -33,7 +33,7 @@
 #include "hangup/incident.h"
 #include "hangup/servers.h"
 
-#define HU_STORE_VERSION 10         /* schema version this hangup writes */
+#define HU_STORE_VERSION 11         /* schema version this hangup writes */
 
 typedef struct hu_store hu_store;
 
@@ -98,12 +98,26 @@ bool hu_store_connection(hu_store *s, int64_t capture_id, const hu_conn_row *row
 bool hu_store_server(hu_store *s, int64_t capture_id, const hu_server_summary *sv, char *err,
                      size_t errlen);
 
+/* One file of a capture read from several (fileset.h): its packets are
+ * the capture's first_number to first_number + packets - 1. */
+typedef struct hu_capture_file_row {
+    const char *file;
+    uint64_t first_number;    /* the capture's number of its packet 1 */
+    uint64_t packets;         /* records in it (before the filter) */
+    uint64_t frames;          /* those with a usable time: first_us, last_us
+                                 are meaningless without one */
+    int64_t first_us, last_us;
+} hu_capture_file_row;
+
 typedef struct hu_capture_end {
     const char *content_hash; /* hex; identifies the capture */
     int64_t first_us, last_us;
     uint64_t packets;
     bool complete;            /* read to the end */
     const char *link_type;    /* "EN10MB", ... */
+    const hu_capture_file_row *files;   /* a capture of several files: each one
+                                           (table capture_files), else NULL */
+    size_t nfiles;
 } hu_capture_end;
 
 /* Finish the capture: write every queued connection row, replace any
