@@ -62,7 +62,7 @@ struct hu_flowtab {
 /* How long a connection idles before its ring is packed: packing and
  * unpacking cost about a microsecond per summary, which a connection
  * asked again at once (a busy pool's) would pay at every exchange. */
-#define HU_PACK_AFTER_US 500000
+#define HU_PACK_AFTER_US 100000
 
 static inline uint64_t load64(const uint8_t *p)
 {

@@ -94,48 +94,49 @@ typedef struct pk_out {
     uint8_t stack[4096];
 } pk_out;
 
-static void put_bytes(pk_out *o, const void *p, size_t n)
+/* Room for n more bytes at o->b + o->len; false on OOM (o->oom set). */
+static bool reserve(pk_out *o, size_t n)
 {
     if (o->oom)
-        return;
-    if (o->len + n > o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 256;
-        while (cap < o->len + n)
-            cap *= 2;
-        uint8_t *nb = o->heap ? realloc(o->b, cap) : malloc(cap);
-        if (!nb) {
-            o->oom = true;
-            return;
-        }
-        if (!o->heap)
-            memcpy(nb, o->b, o->len);
-        o->heap = true;
-        o->b = nb;
-        o->cap = cap;
+        return false;
+    if (o->len + n <= o->cap)
+        return true;
+    size_t cap = o->cap * 2;
+    while (cap < o->len + n)
+        cap *= 2;
+    uint8_t *nb = o->heap ? realloc(o->b, cap) : malloc(cap);
+    if (!nb) {
+        o->oom = true;
+        return false;
     }
-    memcpy(o->b + o->len, p, n);
-    o->len += n;
+    if (!o->heap)
+        memcpy(nb, o->b, o->len);
+    o->heap = true;
+    o->b = nb;
+    o->cap = cap;
+    return true;
 }
 
-static void put_uv(pk_out *o, uint64_t v)
+/* Variable-length integers, written where w points (room reserved). */
+static inline uint8_t *put_uv(uint8_t *w, uint64_t v)
 {
-    uint8_t t[10];
-    size_t k = 0;
-    do {
-        t[k] = (uint8_t)(v & 0x7f);
+    while (v >= 0x80) {
+        *w++ = (uint8_t)(v | 0x80);
         v >>= 7;
-        if (v)
-            t[k] |= 0x80;
-        k++;
-    } while (v);
-    put_bytes(o, t, k);
+    }
+    *w++ = (uint8_t)v;
+    return w;
 }
 
 /* A signed difference, zigzag-coded so that small ones of either sign are short. */
-static void put_sv(pk_out *o, int64_t v)
+static inline uint8_t *put_sv(uint8_t *w, int64_t v)
 {
-    put_uv(o, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+    return put_uv(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
+
+/* The most a summary's fixed part takes: 7 signed and 4 unsigned
+ * integers, 7 bytes, up to 40 option bytes, the text's 3 integers. */
+#define PK_FIXED_MAX (7 * 10 + 4 * 10 + 7 + 40 + 3 * 10)
 
 typedef struct pk_in {
     const uint8_t *p, *end;
@@ -188,39 +189,48 @@ uint8_t *hu_pktsum_pack(const hu_pktsum *const *v, unsigned n)
 {
     pk_out o;
     o.b = o.stack;
-    o.len = 0;
+    o.len = sizeof(pk_hdr);   /* the header is written last */
     o.cap = sizeof o.stack;
     o.oom = o.heap = false;
-    pk_hdr h = { n, 0 };
-    put_bytes(&o, &h, sizeof h);
     pk_base b = {0};
     for (unsigned i = 0; i < n; i++) {
         const hu_pktsum *e = v[i];
         unsigned s = e->side & 1;
-        put_sv(&o, e->ts_us - b.ts);
-        put_sv(&o, (int64_t)(e->num - b.num));
-        put_sv(&o, (int32_t)(e->rawseq - b.rawseq[s]));
-        put_sv(&o, (int32_t)(e->rawack - b.rawack[s]));
-        put_sv(&o, (int32_t)((e->rawseq - e->seq) - b.dseq[s]));
-        put_sv(&o, (int32_t)((e->rawack - e->ack) - b.dack[s]));
-        put_sv(&o, (int32_t)(e->sackbase - b.sackbase[s]));
-        put_uv(&o, e->paylen);
-        put_uv(&o, e->ifindex);
-        put_uv(&o, e->win);
-        put_uv(&o, e->urp);
-        uint8_t small[8] = { e->flags, e->side, e->optlen, e->pkttype, e->has_sll2, e->optcap,
-                             e->snapcut, 0 };
-        put_bytes(&o, small, 7);
-        unsigned k = hu_pktsum_optkept(e);
-        put_bytes(&o, hu_pktsum_opts(e), k);
         const char *text = hu_pktsum_text(e);
-        size_t tl = strlen(text);
-        put_uv(&o, tl);
+        size_t tl = text[0] ? strlen(text) : 0;
+        if (!reserve(&o, PK_FIXED_MAX + tl))
+            break;
+        uint8_t *w = o.b + o.len;
+        w = put_sv(w, e->ts_us - b.ts);
+        w = put_sv(w, (int64_t)(e->num - b.num));
+        w = put_sv(w, (int32_t)(e->rawseq - b.rawseq[s]));
+        w = put_sv(w, (int32_t)(e->rawack - b.rawack[s]));
+        w = put_sv(w, (int32_t)((e->rawseq - e->seq) - b.dseq[s]));
+        w = put_sv(w, (int32_t)((e->rawack - e->ack) - b.dack[s]));
+        w = put_sv(w, (int32_t)(e->sackbase - b.sackbase[s]));
+        w = put_uv(w, e->paylen);
+        w = put_uv(w, e->ifindex);
+        w = put_uv(w, e->win);
+        w = put_uv(w, e->urp);
+        w[0] = e->flags;
+        w[1] = e->side;
+        w[2] = e->optlen;
+        w[3] = e->pkttype;
+        w[4] = e->has_sll2;
+        w[5] = e->optcap;
+        w[6] = e->snapcut;
+        w += 7;
+        unsigned k = hu_pktsum_optkept(e);
+        memcpy(w, hu_pktsum_opts(e), k);
+        w += k;
+        w = put_uv(w, tl);
         if (tl) {
-            put_uv(&o, e->text_pre);
-            put_uv(&o, e->text_ext);
-            put_bytes(&o, text, tl);
+            w = put_uv(w, e->text_pre);
+            w = put_uv(w, e->text_ext);
+            memcpy(w, text, tl);
+            w += tl;
         }
+        o.len = (size_t)(w - o.b);
         b.ts = e->ts_us;
         b.num = e->num;
         b.rawseq[s] = e->rawseq;
@@ -231,7 +241,7 @@ uint8_t *hu_pktsum_pack(const hu_pktsum *const *v, unsigned n)
     }
     uint8_t *fit = o.oom ? NULL : malloc(o.len);
     if (fit) {
-        h.len = (uint32_t)o.len;
+        pk_hdr h = { n, (uint32_t)o.len };
         memcpy(o.b, &h, sizeof h);
         memcpy(fit, o.b, o.len);
     }

@@ -333,3 +333,71 @@ Test(flow, a_hello_is_looked_for_only_at_segment_starts_early_in_the_stream)
     f = feed(true, 4, PA, 1000 + HU_TLS_SCAN - 1, 12, chello, 11, NULL);
     cr_expect(f->tls && f->tls_mid);
 }
+
+/* Every summary of f's ring as tcpdump prints it, one per line. */
+static char *ring_lines(const hu_flow *f)
+{
+    hu_sb out = {0};
+    hu_tcpprint_ends ends = { f->ipver, { f->addr[0], f->addr[1] }, { f->port[0], f->port[1] } };
+    for (unsigned i = 0; i < f->ring_len; i++) {
+        hu_tcpprint_line(&out, &ends, hu_flow_ring_at(f, i));
+        hu_sb_putc(&out, '\n');
+    }
+    return out.buf ? out.buf : strdup("");
+}
+
+/* An idle connection's ring keeps its last exchange, is packed once the
+ * connection has idled (another connection's packets move the clock),
+ * and its next packet finds every summary as it was: numbers, options,
+ * payload suffixes. */
+Test(flow, idle_ring_is_trimmed_packed_and_unpacked_unchanged)
+{
+    feed(true, 0, HU_TH_SYN, 1, 0, NULL, 0, NULL);
+    feed(false, 1, HU_TH_SYN | A, 1000, 2, NULL, 0, NULL);
+    feed(true, 2, A, 2, 1001, NULL, 0, NULL);
+    const char *r1 = "GET /one HTTP/1.1\r\nHost: t\r\n\r\n";
+    const char *s1 = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    const char *r2 = "GET /two HTTP/1.1\r\nHost: t\r\n\r\n";
+    uint32_t cseq = 2, sseq = 1001;
+    feed(true, 3, PA, cseq, sseq, r1, (uint32_t)strlen(r1), NULL);
+    cseq += (uint32_t)strlen(r1);
+    feed(false, 4, PA, sseq, cseq, s1, (uint32_t)strlen(s1), NULL);
+    sseq += (uint32_t)strlen(s1);
+    feed(true, 5, A, cseq, sseq, NULL, 0, NULL);
+    feed(true, 30, PA, cseq, sseq, r2, (uint32_t)strlen(r2), NULL);
+    cseq += (uint32_t)strlen(r2);
+    feed(false, 31, PA, sseq, cseq, s1, (uint32_t)strlen(s1), NULL);
+    sseq += (uint32_t)strlen(s1);
+    hu_flow *f = feed(true, 32, A, cseq, sseq, NULL, 0, NULL);
+    uint64_t dropped = f->ring_dropped;
+    cr_assert_eq(f->ring_len, 9);
+    hu_flow_idle(ft, f);   /* the owner: no message in progress */
+    /* Trimmed at once to the last exchange (request, response, ACK). */
+    cr_expect_eq(f->ring_len, 3);
+    cr_expect_eq(f->ring_dropped, dropped + 6, "what was trimmed counts as dropped");
+    char *before = ring_lines(f);
+    cr_expect(strstr(before, "GET /two") != NULL, "%s", before);
+    cr_expect(strstr(before, "GET /one") == NULL, "%s", before);
+    cr_expect_null(f->ring_packed);
+    /* Another connection's packet, 50 ms later: not idle long enough. */
+    tu_conv cv1 = cv;
+    tu_conv_v4(&cv, "10.0.0.9", 40009, "10.0.0.2", 80);
+    feed(true, 82, HU_TH_SYN, 7, 0, NULL, 0, NULL);
+    cr_expect_null(f->ring_packed);
+    /* ... and a second later: packed. */
+    feed(true, 1082, HU_TH_SYN, 7, 0, NULL, 0, NULL);
+    cr_assert_not_null(f->ring_packed);
+    cr_expect_null(f->ring);
+    cr_expect_eq(f->ring_len, 0);
+    /* Its next packet unpacks it: the same lines, then the new one. */
+    cv = cv1;
+    f = feed(false, 2000, HU_TH_FIN | A, sseq, cseq, NULL, 0, NULL);
+    cr_assert_null(f->ring_packed);
+    cr_assert_eq(f->ring_len, 4);
+    char *after = ring_lines(f);
+    cr_expect_eq(strncmp(before, after, strlen(before)), 0, "before:\n%s\nafter:\n%s", before,
+                 after);
+    cr_expect_eq(f->ring_dropped, dropped + 6);
+    free(before);
+    free(after);
+}
