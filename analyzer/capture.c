@@ -76,7 +76,7 @@ const char *hu_capture_lib_version(void)
  * test suite compares the two on every sample and on broken files).
  */
 #define HU_BATCHES 4
-#define HU_BATCH_BYTES (1u << 20)
+#define HU_BATCH_BYTES (1u << 19)
 /* A batch holds records for frames of this many bytes on average: one
  * of larger frames is full when its buffer is, one of ACKs when its
  * records are (2048 of them, still one handoff per 2048 frames).  The
@@ -643,7 +643,7 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
         r->want_bytes = true;
     }
     /* Small files get small batches (a fuzzer or a directory of short
-     * captures should not pay for 4 MiB each); a frame larger than its
+     * captures should not pay for 2 MiB each); a frame larger than its
      * batch grows it. */
     size_t bsz = HU_BATCH_BYTES;
     if (sized && (uint64_t)st.st_size < bsz / 2)

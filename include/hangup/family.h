@@ -26,19 +26,19 @@ typedef struct hu_family_conn {
     bool req_active;          /* an HTTP request is outstanding */
     bool req_acked;           /* the server ACKed all of it */
     bool resp_seen;           /* server payload since it started */
-    uint32_t req_end;         /* client snd_max while the request was sent */
+    bool server_closed;       /* server FIN or RST seen */
+    char abort;               /* client-abort pending: 'f' (FIN) or 'r' (RST) */
+    bool half_closed;         /* that FIN was a half-close with the request */
+    bool late_rst;            /* and the client's host RST the late response */
+    bool done;                /* a family incident was reported */
     uint16_t syns;            /* client SYNs with the first ISN */
+    uint32_t req_end;         /* client snd_max while the request was sent */
     uint32_t syn_isn;
     uint64_t syn_num;         /* the first SYN */
     int64_t syn_ts;
     uint64_t last_syn_num;
     int64_t last_syn_ts;
-    bool server_closed;       /* server FIN or RST seen */
-    char abort;               /* client-abort pending: 'f' (FIN) or 'r' (RST) */
-    bool half_closed;         /* that FIN was a half-close with the request */
     uint64_t late_resp_num;   /* server payload after the abort, or 0 */
-    bool late_rst;            /* and the client's host RST it */
-    bool done;                /* a family incident was reported */
     hu_family_pkts *pk;       /* NULL until a request is seen */
 } hu_family_conn;
 

@@ -42,14 +42,14 @@ typedef struct hu_side {
     bool data_seen;           /* ... carrying payload */
     bool fin_seen;
     bool rst_seen;
+    bool ack_seen;            /* last_ack is valid */
+    bool fin_has_ack;
     uint32_t isn;             /* first seq seen from this side */
     uint32_t snd_max;         /* highest seq+len(+SYN/FIN) sent */
     uint32_t last_ack;        /* highest ack sent (valid when ack_seen) */
-    bool ack_seen;
-    int64_t last_data_ts;     /* time of this side's newest payload byte */
     /* Its first FIN (docs/DESIGN.md §2.3): fin_seq = seq + payload length. */
     uint32_t fin_seq, fin_ack;
-    bool fin_has_ack;
+    int64_t last_data_ts;     /* time of this side's newest payload byte */
     uint64_t fin_num;
     int64_t fin_ts;
 } hu_side;
@@ -70,43 +70,43 @@ typedef struct hu_flow hu_flow;
 /* The flow table's activity lists, one per state. */
 enum { HU_LIST_OPEN = 0, HU_LIST_HALF, HU_LIST_CLOSED, HU_LIST_COUNT };
 
+/* Fields are grouped so that the struct has no holes: it is in memory once
+ * per connection tracked, open or recently closed. */
 struct hu_flow {
     hu_flow *hnext;           /* hash chain; once released, the released queue */
     hu_flow *lprev, *lnext;   /* activity list, least recent first */
-    uint8_t list;             /* which one: HU_LIST_* */
     int64_t queued_ts;        /* last_ts when it was put on the list */
     uint32_t hash;
+    uint8_t list;             /* which activity list: HU_LIST_* */
 
     /* Key: side 0 is the endpoint tcpdump calls the source of its
      * conversation key (the lower port, then the lower address). */
     uint8_t ipver;
-    uint8_t addr[2][16];
     uint16_t port[2];
-
-    uint64_t id;              /* connection number in this file, from 1 */
-    int64_t first_ts, last_ts;
-    uint64_t packets;
+    uint8_t addr[2][16];
 
     uint8_t client;           /* side index of the client */
-    hu_role_src role_src;
     bool closed;              /* RST seen, or both FINs */
-    int64_t closed_ts;
     /* The connection carries TLS (docs/DESIGN.md §2.3): the client's first
      * bytes were a TLS handshake record, or a hello began after a cleartext
      * exchange (tls_mid: STARTTLS, AUTH TLS, SSLRequest, CONNECT). */
     bool tls;
     bool tls_mid;
     bool tls_hello_set;       /* tls_mid by the client's ClientHello ... */
-    uint32_t tls_hello_seq;   /* ... whose first byte is at this position */
-
     /* Handshake: RTT = first ACK after the SYN-ACK minus the SYN. */
     bool syn_seen, synack_seen, handshake_seen;
-    int64_t syn_ts;
-    int64_t rtt_us;           /* -1 when unknown */
-
     /* tcpdump's relative-sequence bases (print-tcp.c tcp_seq_hash). */
     bool td_set;
+    hu_role_src role_src;
+    uint32_t tls_hello_seq;   /* ... whose first byte is at this position */
     uint32_t td_base[2];
+
+    uint64_t id;              /* connection number in this file, from 1 */
+    int64_t first_ts, last_ts;
+    uint64_t packets;
+    int64_t closed_ts;
+    int64_t syn_ts;
+    int64_t rtt_us;           /* -1 when unknown */
 
     hu_side side[2];
     hu_reqwin *reqwin;        /* client request bytes, allocated on demand */

@@ -29,21 +29,22 @@ typedef struct hu_hist {
     uint32_t requests;         /* request heads parsed */
     uint32_t responses;        /* final responses that ended */
     int64_t close_ann_ts;      /* first message announcing the close, or HU_NO_TIME */
-    int keepalive_hint;        /* server's Keep-Alive: timeout=N, or -1 */
     int64_t last_resp_end_ts;  /* HU_NO_TIME before the first */
     int64_t last_req_start_ts;
+    int keepalive_hint;        /* server's Keep-Alive: timeout=N, or -1 */
     bool sni_done;
     bool sni_mid;              /* the search went on at a mid-stream hello */
+    /* Where the client's newest chunk began, to place message starts in
+     * sequence space; and where the newest request began. */
+    bool last_req_seq_set;
+    uint8_t sw_own;            /* see sw below */
+    uint32_t chunk_seq;
+    uint32_t last_req_seq;
+    uint64_t chunk_off;
     char *sni;                 /* owned, or NULL */
     uint8_t *hello;            /* the hello's first bytes, until SNI is found */
     size_t hello_len;
     int64_t idle_close_us;     /* the server's idle close delay, or -1 */
-    /* Where the client's newest chunk began, to place message starts in
-     * sequence space; and where the newest request began. */
-    uint32_t chunk_seq;
-    uint64_t chunk_off;
-    uint32_t last_req_seq;
-    bool last_req_seq_set;
     /* Who the sides are (software.h), from any message on the connection:
      * [HU_HTTP_CLIENT] and [HU_HTTP_SERVER], each allocated on the side's
      * first identifying header; and the proxy pair (relay.h) one of its
@@ -51,7 +52,6 @@ typedef struct hu_hist {
      * history's table of those seen, most connections carrying one of a
      * few) unless bit dir of sw_own says it is the side's own copy. */
     const hu_sw_ident *sw[2];
-    uint8_t sw_own;
     unsigned relay_pair;
 } hu_hist;
 
