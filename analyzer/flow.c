@@ -198,26 +198,21 @@ static void ring_pack(hu_flowtab *t, hu_flow *f)
     f->ring_cap = f->ring_head = f->ring_len = 0;
 }
 
-/* A packed ring back into a ring with room for one more summary (a FIN,
- * an ACK; a new exchange grows it to full size), before anything reads
- * it.  On OOM its summaries are lost, counted as dropped. */
+/* A packed ring back into a full-size one from the pool (warm, and what
+ * the next exchange needs), before anything reads it.  A connection that
+ * only idles on is packed again by the sweep.  On OOM its summaries are
+ * lost, counted as dropped. */
 static void ring_unpack(hu_flowtab *t, hu_flow *f)
 {
     uint8_t *b = f->ring_packed;
     f->ring_packed = NULL;
     unsigned n = hu_pktsum_packed_count(b);
-    uint16_t cap = n + 1 >= HU_RING_MAX ? HU_RING_MAX : (uint16_t)(n + 1);
-    hu_pktsum *r = n > HU_RING_MAX             ? NULL
-                   : cap == HU_RING_MAX        ? hu_pool_get(&t->ring_pool)
-                                               : malloc(cap * sizeof *r);
+    hu_pktsum *r = n <= HU_RING_MAX ? hu_pool_get(&t->ring_pool) : NULL;
     uint32_t heap = 0;
     if (r && !hu_pktsum_unpack(b, r, n, &heap)) {
         for (uint32_t h = heap; h; h &= h - 1)   /* what was read is dropped too */
             free(r[__builtin_ctz(h)].ext);
-        if (cap == HU_RING_MAX)
-            hu_pool_put(&t->ring_pool, r);
-        else
-            free(r);
+        hu_pool_put(&t->ring_pool, r);
         r = NULL;
     }
     free(b);
@@ -226,7 +221,7 @@ static void ring_unpack(hu_flowtab *t, hu_flow *f)
         return;
     }
     f->ring = r;
-    f->ring_cap = cap;
+    f->ring_cap = HU_RING_MAX;
     f->ring_head = 0;
     f->ring_len = (uint16_t)n;
     f->ring_heap = heap;
