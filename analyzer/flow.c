@@ -475,7 +475,7 @@ void hu_flow_idle(hu_flowtab *t, hu_flow *f)
         return;
     if (f->ring_cap == HU_RING_MAX)
         ring_trim(t, f);
-    if (!f->idle_queued)
+    if (!f->idle_queued && t->count >= t->cfg.pack_from)
         (void)idleq_push(t, f, f->last_ts);
 }
 

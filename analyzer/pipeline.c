@@ -567,7 +567,14 @@ hu_pipeline *hu_pipeline_new(const hu_pipeline_cfg *cfg, const char **warn)
     pl->convs = hu_tcpprint_convs_new(HU_TCPPRINT_CONVS_MAX);
     hu_flowtab_cfg fc = { .max_flows = cfg->max_flows, .idle_us = cfg->idle_us,
                           .halfclosed_us = cfg->halfclosed_us, .closed_us = cfg->closed_us,
-                          .conn_size = sizeof(hu_conn), .convs = pl->convs };
+                          .pack_from = HU_PACK_FROM, .conn_size = sizeof(hu_conn),
+                          .convs = pl->convs };
+    /* HANGUP_PACK_FROM=N in the environment packs idle rings from N
+     * connections on (the test suite sets 0: every sample's timelines
+     * through packed rings). */
+    const char *pack_env = getenv("HANGUP_PACK_FROM");
+    if (pack_env)
+        fc.pack_from = (size_t)strtoull(pack_env, NULL, 10);
     size_t streams = cfg->streams > cfg->max_flows ? cfg->max_flows : cfg->streams;
     pl->flows = pl->convs ? hu_flowtab_new(&fc) : NULL;
     pl->relay = hu_relay_new();
