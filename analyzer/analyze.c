@@ -571,6 +571,13 @@ static hu_file_rc set_read(hu_analyzer *a, const char *path, hu_set_part *part)
         a->last.dlt = pr.dlt;
         a->last.snaplen = pr.snaplen;
         memcpy(a->last.iface, pr.iface, sizeof pr.iface);
+        if (!a->last.frames && pr.frames) {
+            /* A part with no new packet (a file taken up where an earlier
+             * run stopped): the file's first one is as late as it is known
+             * to reach, for set_continues. */
+            a->last.frames = pr.frames;
+            a->last.first_us = a->last.last_us = pr.first_us;
+        }
     }
     if (rc != HU_CAP_FAILED && (a->rc == HU_CAP_FAILED || a->rc == HU_CAP_OK))
         a->rc = rc;   /* OK once a file is read; PARTIAL sticks */
