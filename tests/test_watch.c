@@ -383,3 +383,177 @@ Test(watch, live_tcpdump_rotation_races_reported_as_files_close, .timeout = 150)
              db, out, err, out2, err2, tdo, tde, pylog, nlog);
     tu_sh(cmd, NULL, NULL);
 }
+
+/* The first n bytes of sample file `from` (all of it: n = SIZE_MAX) into
+ * `to`, or the rest after them appended (append). */
+static void write_part(const char *from, const char *to, size_t n, bool append)
+{
+    size_t len;
+    char *s = tu_slurp(from, &len);
+    cr_assert_not_null(s, "%s", from);
+    FILE *fp = fopen(to, append ? "ab" : "wb");
+    cr_assert_not_null(fp, "%s", to);
+    if (append)
+        fwrite(s + n, 1, len - n, fp);
+    else
+        fwrite(s, 1, n < len ? n : len, fp);
+    fclose(fp);
+    free(s);
+}
+
+static size_t file_size(const char *path)
+{
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0, "%s", path);
+    return (size_t)st.st_size;
+}
+
+/* Wait until out has n races (up to ms); how many it has. */
+static size_t wait_races(const char *out, size_t n, int ms)
+{
+    size_t have = 0;
+    for (int t = 0; t <= ms && (have = count_in(out, RACE)) < n; t += 20)
+        sleep_ms(20);
+    return have;
+}
+
+/*
+ * samples/rotated (tcpdump -G 1's files) arriving in a watched directory:
+ * the first run sees the first file and most of the second, the file
+ * being written cut inside a record; stopped, the rest arrives; the second
+ * run takes up the second file at that record.  Together they report the
+ * set's races once each, as analyze reads the finished set.  The state is
+ * kept in the database, then (another directory) in a --state file.
+ */
+static void restart_case(bool in_db)
+{
+    char dir[256], src[4200], dst[600];
+    make_dir(dir, sizeof dir);
+    char *db = strdup(tu_tmp(".db")), *state = strdup(tu_tmp(".state"));
+    char *out1 = strdup(tu_tmp(".out")), *err1 = strdup(tu_tmp(".err"));
+    char *out2 = strdup(tu_tmp(".out")), *err2 = strdup(tu_tmp(".err"));
+    const char *opts_db[] = { "--db", db, NULL };
+    const char *opts_st[] = { "--no-db", "--state", state, NULL };
+    const char *const *opts = in_db ? opts_db : opts_st;
+    static const char *const names[] = { "121504", "121505", "121506", "121507", "121508",
+                                         "121509", "121510" };
+    snprintf(src, sizeof src, "%s", tu_sample("rotated/rotated-121504.pcap"));
+    snprintf(dst, sizeof dst, "%s/rotated-121504.pcap", dir);
+    write_part(src, dst, SIZE_MAX, false);
+    snprintf(src, sizeof src, "%s", tu_sample("rotated/rotated-121505.pcap"));
+    snprintf(dst, sizeof dst, "%s/rotated-121505.pcap", dir);
+    size_t cut = file_size(src) - 30;   /* inside its last record */
+    write_part(src, dst, cut, false);
+
+    pid_t hp = start_watch(dir, out1, err1, opts);
+    sleep_ms(1200);
+    cr_assert_eq(stop(hp), 0, "%s", tu_slurp(err1, NULL));
+    size_t n1 = count_in(out1, RACE);
+
+    write_part(src, dst, cut, true);
+    for (size_t i = 2; i < 7; i++) {
+        char s[64];
+        snprintf(s, sizeof s, "rotated/rotated-%s.pcap", names[i]);
+        snprintf(src, sizeof src, "%s", tu_sample(s));
+        snprintf(dst, sizeof dst, "%s/rotated-%s.pcap", dir, names[i]);
+        write_part(src, dst, SIZE_MAX, false);
+    }
+    static race a[MAXR], w[MAXR];
+    size_t na = analyze_races(dir, "rotated-*.pcap", a, MAXR);
+    cr_assert_eq(na, 7);
+    hp = start_watch(dir, out2, err2, opts);
+    size_t n2 = wait_races(out2, na - n1, 5000);
+    sleep_ms(300);
+    cr_assert_eq(stop(hp), 0, "%s", tu_slurp(err2, NULL));
+    n2 = count_in(out2, RACE);
+    cr_assert(n1 > 0 && n2 > 0, "races in the first run %zu, the second %zu", n1, n2);
+    char *j1 = tu_slurp(out1, NULL), *j2 = tu_slurp(out2, NULL);
+    char *both = malloc(strlen(j1) + strlen(j2) + 1);
+    strcat(strcpy(both, j1), j2);
+    size_t nw = races_of(both, w, MAXR);
+    expect_same_races(w, nw, a, na);
+    if (in_db) {
+        char v[64];
+        query(db, "SELECT count(*) FROM incidents WHERE kind = 'keepalive-race'", v, sizeof v);
+        cr_expect_eq(atoi(v), (int)na);
+    }
+    free(both);
+    free(j1);
+    free(j2);
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' '%s' '%s' '%s' '%s' '%s'", dir, db, state, out1,
+             err1, out2, err2);
+    tu_sh(cmd, NULL, NULL);
+}
+
+Test(watch, restart_counts_nothing_twice_database, .timeout = 60)
+{
+    restart_case(true);
+}
+
+Test(watch, restart_counts_nothing_twice_state_file, .timeout = 60)
+{
+    restart_case(false);
+}
+
+/*
+ * Files going wrong under the watcher, each said in one line and the
+ * watch going on: a file being written deleted, one truncated below what
+ * was read, one with a broken record (named by file and packet); then a
+ * good capture of another link type, whose races are still reported.
+ */
+Test(watch, deleted_truncated_and_broken_files, .timeout = 60)
+{
+    char dir[256], src[4200], g1[600], g2[600], bad[600], ok[600];
+    make_dir(dir, sizeof dir);
+    char *out = strdup(tu_tmp(".out")), *err = strdup(tu_tmp(".err"));
+    const char *opts[] = { "--no-db", NULL };
+    snprintf(src, sizeof src, "%s", tu_sample("race-python.pcap"));
+    size_t len = file_size(src);
+    snprintf(g1, sizeof g1, "%s/g1.pcap", dir);
+    snprintf(g2, sizeof g2, "%s/g2.pcap", dir);
+    snprintf(bad, sizeof bad, "%s/bad.pcap", dir);
+    snprintf(ok, sizeof ok, "%s/ok.pcap", dir);
+    pid_t hp = start_watch(dir, out, err, opts);
+
+    write_part(src, g1, len / 2, false);
+    sleep_ms(600);
+    cr_assert_eq(unlink(g1), 0);
+    cr_expect(wait_text(err, "g1.pcap was deleted before it was read to its end", 3000),
+              "%s", tu_slurp(err, NULL));
+
+    write_part(src, g2, len / 2, false);
+    sleep_ms(600);
+    cr_assert_eq(truncate(g2, 200), 0);
+    cr_expect(wait_text(err, "g2.pcap was truncated", 3000), "%s", tu_slurp(err, NULL));
+    cr_assert_eq(unlink(g2), 0);
+
+    /* Record 10's length past the snapshot length. */
+    size_t blen;
+    char *b = tu_slurp(tu_sample("retry.pcap"), &blen);
+    size_t off = 24;
+    for (int i = 1; i < 10; i++) {
+        uint32_t cl;
+        memcpy(&cl, b + off + 8, 4);
+        off += 16 + cl;   /* the sample is little-endian, as this host */
+    }
+    uint32_t huge = 0x7fffffffu;
+    memcpy(b + off + 8, &huge, 4);
+    FILE *fp = fopen(bad, "wb");
+    fwrite(b, 1, blen, fp);
+    fclose(fp);
+    free(b);
+    cr_expect(wait_text(err, "bad.pcap: packet 10", 3000), "%s", tu_slurp(err, NULL));
+    cr_assert_eq(unlink(bad), 0);
+
+    snprintf(src, sizeof src, "%s", tu_sample("race-any.pcap"));
+    write_part(src, ok, SIZE_MAX, false);
+    cr_expect_eq(wait_races(out, 2, 3000), 2, "%s", tu_slurp(err, NULL));
+    cr_assert_eq(stop(hp), 1);   /* a file was read only in part */
+    char *e = tu_slurp(err, NULL);
+    cr_expect_eq(count_in(err, "\n"), 4, "one line each:\n%s", e);
+    free(e);
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' '%s'", dir, out, err);
+    tu_sh(cmd, NULL, NULL);
+}
