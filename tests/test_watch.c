@@ -252,8 +252,13 @@ Test(watch, live_tcpdump_rotation_races_reported_as_files_close, .timeout = 150)
     snprintf(portarg, sizeof portarg, "port=%d", port + 1);
     snprintf(url, sizeof url, "url=http://127.0.0.1:%d", port + 1);
     snprintf(fname, sizeof fname, "%s/cap-%%s.pcap", dir);
-    char *db = strdup(tu_tmp(".db")), *out = strdup(tu_tmp(".out")), *err = strdup(tu_tmp(".err"));
-    char *tdo = strdup(tu_tmp(".tdo")), *tde = strdup(tu_tmp(".tde"));
+    char db[256], out[256], err[256];
+    snprintf(db, sizeof db, "%s", tu_tmp(".db"));
+    snprintf(out, sizeof out, "%s", tu_tmp(".out"));
+    snprintf(err, sizeof err, "%s", tu_tmp(".err"));
+    char tdo[256], tde[256];
+    snprintf(tdo, sizeof tdo, "%s", tu_tmp(".tdo"));
+    snprintf(tde, sizeof tde, "%s", tu_tmp(".tde"));
 
     const char *opts[] = { "--db", db, NULL };
     pid_t hp = start_watch(dir, out, err, opts);
@@ -275,7 +280,9 @@ Test(watch, live_tcpdump_rotation_races_reported_as_files_close, .timeout = 150)
     pid_t sp1 = spawn(ps_argv, "/dev/null", "/dev/null");
     pid_t sp2 = spawn(ns_argv, "/dev/null", "/dev/null");
     sleep_ms(800);
-    char *pylog = strdup(tu_tmp(".log")), *nlog = strdup(tu_tmp(".log"));
+    char pylog[256], nlog[256];
+    snprintf(pylog, sizeof pylog, "%s", tu_tmp(".log"));
+    snprintf(nlog, sizeof nlog, "%s", tu_tmp(".log"));
     char *pc_argv[] = { "python3", pycli, "127.0.0.1", pport,
                         "[[\"GET\",\"/items\",0],[\"POST\",\"/items\",0.8],"
                         "[\"GET\",\"/items/2\",0],[\"DELETE\",\"/items/2\",0.8],"
@@ -367,12 +374,14 @@ Test(watch, live_tcpdump_rotation_races_reported_as_files_close, .timeout = 150)
     cr_expect_str_eq(v, "ok");
     query(db, "SELECT count(*) FROM incidents WHERE kind = 'keepalive-race'", v, sizeof v);
     cr_expect_eq((size_t)atoi(v), errors);
-    char *dbwal = malloc(strlen(db) + 8);
-    sprintf(dbwal, "%s-wal", db);
+    char dbwal[300];
+    snprintf(dbwal, sizeof dbwal, "%s-wal", db);
     cr_expect_neq(access(dbwal, F_OK), 0, "a -wal file left behind");
 
     /* Run again: nothing is counted twice. */
-    char *out2 = strdup(tu_tmp(".out")), *err2 = strdup(tu_tmp(".err"));
+    char out2[256], err2[256];
+    snprintf(out2, sizeof out2, "%s", tu_tmp(".out"));
+    snprintf(err2, sizeof err2, "%s", tu_tmp(".err"));
     hp = start_watch(dir, out2, err2, opts);
     sleep_ms(1500);
     cr_assert_eq(stop(hp), 0);
@@ -429,9 +438,15 @@ static void restart_case(bool in_db)
 {
     char dir[256], src[4200], dst[600];
     make_dir(dir, sizeof dir);
-    char *db = strdup(tu_tmp(".db")), *state = strdup(tu_tmp(".state"));
-    char *out1 = strdup(tu_tmp(".out")), *err1 = strdup(tu_tmp(".err"));
-    char *out2 = strdup(tu_tmp(".out")), *err2 = strdup(tu_tmp(".err"));
+    char db[256], state[256];
+    snprintf(db, sizeof db, "%s", tu_tmp(".db"));
+    snprintf(state, sizeof state, "%s", tu_tmp(".state"));
+    char out1[256], err1[256];
+    snprintf(out1, sizeof out1, "%s", tu_tmp(".out"));
+    snprintf(err1, sizeof err1, "%s", tu_tmp(".err"));
+    char out2[256], err2[256];
+    snprintf(out2, sizeof out2, "%s", tu_tmp(".out"));
+    snprintf(err2, sizeof err2, "%s", tu_tmp(".err"));
     const char *opts_db[] = { "--db", db, NULL };
     const char *opts_st[] = { "--no-db", "--state", state, NULL };
     const char *const *opts = in_db ? opts_db : opts_st;
@@ -506,7 +521,9 @@ Test(watch, deleted_truncated_and_broken_files, .timeout = 60)
 {
     char dir[256], src[4200], g1[600], g2[600], bad[600], ok[600];
     make_dir(dir, sizeof dir);
-    char *out = strdup(tu_tmp(".out")), *err = strdup(tu_tmp(".err"));
+    char out[256], err[256];
+    snprintf(out, sizeof out, "%s", tu_tmp(".out"));
+    snprintf(err, sizeof err, "%s", tu_tmp(".err"));
     const char *opts[] = { "--no-db", NULL };
     snprintf(src, sizeof src, "%s", tu_sample("race-python.pcap"));
     size_t len = file_size(src);
