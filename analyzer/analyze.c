@@ -422,15 +422,22 @@ static size_t streams_for(uint64_t bytes)
 }
 
 /* Read path into the current pipeline, its packets numbered from base + 1;
- * *info and err as hu_capture_file leaves them. */
+ * *info and err as hu_capture_file leaves them.  part, when not NULL,
+ * says which part of the file (hu_set_part). */
 static hu_capture_rc read_file(hu_analyzer *a, const char *path, uint64_t base,
-                               hu_capture_info *info, char *err, size_t errlen)
+                               const hu_set_part *part, hu_capture_info *info, char *err,
+                               size_t errlen)
 {
     hu_sb prep_scratch = { 0 };
     hu_capture_cbs cb;
     hu_pipeline_capture_cbs(a->pl, &cb, &prep_scratch);
     cb.progress = &a->o.progress;
     cb.num_base = base;
+    if (part) {
+        cb.start_records = part->records;
+        cb.start_offset = part->offset;
+        cb.growing = part->growing;
+    }
     if (a->o.max_packets)
         cb.limit = a->o.max_packets - a->taken;
     hu_capture_rc rc = hu_capture_file(path, a->o.filter, &cb, info, err, errlen);
@@ -447,7 +454,7 @@ hu_file_rc hu_analyzer_file(hu_analyzer *a, const char *path)
         return HU_FILE_NOMEM;
     char err[1024] = "";
     hu_capture_info info;
-    hu_capture_rc rc = read_file(a, path, 0, &info, err, sizeof err);
+    hu_capture_rc rc = read_file(a, path, 0, NULL, &info, err, sizeof err);
     return hu_analyzer_end(a, rc, &info, err);
 }
 
@@ -476,19 +483,31 @@ bool hu_analyzer_set_continues(const hu_analyzer *a, const hu_capture_probe *nex
     return a->set_open && a->pl && hu_fileset_continues(&a->last, next);
 }
 
-/* What the set keeps of a file just read: its row, and its part of the
- * capture's identity and extent. */
-static bool set_note_file(hu_analyzer *a, uint64_t base,
+/* What the set keeps of a file just read (more: a further part of the
+ * set's last file): its row, and its part of the capture's identity and
+ * extent. */
+static bool set_note_file(hu_analyzer *a, uint64_t base, bool more,
                           const hu_capture_info *fi)
 {
-    hu_capture_file_row *nr = realloc(a->rows, (a->nrows + 1) * sizeof *nr);
-    if (!nr)
-        return false;
-    a->rows = nr;
-    a->rows[a->nrows++] = (hu_capture_file_row){
-        .file = hu_fileset_path(a->files, hu_fileset_count(a->files) - 1),
-        .first_number = base + 1, .packets = fi->records,
-        .first_us = fi->first_us, .last_us = fi->last_us, .frames = fi->frames };
+    if (more && a->nrows) {
+        hu_capture_file_row *r = &a->rows[a->nrows - 1];
+        r->packets = fi->records;
+        if (fi->frames) {
+            if (!r->frames)
+                r->first_us = fi->first_us;
+            r->last_us = fi->last_us;
+        }
+        r->frames += fi->frames;
+    } else {
+        hu_capture_file_row *nr = realloc(a->rows, (a->nrows + 1) * sizeof *nr);
+        if (!nr)
+            return false;
+        a->rows = nr;
+        a->rows[a->nrows++] = (hu_capture_file_row){
+            .file = hu_fileset_path(a->files, hu_fileset_count(a->files) - 1),
+            .first_number = base + 1, .packets = fi->records,
+            .first_us = fi->first_us, .last_us = fi->last_us, .frames = fi->frames };
+    }
     XXH3_128bits_update(a->hash, fi->hash, strlen(fi->hash));
     if (fi->frames) {
         if (!a->info.frames || fi->first_us < a->info.first_us)
@@ -507,30 +526,44 @@ static bool set_note_file(hu_analyzer *a, uint64_t base,
     return true;
 }
 
-hu_file_rc hu_analyzer_set_file(hu_analyzer *a, const char *path)
+/* A file of the set, whole (part NULL) or the part *part says; its
+ * result (hu_analyzer_set_file, hu_analyzer_set_part). */
+static hu_file_rc set_read(hu_analyzer *a, const char *path, hu_set_part *part)
 {
     if (!a->set_open)
         return HU_FILE_FAILED;
+    bool more = part && part->more && hu_fileset_count(a->files) > 0;
     char perr[256];
     hu_capture_probe pr;
-    bool probed = hu_capture_probe_file(path, false, NULL, NULL, &pr, perr, sizeof perr);
-    uint64_t base = a->records;
-    if (!hu_fileset_add(a->files, path, base)) {
-        fprintf(a->o.err, "%s: %s: out of memory\n", a->o.progname, path);
-        return HU_FILE_NOMEM;
+    bool probed = !more && hu_capture_probe_file(path, false, NULL, NULL, &pr, perr,
+                                                 sizeof perr);
+    uint64_t base;
+    if (more) {
+        base = hu_fileset_base(a->files, hu_fileset_count(a->files) - 1);
+    } else {
+        base = a->records;
+        if (!hu_fileset_add(a->files, path, base)) {
+            fprintf(a->o.err, "%s: %s: out of memory\n", a->o.progname, path);
+            return HU_FILE_NOMEM;
+        }
     }
     if (!a->pl && !hu_analyzer_begin(a, hu_fileset_path(a->files, 0), "file", -1, a->streams))
         return HU_FILE_NOMEM;
     char err[1024] = "";
     hu_capture_info fi;
-    hu_capture_rc rc = read_file(a, path, base, &fi, err, sizeof err);
-    a->records += fi.records;
+    hu_capture_rc rc = read_file(a, path, base, part, &fi, err, sizeof err);
+    if (base + fi.records > a->records)
+        a->records = base + fi.records;
+    if (part) {
+        part->offset = fi.next_offset;
+        part->records = fi.records;
+    }
     if (rc == HU_CAP_BADFILTER) {
         a->rc = rc;
         snprintf(a->err, sizeof a->err, "%s", err);
         return HU_FILE_BADFILTER;
     }
-    if (!set_note_file(a, base, &fi)) {
+    if (!set_note_file(a, base, more, &fi)) {
         fprintf(a->o.err, "%s: %s: out of memory\n", a->o.progname, path);
         return HU_FILE_NOMEM;
     }
@@ -538,6 +571,13 @@ hu_file_rc hu_analyzer_set_file(hu_analyzer *a, const char *path)
         a->last.dlt = pr.dlt;
         a->last.snaplen = pr.snaplen;
         memcpy(a->last.iface, pr.iface, sizeof pr.iface);
+        if (!a->last.frames && pr.frames) {
+            /* A part with no new packet (a file taken up where an earlier
+             * run stopped): the file's first one is as late as it is known
+             * to reach, for set_continues. */
+            a->last.frames = pr.frames;
+            a->last.first_us = a->last.last_us = pr.first_us;
+        }
     }
     if (rc != HU_CAP_FAILED && (a->rc == HU_CAP_FAILED || a->rc == HU_CAP_OK))
         a->rc = rc;   /* OK once a file is read; PARTIAL sticks */
@@ -545,6 +585,21 @@ hu_file_rc hu_analyzer_set_file(hu_analyzer *a, const char *path)
         return HU_FILE_OK;
     fprintf(a->o.err, "%s: %s: %s\n", a->o.progname, path, err);
     return rc == HU_CAP_PARTIAL ? HU_FILE_PARTIAL : HU_FILE_FAILED;
+}
+
+hu_file_rc hu_analyzer_set_file(hu_analyzer *a, const char *path)
+{
+    return set_read(a, path, NULL);
+}
+
+hu_file_rc hu_analyzer_set_part(hu_analyzer *a, const char *path, hu_set_part *part)
+{
+    return set_read(a, path, part);
+}
+
+struct hu_store *hu_analyzer_store(hu_analyzer *a)
+{
+    return a->store_failed ? NULL : a->store;
 }
 
 hu_file_rc hu_analyzer_set_end(hu_analyzer *a)

@@ -119,6 +119,7 @@ typedef struct reader {
     /* read_direct's view of a classic pcap file (direct false: libpcap
      * reads it all). */
     bool direct, swapped;
+    bool direct_done;         /* read_direct read to the end: pos is where it stopped */
     uint32_t frac_max, frac_div;   /* per-second fraction: bound, and divisor to
                                       microseconds */
     uint32_t snapshot;
@@ -304,8 +305,8 @@ static void read_libpcap(reader *r, batch **curp)
             break;
         }
         r->num++;
-        if (rc == 0)
-            continue;   /* cannot happen offline; be safe */
+        if (rc == 0 || r->num <= r->cb.start_records)
+            continue;   /* rc 0 cannot happen offline; the rest: read before */
         hash_frame(r, h, data);
         if (r->filtering && !pcap_offline_filter(&r->prog, h, data))
             continue;
@@ -367,7 +368,7 @@ static bool read_direct(reader *r, batch **curp)
     int fd = fileno(r->fp);
     batch *cur = *curp;
     size_t fill = cur->len;   /* buf[len, fill) holds the file from r->pos on */
-    r->pos = 24;
+    r->pos = r->cb.start_offset ? r->cb.start_offset : 24;
     for (;;) {
         while (fill - cur->len >= 16 && cur->n < cur->rec_cap) {
             const uint8_t *h = cur->buf + cur->len;
@@ -379,12 +380,14 @@ static bool read_direct(reader *r, batch **curp)
             if (fill - cur->len - 16 < caplen)
                 break;   /* not all here yet */
             r->num++;
+            cur->len += 16 + (size_t)caplen;
+            r->pos += 16 + (uint64_t)caplen;
+            if (r->num <= r->cb.start_records)
+                continue;   /* delivered by an earlier read of the file */
             struct pcap_pkthdr ph = { .ts = { .tv_sec = (time_t)sec,
                                               .tv_usec = (suseconds_t)(frac / r->frac_div) },
                                       .caplen = caplen,
                                       .len = len };
-            cur->len += 16 + (size_t)caplen;
-            r->pos += 16 + (uint64_t)caplen;
             hash_frame(r, &ph, h + 16);
             if (r->filtering && !pcap_offline_filter(&r->prog, &ph, h + 16))
                 continue;
@@ -405,8 +408,9 @@ static bool read_direct(reader *r, batch **curp)
                           (off_t)(r->pos + (fill - cur->len)));
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)   /* the end, or an error libpcap will name */
-            return n == 0 && fill == cur->len;
+        if (n <= 0)   /* the end, or an error libpcap will name; a record
+                         cut by the end of a growing file waits for the rest */
+            return n == 0 && (fill == cur->len || r->cb.growing);
         fill += (size_t)n;
     }
 }
@@ -417,6 +421,7 @@ static void read_all(reader *r)
 {
     batch *cur = batch_acquire(r);
     bool done = r->direct && read_direct(r, &cur);
+    r->direct_done = done;
     if (!done && r->direct && fseeko(r->fp, (off_t)r->pos, SEEK_SET) != 0) {
         snprintf(r->err, sizeof r->err,
                  "packet %llu: cannot seek to offset %llu: %s; the %llu packets before it "
@@ -646,7 +651,8 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
      * captures should not pay for 2 MiB each); a frame larger than its
      * batch grows it. */
     size_t bsz = HU_BATCH_BYTES;
-    if (sized && (uint64_t)st.st_size < bsz / 2)
+    bool part = cb->start_offset || cb->growing;   /* the file's size says little */
+    if (sized && !part && (uint64_t)st.st_size < bsz / 2)
         bsz = (size_t)st.st_size * 2 < 16384 ? 16384 : (size_t)st.st_size * 2;
     r->rec_size = sizeof(batch_rec) + r->prep_size;
     unsigned nb = alloc_batches(r, bsz);
@@ -660,11 +666,23 @@ hu_capture_rc hu_capture_file(const char *path, const char *filter, const hu_cap
         return HU_CAP_FAILED;
     }
     direct_setup(r, pc, sized);
+    if (cb->start_offset) {
+        if (!r->direct || cb->start_offset < 24) {
+            snprintf(err, errlen, "cannot resume at offset %llu: not a plain classic pcap "
+                     "file", (unsigned long long)cb->start_offset);
+            r->rc = HU_CAP_FAILED;
+            snprintf(r->err, sizeof r->err, "%s", err);
+            nb = 0;   /* read nothing */
+        }
+        r->num = cb->start_records;
+    }
     bool small = sized && (uint64_t)st.st_size < 2 * (uint64_t)bsz;
-    run_reader(r, nb == HU_BATCHES && !small);
+    if (nb)
+        run_reader(r, nb == HU_BATCHES && !small);
 
     hu_capture_rc out = r->rc;
     info->records = r->num;
+    info->next_offset = r->direct_done ? r->pos : 0;
     if (out != HU_CAP_OK)
         snprintf(err, errlen, "%s", r->err);
     XXH128_hash_t id = XXH3_128bits_digest(r->ch);

@@ -14,6 +14,7 @@
 #include "hangup/fileset.h"
 #include "hangup/live.h"
 #include "hangup/query.h"
+#include "hangup/watch.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -37,6 +38,8 @@ static const char usage_main[] =
     "                    store them in the database (hangup.db by default)\n"
     "  live              capture from an interface and report races as they\n"
     "                    happen\n"
+    "  watch DIR         follow a directory tcpdump -G/-C is writing files\n"
+    "                    into, and report races as the files are written\n"
     "  query SQL         run read-only SQL over the stored incidents\n"
     "  report            the usual questions answered from the database\n"
     "  show ID           print one stored incident with its timeline\n"
@@ -373,6 +376,8 @@ int main(int argc, char **argv)
         return hu_cli_output_done(cmd_analyze(argc - 1, argv + 1));
     if (strcmp(cmd, "live") == 0)
         return hu_cli_output_done(hu_cmd_live(argc - 1, argv + 1));
+    if (strcmp(cmd, "watch") == 0)
+        return hu_cli_output_done(hu_cmd_watch(argc - 1, argv + 1));
     if (strcmp(cmd, "query") == 0)
         return hu_cli_output_done(hu_cmd_query(argc - 1, argv + 1));
     if (strcmp(cmd, "report") == 0)
@@ -388,6 +393,8 @@ int main(int argc, char **argv)
             fputs(usage_analyze, stdout);
         else if (argc > 2 && strcmp(argv[2], "live") == 0)
             fputs(hu_usage_live, stdout);
+        else if (argc > 2 && strcmp(argv[2], "watch") == 0)
+            fputs(hu_usage_watch, stdout);
         else if (argc > 2 && strcmp(argv[2], "query") == 0)
             fputs(hu_usage_query, stdout);
         else if (argc > 2 && strcmp(argv[2], "report") == 0)

@@ -348,6 +348,18 @@ static const char *const migrations[] = {
                    " i.response_packet, " ISO("i.response_time") " AS response_time,"
                    " i.capture_gaps, i.capture_gap_bytes, i.one_sided,"
                    " i.fin_file, i.request_file, i.rst_file, i.response_file"),
+
+    /* 12: what a directory watcher (watch.c) has read of each file, written
+     * in the transaction of the incidents it found there, so that a
+     * restart takes up each file where the committed analysis stopped. */
+    "CREATE TABLE watch_files ("
+    " dir TEXT NOT NULL,"
+    " head TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " dev INTEGER NOT NULL, ino INTEGER NOT NULL,"
+    " offset INTEGER NOT NULL, records INTEGER NOT NULL,"
+    " done INTEGER NOT NULL,"
+    " PRIMARY KEY (dir, head)) WITHOUT ROWID;",
 #undef VIEW_V8
 #undef INCIDENTS_VIEW
 #undef ISO
@@ -824,6 +836,7 @@ enum {
     ST_INS_CAPTURE, ST_UPD_CAPTURE, ST_FIND_HASH, ST_DEL_CAPTURE,
     ST_INS_INCIDENT, ST_INS_PACKET, ST_INS_CONN, ST_INS_SERVER,
     ST_GET_INCIDENT, ST_GET_PACKETS, ST_INS_CAPFILE,
+    ST_DEL_WATCH, ST_INS_WATCH, ST_GET_WATCH,
     ST_COUNT
 };
 
@@ -842,6 +855,12 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_INS_CAPFILE] = "INSERT INTO capture_files (capture_id, idx, file, first_packet, packets, "
                        "first_time, last_time) VALUES (:id, :idx, :file, :first_packet, "
                        ":packets, :first, :last)",
+    [ST_DEL_WATCH] = "DELETE FROM watch_files WHERE dir = :dir",
+    [ST_INS_WATCH] = "INSERT OR REPLACE INTO watch_files (dir, head, name, dev, ino, offset, "
+                     "records, done) VALUES (:dir, :head, :name, :dev, :ino, :offset, "
+                     ":records, :done)",
+    [ST_GET_WATCH] = "SELECT head, name, dev, ino, offset, records, done FROM watch_files "
+                     "WHERE dir = :dir ORDER BY name",
 };
 
 /* Statements generated from a column table: its INSERT, or with `where`
@@ -1347,6 +1366,88 @@ bool hu_store_checkpoint(hu_store *s, char *err, size_t n)
     if (!ok)
         hu_store_abort(s);
     return ok;
+}
+
+/* ---- A directory watcher's files. ---- */
+
+static bool watch_rows(hu_store *s, const char *dir, const hu_watch_row *rows, size_t nrows,
+                       char *err, size_t n)
+{
+    sqlite3_stmt *q = stmt(s, ST_DEL_WATCH);
+    if (q)
+        sqlite3_bind_text(q, param(q, ":dir"), dir, -1, SQLITE_TRANSIENT);
+    if (!run(s, q, "recording the watched files", err, n))
+        return false;
+    for (size_t i = 0; i < nrows; i++) {
+        const hu_watch_row *r = &rows[i];
+        q = stmt(s, ST_INS_WATCH);
+        if (q) {
+            sqlite3_bind_text(q, param(q, ":dir"), dir, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(q, param(q, ":head"), r->head, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(q, param(q, ":name"), r->name, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(q, param(q, ":dev"), (int64_t)r->dev);
+            sqlite3_bind_int64(q, param(q, ":ino"), (int64_t)r->ino);
+            sqlite3_bind_int64(q, param(q, ":offset"), (int64_t)r->offset);
+            sqlite3_bind_int64(q, param(q, ":records"), (int64_t)r->records);
+            sqlite3_bind_int(q, param(q, ":done"), r->done);
+        }
+        if (!run(s, q, "recording the watched files", err, n))
+            return false;
+    }
+    return true;
+}
+
+bool hu_store_watch_save(hu_store *s, const char *dir, const hu_watch_row *rows, size_t nrows,
+                         char *err, size_t n)
+{
+    if (s->in_tx) {   /* the open capture's: committed with its incidents */
+        if (!claim(s, err, n))
+            return false;
+        bool ok = watch_rows(s, dir, rows, nrows, err, n);
+        release(s);
+        return ok;
+    }
+    if (!run(s, stmt(s, ST_BEGIN), "starting a transaction", err, n))
+        return false;
+    if (!watch_rows(s, dir, rows, nrows, err, n) ||
+        !run(s, stmt(s, ST_COMMIT), "committing", err, n)) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return false;
+    }
+    return true;
+}
+
+bool hu_store_watch_load(hu_store *s, const char *dir, hu_watch_row_fn fn, void *arg,
+                         char *err, size_t n)
+{
+    sqlite3_stmt *q = stmt(s, ST_GET_WATCH);
+    if (!q) {
+        db_err(s, "reading the watched files", err, n);
+        return false;
+    }
+    sqlite3_bind_text(q, param(q, ":dir"), dir, -1, SQLITE_TRANSIENT);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *head = (const char *)sqlite3_column_text(q, 0);
+        const char *name = (const char *)sqlite3_column_text(q, 1);
+        hu_watch_row r = { .head = head ? head : "", .name = name ? name : "",
+                           .dev = (uint64_t)sqlite3_column_int64(q, 2),
+                           .ino = (uint64_t)sqlite3_column_int64(q, 3),
+                           .offset = (uint64_t)sqlite3_column_int64(q, 4),
+                           .records = (uint64_t)sqlite3_column_int64(q, 5),
+                           .done = sqlite3_column_int(q, 6) != 0 };
+        if (!fn(arg, &r)) {
+            sqlite3_reset(q);
+            snprintf(err, n, "out of memory reading the watched files");
+            return false;
+        }
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) {
+        db_err(s, "reading the watched files", err, n);
+        return false;
+    }
+    return true;
 }
 
 void hu_store_abort(hu_store *s)

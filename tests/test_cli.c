@@ -1174,7 +1174,7 @@ static bool listed(const char *opt, char opts[][48], size_t n)
     return false;
 }
 
-static const char *const commands[] = { "analyze", "live", "query", "report", "show" };
+static const char *const commands[] = { "analyze", "live", "watch", "query", "report", "show" };
 
 /* The manual page cannot drift from the help: every option a command's
  * help lists is an item of that command's section in hangup(1). */

@@ -91,6 +91,32 @@ bool hu_analyzer_set_continues(const hu_analyzer *a, const hu_capture_probe *nex
 hu_file_rc hu_analyzer_set_file(hu_analyzer *a, const char *path);
 hu_file_rc hu_analyzer_set_end(hu_analyzer *a);
 
+/*
+ * Part of a file of the set (a directory watcher reading a file tcpdump is
+ * still writing, or taking up a file where an earlier run stopped).  In:
+ * `records` records of the file come before the part, which begins at
+ * byte `offset` (a classic pcap file's next_offset from an earlier part;
+ * 0: the records are read and skipped -- any file, compressed ones too);
+ * `growing`: a last record cut by the end of the file is left for the next
+ * part, not an error; `more`: the file is the set's last one, given
+ * before (it keeps its packet numbers), else it is the set's next file.
+ * Out: `records` the file's records read so far, `offset` where the next
+ * part begins (0 when the file cannot be read from an offset: not plain
+ * classic pcap).  Packets keep their numbers in the file.  The result is
+ * set_file's.
+ */
+typedef struct hu_set_part {
+    uint64_t records, offset;
+    bool growing, more;
+} hu_set_part;
+hu_file_rc hu_analyzer_set_part(hu_analyzer *a, const char *path, hu_set_part *part);
+
+/* The database the analyzer writes to, or NULL (none, or it failed): a
+ * command may write its own rows into the open capture's transaction,
+ * which the next hu_analyzer_tick or the capture's end commits. */
+struct hu_store;
+struct hu_store *hu_analyzer_store(hu_analyzer *a);
+
 /* o->max_packets packets have been analysed: later files are not read. */
 bool hu_analyzer_limit_reached(const hu_analyzer *a);
 

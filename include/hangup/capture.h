@@ -56,7 +56,12 @@ typedef struct hu_capture_info {
     bool limited;             /* reading stopped at cbs.limit: the hash covers
                                  the frames up to there only */
     uint64_t records;         /* records read, before the filter: the file's
-                                 last packet number once read whole */
+                                 last packet number once read whole (with
+                                 start_records: those included) */
+    uint64_t next_offset;     /* a classic pcap file read to its end by the
+                                 direct reader: the offset after its last
+                                 whole record (where cbs.start_offset may take
+                                 it up later); 0 when not known */
 } hu_capture_info;
 
 /* How far ahead of fn the ahead callback runs, in frames. */
@@ -88,6 +93,18 @@ typedef struct hu_capture_cbs {
                                  the files before this one in a set read as one
                                  capture (fileset.h); 0 for a file on its own.
                                  Error messages keep the file's own numbers. */
+    /* Reading part of a file (a directory watcher, watch.h): the first
+     * start_records records are not delivered, nor hashed.  With
+     * start_offset (> 0: the byte offset where record start_records + 1
+     * begins, as info->next_offset said) a classic pcap file is read from
+     * there without reading them; without it they are read and skipped
+     * (any file, compressed ones too).  A start_offset the direct reader
+     * cannot take (not a plain classic pcap file) is HU_CAP_FAILED. */
+    uint64_t start_records;
+    uint64_t start_offset;
+    bool growing;             /* the file is still being written: a last record
+                                 cut short by its end is left unread, not an
+                                 error (info->next_offset is where it starts) */
 } hu_capture_cbs;
 
 /*

@@ -33,7 +33,7 @@
 #include "hangup/incident.h"
 #include "hangup/servers.h"
 
-#define HU_STORE_VERSION 11         /* schema version this hangup writes */
+#define HU_STORE_VERSION 12         /* schema version this hangup writes */
 
 typedef struct hu_store hu_store;
 
@@ -133,6 +133,27 @@ void hu_store_abort(hu_store *s);
  * included, and carry on in a new transaction (live capture: readers see
  * incidents within a second).  On failure the capture is rolled back. */
 bool hu_store_checkpoint(hu_store *s, char *err, size_t errlen);
+
+/* What a directory watcher (watch.h) has read of one file: the file is
+ * known by head (a hash of its first bytes, hex), whatever its name;
+ * `records` of it read, the next at byte `offset` (0: not known, skip
+ * them by reading), `done` once read to its end. */
+typedef struct hu_watch_row {
+    const char *head, *name;
+    uint64_t dev, ino, offset, records;
+    bool done;
+} hu_watch_row;
+/* Replace the rows of directory dir by rows[0..nrows): inside the open
+ * capture's transaction when there is one (committed with it: the files
+ * as read up to the incidents stored), else in one of its own. */
+bool hu_store_watch_save(hu_store *s, const char *dir, const hu_watch_row *rows, size_t nrows,
+                         char *err, size_t errlen);
+/* fn for each row of dir (its strings valid during the call); fn returns
+ * false when out of memory, which ends the load (false).  Only while no
+ * capture is being written. */
+typedef bool (*hu_watch_row_fn)(void *arg, const hu_watch_row *r);
+bool hu_store_watch_load(hu_store *s, const char *dir, hu_watch_row_fn fn, void *arg,
+                         char *err, size_t errlen);
 
 /* Load stored incident `id` (timeline included, db_id set to id); NULL
  * with err when it cannot, and *missing (may be NULL) true when that is
