@@ -468,14 +468,16 @@ void hu_flow_idle(hu_flowtab *t, hu_flow *f)
     hu_pool_put(&t->reqwin_pool, f->reqwin);
     f->reqwin = NULL;
     /* The ring is trimmed at once, and packed once the connection has
-     * idled a while (idle_sweep): marked here, queued if it is not yet. */
+     * idled a while (idle_sweep): marked here, queued if it is not yet.
+     * Neither below pack_from connections, where rings cost little and
+     * their allocations at every exchange would cost time. */
     f->idle_armed = true;
     f->idle_mark = (uint8_t)f->packets;
-    if (!f->ring)
+    if (!f->ring || t->count < t->cfg.pack_from)
         return;
     if (f->ring_cap == HU_RING_MAX)
         ring_trim(t, f);
-    if (!f->idle_queued && t->count >= t->cfg.pack_from)
+    if (!f->idle_queued)
         (void)idleq_push(t, f, f->last_ts);
 }
 

@@ -144,8 +144,8 @@ typedef struct hu_flowtab_cfg {
     int64_t halfclosed_us;    /* ... flows with one FIN seen (a lost FIN or RST
                                  must not keep them for idle_us) */
     int64_t closed_us;        /* ... closed flows (RST, or both FINs) */
-    /* Idle connections' rings are packed only while the table holds at
-     * least this many connections (0: always; see HU_PACK_FROM). */
+    /* Idle connections' rings are trimmed and packed only while the table
+     * holds at least this many connections (0: always; see HU_PACK_FROM). */
     size_t pack_from;
     /* Bytes allocated per connection, at least sizeof(hu_flow): the owner's
      * connection object, whose first member is the hu_flow.  The rest is
