@@ -17,43 +17,6 @@
 
 #include "testutil.h"
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Start argv in the background with stdout/stderr to files. */
-static pid_t spawn(char *const argv[], const char *out, const char *err)
-{
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        freopen(out, "w", stdout);
-        freopen(err, "w", stderr);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static bool wait_exit(pid_t pid, int timeout_ms, int *status)
-{
-    for (int t = 0; t < timeout_ms; t += 50) {
-        if (waitpid(pid, status, WNOHANG) == pid)
-            return true;
-        sleep_ms(50);
-    }
-    return false;
-}
-
 Test(live, race_on_loopback_is_printed_stored_and_stopped_cleanly, .timeout = 90)
 {
     if (geteuid() != 0)
@@ -69,7 +32,7 @@ Test(live, race_on_loopback_is_printed_stored_and_stopped_cleanly, .timeout = 90
     char *wpcap = strdup(tu_tmp(".pcapng"));
     char *live_argv[] = { (char *)HANGUP_BIN, "live", "-i", "lo", "-f", filter, "--db", db,
                           "-w", wpcap, NULL };
-    pid_t hp = spawn(live_argv, out, err);
+    pid_t hp = tu_spawn(live_argv, out, err);
     /* Wait until it captures. */
     bool started = false;
     for (int t = 0; t < 10000 && !started; t += 50) {
@@ -77,7 +40,7 @@ Test(live, race_on_loopback_is_printed_stored_and_stopped_cleanly, .timeout = 90
         started = e && strstr(e, "capturing on lo");
         free(e);
         if (!started)
-            sleep_ms(50);
+            tu_sleep_ms(50);
     }
     cr_assert(started, "hangup live did not start");
 
@@ -87,8 +50,8 @@ Test(live, race_on_loopback_is_printed_stored_and_stopped_cleanly, .timeout = 90
     char *srv_argv[] = { "node", server_js, "mode=raw", "host=127.0.0.1", portarg, "close=400",
                          NULL };
     char *srv_log = strdup(tu_tmp(".log"));
-    pid_t sp = spawn(srv_argv, srv_log, "/dev/null");
-    sleep_ms(700);
+    pid_t sp = tu_spawn(srv_argv, srv_log, "/dev/null");
+    tu_sleep_ms(700);
     /* Three clean exchanges, then a reuse that spins across the server's
      * close at 400 ms (samples/capture.sh, race-node-ipv4). */
     char *cli_argv[] = { "node", client_js, url,
@@ -96,10 +59,10 @@ Test(live, race_on_loopback_is_printed_stored_and_stopped_cleanly, .timeout = 90
                          "[\"POST\",\"/orders\",300,200],[\"GET\",\"/c\",0,0]]",
                          "linger=300", NULL };
     char *cli_log = strdup(tu_tmp(".log"));
-    pid_t cp = spawn(cli_argv, cli_log, "/dev/null");
+    pid_t cp = tu_spawn(cli_argv, cli_log, "/dev/null");
     int st;
-    cr_assert(wait_exit(cp, 30000, &st), "the client did not finish");
-    int64_t client_done = now_ms();
+    cr_assert(tu_wait_exit(cp, 30000, &st), "the client did not finish");
+    int64_t client_done = tu_now_ms();
     char *clog = tu_slurp(cli_log, NULL);
     cr_assert(clog && strstr(clog, "ECONNRESET"), "the client saw no reset: %s", clog);
 
@@ -113,11 +76,11 @@ Test(live, race_on_loopback_is_printed_stored_and_stopped_cleanly, .timeout = 90
         char *qo = NULL;
         if (tu_sh(q, &qo, NULL) == 0 && qo && strstr(qo, "stale,POST,/orders")) {
             seen = true;
-            seen_after = now_ms() - client_done;
+            seen_after = tu_now_ms() - client_done;
         }
         free(qo);
         if (!seen)
-            sleep_ms(100);
+            tu_sleep_ms(100);
     }
     cr_expect(seen, "the incident never appeared in the database during the capture");
     cr_expect(waitpid(hp, &st, WNOHANG) == 0, "hangup live must still be running");
@@ -125,7 +88,7 @@ Test(live, race_on_loopback_is_printed_stored_and_stopped_cleanly, .timeout = 90
                   (long long)seen_after);
 
     kill(hp, SIGINT);
-    cr_assert(wait_exit(hp, 10000, &st), "hangup live did not stop on SIGINT");
+    cr_assert(tu_wait_exit(hp, 10000, &st), "hangup live did not stop on SIGINT");
     cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", WEXITSTATUS(st));
     kill(sp, SIGTERM);
     waitpid(sp, NULL, 0);
@@ -231,15 +194,15 @@ Test(live, drops_root_after_opening_the_capture, .timeout = 30)
     char *db = strdup(tu_tmp(".db")), *out = strdup(tu_tmp(".out")), *err = strdup(tu_tmp(".err"));
     char *argv[] = { (char *)HANGUP_BIN, "live", "-i", "lo", "-f", "tcp port 9", "--db", db,
                      "-Z", "nobody", "--duration", "3", NULL };
-    pid_t hp = spawn(argv, out, err);
+    pid_t hp = tu_spawn(argv, out, err);
     bool dropped = false;
     for (int t = 0; t < 2500 && !dropped; t += 100) {
-        sleep_ms(100);
+        tu_sleep_ms(100);
         dropped = runs_as_nobody(hp);
     }
     cr_expect(dropped, "hangup live still runs as root");
     int status;
-    cr_assert(wait_exit(hp, 10000, &status));
+    cr_assert(tu_wait_exit(hp, 10000, &status));
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     char *e = tu_slurp(err, NULL);
     cr_expect(e && strstr(e, "running as nobody from now on"), "%s", e);

@@ -28,43 +28,6 @@
 
 #include "testutil.h"
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Start argv in the background with stdout/stderr to files. */
-static pid_t spawn(char *const argv[], const char *out, const char *err)
-{
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        if (!freopen(out, "w", stdout) || !freopen(err, "w", stderr))
-            _exit(126);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static bool wait_exit(pid_t pid, int timeout_ms, int *status)
-{
-    for (int t = 0; t < timeout_ms; t += 20) {
-        if (waitpid(pid, status, WNOHANG) == pid)
-            return true;
-        sleep_ms(20);
-    }
-    return false;
-}
-
 /* Wait until file path holds text (up to ms); whether it does. */
 static bool wait_text(const char *path, const char *text, int ms)
 {
@@ -74,7 +37,7 @@ static bool wait_text(const char *path, const char *text, int ms)
         free(s);
         if (ok)
             return true;
-        sleep_ms(20);
+        tu_sleep_ms(20);
     }
     return false;
 }
@@ -176,7 +139,7 @@ static pid_t start_watch(const char *dir, const char *out, const char *err,
         argv[k++] = (char *)*opts;
     argv[k++] = (char *)dir;
     argv[k] = NULL;
-    pid_t pid = spawn(argv, out, err);
+    pid_t pid = tu_spawn(argv, out, err);
     cr_assert(wait_text(err, "hangup: watching", 5000), "hangup watch did not start");
     return pid;
 }
@@ -186,7 +149,7 @@ static int stop(pid_t pid)
 {
     kill(pid, SIGTERM);
     int st;
-    cr_assert(wait_exit(pid, 10000, &st), "hangup watch did not stop on SIGTERM");
+    cr_assert(tu_wait_exit(pid, 10000, &st), "hangup watch did not stop on SIGTERM");
     cr_assert(WIFEXITED(st), "hangup watch was killed by signal %d", WTERMSIG(st));
     return WEXITSTATUS(st);
 }
@@ -267,7 +230,7 @@ Test(watch, live_tcpdump_rotation_races_reported_as_files_close, .timeout = 150)
      * second. */
     char *td_argv[] = { "tcpdump", "-i", "lo", "-n", "-s", "262144", "-Z", "root", "-G", "1",
                         "-w", fname, filter, NULL };
-    pid_t tp = spawn(td_argv, tdo, tde);
+    pid_t tp = tu_spawn(td_argv, tdo, tde);
     cr_assert(wait_text(tde, "listening on", 5000), "tcpdump did not start");
 
     char pysrv[4200], pycli[4200], nsrv[4200], ncli[4200];
@@ -277,9 +240,9 @@ Test(watch, live_tcpdump_rotation_races_reported_as_files_close, .timeout = 150)
     snprintf(ncli, sizeof ncli, "%s", tu_sample("node-client.js"));
     char *ps_argv[] = { "python3", pysrv, "127.0.0.1", pport, "0.3", NULL };
     char *ns_argv[] = { "node", nsrv, "mode=raw", "host=127.0.0.1", portarg, "close=400", NULL };
-    pid_t sp1 = spawn(ps_argv, "/dev/null", "/dev/null");
-    pid_t sp2 = spawn(ns_argv, "/dev/null", "/dev/null");
-    sleep_ms(800);
+    pid_t sp1 = tu_spawn(ps_argv, "/dev/null", "/dev/null");
+    pid_t sp2 = tu_spawn(ns_argv, "/dev/null", "/dev/null");
+    tu_sleep_ms(800);
     char pylog[256], nlog[256];
     snprintf(pylog, sizeof pylog, "%s", tu_tmp(".log"));
     snprintf(nlog, sizeof nlog, "%s", tu_tmp(".log"));
@@ -291,27 +254,27 @@ Test(watch, live_tcpdump_rotation_races_reported_as_files_close, .timeout = 150)
                         "plan=[[\"GET\",\"/api/users\",0,0],[\"POST\",\"/api/orders\",300,200],"
                         "[\"GET\",\"/api/users/3\",0,0],[\"GET\",\"/api/health\",300,200]]",
                         "linger=600", NULL };
-    pid_t cp1 = spawn(pc_argv, pylog, "/dev/null");
-    pid_t cp2 = spawn(nc_argv, nlog, "/dev/null");
+    pid_t cp1 = tu_spawn(pc_argv, pylog, "/dev/null");
+    pid_t cp2 = tu_spawn(nc_argv, nlog, "/dev/null");
     int st;
-    cr_assert(wait_exit(cp1, 30000, &st) && wait_exit(cp2, 30000, &st), "a client hung");
+    cr_assert(tu_wait_exit(cp1, 30000, &st) && tu_wait_exit(cp2, 30000, &st), "a client hung");
     size_t errors = count_in(pylog, "ERROR") + count_in(nlog, "ERROR");
     cr_assert_geq(errors, 2, "the clients saw %zu errors: no race to find", errors);
 
     /* Past the second's end, one more packet: tcpdump closes the file the
      * last races are in.  From then on they must be out within 3 s. */
-    sleep_ms(1200);
+    tu_sleep_ms(1200);
     char cmd[4400];
     snprintf(cmd, sizeof cmd, "curl -s -o /dev/null --max-time 2 http://127.0.0.1:%d/", port);
     tu_sh(cmd, NULL, NULL);
-    int64_t closed = now_ms();
+    int64_t closed = tu_now_ms();
     bool all = false;
-    while (!all && now_ms() - closed < 3000) {
+    while (!all && tu_now_ms() - closed < 3000) {
         all = count_in(out, RACE) >= errors;
         if (!all)
-            sleep_ms(50);
+            tu_sleep_ms(50);
     }
-    int64_t took = now_ms() - closed;
+    int64_t took = tu_now_ms() - closed;
     cr_assert(all, "%zu of the %zu races reported 3 s after their file closed",
               count_in(out, RACE), errors);
     cr_log_info("all %zu races out %lld ms after the last file closed", errors,
@@ -323,12 +286,12 @@ Test(watch, live_tcpdump_rotation_races_reported_as_files_close, .timeout = 150)
         query(db, "SELECT count(*) FROM incidents WHERE kind = 'keepalive-race'", v, sizeof v);
         stored = (size_t)atoi(v) == errors;
         if (!stored)
-            sleep_ms(50);
+            tu_sleep_ms(50);
     }
     cr_assert(stored, "%s races in the database while watching, %zu seen", v, errors);
 
     kill(tp, SIGINT);
-    cr_assert(wait_exit(tp, 5000, &st), "tcpdump did not stop");
+    cr_assert(tu_wait_exit(tp, 5000, &st), "tcpdump did not stop");
     cr_assert_eq(stop(hp), 0);
     kill(sp1, SIGTERM);
     kill(sp2, SIGTERM);
@@ -383,7 +346,7 @@ Test(watch, live_tcpdump_rotation_races_reported_as_files_close, .timeout = 150)
     snprintf(out2, sizeof out2, "%s", tu_tmp(".out"));
     snprintf(err2, sizeof err2, "%s", tu_tmp(".err"));
     hp = start_watch(dir, out2, err2, opts);
-    sleep_ms(1500);
+    tu_sleep_ms(1500);
     cr_assert_eq(stop(hp), 0);
     cr_expect_eq(count_in(out2, RACE), 0, "the second run reported again");
     query(db, "SELECT count(*) FROM incidents WHERE kind = 'keepalive-race'", v, sizeof v);
@@ -422,7 +385,7 @@ static size_t wait_races(const char *out, size_t n, int ms)
 {
     size_t have = 0;
     for (int t = 0; t <= ms && (have = count_in(out, RACE)) < n; t += 20)
-        sleep_ms(20);
+        tu_sleep_ms(20);
     return have;
 }
 
@@ -461,7 +424,7 @@ static void restart_case(bool in_db)
     write_part(src, dst, cut, false);
 
     pid_t hp = start_watch(dir, out1, err1, opts);
-    sleep_ms(1200);
+    tu_sleep_ms(1200);
     cr_assert_eq(stop(hp), 0, "%s", tu_slurp(err1, NULL));
     size_t n1 = count_in(out1, RACE);
 
@@ -478,7 +441,7 @@ static void restart_case(bool in_db)
     cr_assert_eq(na, 7);
     hp = start_watch(dir, out2, err2, opts);
     size_t n2 = wait_races(out2, na - n1, 5000);
-    sleep_ms(300);
+    tu_sleep_ms(300);
     cr_assert_eq(stop(hp), 0, "%s", tu_slurp(err2, NULL));
     n2 = count_in(out2, RACE);
     cr_assert(n1 > 0 && n2 > 0, "races in the first run %zu, the second %zu", n1, n2);
@@ -534,13 +497,13 @@ Test(watch, deleted_truncated_and_broken_files, .timeout = 60)
     pid_t hp = start_watch(dir, out, err, opts);
 
     write_part(src, g1, len / 2, false);
-    sleep_ms(600);
+    tu_sleep_ms(600);
     cr_assert_eq(unlink(g1), 0);
     cr_expect(wait_text(err, "g1.pcap was deleted before it was read to its end", 3000),
               "%s", tu_slurp(err, NULL));
 
     write_part(src, g2, len / 2, false);
-    sleep_ms(600);
+    tu_sleep_ms(600);
     cr_assert_eq(truncate(g2, 200), 0);
     cr_expect(wait_text(err, "g2.pcap was truncated", 3000), "%s", tu_slurp(err, NULL));
     cr_assert_eq(unlink(g2), 0);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 void tu_conv_v4(tu_conv *c, const char *cli, uint16_t cport, const char *srv, uint16_t sport)
@@ -537,6 +538,42 @@ char *tu_slurp(const char *path, size_t *len)
     if (len)
         *len = n;
     return b;
+}
+
+void tu_sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+int64_t tu_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+pid_t tu_spawn(char *const argv[], const char *out, const char *err)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (!freopen(out, "w", stdout) || !freopen(err, "w", stderr))
+            _exit(126);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+bool tu_wait_exit(pid_t pid, int timeout_ms, int *status)
+{
+    for (int t = 0; t < timeout_ms; t += 20) {
+        if (waitpid(pid, status, WNOHANG) == pid)
+            return true;
+        tu_sleep_ms(20);
+    }
+    return false;
 }
 
 int tu_sh(const char *cmd, char **out, char **err)

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "hangup/capture.h"
 #include "hangup/flow.h"
@@ -129,6 +130,17 @@ char *tu_slurp(const char *path, size_t *len);
 /* Run a shell command, capturing stdout and stderr into malloc'd strings;
  * returns the exit status (or -1). */
 int tu_sh(const char *cmd, char **out, char **err);
+
+/* Child processes for the tests that run real servers and capturers:
+ * tu_spawn starts argv in the background, its stdout and stderr into the
+ * files out and err (the child exits 126 when it cannot open them, 127
+ * when argv cannot run); tu_wait_exit waits up to timeout_ms for it to
+ * exit, *status its waitpid status, false on timeout (it is left
+ * running).  tu_sleep_ms sleeps; tu_now_ms is a monotonic clock. */
+pid_t tu_spawn(char *const argv[], const char *out, const char *err);
+bool tu_wait_exit(pid_t pid, int timeout_ms, int *status);
+void tu_sleep_ms(long ms);
+int64_t tu_now_ms(void);
 
 
 /* A scripted TCP conversation written to a pcap (raw IP link type). */
