@@ -26,6 +26,7 @@
 #include "hangup/capture.h"
 #include "hangup/fileset.h"
 #include "hangup/incident.h"
+#include "hangup/keylog.h"
 #include "hangup/pipeline.h"
 #include "hangup/report.h"
 #include "hangup/servers.h"
@@ -72,6 +73,9 @@ struct hu_analyzer {
     hu_capture_probe last;     /* the last file's (set_continues) */
     hu_capture_file_row *rows; /* multi: one per file, for the store */
     size_t nrows;
+    /* TLS secrets: --tls-keylog's files and the captures' Decryption
+     * Secrets Blocks; empty (nothing decrypted) without either. */
+    hu_keylog *keylog;
 };
 
 void hu_analyze_opts_default(hu_analyze_opts *o)
@@ -105,6 +109,21 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o, hu_file_rc *why)
         fprintf(o->err, "%s: out of memory\n", o->progname);
         hu_analyzer_free(a);
         return NULL;
+    }
+    a->keylog = hu_keylog_new();
+    if (!a->keylog) {
+        fprintf(o->err, "%s: out of memory\n", o->progname);
+        hu_analyzer_free(a);
+        return NULL;
+    }
+    for (unsigned i = 0; i < o->n_tls_keylog; i++) {
+        char kerr[256];
+        if (!hu_keylog_add_file(a->keylog, o->tls_keylog[i], kerr, sizeof kerr)) {
+            fprintf(o->err, "%s: --tls-keylog %s: %s\n", o->progname, o->tls_keylog[i], kerr);
+            *why = HU_FILE_FAILED;
+            hu_analyzer_free(a);
+            return NULL;
+        }
     }
     if (o->write_path) {   /* first, as tcpdump -w: nothing is read if it fails */
         char werr[256];
@@ -204,11 +223,22 @@ static void on_bad_frame(void *arg, uint64_t num, const char *why)
             file ? file : a->path, file ? local : num, why);
 }
 
+/* The pipeline's sink: a TLS connection's decryption problem. */
+static void on_tls_note(void *arg, uint64_t num, const char *msg)
+{
+    hu_analyzer *a = arg;
+    uint64_t local;
+    const char *file = a->multi ? hu_fileset_name(a->files, num, &local) : NULL;
+    fprintf(a->o.err, "%s: %s: packet %" PRIu64 ": %s\n", a->o.progname, file ? file : a->path,
+            file ? local : num, msg);
+}
+
 void hu_analyzer_free(hu_analyzer *a)
 {
     if (!a)
         return;
     hu_pipeline_free(a->pl);
+    hu_keylog_free(a->keylog);
     hu_fileset_free(a->files);
     XXH3_freeState(a->hash);
     free(a->rows);
@@ -234,9 +264,9 @@ bool hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
         .halfclosed_us = a->o.idle_us < HU_HALFCLOSED_US ? a->o.idle_us : HU_HALFCLOSED_US,
         .closed_us = a->o.closed_us, .streams = streams, .hold_incidents = !a->o.live,
         .source = source, .files = a->multi ? a->files : NULL, .dlt = dlt,
-        .servers = a->file_servers, .wcap = a->wcap,
+        .servers = a->file_servers, .wcap = a->wcap, .keylog = a->keylog,
         .sink = { .incident = on_incident, .connection = on_connection,
-                  .bad_frame = on_bad_frame, .arg = a },
+                  .bad_frame = on_bad_frame, .tls_note = on_tls_note, .arg = a },
     };
     a->pl = a->file_servers ? hu_pipeline_new(&pc, &warn) : NULL;
     if (!a->pl) {
@@ -428,6 +458,14 @@ static hu_capture_rc read_file(hu_analyzer *a, const char *path, uint64_t base,
                                const hu_set_part *part, hu_capture_info *info, char *err,
                                size_t errlen)
 {
+    if (!part || part->offset == 0) {
+        /* Secrets injected into a pcapng (editcap --inject-secrets). */
+        FILE *fp = fopen(path, "rb");
+        if (fp) {
+            hu_keylog_add_pcapng(a->keylog, fp);
+            fclose(fp);
+        }
+    }
     hu_sb prep_scratch = { 0 };
     hu_capture_cbs cb;
     hu_pipeline_capture_cbs(a->pl, &cb, &prep_scratch);

@@ -24,6 +24,10 @@ struct hu_history {
      * rather than holding 322 bytes of its own. */
     hu_sw_ident **ids;
     size_t nids;
+    hu_keylog *kl;           /* TLS secrets, or NULL: decrypt nothing */
+    hu_tls_note_fn note;
+    void *note_arg;
+    int64_t cur_ts;          /* the time of the bytes being decrypted */
 };
 
 #define HU_SW_SHARED 4096    /* slots; 3/4 of them used at most */
@@ -241,14 +245,128 @@ static void sni_feed(hu_hist *t, const hu_flow *f, const uint8_t *p, size_t n, u
     t->hello_len = 0;
 }
 
+void hu_history_keylog(hu_history *h, hu_keylog *kl, hu_tls_note_fn note, void *arg)
+{
+    h->kl = kl;
+    h->note = note;
+    h->note_arg = arg;
+}
+
+static void tls_free(hu_hist *t)
+{
+    hu_tlsdec_free(t->tls);
+    t->tls = NULL;
+}
+
+/* The keys were found: the parser so far saw only handshake records, and
+ * a fresh one sees the plaintext from here on. */
+static void tls_switch(hu_history *h, hu_hist_conn *hc)
+{
+    hu_hist *t = hc->hist;
+    if (t->tls_on)
+        return;
+    hu_http *p = hu_http_new_in(&h->http_pool, &h->cur_pool);
+    if (!p)
+        return;
+    hu_http_free_to(&h->http_pool, hc->http);
+    hc->http = p;
+    t->tls_on = true;
+}
+
+/* Decrypted application data: to the parser, placed at its record. */
+static void tls_plain(void *arg, int dir, const uint8_t *p, size_t n, uint32_t seq)
+{
+    hu_history *h = arg;
+    hu_hist_conn *hc = h->cur_hc;
+    tls_switch(h, hc);
+    if (!hc->hist->tls_on)
+        return;   /* out of memory for the fresh parser */
+    if (dir == HU_HTTP_CLIENT) {
+        hc->hist->chunk_seq = seq;
+        hc->hist->chunk_off = hu_http_fed(hc->http, dir);
+    }
+    hu_http_feed(hc->http, dir, p, n, h->cur_ts, &http_cb, h);
+}
+
+/* One line for the user about a decryptor's event. */
+static void tls_note(hu_history *h, const hu_flow *f, const hu_tlsdec *d, hu_tlsdec_event ev,
+                     int dir)
+{
+    if (!h->note || ev == HU_TLSDEC_NONE)
+        return;
+    char msg[256], cr[2 * HU_TLS_RANDOM + 1];
+    const char *who = dir == HU_HTTP_CLIENT ? "client" : "server";
+    hu_tlsdec_client_random(d, cr);
+    switch (ev) {
+    case HU_TLSDEC_NO_KEY:
+        snprintf(msg, sizeof msg, "TLS: no key logged for client random %s; the connection "
+                                  "stays encrypted", cr);
+        break;
+    case HU_TLSDEC_FAILED:
+        snprintf(msg, sizeof msg, "TLS: a record from the %s did not decrypt (its tag or MAC "
+                                  "is wrong); the %s's records stay encrypted from there", who, who);
+        break;
+    case HU_TLSDEC_UNSUPPORTED:
+        snprintf(msg, sizeof msg, "TLS: version 0x%04x with cipher suite 0x%04x is not one "
+                                  "hangup decrypts; the connection stays encrypted",
+                 hu_tlsdec_version(d), hu_tlsdec_suite(d));
+        break;
+    default:
+        snprintf(msg, sizeof msg, "TLS: a record from the %s is longer than TLS allows; the "
+                                  "%s's records stay encrypted from there", who, who);
+        break;
+    }
+    h->note(h->note_arg, f, msg);
+}
+
+/* The bytes through the connection's decryptor, made when a key log was
+ * given and the client's first bytes are a TLS handshake record.  True
+ * when they were taken (decrypted, or dropped in a stopped direction);
+ * false when they go to the parser as they are (no decryption). */
+static bool tls_feed(hu_history *h, const hu_flow *f, hu_hist_conn *hc, int dir,
+                     const uint8_t *p, size_t n, uint32_t seq, int64_t ts)
+{
+    hu_hist *t = hc->hist;
+    if (!t->tls) {
+        if (!f->tls || f->tls_mid || t->tls_on || dir != HU_HTTP_CLIENT ||
+            hu_http_fed(hc->http, dir) != 0 || n == 0 || p[0] != HU_TLS_HANDSHAKE ||
+            hu_keylog_empty(h->kl) || !(t->tls = hu_tlsdec_new(h->kl)))
+            return t->tls_on;
+    }
+    h->cur = f;
+    h->cur_hc = hc;
+    h->cur_ts = ts;
+    hu_tlsdec_event ev = hu_tlsdec_feed(t->tls, dir, p, n, seq, tls_plain, h);
+    if (hu_tlsdec_active(t->tls))
+        tls_switch(h, hc);
+    h->cur = NULL;
+    h->cur_hc = NULL;
+    tls_note(h, f, t->tls, ev, dir);
+    if (t->tls_on)
+        return true;
+    if (hu_tlsdec_off(t->tls))
+        tls_free(t);
+    return false;
+}
+
+size_t hu_history_tls_plain(const hu_hist_conn *hc, uint32_t seq, uint8_t *out, size_t cap)
+{
+    if (!hc->hist || !hc->hist->tls_on || !hc->hist->tls)
+        return 0;
+    return hu_tlsdec_client_plain(hc->hist->tls, seq, out, cap);
+}
+
 void hu_history_data(hu_history *h, const hu_flow *f, hu_hist_conn *hc, int dir,
                      const uint8_t *p, size_t n, uint32_t seq, int64_t ts)
 {
     hu_hist *t = hist_get(h, hc);
     if (!t || !hc->http)
         return;   /* OOM, or the connection was closed and compacted */
-    if (dir == HU_HTTP_CLIENT) {
+    if (dir == HU_HTTP_CLIENT)
         sni_feed(t, f, p, n, seq);
+    if ((h->kl || t->tls_on) && tls_feed(h, f, hc, dir, p, n, seq, ts))
+        return;
+    if (dir == HU_HTTP_CLIENT) {
         t->chunk_seq = seq;
         t->chunk_off = hu_http_fed(hc->http, dir);
     }
@@ -263,6 +381,8 @@ void hu_history_gap(hu_history *h, hu_hist_conn *hc, int dir)
 {
     if (hist_get(h, hc) && hc->http)
         hu_http_gap(hc->http, dir);
+    if (hc->hist && hc->hist->tls)
+        hu_tlsdec_gap(hc->hist->tls, dir);
 }
 
 /* Body bytes the parser would only count.  The client's bytes also feed
@@ -272,6 +392,8 @@ uint64_t hu_history_skippable(const hu_flow *f, const hu_hist_conn *hc, int dir)
 {
     if (!hc->hist || !hc->http)
         return 0;
+    if (hc->hist->tls)
+        return 0;   /* records are decrypted in order, every byte */
     if (dir == HU_HTTP_CLIENT &&
         (!hc->hist->sni_done || (f->tls_hello_set && !hc->hist->sni_mid && !hc->hist->sni)))
         return 0;
@@ -331,6 +453,7 @@ void hu_history_compact(hu_history *h, hu_hist_conn *hc)
     hu_http_free_to(&h->http_pool, hc->http);
     hc->http = NULL;
     if (hc->hist) {
+        tls_free(hc->hist);
         free(hc->hist->hello);
         hc->hist->hello = NULL;
         hc->hist->hello_len = 0;
@@ -347,6 +470,7 @@ void hu_history_release(hu_history *h, const hu_flow *f, hu_hist_conn *hc)
             if (hc->hist->sw_own & (1u << dir))
                 free((void *)hc->hist->sw[dir]);
         free(hc->hist->hello);
+        tls_free(hc->hist);
         free(hc->hist);
         hc->hist = NULL;
     }

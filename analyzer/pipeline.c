@@ -146,6 +146,20 @@ static void relay_identify(hu_pipeline *pl, hu_incident_rec *rec, unsigned relay
     }
 }
 
+/* On a connection being decrypted, the lost request is what its records
+ * say: the client's plaintext from the record at the request's first
+ * byte (its bytes went through the decryptor in order before this
+ * packet, as every client byte before them did). */
+static void tls_request(const hu_conn *c, hu_incident *inc)
+{
+    uint8_t buf[HU_REQWIN];
+    size_t n = hu_history_tls_plain(&c->hist, inc->req->rawseq, buf, sizeof buf);
+    if (n == 0)
+        return;
+    hu_request_decode(buf, n, &inc->request);
+    inc->request.tls = inc->request.decrypted = true;
+}
+
 /* A detector's finding: add what the other layers know, make the record,
  * write the connection to -w, and hold it for its retry window. */
 static void on_incident(void *arg, const hu_incident *found)
@@ -156,6 +170,8 @@ static void on_incident(void *arg, const hu_incident *found)
     const hu_conn *c = hu_conn_of(found->flow);
     hu_incident inc = *found;
     inc.reasm = c->rs.mode;
+    if (inc.req && c->flow.tls)
+        tls_request(c, &inc);
     if (inc.kindid == HU_KIND_RACE) {
         /* The connection's HTTP story up to the late request.  Counted
          * from parsed HTTP only: for TLS the exchanges are hidden. */
@@ -267,6 +283,21 @@ static void stream_skip(void *arg, hu_flow *f, int dir, uint64_t n)
 {
     (void)arg;
     hu_history_skip(&conn_of(f)->hist, dir, n);
+}
+
+/* The history's word on a connection's decryption, as one line naming
+ * the connection, at the packet in the stages. */
+static void tls_note(void *arg, const hu_flow *f, const char *msg)
+{
+    hu_pipeline *pl = arg;
+    if (!pl->cfg.sink.tls_note || pl->dropping)
+        return;
+    char cli[64], srv[64], line[512];
+    uint8_t s = f->client;
+    hu_endpoint_str(cli, sizeof cli, f->ipver, f->addr[s], f->port[s]);
+    hu_endpoint_str(srv, sizeof srv, f->ipver, f->addr[!s], f->port[!s]);
+    snprintf(line, sizeof line, "connection %s > %s: %s", cli, srv, msg);
+    pl->cfg.sink.tls_note(pl->cfg.sink.arg, pl->cur ? pl->cur->num : 0, line);
 }
 
 static const hu_stream_cb stream_cb = { stream_data, stream_gap, stream_skippable, stream_skip };
@@ -586,6 +617,8 @@ hu_pipeline *hu_pipeline_new(const hu_pipeline_cfg *cfg, const char **warn)
         hu_pipeline_free(pl);
         return NULL;
     }
+    if (cfg->keylog)
+        hu_history_keylog(pl->history, cfg->keylog, tls_note, pl);
     pl->detect = (hu_detect){ .emit = on_incident, .arg = pl };
     pl->family = (hu_family){ .emit = on_incident, .arg = pl };
     return pl;

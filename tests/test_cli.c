@@ -908,7 +908,9 @@ static bool opts_equal(const hu_analyze_opts *a, const hu_analyze_opts *b)
            a->max_flows == b->max_flows && a->idle_us == b->idle_us &&
            a->closed_us == b->closed_us && a->db_path == b->db_path &&
            a->write_path == b->write_path && a->kinds == b->kinds && a->live == b->live &&
-           a->group == b->group && a->max_packets == b->max_packets;
+           a->group == b->group && a->max_packets == b->max_packets &&
+           a->n_tls_keylog == b->n_tls_keylog &&
+           memcmp(a->tls_keylog, b->tls_keylog, sizeof a->tls_keylog) == 0;
 }
 
 Test(cli, command_defaults_are_the_pipelines_plus_the_default_database)
@@ -961,6 +963,13 @@ Test(cli, each_shared_option_sets_what_it_says)
     cr_expect_eq(o.max_flows, 100);
     cr_expect_eq(hu_cli_common_option(HU_CLI_OPT_IDLE_TIMEOUT, "30", &o), HU_CLI_HANDLED);
     cr_expect_eq(o.idle_us, 30LL * 1000000);
+    /* --tls-keylog is repeatable, up to HU_TLS_KEYLOGS_MAX */
+    const char *k1 = "a.keys", *k2 = "b.keys";
+    cr_expect_eq(hu_cli_common_option(HU_CLI_OPT_TLS_KEYLOG, k1, &o), HU_CLI_HANDLED);
+    cr_expect_eq(hu_cli_common_option(HU_CLI_OPT_TLS_KEYLOG, k2, &o), HU_CLI_HANDLED);
+    cr_expect_eq(o.n_tls_keylog, 2);
+    cr_expect_eq(o.tls_keylog[0], k1);
+    cr_expect_eq(o.tls_keylog[1], k2);
 }
 
 Test(cli, shared_option_bad_values_and_other_options, .init = cr_redirect_stderr)

@@ -19,6 +19,8 @@
 #include "hangup/capture.h"
 #include "hangup/group.h"
 
+#define HU_TLS_KEYLOGS_MAX 16   /* --tls-keylog given this many times at most */
+
 typedef struct hu_analyze_opts {
     const char *filter;       /* BPF expression or NULL */
     bool json;
@@ -39,6 +41,10 @@ typedef struct hu_analyze_opts {
     hu_progress progress;     /* reading progress for long files, or {NULL} */
     FILE *status_tty;         /* a terminal a status line may stand on, erased
                                  before each incident is printed; or NULL */
+    /* --tls-keylog: NSS key logs to decrypt TLS connections with (paths
+     * borrowed); a pcapng's Decryption Secrets Blocks are used too. */
+    const char *tls_keylog[HU_TLS_KEYLOGS_MAX];
+    unsigned n_tls_keylog;
 } hu_analyze_opts;
 
 /* Sensible defaults: see the README's option table. */

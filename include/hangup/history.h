@@ -22,6 +22,7 @@
 #include "hangup/relay.h"
 #include "hangup/servers.h"
 #include "hangup/software.h"
+#include "hangup/tlsdec.h"
 
 #define HU_NO_TIME INT64_MAX
 
@@ -53,6 +54,11 @@ typedef struct hu_hist {
      * few) unless bit dir of sw_own says it is the side's own copy. */
     const hu_sw_ident *sw[2];
     unsigned relay_pair;
+    /* TLS decryption (tlsdec.h): a decryptor exists only on a TLS
+     * connection when a key log was given; tls_on once its keys were
+     * found, from when the parser sees plaintext only. */
+    bool tls_on;
+    hu_tlsdec *tls;
 } hu_hist;
 
 /* This layer's state for one connection: zeroed at creation, allocated on
@@ -74,6 +80,22 @@ typedef struct hu_history hu_history;
  * NULL).  NULL on OOM. */
 hu_history *hu_history_new(hu_servers *sv, hu_relay *relay, hu_head_fn on_head, void *arg);
 void hu_history_free(hu_history *h);
+
+/* What the TLS layer has to tell the user about connection f (a missing
+ * key, a record that did not decrypt): msg, one line without its end. */
+typedef void (*hu_tls_note_fn)(void *arg, const hu_flow *f, const char *msg);
+
+/* Decrypt TLS connections with the secrets in kl (borrowed, must outlive
+ * h; NULL: none, the default): each TLS connection's plaintext is parsed
+ * as HTTP instead of its records, and note (may be NULL) hears of each
+ * connection's problems. */
+void hu_history_keylog(hu_history *h, hu_keylog *kl, hu_tls_note_fn note, void *arg);
+
+/* The client's decrypted bytes from the record at or after TCP position
+ * seq (the lost request: tlsdec.h's hu_tlsdec_client_plain), up to cap
+ * into out; 0 when the connection is not being decrypted or they are not
+ * kept. */
+size_t hu_history_tls_plain(const hu_hist_conn *hc, uint32_t seq, uint8_t *out, size_t cap);
 
 /* In-order bytes of connection f (its state hc) from reassembly: n bytes
  * sent by dir (HU_HTTP_CLIENT / HU_HTTP_SERVER), seq the sequence number

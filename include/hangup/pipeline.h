@@ -31,6 +31,7 @@
 #include "hangup/flow.h"
 #include "hangup/history.h"
 #include "hangup/incident.h"
+#include "hangup/keylog.h"
 #include "hangup/packet.h"
 #include "hangup/reasm.h"
 #include "hangup/servers.h"
@@ -63,6 +64,10 @@ typedef struct hu_pipeline_sink {
     /* The capture's first frame that could not be decoded (later ones are
      * only counted: hu_pipeline_stats). */
     void (*bad_frame)(void *arg, uint64_t num, const char *why);
+    /* A TLS connection's decryption problem (a missing key, a record that
+     * did not decrypt), seen at packet num: one line, msg naming the
+     * connection, for the user. */
+    void (*tls_note)(void *arg, uint64_t num, const char *msg);
     void *arg;
 } hu_pipeline_sink;
 
@@ -77,6 +82,7 @@ typedef struct hu_pipeline_cfg {
     int dlt;                  /* its link type if known, else -1 (-w needs it) */
     hu_servers *servers;      /* this capture's server table (borrowed) */
     hu_wcap *wcap;            /* -w writer (borrowed), or NULL */
+    hu_keylog *keylog;        /* TLS secrets to decrypt with (borrowed), or NULL */
     hu_pipeline_sink sink;
 } hu_pipeline_cfg;
 

@@ -16,6 +16,8 @@ typedef struct hu_request {
     bool http;                /* an HTTP request line was decoded */
     bool tls;                 /* the bytes are a TLS record */
     bool complete;            /* the request line ended (CRLF) in the bytes seen */
+    bool decrypted;           /* TLS: the bytes were decrypted with the key log
+                                 (set by the caller; hu_request_decode clears it) */
     char method[HU_METHOD_MAX + 1];
     uint8_t target[HU_TARGET_MAX];   /* raw bytes from the wire, unescaped */
     size_t target_len;
