@@ -537,6 +537,14 @@ static void render_gaps(hu_sb *sb, const hu_incident_rec *rec)
 }
 
 /* An incident of a kind other than the keep-alive race. */
+/* "tls_decrypted": only when the request was read with the key log, so
+ * the lines of every other incident stay as they were. */
+static void json_decrypted(hu_sb *sb, const hu_request *rq)
+{
+    if (rq->decrypted)
+        hu_sb_puts(sb, ",\"tls_decrypted\":true");
+}
+
 static void json_family(hu_report *r, const hu_incident_rec *rec)
 {
     hu_sb *sb = &r->sb;
@@ -552,8 +560,9 @@ static void json_family(hu_report *r, const hu_incident_rec *rec)
         hu_sb_json_str(sb, rq->host, rq->host_len);
     else
         hu_sb_puts(sb, "null");
-    hu_sb_printf(sb, ",\"tls\":%s,\"handshake_seen\":%s", rq->tls ? "true" : "false",
-                 rec->handshake_seen ? "true" : "false");
+    hu_sb_printf(sb, ",\"tls\":%s", rq->tls ? "true" : "false");
+    json_decrypted(sb, rq);
+    hu_sb_printf(sb, ",\"handshake_seen\":%s", rec->handshake_seen ? "true" : "false");
     json_ms_or_null(sb, "rtt_ms", rec->rtt_us);
     hu_sb_printf(sb, ",\"safe_to_retry\":%s", rec->safe_to_retry ? "true" : "false");
     switch (rec->kindid) {
@@ -627,9 +636,10 @@ static void json_incident(hu_report *r, const hu_incident_rec *rec)
     hu_sb_printf(sb, ",\"rst_ack\":%s,\"method\":", rec->rst_ack ? "true" : "false");
     const hu_request *rq = &rec->request;
     json_method_target(sb, rq->http, rq->method, rq->target, rq->target_len);
-    hu_sb_printf(sb, ",\"tls\":%s,\"handshake_seen\":%s,\"safe_to_retry\":%s,\"host\":",
-                 rq->tls ? "true" : "false", rec->handshake_seen ? "true" : "false",
-                 rec->safe_to_retry ? "true" : "false");
+    hu_sb_printf(sb, ",\"tls\":%s", rq->tls ? "true" : "false");
+    json_decrypted(sb, rq);
+    hu_sb_printf(sb, ",\"handshake_seen\":%s,\"safe_to_retry\":%s,\"host\":",
+                 rec->handshake_seen ? "true" : "false", rec->safe_to_retry ? "true" : "false");
     if (rq->has_host)
         hu_sb_json_str(sb, rq->host, rq->host_len);
     else
@@ -1005,6 +1015,8 @@ static void race_lost_request(hu_sb *sb, const hu_incident_rec *rec)
         hu_sb_safe(sb, rq->host, rq->host_len);
         hu_sb_putc(sb, ')');
     }
+    if (rq->decrypted)
+        hu_sb_puts(sb, ", read from the TLS records with the key log's secrets");
     if (rec->server_acked) {
         hu_sb_puts(sb, "\n  Safe to retry: ");
         if (rec->safe_to_retry)

@@ -360,6 +360,15 @@ static const char *const migrations[] = {
     " offset INTEGER NOT NULL, records INTEGER NOT NULL,"
     " done INTEGER NOT NULL,"
     " PRIMARY KEY (dir, head)) WITHOUT ROWID;",
+
+    /* 13: a TLS incident's request read from its records with a key log
+     * (tlsdec.h).  Older rows have 0: not decrypted. */
+    "ALTER TABLE incidents ADD COLUMN tls_decrypted INTEGER NOT NULL DEFAULT 0;"
+    "DROP VIEW incidents_view;"
+    INCIDENTS_VIEW(VIEW_V8 ", i.status,"
+                   " i.response_packet, " ISO("i.response_time") " AS response_time,"
+                   " i.capture_gaps, i.capture_gap_bytes, i.one_sided,"
+                   " i.fin_file, i.request_file, i.rst_file, i.response_file, i.tls_decrypted"),
 #undef VIEW_V8
 #undef INCIDENTS_VIEW
 #undef ISO
@@ -620,6 +629,7 @@ static const hu_storecol incident_cols[] = {
     { CUSTOM("method", method) },
     { CUSTOM("target", target) },
     { COL("tls", HU_SC_BOOL, INC(request.tls)) },
+    { COL("tls_decrypted", HU_SC_BOOL, INC(request.decrypted)) },
     { COL("handshake_seen", HU_SC_BOOL, INC(handshake_seen)) },
     { COL("safe_to_retry", HU_SC_BOOL, INC(safe_to_retry)) },
     { CUSTOM("host", host) },

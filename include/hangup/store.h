@@ -33,7 +33,7 @@
 #include "hangup/incident.h"
 #include "hangup/servers.h"
 
-#define HU_STORE_VERSION 12         /* schema version this hangup writes */
+#define HU_STORE_VERSION 13         /* schema version this hangup writes */
 
 typedef struct hu_store hu_store;
 
