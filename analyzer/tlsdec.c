@@ -123,7 +123,7 @@ struct hu_tlsdec {
     /* The client's plaintext: the newest WIN bytes (byte i of the stream
      * at win[i % WIN]), and where its newest records began. */
     uint64_t ptotal;
-    struct { uint32_t seq; uint64_t poff; } rr[WIN_RECS];
+    struct { uint32_t seq, end; uint64_t poff; } rr[WIN_RECS];   /* record [seq, end) */
     unsigned nrr;
     uint8_t *win;
 };
@@ -587,7 +587,7 @@ static bool key_update(hu_tlsdec *d, tdir *t, const uint8_t *p, size_t n)
 }
 
 /* The client's plaintext, kept for the lost request. */
-static void keep_client(hu_tlsdec *d, const uint8_t *p, size_t n, uint32_t seq)
+static void keep_client(hu_tlsdec *d, const uint8_t *p, size_t n, uint32_t seq, uint32_t end)
 {
     if (!d->win && !(d->win = malloc(WIN)))
         return;
@@ -596,6 +596,7 @@ static void keep_client(hu_tlsdec *d, const uint8_t *p, size_t n, uint32_t seq)
         d->nrr--;
     }
     d->rr[d->nrr].seq = seq;
+    d->rr[d->nrr].end = end;
     d->rr[d->nrr].poff = d->ptotal;
     d->nrr++;
     size_t from = n > WIN ? n - WIN : 0;
@@ -609,13 +610,11 @@ size_t hu_tlsdec_client_plain(const hu_tlsdec *d, uint32_t seq, uint8_t *out, si
     if (!d || !d->win || d->nrr == 0)
         return 0;
     int pick = -1;
-    for (unsigned i = 0; i < d->nrr; i++)
-        if (hu_seq_geq(d->rr[i].seq, seq)) {
-            pick = (int)i;
-            break;
-        }
+    for (unsigned i = 0; i < d->nrr && pick < 0; i++)
+        if (hu_seq_geq(d->rr[i].seq, seq) || hu_seq_gt(d->rr[i].end, seq))
+            pick = (int)i;   /* begins at or after seq, or spans it */
     if (pick < 0)
-        pick = (int)d->nrr - 1;   /* the newest record, which spans seq */
+        return 0;   /* the request's records were not decrypted */
     uint64_t from = d->rr[pick].poff;
     if (d->ptotal - from > WIN)
         return 0;   /* its start is no longer kept */
@@ -661,8 +660,9 @@ static hu_tlsdec_event encrypted(hu_tlsdec *d, int dir, tdir *t, hu_tlsdec_out o
             }
             ok = open13(d, t->key, t->iv, 0, rec, t->have, true, &len, &type);
             if (!ok) {
-                /* A handshake record no key opens (its secret missing). */
-                if (++t->hs_misses > 32)
+                /* A handshake record no key opens: its secret is missing
+                 * (with it, neither key opening the record is a failure). */
+                if (t->hkeyed || ++t->hs_misses > 32)
                     return stop(d, t, HU_TLSDEC_FAILED);
                 return HU_TLSDEC_NONE;
             }
@@ -706,7 +706,7 @@ static hu_tlsdec_event encrypted(hu_tlsdec *d, int dir, tdir *t, hu_tlsdec_out o
     }
     if (type == 23 && len > 0) {
         if (dir == HU_TLSDEC_CLIENT)
-            keep_client(d, rec + off, len, t->rec_seq);
+            keep_client(d, rec + off, len, t->rec_seq, t->rec_seq + (uint32_t)t->have);
         out(arg, dir, rec + off, len, t->rec_seq);
     }
     return HU_TLSDEC_NONE;
