@@ -23,42 +23,6 @@
 #include "hangup/strbuf.h"
 #include "testutil.h"
 
-/* Value of "key" in a flat JSON object line, as raw JSON text (strings
- * keep their quotes); NULL if absent.  Good enough for our own output and
- * the ground-truth files, which hold no nested objects. */
-static char *json_get(const char *line, const char *key)
-{
-    /* The key is a quoted string followed by a colon (a value that
-     * happens to equal the key is followed by a comma or brace). */
-    char pat[80];
-    snprintf(pat, sizeof pat, "\"%s\"", key);
-    const char *p = line;
-    for (;;) {
-        p = strstr(p, pat);
-        if (!p)
-            return NULL;
-        p += strlen(pat);
-        while (*p == ' ')
-            p++;
-        if (*p == ':')
-            break;
-    }
-    p++;
-    while (*p == ' ')
-        p++;
-    const char *e = p;
-    if (*e == '"') {
-        for (e++; *e && *e != '"'; e++)
-            if (*e == '\\' && e[1])
-                e++;
-        e++;
-    } else {
-        while (*e && *e != ',' && *e != '}' && *e != ' ')
-            e++;
-    }
-    return strndup(p, (size_t)(e - p));
-}
-
 static char **split_lines(char *s, size_t *n)
 {
     size_t cap = 16;
@@ -104,7 +68,7 @@ static void json_each(const char *line, void (*fn)(void *, const char *, const c
             return;
         char key[80];
         snprintf(key, sizeof key, "%.*s", (int)(ke - k - 1), k + 1);
-        char *v = json_get(ke - strlen(key) - 1, key);
+        char *v = tu_json_get(ke - strlen(key) - 1, key);
         if (!v)
             return;
         fn(arg, key, v);
@@ -129,7 +93,7 @@ static void cmp_member(void *arg, const char *key, const char *want)
 {
     cmp_ctx *c = arg;
     c->keys++;
-    char *got = json_get(c->got, key);
+    char *got = tu_json_get(c->got, key);
     size_t kl = strlen(key);
     bool ms = kl > 3 && strcmp(key + kl - 3, "_ms") == 0;
     bool same;
@@ -206,12 +170,12 @@ static void check_incidents(const char *expected, const char *capture)
      * global order), then compare every field the oracle wrote. */
     bool *used = calloc(ng ? ng : 1, sizeof *used);
     for (size_t i = 0; i < nw; i++) {
-        char *wk = json_get(want[i], "kind");
-        char *wr = json_get(want[i], "request_packet");
+        char *wk = tu_json_get(want[i], "kind");
+        char *wr = tu_json_get(want[i], "request_packet");
         const char *kind = wk ? wk : "\"keepalive-race\"";
         size_t match = ng;
         for (size_t j = 0; j < ng && match == ng; j++) {
-            char *gk = json_get(got[j], "kind"), *gr = json_get(got[j], "request_packet");
+            char *gk = tu_json_get(got[j], "kind"), *gr = tu_json_get(got[j], "request_packet");
             if (!used[j] && gk && gr && wr && strcmp(gk, kind) == 0 && strcmp(gr, wr) == 0)
                 match = j;
             free(gk);
@@ -238,10 +202,10 @@ static void check_incidents(const char *expected, const char *capture)
         char **srv = split_lines(srv_text, &ns);
         cr_expect_eq(nall - ng, ns, "%s: %zu server lines, %zu expected", capture, nall - ng, ns);
         for (size_t i = 0; i < ns; i++) {
-            char *key = json_get(srv[i], "server");
+            char *key = tu_json_get(srv[i], "server");
             const char *match = NULL;
             for (size_t j = ng; j < nall && !match; j++) {
-                char *k2 = json_get(all[j], "server");
+                char *k2 = tu_json_get(all[j], "server");
                 if (k2 && key && strcmp(k2, key) == 0)
                     match = all[j];
                 free(k2);
@@ -306,7 +270,7 @@ static void check_timeline(const char *expected, const char *capture)
     for (size_t i = 0; i < nw; i++) {
         static const char *const keys[] = { "fin_packet", "request_packet", "rst_packet" };
         for (int k = 0; k < 3; k++) {
-            char *v = json_get(want[i], keys[k]);
+            char *v = tu_json_get(want[i], keys[k]);
             size_t num = v ? strtoul(v, NULL, 10) : 0;
             bool absent = !v || strcmp(v, "null") == 0;
             free(v);
@@ -415,13 +379,13 @@ Test(samples, node_keepalive_timeout_is_inferred_within_50ms)
         cr_assert_eq(tu_sh(cmd, &out, NULL), 0);
         const char *srv = strstr(out, "{\"type\":\"server\"");
         cr_assert_not_null(srv, "%s", out);
-        char *to = json_get(srv, "idle_timeout_ms");
+        char *to = tu_json_get(srv, "idle_timeout_ms");
         double ms = to ? strtod(to, NULL) : 0;
         cr_expect(ms >= 2950 && ms <= 3050, "%s: idle timeout %.3f ms, not 3000 +- 50", names[i],
                   ms);
-        char *risk = json_get(srv, "race_risk");
+        char *risk = tu_json_get(srv, "race_risk");
         cr_expect(risk && strcmp(risk, "true") == 0);
-        char *hint = json_get(out, "keepalive_hint_s");
+        char *hint = tu_json_get(out, "keepalive_hint_s");
         cr_expect(hint && strcmp(hint, "2") == 0);
         free(to);
         free(risk);
@@ -453,12 +417,12 @@ Test(samples, lenient_requests_count_as_the_servers_answered)
         if (!strstr(lines[i], "\"type\":\"server\""))
             continue;
         servers++;
-        char *name = json_get(lines[i], "server"), *got = json_get(lines[i], "requests");
+        char *name = tu_json_get(lines[i], "server"), *got = tu_json_get(lines[i], "requests");
         long answered = 0, sent = 0;
         for (size_t j = 0; j < na; j++) {
-            char *srv = json_get(ans[j], "server");
+            char *srv = tu_json_get(ans[j], "server");
             if (srv && name && strcmp(srv, name) == 0) {
-                char *a = json_get(ans[j], "answered"), *n = json_get(ans[j], "sent");
+                char *a = tu_json_get(ans[j], "answered"), *n = tu_json_get(ans[j], "sent");
                 answered += a ? strtol(a, NULL, 10) : 0;
                 sent += n ? strtol(n, NULL, 10) : 0;
                 free(a);
@@ -518,7 +482,7 @@ static void kinds_of(const char *json, hu_sb *sb)
     size_t n;
     char **v = split_lines(copy, &n);
     for (size_t i = 0; i < n; i++) {
-        char *k = strstr(v[i], "\"type\":\"incident\"") ? json_get(v[i], "kind") : NULL;
+        char *k = strstr(v[i], "\"type\":\"incident\"") ? tu_json_get(v[i], "kind") : NULL;
         if (k)
             hu_sb_printf(sb, "%s\n", k);
         free(k);
@@ -611,7 +575,7 @@ static void check_gaps(const char *gaps_file)
         static const char *const keys[] = { "client", "server", "capture_gaps",
                                             "capture_gap_bytes", "one_sided" };
         for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
-            char *w = json_get(want[i], keys[k]), *g = json_get(got[i], keys[k]);
+            char *w = tu_json_get(want[i], keys[k]), *g = tu_json_get(got[i], keys[k]);
             cr_expect(w && g && strcmp(w, g) == 0, "%s: connection %zu %s: got %s, want %s",
                       capture, i + 1, keys[k], g ? g : "(none)", w ? w : "(none)");
             free(w);
@@ -622,8 +586,8 @@ static void check_gaps(const char *gaps_file)
      * and those seen one way only. */
     uint64_t conns = 0, bytes = 0, one_way = 0;
     for (size_t i = 0; i < nw; i++) {
-        char *n = json_get(want[i], "capture_gaps"), *b = json_get(want[i], "capture_gap_bytes");
-        char *o = json_get(want[i], "one_sided");
+        char *n = tu_json_get(want[i], "capture_gaps"), *b = tu_json_get(want[i], "capture_gap_bytes");
+        char *o = tu_json_get(want[i], "one_sided");
         if (n && strcmp(n, "0") != 0) {
             conns++;
             bytes += b ? strtoull(b, NULL, 10) : 0;

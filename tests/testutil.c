@@ -996,3 +996,39 @@ void tu_pcapng_free(tu_pcapng *f)
     free(f->buf);
     free(f);
 }
+
+/* Value of "key" in a flat JSON object line, as raw JSON text (strings
+ * keep their quotes); NULL if absent.  Good enough for our own output and
+ * the ground-truth files, which hold no nested objects. */
+char *tu_json_get(const char *line, const char *key)
+{
+    /* The key is a quoted string followed by a colon (a value that
+     * happens to equal the key is followed by a comma or brace). */
+    char pat[80];
+    snprintf(pat, sizeof pat, "\"%s\"", key);
+    const char *p = line;
+    for (;;) {
+        p = strstr(p, pat);
+        if (!p)
+            return NULL;
+        p += strlen(pat);
+        while (*p == ' ')
+            p++;
+        if (*p == ':')
+            break;
+    }
+    p++;
+    while (*p == ' ')
+        p++;
+    const char *e = p;
+    if (*e == '"') {
+        for (e++; *e && *e != '"'; e++)
+            if (*e == '\\' && e[1])
+                e++;
+        e++;
+    } else {
+        while (*e && *e != ',' && *e != '}' && *e != ' ')
+            e++;
+    }
+    return strndup(p, (size_t)(e - p));
+}

@@ -164,6 +164,10 @@ void tu_cv_ack(tu_cv *c, bool from_client);
 /* SYN, SYN-ACK, ACK. */
 void tu_cv_handshake(tu_cv *c);
 
+/* Value of "key" in a flat JSON object line, as raw JSON text (strings
+ * keep their quotes), malloc'd; NULL if absent. */
+char *tu_json_get(const char *line, const char *key);
+
 #endif
 
 /* A pcapng file as `-w` writes it, read block by block (libpcap 1.10
