@@ -168,9 +168,12 @@ tls12-suites)
 tls12-cbc)
     # two Python/OpenSSL servers: 8462 negotiates encrypt-then-MAC when the
     # client offers it (OpenSSL's default), 8463 never does (no_etm=1)
-    start_server etm python3 "$HERE/tls-server.py" host=127.0.0.1 port=8462 close=400 "${CERT[@]}"
-    start_server mte python3 "$HERE/tls-server.py" host=127.0.0.1 port=8463 close=400 no_etm=1 \
+    # (Python's default server list has no SHA-1 MAC and no RSA key exchange)
+    C=ciphers=ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES128-SHA256:AES256-SHA256
+    start_server etm python3 "$HERE/tls-server.py" host=127.0.0.1 port=8462 close=400 "$C" \
         "${CERT[@]}"
+    start_server mte python3 "$HERE/tls-server.py" host=127.0.0.1 port=8463 close=400 "$C" \
+        no_etm=1 "${CERT[@]}"
     start_tcpdump cap "$OUT/tls12-cbc.pcap" "tcp portrange 8462-8463" lo
     rm -f "$OUT/tls12-cbc.keys"
     K=$OUT/tls12-cbc.keys

@@ -10,7 +10,8 @@ STEP = [method, path, wait_ms, body_bytes, writes]: after the previous
 response, sleep wait_ms, then send the request. body_bytes > 0 sends a body
 of that many bytes with Content-Length. writes > 1 sends the header block
 in one write and the body in writes - 1 pieces (each write is at least one
-TLS record; a body piece over 16 KiB is several). http.client does not
+TLS record; a body piece over 16 KiB is several); writes = 1 sends the
+whole request in one write. http.client does not
 notice a FIN that arrived while the connection idled: a request after the
 server's idle close is written anyway and the server's kernel answers RST.
 A failed request is not retried; the next step opens a new connection.
@@ -32,6 +33,20 @@ ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
 tlsopt.configure(ctx, opt)
 
+
+
+class OneWrite(http.client.HTTPSConnection):
+    """http.client writes the header block and a body in two writes (two
+    TLS records): the first draws the RST and the body is never sent. Here
+    the whole request of a single-write step is one write (one record)."""
+
+    def _send_output(self, message_body=None, encode_chunked=False):
+        self._buffer.extend((b"", b""))
+        msg = b"\r\n".join(self._buffer)
+        del self._buffer[:]
+        self.send(msg + (message_body or b""))
+
+
 host, port = opt["host"], int(opt["port"])
 plan = json.loads(opt["plan"])
 t0 = time.monotonic()
@@ -39,7 +54,7 @@ conn = None
 for i, (method, path, wait, nbody, writes) in enumerate(plan, 1):
     time.sleep(wait / 1000)
     if conn is None:
-        conn = http.client.HTTPSConnection(host, port, context=ctx, timeout=3)
+        conn = OneWrite(host, port, context=ctx, timeout=3)
     body = (b"%s-%d " % (path.encode(), i) * (nbody // 8 + 1))[:nbody] if nbody else None
     try:
         conn.putrequest(method, path)
