@@ -41,6 +41,20 @@ completes each.
 Packet numbers are 1-based positions in the file, as `tcpdump -n -r FILE |
 nl` counts them (checked against tcpdump when it is installed).
 --show prints each incident's packets as tcpdump shows them (on stderr).
+
+--tls-plain=FILE (samples/tls, issue 20): FILE holds tshark's decryption of
+the capture ("FRAME<TAB>HEX" per application-data record, tls-capture.sh
+writes it with tls-plain.py). A TLS connection with decrypted records gets
+the HTTP fields of plain HTTP, computed by the same parser over the
+plaintext: each decrypted record is matched to a ciphertext record of its
+side (record layer parsed over the reassembled stream: the records of outer
+type 23 that the frame completes, in order; in TLS 1.3 the one whose length
+is the plaintext's + 17 when handshake records share the frame). A message's
+first packet is the one carrying the first byte of the record holding its
+first byte, "done" the one completing the record holding its last byte, its
+sequence number that record's. Every race line then carries "tls_decrypted"
+(after "tls"): true when the lost request was decrypted; the lines of files
+read without the option are unchanged.
 """
 import json
 import re
@@ -54,6 +68,9 @@ FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
            "TRACE", "PATCH")
 REQ_LINE = re.compile(rb"^([A-Z]+) (\S+) HTTP/1\.[01]\r?\n")
+
+
+PLAIN = None      # --tls-plain: frame -> [plaintext of each application-data record]
 
 
 def seq_leq(a, b):
@@ -406,11 +423,19 @@ def incidents(conns):
         m = REQ_LINE.match(pl)
         if not tls and m and m.group(1).decode() in METHODS:
             method, target = m.group(1).decode(), m.group(2).decode("latin1")
+        lost = None
+        if tls and http_view(conn)["plain"]:
+            lost = next((m for m in http_view(conn)["reqs"] if m["first"] is req), None)
+            if lost is not None:
+                method, target = lost["method"], lost["target"]
         inc = {"verdict": "stale" if stale else "crossed",
                "fin_packet": fin["n"], "request_packet": req["n"],
                "rst_packet": rst["n"], "method": method, "target": target,
-               "tls": tls, "ip_version": conn["v"],
-               "client": ep(conn["v"], *cli), "server": ep(conn["v"], *srv)}
+               "tls": tls}
+        if PLAIN is not None:
+            inc["tls_decrypted"] = lost is not None
+        inc.update({"ip_version": conn["v"],
+                    "client": ep(conn["v"], *cli), "server": ep(conn["v"], *srv)})
         inc.update(http_fields(conn, fin, req, rst, tls, method, target, conns))
         inc.update(gap_fields(conn))
         out.append(inc)
@@ -723,14 +748,26 @@ def http_view(conn):
     hello_off = 0 if tls else None
     if not tls:
         tls, hello_off = tls_start(conn, cli, srv)   # turned to TLS mid-stream
-    reqs = [] if tls else parse_stream(cbuf, True)
+    plain = None
+    if tls and PLAIN is not None and hello_off == 0:
+        plain = (decrypted(conn, cli, cbuf, cown, cbase), decrypted(conn, srv, sbuf, sown, sbase))
+        if not plain[0][0]:
+            plain = None
+    reqs = parse_stream(plain[0][0], True) if plain else [] if tls else parse_stream(cbuf, True)
     # the server's bytes end at its FIN only if the FIN follows them directly
     sclosed = fin is not None and sbase is not None and \
         (fin["seq"] + fin["plen"] - sbase) & MASK == len(sbuf)
-    resps = [] if tls else parse_stream(sbuf, False,
-                                        [None if r.get("simple") else r["method"] for r in reqs],
-                                        sclosed)
-    for msgs, own in ((reqs, cown), (resps, sown)):
+    methods = [None if r.get("simple") else r["method"] for r in reqs]
+    resps = parse_stream(plain[1][0], False, methods, sclosed) if plain else \
+        [] if tls else parse_stream(sbuf, False, methods, sclosed)
+    if plain:
+        for msgs, (_, first, done, seqs) in ((reqs, plain[0]), (resps, plain[1])):
+            for m in msgs:
+                m["first"], m["seq"] = first[m["start"]], seqs[m["start"]]
+                if m["end"] is not None:
+                    m["done"] = max((done[i] for i in range(m["start"], m["end"])),
+                                    key=lambda p: p["n"], default=m["first"])
+    for msgs, own in (() if plain else ((reqs, cown), (resps, sown))):
         for m in msgs:
             m["first"] = own[m["start"]]
             if m["end"] is not None:
@@ -751,7 +788,8 @@ def http_view(conn):
                        and not p["flags"] & SYN and p["n"] > sa["n"]), None)
             if a3 is not None:
                 rtt = a3["t"] - syn["t"]
-    v = {"cli": cli, "srv": srv, "fin": fin, "tls": tls, "reqs": reqs, "resps": resps,
+    v = {"cli": cli, "srv": srv, "fin": fin, "tls": tls, "plain": plain is not None,
+         "reqs": reqs, "resps": resps,
          "creq_buf": cbuf, "sresp_buf": sbuf,
          "finals": finals, "cbase": cbase, "sbase": sbase, "rtt": rtt,
          "sni": client_hello_sni(cbuf[hello_off:]) if hello_off is not None else None,
@@ -760,17 +798,52 @@ def http_view(conn):
     return v
 
 
+def decrypted(conn, side, buf, own, base):
+    """The side's decrypted application data (--tls-plain) and, per
+    plaintext byte, the packet carrying the first byte of its record, the
+    packet completing the record, and the record's sequence number."""
+    recs, o = [], 0                                  # ciphertext records: (type, start, end)
+    while o + 5 <= len(buf):
+        end = o + 5 + struct.unpack(">H", buf[o + 3:o + 5])[0]
+        if end > len(buf):
+            break
+        recs.append((buf[o], o, end))
+        o = end
+    by_frame = {}
+    for r in recs:
+        if r[0] == 23:
+            by_frame.setdefault(own[r[2] - 1]["n"], []).append(r)
+    data, first, done, seqs = bytearray(), [], [], []
+    for p in conn["pkts"]:
+        if p["from"] != side or p["n"] not in PLAIN:
+            continue
+        cands, recs_here = by_frame.get(p["n"], []), PLAIN[p["n"]]
+        for pt in recs_here:
+            if len(cands) > len(recs_here) - recs_here.index(pt):
+                # TLS 1.3 handshake records share the frame: the AEAD record
+                # of this plaintext is 17 bytes longer (type byte + tag)
+                r = next((c for c in cands if c[2] - c[1] - 5 == len(pt) + 17), cands[0])
+            else:
+                r = cands[0]
+            cands = cands[cands.index(r) + 1:]
+            data.extend(pt)
+            first.extend([own[r[1]]] * len(pt))
+            done.extend([own[r[2] - 1]] * len(pt))
+            seqs.extend([(base + r[1]) & MASK] * len(pt))
+    return bytes(data), first, done, seqs
+
+
 def before_fin(v, msg, is_request):
     """The message was sent before the server's FIN in sequence space:
     a request whose first byte is below fin.ack (the server had it when it
     closed), a response whose first byte is below the FIN's sequence."""
     fin = v["fin"]
     if is_request:
-        return (v["cbase"] + msg["start"]) & MASK != fin["ack"] and \
-            seq_leq((v["cbase"] + msg["start"]) & MASK, fin["ack"])
+        seq = msg["seq"] if v["plain"] else (v["cbase"] + msg["start"]) & MASK
+        return seq != fin["ack"] and seq_leq(seq, fin["ack"])
     fseq = (fin["seq"] + fin["plen"]) & MASK
-    return (v["sbase"] + msg["start"]) & MASK != fseq and \
-        seq_leq((v["sbase"] + msg["start"]) & MASK, fseq)
+    seq = msg["seq"] if v["plain"] else (v["sbase"] + msg["start"]) & MASK
+    return seq != fseq and seq_leq(seq, fseq)
 
 
 def close_announced(v):
@@ -793,7 +866,7 @@ def idle_close(conn):
     """Delay (ns) of the connection's server idle close, or None."""
     v = http_view(conn)
     fin = v["fin"]
-    if fin is None or fin["plen"] > 0 or v["tls"]:
+    if fin is None or fin["plen"] > 0 or (v["tls"] and not v["plain"]):
         return None
     # a FIN answering the client's own FIN is not an idle close: the FIN's
     # ack covers the client's FIN (sequence compare, any vantage)
@@ -813,7 +886,8 @@ def idle_close(conn):
 def http_fields(conn, fin, req, rst, tls, method, target, conns):
     v = http_view(conn)
     lost = next((m for m in v["reqs"] if m["first"] is req or
-                 (v["cbase"] + m["start"]) & MASK == req["seq"]), None)
+                 (m["seq"] if v["plain"] else (v["cbase"] + m["start"]) & MASK) == req["seq"]),
+                None)
     last = last_payload_before(conn, req["n"])
     srv_last = last_payload_before(conn, fin["n"], v["srv"])
     hint = None
@@ -821,7 +895,7 @@ def http_fields(conn, fin, req, rst, tls, method, target, conns):
         if r["first"]["n"] < req["n"] and keepalive_timeout(r) is not None:
             hint = keepalive_timeout(r)
     retry = None
-    if not tls and method is not None:
+    if (not tls or v["plain"]) and method is not None:
         for other in conns:
             if other is conn:
                 continue
@@ -838,7 +912,7 @@ def http_fields(conn, fin, req, rst, tls, method, target, conns):
         "host": header(lost["headers"], "host") if lost else None,
         "http_version": lost["version"] if lost and lost["version"] in ("HTTP/1.1", "HTTP/1.0") else None,
         "content_length": int(cl) if cl is not None and cl.isdigit() else None,
-        "requests_before": None if tls else
+        "requests_before": None if tls and not v["plain"] else
             sum(1 for r in v["finals"] if r.get("done") and r["done"]["n"] < req["n"]),
         "idle_ms": ms(req["t"] - last) if last is not None else None,
         "server_idle_close_ms": ms(fin["t"] - srv_last) if srv_last is not None else None,
@@ -1306,6 +1380,14 @@ def main():
     if len(args) != 1:
         raise SystemExit(__doc__)
     path = args[0]
+    global PLAIN
+    for opt in sys.argv[1:]:
+        if opt.startswith("--tls-plain="):
+            PLAIN = {}
+            for line in open(opt.split("=", 1)[1]):
+                frame, _, hexdata = line.strip().partition("\t")
+                if frame:
+                    PLAIN.setdefault(int(frame), []).append(bytes.fromhex(hexdata))
     conns, n = connections(path)
     lines = None
     if shutil.which("tcpdump"):

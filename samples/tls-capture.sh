@@ -1,0 +1,237 @@
+#!/bin/bash
+# samples/tls-capture.sh SCENARIO|all [OUTDIR]
+#
+# Real captures of TLS keep-alive races with the NSS key logs the TLS stacks
+# themselves wrote (issue 20: --tls-keylog and pcapng Decryption Secrets
+# Blocks), into OUTDIR (default samples/tls). For each NAME:
+#   NAME.pcap      the capture (tcpdump -i lo)
+#   NAME.keys      the key log (written by the client's or the server's stack)
+#   NAME.tcpdump   TZ=UTC tcpdump -n -r NAME.pcap
+#   NAME.plain     tshark's decryption: one line "FRAME<TAB>HEX" per decrypted
+#                  application-data record (tls-plain.py, checked against
+#                  tshark's follow,tls,raw)
+#   NAME.tshark    the HTTP requests tshark decrypts: frame, method, uri,
+#                  host, content length (tab separated)
+#   NAME.expected  expect.py --tls-plain=NAME.plain: the incidents
+#   NAME.servers   expect.py's server summaries
+# Every race is a server that closes an idle TLS connection (FIN, no
+# close_notify) and a client that writes its next request after the FIN
+# reached it: the server's kernel answers RST (verdict "stale").
+#
+# Scenarios:
+#   tls13-suites    Node client -> Python server, TLS 1.3, one connection per
+#                   suite (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305)
+#   tls12-suites    Python client -> Node server, TLS 1.2, ECDHE-RSA with
+#                   AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305
+#   tls12-cbc       Node and Python clients -> Python servers, TLS 1.2 CBC
+#                   suites (SHA-1 and SHA-256 MACs), with and without
+#                   encrypt-then-MAC (RFC 7366)
+#   tls-ipv6        over ::1: Node TLS 1.3 and Python TLS 1.2 races against a
+#                   server announcing Keep-Alive: timeout=5, curl reusing a
+#                   connection cleanly
+#   tls-multiseg    in a network namespace whose loopback has MTU 1500 and no
+#                   segmentation offload: a lost 20 KB POST in several TLS
+#                   records and several TCP segments
+#   tls-keylog-edge the server's key log, edited: one session's lines deleted,
+#                   garbage lines and CRLF endings added (NAME.full.keys is the
+#                   log as written)
+#   tls13-keyupdate openssl s_client: TLS 1.3 KeyUpdate (both directions)
+#                   before the lost request
+#   dsb             pcapng copies of tls12-suites and tls13-suites with their
+#                   keys in a Decryption Secrets Block (editcap --inject-secrets)
+#   all             every scenario above, in this order
+#
+# Must run as root (tcpdump, network namespaces). All traffic stays on
+# loopback or inside the namespace hu-tls created here. Needs node, python3,
+# openssl, curl, tcpdump, tshark, editcap, ethtool.
+set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1   # tlsopt.py is imported from samples/
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SCENARIO=${1:?usage: tls-capture.sh SCENARIO|all [OUTDIR]}
+OUT=${2:-$HERE/tls}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+WORK=$(mktemp -d /tmp/hangup-tls.XXXXXX)
+PIDS=()
+NETNS=()
+
+. "$HERE/capture-lib.sh"
+
+if [ "$SCENARIO" = all ]; then
+    for s in tls13-suites tls12-suites tls12-cbc tls-ipv6 tls-multiseg tls-keylog-edge \
+             tls13-keyupdate dsb; do
+        "$0" "$s" "$OUT"
+    done
+    exit 0
+fi
+
+# an RSA certificate (ECDHE-RSA suites) for the servers
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
+    -days 1 -subj /CN=localhost 2>/dev/null
+CERT=(cert="$WORK/cert.pem" key="$WORK/key.pem")
+
+# node_run LOG KEYS URL CIPHERS PLAN [EXTRA...]: one tls-node-client.js run
+node_run() {
+    local logf=$1 keys=$2 url=$3 ciphers=$4 plan=$5; shift 5
+    { timeout 30 node "$HERE/tls-node-client.js" url="$url" keylog="$keys" \
+        ciphers="$ciphers" plan="$plan" "$@" 2>&1 || true; } | tee -a "$logf" >&2
+}
+
+# py_run LOG KEYS HOST PORT PLAN [EXTRA...]: one tls-client.py run
+py_run() {
+    local logf=$1 keys=$2 host=$3 port=$4 plan=$5; shift 5
+    { timeout 30 python3 "$HERE/tls-client.py" host="$host" port="$port" keylog="$keys" \
+        plan="$plan" "$@" 2>&1 || true; } | tee -a "$logf" >&2
+}
+
+# finish NAME CLIENTLOG [KEYS]: the ground truth of OUT/NAME.pcap with the key
+# log KEYS (default OUT/NAME.keys), then the cross-checks: as many incidents
+# as client errors, every race stale, and every decrypted lost request is one
+# the client logged as failed and one tshark's HTTP dissector shows.
+finish() {
+    local name=$1 clog=$2 keys=${3:-$OUT/$1.keys} cap="$OUT/$1.pcap" n errs
+    chown "$(stat -c %u:%g "$OUT")" "$cap" && chmod 644 "$cap"
+    [ "$(wc -c <"$cap")" -lt 100000 ] || { log "FAIL $name: capture is 100 KB or more"; return 1; }
+    TZ=UTC tcpdump -n -r "$cap" >"$OUT/$name.tcpdump" 2>/dev/null
+    python3 "$HERE/tls-plain.py" "$cap" "$keys" >"$OUT/$name.plain"
+    tshark -r "$cap" -o "tls.keylog_file:$keys" -Y http.request -T fields -e frame.number \
+        -e http.request.method -e http.request.uri -e http.host -e http.content_length \
+        >"$OUT/$name.tshark" 2>/dev/null
+    python3 "$HERE/expect.py" "$cap" --show --servers="$OUT/$name.servers" \
+        --tls-plain="$OUT/$name.plain" >"$OUT/$name.expected"
+    n=$(wc -l <"$OUT/$name.expected")
+    errs=$(grep -c '^ERROR' "$clog" || true)
+    log "$name.pcap: $(tcpdump -n -r "$cap" 2>/dev/null | wc -l) packets, $(wc -c <"$cap") bytes," \
+        "$n incident(s), $(grep -c . "$OUT/$name.tshark") request(s) decrypted by tshark," \
+        "client errors: $errs"
+    [ "$n" = "$errs" ] || { log "FAIL $name: oracle found $n incident(s), clients saw $errs error(s)"; return 1; }
+    python3 - "$OUT/$name.expected" "$OUT/$name.tshark" "$clog" <<'PY' || { log "FAIL $name: cross-check"; return 1; }
+import json, sys
+incs = [json.loads(l) for l in open(sys.argv[1])]
+tshark = {int(f[0]): f[1:] for f in (l.rstrip("\n").split("\t") for l in open(sys.argv[2])) if f[0]}
+errors = [l for l in open(sys.argv[3]) if l.startswith("ERROR")]
+bad = []
+for j in incs:
+    if j.get("verdict") != "stale" or not j["tls"]:
+        bad.append(f"not a stale TLS race: {j}")
+    if not j.get("tls_decrypted"):
+        continue
+    want = f" {j['method']} {j['target']} "
+    if not any(want in e for e in errors):
+        bad.append(f"decrypted {want.strip()} is not a request a client logged as failed")
+    got = [f for n, f in tshark.items() if n >= j["request_packet"] and f[0] == j["method"]
+           and f[1] == j["target"]]
+    if not got:
+        bad.append(f"tshark does not decrypt {want.strip()} at or after packet {j['request_packet']}")
+    elif (got[0][2] or None) != j["host"] or (int(got[0][3]) if got[0][3] else None) != j["content_length"]:
+        bad.append(f"tshark's host/content length {got[0][2:]} differ from {j}")
+for b in bad:
+    print("  " + b, file=sys.stderr)
+print(f"  {sum(1 for j in incs if j.get('tls_decrypted'))} of {len(incs)} lost request(s) decrypted, "
+      "each as a client logged it and as tshark shows it", file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+}
+
+case $SCENARIO in
+tls13-suites)
+    start_server srv python3 "$HERE/tls-server.py" host=127.0.0.1 port=8460 close=400 "${CERT[@]}"
+    start_tcpdump cap "$OUT/tls13-suites.pcap" "tcp port 8460" lo
+    rm -f "$OUT/tls13-suites.keys"
+    # per suite: two requests, then the third waits 300 ms and spins 200 ms:
+    # the server's FIN (400 ms idle) arrives while Node's event loop is busy
+    for suite in TLS_AES_128_GCM_SHA256 TLS_AES_256_GCM_SHA384 TLS_CHACHA20_POLY1305_SHA256; do
+        node_run "$WORK/client.log" "$OUT/tls13-suites.keys" https://127.0.0.1:8460 "$suite" '[
+            ["GET","/suite/'$suite'",0,0,0], ["GET","/account",60,0,0],
+            ["POST","/transfer/'$suite'",300,200,64] ]'
+    done
+    stop_tcpdump cap
+    finish tls13-suites "$WORK/client.log" ;;
+tls12-suites)
+    start_server srv node "$HERE/node-server.js" mode=raw host=127.0.0.1 port=8461 close=300 \
+        "${CERT[@]}"
+    start_tcpdump cap "$OUT/tls12-suites.pcap" "tcp port 8461" lo
+    rm -f "$OUT/tls12-suites.keys"
+    # per suite: GET, GET; then 500 ms idle (the server closed at 300 ms) and
+    # a GET or a POST that http.client writes on the closed connection
+    for suite in ECDHE-RSA-AES128-GCM-SHA256:GET ECDHE-RSA-AES256-GCM-SHA384:POST \
+                 ECDHE-RSA-CHACHA20-POLY1305:GET; do
+        c=${suite%:*} m=${suite#*:}
+        py_run "$WORK/client.log" "$OUT/tls12-suites.keys" 127.0.0.1 8461 '[
+            ["GET","/suite/'$c'",0,0,1], ["GET","/items?page=2",50,0,1],
+            ["'$m'","/lost/'$c'",500,'$([ "$m" = POST ] && echo 300 || echo 0)',1] ]' \
+            tls=1.2 ciphers="$c"
+    done
+    stop_tcpdump cap
+    finish tls12-suites "$WORK/client.log" ;;
+tls12-cbc)
+    # two Python/OpenSSL servers: 8462 negotiates encrypt-then-MAC when the
+    # client offers it (OpenSSL's default), 8463 never does (no_etm=1)
+    # (Python's default server list has no SHA-1 MAC and no RSA key exchange)
+    C=ciphers=ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES128-SHA256:AES256-SHA256
+    start_server etm python3 "$HERE/tls-server.py" host=127.0.0.1 port=8462 close=400 "$C" \
+        "${CERT[@]}"
+    start_server mte python3 "$HERE/tls-server.py" host=127.0.0.1 port=8463 close=400 "$C" \
+        no_etm=1 "${CERT[@]}"
+    start_tcpdump cap "$OUT/tls12-cbc.pcap" "tcp portrange 8462-8463" lo
+    rm -f "$OUT/tls12-cbc.keys"
+    K=$OUT/tls12-cbc.keys
+    node_run "$WORK/client.log" "$K" https://127.0.0.1:8462 ECDHE-RSA-AES128-SHA '[
+        ["GET","/cbc/sha1/etm",0,0,0], ["POST","/cbc/sha1/etm/lost",300,200,100] ]' max=TLSv1.2
+    py_run "$WORK/client.log" "$K" 127.0.0.1 8462 '[
+        ["GET","/cbc/sha256/etm",0,0,1], ["PUT","/cbc/sha256/etm/lost",600,40,1] ]' \
+        tls=1.2 ciphers=ECDHE-RSA-AES128-SHA256
+    node_run "$WORK/client.log" "$K" https://127.0.0.1:8463 ECDHE-RSA-AES128-SHA '[
+        ["GET","/cbc/sha1/mte",0,0,0], ["GET","/cbc/sha1/mte/lost",300,200,0] ]' max=TLSv1.2
+    py_run "$WORK/client.log" "$K" 127.0.0.1 8463 '[
+        ["GET","/cbc/sha256/mte",0,0,1], ["POST","/cbc/sha256/mte/lost",600,333,1] ]' \
+        tls=1.2 ciphers=AES256-SHA256
+    stop_tcpdump cap
+    finish tls12-cbc "$WORK/client.log" ;;
+tls-ipv6)
+    start_server srv python3 "$HERE/tls-server.py" host=::1 port=8464 close=400 hint=5 "${CERT[@]}"
+    start_tcpdump cap "$OUT/tls-ipv6.pcap" "tcp port 8464" lo
+    rm -f "$OUT/tls-ipv6.keys"
+    K=$OUT/tls-ipv6.keys
+    # curl (SSLKEYLOGFILE) reuses its connection for the second URL at once
+    # and checks it before a reuse after the idle close: no race, two
+    # connections, three decrypted requests
+    SSLKEYLOGFILE=$K timeout 20 curl -sSk --rate 2/s -o /dev/null -o /dev/null -o /dev/null \
+        "https://[::1]:8464/curl/a" "https://[::1]:8464/curl/b" "https://[::1]:8464/curl/c" \
+        -w 'curl %{url_effective} %{http_code} new_conns=%{num_connects}\n' \
+        | tee -a "$WORK/client.log" >&2
+    node_run "$WORK/client.log" "$K" "https://[::1]:8464" TLS_AES_256_GCM_SHA384 '[
+        ["GET","/v6/login",0,0,0], ["GET","/v6/account",50,0,0], ["GET","/v6/balance",50,0,0],
+        ["POST","/v6/transfer",300,200,512] ]'
+    py_run "$WORK/client.log" "$K" ::1 8464 '[
+        ["GET","/v6/tls12/a",0,0,1], ["GET","/v6/tls12/b",50,0,1],
+        ["DELETE","/v6/tls12/item/9",600,0,1] ]' tls=1.2 ciphers=ECDHE-RSA-AES256-GCM-SHA384
+    stop_tcpdump cap
+    finish tls-ipv6 "$WORK/client.log" ;;
+tls-multiseg)
+    # hu-tls: a namespace whose loopback has MTU 1500 and no TSO/GSO, so a
+    # large write leaves as MSS-sized segments (the host's lo would carry it
+    # as one 64 KB packet)
+    make_netns hu-tls
+    ip netns exec hu-tls sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+    ip -n hu-tls link set lo mtu 1500
+    ip netns exec hu-tls ethtool -K lo tso off gso off gro off >/dev/null 2>&1 || true
+    N=(ip netns exec hu-tls)
+    start_server srv "${N[@]}" python3 "$HERE/tls-server.py" host=127.0.0.1 port=8465 close=400 \
+        "${CERT[@]}"
+    start_tcpdump cap "$OUT/tls-multiseg.pcap" "tcp port 8465" lo hu-tls
+    rm -f "$OUT/tls-multiseg.keys"
+    K=$OUT/tls-multiseg.keys
+    # Node writes the header block and the 20000-byte body as three TLS
+    # records and hands them to the kernel in one write: 14 segments, all
+    # sent before the server's RST comes back
+    { timeout 30 "${N[@]}" node "$HERE/tls-node-client.js" url=https://127.0.0.1:8465 keylog="$K" \
+        plan='[ ["GET","/upload/start",0,0,0], ["POST","/upload/chunk/1",50,0,3000],
+                ["POST","/upload/chunk/2",300,200,20000] ]' 2>&1 || true; } \
+        | tee -a "$WORK/client.log" >&2
+    stop_tcpdump cap
+    finish tls-multiseg "$WORK/client.log" ;;
+*)
+    log "unknown scenario $SCENARIO"; exit 2 ;;
+esac
