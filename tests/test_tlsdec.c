@@ -248,8 +248,19 @@ Test(tlsdec, decrypted_incidents_are_the_expected_ones)
     free(names);
 }
 
-/* tshark's decryption of the same capture with the same key log: each
- * decrypted lost request's "METHOD TARGET" is one of its request lines. */
+/* A JSON string value without its quotes (escapes kept), or "" for null. */
+static void unquote(char *v, char *out, size_t n)
+{
+    if (v && v[0] == '"')
+        snprintf(out, n, "%.*s", (int)strlen(v) - 2, v + 1);
+    else
+        snprintf(out, n, "%s", v && strcmp(v, "null") != 0 ? v : "");
+}
+
+/* tshark's decryption of the same capture with the same key log, one
+ * line per request (frame, method, target, Host, Content-Length, tab
+ * separated): each decrypted lost request is tshark's line for its
+ * packet, field for field. */
 Test(tlsdec, decrypted_requests_are_what_tshark_decrypts)
 {
     size_t n, checked = 0;
@@ -267,19 +278,27 @@ Test(tlsdec, decrypted_requests_are_what_tshark_decrypts)
         size_t ni;
         char **inc = incidents(out, &ni);
         for (size_t k = 0; k < ni; k++) {
-            char *dec = tu_json_get(inc[k], "tls_decrypted"), *m = tu_json_get(inc[k], "method"),
-                 *t = tu_json_get(inc[k], "target");
-            if (dec && strcmp(dec, "true") == 0 && m && t && *m == '"') {
-                char line[2048];
-                snprintf(line, sizeof line, "%.*s %.*s", (int)strlen(m) - 2, m + 1,
-                         (int)strlen(t) - 2, t + 1);
-                cr_expect_not_null(strstr(ts, line), "%s: %s not in tshark's requests",
-                                   names[i], line);
+            const char *keys[] = { "request_packet", "method", "target", "host",
+                                   "content_length" };
+            char f[5][1100], *dec = tu_json_get(inc[k], "tls_decrypted");
+            for (int j = 0; j < 5; j++) {
+                char *v = tu_json_get(inc[k], keys[j]);
+                unquote(v, f[j], sizeof f[j]);
+                free(v);
+            }
+            if (dec && strcmp(dec, "true") == 0) {
+                char line[6000];
+                snprintf(line, sizeof line, "\n%s\t%s\t%s\t%s\t%s\n", f[0], f[1], f[2], f[3],
+                         f[4]);
+                char *with_nl = malloc(strlen(ts) + 2);
+                with_nl[0] = '\n';
+                strcpy(with_nl + 1, ts);
+                cr_expect_not_null(strstr(with_nl, line), "%s: tshark has no line%s", names[i],
+                                   line);
+                free(with_nl);
                 checked++;
             }
             free(dec);
-            free(m);
-            free(t);
         }
         free(inc);
         free(out);
