@@ -72,6 +72,8 @@ const char hu_usage_live[] =
     "                          end, instead of each incident (see analyze)\n"
     "      --all               print every incident in full (by default, after 3\n"
     "                          identical ones the rest are only counted)\n"
+    "      --tls-keylog FILE   decrypt TLS with this key log (see analyze); read\n"
+    "                          again while it is being written\n"
     "      --kind K[,K...]     print only incidents of these kinds (see analyze)\n"
     "      --db PATH           database (default: hangup.db); --no-db for none\n"
     "  -w FILE                 write each incident's connection (its recent\n"

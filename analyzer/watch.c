@@ -78,6 +78,7 @@ const char hu_usage_watch[] =
     "      --summary           one line per group of identical incidents at the\n"
     "                          end, instead of each incident (see analyze)\n"
     "      --all               print every incident in full\n"
+    "      --tls-keylog FILE   decrypt TLS with this key log (see analyze)\n"
     "      --kind K[,K...]     print only incidents of these kinds (see analyze)\n"
     "      --db PATH           database (default: hangup.db); --no-db for none.\n"
     "                          What has been read of each file is kept there,\n"
