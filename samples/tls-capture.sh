@@ -235,9 +235,9 @@ tls-multiseg)
     start_tcpdump cap "$OUT/tls-multiseg.pcap" "tcp port 8465" lo hu-tls
     rm -f "$OUT/tls-multiseg.keys"
     K=$OUT/tls-multiseg.keys
-    # Node writes the header block and a body as separate TLS records, in
-    # one write: the 12000-byte POST is answered (9 segments); the 6000-byte
-    # one is lost in 5 segments. Linux sends the segments of a large write
+    # Node hands a request to the kernel in one write: the 12000-byte POST
+    # is answered (one record, 9 segments); the 6000-byte one is lost (one
+    # record, 5 segments). Linux sends the segments of a large write
     # while it copies it and processes the peer's RST in between (the
     # backlog is flushed for each new segment): a lost request much larger
     # than this is cut short by its own RST, its last record incomplete.
@@ -252,8 +252,8 @@ tls-keylog-edge)
     start_server srv python3 "$HERE/tls-server.py" host=127.0.0.1 port=8467 close=400 \
         keylog="$WORK/server.keys" "${CERT[@]}"
     start_tcpdump cap "$OUT/tls-keylog-edge.pcap" "tcp port 8467" lo
-    # 1: Node, TLS 1.3: the lost 20000-byte POST is three records (header
-    #    block, then the body in two) in one 20 KB segment (host loopback)
+    # 1: Node, TLS 1.3: the lost 20000-byte POST is two records (16384
+    #    bytes and the rest) in one 20 KB segment (host loopback)
     node_run "$WORK/client.log" "$WORK/node.keys" https://127.0.0.1:8467 TLS_AES_128_GCM_SHA256 '[
         ["GET","/edge/one",0,0,0], ["POST","/edge/one/upload",300,200,20000] ]'
     # 2: Python, TLS 1.2: its secret is deleted from NAME.keys
