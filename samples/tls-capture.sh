@@ -35,15 +35,17 @@
 #   tls-keylog-edge the server's key log, edited: one session's lines deleted,
 #                   garbage lines and CRLF endings added (NAME.full.keys is the
 #                   log as written, NAME.full.expected its incidents)
-#   tls13-keyupdate openssl s_client: TLS 1.3 KeyUpdate (both directions)
+#   tls13-keyupdate openssl s_server: TLS 1.3 KeyUpdate (both directions)
 #                   before the lost request
+#   tls-go          Go's crypto/tls client (not OpenSSL): TLS 1.2 CBC with
+#                   SHA-256 and SHA-1 MACs (never encrypt-then-MAC), TLS 1.3
 #   dsb             pcapng copies of tls12-suites and tls13-suites with their
 #                   keys in a Decryption Secrets Block (editcap --inject-secrets)
 #   all             every scenario above, in this order
 #
 # Must run as root (tcpdump, network namespaces). All traffic stays on
 # loopback or inside the namespace hu-tls created here. Needs node, python3,
-# openssl, curl, tcpdump, tshark, editcap, ethtool.
+# openssl, curl, go, tcpdump, tshark, editcap, ethtool.
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1   # tlsopt.py is imported from samples/
 
@@ -60,7 +62,7 @@ NETNS=()
 
 if [ "$SCENARIO" = all ]; then
     for s in tls13-suites tls12-suites tls12-cbc tls-ipv6 tls-multiseg tls-keylog-edge \
-             tls13-keyupdate dsb; do
+             tls13-keyupdate tls-go dsb; do
         "$0" "$s" "$OUT"
     done
     exit 0
@@ -343,6 +345,26 @@ dsb)
             | cmp -s - "$OUT/$n.expected" || { log "FAIL: $n-dsb: expect.py differs"; exit 1; }
         log "$n-dsb.pcapng: $(wc -c <"$OUT/$n-dsb.pcapng") bytes, as $n.pcap with its keys inside"
     done ;;
+tls-go)
+    GOCACHE="$WORK/gocache" GOPATH="$WORK/gopath" GO111MODULE=off HOME="$WORK" \
+        go build -o "$WORK/tls-go-client" "$HERE/tls-go-client.go"
+    start_server srv python3 "$HERE/tls-server.py" host=127.0.0.1 port=8468 close=400 \
+        ciphers=ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256 "${CERT[@]}"
+    start_tcpdump cap "$OUT/tls-go.pcap" "tcp port 8468" lo
+    rm -f "$OUT/tls-go.keys"
+    # Go's crypto/tls never negotiates encrypt-then-MAC: its CBC suites are
+    # MAC-then-encrypt whatever the server allows
+    for run in "1.2 TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256 POST 700 cbc-sha256" \
+               "1.2 TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA GET 0 cbc-sha1" "1.3 - PUT 40 tls13"; do
+        set -- $run
+        c=$2; [ "$c" = - ] && c=
+        { timeout 30 "$WORK/tls-go-client" 127.0.0.1:8468 "$OUT/tls-go.keys" "$1" "$c" '[
+            ["GET","/go/'"$5"'",0,0], ["GET","/go/'"$5"'/second",50,0],
+            ["'"$3"'","/go/'"$5"'/lost",600,'"$4"'] ]' 2>&1 || true; } | tee -a "$WORK/client.log" >&2
+    done
+    stop_tcpdump cap
+    finish tls-go "$WORK/client.log"
+    check_decrypted tls-go 3 ;;
 *)
     log "unknown scenario $SCENARIO"; exit 2 ;;
 esac
