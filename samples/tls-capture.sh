@@ -30,20 +30,22 @@
 #                   server announcing Keep-Alive: timeout=5, curl reusing a
 #                   connection cleanly
 #   tls-multiseg    in a network namespace whose loopback has MTU 1500 and no
-#                   segmentation offload: a lost 20 KB POST in several TLS
-#                   records and several TCP segments
+#                   segmentation offload: POSTs in several TLS records and
+#                   several TCP segments, one answered, one lost
 #   tls-keylog-edge the server's key log, edited: one session's lines deleted,
 #                   garbage lines and CRLF endings added (NAME.full.keys is the
-#                   log as written)
-#   tls13-keyupdate openssl s_client: TLS 1.3 KeyUpdate (both directions)
+#                   log as written, NAME.full.expected its incidents)
+#   tls13-keyupdate openssl s_server: TLS 1.3 KeyUpdate (both directions)
 #                   before the lost request
+#   tls-go          Go's crypto/tls client (not OpenSSL): TLS 1.2 CBC with
+#                   SHA-256 and SHA-1 MACs (never encrypt-then-MAC), TLS 1.3
 #   dsb             pcapng copies of tls12-suites and tls13-suites with their
 #                   keys in a Decryption Secrets Block (editcap --inject-secrets)
 #   all             every scenario above, in this order
 #
 # Must run as root (tcpdump, network namespaces). All traffic stays on
 # loopback or inside the namespace hu-tls created here. Needs node, python3,
-# openssl, curl, tcpdump, tshark, editcap, ethtool.
+# openssl, curl, go, tcpdump, tshark, editcap, ethtool.
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1   # tlsopt.py is imported from samples/
 
@@ -60,7 +62,7 @@ NETNS=()
 
 if [ "$SCENARIO" = all ]; then
     for s in tls13-suites tls12-suites tls12-cbc tls-ipv6 tls-multiseg tls-keylog-edge \
-             tls13-keyupdate dsb; do
+             tls13-keyupdate tls-go dsb; do
         "$0" "$s" "$OUT"
     done
     exit 0
@@ -134,6 +136,13 @@ sys.exit(1 if bad else 0)
 PY
 }
 
+# check_decrypted NAME N: exactly N incidents of NAME.expected are decrypted
+check_decrypted() {
+    local got
+    got=$(grep -c '"tls_decrypted":true' "$OUT/$1.expected" || true)
+    [ "$got" = "$2" ] || { log "FAIL $1: $got decrypted incident(s), want $2"; return 1; }
+}
+
 case $SCENARIO in
 tls13-suites)
     start_server srv python3 "$HERE/tls-server.py" host=127.0.0.1 port=8460 close=400 "${CERT[@]}"
@@ -194,10 +203,9 @@ tls-ipv6)
     start_tcpdump cap "$OUT/tls-ipv6.pcap" "tcp port 8464" lo
     rm -f "$OUT/tls-ipv6.keys"
     K=$OUT/tls-ipv6.keys
-    # curl (SSLKEYLOGFILE) reuses its connection for the second URL at once
-    # and checks it before a reuse after the idle close: no race, two
-    # connections, three decrypted requests
-    SSLKEYLOGFILE=$K timeout 20 curl -sSk --rate 2/s -o /dev/null -o /dev/null -o /dev/null \
+    # curl (SSLKEYLOGFILE): three requests 250 ms apart on one connection
+    # (the server closes after 400 ms idle), then curl closes it: no race
+    SSLKEYLOGFILE=$K timeout 20 curl -sSk --rate 4/s -o /dev/null -o /dev/null -o /dev/null \
         "https://[::1]:8464/curl/a" "https://[::1]:8464/curl/b" "https://[::1]:8464/curl/c" \
         -w 'curl %{url_effective} %{http_code} new_conns=%{num_connects}\n' \
         | tee -a "$WORK/client.log" >&2
@@ -217,21 +225,146 @@ tls-multiseg)
     ip netns exec hu-tls sysctl -qw net.ipv6.conf.all.disable_ipv6=1
     ip -n hu-tls link set lo mtu 1500
     ip netns exec hu-tls ethtool -K lo tso off gso off gro off >/dev/null 2>&1 || true
+    # the whole request leaves at once only if the congestion window and the
+    # server's receive window allow it (what is held back is never sent: the
+    # RST comes first): both 40 segments at the start, the congestion window
+    # not reduced after the 500 ms idle
+    ip netns exec hu-tls sysctl -qw net.ipv4.tcp_slow_start_after_idle=0
+    ip -n hu-tls route replace local 127.0.0.0/8 dev lo table local initcwnd 40 initrwnd 40
     N=(ip netns exec hu-tls)
     start_server srv "${N[@]}" python3 "$HERE/tls-server.py" host=127.0.0.1 port=8465 close=400 \
         "${CERT[@]}"
     start_tcpdump cap "$OUT/tls-multiseg.pcap" "tcp port 8465" lo hu-tls
     rm -f "$OUT/tls-multiseg.keys"
     K=$OUT/tls-multiseg.keys
-    # Node writes the header block and the 20000-byte body as three TLS
-    # records and hands them to the kernel in one write: 14 segments, all
-    # sent before the server's RST comes back
+    # Node hands a request to the kernel in one write: the 12000-byte POST
+    # is answered (one record, 9 segments); the 6000-byte one is lost (one
+    # record, 5 segments). Linux sends the segments of a large write
+    # while it copies it and processes the peer's RST in between (the
+    # backlog is flushed for each new segment): a lost request much larger
+    # than this is cut short by its own RST, its last record incomplete.
     { timeout 30 "${N[@]}" node "$HERE/tls-node-client.js" url=https://127.0.0.1:8465 keylog="$K" \
-        plan='[ ["GET","/upload/start",0,0,0], ["POST","/upload/chunk/1",50,0,3000],
-                ["POST","/upload/chunk/2",300,200,20000] ]' 2>&1 || true; } \
+        plan='[ ["GET","/upload/start",0,0,0], ["POST","/upload/chunk/1",50,0,12000],
+                ["POST","/upload/chunk/2",300,200,6000] ]' 2>&1 || true; } \
         | tee -a "$WORK/client.log" >&2
     stop_tcpdump cap
     finish tls-multiseg "$WORK/client.log" ;;
+tls-keylog-edge)
+    # the key log is the server's (Python/OpenSSL keylog callback)
+    start_server srv python3 "$HERE/tls-server.py" host=127.0.0.1 port=8467 close=400 \
+        keylog="$WORK/server.keys" "${CERT[@]}"
+    start_tcpdump cap "$OUT/tls-keylog-edge.pcap" "tcp port 8467" lo
+    # 1: Node, TLS 1.3: the lost 20000-byte POST is two records (16384
+    #    bytes and the rest) in one 20 KB segment (host loopback)
+    node_run "$WORK/client.log" "$WORK/node.keys" https://127.0.0.1:8467 TLS_AES_128_GCM_SHA256 '[
+        ["GET","/edge/one",0,0,0], ["POST","/edge/one/upload",300,200,20000] ]'
+    # 2: Python, TLS 1.2: its secret is deleted from NAME.keys
+    py_run "$WORK/client.log" "$WORK/py.keys" 127.0.0.1 8467 '[
+        ["GET","/edge/two",0,0,1], ["PATCH","/edge/two/secret",600,20,1] ]' \
+        tls=1.2 ciphers=ECDHE-RSA-AES128-GCM-SHA256
+    # 3: Python, TLS 1.3: an answered PUT in three writes (three records),
+    #    then the lost GET
+    py_run "$WORK/client.log" "$WORK/py.keys" 127.0.0.1 8467 '[
+        ["PUT","/edge/three/doc",0,3000,3], ["GET","/edge/three/after",600,0,1] ]' tls=1.3
+    stop_tcpdump cap
+    cp "$WORK/server.keys" "$OUT/tls-keylog-edge.full.keys"
+    # NAME.keys: without connection 2's CLIENT_RANDOM, with CRLF line ends,
+    # comments, blank lines, an unknown label, bad hex, a short secret, a
+    # line without a secret and one of spaces
+    gone=$(tshark -r "$OUT/tls-keylog-edge.pcap" -Y 'tcp.stream==1 && tls.handshake.type==1' \
+        -T fields -e tls.handshake.random 2>/dev/null | tr -d :)
+    [ ${#gone} = 64 ] || { log "FAIL: no ClientHello in the second connection"; exit 1; }
+    { echo "# edited for hangup's tests: session $gone deleted"
+      echo ""
+      echo "UNKNOWN_LABEL ${gone} 00112233"
+      echo "CLIENT_RANDOM ${gone} zz$(printf '%094d' 0)"
+      echo "CLIENT_RANDOM ${gone} 0011"
+      echo "CLIENT_RANDOM"
+      echo "   "
+      grep -v "$gone" "$WORK/server.keys"
+      echo "# end"; } | sed 's/$/\r/' >"$OUT/tls-keylog-edge.keys"
+    finish tls-keylog-edge "$WORK/client.log"
+    check_decrypted tls-keylog-edge 2
+    # with the log as written, every lost request is decrypted
+    python3 "$HERE/tls-plain.py" "$OUT/tls-keylog-edge.pcap" "$OUT/tls-keylog-edge.full.keys" \
+        >"$OUT/tls-keylog-edge.full.plain"
+    python3 "$HERE/expect.py" "$OUT/tls-keylog-edge.pcap" --tls-plain="$OUT/tls-keylog-edge.full.plain" \
+        --servers="$OUT/tls-keylog-edge.full.servers" >"$OUT/tls-keylog-edge.full.expected"
+    check_decrypted tls-keylog-edge.full 3 ;;
+tls13-keyupdate)
+    # openssl s_server (its key log, -keylogfile) answers from a script
+    # (responses typed on its stdin), sends a KeyUpdate asking for the
+    # client's ("K"), and is killed at an idle point: the kernel closes the
+    # connection with a FIN, as an idle close. The Python client's next
+    # request goes out under its updated keys: RST.
+    mkfifo "$WORK/srv.in"
+    openssl s_server -accept 8466 -cert "$WORK/cert.pem" -key "$WORK/key.pem" -tls1_3 \
+        -keylogfile "$OUT/tls13-keyupdate.keys" -naccept 1 <"$WORK/srv.in" >"$WORK/srv.out" 2>&1 &
+    SRV=$!
+    PIDS+=($SRV)
+    exec 3>"$WORK/srv.in"
+    wait_for "$WORK/srv.out" ACCEPT 5
+    rm -f "$OUT/tls13-keyupdate.pcap"
+    start_tcpdump cap "$OUT/tls13-keyupdate.pcap" "tcp port 8466" lo
+    resp() { printf 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s' \
+        $((${#1} + 1)) "$1"; printf '\n'; }
+    # OpenSSL's client reads the server's KeyUpdate with the response to
+    # /ku/after and sends its own before its next record (/ku/third): a
+    # KeyUpdate alone before the lost request would draw the RST itself
+    py_run "$WORK/client.log" "$WORK/client.keys" 127.0.0.1 8466 '[
+        ["GET","/ku/before",0,0,1], ["GET","/ku/after",700,0,1],
+        ["GET","/ku/third",300,0,1], ["POST","/ku/lost",800,40,1] ]' tls=1.3 &
+    CLI=$!
+    sleep 0.4; resp "before key update" >&3
+    sleep 0.3; printf 'K\n' >&3
+    sleep 0.8; resp "after the server's key update" >&3
+    sleep 0.7; resp "after both key updates" >&3
+    sleep 0.4; kill -KILL "$SRV"
+    wait "$CLI" || true
+    exec 3>&-
+    stop_tcpdump cap
+    finish tls13-keyupdate "$WORK/client.log"
+    # tshark decrypts a KeyUpdate (handshake type 24) from each side
+    ku=$(tshark -r "$OUT/tls13-keyupdate.pcap" -o "tls.keylog_file:$OUT/tls13-keyupdate.keys" \
+        -Y tls.handshake.type==24 -T fields -e tcp.srcport 2>/dev/null | sort -u | wc -l)
+    [ "$ku" = 2 ] || { log "FAIL: KeyUpdate seen from $ku side(s), want 2"; exit 1; }
+    check_decrypted tls13-keyupdate 1 ;;
+dsb)
+    # editcap --inject-secrets: the same packets, the key log in a pcapng
+    # Decryption Secrets Block; the ground truth is the source's
+    for n in tls12-suites tls13-suites; do
+        editcap --inject-secrets "tls,$OUT/$n.keys" "$OUT/$n.pcap" "$OUT/$n-dsb.pcapng"
+        for x in expected servers tshark plain; do cp "$OUT/$n.$x" "$OUT/$n-dsb.$x"; done
+        TZ=UTC tcpdump -n -r "$OUT/$n-dsb.pcapng" >"$OUT/$n-dsb.tcpdump" 2>/dev/null
+        cmp -s "$OUT/$n.tcpdump" "$OUT/$n-dsb.tcpdump" || { log "FAIL: $n-dsb packets differ"; exit 1; }
+        # tshark reads the embedded keys without -o tls.keylog_file
+        tshark -r "$OUT/$n-dsb.pcapng" -Y http.request -T fields -e frame.number \
+            -e http.request.method -e http.request.uri -e http.host -e http.content_length \
+            2>/dev/null | cmp -s - "$OUT/$n.tshark" || { log "FAIL: $n-dsb: tshark decrypts differently"; exit 1; }
+        python3 "$HERE/expect.py" "$OUT/$n-dsb.pcapng" --tls-plain="$OUT/$n.plain" \
+            | cmp -s - "$OUT/$n.expected" || { log "FAIL: $n-dsb: expect.py differs"; exit 1; }
+        log "$n-dsb.pcapng: $(wc -c <"$OUT/$n-dsb.pcapng") bytes, as $n.pcap with its keys inside"
+    done ;;
+tls-go)
+    GOCACHE="$WORK/gocache" GOPATH="$WORK/gopath" GO111MODULE=off HOME="$WORK" \
+        go build -o "$WORK/tls-go-client" "$HERE/tls-go-client.go"
+    start_server srv python3 "$HERE/tls-server.py" host=127.0.0.1 port=8468 close=400 \
+        ciphers=ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256 "${CERT[@]}"
+    start_tcpdump cap "$OUT/tls-go.pcap" "tcp port 8468" lo
+    rm -f "$OUT/tls-go.keys"
+    # Go's crypto/tls never negotiates encrypt-then-MAC: its CBC suites are
+    # MAC-then-encrypt whatever the server allows
+    for run in "1.2 TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256 POST 700 cbc-sha256" \
+               "1.2 TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA GET 0 cbc-sha1" "1.3 - PUT 40 tls13"; do
+        set -- $run
+        c=$2; [ "$c" = - ] && c=
+        { timeout 30 "$WORK/tls-go-client" 127.0.0.1:8468 "$OUT/tls-go.keys" "$1" "$c" '[
+            ["GET","/go/'"$5"'",0,0], ["GET","/go/'"$5"'/second",50,0],
+            ["'"$3"'","/go/'"$5"'/lost",600,'"$4"'] ]' 2>&1 || true; } | tee -a "$WORK/client.log" >&2
+    done
+    stop_tcpdump cap
+    finish tls-go "$WORK/client.log"
+    check_decrypted tls-go 3 ;;
 *)
     log "unknown scenario $SCENARIO"; exit 2 ;;
 esac

@@ -10,8 +10,9 @@
 // a FIN that arrives meanwhile: the agent still holds the socket as free and
 // writes the next request on it; the server's kernel answers RST), then send.
 // A body of body_bytes is sent with Content-Length by req.end(body): Node
-// writes the header block and the body as separate TLS records (a body over
-// 16 KiB as several) and hands all the ciphertext to the kernel in one write.
+// encrypts header block and body as TLS records of at most 16 KiB (the
+// header block shares the first) and hands all the ciphertext to the kernel
+// in one write.
 // ciphers: Node's cipher list (TLS 1.3 suites are named TLS_..., and a list
 // holding only TLS 1.3 suites leaves the TLS 1.2 list at its default).
 // linger (default 100 ms): keep the idle socket that long after the last
