@@ -23,7 +23,8 @@
  * RFC 7905, RFC 7366, RFC 8446 5.2-5.3), written out.
  *
  * Plaintext is decrypted in place in the record buffer and handed on at
- * once; only the client's newest 2 KiB are kept, for the lost request.
+ * once; only the start of the client's newest records is kept, for the
+ * lost request.
  */
 #include "hangup/tlsdec.h"
 #include "hangup/packet.h"
@@ -38,8 +39,8 @@
 #define REC_HEAD 5
 #define REC_MAX (16384 + 2048)   /* TLSCiphertext's bound (RFC 5246 6.2.3) */
 #define TAG 16
-#define WIN 2048                 /* client plaintext kept */
-#define WIN_RECS 8
+#define HEAD 1024                /* plaintext kept from each client record's start */
+#define WIN_RECS 4               /* ... for its newest records */
 
 enum { K_GCM, K_CHACHA, K_CBC };
 
@@ -120,12 +121,14 @@ struct hu_tlsdec {
     hu_tls_secrets sec;
     EVP_CIPHER_CTX *ctx;
     tdir d[2];
-    /* The client's plaintext: the newest WIN bytes (byte i of the stream
-     * at win[i % WIN]), and where its newest records began. */
-    uint64_t ptotal;
-    struct { uint32_t seq, end; uint64_t poff; } rr[WIN_RECS];   /* record [seq, end) */
+    /* The client's newest records: each one's TCP span [seq, end), its
+     * plaintext's length and first HEAD bytes (allocated on the first). */
+    struct crec {
+        uint32_t seq, end;
+        uint32_t len;
+        uint8_t head[HEAD];
+    } *rr;
     unsigned nrr;
-    uint8_t *win;
 };
 
 hu_tlsdec *hu_tlsdec_new(hu_keylog *kl)
@@ -147,9 +150,9 @@ void hu_tlsdec_free(hu_tlsdec *d)
             memset(d->d[i].rec, 0, d->d[i].cap);
         free(d->d[i].rec);
     }
-    if (d->win)
-        memset(d->win, 0, WIN);
-    free(d->win);
+    if (d->rr)
+        memset(d->rr, 0, WIN_RECS * sizeof *d->rr);
+    free(d->rr);
     memset(d, 0, sizeof *d);
     free(d);
 }
@@ -586,43 +589,41 @@ static bool key_update(hu_tlsdec *d, tdir *t, const uint8_t *p, size_t n)
     return true;
 }
 
-/* The client's plaintext, kept for the lost request. */
+/* The client's plaintext, kept for the lost request: the start of each
+ * of its newest records. */
 static void keep_client(hu_tlsdec *d, const uint8_t *p, size_t n, uint32_t seq, uint32_t end)
 {
-    if (!d->win && !(d->win = malloc(WIN)))
+    if (!d->rr && !(d->rr = malloc(WIN_RECS * sizeof *d->rr)))
         return;
     if (d->nrr == WIN_RECS) {
         memmove(d->rr, d->rr + 1, sizeof d->rr[0] * (WIN_RECS - 1));
         d->nrr--;
     }
-    d->rr[d->nrr].seq = seq;
-    d->rr[d->nrr].end = end;
-    d->rr[d->nrr].poff = d->ptotal;
-    d->nrr++;
-    size_t from = n > WIN ? n - WIN : 0;
-    for (size_t i = from; i < n; i++)
-        d->win[(d->ptotal + i) % WIN] = p[i];
-    d->ptotal += n;
+    struct crec *r = &d->rr[d->nrr++];
+    r->seq = seq;
+    r->end = end;
+    r->len = (uint32_t)n;
+    memcpy(r->head, p, n < HEAD ? n : HEAD);
 }
 
 size_t hu_tlsdec_client_plain(const hu_tlsdec *d, uint32_t seq, uint8_t *out, size_t cap)
 {
-    if (!d || !d->win || d->nrr == 0)
+    if (!d || !d->rr)
         return 0;
-    int pick = -1;
-    for (unsigned i = 0; i < d->nrr && pick < 0; i++)
-        if (hu_seq_geq(d->rr[i].seq, seq) || hu_seq_gt(d->rr[i].end, seq))
-            pick = (int)i;   /* begins at or after seq, or spans it */
-    if (pick < 0)
-        return 0;   /* the request's records were not decrypted */
-    uint64_t from = d->rr[pick].poff;
-    if (d->ptotal - from > WIN)
-        return 0;   /* its start is no longer kept */
-    size_t n = (size_t)(d->ptotal - from);
-    if (n > cap)
-        n = cap;
-    for (size_t i = 0; i < n; i++)
-        out[i] = d->win[(from + i) % WIN];
+    unsigned i = 0;
+    while (i < d->nrr && !hu_seq_geq(d->rr[i].seq, seq) && !hu_seq_gt(d->rr[i].end, seq))
+        i++;   /* to the first record that begins at or after seq, or spans it */
+    size_t n = 0;
+    for (; i < d->nrr && n < cap; i++) {
+        const struct crec *r = &d->rr[i];
+        size_t k = r->len < HEAD ? r->len : HEAD;
+        if (k > cap - n)
+            k = cap - n;
+        memcpy(out + n, r->head, k);
+        n += k;
+        if (r->len > HEAD)
+            break;   /* the rest of this record is not kept */
+    }
     return n;
 }
 

@@ -132,6 +132,14 @@ static int by_name(const void *a, const void *b)
 
 /* The captures with a key log: NAME for NAME.pcap + NAME.keys +
  * NAME.expected. */
+static bool exists(const char *p)
+{
+    FILE *fp = fopen(p, "rb");
+    if (fp)
+        fclose(fp);
+    return fp != NULL;
+}
+
 static char **tls_names(size_t *n)
 {
     *n = 0;
@@ -166,12 +174,18 @@ static const char *tpath(const char *name, const char *ext)
     return buf[k];
 }
 
-static bool exists(const char *p)
+
+/* The capture a key log belongs to: NAME.pcap, or for NAME.VARIANT (a
+ * second key log of one capture: tls-keylog-edge.full) BASE.pcap. */
+static const char *cap_of(const char *name)
 {
-    FILE *fp = fopen(p, "rb");
-    if (fp)
-        fclose(fp);
-    return fp != NULL;
+    static char buf[2048];
+    snprintf(buf, sizeof buf, "%s/%s.pcap", tls_dir(), name);
+    if (exists(buf))
+        return buf;
+    const char *dot = strrchr(name, '.');
+    snprintf(buf, sizeof buf, "%s/%.*s.pcap", tls_dir(), (int)(dot ? dot - name : 0), name);
+    return buf;
 }
 
 /* hangup analyze --json --no-db ARGS: stdout and stderr; the status. */
@@ -238,7 +252,7 @@ Test(tlsdec, decrypted_incidents_are_the_expected_ones)
     for (size_t i = 0; i < n; i++) {
         char args[4096], *out, *err;
         snprintf(args, sizeof args, "--tls-keylog %s %s", tpath(names[i], ".keys"),
-                 tpath(names[i], ".pcap"));
+                 cap_of(names[i]));
         cr_expect_eq(analyze(args, &out, &err), 0, "%s: %s", names[i], err);
         expect_same(names[i], out, tpath(names[i], ".expected"));
         free(out);
@@ -273,7 +287,7 @@ Test(tlsdec, decrypted_requests_are_what_tshark_decrypts)
         }
         char args[4096], *out, *err;
         snprintf(args, sizeof args, "--tls-keylog %s %s", tpath(names[i], ".keys"),
-                 tpath(names[i], ".pcap"));
+                 cap_of(names[i]));
         analyze(args, &out, &err);
         size_t ni;
         char **inc = incidents(out, &ni);
@@ -287,15 +301,21 @@ Test(tlsdec, decrypted_requests_are_what_tshark_decrypts)
                 free(v);
             }
             if (dec && strcmp(dec, "true") == 0) {
-                char line[6000];
-                snprintf(line, sizeof line, "\n%s\t%s\t%s\t%s\t%s\n", f[0], f[1], f[2], f[3],
-                         f[4]);
-                char *with_nl = malloc(strlen(ts) + 2);
-                with_nl[0] = '\n';
-                strcpy(with_nl + 1, ts);
-                cr_expect_not_null(strstr(with_nl, line), "%s: tshark has no line%s", names[i],
-                                   line);
-                free(with_nl);
+                /* tshark names a request at the frame that completed its
+                 * record: the first line at or after the request packet. */
+                const char *t = NULL;
+                for (const char *l = ts; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                    if (strtoull(l, NULL, 10) >= strtoull(f[0], NULL, 10)) {
+                        t = l;
+                        break;
+                    }
+                char want[6000];
+                snprintf(want, sizeof want, "\t%s\t%s\t%s\t%s\n", f[1], f[2], f[3], f[4]);
+                const char *tab = t ? strchr(t, '\t') : NULL;
+                cr_expect(tab && strncmp(tab, want, strlen(want)) == 0,
+                          "%s: packet %s: tshark says %.*s, hangup%s", names[i], f[0],
+                          tab ? (int)(strchr(tab, '\n') ? strchr(tab, '\n') - tab : 80) : 4,
+                          tab ? tab : "none", want);
                 checked++;
             }
             free(dec);
@@ -310,27 +330,33 @@ Test(tlsdec, decrypted_requests_are_what_tshark_decrypts)
     cr_expect_gt(checked, 0, "no decrypted request checked against tshark");
 }
 
-/* The pcapng with the secrets injected (editcap --inject-secrets) gives
- * the key log's answer without the option. */
+/* The pcapngs with the secrets injected (editcap --inject-secrets,
+ * NAME-dsb.pcapng) give their expected answer -- the key log's, of the
+ * capture they were made from -- without the option. */
 Test(tlsdec, injected_secrets_decrypt_without_the_option)
 {
-    size_t n, checked = 0;
-    char **names = tls_names(&n);
-    for (size_t i = 0; i < n; i++) {
-        const char *ng = tpath(names[i], ".pcapng");
-        if (exists(ng)) {
-            char *out, *err;
-            cr_expect_eq(analyze(ng, &out, &err), 0, "%s: %s", ng, err);
-            expect_same(ng, out, tpath(names[i], ".expected"));
-            cr_expect_not(strstr(err, "TLS:"), "%s: %s", ng, err);
-            free(out);
-            free(err);
-            checked++;
-        }
-        free(names[i]);
+    DIR *d = opendir(tls_dir());
+    cr_assert_not_null(d);
+    struct dirent *de;
+    size_t checked = 0;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 12 || strcmp(de->d_name + l - 11, "-dsb.pcapng") != 0)
+            continue;
+        char ng[2048], *out, *err;
+        snprintf(ng, sizeof ng, "%s/%s", tls_dir(), de->d_name);
+        cr_expect_eq(analyze(ng, &out, &err), 0, "%s: %s", ng, err);
+        char base[256];
+        snprintf(base, sizeof base, "%.*s", (int)(l - 7), de->d_name);
+        expect_same(ng, out, tpath(base, ".expected"));
+        cr_expect(strstr(out, "\"tls_decrypted\":true"), "%s: nothing decrypted", ng);
+        cr_expect_null(strstr(err, "TLS:"), "%s: %s", ng, err);
+        free(out);
+        free(err);
+        checked++;
     }
-    free(names);
-    cr_expect_gt(checked, 0, "no NAME.pcapng with injected secrets");
+    closedir(d);
+    cr_expect_gt(checked, 0, "no NAME-dsb.pcapng with injected secrets");
 }
 
 /* Without a key log the output is what it was before decryption existed:
@@ -341,7 +367,7 @@ Test(tlsdec, without_keys_nothing_is_decrypted)
     char **names = tls_names(&n);
     for (size_t i = 0; i < n; i++) {
         char *out, *err;
-        analyze(tpath(names[i], ".pcap"), &out, &err);
+        analyze(cap_of(names[i]), &out, &err);
         cr_expect_null(strstr(out, "tls_decrypted"), "%s", names[i]);
         cr_expect_null(strstr(err, "TLS:"), "%s: %s", names[i], err);
         size_t ni;
@@ -388,9 +414,9 @@ Test(tlsdec, missing_key_one_line_with_the_client_random_and_garbage_ignored)
     char **names = tls_names(&n);
     cr_assert_geq(n, 2, "two captures needed");
     char args[4096], *out, *err, *plain, *perr;
-    analyze(tpath(names[0], ".pcap"), &plain, &perr);
+    analyze(cap_of(names[0]), &plain, &perr);
     snprintf(args, sizeof args, "--tls-keylog %s %s", tpath(names[1], ".keys"),
-             tpath(names[0], ".pcap"));
+             cap_of(names[0]));
     cr_expect_eq(analyze(args, &out, &err), 0);
     cr_expect_str_eq(out, plain, "a missing key changes the answer");
     cr_expect(strstr(err, "no key logged for client random "), "%s", err);
@@ -410,7 +436,7 @@ Test(tlsdec, missing_key_one_line_with_the_client_random_and_garbage_ignored)
     for (char *l = strtok(keys, "\n"); l; l = strtok(NULL, "\n"))
         fprintf(fp, "%s\r\nCLIENT_RANDOM %.10s\n", l, l);
     fclose(fp);
-    snprintf(args, sizeof args, "--tls-keylog %s %s", g, tpath(names[0], ".pcap"));
+    snprintf(args, sizeof args, "--tls-keylog %s %s", g, cap_of(names[0]));
     cr_expect_eq(analyze(args, &out, &err), 0);
     expect_same("garbage key log", out, tpath(names[0], ".expected"));
     free(keys);
@@ -461,7 +487,7 @@ Test(tlsdec, flipped_ciphertext_byte_one_line_and_the_rest_reported)
     size_t n;
     char **names = tls_names(&n);
     size_t len;
-    uint8_t *b = (uint8_t *)tu_slurp(tpath(names[0], ".pcap"), &len);
+    uint8_t *b = (uint8_t *)tu_slurp(cap_of(names[0]), &len);
     uint64_t num = first_request_packet(names[0]);
     size_t hdr;
     uint32_t caplen;
@@ -502,7 +528,7 @@ Test(tlsdec, truncated_capture_ends_cleanly)
     for (size_t i = 0; i < n; i++) {
         size_t len, hdr;
         uint32_t caplen;
-        uint8_t *b = (uint8_t *)tu_slurp(tpath(names[i], ".pcap"), &len);
+        uint8_t *b = (uint8_t *)tu_slurp(cap_of(names[i]), &len);
         uint64_t num = first_request_packet(names[i]);
         cr_assert(b && num && record_at(b, len, num, &hdr, &caplen));
         const char *cut = tu_tmp(".pcap");
@@ -547,7 +573,7 @@ Test(tlsdec, key_material_never_written)
         snprintf(w, sizeof w, "%s", tu_tmp(".pcapng"));
         char cmd[8192], *out, *err;
         snprintf(cmd, sizeof cmd, "%s analyze --db %s -w %s --tls-keylog %s %s && %s show --db %s 1",
-                 HANGUP_BIN, db, w, tpath(names[i], ".keys"), tpath(names[i], ".pcap"),
+                 HANGUP_BIN, db, w, tpath(names[i], ".keys"), cap_of(names[i]),
                  HANGUP_BIN, db);
         tu_sh(cmd, &out, &err);
         char *exp = tu_slurp(tpath(names[i], ".expected"), NULL);

@@ -83,11 +83,11 @@ unsigned hu_tlsdec_suite(const hu_tlsdec *d);
 unsigned hu_tlsdec_version(const hu_tlsdec *d);
 
 /*
- * The client's plaintext from the first record it began at or after TCP
- * position seq (the lost request's first segment), or else from the
- * record that spans seq: up to cap bytes into out, as much as was
- * decrypted and is still kept (the client's newest 2 KiB of plaintext,
- * over its last 8 records).  0 when none is.
+ * The client's plaintext from the first of its last 4 records that spans
+ * TCP position seq (the lost request's first byte) or begins after it:
+ * up to cap bytes into out, that record's first 1 KiB joined with the
+ * next records' while each was whole in its 1 KiB.  0 when no such
+ * record was decrypted.
  */
 size_t hu_tlsdec_client_plain(const hu_tlsdec *d, uint32_t seq, uint8_t *out, size_t cap);
 
