@@ -32,6 +32,10 @@
 #   tls-multiseg    in a network namespace whose loopback has MTU 1500 and no
 #                   segmentation offload: POSTs in several TLS records and
 #                   several TCP segments, one answered, one lost
+#   tls-wire        through a delay line (10 ms each way, namespaces
+#                   hu-tcli/hu-tmid/hu-tsrv): lost requests of several TLS
+#                   records and several TCP segments (Node TLS 1.3, Python
+#                   TLS 1.2)
 #   tls-keylog-edge the server's key log, edited: one session's lines deleted,
 #                   garbage lines and CRLF endings added (NAME.full.keys is the
 #                   log as written, NAME.full.expected its incidents)
@@ -44,7 +48,7 @@
 #   all             every scenario above, in this order
 #
 # Must run as root (tcpdump, network namespaces). All traffic stays on
-# loopback or inside the namespace hu-tls created here. Needs node, python3,
+# loopback or inside the namespaces hu-tls, hu-tcli, hu-tmid, hu-tsrv created here. Needs node, python3,
 # openssl, curl, go, tcpdump, tshark, editcap, ethtool.
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1   # tlsopt.py is imported from samples/
@@ -61,7 +65,7 @@ NETNS=()
 . "$HERE/capture-lib.sh"
 
 if [ "$SCENARIO" = all ]; then
-    for s in tls13-suites tls12-suites tls12-cbc tls-ipv6 tls-multiseg tls-keylog-edge \
+    for s in tls13-suites tls12-suites tls12-cbc tls-ipv6 tls-multiseg tls-wire tls-keylog-edge \
              tls13-keyupdate tls-go dsb; do
         "$0" "$s" "$OUT"
     done
@@ -248,7 +252,47 @@ tls-multiseg)
                 ["POST","/upload/chunk/2",300,200,6000] ]' 2>&1 || true; } \
         | tee -a "$WORK/client.log" >&2
     stop_tcpdump cap
-    finish tls-multiseg "$WORK/client.log" ;;
+    finish tls-multiseg "$WORK/client.log"
+    check_decrypted tls-multiseg 1 ;;
+tls-wire)
+    # hu-tcli [hu-tc0 10.78.0.1] <-veth-> [hu-tc1] hu-tmid [hu-ts1] <-veth-> [hu-ts0 10.78.0.2] hu-tsrv
+    # hu-tmid runs delayline.py (10 ms each way): a lost request's segments
+    # have all left before the RST comes back. MTU 1500, no offloads.
+    make_netns hu-tcli hu-tmid hu-tsrv
+    ip link add hu-tc0 netns hu-tcli type veth peer name hu-tc1 netns hu-tmid
+    ip link add hu-ts0 netns hu-tsrv type veth peer name hu-ts1 netns hu-tmid
+    ip -n hu-tcli addr add 10.78.0.1/24 dev hu-tc0
+    ip -n hu-tsrv addr add 10.78.0.2/24 dev hu-ts0
+    for x in hu-tcli:hu-tc0 hu-tmid:hu-tc1 hu-tmid:hu-ts1 hu-tsrv:hu-ts0; do
+        ip -n "${x%:*}" link set "${x#*:}" up
+        ip netns exec "${x%:*}" ethtool -K "${x#*:}" tx off tso off gso off >/dev/null
+    done
+    for l in hu-tc1 hu-ts1; do ip -n hu-tmid link set "$l" promisc on; done
+    ip -n hu-tcli neigh replace 10.78.0.2 dev hu-tc0 lladdr "$(ip -n hu-tsrv -br link show hu-ts0 | awk '{print $3}')"
+    ip -n hu-tsrv neigh replace 10.78.0.1 dev hu-ts0 lladdr "$(ip -n hu-tcli -br link show hu-tc0 | awk '{print $3}')"
+    # the whole request in flight at once: congestion window not reduced by the idle
+    ip netns exec hu-tcli sysctl -qw net.ipv4.tcp_slow_start_after_idle=0
+    ip -n hu-tcli route replace 10.78.0.0/24 dev hu-tc0 initcwnd 40
+    ip -n hu-tsrv route replace 10.78.0.0/24 dev hu-ts0 initrwnd 40
+    start_server dl ip netns exec hu-tmid python3 "$HERE/delayline.py" hu-tc1 hu-ts1 10
+    start_server srv ip netns exec hu-tsrv python3 "$HERE/tls-server.py" host=10.78.0.2 port=8469 \
+        close=400 "${CERT[@]}"
+    start_tcpdump cap "$OUT/tls-wire.pcap" "tcp port 8469" hu-tc0 hu-tcli
+    rm -f "$OUT/tls-wire.keys"
+    K=$OUT/tls-wire.keys
+    # Node, TLS 1.3: a 20000-byte POST, two records, 14 segments, one write
+    { timeout 30 ip netns exec hu-tcli node "$HERE/tls-node-client.js" url=https://10.78.0.2:8469 \
+        keylog="$K" plan='[ ["GET","/wire/start",0,0,0], ["POST","/wire/upload",300,200,20000] ]' \
+        2>&1 || true; } | tee -a "$WORK/client.log" >&2
+    # Python, TLS 1.2: header block and a 9000-byte body in two writes,
+    # three records (the second write is two), seven segments
+    { timeout 30 ip netns exec hu-tcli python3 "$HERE/tls-client.py" host=10.78.0.2 port=8469 \
+        keylog="$K" tls=1.2 ciphers=ECDHE-RSA-CHACHA20-POLY1305 \
+        plan='[ ["GET","/wire/py",0,0,1], ["PUT","/wire/py/doc",600,9000,3] ]' 2>&1 || true; } \
+        | tee -a "$WORK/client.log" >&2
+    stop_tcpdump cap
+    finish tls-wire "$WORK/client.log"
+    check_decrypted tls-wire 2 ;;
 tls-keylog-edge)
     # the key log is the server's (Python/OpenSSL keylog callback)
     start_server srv python3 "$HERE/tls-server.py" host=127.0.0.1 port=8467 close=400 \
