@@ -4,7 +4,8 @@
 # Real captures of TLS keep-alive races with the NSS key logs the TLS stacks
 # themselves wrote (issue 20: --tls-keylog and pcapng Decryption Secrets
 # Blocks), into OUTDIR (default samples/tls). For each NAME:
-#   NAME.pcap      the capture (tcpdump -i lo)
+#   NAME.pcap      the capture (tcpdump on the loopback, or the client's
+#                  veth for tls-wire)
 #   NAME.keys      the key log (written by the client's or the server's stack)
 #   NAME.tcpdump   TZ=UTC tcpdump -n -r NAME.pcap
 #   NAME.plain     tshark's decryption: one line "FRAME<TAB>HEX" per decrypted
@@ -48,8 +49,9 @@
 #   all             every scenario above, in this order
 #
 # Must run as root (tcpdump, network namespaces). All traffic stays on
-# loopback or inside the namespaces hu-tls, hu-tcli, hu-tmid, hu-tsrv created here. Needs node, python3,
-# openssl, curl, go, tcpdump, tshark, editcap, ethtool.
+# loopback or inside the namespaces created here (hu-tls, hu-tcli, hu-tmid,
+# hu-tsrv). Needs node, python3, openssl, curl, go, tcpdump, tshark,
+# editcap, ethtool.
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1   # tlsopt.py is imported from samples/
 
@@ -60,7 +62,7 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 WORK=$(mktemp -d /tmp/hangup-tls.XXXXXX)
 PIDS=()
-NETNS=()
+NETNS=()   # capture-lib.sh's cleanup deletes these
 
 . "$HERE/capture-lib.sh"
 
@@ -173,7 +175,7 @@ tls12-suites)
         c=${suite%:*} m=${suite#*:}
         py_run "$WORK/client.log" "$OUT/tls12-suites.keys" 127.0.0.1 8461 '[
             ["GET","/suite/'$c'",0,0,1], ["GET","/items?page=2",50,0,1],
-            ["'$m'","/lost/'$c'",500,'$([ "$m" = POST ] && echo 300 || echo 0)',1] ]' \
+            ["'$m'","/lost/'$c'",500,'"$([ "$m" = POST ] && echo 300 || echo 0)"',1] ]' \
             tls=1.2 ciphers="$c"
     done
     stop_tcpdump cap
@@ -345,7 +347,7 @@ tls13-keyupdate)
     openssl s_server -accept 8466 -cert "$WORK/cert.pem" -key "$WORK/key.pem" -tls1_3 \
         -keylogfile "$OUT/tls13-keyupdate.keys" -naccept 1 <"$WORK/srv.in" >"$WORK/srv.out" 2>&1 &
     SRV=$!
-    PIDS+=($SRV)
+    PIDS+=("$SRV")
     exec 3>"$WORK/srv.in"
     wait_for "$WORK/srv.out" ACCEPT 5
     rm -f "$OUT/tls13-keyupdate.pcap"
