@@ -307,8 +307,8 @@ tls-wire)
     { timeout 30 ip netns exec hu-tcli node "$HERE/tls-node-client.js" url=https://10.78.0.2:8469 \
         keylog="$K" plan='[ ["GET","/wire/start",0,0,0], ["POST","/wire/upload",300,200,20000] ]' \
         2>&1 || true; } | tee -a "$WORK/client.log" >&2
-    # Python, TLS 1.2: header block and a 9000-byte body in two writes,
-    # three records (the second write is two), seven segments
+    # Python, TLS 1.2: header block and a 9000-byte body in three writes
+    # (three records), nine segments
     { timeout 30 ip netns exec hu-tcli python3 "$HERE/tls-client.py" host=10.78.0.2 port=8469 \
         keylog="$K" tls=1.2 ciphers=ECDHE-RSA-CHACHA20-POLY1305 \
         plan='[ ["GET","/wire/py",0,0,1], ["PUT","/wire/py/doc",600,9000,3] ]' 2>&1 || true; } \
