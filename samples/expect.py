@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent ground-truth oracle for the hangup sample captures.
 
-    expect.py FILE.pcap [--show]  >  FILE.expected
+    expect.py FILE.pcap [--show] [--servers=F] [--tls-plain=F]  >  FILE.expected
 
 Reads a classic pcap (any byte order, micro or nano seconds) or a pcapng
 file with the standard library only, decodes link (EN10MB, NULL, LOOP, RAW,

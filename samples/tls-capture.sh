@@ -4,7 +4,8 @@
 # Real captures of TLS keep-alive races with the NSS key logs the TLS stacks
 # themselves wrote (issue 20: --tls-keylog and pcapng Decryption Secrets
 # Blocks), into OUTDIR (default samples/tls). For each NAME:
-#   NAME.pcap      the capture (tcpdump -i lo)
+#   NAME.pcap      the capture (tcpdump on the loopback, or the client's
+#                  veth for tls-wire)
 #   NAME.keys      the key log (written by the client's or the server's stack)
 #   NAME.tcpdump   TZ=UTC tcpdump -n -r NAME.pcap
 #   NAME.plain     tshark's decryption: one line "FRAME<TAB>HEX" per decrypted
@@ -32,6 +33,14 @@
 #   tls-multiseg    in a network namespace whose loopback has MTU 1500 and no
 #                   segmentation offload: POSTs in several TLS records and
 #                   several TCP segments, one answered, one lost
+#   tls-wire        through a delay line (10 ms each way, namespaces
+#                   hu-tcli/hu-tmid/hu-tsrv): lost requests of several TLS
+#                   records and several TCP segments (Node TLS 1.3, Python
+#                   TLS 1.2)
+#   tls-crossed     tls-wire's namespaces, 25 ms each way, both vantages
+#                   (writes tls-crossed-client and tls-crossed-server): a
+#                   crossed TLS 1.3 race, and a stale TLS 1.2 race whose lost
+#                   request misses a segment at the server's vantage
 #   tls-keylog-edge the server's key log, edited: one session's lines deleted,
 #                   garbage lines and CRLF endings added (NAME.full.keys is the
 #                   log as written, NAME.full.expected its incidents)
@@ -44,8 +53,9 @@
 #   all             every scenario above, in this order
 #
 # Must run as root (tcpdump, network namespaces). All traffic stays on
-# loopback or inside the namespace hu-tls created here. Needs node, python3,
-# openssl, curl, go, tcpdump, tshark, editcap, ethtool.
+# loopback or inside the namespaces created here (hu-tls, hu-tcli, hu-tmid,
+# hu-tsrv). Needs node, python3, openssl, curl, go, tcpdump, tshark,
+# editcap, ethtool.
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1   # tlsopt.py is imported from samples/
 
@@ -56,12 +66,14 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 WORK=$(mktemp -d /tmp/hangup-tls.XXXXXX)
 PIDS=()
-NETNS=()
+NETNS=()   # capture-lib.sh's cleanup deletes these
+VERDICTS=stale
 
 . "$HERE/capture-lib.sh"
 
 if [ "$SCENARIO" = all ]; then
-    for s in tls13-suites tls12-suites tls12-cbc tls-ipv6 tls-multiseg tls-keylog-edge \
+    for s in tls13-suites tls12-suites tls12-cbc tls-ipv6 tls-multiseg tls-wire tls-crossed \
+             tls-keylog-edge \
              tls13-keyupdate tls-go dsb; do
         "$0" "$s" "$OUT"
     done
@@ -89,7 +101,8 @@ py_run() {
 
 # finish NAME CLIENTLOG [KEYS]: the ground truth of OUT/NAME.pcap with the key
 # log KEYS (default OUT/NAME.keys), then the cross-checks: as many incidents
-# as client errors, every race stale, and every decrypted lost request is one
+# as client errors, every race's verdict in VERDICTS (default stale), and
+# every decrypted lost request is one
 # the client logged as failed and one tshark's HTTP dissector shows.
 finish() {
     local name=$1 clog=$2 keys=${3:-$OUT/$1.keys} cap="$OUT/$1.pcap" n errs
@@ -108,15 +121,16 @@ finish() {
         "$n incident(s), $(grep -c . "$OUT/$name.tshark") request(s) decrypted by tshark," \
         "client errors: $errs"
     [ "$n" = "$errs" ] || { log "FAIL $name: oracle found $n incident(s), clients saw $errs error(s)"; return 1; }
-    python3 - "$OUT/$name.expected" "$OUT/$name.tshark" "$clog" <<'PY' || { log "FAIL $name: cross-check"; return 1; }
+    python3 - "$OUT/$name.expected" "$OUT/$name.tshark" "$clog" "$VERDICTS" <<'PY' || { log "FAIL $name: cross-check"; return 1; }
 import json, sys
 incs = [json.loads(l) for l in open(sys.argv[1])]
+verdicts = sys.argv[4].split()
 tshark = {int(f[0]): f[1:] for f in (l.rstrip("\n").split("\t") for l in open(sys.argv[2])) if f[0]}
 errors = [l for l in open(sys.argv[3]) if l.startswith("ERROR")]
 bad = []
 for j in incs:
-    if j.get("verdict") != "stale" or not j["tls"]:
-        bad.append(f"not a stale TLS race: {j}")
+    if j.get("verdict") not in verdicts or not j["tls"]:
+        bad.append(f"not a TLS race with verdict {verdicts}: {j}")
     if not j.get("tls_decrypted"):
         continue
     want = f" {j['method']} {j['target']} "
@@ -134,6 +148,38 @@ print(f"  {sum(1 for j in incs if j.get('tls_decrypted'))} of {len(incs)} lost r
       "each as a client logged it and as tshark shows it", file=sys.stderr)
 sys.exit(1 if bad else 0)
 PY
+}
+
+# tls_wire DELAY_MS [RULE...]: the three namespaces of tls-wire and tls-crossed
+#   hu-tcli [hu-tc0 10.78.0.1] <-veth-> [hu-tc1] hu-tmid [hu-ts1] <-veth-> [hu-ts0 10.78.0.2] hu-tsrv
+# hu-tmid runs delayline.py (DELAY_MS each way, RULEs as delayline.py's): a
+# lost request's segments have all left before the RST comes back. MTU
+# 1500, no offloads (the captures show wire-sized frames).
+tls_wire() {
+    local x l d=$1; shift
+    make_netns hu-tcli hu-tmid hu-tsrv
+    ip link add hu-tc0 netns hu-tcli type veth peer name hu-tc1 netns hu-tmid
+    ip link add hu-ts0 netns hu-tsrv type veth peer name hu-ts1 netns hu-tmid
+    ip -n hu-tcli addr add 10.78.0.1/24 dev hu-tc0
+    ip -n hu-tsrv addr add 10.78.0.2/24 dev hu-ts0
+    for x in hu-tcli:hu-tc0 hu-tmid:hu-tc1 hu-tmid:hu-ts1 hu-tsrv:hu-ts0; do
+        ip -n "${x%:*}" link set "${x#*:}" up
+        ip netns exec "${x%:*}" ethtool -K "${x#*:}" tx off tso off gso off >/dev/null
+    done
+    for l in hu-tc1 hu-ts1; do ip -n hu-tmid link set "$l" promisc on; done
+    ip -n hu-tcli neigh replace 10.78.0.2 dev hu-tc0 lladdr "$(ip -n hu-tsrv -br link show hu-ts0 | awk '{print $3}')"
+    ip -n hu-tsrv neigh replace 10.78.0.1 dev hu-ts0 lladdr "$(ip -n hu-tcli -br link show hu-tc0 | awk '{print $3}')"
+    # the whole request in flight at once: congestion window not reduced by the idle
+    ip netns exec hu-tcli sysctl -qw net.ipv4.tcp_slow_start_after_idle=0
+    ip -n hu-tcli route replace 10.78.0.0/24 dev hu-tc0 initcwnd 40
+    ip -n hu-tsrv route replace 10.78.0.0/24 dev hu-ts0 initrwnd 40
+    start_server dl ip netns exec hu-tmid python3 "$HERE/delayline.py" hu-tc1 hu-ts1 "$d" "$@"
+}
+
+# check NAME PYTHON-EXPR: every line l of NAME.expected satisfies the expression
+check() {
+    python3 -c 'import sys; sys.exit(not all(eval(sys.argv[2], {"l": l}) for l in open(sys.argv[1])))' \
+        "$OUT/$1.expected" "$2" || { log "FAIL $1: a line does not satisfy $2"; cat "$OUT/$1.expected" >&2; return 1; }
 }
 
 # check_decrypted NAME N: exactly N incidents of NAME.expected are decrypted
@@ -169,7 +215,7 @@ tls12-suites)
         c=${suite%:*} m=${suite#*:}
         py_run "$WORK/client.log" "$OUT/tls12-suites.keys" 127.0.0.1 8461 '[
             ["GET","/suite/'$c'",0,0,1], ["GET","/items?page=2",50,0,1],
-            ["'$m'","/lost/'$c'",500,'$([ "$m" = POST ] && echo 300 || echo 0)',1] ]' \
+            ["'$m'","/lost/'$c'",500,'"$([ "$m" = POST ] && echo 300 || echo 0)"',1] ]' \
             tls=1.2 ciphers="$c"
     done
     stop_tcpdump cap
@@ -248,7 +294,28 @@ tls-multiseg)
                 ["POST","/upload/chunk/2",300,200,6000] ]' 2>&1 || true; } \
         | tee -a "$WORK/client.log" >&2
     stop_tcpdump cap
-    finish tls-multiseg "$WORK/client.log" ;;
+    finish tls-multiseg "$WORK/client.log"
+    check_decrypted tls-multiseg 1 ;;
+tls-wire)
+    tls_wire 10
+    start_server srv ip netns exec hu-tsrv python3 "$HERE/tls-server.py" host=10.78.0.2 port=8469 \
+        close=400 "${CERT[@]}"
+    start_tcpdump cap "$OUT/tls-wire.pcap" "tcp port 8469" hu-tc0 hu-tcli
+    rm -f "$OUT/tls-wire.keys"
+    K=$OUT/tls-wire.keys
+    # Node, TLS 1.3: a 20000-byte POST, two records, 14 segments, one write
+    { timeout 30 ip netns exec hu-tcli node "$HERE/tls-node-client.js" url=https://10.78.0.2:8469 \
+        keylog="$K" plan='[ ["GET","/wire/start",0,0,0], ["POST","/wire/upload",300,200,20000] ]' \
+        2>&1 || true; } | tee -a "$WORK/client.log" >&2
+    # Python, TLS 1.2: header block and a 9000-byte body in three writes
+    # (three records), nine segments
+    { timeout 30 ip netns exec hu-tcli python3 "$HERE/tls-client.py" host=10.78.0.2 port=8469 \
+        keylog="$K" tls=1.2 ciphers=ECDHE-RSA-CHACHA20-POLY1305 \
+        plan='[ ["GET","/wire/py",0,0,1], ["PUT","/wire/py/doc",600,9000,3] ]' 2>&1 || true; } \
+        | tee -a "$WORK/client.log" >&2
+    stop_tcpdump cap
+    finish tls-wire "$WORK/client.log"
+    check_decrypted tls-wire 2 ;;
 tls-keylog-edge)
     # the key log is the server's (Python/OpenSSL keylog callback)
     start_server srv python3 "$HERE/tls-server.py" host=127.0.0.1 port=8467 close=400 \
@@ -301,7 +368,7 @@ tls13-keyupdate)
     openssl s_server -accept 8466 -cert "$WORK/cert.pem" -key "$WORK/key.pem" -tls1_3 \
         -keylogfile "$OUT/tls13-keyupdate.keys" -naccept 1 <"$WORK/srv.in" >"$WORK/srv.out" 2>&1 &
     SRV=$!
-    PIDS+=($SRV)
+    PIDS+=("$SRV")
     exec 3>"$WORK/srv.in"
     wait_for "$WORK/srv.out" ACCEPT 5
     rm -f "$OUT/tls13-keyupdate.pcap"
@@ -365,6 +432,44 @@ tls-go)
     stop_tcpdump cap
     finish tls-go "$WORK/client.log"
     check_decrypted tls-go 3 ;;
+tls-crossed)
+    # tls-wire's namespaces with 25 ms each way (RTT 50 ms), captured at both
+    # ends; the delay line drops the 13th client frame with payload: a
+    # segment in the middle of connection 2's lost request, never
+    # retransmitted (the connection is reset), so the server's vantage
+    # misses it and cannot decrypt the record (no ACK covers the hole: not
+    # a capture gap as expect.py and hangup count them)
+    tls_wire 25 ab:13:drop
+    start_server srv ip netns exec hu-tsrv python3 "$HERE/tls-server.py" host=10.78.0.2 port=8470 \
+        close=300 "${CERT[@]}"
+    start_tcpdump cli "$OUT/tls-crossed-client.pcap" "tcp port 8470" hu-tc0 hu-tcli
+    start_tcpdump srv "$OUT/tls-crossed-server.pcap" "tcp port 8470" hu-ts0 hu-tsrv
+    K=$WORK/node.keys
+    # 1: Node, TLS 1.3. The server's FIN leaves 300 ms after its response
+    #    was written; the client gets the response 25 ms later and sends 275
+    #    ms after that, as the FIN leaves: they cross in flight (crossed).
+    #    Client frames with payload: hello 1, finished 2, GETs 3 and 4, POST 5.
+    { timeout 30 ip netns exec hu-tcli node "$HERE/tls-node-client.js" url=https://10.78.0.2:8470 \
+        keylog="$K" ciphers=TLS_AES_128_GCM_SHA256 plan='[ ["GET","/x/1",0,0,0],
+        ["GET","/x/2",20,0,0], ["POST","/x/crossed",275,0,80] ]' 2>&1 || true; } \
+        | tee -a "$WORK/client.log" >&2
+    # 2: Node, TLS 1.2: the FIN arrives during a 200 ms busy loop (stale);
+    #    the lost 20000-byte POST is client frames 9-22 (hello 6, key
+    #    exchange and finished 7, GET 8), its first record frames 9-20
+    { timeout 30 ip netns exec hu-tcli node "$HERE/tls-node-client.js" url=https://10.78.0.2:8470 \
+        keylog="$K" ciphers=ECDHE-RSA-AES128-GCM-SHA256 max=TLSv1.2 plan='[ ["GET","/y/1",0,0,0],
+        ["POST","/y/stale",200,200,20000] ]' 2>&1 || true; } | tee -a "$WORK/client.log" >&2
+    stop_tcpdump cli
+    stop_tcpdump srv
+    cp "$K" "$OUT/tls-crossed-client.keys"
+    cp "$K" "$OUT/tls-crossed-server.keys"
+    VERDICTS="stale crossed"
+    finish tls-crossed-client "$WORK/client.log"
+    finish tls-crossed-server "$WORK/client.log"
+    check_decrypted tls-crossed-client 2
+    check_decrypted tls-crossed-server 1
+    check tls-crossed-client '"/x/crossed" in l and "\"verdict\":\"crossed\"" in l or "/y/stale" in l and "\"verdict\":\"stale\"" in l'
+    check tls-crossed-server '"/x/crossed" in l and "\"verdict\":\"crossed\"" in l or "\"verdict\":\"stale\"" in l and "\"tls_decrypted\":false" in l' ;;
 *)
     log "unknown scenario $SCENARIO"; exit 2 ;;
 esac
