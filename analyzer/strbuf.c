@@ -154,6 +154,33 @@ void hu_sb_json_str(hu_sb *sb, const uint8_t *p, size_t n)
     hu_sb_putc(sb, '"');
 }
 
+void hu_sb_prom_label(hu_sb *sb, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uint8_t c = p[i];
+        if (c == '"' || c == '\\') {
+            hu_sb_putc(sb, '\\');
+            hu_sb_putc(sb, (char)c);
+            i++;
+        } else if (c == '\n') {
+            hu_sb_puts(sb, "\\n");
+            i++;
+        } else if (c < 0x20 || c == 0x7f) {
+            hu_sb_puts(sb, "\xef\xbf\xbd");   /* U+FFFD */
+            i++;
+        } else {
+            size_t l = utf8_len(p + i, n - i);
+            if (l == 0) {
+                hu_sb_puts(sb, "\xef\xbf\xbd");
+                i++;
+            } else {
+                hu_sb_put(sb, p + i, l);
+                i += l;
+            }
+        }
+    }
+}
+
 void hu_sb_safe(hu_sb *sb, const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
