@@ -609,15 +609,7 @@ Test(metrics, live_scrape_matches_what_live_printed, .timeout = 120)
     char *live_argv[] = { (char *)HANGUP_BIN, "live", "--json", "--no-db", "-i", "lo", "-f",
                           filter, "--metrics", marg, NULL };
     pid_t hp = tu_spawn(live_argv, out, err);
-    bool started = false;
-    for (int t = 0; t < 10000 && !started; t += 50) {
-        char *e = tu_slurp(err, NULL);
-        started = e && strstr(e, "capturing on lo");
-        free(e);
-        if (!started)
-            tu_sleep_ms(50);
-    }
-    cr_assert(started, "hangup live did not start");
+    cr_assert(tu_wait_text(err, "capturing on lo", 10000), "hangup live did not start");
     char *e0 = tu_slurp(err, NULL);
     char want[128];
     snprintf(want, sizeof want, "serving Prometheus metrics at http://%s/metrics\n", marg);
