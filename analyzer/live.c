@@ -21,6 +21,11 @@
  * removes its -wal and -shm files when the last connection closes, which
  * the unprivileged user cannot do in a directory it may not write, so the
  * parent opens and closes the database once the capture has ended.
+ *
+ * --metrics binds its port before anything else (a port in use ends live
+ * before it captures), counts each incident through the analyzer's
+ * observer and publishes the counters once a second on the same tick;
+ * metrics.c serves them from a thread of its own (docs/DESIGN.md §3.11).
  */
 #include "hangup/live.h"
 #include "hangup/analyze.h"

@@ -549,6 +549,33 @@ Test(metrics, http_serves_get_and_head_on_metrics_only, .timeout = 60)
     cr_expect_neq(fetch(port, "", "/metrics", NULL, NULL), 200, "still listening after free");
 }
 
+Test(metrics, http_listens_on_ipv6_loopback, .timeout = 60)
+{
+    hu_metrics *m = hu_metrics_new("0.1.0");
+    cr_assert_not_null(m);
+    char err[256] = "", arg[32], cmd[256];
+    int port = 0;
+    for (int p = 30000 + (int)(getpid() % 9000), tries = 0; tries < 50 && !port;
+         tries++, p += 97) {
+        hu_metrics_addr a;
+        snprintf(arg, sizeof arg, "[::1]:%d", p);
+        cr_assert(hu_metrics_parse_addr(arg, &a, err, sizeof err));
+        if (hu_metrics_listen(m, &a, err, sizeof err))
+            port = p;
+    }
+    cr_assert_neq(port, 0, "no free port on ::1: %s", err);
+    cr_assert(hu_metrics_publish(m, &zero_counts, NULL, 0));
+    char *o = NULL;
+    snprintf(cmd, sizeof cmd, "curl -s -g -m 10 'http://[::1]:%d/metrics'", port);
+    cr_expect_eq(tu_sh(cmd, &o, NULL), 0);
+    cr_expect(o && strstr(o, "hangup_build_info{version=\"0.1.0\"} 1\n"), "%s", o);
+    free(o);
+    /* IPV6_V6ONLY: the IPv4 loopback is not served on the same port. */
+    snprintf(cmd, sizeof cmd, "curl -s -m 10 'http://127.0.0.1:%d/metrics'", port);
+    cr_expect_neq(tu_sh(cmd, NULL, NULL), 0);
+    hu_metrics_free(m);
+}
+
 Test(metrics, cli_errors_are_one_line_before_capture, .timeout = 60)
 {
     char cmd[1024], *o = NULL, *e = NULL;
