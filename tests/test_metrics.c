@@ -727,9 +727,13 @@ Test(metrics, live_scrape_matches_what_live_printed, .timeout = 120)
     snprintf(line, sizeof line, "hangup_incidents_total{kind=\"refused\",verdict=\"\","
                                 "server=\"127.0.0.1:%d\"} 2\n", closed);
     cr_expect(strstr(text, line), "%s", text);
-    snprintf(line, sizeof line, "hangup_server_idle_timeout_seconds{server=\"127.0.0.1:%d\"} 0.4",
-             port);
-    cr_expect(strstr(text, line), "the node server's 400 ms keep-alive timeout:\n%s", text);
+    /* The node server closes after 400 ms idle, later on a loaded machine
+     * (its timer fires late): never earlier. */
+    char srv[32];
+    snprintf(srv, sizeof srv, "127.0.0.1:%d", port);
+    double idle = sum_of(p, "hangup_server_idle_timeout_seconds", "server", srv);
+    cr_expect(idle >= 0.4 && idle < 3.0, "the node server's 400 ms keep-alive timeout: %g\n%s",
+              idle, text);
     snprintf(line, sizeof line, "hangup_server_race_risk{server=\"127.0.0.1:%d\"} 1\n", port);
     cr_expect(strstr(text, line), "%s", text);
     cr_expect_geq(sum_of(p, "hangup_packets_total", NULL, NULL), 20, "%s", text);
