@@ -12,6 +12,7 @@
 #include "hangup/analyze.h"
 #include "hangup/cli.h"
 #include "hangup/fileset.h"
+#include "hangup/heap.h"
 #include "hangup/live.h"
 #include "hangup/query.h"
 #include "hangup/watch.h"
@@ -374,6 +375,9 @@ int main(int argc, char **argv)
     /* getopt names argv[0] in its messages: "hangup: unrecognized option",
      * like every other error line, not "analyze: ...". */
     argv[1] = (char *)"hangup";
+    /* The commands that track connections: their state is the heap. */
+    if (strcmp(cmd, "analyze") == 0 || strcmp(cmd, "live") == 0 || strcmp(cmd, "watch") == 0)
+        hu_heap_prefer_huge_pages();
     /* Every command's output is checked once it is written. */
     if (strcmp(cmd, "analyze") == 0)
         return hu_cli_output_done(cmd_analyze(argc - 1, argv + 1));
