@@ -176,6 +176,8 @@ static void on_incident(void *arg, hu_incident_rec *rec)
         store_fail(a, err);
     }
     hu_report_incident(a->report, rec);
+    if (a->o.observe)
+        a->o.observe(a->o.observe_arg, rec);
     hu_incident_rec_free(rec);
 }
 
@@ -251,6 +253,11 @@ void hu_analyzer_free(hu_analyzer *a)
 }
 
 uint64_t hu_analyzer_incidents(const hu_analyzer *a) { return hu_report_incidents(a->report); }
+
+hu_server_summary *hu_analyzer_top_servers(const hu_analyzer *a, size_t max, size_t *n)
+{
+    return hu_servers_top(a->file_servers ? a->file_servers : a->servers, max, n);
+}
 
 bool hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int dlt,
                        size_t streams)

@@ -19,6 +19,8 @@
 #include "hangup/capture.h"
 #include "hangup/group.h"
 
+struct hu_incident_rec;
+
 #define HU_TLS_KEYLOGS_MAX 16   /* --tls-keylog given this many times at most */
 
 typedef struct hu_analyze_opts {
@@ -45,6 +47,11 @@ typedef struct hu_analyze_opts {
      * borrowed); a pcapng's Decryption Secrets Blocks are used too. */
     const char *tls_keylog[HU_TLS_KEYLOGS_MAX];
     unsigned n_tls_keylog;
+    /* Told of each incident once it is final, stored and reported (live
+     * --metrics counts them), on the analysis thread; the record is only
+     * borrowed for the call.  NULL: nobody is told. */
+    void (*observe)(void *arg, const struct hu_incident_rec *rec);
+    void *observe_arg;
 } hu_analyze_opts;
 
 /* Sensible defaults: see the README's option table. */
@@ -153,5 +160,12 @@ void hu_analyzer_progress_get(const hu_analyzer *a, hu_analyzer_progress *pr);
 bool hu_analyzer_finish(hu_analyzer *a);
 
 uint64_t hu_analyzer_incidents(const hu_analyzer *a);
+
+/* The current capture's first `max` servers in the summary's order (most
+ * incidents, then most connections), with their inferred idle timeouts
+ * and race risk (servers.h); outside a capture, the whole run's.
+ * malloc'd, *n the count; NULL when there are none or out of memory. */
+struct hu_server_summary;
+struct hu_server_summary *hu_analyzer_top_servers(const hu_analyzer *a, size_t max, size_t *n);
 
 #endif

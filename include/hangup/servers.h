@@ -62,6 +62,10 @@ void hu_servers_downstream(hu_servers *sv, uint8_t ipver, const uint8_t *addr, u
 /* Every server, most incidents first then most connections; *n gets the
  * count.  The array is malloc'd (NULL when empty or on OOM). */
 hu_server_summary *hu_servers_list(const hu_servers *sv, size_t *n);
+/* The first `max` of hu_servers_list's order, without summarising the
+ * rest (a live capture's metrics, once a second); malloc'd, *n the count
+ * (NULL when empty or on OOM). */
+hu_server_summary *hu_servers_top(const hu_servers *sv, size_t max, size_t *n);
 
 /* Add everything src counted into dst (a run's total over its files). */
 void hu_servers_merge(hu_servers *dst, const hu_servers *src);
