@@ -35,6 +35,8 @@ struct hu_rows {
 /* PostgreSQL's message as one line (without "ERROR:  "). */
 static void pg_line(char *out, size_t n, const char *msg)
 {
+    if (!msg)
+        msg = "";
     if (strncmp(msg, "ERROR:  ", 8) == 0)
         msg += 8;
     size_t k = 0;
@@ -190,7 +192,8 @@ static hu_rows *pg_user(PGconn *conn, const char *sql, bool *usage, char *err, s
         /* Class 42 (syntax, unknown names, privileges) and 0A (not
          * supported) are the statement's fault; the rest the database's. */
         *usage = state && (strncmp(state, "42", 2) == 0 || strncmp(state, "0A", 2) == 0);
-        pg_line(err, n, r->res ? PQresultErrorMessage(r->res) : PQerrorMessage(conn));
+        const char *primary = PQresultErrorField(r->res, PG_DIAG_MESSAGE_PRIMARY);
+        pg_line(err, n, primary ? primary : PQerrorMessage(conn));
     }
     hu_rows_close(r);
     return NULL;
