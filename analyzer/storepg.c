@@ -407,11 +407,16 @@ static bool connect_pg(hu_storepg *p, const char *conninfo, char *err, size_t n)
         PQreset(p->conn);
     } else {
         /* A server that does not answer should not hang a capture for the
-         * kernel's minutes: 10 s unless the user (or PGCONNECT_TIMEOUT)
-         * says otherwise; conninfo's own values come after and win. */
-        const char *keys[] = { "connect_timeout", "fallback_application_name", "dbname", NULL };
+         * kernel's minutes: connecting gives up after 10 s unless the user
+         * (or PGCONNECT_TIMEOUT) says otherwise, and a connection whose
+         * data goes unacknowledged for 30 s, or whose peer is silent to
+         * keepalives, is dropped (live keeps capturing meanwhile).
+         * conninfo's own values come after these and win. */
+        const char *keys[] = { "connect_timeout", "tcp_user_timeout", "keepalives_idle",
+                               "keepalives_interval", "keepalives_count",
+                               "fallback_application_name", "dbname", NULL };
         const char *vals[] = { getenv("PGCONNECT_TIMEOUT") ? getenv("PGCONNECT_TIMEOUT") : "10",
-                               "hangup", conninfo, NULL };
+                               "30000", "30", "10", "3", "hangup", conninfo, NULL };
         p->conn = PQconnectdbParams(keys, vals, 1);
     }
     if (!p->conn) {
