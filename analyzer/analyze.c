@@ -37,6 +37,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <xxhash.h>
 
@@ -54,6 +55,7 @@ struct hu_analyzer {
     hu_store *store;           /* NULL with --no-db */
     int64_t capture_id;        /* > 0 while a capture is being stored */
     bool store_failed;
+    char sensor[256];          /* o.sensor, or the host name */
     hu_wcap *wcap;             /* -w, or NULL */
     uint64_t taken;            /* packets read so far over all files (-c) */
     /* Per source: */
@@ -135,6 +137,10 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o, hu_file_rc *why)
             return NULL;
         }
     }
+    if (o->sensor)
+        snprintf(a->sensor, sizeof a->sensor, "%s", o->sensor);
+    else if (gethostname(a->sensor, sizeof a->sensor - 1) != 0)
+        a->sensor[0] = '\0';
     if (o->db_path) {
         char err[1024];
         a->store = hu_store_open(o->db_path, false, err, sizeof err);
@@ -286,10 +292,14 @@ bool hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
         fprintf(a->o.err, "%s: %s\n", a->o.progname, warn);
     if (a->wcap)   /* live: the file's header now, before privileges are dropped */
         hu_wcap_begin(a->wcap, source, strcmp(kind, "live") == 0, dlt);
+    /* A PostgreSQL server that failed an earlier capture is tried again:
+     * it may be back (the store connects again). */
+    if (a->store && a->store_failed && hu_store_pg(a->store))
+        a->store_failed = false;
     if (a->store && !a->store_failed) {
         char err[1024];
         hu_capture_meta m = { .source = source, .kind = kind, .link_type = NULL,
-                              .filter = a->o.filter };
+                              .filter = a->o.filter, .sensor = a->sensor[0] ? a->sensor : NULL };
         if (!hu_store_begin(a->store, &m, &a->capture_id, err, sizeof err))
             store_fail(a, err);
     }

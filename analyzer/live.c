@@ -25,7 +25,7 @@
  * --metrics binds its port before anything else (a port in use ends live
  * before it captures), counts each incident through the analyzer's
  * observer and publishes the counters once a second on the same tick;
- * metrics.c serves them from a thread of its own (docs/DESIGN.md §3.11).
+ * metrics.c serves them from a thread of its own (docs/DESIGN.md §3.12).
  */
 #include "hangup/live.h"
 #include "hangup/analyze.h"
@@ -85,7 +85,10 @@ const char hu_usage_live[] =
     "      --tls-keylog FILE   decrypt TLS with this key log (see analyze); read\n"
     "                          again while it is being written\n"
     "      --kind K[,K...]     print only incidents of these kinds (see analyze)\n"
-    "      --db PATH           database (default: hangup.db); --no-db for none\n"
+    "      --db PATH           database (default: hangup.db), or PostgreSQL as\n"
+    "                          postgresql://USER@HOST:PORT/DB; --no-db for none\n"
+    "      --sensor NAME       the sensor stored with each capture (default: the\n"
+    "                          host name)\n"
     "  -w FILE                 write each incident's connection (its recent\n"
     "                          packets) to the pcapng FILE, in time order, each\n"
     "                          incident's explanation a packet comment; packets\n"

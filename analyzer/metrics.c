@@ -11,7 +11,7 @@
  * same publication), the analysis thread never waits on a slow client, and
  * the lock is held for a swap or a memcpy of a few kilobytes.  The spool
  * depth is an atomic instead, because the spool may set it from a thread of
- * its own.  docs/DESIGN.md §3.11 has the reasons and the alternatives.
+ * its own.  docs/DESIGN.md §3.12 has the reasons and the alternatives.
  *
  * The HTTP side is libmicrohttpd's (request parsing, keep-alive, timeouts,
  * connection limits): hangup only binds the listening socket itself, so a

@@ -30,7 +30,10 @@ typedef struct hu_analyze_opts {
     size_t max_flows;         /* connections tracked at once */
     int64_t idle_us;          /* release connections idle this long */
     int64_t closed_us;        /* release closed connections after this */
-    const char *db_path;      /* SQLite database, or NULL for none */
+    const char *db_path;      /* SQLite database or PostgreSQL connection
+                                 string (store.h), or NULL for none */
+    const char *sensor;       /* --sensor: stored on each capture; NULL: the
+                                 host name (gethostname) */
     const char *write_path;   /* -w: pcapng of every incident's connection, or NULL */
     unsigned kinds;           /* bit per hu_kind to print; 0 = all (all are stored) */
     hu_group_mode group;      /* how identical incidents are printed */

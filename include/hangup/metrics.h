@@ -8,7 +8,7 @@
  * 0.0.4).  An HTTP server on libmicrohttpd's own thread answers GET and
  * HEAD /metrics with the text last published, and 404 or 405 otherwise.
  * The two threads share only that text, swapped under a mutex, and the
- * spool depth, an atomic (docs/DESIGN.md §3.11 says why).
+ * spool depth, an atomic (docs/DESIGN.md §3.12 says why).
  *
  * Label cardinality is bounded: at most HU_METRICS_TOP_SERVERS servers get
  * a `server` label of their own, the first to have incidents (the most
