@@ -313,8 +313,22 @@ struct hu_storepg {
 
 bool hu_storepg_is_conninfo(const char *db)
 {
-    return strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0 ||
-           strchr(db, '=') != NULL;
+    if (strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0)
+        return true;
+    /* key=value: the first key must be one libpq knows, so that a file
+     * named "runs=3.db" stays an SQLite path. */
+    while (*db == ' ' || *db == '\t')
+        db++;
+    size_t k = strcspn(db, "= \t");
+    const char *eq = db + k + strspn(db + k, " \t");
+    if (k == 0 || *eq != '=')
+        return false;
+    PQconninfoOption *opts = PQconndefaults();
+    bool known = false;
+    for (const PQconninfoOption *o = opts; o && o->keyword && !known; o++)
+        known = strlen(o->keyword) == k && strncmp(o->keyword, db, k) == 0;
+    PQconninfoFree(opts);
+    return known;
 }
 
 struct pg_conn *hu_storepg_conn(hu_storepg *p) { return p->conn; }

@@ -23,8 +23,9 @@ typedef struct hu_storepg hu_storepg;
 struct pg_conn;
 
 /* Whether --db names a PostgreSQL database rather than an SQLite file: a
- * postgresql:// or postgres:// URI, or a key=value string (anything
- * holding '=': "host=db1 dbname=hangup"). */
+ * postgresql:// or postgres:// URI, or a key=value string whose first key
+ * is one of libpq's connection keywords ("host=db1 dbname=hangup"; a path
+ * such as "runs=3.db" is a file). */
 bool hu_storepg_is_conninfo(const char *db);
 
 /* Connect with conninfo (libpq: the PG* environment and ~/.pgpass apply)

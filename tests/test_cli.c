@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <sys/stat.h>
 #include <zstd.h>
 
 #include "hangup/analyze.h"
@@ -1336,4 +1337,37 @@ Test(cli, readme_example_is_what_hangup_prints)
     free(db);
     free(out);
     free(readme);
+}
+
+/* --db is a PostgreSQL database only as a URI or a key=value string whose
+ * first key libpq knows: a file whose name holds '=' stays an SQLite file,
+ * and a key=value string is still taken for PostgreSQL (it fails to
+ * connect to a port nothing listens on, exit 4, and writes no file). */
+Test(cli, db_file_named_with_equals_is_sqlite)
+{
+    char dir[4096], args[9000], *out = NULL, *err = NULL;
+    snprintf(dir, sizeof dir, "%s", tu_tmp(".d"));
+    cr_assert_eq(mkdir(dir, 0700), 0, "%s", dir);
+    snprintf(args, sizeof args, "analyze --db '%s/runs=3.db' '%s' > /dev/null", dir,
+             tu_sample("crossed-client.pcap"));
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/runs=3.db", dir);
+    size_t n = 0;
+    char *head = tu_slurp(path, &n);
+    cr_assert(head && n > 16 && memcmp(head, "SQLite format 3", 15) == 0,
+              "runs=3.db is not an SQLite file");
+    free(head);
+    free(out);
+    free(err);
+    out = err = NULL;
+    snprintf(args, sizeof args,
+             "analyze --db 'host=127.0.0.1 port=9 dbname=x connect_timeout=2' '%s' > /dev/null",
+             tu_sample("crossed-client.pcap"));
+    cr_assert_eq(run(args, &out, &err), HU_CLI_EXIT_DB, "%s", err);
+    cr_assert(strstr(err, "127.0.0.1") || strstr(err, "connect"), "%s", err);
+    snprintf(args, sizeof args, "rm -rf '%s'", dir);
+    system(args);
+    free(out);
+    free(err);
 }
