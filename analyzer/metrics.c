@@ -458,3 +458,5 @@ bool hu_metrics_listen(hu_metrics *m, const hu_metrics_addr *addr, char *err, si
     }
     return true;
 }
+
+const char *hu_metrics_lib_version(void) { return MHD_get_version(); }

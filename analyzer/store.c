@@ -456,6 +456,7 @@ int hu_store_version(hu_store *s) { return s->pg ? hu_storepg_version(s->pg) : s
 struct pg_conn *hu_store_pg(hu_store *s) { return s->pg ? hu_storepg_conn(s->pg) : NULL; }
 const char *hu_store_name(const hu_store *s) { return s->pg ? hu_storepg_name(s->pg) : s->path; }
 const char *hu_store_lib_version(void) { return sqlite3_libversion(); }
+int hu_store_pg_lib_version(void) { return hu_storepg_lib_version(); }
 
 /* One line for an SQLite failure, with the path and what we were doing. */
 static void db_err(const hu_store *s, const char *doing, char *err, size_t n)

@@ -331,6 +331,8 @@ bool hu_storepg_is_conninfo(const char *db)
     return known;
 }
 
+int hu_storepg_lib_version(void) { return PQlibVersion(); }
+
 struct pg_conn *hu_storepg_conn(hu_storepg *p) { return p->conn; }
 const char *hu_storepg_name(const hu_storepg *p) { return p->name; }
 int hu_storepg_version(const hu_storepg *p) { return p->version; }

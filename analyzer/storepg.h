@@ -28,6 +28,9 @@ struct pg_conn;
  * such as "runs=3.db" is a file). */
 bool hu_storepg_is_conninfo(const char *db);
 
+/* PQlibVersion(): the libpq hangup runs with. */
+int hu_storepg_lib_version(void);
+
 /* Connect with conninfo (libpq: the PG* environment and ~/.pgpass apply)
  * and create or migrate the schema (readonly: only check it, and make
  * every transaction read-only).  NULL with err on failure. */

@@ -10,7 +10,9 @@
 #include <ctype.h>
 #include <nids.h>
 #include <pcap/pcap.h>
+#include <libpq-fe.h>
 #include <lzma.h>
+#include <microhttpd.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1051,8 +1053,9 @@ Test(cli, analyze_and_live_accept_every_shared_option_alike)
 }
 
 /* --version: hangup's own version first (scripts read that line), then
- * the libraries it runs with, as they report themselves now -- libpcap's
- * SQLite's and the decompressors' at run time -- and libnids' as built (it
+ * the libraries it runs with, as they report themselves now -- libpcap's,
+ * SQLite's, libpq's, libmicrohttpd's and the decompressors' at run time --
+ * and libnids' as built (it
  * has no run-time version). */
 Test(cli, version_names_the_libraries_it_runs_with)
 {
@@ -1061,9 +1064,11 @@ Test(cli, version_names_the_libraries_it_runs_with)
     char want[1024];
     snprintf(want, sizeof want,
              "hangup %s\n%s\nlibnids version %d.%d (as built: libnids reports no version at run "
-             "time)\nSQLite version %s\ndecompression: zlib %s, zstd %s, xz %s\n",
+             "time)\nSQLite version %s\nlibpq version %d.%d\nlibmicrohttpd version %s\n"
+             "decompression: zlib %s, zstd %s, xz %s\n",
              HANGUP_VERSION, pcap_lib_version(), NIDS_MAJOR, NIDS_MINOR, sqlite3_libversion(),
-             zlibVersion(), ZSTD_versionString(), lzma_version_string());
+             PQlibVersion() / 10000, PQlibVersion() % 10000, MHD_get_version(), zlibVersion(),
+             ZSTD_versionString(), lzma_version_string());
     cr_expect_str_eq(out, want);
     cr_expect(strncmp(pcap_lib_version(), "libpcap", 7) == 0, "%s", pcap_lib_version());
     cr_expect_str_empty(err);

@@ -42,6 +42,10 @@ typedef struct hu_metrics_addr {
     uint16_t port;
 } hu_metrics_addr;
 
+/* The libmicrohttpd hangup runs with (MHD_get_version(): "0.9.75"); a
+ * static string. */
+const char *hu_metrics_lib_version(void);
+
 /*
  * Parse a --metrics value: "ADDR:PORT" with a numeric IPv4 address,
  * "[ADDR6]:PORT", ":PORT" or "PORT" (the last two listen on 127.0.0.1).

@@ -58,6 +58,9 @@ int hu_store_version(hu_store *s);
 /* The SQLite library hangup runs with (sqlite3_libversion(): "3.40.1");
  * a static string. */
 const char *hu_store_lib_version(void);
+/* The libpq hangup runs with, as PQlibVersion() gives it (150013 for
+ * 15.13). */
+int hu_store_pg_lib_version(void);
 
 
 /* Open the capture's transaction and row (*capture_id), and start its
