@@ -885,6 +885,13 @@ static void timeout_plot(hu_sb *sb, const hu_html_server *v)
                          P_LEFT + b * bw, AXIS, bw - 1, (double)down[b] / top * BAR, down[b],
                          down[b] == 1 ? "" : "s");
     }
+    if (s->max_reuse_idle_us >= 0) {   /* the longest reuse, which the advice speaks of */
+        double x = PX(s->max_reuse_idle_us / 1e6);
+        hu_sb_printf(sb, "<line class=\"maxreuse\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\">"
+                         "<title>the longest idle before a reuse: ", x, AXIS, x, AXIS + BAR);
+        hu_sb_duration(sb, s->max_reuse_idle_us);
+        hu_sb_puts(sb, "</title></line>");
+    }
     hu_sb_printf(sb, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>", P_LEFT, AXIS,
                  P_RIGHT, AXIS);
     for (double t = 0; t <= max + stepv / 2; t += stepv) {
@@ -895,7 +902,7 @@ static void timeout_plot(hu_sb *sb, const hu_html_server *v)
     }
     hu_sb_printf(sb, "<text class=\"sub\" x=\"%d\" y=\"12\">&#9650; server's idle closes "
                      "(%zu)</text><text class=\"sub\" x=\"%d\" y=\"%d\">&#9660; clients' idle "
-                     "before reusing a connection (%zu)</text>"
+                     "before reusing a connection (%zu; the line: the longest)</text>"
                      "<text class=\"sub\" x=\"%d\" y=\"%d\" text-anchor=\"end\">idle time</text>",
                  P_LEFT, v->nidle, P_LEFT, H - 3, v->nreuse, P_RIGHT, H - 3);
     hu_sb_puts(sb, "</svg>");
@@ -1040,7 +1047,7 @@ static const char css[] =
     ".span.cut path{stroke:#c62828}.span text{font-size:10.5px}"
     ".brk rect{fill:#f3f3f3}.brk text{fill:#888}"
     ".racewin{fill:#c62828;fill-opacity:.18}.tmo{stroke:#c62828;stroke-dasharray:4 3}"
-    ".idlec{fill:#e65100}.reuse{fill:#1565c0}.axis{stroke:#333}"
+    ".idlec{fill:#e65100}.reuse{fill:#1565c0}.maxreuse{stroke:#1565c0;stroke-width:2;stroke-dasharray:3 2}.axis{stroke:#333}"
     "circle{fill:#888}circle.k-keepalive-race{fill:#c62828}circle.k-server-timeout{fill:#e65100}"
     "circle.k-client-abort{fill:#1565c0}circle.k-truncated-response{fill:#6a1b9a}"
     ".plots{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}.plots>p{flex:1;min-width:220px}"

@@ -11,6 +11,7 @@
  */
 #include "hangup/query.h"
 #include "hangup/cli.h"
+#include "hangup/htmldb.h"
 #include "hangup/incident.h"
 #include "hangup/report.h"
 #include "hangup/store.h"
@@ -54,7 +55,7 @@ const char hu_usage_query[] =
 const char hu_usage_report[] =
     "usage: hangup report [--db PATH] [--kind K] [--capture ID] [--server ADDR:PORT]\n"
     "                     [--since TIME] [--until TIME] [--section NAME]\n"
-    "                     [--csv | --json]\n"
+    "                     [--csv | --json | --html FILE]\n"
     "\n"
     "Answer the usual questions from the database: incidents by day and by\n"
     "server, the verdict mix, lost requests by method and target, each\n"
@@ -77,13 +78,16 @@ const char hu_usage_report[] =
     "                          clean table with --section)\n"
     "      --json              one JSON object per row, its section first:\n"
     "                          {\"section\":\"kinds\",\"kind\":...}\n"
+    "      --html FILE         write the incidents the filters pass and their\n"
+    "                          servers as one self-contained HTML page (a\n"
+    "                          packet ladder per incident) instead\n"
     "  -h, --help              show this help\n"
     "\n"
     "exit status: 0 done; 1 the output could not be written; 2 usage error;\n"
     "4 the database cannot be read.\n";
 
 const char hu_usage_show[] =
-    "usage: hangup show [--db PATH] [--kind K[,K...]] ID\n"
+    "usage: hangup show [--db PATH] [--kind K[,K...]] [--html FILE] ID\n"
     "\n"
     "Print stored incident ID (see incidents.id) exactly as 'hangup analyze'\n"
     "printed it: the explanation and the tcpdump -n timeline, from the\n"
@@ -92,6 +96,8 @@ const char hu_usage_show[] =
     "options:\n"
     "      --db PATH   the database (default: hangup.db)\n"
     "      --kind K    only if the incident is of kind K (else exit 1)\n"
+    "      --html FILE write it as a self-contained HTML page with its packet\n"
+    "                  ladder instead\n"
     "  -h, --help      show this help\n"
     "\n"
     "exit status: 0 printed; 1 no such incident, not of the kind asked for, or\n"
@@ -507,7 +513,8 @@ int hu_cmd_report(int argc, char **argv)
     enum fmt fmt = FMT_TABLE;
     const char *only = NULL;   /* --section */
     enum { OPT_DB = 256, OPT_CAP, OPT_SRV, OPT_SINCE, OPT_UNTIL, OPT_KIND, OPT_SECTION, OPT_CSV,
-           OPT_JSON };
+           OPT_JSON, OPT_HTML };
+    const char *html = NULL;
     static const struct option lo[] = {
         { "db", required_argument, NULL, OPT_DB },
         { "kind", required_argument, NULL, OPT_KIND },
@@ -518,6 +525,7 @@ int hu_cmd_report(int argc, char **argv)
         { "section", required_argument, NULL, OPT_SECTION },
         { "csv", no_argument, NULL, OPT_CSV },
         { "json", no_argument, NULL, OPT_JSON },
+        { "html", required_argument, NULL, OPT_HTML },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -578,6 +586,7 @@ int hu_cmd_report(int argc, char **argv)
         }
         case OPT_CSV: fmt = FMT_CSV; break;
         case OPT_JSON: fmt = FMT_JSON; break;
+        case OPT_HTML: html = optarg; break;
         case 'h': fputs(hu_usage_report, stdout); return 0;
         default: fputs("Run 'hangup help report' for usage.\n", stderr); return HU_CLI_EXIT_USAGE;
         }
@@ -586,16 +595,21 @@ int hu_cmd_report(int argc, char **argv)
         fputs("hangup: report takes no arguments besides its options\n", stderr);
         return HU_CLI_EXIT_USAGE;
     }
+    if (html)
+        return hu_html_report_db(db, &(hu_html_filter){ f.kind, f.capture, f.server, f.since,
+                                                        f.until }, html);
     return report_sections(db, &f, fmt, only);
 }
 int hu_cmd_show(int argc, char **argv)
 {
     const char *db = HU_CLI_DEFAULT_DB;
     unsigned kinds = 0;
-    enum { OPT_DB = 256, OPT_KIND };
+    const char *html = NULL;
+    enum { OPT_DB = 256, OPT_KIND, OPT_HTML };
     static const struct option lo[] = {
         { "db", required_argument, NULL, OPT_DB },
         { "kind", required_argument, NULL, OPT_KIND },
+        { "html", required_argument, NULL, OPT_HTML },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -608,6 +622,7 @@ int hu_cmd_show(int argc, char **argv)
             if (!hu_cli_parse_kinds(optarg, &kinds))
                 return HU_CLI_EXIT_USAGE;
             break;
+        case OPT_HTML: html = optarg; break;
         case 'h': fputs(hu_usage_show, stdout); return 0;
         default: fputs("Run 'hangup help show' for usage.\n", stderr); return HU_CLI_EXIT_USAGE;
         }
@@ -632,6 +647,9 @@ int hu_cmd_show(int argc, char **argv)
         fprintf(stderr, "hangup: incident %lld is a %s, not of the kind asked for\n", id,
                 r->kind);
         status = HU_CLI_EXIT_INPUT;
+        hu_incident_rec_free(r);
+    } else if (html) {
+        status = hu_html_show(r, html);
         hu_incident_rec_free(r);
     } else {
         tzset();
