@@ -23,7 +23,7 @@
 
 /* Incidents drawn in full (ladder, explanation, JSON); the rest get one
  * table row each, so a report of thousands stays small and opens fast. */
-#define HU_HTML_DETAIL_MAX 500
+#define HU_HTML_DETAIL_MAX 200
 /* Packet arrows drawn per ladder at most (the highlighted ones always). */
 #define HU_HTML_ARROWS_MAX 40
 
