@@ -519,10 +519,12 @@ static void draw_frame(hu_sb *sb, const hu_incident_rec *rec, const tmap *m, boo
     hu_endpoint_str(srv, sizeof srv, rec->ipver, rec->srv_addr, rec->srv_port);
     hu_sb_printf(sb, "<svg class=\"ladder k-%s\" xmlns=\"http://www.w3.org/2000/svg\" "
                      "width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\" role=\"img\">",
-                 rec->kind, L_WIDTH, height, L_WIDTH, height);
-    hu_sb_printf(sb, "<title>packet ladder of %s #%" PRIu64 "</title>", rec->kind, rec->number);
-    hu_sb_printf(sb, "<text class=\"who\" x=\"%d\" y=\"18\" text-anchor=\"middle\">client %s%s</text>"
-                     "<text class=\"who\" x=\"%d\" y=\"18\" text-anchor=\"middle\">server %s%s</text>",
+                 hu_kind_name(rec->kindid), L_WIDTH, height, L_WIDTH, height);
+    hu_sb_printf(sb, "<title>packet ladder of %s #%" PRIu64 "</title>",
+                 hu_kind_name(rec->kindid), rec->number);
+    hu_sb_printf(sb, "<text class=\"who\" x=\"%d\" y=\"18\" text-anchor=\"middle\">"
+                     "client %s%s</text><text class=\"who\" x=\"%d\" y=\"18\" "
+                     "text-anchor=\"middle\">server %s%s</text>",
                  LX_CLIENT, cli, nc ? " (capture here)" : "", LX_SERVER, srv,
                  nc ? "" : " (capture here)");
     hu_sb_printf(sb, "<text class=\"sub\" x=\"%d\" y=\"34\" text-anchor=\"middle\">", L_WIDTH / 2);
@@ -697,12 +699,14 @@ static void remember(hu_html *h, const hu_incident_rec *rec, const char *srv, ui
         h->marks = n;
         h->capmarks = nc;
     }
+    if (rec->kindid >= HU_KIND_COUNT)   /* no lane to put it in */
+        return;
     mark *m = &h->marks[h->nmarks++];
     snprintf(m->server, sizeof m->server, "%s", srv);
-    m->ts_us = rec->req.num ? rec->req.ts_us
-                            : rec->rst.num ? rec->rst.ts_us
-                                           : rec->fin.num ? rec->fin.ts_us
-                                                          : rec->ntimeline ? rec->timeline[0].ts_us : 0;
+    m->ts_us = rec->req.num   ? rec->req.ts_us
+               : rec->rst.num ? rec->rst.ts_us
+               : rec->fin.num ? rec->fin.ts_us
+               : rec->ntimeline ? rec->timeline[0].ts_us : 0;
     m->kind = (uint8_t)rec->kindid;
     m->cap = cap;
     m->number = rec->number;
@@ -719,8 +723,8 @@ static void inc_head(hu_sb *sb, const hu_incident_rec *rec, const char *srv, uin
         inc_anchor(sb, cap, rec->number);
         hu_sb_puts(sb, "\"><td>");
     }
-    hu_sb_printf(sb, "<span class=\"k k-%s\">%s</span> #%" PRIu64, rec->kind, rec->kind,
-                 rec->number);
+    const char *kind = hu_kind_name(rec->kindid);   /* never the stored text */
+    hu_sb_printf(sb, "<span class=\"k k-%s\">%s</span> #%" PRIu64, kind, kind, rec->number);
     if (rec->kindid == HU_KIND_RACE)
         hu_sb_printf(sb, " (%s)", hu_verdict_name(rec->verdict));
     hu_sb_puts(sb, sep);
@@ -946,7 +950,8 @@ static void time_plot(hu_sb *sb, const mark *m, size_t n)
         double x = left + (m[i].ts_us - t0) / 1e6 / span_s * w;
         hu_sb_puts(sb, "<a href=\"#");
         inc_anchor(sb, m[i].cap, m[i].number);
-        hu_sb_printf(sb, "\"><circle class=\"k-%s\" cx=\"%.1f\" cy=\"%d\" r=\"4\"><title>%s #%" PRIu64
+        hu_sb_printf(sb, "\"><circle class=\"k-%s\" cx=\"%.1f\" cy=\"%d\" r=\"4\">"
+                         "<title>%s #%" PRIu64
                          " ", hu_kind_name((hu_kind)m[i].kind), x, 12 + 18 * lane[m[i].kind],
                      hu_kind_name((hu_kind)m[i].kind), m[i].number);
         hu_iso_time(sb, m[i].ts_us);
@@ -1047,10 +1052,12 @@ static const char css[] =
     ".span.cut path{stroke:#c62828}.span text{font-size:10.5px}"
     ".brk rect{fill:#f3f3f3}.brk text{fill:#888}"
     ".racewin{fill:#c62828;fill-opacity:.18}.tmo{stroke:#c62828;stroke-dasharray:4 3}"
-    ".idlec{fill:#e65100}.reuse{fill:#1565c0}.maxreuse{stroke:#1565c0;stroke-width:2;stroke-dasharray:3 2}.axis{stroke:#333}"
+    ".idlec{fill:#e65100}.reuse{fill:#1565c0}.axis{stroke:#333}"
+    ".maxreuse{stroke:#1565c0;stroke-width:2;stroke-dasharray:3 2}"
     "circle{fill:#888}circle.k-keepalive-race{fill:#c62828}circle.k-server-timeout{fill:#e65100}"
     "circle.k-client-abort{fill:#1565c0}circle.k-truncated-response{fill:#6a1b9a}"
-    ".plots{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}.plots>p{flex:1;min-width:220px}"
+    ".plots{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}"
+    ".plots>p{flex:1;min-width:220px}"
     "@media print{details.inc{break-inside:avoid}details::details-content{content-visibility:"
     "visible;display:contents}body{max-width:none}}";
 
