@@ -38,6 +38,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <xxhash.h>
 
@@ -55,6 +56,7 @@ struct hu_analyzer {
     hu_store *store;           /* NULL with --no-db */
     int64_t capture_id;        /* > 0 while a capture is being stored */
     bool store_failed;
+    char sensor[256];          /* o.sensor, or the host name */
     hu_wcap *wcap;             /* -w, or NULL */
     hu_html *html;             /* --html, or NULL */
     uint64_t taken;            /* packets read so far over all files (-c) */
@@ -148,6 +150,10 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o, hu_file_rc *why)
         }
         hu_servers_keep_reuse(a->servers);
     }
+    if (o->sensor)
+        snprintf(a->sensor, sizeof a->sensor, "%s", o->sensor);
+    else if (gethostname(a->sensor, sizeof a->sensor - 1) != 0)
+        a->sensor[0] = '\0';
     if (o->db_path) {
         char err[1024];
         a->store = hu_store_open(o->db_path, false, err, sizeof err);
@@ -191,6 +197,8 @@ static void on_incident(void *arg, hu_incident_rec *rec)
     hu_report_incident(a->report, rec);
     if (a->html && (!a->o.kinds || (a->o.kinds & (1u << rec->kindid))))
         hu_html_incident(a->html, rec);
+    if (a->o.observe)
+        a->o.observe(a->o.observe_arg, rec);
     hu_incident_rec_free(rec);
 }
 
@@ -268,6 +276,11 @@ void hu_analyzer_free(hu_analyzer *a)
 
 uint64_t hu_analyzer_incidents(const hu_analyzer *a) { return hu_report_incidents(a->report); }
 
+hu_server_summary *hu_analyzer_top_servers(const hu_analyzer *a, size_t max, size_t *n)
+{
+    return hu_servers_top(a->file_servers ? a->file_servers : a->servers, max, n);
+}
+
 bool hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int dlt,
                        size_t streams)
 {
@@ -297,10 +310,14 @@ bool hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
         fprintf(a->o.err, "%s: %s\n", a->o.progname, warn);
     if (a->wcap)   /* live: the file's header now, before privileges are dropped */
         hu_wcap_begin(a->wcap, source, strcmp(kind, "live") == 0, dlt);
+    /* A PostgreSQL server that failed an earlier capture is tried again:
+     * it may be back (the store connects again). */
+    if (a->store && a->store_failed && hu_store_pg(a->store))
+        a->store_failed = false;
     if (a->store && !a->store_failed) {
         char err[1024];
         hu_capture_meta m = { .source = source, .kind = kind, .link_type = NULL,
-                              .filter = a->o.filter };
+                              .filter = a->o.filter, .sensor = a->sensor[0] ? a->sensor : NULL };
         if (!hu_store_begin(a->store, &m, &a->capture_id, err, sizeof err))
             store_fail(a, err);
     }

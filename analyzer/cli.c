@@ -115,6 +115,13 @@ hu_cli_opt_rc hu_cli_common_option(int opt, const char *arg, hu_analyze_opts *o)
     case HU_CLI_OPT_ALL:
         o->group = HU_GROUP_ALL;
         return HU_CLI_HANDLED;
+    case HU_CLI_OPT_SENSOR:
+        if (!*arg || strlen(arg) > 255) {
+            fprintf(stderr, "hangup: --sensor takes a name of 1 to 255 bytes\n");
+            return HU_CLI_BAD_VALUE;
+        }
+        o->sensor = arg;
+        return HU_CLI_HANDLED;
     case HU_CLI_OPT_TLS_KEYLOG:
         if (o->n_tls_keylog == HU_TLS_KEYLOGS_MAX) {
             fprintf(stderr, "hangup: --tls-keylog: at most %d key logs\n", HU_TLS_KEYLOGS_MAX);

@@ -5,7 +5,7 @@
  * The SVG is written by hand: a ladder is two time lines and a few dozen
  * arrows, which no charting library draws, and hand-written markup keeps
  * the page free of scripts and of anything fetched from elsewhere
- * (docs/DESIGN.md §3.11).  The words beside each picture are report.c's
+ * (docs/DESIGN.md §3.13).  The words beside each picture are report.c's
  * (hu_incident_render, hu_incident_json, hu_report_summary_text), so the
  * page and the text output never disagree.
  *

@@ -208,6 +208,11 @@ int hu_html_report_db(const char *db, const hu_html_filter *f, const char *path)
         fprintf(stderr, "hangup: %s\n", err);
         return HU_CLI_EXIT_DB;
     }
+    if (!hu_store_db(s)) {   /* a PostgreSQL store: its SQL here is SQLite's */
+        fprintf(stderr, "hangup: report --html reads SQLite databases only, not %s\n", db);
+        hu_store_close(s);
+        return HU_CLI_EXIT_USAGE;
+    }
     srv_list *l = calloc(1, sizeof *l);
     hu_html *h = l ? hu_html_open(path, "hangup report", err, sizeof err) : NULL;
     int status = 0;

@@ -21,19 +21,29 @@
  * removes its -wal and -shm files when the last connection closes, which
  * the unprivileged user cannot do in a directory it may not write, so the
  * parent opens and closes the database once the capture has ended.
+ *
+ * --metrics binds its port before anything else (a port in use ends live
+ * before it captures), counts each incident through the analyzer's
+ * observer and publishes the counters once a second on the same tick;
+ * metrics.c serves them from a thread of its own (docs/DESIGN.md §3.12).
  */
 #include "hangup/live.h"
 #include "hangup/analyze.h"
 #include "hangup/capture.h"
 #include "hangup/cli.h"
 #include "hangup/decode.h"
+#include "hangup/incident.h"
+#include "hangup/metrics.h"
+#include "hangup/servers.h"
 #include "hangup/store.h"
+#include "hangup/strbuf.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <signal.h>
@@ -75,7 +85,10 @@ const char hu_usage_live[] =
     "      --tls-keylog FILE   decrypt TLS with this key log (see analyze); read\n"
     "                          again while it is being written\n"
     "      --kind K[,K...]     print only incidents of these kinds (see analyze)\n"
-    "      --db PATH           database (default: hangup.db); --no-db for none\n"
+    "      --db PATH           database (default: hangup.db), or PostgreSQL as\n"
+    "                          postgresql://USER@HOST:PORT/DB; --no-db for none\n"
+    "      --sensor NAME       the sensor stored with each capture (default: the\n"
+    "                          host name)\n"
     "  -w FILE                 write each incident's connection (its recent\n"
     "                          packets) to the pcapng FILE, in time order, each\n"
     "                          incident's explanation a packet comment; packets\n"
@@ -83,6 +96,9 @@ const char hu_usage_live[] =
     "                          ones, and all of them when the capture stops\n"
     "      --idle-timeout SECS forget connections idle this long (default 3600)\n"
     "      --max-connections N track at most N connections (default 262144)\n"
+    "      --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+    "                          ([IPV6]:PORT for IPv6; PORT or :PORT alone listens\n"
+    "                          on 127.0.0.1 only)\n"
     "  -Z, --user USER         once the capture and files are open, run as USER\n"
     "                          (default when started as root: 'tcpdump' if that\n"
     "                          user exists, else 'nobody'; -Z root keeps root)\n"
@@ -108,7 +124,9 @@ typedef struct live_ctx {
     hu_analyzer *a;
     int dlt;
     uint64_t num, count;
+    uint64_t bytes;           /* on the wire, of the frames captured */
     hu_capture_info *info;
+    hu_metrics *metrics;      /* --metrics, or NULL */
 } live_ctx;
 
 /* pcap_dispatch callback: one frame into the pipeline; stops the dispatch
@@ -123,6 +141,7 @@ static void live_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *d
     if (lc->num == 1)
         lc->info->first_us = fr.ts_us;
     lc->info->last_us = fr.ts_us;
+    lc->bytes += h->len;
     hu_analyzer_frame(lc->a, lc->dlt, &fr);
 }
 
@@ -205,6 +224,41 @@ static void status_line(hu_analyzer *a, pcap_t *pc, const char *iface)
     fflush(stderr);
 }
 
+/* The analyzer's observer: an incident for the metrics. */
+static void count_incident(void *arg, const hu_incident_rec *rec)
+{
+    char server[64];
+    hu_endpoint_str(server, sizeof server, rec->ipver, rec->srv_addr, rec->srv_port);
+    hu_metrics_incident(arg, (int)rec->kindid, (int)rec->verdict, server);
+}
+
+/* Publish the metrics as the capture stands: the analyzer's counters,
+ * libpcap's drops and the busiest servers' inferred timeouts. */
+static void publish_metrics(live_ctx *lc, pcap_t *pc)
+{
+    hu_analyzer_progress pr;
+    hu_analyzer_progress_get(lc->a, &pr);
+    struct pcap_stat ps;
+    memset(&ps, 0, sizeof ps);
+    pcap_stats(pc, &ps);
+    hu_metrics_counts c = { .packets = lc->num, .bytes = lc->bytes,
+                            .connections = pr.connections, .open_connections = pr.active,
+                            .evicted = pr.evicted, .kernel_drops = ps.ps_drop,
+                            .interface_drops = ps.ps_ifdrop };
+    size_t n = 0;
+    hu_server_summary *top = hu_analyzer_top_servers(lc->a, HU_METRICS_TOP_SERVERS, &n);
+    hu_metrics_server sv[HU_METRICS_TOP_SERVERS];
+    char names[HU_METRICS_TOP_SERVERS][64];
+    for (size_t i = 0; i < n; i++) {
+        hu_endpoint_str(names[i], sizeof names[i], top[i].ipver, top[i].addr, top[i].port);
+        sv[i] = (hu_metrics_server){ .server = names[i],
+                                     .idle_timeout_us = top[i].idle_timeout_us,
+                                     .race_risk = top[i].race_risk };
+    }
+    free(top);
+    hu_metrics_publish(lc->metrics, &c, sv, n);   /* out of memory: the last one stays */
+}
+
 /* What the command line asked for. */
 typedef struct live_args {
     hu_analyze_opts o;
@@ -213,6 +267,8 @@ typedef struct live_args {
     bool promisc;
     const char *run_as;
     char *filter_owned;       /* a trailing filter expression, joined */
+    bool metrics;             /* --metrics: listen on maddr */
+    hu_metrics_addr maddr;
 } live_args;
 
 /* -D: the interfaces libpcap can capture on, numbered, as tcpdump -D
@@ -246,7 +302,7 @@ static int parse_args(int argc, char **argv, live_args *la)
     hu_cli_opts_default(&la->o);
     la->o.live = true;
     la->snaplen = 262144;
-    enum { OPT_DURATION = HU_CLI_OPT_OWN };
+    enum { OPT_DURATION = HU_CLI_OPT_OWN, OPT_METRICS };
     /* --interface and --duration before the shared ones: see cli.h */
     static const struct option lo[] = {
         { "interface", required_argument, NULL, 'i' },
@@ -257,6 +313,7 @@ static int parse_args(int argc, char **argv, live_args *la)
         { "promisc", no_argument, NULL, 'p' },
         { "list-interfaces", no_argument, NULL, 'D' },
         HU_CLI_LONGOPTS,
+        { "metrics", required_argument, NULL, OPT_METRICS },
         { "user", required_argument, NULL, 'Z' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -289,6 +346,15 @@ static int parse_args(int argc, char **argv, live_args *la)
                 return HU_CLI_EXIT_USAGE;
             break;
         case 'p': la->promisc = true; break;
+        case OPT_METRICS: {
+            char merr[256];
+            if (!hu_metrics_parse_addr(optarg, &la->maddr, merr, sizeof merr)) {
+                fprintf(stderr, "hangup: live: %s\n", merr);
+                return HU_CLI_EXIT_USAGE;
+            }
+            la->metrics = true;
+            break;
+        }
         case 'D': return list_interfaces();
         case 'Z': la->run_as = optarg; break;
         case 'h': fputs(hu_usage_live, stdout); return 0;
@@ -451,6 +517,8 @@ static hu_capture_rc capture_loop(pcap_t *pc, const live_args *la, live_ctx *lc,
         if (now - last_tick >= 1000) {
             last_tick = now;
             hu_analyzer_tick(lc->a);
+            if (lc->metrics)
+                publish_metrics(lc, pc);
             if (tty)
                 status_line(lc->a, pc, la->iface);
         }
@@ -545,7 +613,9 @@ int hu_cmd_live(int argc, char **argv)
     return st;
 }
 
-static int run_live(live_args *la)
+/* The capture itself, once --metrics listens (m, or NULL): run_live's
+ * body. */
+static int run_capture(live_args *la, hu_metrics *m)
 {
     char defname[256];
     pcap_t *pc = NULL;
@@ -594,7 +664,10 @@ static int run_live(live_args *la)
     snprintf(info.link_name, sizeof info.link_name, "%s",
              pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "unknown");
     char err[512] = "";
-    live_ctx lc = { .a = a, .dlt = dlt, .count = (uint64_t)la->count, .info = &info };
+    live_ctx lc = { .a = a, .dlt = dlt, .count = (uint64_t)la->count, .info = &info,
+                    .metrics = m };
+    if (m)
+        publish_metrics(&lc, pc);   /* zeros until the first tick, not a 503 */
     hu_capture_rc crc = capture_loop(pc, la, &lc, err, sizeof err);
     info.frames = lc.num;
     struct pcap_stat ps;
@@ -613,4 +686,30 @@ static int run_live(live_args *la)
     if (crc != HU_CAP_OK)
         return HU_CLI_EXIT_CAPTURE;
     return written ? 0 : HU_CLI_EXIT_INPUT;
+}
+
+static int run_live(live_args *la)
+{
+    if (!la->metrics)
+        return run_capture(la, NULL);
+    /* Listening first: a port in use stops live before it captures. */
+    hu_metrics *m = hu_metrics_new(HANGUP_VERSION);
+    if (!m) {
+        fputs("hangup: live: out of memory\n", stderr);
+        return HU_CLI_EXIT_NOMEM;
+    }
+    char err[512], url[64];
+    if (!hu_metrics_listen(m, &la->maddr, err, sizeof err)) {
+        fprintf(stderr, "hangup: live: %s\n", err);
+        hu_metrics_free(m);
+        return HU_CLI_EXIT_USAGE;
+    }
+    hu_endpoint_str(url, sizeof url, la->maddr.family == AF_INET6 ? 6 : 4, la->maddr.addr,
+                    la->maddr.port);
+    fprintf(stderr, "hangup: live: serving Prometheus metrics at http://%s/metrics\n", url);
+    la->o.observe = count_incident;
+    la->o.observe_arg = m;
+    int st = run_capture(la, m);
+    hu_metrics_free(m);
+    return st;
 }

@@ -14,6 +14,7 @@
 #include "hangup/htmldb.h"
 #include "hangup/incident.h"
 #include "hangup/report.h"
+#include "hangup/rows.h"
 #include "hangup/store.h"
 #include "hangup/strbuf.h"
 
@@ -29,18 +30,20 @@
 enum fmt { FMT_TABLE, FMT_CSV, FMT_JSON };
 
 const char hu_usage_query[] =
-    "usage: hangup query [--db PATH] [--csv | --json] SQL\n"
+    "usage: hangup query [--db DB] [--csv | --json] SQL\n"
     "\n"
     "Run one read-only SQL statement over the incident database and print the\n"
     "result: an aligned table by default, CSV with --csv (a header row, then\n"
     "RFC 4180 rows), or one JSON object per row with --json.  The database is\n"
-    "opened read-only: statements that would change it are refused.\n"
+    "opened read-only: statements that would change it are refused (on\n"
+    "PostgreSQL, the statement runs in a read-only transaction, rolled back).\n"
     "\n"
     "tables: captures, incidents, incident_packets, connections, servers\n"
     "views:  captures_view, incidents_view, servers_view (ISO times, ms)\n"
     "\n"
     "options:\n"
-    "      --db PATH   the database (default: hangup.db)\n"
+    "      --db DB     the database (default: hangup.db): an SQLite file, or\n"
+    "                  PostgreSQL as postgresql://USER@HOST:PORT/DB or key=value\n"
     "      --csv       CSV output\n"
     "      --json      JSON output, one object per row\n"
     "  -h, --help      show this help\n"
@@ -53,8 +56,9 @@ const char hu_usage_query[] =
     "load_extension) or does not compile; 4 the database cannot be read.\n";
 
 const char hu_usage_report[] =
-    "usage: hangup report [--db PATH] [--kind K] [--capture ID] [--server ADDR:PORT]\n"
-    "                     [--since TIME] [--until TIME] [--section NAME]\n"
+    "usage: hangup report [--db DB] [--kind K] [--capture ID] [--server ADDR:PORT]\n"
+    "                     [--sensor NAME] [--since TIME] [--until TIME]\n"
+    "                     [--section NAME]\n"
     "                     [--csv | --json | --html FILE]\n"
     "\n"
     "Answer the usual questions from the database: incidents by day and by\n"
@@ -63,16 +67,20 @@ const char hu_usage_report[] =
     "database, or only one capture, one server, or a time range (of the RST).\n"
     "\n"
     "options:\n"
-    "      --db PATH           the database (default: hangup.db)\n"
+    "      --db DB             the database (default: hangup.db): an SQLite file,\n"
+    "                          or postgresql://USER@HOST:PORT/DB or key=value\n"
     "      --kind K            only incidents of kind K (keepalive-race,\n"
     "                          server-timeout, ...; see 'hangup help analyze')\n"
     "      --capture ID        only this capture (see captures.id)\n"
     "      --server ADDR:PORT  only this server ([v6addr]:port for IPv6)\n"
+    "      --sensor NAME       only captures analysed by this sensor (--sensor of\n"
+    "                          analyze and live; with more than one sensor in the\n"
+    "                          database, a section counts incidents by sensor)\n"
     "      --since TIME        from TIME on: 2026-11-21, 2026-11-21T15:04:05Z,\n"
     "                          or seconds since the epoch (UTC)\n"
     "      --until TIME        before TIME\n"
-    "      --section NAME      only one section: kinds, days, servers, requests\n"
-    "                          or timeouts\n"
+    "      --section NAME      only one section: kinds, sensors, days, servers,\n"
+    "                          requests or timeouts\n"
     "      --csv               CSV (RFC 4180): each section a header row and its\n"
     "                          rows, sections apart by an empty line (one\n"
     "                          clean table with --section)\n"
@@ -87,14 +95,14 @@ const char hu_usage_report[] =
     "4 the database cannot be read.\n";
 
 const char hu_usage_show[] =
-    "usage: hangup show [--db PATH] [--kind K[,K...]] [--html FILE] ID\n"
+    "usage: hangup show [--db DB] [--kind K[,K...]] [--html FILE] ID\n"
     "\n"
     "Print stored incident ID (see incidents.id) exactly as 'hangup analyze'\n"
     "printed it: the explanation and the tcpdump -n timeline, from the\n"
     "database alone (the capture file is not needed).\n"
     "\n"
     "options:\n"
-    "      --db PATH   the database (default: hangup.db)\n"
+    "      --db DB     the database (default: hangup.db; or postgresql://...)\n"
     "      --kind K    only if the incident is of kind K (else exit 1)\n"
     "      --html FILE write it as a self-contained HTML page with its packet\n"
     "                  ladder instead\n"
@@ -105,24 +113,24 @@ const char hu_usage_show[] =
     "read.\n";
 
 /* One cell for a terminal: printable ASCII as is, the rest escaped. */
-static void cell_text(hu_sb *sb, sqlite3_stmt *q, int i)
+static void cell_text(hu_sb *sb, hu_rows *q, int i)
 {
-    switch (sqlite3_column_type(q, i)) {
-    case SQLITE_NULL:
+    size_t n;
+    switch (hu_rows_type(q, i)) {
+    case HU_CELL_NULL:
         hu_sb_puts(sb, "NULL");
         return;
-    case SQLITE_BLOB: {
-        const uint8_t *b = sqlite3_column_blob(q, i);
-        int n = sqlite3_column_bytes(q, i);
+    case HU_CELL_BLOB: {
+        const uint8_t *b = hu_rows_blob(q, i, &n);
         hu_sb_puts(sb, "x'");
-        for (int k = 0; k < n; k++)
+        for (size_t k = 0; k < n; k++)
             hu_sb_printf(sb, "%02x", b[k]);
         hu_sb_putc(sb, '\'');
         return;
     }
     default: {
-        const uint8_t *t = sqlite3_column_text(q, i);
-        hu_sb_safe(sb, t, (size_t)sqlite3_column_bytes(q, i));
+        const char *t = hu_rows_text(q, i, &n);
+        hu_sb_safe(sb, (const uint8_t *)t, n);
         return;
     }
     }
@@ -150,50 +158,54 @@ static void csv_field(hu_sb *sb, const char *t, size_t n)
 }
 
 /* A result cell in CSV: NULL empty, a blob as x'..' hex, the rest as is. */
-static void cell_csv(hu_sb *sb, sqlite3_stmt *q, int i)
+static void cell_csv(hu_sb *sb, hu_rows *q, int i)
 {
-    int type = sqlite3_column_type(q, i);
-    if (type == SQLITE_NULL)
+    hu_cell type = hu_rows_type(q, i);
+    if (type == HU_CELL_NULL)
         return;
-    if (type == SQLITE_BLOB) {
+    if (type == HU_CELL_BLOB) {
         cell_text(sb, q, i);
         return;
     }
-    csv_field(sb, (const char *)sqlite3_column_text(q, i), (size_t)sqlite3_column_bytes(q, i));
+    size_t n;
+    const char *t = hu_rows_text(q, i, &n);
+    csv_field(sb, t, n);
 }
 
-static void cell_json(hu_sb *sb, sqlite3_stmt *q, int i)
+static void cell_json(hu_sb *sb, hu_rows *q, int i)
 {
-    switch (sqlite3_column_type(q, i)) {
-    case SQLITE_NULL:
+    size_t n;
+    switch (hu_rows_type(q, i)) {
+    case HU_CELL_NULL:
         hu_sb_puts(sb, "null");
         return;
-    case SQLITE_INTEGER:
-        hu_sb_printf(sb, "%lld", (long long)sqlite3_column_int64(q, i));
+    case HU_CELL_INT:
+        hu_sb_printf(sb, "%lld", (long long)hu_rows_int(q, i));
         return;
-    case SQLITE_FLOAT:
-        hu_sb_printf(sb, "%.17g", sqlite3_column_double(q, i));
+    case HU_CELL_FLOAT:
+        hu_sb_printf(sb, "%.17g", hu_rows_double(q, i));
         return;
-    default:
-        hu_sb_json_str(sb, sqlite3_column_text(q, i), (size_t)sqlite3_column_bytes(q, i));
+    default: {
+        const char *t = hu_rows_text(q, i, &n);
+        hu_sb_json_str(sb, (const uint8_t *)t, n);
         return;
+    }
     }
 }
 
-/* Print a prepared statement's whole result set: the table under its
- * title (if any), or CSV, or JSON objects whose first member is
- * "section": name (when name is not NULL).  Returns false on an SQLite
- * error (message in err). */
-static bool print_result(sqlite3_stmt *q, enum fmt fmt, FILE *out, const char *title,
+/* Print a whole result set: the table under its title (if any), or CSV,
+ * or JSON objects whose first member is "section": name (when name is not
+ * NULL).  Returns false on a database error (message in err). */
+static bool print_result(hu_rows *q, enum fmt fmt, FILE *out, const char *title,
                          const char *name, char *err, size_t errlen)
 {
-    int nc = sqlite3_column_count(q);
+    int nc = hu_rows_ncols(q);
     hu_sb sb = {0};
     if (fmt == FMT_CSV) {
         for (int i = 0; i < nc; i++) {
             if (i)
                 hu_sb_putc(&sb, ',');
-            const char *col = sqlite3_column_name(q, i);
+            const char *col = hu_rows_name(q, i);
             csv_field(&sb, col, strlen(col));
         }
         hu_sb_puts(&sb, "\r\n");
@@ -202,7 +214,7 @@ static bool print_result(sqlite3_stmt *q, enum fmt fmt, FILE *out, const char *t
     char **cells = NULL;
     size_t rows = 0, cap = 0;
     int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    while ((rc = hu_rows_next(q)) == 1) {
         if (fmt == FMT_CSV) {
             for (int i = 0; i < nc; i++) {
                 if (i)
@@ -217,7 +229,7 @@ static bool print_result(sqlite3_stmt *q, enum fmt fmt, FILE *out, const char *t
             for (int i = 0; i < nc; i++) {
                 if (i)
                     hu_sb_putc(&sb, ',');
-                const char *col = sqlite3_column_name(q, i);
+                const char *col = hu_rows_name(q, i);
                 hu_sb_json_str(&sb, (const uint8_t *)col, strlen(col));
                 hu_sb_putc(&sb, ':');
                 cell_json(&sb, q, i);
@@ -243,13 +255,13 @@ static bool print_result(sqlite3_stmt *q, enum fmt fmt, FILE *out, const char *t
             hu_sb_reset(&sb);
         }
     }
-    bool ok = rc == SQLITE_DONE;
+    bool ok = rc == 0;
     if (!ok)
-        snprintf(err, errlen, "%s", sqlite3_errmsg(sqlite3_db_handle(q)));
+        snprintf(err, errlen, "%s", rc < 0 ? hu_rows_error(q) : "out of memory");
     if (fmt == FMT_TABLE && ok) {
         size_t *w = calloc((size_t)nc, sizeof *w);
         for (int i = 0; w && i < nc; i++) {
-            w[i] = strlen(sqlite3_column_name(q, i));
+            w[i] = strlen(hu_rows_name(q, i));
             for (size_t r = 0; r < rows; r++) {
                 size_t l = strlen(cells[r * (size_t)nc + (size_t)i]);
                 if (l > w[i])
@@ -260,7 +272,7 @@ static bool print_result(sqlite3_stmt *q, enum fmt fmt, FILE *out, const char *t
             hu_sb_printf(&sb, "%s\n", title);
         for (int i = 0; w && i < nc; i++)
             hu_sb_printf(&sb, "%s%-*s", i ? "  " : "", i + 1 < nc ? (int)w[i] : 0,
-                         sqlite3_column_name(q, i));
+                         hu_rows_name(q, i));
         hu_sb_putc(&sb, '\n');
         for (int i = 0; w && i < nc; i++) {
             hu_sb_puts(&sb, i ? "  " : "");
@@ -283,21 +295,6 @@ static bool print_result(sqlite3_stmt *q, enum fmt fmt, FILE *out, const char *t
     hu_sb_write(&sb, out);
     hu_sb_free(&sb);
     return ok;
-}
-
-/* SQLite's authorizer for a user's statement: reading only.  Attaching
- * another database and loading an extension are refused when the
- * statement is prepared, like every other statement that is not a read,
- * so they are a usage error (exit 2), not a database failure. */
-static int authorize_read(void *arg, int action, const char *a, const char *b, const char *db,
-                          const char *trigger)
-{
-    (void)arg; (void)a; (void)db; (void)trigger;
-    if (action == SQLITE_ATTACH || action == SQLITE_DETACH)
-        return SQLITE_DENY;
-    if (action == SQLITE_FUNCTION && b && strcmp(b, "load_extension") == 0)
-        return SQLITE_DENY;
-    return SQLITE_OK;
 }
 
 static hu_store *open_ro(const char *path)
@@ -341,37 +338,18 @@ int hu_cmd_query(int argc, char **argv)
     hu_store *s = open_ro(db);
     if (!s)
         return HU_CLI_EXIT_DB;
-    sqlite3_stmt *q = NULL;
-    const char *tail = NULL;
     int status = 0;
-    sqlite3_set_authorizer(hu_store_db(s), authorize_read, NULL);
-    if (sqlite3_prepare_v2(hu_store_db(s), sql, -1, &q, &tail) != SQLITE_OK) {
-        bool auth = sqlite3_errcode(hu_store_db(s)) == SQLITE_AUTH;
-        fprintf(stderr, "hangup: query: %s%s\n", sqlite3_errmsg(hu_store_db(s)),
-                auth ? " (only reading this database is allowed)" : "");
-        status = HU_CLI_EXIT_USAGE;
-    } else if (!q) {
-        fputs("hangup: query: the SQL is empty\n", stderr);
-        status = HU_CLI_EXIT_USAGE;
-    } else {
-        while (tail && (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == ';'))
-            tail++;
-        if (tail && *tail) {
-            fputs("hangup: query: one statement at a time, please\n", stderr);
-            status = HU_CLI_EXIT_USAGE;
-        } else if (!sqlite3_stmt_readonly(q)) {
-            fputs("hangup: query: only read-only statements are allowed (the database is "
-                  "opened read-only)\n", stderr);
-            status = HU_CLI_EXIT_USAGE;
-        } else {
-            char err[512];
-            if (!print_result(q, fmt, stdout, NULL, NULL, err, sizeof err)) {
-                fprintf(stderr, "hangup: query: %s\n", err);
-                status = HU_CLI_EXIT_DB;
-            }
-        }
+    char err[512];
+    bool usage;
+    hu_rows *q = hu_rows_user(s, sql, &usage, err, sizeof err);
+    if (!q) {
+        fprintf(stderr, "hangup: query: %s\n", err);
+        status = usage ? HU_CLI_EXIT_USAGE : HU_CLI_EXIT_DB;
+    } else if (!print_result(q, fmt, stdout, NULL, NULL, err, sizeof err)) {
+        fprintf(stderr, "hangup: query: %s\n", err);
+        status = HU_CLI_EXIT_DB;
     }
-    sqlite3_finalize(q);
+    hu_rows_close(q);
     hu_store_close(s);
     return status;
 }
@@ -410,45 +388,98 @@ typedef struct filt {
     int64_t capture;          /* 0 = all */
     const char *server;
     int64_t since, until;     /* INT64_MIN/MAX = open */
+    const char *sensor;       /* NULL = all */
 } filt;
 
-/* The WHERE clause every incident section shares; values are bound. */
+/* The WHERE clause every incident section shares; values are bound:
+ * 1 capture, 2 server, 3 since, 4 until, 5 kind, 6 sensor.  SQLite's ?N,
+ * PostgreSQL's $N (typed by hu_rows_open: bigint or text). */
 #define INC_WHERE \
     " WHERE (?1 = 0 OR i.capture_id = ?1) AND (?2 IS NULL OR i.server = ?2)" \
     " AND coalesce(i.rst_time, i.fin_time, i.request_time) >= ?3" \
     " AND coalesce(i.rst_time, i.fin_time, i.request_time) < ?4" \
-    " AND (?5 IS NULL OR i.kind = ?5)"
+    " AND (?5 IS NULL OR i.kind = ?5)" \
+    " AND (?6 IS NULL OR i.capture_id IN (SELECT id FROM captures WHERE sensor = ?6))"
 #define SRV_WHERE \
     " WHERE (?1 = 0 OR s.capture_id = ?1) AND (?2 IS NULL OR s.server = ?2)" \
-    " AND coalesce(c.last_time, 0) >= ?3 AND coalesce(c.first_time, 0) < ?4"
+    " AND coalesce(c.last_time, 0) >= ?3 AND coalesce(c.first_time, 0) < ?4" \
+    " AND (?6 IS NULL OR c.sensor = ?6)"
+#define PG_INC_WHERE \
+    " WHERE ($1 = 0 OR i.capture_id = $1) AND ($2 IS NULL OR i.server = $2)" \
+    " AND coalesce(i.rst_time, i.fin_time, i.request_time) >= $3" \
+    " AND coalesce(i.rst_time, i.fin_time, i.request_time) < $4" \
+    " AND ($5 IS NULL OR i.kind = $5)" \
+    " AND ($6 IS NULL OR i.capture_id IN (SELECT id FROM captures WHERE sensor = $6))"
+#define PG_SRV_WHERE \
+    " WHERE ($1 = 0 OR s.capture_id = $1) AND ($2 IS NULL OR s.server = $2)" \
+    " AND coalesce(c.last_time, 0) >= $3 AND coalesce(c.first_time, 0) < $4" \
+    " AND ($6 IS NULL OR c.sensor = $6)"
 
+/* Each section in SQLite's SQL and in PostgreSQL's, giving the same
+ * answer: PostgreSQL sums integers to numeric and booleans not at all (so
+ * ::bigint and ::int), sorts NULL after every value (SQLite before: NULLS
+ * FIRST/LAST where a NULL can sort) and wants every column grouped. */
 static const struct section {
     const char *name;         /* --section, and "section" in JSON */
     const char *title;
     const char *sql;
+    const char *pg;
+    bool sensors;             /* only with more than one sensor, or asked for */
 } sections[] = {
     { "kinds", "Incidents by kind and verdict",
       "SELECT i.kind, coalesce(i.verdict, '') AS verdict, count(*) AS incidents,"
       " sum(i.safe_to_retry) AS safe_to_retry, sum(i.retried) AS retried"
-      " FROM incidents i" INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2" },
+      " FROM incidents i" INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+      "SELECT i.kind, coalesce(i.verdict, '') AS verdict, count(*) AS incidents,"
+      " sum(i.safe_to_retry)::bigint AS safe_to_retry, sum(i.retried)::bigint AS retried"
+      " FROM incidents i" PG_INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2", false },
+    { "sensors", "Incidents by sensor",
+      "SELECT coalesce(c.sensor, '') AS sensor, count(DISTINCT i.capture_id) AS captures,"
+      " count(*) AS incidents, sum(i.kind = 'keepalive-race') AS races,"
+      " count(CASE i.verdict WHEN 'crossed' THEN 1 END) AS crossed,"
+      " count(CASE i.verdict WHEN 'stale' THEN 1 END) AS stale"
+      " FROM incidents i JOIN captures c ON c.id = i.capture_id" INC_WHERE
+      " GROUP BY 1 ORDER BY 3 DESC, 1",
+      "SELECT coalesce(c.sensor, '') AS sensor, count(DISTINCT i.capture_id) AS captures,"
+      " count(*) AS incidents, sum((i.kind = 'keepalive-race')::int)::bigint AS races,"
+      " count(CASE i.verdict WHEN 'crossed' THEN 1 END) AS crossed,"
+      " count(CASE i.verdict WHEN 'stale' THEN 1 END) AS stale"
+      " FROM incidents i JOIN captures c ON c.id = i.capture_id" PG_INC_WHERE
+      " GROUP BY 1 ORDER BY 3 DESC, 1", true },
     { "days", "Incidents by day (UTC, by the time of the closing packet)",
       "SELECT date(coalesce(i.rst_time, i.fin_time, i.request_time) / 1000000, 'unixepoch')"
       " AS day, count(*) AS incidents, sum(i.kind = 'keepalive-race') AS races,"
       " count(CASE i.verdict WHEN 'crossed' THEN 1 END) AS crossed,"
       " count(CASE i.verdict WHEN 'stale' THEN 1 END) AS stale"
-      " FROM incidents i" INC_WHERE " GROUP BY 1 ORDER BY 1" },
+      " FROM incidents i" INC_WHERE " GROUP BY 1 ORDER BY 1",
+      "SELECT to_char(to_timestamp(coalesce(i.rst_time, i.fin_time, i.request_time) / 1000000)"
+      " AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*) AS incidents,"
+      " sum((i.kind = 'keepalive-race')::int)::bigint AS races,"
+      " count(CASE i.verdict WHEN 'crossed' THEN 1 END) AS crossed,"
+      " count(CASE i.verdict WHEN 'stale' THEN 1 END) AS stale"
+      " FROM incidents i" PG_INC_WHERE " GROUP BY 1 ORDER BY 1 NULLS FIRST", false },
     { "servers", "Incidents by server",
       "SELECT i.server, count(*) AS incidents, sum(i.kind = 'keepalive-race') AS races,"
       " count(CASE i.verdict WHEN 'crossed' THEN 1 END) AS crossed,"
       " count(CASE i.verdict WHEN 'stale' THEN 1 END) AS stale,"
       " count(DISTINCT i.capture_id) AS captures,"
       " round(avg(i.idle_us) / 1000.0, 1) AS avg_idle_ms"
-      " FROM incidents i" INC_WHERE " GROUP BY 1 ORDER BY 2 DESC, 1" },
+      " FROM incidents i" INC_WHERE " GROUP BY 1 ORDER BY 2 DESC, 1",
+      "SELECT i.server, count(*) AS incidents, sum((i.kind = 'keepalive-race')::int)::bigint"
+      " AS races, count(CASE i.verdict WHEN 'crossed' THEN 1 END) AS crossed,"
+      " count(CASE i.verdict WHEN 'stale' THEN 1 END) AS stale,"
+      " count(DISTINCT i.capture_id) AS captures,"
+      " round(avg(i.idle_us) / 1000.0, 1)::float8 AS avg_idle_ms"
+      " FROM incidents i" PG_INC_WHERE " GROUP BY 1 ORDER BY 2 DESC, 1", false },
     { "requests", "Lost requests by method and target",
       "SELECT coalesce(i.method, CASE WHEN i.tls THEN '(TLS)' ELSE '(unknown)' END) AS method,"
       " coalesce(i.target, '') AS target, count(*) AS lost,"
       " sum(i.safe_to_retry) AS safe_to_retry, sum(i.retried) AS retried"
-      " FROM incidents i" INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 25" },
+      " FROM incidents i" INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 25",
+      "SELECT coalesce(i.method, CASE WHEN i.tls <> 0 THEN '(TLS)' ELSE '(unknown)' END)"
+      " AS method, coalesce(i.target, '') AS target, count(*) AS lost,"
+      " sum(i.safe_to_retry)::bigint AS safe_to_retry, sum(i.retried)::bigint AS retried"
+      " FROM incidents i" PG_INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 25", false },
     /* Counts are summed over the captures; the timeout, the reuse idle and
      * the advice come from one capture's row (the one with race risk, else
      * the latest), so the advice speaks of the figures beside it. */
@@ -463,8 +494,35 @@ static const struct section {
       " JOIN servers a ON a.id = (SELECT s3.id FROM servers s3 JOIN captures c3"
       "   ON c3.id = s3.capture_id WHERE s3.server = s.server AND (?1 = 0 OR s3.capture_id = ?1)"
       "   ORDER BY s3.race_risk DESC, c3.last_time DESC, s3.id DESC LIMIT 1)" SRV_WHERE
-      " GROUP BY s.server ORDER BY 5 DESC, 6 DESC, 2 DESC, 1" },
+      " GROUP BY s.server ORDER BY 5 DESC, 6 DESC, 2 DESC, 1",
+      "SELECT s.server, sum(s.connections)::bigint AS connections,"
+      " sum(s.requests)::bigint AS requests, sum(s.idle_closes)::bigint AS idle_closes,"
+      " sum(s.crossed + s.stale)::bigint AS races, sum(s.incidents)::bigint AS incidents,"
+      " round(a.idle_timeout_us / 1000.0, 1)::float8 AS idle_timeout_ms,"
+      " round(a.max_reuse_idle_us / 1000.0, 1)::float8 AS max_reuse_idle_ms,"
+      " max(s.race_risk) AS race_risk, a.advice AS advice"
+      " FROM servers s JOIN captures c ON c.id = s.capture_id"
+      " JOIN servers a ON a.id = (SELECT s3.id FROM servers s3 JOIN captures c3"
+      "   ON c3.id = s3.capture_id WHERE s3.server = s.server AND ($1 = 0 OR s3.capture_id = $1)"
+      "   ORDER BY s3.race_risk DESC, c3.last_time DESC NULLS LAST, s3.id DESC LIMIT 1)"
+      PG_SRV_WHERE " GROUP BY s.server, a.id ORDER BY 5 DESC NULLS LAST, 6 DESC NULLS LAST,"
+      " 2 DESC NULLS LAST, 1", false },
 };
+
+/* Whether the captures under filters f come from more than one sensor
+ * (captures of no known sensor counting as one more); false on error. */
+static bool many_sensors(hu_store *s, const hu_param *p)
+{
+    char err[256];
+    hu_rows *q = hu_rows_open(s, hu_store_pg(s)
+        ? "SELECT count(DISTINCT coalesce(sensor, '')) FROM captures WHERE ($1 = 0 OR id = $1)"
+          " AND ($6 IS NULL OR sensor = $6)"
+        : "SELECT count(DISTINCT coalesce(sensor, '')) FROM captures WHERE (?1 = 0 OR id = ?1)"
+          " AND (?6 IS NULL OR sensor = ?6)", p, 6, err, sizeof err);
+    bool many = q && hu_rows_next(q) == 1 && hu_rows_int(q, 0) > 1;
+    hu_rows_close(q);
+    return many;
+}
 
 /* report's sections (only the one named `only`, if not NULL) over the
  * database at db under filters f, in format fmt; the exit status. */
@@ -473,26 +531,29 @@ static int report_sections(const char *db, const filt *f, enum fmt fmt, const ch
     hu_store *s = open_ro(db);
     if (!s)
         return HU_CLI_EXIT_DB;
+    hu_param p[6] = {
+        { .i = f->capture }, { .is_text = true, .text = f->server }, { .i = f->since },
+        { .i = f->until }, { .is_text = true, .text = f->kind },
+        { .is_text = true, .text = f->sensor },
+    };
+    bool pg = hu_store_pg(s) != NULL;
+    bool sensors = only ? strcmp(only, "sensors") == 0 : many_sensors(s, p);
     int status = 0;
     bool first = true;
     for (size_t i = 0; i < sizeof sections / sizeof sections[0] && status == 0; i++) {
         if (only && strcmp(only, sections[i].name) != 0)
             continue;
-        sqlite3_stmt *q;
-        if (sqlite3_prepare_v2(hu_store_db(s), sections[i].sql, -1, &q, NULL) != SQLITE_OK) {
-            fprintf(stderr, "hangup: report: %s (is %s a hangup database?)\n",
-                    sqlite3_errmsg(hu_store_db(s)), db);
+        if (sections[i].sensors && !sensors)
+            continue;
+        char err[512];
+        hu_rows *q = hu_rows_open(s, pg ? sections[i].pg : sections[i].sql, p, 6, err,
+                                  sizeof err);
+        if (!q) {
+            fprintf(stderr, "hangup: report: %s (is %s a hangup database?)\n", err,
+                    hu_store_name(s));
             status = HU_CLI_EXIT_DB;
             break;
         }
-        sqlite3_bind_int64(q, 1, f->capture);
-        if (f->server)
-            sqlite3_bind_text(q, 2, f->server, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 3, f->since);
-        sqlite3_bind_int64(q, 4, f->until);
-        if (f->kind)
-            sqlite3_bind_text(q, 5, f->kind, -1, SQLITE_STATIC);
-        char err[512];
         if (!first && fmt != FMT_JSON)
             fputs(fmt == FMT_CSV ? "\r\n" : "\n", stdout);
         first = false;
@@ -500,7 +561,7 @@ static int report_sections(const char *db, const filt *f, enum fmt fmt, const ch
             fprintf(stderr, "hangup: report: %s\n", err);
             status = HU_CLI_EXIT_DB;
         }
-        sqlite3_finalize(q);
+        hu_rows_close(q);
     }
     hu_store_close(s);
     return status;
@@ -509,11 +570,12 @@ static int report_sections(const char *db, const filt *f, enum fmt fmt, const ch
 int hu_cmd_report(int argc, char **argv)
 {
     const char *db = HU_CLI_DEFAULT_DB;
-    filt f = { .kind = NULL, .capture = 0, .server = NULL, .since = INT64_MIN, .until = INT64_MAX };
+    filt f = { .kind = NULL, .capture = 0, .server = NULL, .since = INT64_MIN, .until = INT64_MAX,
+               .sensor = NULL };
     enum fmt fmt = FMT_TABLE;
     const char *only = NULL;   /* --section */
     enum { OPT_DB = 256, OPT_CAP, OPT_SRV, OPT_SINCE, OPT_UNTIL, OPT_KIND, OPT_SECTION, OPT_CSV,
-           OPT_JSON, OPT_HTML };
+           OPT_JSON, OPT_SENSOR, OPT_HTML };
     const char *html = NULL;
     static const struct option lo[] = {
         { "db", required_argument, NULL, OPT_DB },
@@ -525,6 +587,7 @@ int hu_cmd_report(int argc, char **argv)
         { "section", required_argument, NULL, OPT_SECTION },
         { "csv", no_argument, NULL, OPT_CSV },
         { "json", no_argument, NULL, OPT_JSON },
+        { "sensor", required_argument, NULL, OPT_SENSOR },
         { "html", required_argument, NULL, OPT_HTML },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -577,8 +640,8 @@ int hu_cmd_report(int argc, char **argv)
             while (k < sizeof sections / sizeof sections[0] && strcmp(sections[k].name, optarg))
                 k++;
             if (k == sizeof sections / sizeof sections[0]) {
-                fprintf(stderr, "hangup: --section takes kinds, days, servers, requests or "
-                                "timeouts, not '%s'\n", optarg);
+                fprintf(stderr, "hangup: --section takes kinds, sensors, days, servers, requests "
+                                "or timeouts, not '%s'\n", optarg);
                 return HU_CLI_EXIT_USAGE;
             }
             only = sections[k].name;
@@ -586,6 +649,7 @@ int hu_cmd_report(int argc, char **argv)
         }
         case OPT_CSV: fmt = FMT_CSV; break;
         case OPT_JSON: fmt = FMT_JSON; break;
+        case OPT_SENSOR: f.sensor = optarg; break;
         case OPT_HTML: html = optarg; break;
         case 'h': fputs(hu_usage_report, stdout); return 0;
         default: fputs("Run 'hangup help report' for usage.\n", stderr); return HU_CLI_EXIT_USAGE;
@@ -593,6 +657,10 @@ int hu_cmd_report(int argc, char **argv)
     }
     if (optind != argc) {
         fputs("hangup: report takes no arguments besides its options\n", stderr);
+        return HU_CLI_EXIT_USAGE;
+    }
+    if (html && f.sensor) {
+        fputs("hangup: report --html does not take --sensor yet\n", stderr);
         return HU_CLI_EXIT_USAGE;
     }
     if (html)

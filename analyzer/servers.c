@@ -377,6 +377,39 @@ static int cmp_summary(const void *a, const void *b)
     return x->port < y->port ? -1 : x->port > y->port;
 }
 
+/* Server s's summary into o (o zeroed by the caller). */
+static void summarize(const srv *s, hu_server_summary *o)
+{
+    o->ipver = s->ipver;
+    memcpy(o->addr, s->addr, 16);
+    o->port = s->port;
+    o->connections = s->connections;
+    o->requests = s->requests;
+    o->idle_closes = s->idle.seen;
+    o->incidents = s->incidents;
+    o->crossed = s->crossed;
+    o->users_felt = s->felt;
+    o->proxy_absorbed = s->absorbed;
+    o->stale = s->stale;
+    o->idle_timeout_us = median(&s->idle);
+    o->idle_timeout_spread_us = s->idle.seen ? s->idle.max - s->idle.min : -1;
+    o->max_reuse_idle_us = s->max_reuse;
+    o->rtt_us = median(&s->rtt);
+    int64_t rtt = o->rtt_us > 0 ? o->rtt_us : 0;
+    o->race_risk = o->idle_timeout_us >= 0 && o->max_reuse_idle_us >= 0 &&
+                   o->max_reuse_idle_us > o->idle_timeout_us - rtt;
+    if (s->sw)
+        snprintf(o->software, sizeof o->software, "%s", s->sw->name);
+    o->idle_timeout_default = hu_sw_idle_default(o->software, o->idle_timeout_us);
+    advise(o);
+    if (o->idle_timeout_default) {
+        size_t l = strlen(o->advice);
+        snprintf(o->advice + l, sizeof o->advice - l,
+                 "; its idle timeout is the default of its software, %s (%s)", o->software,
+                 o->idle_timeout_default);
+    }
+}
+
 hu_server_summary *hu_servers_list(const hu_servers *sv, size_t *n)
 {
     *n = 0;
@@ -386,40 +419,55 @@ hu_server_summary *hu_servers_list(const hu_servers *sv, size_t *n)
     if (!out)
         return NULL;
     for (size_t i = 0; i < sv->cap; i++) {
-        const srv *s = &sv->tab[i];
-        if (!s->used)
-            continue;
-        hu_server_summary *o = &out[(*n)++];
-        o->ipver = s->ipver;
-        memcpy(o->addr, s->addr, 16);
-        o->port = s->port;
-        o->connections = s->connections;
-        o->requests = s->requests;
-        o->idle_closes = s->idle.seen;
-        o->incidents = s->incidents;
-        o->crossed = s->crossed;
-        o->users_felt = s->felt;
-        o->proxy_absorbed = s->absorbed;
-        o->stale = s->stale;
-        o->idle_timeout_us = median(&s->idle);
-        o->idle_timeout_spread_us = s->idle.seen ? s->idle.max - s->idle.min : -1;
-        o->max_reuse_idle_us = s->max_reuse;
-        o->rtt_us = median(&s->rtt);
-        int64_t rtt = o->rtt_us > 0 ? o->rtt_us : 0;
-        o->race_risk = o->idle_timeout_us >= 0 && o->max_reuse_idle_us >= 0 &&
-                       o->max_reuse_idle_us > o->idle_timeout_us - rtt;
-        if (s->sw)
-            snprintf(o->software, sizeof o->software, "%s", s->sw->name);
-        o->idle_timeout_default = hu_sw_idle_default(o->software, o->idle_timeout_us);
-        advise(o);
-        if (o->idle_timeout_default) {
-            size_t l = strlen(o->advice);
-            snprintf(o->advice + l, sizeof o->advice - l,
-                     "; its idle timeout is the default of its software, %s (%s)", o->software,
-                     o->idle_timeout_default);
-        }
+        if (sv->tab[i].used)
+            summarize(&sv->tab[i], &out[(*n)++]);
     }
     qsort(out, *n, sizeof *out, cmp_summary);
+    return out;
+}
+
+/* Whether x ranks before y in hu_servers_list's order. */
+static bool ranks_before(const srv *x, const srv *y)
+{
+    if (x->incidents != y->incidents)
+        return x->incidents > y->incidents;
+    if (x->connections != y->connections)
+        return x->connections > y->connections;
+    if (x->ipver != y->ipver)
+        return x->ipver < y->ipver;
+    int c = memcmp(x->addr, y->addr, 16);
+    if (c)
+        return c < 0;
+    return x->port < y->port;
+}
+
+hu_server_summary *hu_servers_top(const hu_servers *sv, size_t max, size_t *n)
+{
+    *n = 0;
+    size_t want = sv->n < max ? sv->n : max;
+    if (want == 0)
+        return NULL;
+    const srv **best = malloc(want * sizeof *best);
+    hu_server_summary *out = calloc(want, sizeof *out);
+    if (!best || !out) {
+        free(best);
+        free(out);
+        return NULL;
+    }
+    size_t nb = 0;   /* best[0..nb) in rank order: an insertion into a short list */
+    for (size_t i = 0; i < sv->cap; i++) {
+        const srv *s = &sv->tab[i];
+        if (!s->used || (nb == want && !ranks_before(s, best[nb - 1])))
+            continue;
+        size_t j = nb < want ? nb++ : want - 1;
+        for (; j > 0 && ranks_before(s, best[j - 1]); j--)
+            best[j] = best[j - 1];
+        best[j] = s;
+    }
+    for (size_t i = 0; i < nb; i++)
+        summarize(best[i], &out[i]);
+    free(best);
+    *n = nb;
     return out;
 }
 

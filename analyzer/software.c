@@ -14,7 +14,6 @@
  */
 #include "hangup/software.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /* Evidence strengths, weakest first. */
@@ -306,6 +305,19 @@ static bool node_keepalive(const char *v, size_t n)
     return true;
 }
 
+/* s appended at dst[at] (at < cap) as far as it fits, NUL-terminated, as
+ * snprintf would truncate it; returns the new end.  snprintf's format
+ * parsing was most of the cost of identifying a connection. */
+static size_t put(char *dst, size_t cap, size_t at, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > cap - 1 - at)
+        n = cap - 1 - at;
+    memcpy(dst + at, s, n);
+    dst[at + n] = '\0';
+    return at + n;
+}
+
 static bool row_matches(const sw_row *r, const char *v, size_t n)
 {
     switch (r->match) {
@@ -354,16 +366,18 @@ bool hu_sw_observe(hu_sw_ident *id, bool from_client, int hdr, const char *hname
     char ver[32] = "";
     if (hit->versioned)
         version_of(v, n, strlen(hit->token), ver, sizeof ver);
-    snprintf(id->name, sizeof id->name, "%s%s%s", hit->display, ver[0] ? "/" : "", ver);
+    size_t at = put(id->name, sizeof id->name, 0, hit->display);
+    if (ver[0])
+        put(id->name, sizeof id->name, put(id->name, sizeof id->name, at, "/"), ver);
     /* The evidence: the header as it was sent when the table has no one
      * spelling for it, then its value, escaped. */
     char hn[48];
     if (header_names[hdr])
-        snprintf(hn, sizeof hn, "%s", header_names[hdr]);
+        put(hn, sizeof hn, 0, header_names[hdr]);
     else
         hu_sw_escape(hn, sizeof hn, (const uint8_t *)hname, hlen);
     size_t hl = strlen(hn);
-    snprintf(id->evidence, sizeof id->evidence, "%s: ", hn);
+    put(id->evidence, sizeof id->evidence, put(id->evidence, sizeof id->evidence, 0, hn), ": ");
     hu_sw_escape(id->evidence + hl + 2, sizeof id->evidence - hl - 2, value, n);
     return true;
 }

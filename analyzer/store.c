@@ -20,7 +20,9 @@
 #include "hangup/packet.h"
 #include "hangup/tcpprint.h"
 #include "storecol.h"
+#include "storepg.h"
 #include "storeq.h"
+#include "storetab.h"
 
 #include <arpa/inet.h>
 #include <stddef.h>
@@ -369,6 +371,16 @@ static const char *const migrations[] = {
                    " i.response_packet, " ISO("i.response_time") " AS response_time,"
                    " i.capture_gaps, i.capture_gap_bytes, i.one_sided,"
                    " i.fin_file, i.request_file, i.rst_file, i.response_file, i.tls_decrypted"),
+
+    /* 14: the sensor (--sensor, the host name by default) that analysed
+     * each capture, so that one database serves many (report groups and
+     * filters by it).  Older captures have NULL: unknown. */
+    "ALTER TABLE captures ADD COLUMN sensor TEXT;"
+    "DROP VIEW captures_view;"
+    "CREATE VIEW captures_view AS SELECT id, source, kind, link_type, content_hash,"
+    " " ISO("first_time") " AS first_time, " ISO("last_time") " AS last_time,"
+    " packets, analyzer_version, " ISO("analyzed_at") " AS analyzed_at, complete, filter,"
+    " sensor FROM captures;",
 #undef VIEW_V8
 #undef INCIDENTS_VIEW
 #undef ISO
@@ -376,468 +388,6 @@ static const char *const migrations[] = {
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == HU_STORE_VERSION,
                "one migration per schema version");
-
-/* ---- Column tables: how each record becomes a row and back. ---- */
-
-static bool always(const void *rec) { (void)rec; return true; }
-
-static const hu_incident_rec *inc(const void *rec) { return rec; }
-static bool is_race(const void *rec) { return inc(rec)->kindid == HU_KIND_RACE; }
-static bool is_connect_timeout(const void *rec)
-{
-    return inc(rec)->kindid == HU_KIND_CONNECT_TIMEOUT;
-}
-static bool has_fin(const void *rec) { return inc(rec)->fin.num != 0; }
-static bool has_rst(const void *rec) { return inc(rec)->rst.num != 0; }
-static bool has_abort(const void *rec) { return inc(rec)->abort[0] != '\0'; }
-static bool late_packet_known(const void *rec)
-{
-    return has_abort(rec) && inc(rec)->late_response_packet >= 0;
-}
-static bool retried(const void *rec) { return inc(rec)->retried; }
-static bool ds_linked(const void *rec) { return inc(rec)->ds.candidates == 1; }
-static bool has_cause(const void *rec) { return inc(rec)->cause != 0; }
-static bool has_resp(const void *rec) { return inc(rec)->resp.num != 0; }
-static bool ds_status(const void *rec) { return ds_linked(rec) && inc(rec)->ds.status; }
-static bool ds_response(const void *rec) { return ds_linked(rec) && inc(rec)->ds.response.num; }
-static bool ds_close(const void *rec) { return ds_linked(rec) && inc(rec)->ds.close.num; }
-static bool ds_retry(const void *rec) { return ds_linked(rec) && inc(rec)->ds.retry.num; }
-
-static void bind_ds_outcome(sqlite3_stmt *q, int i, const void *rec)
-{
-    if (ds_linked(rec))
-        sqlite3_bind_text(q, i, hu_ds_outcome_name(inc(rec)->ds.outcome), -1, SQLITE_STATIC);
-}
-
-static bool load_ds_outcome(sqlite3_stmt *q, int i, void *rec)
-{
-    ((hu_incident_rec *)rec)->ds.outcome = hu_ds_outcome_parse(hu_storecol_text(q, i));
-    return true;
-}
-
-static void bind_kind(sqlite3_stmt *q, int i, const void *rec)
-{
-    sqlite3_bind_text(q, i, inc(rec)->kind, -1, SQLITE_STATIC);
-}
-
-static bool load_kind(sqlite3_stmt *q, int i, void *rec)
-{
-    hu_incident_rec *r = rec;
-    const char *t = hu_storecol_text(q, i);
-    int kid = hu_kind_parse(t ? t : "");
-    r->kindid = kid < 0 ? HU_KIND_RACE : (hu_kind)kid;
-    r->kind = hu_kind_name(r->kindid);
-    return true;
-}
-
-static void bind_verdict(sqlite3_stmt *q, int i, const void *rec)
-{
-    if (is_race(rec))
-        sqlite3_bind_text(q, i, hu_verdict_name(inc(rec)->verdict), -1, SQLITE_STATIC);
-}
-
-static bool load_verdict(sqlite3_stmt *q, int i, void *rec)
-{
-    const char *t = hu_storecol_text(q, i);
-    bool stale = t && strcmp(t, hu_verdict_name(HU_VERDICT_STALE)) == 0;
-    ((hu_incident_rec *)rec)->verdict = stale ? HU_VERDICT_STALE : HU_VERDICT_CROSSED;
-    return true;
-}
-
-/* A loaded record owns its strings in one block, file_owned (which
- * hu_incident_rec_free frees): the file name, then the timeout hint. */
-static bool own_strings(hu_incident_rec *r, const char *file, const char *hint)
-{
-    size_t fl = strlen(file) + 1, hl = hint ? strlen(hint) + 1 : 0;
-    char *b = malloc(fl + hl);
-    if (!b)
-        return false;
-    memcpy(b, file, fl);
-    if (hint)
-        memcpy(b + fl, hint, hl);
-    free(r->file_owned);
-    r->file_owned = b;
-    r->file = b;
-    r->timeout_hint = hint ? b + fl : NULL;
-    return true;
-}
-
-/* A packet's file (hu_pktref.file) as its column: NULL for a capture of
- * one file; loaded back into the record's own list. */
-static void bind_ref_file(sqlite3_stmt *q, int i, const hu_incident_rec *r, uint32_t idx)
-{
-    if (r->nfiles && idx)
-        sqlite3_bind_text(q, i, hu_incident_rec_file(r, idx), -1, SQLITE_TRANSIENT);
-}
-
-static bool load_ref_file(sqlite3_stmt *q, int i, hu_incident_rec *r, uint32_t *idx)
-{
-    const char *t = hu_storecol_text(q, i);
-    return !t || (*idx = hu_incident_rec_add_file(r, t)) != 0;
-}
-
-#define REF_FILE(name, field)                                                    \
-    static void bind_##name(sqlite3_stmt *q, int i, const void *rec)             \
-    {                                                                            \
-        bind_ref_file(q, i, inc(rec), inc(rec)->field);                          \
-    }                                                                            \
-    static bool load_##name(sqlite3_stmt *q, int i, void *rec)                   \
-    {                                                                            \
-        return load_ref_file(q, i, rec, &((hu_incident_rec *)rec)->field);       \
-    }
-REF_FILE(fin_file, fin.file)
-REF_FILE(request_file, req.file)
-REF_FILE(rst_file, rst.file)
-REF_FILE(response_file, resp.file)
-REF_FILE(late_response_file, late_response_file)
-REF_FILE(ds_request_file, ds.request.file)
-REF_FILE(ds_response_file, ds.response.file)
-REF_FILE(ds_close_file, ds.close.file)
-REF_FILE(ds_retry_file, ds.retry.file)
-#undef REF_FILE
-
-static void bind_file(sqlite3_stmt *q, int i, const void *rec)
-{
-    sqlite3_bind_text(q, i, inc(rec)->file, -1, SQLITE_TRANSIENT);
-}
-
-static bool load_file(sqlite3_stmt *q, int i, void *rec)
-{
-    hu_incident_rec *r = rec;
-    const char *t = hu_storecol_text(q, i);
-    return own_strings(r, t ? t : "", r->timeout_hint);
-}
-
-/* The hint is family.c's static string when the record was built, and is
- * stored as its text; a loaded record keeps its own copy (own_strings), so
- * the store needs no table of the hints and a reworded hint still shows. */
-static void bind_timeout_hint(sqlite3_stmt *q, int i, const void *rec)
-{
-    if (inc(rec)->timeout_hint)
-        sqlite3_bind_text(q, i, inc(rec)->timeout_hint, -1, SQLITE_STATIC);
-}
-
-static bool load_timeout_hint(sqlite3_stmt *q, int i, void *rec)
-{
-    hu_incident_rec *r = rec;
-    const char *t = hu_storecol_text(q, i);
-    return !t || own_strings(r, r->file ? r->file : "", t);
-}
-
-static void bind_method(sqlite3_stmt *q, int i, const void *rec)
-{
-    if (inc(rec)->request.http)
-        sqlite3_bind_text(q, i, inc(rec)->request.method, -1, SQLITE_TRANSIENT);
-}
-
-static bool load_method(sqlite3_stmt *q, int i, void *rec)
-{
-    hu_request *rq = &((hu_incident_rec *)rec)->request;
-    const char *t = hu_storecol_text(q, i);
-    if (t) {
-        rq->http = true;
-        snprintf(rq->method, sizeof rq->method, "%s", t);
-    }
-    return true;
-}
-
-/* Bytes of column i into buf (cap bytes); their length, 0 when they do
- * not fit. */
-static size_t load_bytes(sqlite3_stmt *q, int i, uint8_t *buf, size_t cap)
-{
-    const void *b = sqlite3_column_blob(q, i);
-    int len = sqlite3_column_bytes(q, i);
-    size_t n = len > 0 && (size_t)len <= cap ? (size_t)len : 0;
-    if (b && n)
-        memcpy(buf, b, n);
-    return n;
-}
-
-static void bind_target(sqlite3_stmt *q, int i, const void *rec)
-{
-    const hu_request *rq = &inc(rec)->request;
-    if (rq->http)
-        sqlite3_bind_text(q, i, (const char *)rq->target, (int)rq->target_len,
-                          SQLITE_TRANSIENT);
-}
-
-static bool load_target(sqlite3_stmt *q, int i, void *rec)
-{
-    hu_request *rq = &((hu_incident_rec *)rec)->request;
-    rq->target_len = load_bytes(q, i, rq->target, sizeof rq->target);
-    return true;
-}
-
-static void bind_host(sqlite3_stmt *q, int i, const void *rec)
-{
-    const hu_request *rq = &inc(rec)->request;
-    if (rq->has_host)
-        sqlite3_bind_text(q, i, (const char *)rq->host, (int)rq->host_len, SQLITE_TRANSIENT);
-}
-
-static bool load_host(sqlite3_stmt *q, int i, void *rec)
-{
-    hu_request *rq = &((hu_incident_rec *)rec)->request;
-    if (sqlite3_column_type(q, i) != SQLITE_NULL) {
-        rq->has_host = true;
-        rq->host_len = load_bytes(q, i, rq->host, sizeof rq->host);
-    }
-    return true;
-}
-
-static void bind_reasm(sqlite3_stmt *q, int i, const void *rec)
-{
-    sqlite3_bind_text(q, i, hu_reasm_name(inc(rec)->reasm), -1, SQLITE_STATIC);
-}
-
-static bool load_reasm(sqlite3_stmt *q, int i, void *rec)
-{
-    hu_incident_rec *r = rec;
-    const char *t = hu_storecol_text(q, i);
-    r->reasm = hu_reasm_parse(t ? t : "");
-    return true;
-}
-
-/* A column's name, type and place; a custom column's functions. */
-#define COL(n, t, o) .name = n, .type = t, .off = o
-#define CUSTOM(n, f) .name = n, .type = HU_SC_CUSTOM, .bind = bind_##f, .load = load_##f
-
-#define INC(field) offsetof(hu_incident_rec, field)
-#define INC_STR(n, field) \
-    COL(n, HU_SC_STR, INC(field)), .size = sizeof ((hu_incident_rec *)0)->field
-
-static const hu_storecol incident_cols[] = {
-    { COL("capture_id", HU_SC_OWNER, 0) },
-    { COL("number", HU_SC_U64, INC(number)) },
-    { CUSTOM("kind", kind) },
-    { CUSTOM("verdict", verdict) },
-    { COL("ip_version", HU_SC_U8, INC(ipver)) },
-    { COL("client_addr", HU_SC_ADDR, INC(cli_addr)), .size = INC(ipver) },
-    { COL("client_port", HU_SC_U16, INC(cli_port)) },
-    { COL("server_addr", HU_SC_ADDR, INC(srv_addr)), .size = INC(ipver) },
-    { COL("server_port", HU_SC_U16, INC(srv_port)) },
-    { CUSTOM("file", file) },
-    { COL("fin_packet", HU_SC_U64, INC(fin.num)), .when = has_fin },
-    { COL("request_packet", HU_SC_U64, INC(req.num)) },
-    { COL("rst_packet", HU_SC_U64, INC(rst.num)), .when = has_rst },
-    { COL("fin_time", HU_SC_I64, INC(fin.ts_us)), .when = has_fin },
-    { COL("request_time", HU_SC_I64, INC(req.ts_us)) },
-    { COL("rst_time", HU_SC_I64, INC(rst.ts_us)), .when = has_rst },
-    { COL("gap_us", HU_SC_I64, INC(gap_us)), .when = is_race },
-    { COL("rtt_us", HU_SC_OPT, INC(rtt_us)) },
-    { COL("rst_ack", HU_SC_BOOL, INC(rst_ack)), .when = has_rst },
-    { CUSTOM("method", method) },
-    { CUSTOM("target", target) },
-    { COL("tls", HU_SC_BOOL, INC(request.tls)) },
-    { COL("tls_decrypted", HU_SC_BOOL, INC(request.decrypted)) },
-    { COL("handshake_seen", HU_SC_BOOL, INC(handshake_seen)) },
-    { COL("safe_to_retry", HU_SC_BOOL, INC(safe_to_retry)) },
-    { CUSTOM("host", host) },
-    { INC_STR("http_version", request.version) },
-    { COL("content_length", HU_SC_OPT, INC(request.content_length)) },
-    { COL("requests_before", HU_SC_OPT, INC(requests_before)) },
-    { COL("idle_us", HU_SC_OPT, INC(idle_us)) },
-    { COL("server_idle_close_us", HU_SC_OPT, INC(server_idle_close_us)) },
-    { COL("close_announced", HU_SC_BOOL, INC(close_announced)) },
-    { COL("keepalive_hint_s", HU_SC_OPT_INT, INC(keepalive_hint_s)) },
-    { INC_STR("sni", sni) },
-    { COL("retried", HU_SC_BOOL, INC(retried)) },
-    { COL("retry_delay_us", HU_SC_OPT, INC(retry_delay_us)), .when = retried },
-    { CUSTOM("reassembly", reasm) },
-    { COL("server_acked", HU_SC_BOOL, INC(server_acked)) },
-    { COL("request_complete", HU_SC_BOOL, INC(request.complete)) },
-    { COL("connection", HU_SC_U64, INC(conn_id)) },
-    { INC_STR("community_id", community_id) },
-    { COL("wait_us", HU_SC_OPT, INC(wait_us)) },
-    { INC_STR("close", close) },
-    { CUSTOM("timeout_hint", timeout_hint) },
-    { INC_STR("abort", abort) },
-    { COL("late_response_rst", HU_SC_BOOL, INC(late_response_rst)), .when = has_abort },
-    { COL("late_response_packet", HU_SC_OPT, INC(late_response_packet)),
-      .when = late_packet_known },
-    { COL("tries", HU_SC_OPT_INT, INC(tries)), .when = is_connect_timeout },
-    { COL("spent_us", HU_SC_OPT, INC(spent_us)) },
-    { COL("expected_bytes", HU_SC_OPT, INC(expected_bytes)) },
-    { COL("received_bytes", HU_SC_OPT, INC(received_bytes)) },
-    { INC_STR("client_software", client_software) },
-    { INC_STR("client_kind", client_kind) },
-    { INC_STR("client_evidence", client_evidence) },
-    { INC_STR("server_software", server_software) },
-    { INC_STR("server_kind", server_kind) },
-    { INC_STR("server_evidence", server_evidence) },
-    { COL("downstream_candidates", HU_SC_U32, INC(ds.candidates)) },
-    { COL("downstream_ip_version", HU_SC_U8, INC(ds.ipver)), .when = ds_linked },
-    { COL("downstream_client_addr", HU_SC_ADDR, INC(ds.cli_addr)), .size = INC(ds.ipver),
-      .when = ds_linked },
-    { COL("downstream_client_port", HU_SC_U16, INC(ds.cli_port)), .when = ds_linked },
-    { COL("downstream_proxy_addr", HU_SC_ADDR, INC(ds.srv_addr)), .size = INC(ds.ipver),
-      .when = ds_linked },
-    { COL("downstream_proxy_port", HU_SC_U16, INC(ds.srv_port)), .when = ds_linked },
-    { COL("downstream_connection", HU_SC_U64, INC(ds.conn_id)), .when = ds_linked },
-    { COL("downstream_request_packet", HU_SC_U64, INC(ds.request.num)), .when = ds_linked },
-    { COL("downstream_request_time", HU_SC_I64, INC(ds.request.ts_us)), .when = ds_linked },
-    { CUSTOM("downstream_outcome", ds_outcome) },
-    { COL("downstream_status", HU_SC_OPT_INT, INC(ds.status)), .when = ds_status },
-    { COL("downstream_response_packet", HU_SC_U64, INC(ds.response.num)), .when = ds_response },
-    { COL("downstream_response_time", HU_SC_I64, INC(ds.response.ts_us)), .when = ds_response },
-    { COL("downstream_close_packet", HU_SC_U64, INC(ds.close.num)), .when = ds_close },
-    { COL("downstream_close_time", HU_SC_I64, INC(ds.close.ts_us)), .when = ds_close },
-    { COL("downstream_retry_packet", HU_SC_U64, INC(ds.retry.num)), .when = ds_retry },
-    { COL("downstream_retry_time", HU_SC_I64, INC(ds.retry.ts_us)), .when = ds_retry },
-    { COL("cause", HU_SC_U64, INC(cause)), .when = has_cause },
-    { COL("status", HU_SC_OPT_INT, INC(status)) },
-    { COL("response_packet", HU_SC_U64, INC(resp.num)), .when = has_resp },
-    { COL("response_time", HU_SC_I64, INC(resp.ts_us)), .when = has_resp },
-    { COL("capture_gaps", HU_SC_U32, INC(capture_gaps)) },
-    { COL("capture_gap_bytes", HU_SC_U64, INC(capture_gap_bytes)) },
-    { INC_STR("one_sided", one_sided) },
-    { CUSTOM("fin_file", fin_file) },
-    { CUSTOM("request_file", request_file) },
-    { CUSTOM("rst_file", rst_file) },
-    { CUSTOM("response_file", response_file) },
-    { CUSTOM("late_response_file", late_response_file) },
-    { CUSTOM("downstream_request_file", ds_request_file) },
-    { CUSTOM("downstream_response_file", ds_response_file) },
-    { CUSTOM("downstream_close_file", ds_close_file) },
-    { CUSTOM("downstream_retry_file", ds_retry_file) },
-    { COL("client", HU_SC_ENDPOINT, 0) },
-    { COL("server", HU_SC_ENDPOINT, 0) },
-};
-
-/* One timeline entry (hu_tl_entry). */
-static const hu_tl_entry *tle(const void *rec) { return rec; }
-
-static void bind_sender(sqlite3_stmt *q, int i, const void *rec)
-{
-    sqlite3_bind_text(q, i, tle(rec)->from_client ? "client" : "server", -1, SQLITE_STATIC);
-}
-
-static bool load_sender(sqlite3_stmt *q, int i, void *rec)
-{
-    const char *t = hu_storecol_text(q, i);
-    ((hu_tl_entry *)rec)->from_client = t && strcmp(t, "client") == 0;
-    return true;
-}
-
-/* tcpdump's flag letters, as the timeline's lines print them. */
-static void bind_flags(sqlite3_stmt *q, int i, const void *rec)
-{
-    char b[9];
-    size_t k = hu_tcpprint_flags(tle(rec)->flags, b);
-    sqlite3_bind_text(q, i, b, (int)k, SQLITE_TRANSIENT);
-}
-
-static void bind_line(sqlite3_stmt *q, int i, const void *rec)
-{
-    sqlite3_bind_text(q, i, tle(rec)->line, -1, SQLITE_STATIC);
-}
-
-static bool load_line(sqlite3_stmt *q, int i, void *rec)
-{
-    const char *t = hu_storecol_text(q, i);
-    return (((hu_tl_entry *)rec)->line = strdup(t ? t : "")) != NULL;
-}
-
-static void bind_note(sqlite3_stmt *q, int i, const void *rec)
-{
-    if (tle(rec)->note)
-        sqlite3_bind_text(q, i, tle(rec)->note, -1, SQLITE_STATIC);
-}
-
-static bool load_note(sqlite3_stmt *q, int i, void *rec)
-{
-    const char *t = hu_storecol_text(q, i);
-    return !t || (((hu_tl_entry *)rec)->note = strdup(t)) != NULL;
-}
-
-static void bind_tlfile(sqlite3_stmt *q, int i, const void *rec)
-{
-    if (tle(rec)->file)
-        sqlite3_bind_text(q, i, tle(rec)->file, -1, SQLITE_STATIC);
-}
-
-static bool load_tlfile(sqlite3_stmt *q, int i, void *rec)
-{
-    const char *t = hu_storecol_text(q, i);
-    return !t || (((hu_tl_entry *)rec)->file = strdup(t)) != NULL;
-}
-
-#define TL(field) offsetof(hu_tl_entry, field)
-
-static const hu_storecol packet_cols[] = {
-    { COL("incident_id", HU_SC_OWNER, 0) },
-    { COL("idx", HU_SC_POS, 0) },
-    { COL("packet", HU_SC_U64, TL(num)) },
-    { COL("time", HU_SC_I64, TL(ts_us)) },
-    { CUSTOM("sender", sender) },
-    /* not read back: the line shows them */
-    { .name = "flags", .type = HU_SC_CUSTOM, .bind = bind_flags },
-    { COL("seq", HU_SC_U32, TL(seq)) },
-    { COL("ack", HU_SC_U32, TL(ack)) },
-    { COL("length", HU_SC_U32, TL(len)) },
-    { COL("omitted_before", HU_SC_U64, TL(omitted_before)) },
-    { CUSTOM("line", line) },
-    { CUSTOM("note", note) },
-    { CUSTOM("file", tlfile) },
-};
-
-#define CONN(field) offsetof(hu_conn_row, field)
-
-static const hu_storecol connection_cols[] = {
-    { COL("capture_id", HU_SC_OWNER, 0) },
-    { COL("number", HU_SC_U64, CONN(number)) },
-    { COL("ip_version", HU_SC_U8, CONN(ipver)) },
-    { COL("client_addr", HU_SC_ADDR, CONN(cli_addr)), .size = CONN(ipver) },
-    { COL("client_port", HU_SC_U16, CONN(cli_port)) },
-    { COL("server_addr", HU_SC_ADDR, CONN(srv_addr)), .size = CONN(ipver) },
-    { COL("server_port", HU_SC_U16, CONN(srv_port)) },
-    { COL("first_time", HU_SC_I64, CONN(first_ts)) },
-    { COL("last_time", HU_SC_I64, CONN(last_ts)) },
-    { COL("packets", HU_SC_U64, CONN(packets)) },
-    { COL("handshake_seen", HU_SC_BOOL, CONN(handshake_seen)) },
-    { COL("rtt_us", HU_SC_OPT, CONN(rtt_us)) },
-    { COL("reassembly", HU_SC_CSTR, CONN(reassembly)) },
-    { COL("idle_close_us", HU_SC_OPT, CONN(idle_close_us)) },
-    { COL("incident", HU_SC_BOOL, CONN(incident)) },
-    { COL("capture_gaps", HU_SC_U32, CONN(capture_gaps)) },
-    { COL("capture_gap_bytes", HU_SC_U64, CONN(capture_gap_bytes)) },
-    { COL("one_sided", HU_SC_CSTR, CONN(one_sided)) },
-    { COL("client", HU_SC_ENDPOINT, 0) },
-    { COL("server", HU_SC_ENDPOINT, 0) },
-};
-
-#define SRV(field) offsetof(hu_server_summary, field)
-
-static const hu_storecol server_cols[] = {
-    { COL("capture_id", HU_SC_OWNER, 0) },
-    { COL("ip_version", HU_SC_U8, SRV(ipver)) },
-    { COL("connections", HU_SC_U64, SRV(connections)) },
-    { COL("requests", HU_SC_U64, SRV(requests)) },
-    { COL("idle_closes", HU_SC_U64, SRV(idle_closes)) },
-    { COL("incidents", HU_SC_U64, SRV(incidents)) },
-    { COL("crossed", HU_SC_U64, SRV(crossed)) },
-    { COL("stale", HU_SC_U64, SRV(stale)) },
-    { COL("idle_timeout_us", HU_SC_OPT, SRV(idle_timeout_us)) },
-    { COL("idle_timeout_spread_us", HU_SC_OPT, SRV(idle_timeout_spread_us)) },
-    { COL("max_reuse_idle_us", HU_SC_OPT, SRV(max_reuse_idle_us)) },
-    { COL("rtt_us", HU_SC_OPT, SRV(rtt_us)) },
-    { COL("race_risk", HU_SC_BOOL, SRV(race_risk)) },
-    { COL("advice", HU_SC_STR, SRV(advice)), .size = sizeof ((hu_server_summary *)0)->advice,
-      .when = always },
-    { COL("software", HU_SC_STR, SRV(software)),
-      .size = sizeof ((hu_server_summary *)0)->software },
-    { COL("idle_timeout_default", HU_SC_CSTR, SRV(idle_timeout_default)) },
-    /* the servers table keeps only the endpoint's text */
-    { COL("server_addr", HU_SC_ADDR, SRV(addr)), .size = SRV(ipver), .param_only = true },
-    { COL("server_port", HU_SC_U16, SRV(port)), .param_only = true },
-    { COL("server", HU_SC_ENDPOINT, 0) },
-};
-
-static const hu_storecol_table incidents = HU_STORECOL_TABLE("incidents", incident_cols);
-static const hu_storecol_table incident_packets =
-    HU_STORECOL_TABLE("incident_packets", packet_cols);
-static const hu_storecol_table connections = HU_STORECOL_TABLE("connections", connection_cols);
-static const hu_storecol_table servers = HU_STORECOL_TABLE("servers", server_cols);
 
 /* ---- Statements, prepared once and reused. ---- */
 
@@ -855,8 +405,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_INS_CAPTURE] = "INSERT INTO captures (source, kind, link_type, analyzer_version, "
-                       "analyzed_at, filter) VALUES (:source, :kind, :link_type, :version, "
-                       ":now, :filter)",
+                       "analyzed_at, filter, sensor) VALUES (:source, :kind, :link_type, "
+                       ":version, :now, :filter, :sensor)",
     [ST_UPD_CAPTURE] = "UPDATE captures SET content_hash = :hash, first_time = :first, "
                        "last_time = :last, packets = :packets, complete = :complete, "
                        "link_type = :link_type WHERE id = :id",
@@ -879,12 +429,12 @@ static const struct {
     const hu_storecol_table *table;
     const char *where;
 } stmt_gen[ST_COUNT] = {
-    [ST_INS_INCIDENT] = { &incidents, NULL },
-    [ST_INS_PACKET] = { &incident_packets, NULL },
-    [ST_INS_CONN] = { &connections, NULL },
-    [ST_INS_SERVER] = { &servers, NULL },
-    [ST_GET_INCIDENT] = { &incidents, "id = :id" },
-    [ST_GET_PACKETS] = { &incident_packets, "incident_id = :id ORDER BY idx" },
+    [ST_INS_INCIDENT] = { &hu_store_incidents, NULL },
+    [ST_INS_PACKET] = { &hu_store_incident_packets, NULL },
+    [ST_INS_CONN] = { &hu_store_connections, NULL },
+    [ST_INS_SERVER] = { &hu_store_servers, NULL },
+    [ST_GET_INCIDENT] = { &hu_store_incidents, "id = :id" },
+    [ST_GET_PACKETS] = { &hu_store_incident_packets, "incident_id = :id ORDER BY idx" },
 };
 
 struct hu_store {
@@ -897,10 +447,14 @@ struct hu_store {
     /* The open capture's connection-row writer, or NULL (rows written
      * directly).  While it runs, every use of db and st holds its lock. */
     hu_storeq *writer;
+    /* A PostgreSQL store (storepg.c): every call goes there, db is NULL. */
+    hu_storepg *pg;
 };
 
 sqlite3 *hu_store_db(hu_store *s) { return s->db; }
-int hu_store_version(hu_store *s) { return s->version; }
+int hu_store_version(hu_store *s) { return s->pg ? hu_storepg_version(s->pg) : s->version; }
+struct pg_conn *hu_store_pg(hu_store *s) { return s->pg ? hu_storepg_conn(s->pg) : NULL; }
+const char *hu_store_name(const hu_store *s) { return s->pg ? hu_storepg_name(s->pg) : s->path; }
 const char *hu_store_lib_version(void) { return sqlite3_libversion(); }
 
 /* One line for an SQLite failure, with the path and what we were doing. */
@@ -1099,7 +653,17 @@ static hu_store *open_store(const char *path, bool readonly, int target, char *e
 
 hu_store *hu_store_open(const char *path, bool readonly, char *err, size_t errlen)
 {
-    return open_store(path, readonly, HU_STORE_VERSION, err, errlen);
+    if (!hu_storepg_is_conninfo(path))
+        return open_store(path, readonly, HU_STORE_VERSION, err, errlen);
+    hu_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->pg = hu_storepg_open(path, readonly, err, errlen))) {
+        if (!s)
+            snprintf(err, errlen, "database: out of memory");
+        free(s);
+        return NULL;
+    }
+    s->readonly = readonly;
+    return s;
 }
 
 hu_store *hu_store_open_version(const char *path, int version, char *err, size_t errlen)
@@ -1112,6 +676,7 @@ void hu_store_close(hu_store *s)
     if (!s)
         return;
     hu_store_abort(s);
+    hu_storepg_close(s->pg);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
@@ -1143,6 +708,20 @@ static bool run(hu_store *s, sqlite3_stmt *q, const char *doing, char *err, size
 }
 
 
+/* A record's values bound to q (storecol.h), and q's row loaded into one. */
+static void bind_rec(sqlite3_stmt *q, const hu_storecol_table *t, const void *rec,
+                     int64_t owner, int64_t pos)
+{
+    hu_sc_out o = { .q = q };
+    hu_storecol_bind(&o, t, rec, owner, pos);
+}
+
+static bool load_rec(sqlite3_stmt *q, const hu_storecol_table *t, void *rec)
+{
+    hu_sc_in in = { .q = q };
+    return hu_storecol_load(&in, t, rec);
+}
+
 static int param(sqlite3_stmt *q, const char *name)
 {
     return sqlite3_bind_parameter_index(q, name);
@@ -1161,7 +740,7 @@ static bool insert_connection(hu_store *s, int64_t capture_id, const hu_conn_row
 {
     sqlite3_stmt *q = stmt(s, ST_INS_CONN);
     if (q)
-        hu_storecol_bind(q, &connections, row, capture_id, 0);
+        bind_rec(q, &hu_store_connections, row, capture_id, 0);
     return run(s, q, "storing a connection", err, n);
 }
 
@@ -1196,6 +775,8 @@ static void release(hu_store *s)
 bool hu_store_begin(hu_store *s, const hu_capture_meta *m, int64_t *capture_id, char *err,
                     size_t n)
 {
+    if (s->pg)
+        return hu_storepg_begin(s->pg, m, capture_id, err, n);
     if (!run(s, stmt(s, ST_BEGIN), "starting a transaction", err, n))
         return false;
     s->in_tx = true;
@@ -1207,6 +788,7 @@ bool hu_store_begin(hu_store *s, const hu_capture_meta *m, int64_t *capture_id, 
         sqlite3_bind_text(q, param(q, ":version"), HANGUP_VERSION, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, param(q, ":now"), now_us());
         sqlite3_bind_text(q, param(q, ":filter"), m->filter, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, param(q, ":sensor"), m->sensor, -1, SQLITE_TRANSIENT);
     }
     if (!run(s, q, "recording the capture", err, n)) {
         hu_store_abort(s);
@@ -1222,7 +804,7 @@ static bool insert_incident(hu_store *s, int64_t capture_id, const hu_incident_r
 {
     sqlite3_stmt *q = stmt(s, ST_INS_INCIDENT);
     if (q)
-        hu_storecol_bind(q, &incidents, r, capture_id, 0);
+        bind_rec(q, &hu_store_incidents, r, capture_id, 0);
     if (!run(s, q, "storing an incident", err, n))
         return false;
     int64_t id = sqlite3_last_insert_rowid(s->db);
@@ -1230,7 +812,7 @@ static bool insert_incident(hu_store *s, int64_t capture_id, const hu_incident_r
     for (size_t i = 0; i < r->ntimeline; i++) {
         q = stmt(s, ST_INS_PACKET);
         if (q)
-            hu_storecol_bind(q, &incident_packets, &r->timeline[i], id, (int64_t)i);
+            bind_rec(q, &hu_store_incident_packets, &r->timeline[i], id, (int64_t)i);
         if (!run(s, q, "storing an incident's timeline", err, n))
             return false;
     }
@@ -1240,6 +822,8 @@ static bool insert_incident(hu_store *s, int64_t capture_id, const hu_incident_r
 bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r, int64_t *id,
                        char *err, size_t n)
 {
+    if (s->pg)
+        return hu_storepg_incident(s->pg, capture_id, r, id, err, n);
     int64_t ignored;
     if (!claim(s, err, n))
         return false;
@@ -1251,6 +835,8 @@ bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r
 bool hu_store_connection(hu_store *s, int64_t capture_id, const hu_conn_row *row, char *err,
                          size_t n)
 {
+    if (s->pg)
+        return hu_storepg_connection(s->pg, capture_id, row, err, n);
     if (!s->writer)
         return insert_connection(s, capture_id, row, err, n);
     queued_conn c = { .capture_id = capture_id, .row = *row };
@@ -1263,11 +849,13 @@ bool hu_store_connection(hu_store *s, int64_t capture_id, const hu_conn_row *row
 bool hu_store_server(hu_store *s, int64_t capture_id, const hu_server_summary *sv, char *err,
                      size_t n)
 {
+    if (s->pg)
+        return hu_storepg_server(s->pg, capture_id, sv, err, n);
     if (!claim(s, err, n))
         return false;
     sqlite3_stmt *q = stmt(s, ST_INS_SERVER);
     if (q)
-        hu_storecol_bind(q, &servers, sv, capture_id, 0);
+        bind_rec(q, &hu_store_servers, sv, capture_id, 0);
     bool ok = run(s, q, "storing a server summary", err, n);
     release(s);
     return ok;
@@ -1307,6 +895,8 @@ static bool replace_earlier(hu_store *s, int64_t capture_id, const char *hash,
 bool hu_store_end(hu_store *s, int64_t capture_id, const hu_capture_end *e, int64_t *replaced,
                   char *err, size_t n)
 {
+    if (s->pg)
+        return hu_storepg_end(s->pg, capture_id, e, replaced, err, n);
     *replaced = 0;
     /* Every queued row goes into this commit; then no thread but this one
      * uses the handle. */
@@ -1359,6 +949,8 @@ fail:
 
 bool hu_store_checkpoint(hu_store *s, char *err, size_t n)
 {
+    if (s->pg)
+        return hu_storepg_checkpoint(s->pg, err, n);
     if (!s->in_tx)
         return true;
     hu_storeq_sync(s->writer);   /* what was queued goes into this commit */
@@ -1410,6 +1002,8 @@ static bool watch_rows(hu_store *s, const char *dir, const hu_watch_row *rows, s
 bool hu_store_watch_save(hu_store *s, const char *dir, const hu_watch_row *rows, size_t nrows,
                          char *err, size_t n)
 {
+    if (s->pg)
+        return hu_storepg_watch_save(s->pg, dir, rows, nrows, err, n);
     if (s->in_tx) {   /* the open capture's: committed with its incidents */
         if (!claim(s, err, n))
             return false;
@@ -1430,6 +1024,8 @@ bool hu_store_watch_save(hu_store *s, const char *dir, const hu_watch_row *rows,
 bool hu_store_watch_load(hu_store *s, const char *dir, hu_watch_row_fn fn, void *arg,
                          char *err, size_t n)
 {
+    if (s->pg)
+        return hu_storepg_watch_load(s->pg, dir, fn, arg, err, n);
     sqlite3_stmt *q = stmt(s, ST_GET_WATCH);
     if (!q) {
         db_err(s, "reading the watched files", err, n);
@@ -1462,6 +1058,10 @@ bool hu_store_watch_load(hu_store *s, const char *dir, hu_watch_row_fn fn, void 
 
 void hu_store_abort(hu_store *s)
 {
+    if (s->pg) {
+        hu_storepg_abort(s->pg);
+        return;
+    }
     hu_storeq_cancel(s->writer);   /* nothing writes during the rollback */
     s->writer = NULL;
     if (!s->in_tx)
@@ -1495,7 +1095,7 @@ static bool load_timeline(hu_store *s, int64_t id, hu_incident_rec *r, char *err
         }
         hu_tl_entry *t = &r->timeline[r->ntimeline++];
         memset(t, 0, sizeof *t);
-        ok = hu_storecol_load(q, &incident_packets, t);
+        ok = load_rec(q, &hu_store_incident_packets, t);
     }
     sqlite3_reset(q);
     if (!ok)
@@ -1527,7 +1127,7 @@ static hu_incident_rec *load_incident(hu_store *s, int64_t id, bool *missing, ch
         return NULL;
     }
     hu_incident_rec *r = calloc(1, sizeof *r);
-    bool ok = r && hu_storecol_load(q, &incidents, r);
+    bool ok = r && load_rec(q, &hu_store_incidents, r);
     sqlite3_reset(q);
     if (!ok) {
         snprintf(err, n, "out of memory");
@@ -1546,6 +1146,8 @@ hu_incident_rec *hu_store_load_incident(hu_store *s, int64_t id, bool *missing, 
                                         size_t n)
 {
     bool ignored;
+    if (s->pg)
+        return hu_storepg_load_incident(s->pg, id, missing ? missing : &ignored, err, n);
     hu_storeq_lock(s->writer);
     hu_incident_rec *r = load_incident(s, id, missing ? missing : &ignored, err, n);
     hu_storeq_unlock(s->writer);

@@ -21,6 +21,41 @@
 #include <stdint.h>
 #include <sqlite3.h>
 
+/* Where a record's bound values go: an SQLite statement's parameters
+ * (q), or, for the PostgreSQL store (q NULL), vals[1..nvals] as text
+ * (malloc'd, NULL for SQL NULL; oom once a copy failed).  Index i is
+ * the 1-based place of the value's column among the bound ones. */
+#define HU_SC_MAXVALS 128
+typedef struct hu_sc_out {
+    sqlite3_stmt *q;
+    char *vals[HU_SC_MAXVALS + 1];
+    int nvals;
+    bool oom;
+} hu_sc_out;
+
+/* Where loaded values come from: an SQLite statement's current row (q),
+ * or row `row` of a PostgreSQL result (res, a PGresult *: text format). */
+typedef struct hu_sc_in {
+    sqlite3_stmt *q;
+    const void *res;
+    int row;
+} hu_sc_in;
+
+/* Bind text t (len bytes, or up to its NUL with len < 0) or an integer
+ * to parameter i.  For PostgreSQL, text is stored as valid UTF-8 without
+ * NUL: each byte that is not part of valid UTF-8 (and NUL) becomes the
+ * four characters \xHH. */
+void hu_sc_text(hu_sc_out *o, int i, const char *t, int len);
+void hu_sc_int(hu_sc_out *o, int i, int64_t v);
+/* Free a PostgreSQL out's values (an SQLite out holds none). */
+void hu_sc_out_clear(hu_sc_out *o);
+
+/* Column i of the row: NULL-ness, text (NULL when NULL; *len its bytes
+ * when len is not NULL) and integer (0 when NULL). */
+bool hu_sc_null(const hu_sc_in *in, int i);
+const char *hu_sc_get_text(const hu_sc_in *in, int i, size_t *len);
+int64_t hu_sc_get_int(const hu_sc_in *in, int i);
+
 /* How a column's value is kept in its record. */
 typedef enum hu_storecol_type {
     HU_SC_OWNER,    /* the id of the row this one belongs to; not in the record */
@@ -54,8 +89,8 @@ typedef struct hu_storecol {
     /* HU_SC_CUSTOM: bind the value to parameter i (leave it unbound for
      * NULL); load it from result column i, false when out of memory.
      * A NULL load leaves the record's field as it was. */
-    void (*bind)(sqlite3_stmt *q, int i, const void *rec);
-    bool (*load)(sqlite3_stmt *q, int i, void *rec);
+    void (*bind)(hu_sc_out *q, int i, const void *rec);
+    bool (*load)(const hu_sc_in *q, int i, void *rec);
     bool param_only;          /* bound for an endpoint derivation; not a column */
 } hu_storecol;
 
@@ -77,17 +112,27 @@ char *hu_storecol_select_sql(const hu_storecol_table *t, const char *where);
  * binds them (each bound column's :name is the next index). */
 bool hu_storecol_check(sqlite3_stmt *q, const hu_storecol_table *t);
 
-/* Bind record rec's values to the insert statement q (bindings cleared
- * beforehand); owner and pos fill HU_SC_OWNER and HU_SC_POS. */
-void hu_storecol_bind(sqlite3_stmt *q, const hu_storecol_table *t, const void *rec, int64_t owner,
-                   int64_t pos);
+/* Bind record rec's values to q (an SQLite statement's bindings cleared
+ * beforehand; a PostgreSQL out empty); owner and pos fill HU_SC_OWNER and
+ * HU_SC_POS. */
+void hu_storecol_bind(hu_sc_out *q, const hu_storecol_table *t, const void *rec, int64_t owner,
+                      int64_t pos);
 
-/* Load the current row of select statement q into rec (fields of columns
- * that are NULL or not loaded are left as they were).  False when out of
- * memory (a custom load's). */
-bool hu_storecol_load(sqlite3_stmt *q, const hu_storecol_table *t, void *rec);
+/* Load the current row of a select into rec (fields of columns that are
+ * NULL or not loaded are left as they were).  False when out of memory
+ * (a custom load's). */
+bool hu_storecol_load(const hu_sc_in *q, const hu_storecol_table *t, void *rec);
 
 /* Column i as text, or NULL when it is NULL. */
-const char *hu_storecol_text(sqlite3_stmt *q, int i);
+const char *hu_storecol_text(const hu_sc_in *q, int i);
+
+/* PostgreSQL: the INSERT with parameters $1.. in the order of the
+ * selected columns (an endpoint column is a parameter too, its text made
+ * by hu_storecol_pg_values from its address, port and IP version), and
+ * the values for it: params[0..*n) (pointers into o, valid until
+ * hu_sc_out_clear(o)).  False when out of memory. */
+char *hu_storecol_pg_insert_sql(const hu_storecol_table *t);
+bool hu_storecol_pg_values(hu_sc_out *o, const hu_storecol_table *t, const void *rec,
+                           int64_t owner, int64_t pos, const char **params, int *n);
 
 #endif

@@ -128,30 +128,46 @@ static size_t utf8_len(const uint8_t *p, size_t n)
     return len;
 }
 
-void hu_sb_json_str(hu_sb *sb, const uint8_t *p, size_t n)
+/* The JSON and Prometheus escapers' common walk: `\` and `"` get a
+ * backslash; valid UTF-8 is copied and each invalid byte becomes
+ * `invalid`; control characters become \u00XX in JSON, and in a
+ * Prometheus label \n for a newline, `invalid` for the rest. */
+static void put_escaped(hu_sb *sb, const uint8_t *p, size_t n, const char *invalid,
+                        bool prom)
 {
-    hu_sb_putc(sb, '"');
     for (size_t i = 0; i < n;) {
         uint8_t c = p[i];
+        size_t l = 1;
         if (c == '"' || c == '\\') {
             hu_sb_putc(sb, '\\');
             hu_sb_putc(sb, (char)c);
-            i++;
+        } else if (prom && c == '\n') {
+            hu_sb_puts(sb, "\\n");
         } else if (c < 0x20 || c == 0x7f) {
-            hu_sb_printf(sb, "\\u%04x", c);
-            i++;
+            if (prom)
+                hu_sb_puts(sb, invalid);
+            else
+                hu_sb_printf(sb, "\\u%04x", c);
+        } else if ((l = utf8_len(p + i, n - i)) == 0) {
+            hu_sb_puts(sb, invalid);   /* invalid byte: replacement char */
+            l = 1;
         } else {
-            size_t l = utf8_len(p + i, n - i);
-            if (l == 0) {
-                hu_sb_puts(sb, "\\ufffd");   /* invalid byte: replacement char */
-                i++;
-            } else {
-                hu_sb_put(sb, p + i, l);
-                i += l;
-            }
+            hu_sb_put(sb, p + i, l);
         }
+        i += l;
     }
+}
+
+void hu_sb_json_str(hu_sb *sb, const uint8_t *p, size_t n)
+{
     hu_sb_putc(sb, '"');
+    put_escaped(sb, p, n, "\\ufffd", false);
+    hu_sb_putc(sb, '"');
+}
+
+void hu_sb_prom_label(hu_sb *sb, const uint8_t *p, size_t n)
+{
+    put_escaped(sb, p, n, "\xef\xbf\xbd", true);   /* U+FFFD */
 }
 
 void hu_sb_safe(hu_sb *sb, const uint8_t *p, size_t n)

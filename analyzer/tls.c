@@ -12,61 +12,17 @@
  */
 #include "hangup/tls.h"
 
+#include "hangup/cursor.h"
+
 #include <stdbool.h>
 #include <string.h>
-
-typedef struct cur {
-    const uint8_t *p;
-    size_t n;
-    bool short_;   /* ran past the end of what we have */
-} cur;
-
-static bool take(cur *c, size_t k, const uint8_t **out)
-{
-    if (c->n < k) {
-        c->short_ = true;
-        return false;
-    }
-    if (out)
-        *out = c->p;
-    c->p += k;
-    c->n -= k;
-    return true;
-}
-
-static bool u8(cur *c, uint32_t *v)
-{
-    const uint8_t *q;
-    if (!take(c, 1, &q))
-        return false;
-    *v = q[0];
-    return true;
-}
-
-static bool u16(cur *c, uint32_t *v)
-{
-    const uint8_t *q;
-    if (!take(c, 2, &q))
-        return false;
-    *v = (uint32_t)q[0] << 8 | q[1];
-    return true;
-}
-
-static bool u24(cur *c, uint32_t *v)
-{
-    const uint8_t *q;
-    if (!take(c, 3, &q))
-        return false;
-    *v = (uint32_t)q[0] << 16 | (uint32_t)q[1] << 8 | q[2];
-    return true;
-}
 
 hu_tls_rc hu_tls_sni(const uint8_t *p, size_t n, char *out, size_t outlen)
 {
     out[0] = '\0';
-    cur c = { p, n, false };
+    hu_cur c = { p, n, false };
     uint32_t type, ver, len, hs, hslen;
-    if (!u8(&c, &type) || !u16(&c, &ver) || !u16(&c, &len))
+    if (!hu_cur_u8(&c, &type) || !hu_cur_u16(&c, &ver) || !hu_cur_u16(&c, &len))
         return HU_TLS_MORE;
     if (type != 0x16 || (ver >> 8) != 3)
         return HU_TLS_NOT_HELLO;
@@ -74,36 +30,36 @@ hu_tls_rc hu_tls_sni(const uint8_t *p, size_t n, char *out, size_t outlen)
     if (c.n > len)
         c.n = len;
     bool record_whole = n - 5 >= len;
-    if (!u8(&c, &hs) || !u24(&c, &hslen))
+    if (!hu_cur_u8(&c, &hs) || !hu_cur_u24(&c, &hslen))
         goto more;
     if (hs != 1)
         return HU_TLS_NOT_HELLO;
     if (hslen > c.n && record_whole)
         return HU_TLS_MORE;   /* the hello continues in another record */
     uint32_t l;
-    if (!take(&c, 2 + 32, NULL) ||              /* client_version, random */
-        !u8(&c, &l) || !take(&c, l, NULL) ||     /* session id */
-        !u16(&c, &l) || !take(&c, l, NULL) ||    /* cipher suites */
-        !u8(&c, &l) || !take(&c, l, NULL))       /* compression methods */
+    if (!hu_cur_take(&c, 2 + 32, NULL) ||              /* client_version, random */
+        !hu_cur_u8(&c, &l) || !hu_cur_take(&c, l, NULL) ||     /* session id */
+        !hu_cur_u16(&c, &l) || !hu_cur_take(&c, l, NULL) ||    /* cipher suites */
+        !hu_cur_u8(&c, &l) || !hu_cur_take(&c, l, NULL))       /* compression methods */
         goto more;
     if (c.n == 0 && record_whole)
         return HU_TLS_NO_SNI;   /* no extensions at all */
     uint32_t extlen;
-    if (!u16(&c, &extlen))
+    if (!hu_cur_u16(&c, &extlen))
         goto more;
-    cur e = { c.p, c.n < extlen ? c.n : extlen, c.n < extlen };
+    hu_cur e = { c.p, c.n < extlen ? c.n : extlen, c.n < extlen };
     while (e.n > 0) {
         uint32_t et, el;
         const uint8_t *ed;
-        if (!u16(&e, &et) || !u16(&e, &el) || !take(&e, el, &ed))
+        if (!hu_cur_u16(&e, &et) || !hu_cur_u16(&e, &el) || !hu_cur_take(&e, el, &ed))
             goto more_e;
         if (et != 0)
             continue;
-        cur s = { ed, el, false };
+        hu_cur s = { ed, el, false };
         uint32_t listlen, nt, nl;
         const uint8_t *name;
-        if (!u16(&s, &listlen) || !u8(&s, &nt) || !u16(&s, &nl) || !take(&s, nl, &name) ||
-            nt != 0)
+        if (!hu_cur_u16(&s, &listlen) || !hu_cur_u8(&s, &nt) || !hu_cur_u16(&s, &nl) ||
+            !hu_cur_take(&s, nl, &name) || nt != 0)
             return HU_TLS_NOT_HELLO;
         size_t k = nl < outlen - 1 ? nl : outlen - 1;
         memcpy(out, name, k);

@@ -27,6 +27,7 @@
  * lost request.
  */
 #include "hangup/tlsdec.h"
+#include "hangup/cursor.h"
 #include "hangup/packet.h"
 
 #include <openssl/core_names.h>
@@ -312,40 +313,6 @@ static bool try_keys(hu_tlsdec *d)
 
 /* ---------------------------------------------------------------- handshake */
 
-typedef struct cur {
-    const uint8_t *p;
-    size_t n;
-} cur;
-
-static bool take(cur *c, size_t k, const uint8_t **out)
-{
-    if (c->n < k)
-        return false;
-    if (out)
-        *out = c->p;
-    c->p += k;
-    c->n -= k;
-    return true;
-}
-
-static bool u8(cur *c, uint32_t *v)
-{
-    const uint8_t *q;
-    if (!take(c, 1, &q))
-        return false;
-    *v = q[0];
-    return true;
-}
-
-static bool u16(cur *c, uint32_t *v)
-{
-    const uint8_t *q;
-    if (!take(c, 2, &q))
-        return false;
-    *v = (uint32_t)q[0] << 8 | q[1];
-    return true;
-}
-
 /* RFC 8446 4.1.3: a ServerHello with this random is a HelloRetryRequest. */
 static const uint8_t hrr_random[HU_TLS_RANDOM] = {
     0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
@@ -353,22 +320,23 @@ static const uint8_t hrr_random[HU_TLS_RANDOM] = {
 };
 
 /* A ServerHello's body: version, suite, random, extensions. */
-static hu_tlsdec_event server_hello(hu_tlsdec *d, cur c)
+static hu_tlsdec_event server_hello(hu_tlsdec *d, hu_cur c)
 {
     uint32_t ver, sid, cs, comp;
     const uint8_t *random;
-    if (!u16(&c, &ver) || !take(&c, HU_TLS_RANDOM, &random) || !u8(&c, &sid) ||
-        !take(&c, sid, NULL) || !u16(&c, &cs) || !u8(&c, &comp))
+    if (!hu_cur_u16(&c, &ver) || !hu_cur_take(&c, HU_TLS_RANDOM, &random) ||
+        !hu_cur_u8(&c, &sid) || !hu_cur_take(&c, sid, NULL) || !hu_cur_u16(&c, &cs) ||
+        !hu_cur_u8(&c, &comp))
         return HU_TLSDEC_NONE;
     if (memcmp(random, hrr_random, HU_TLS_RANDOM) == 0)
         return HU_TLSDEC_NONE;   /* a second ServerHello follows */
     bool etm = false;
     uint32_t extlen;
-    if (u16(&c, &extlen)) {
-        cur e = { c.p, c.n < extlen ? c.n : extlen };
+    if (hu_cur_u16(&c, &extlen)) {
+        hu_cur e = { c.p, c.n < extlen ? c.n : extlen, false };
         uint32_t et, el;
         const uint8_t *ed;
-        while (u16(&e, &et) && u16(&e, &el) && take(&e, el, &ed)) {
+        while (hu_cur_u16(&e, &et) && hu_cur_u16(&e, &el) && hu_cur_take(&e, el, &ed)) {
             if (et == 0x002b && el == 2)   /* supported_versions */
                 ver = (uint32_t)ed[0] << 8 | ed[1];
             else if (et == 0x0016)          /* encrypt_then_mac */
@@ -398,13 +366,13 @@ static hu_tlsdec_event server_hello(hu_tlsdec *d, cur c)
 /* A handshake record in the clear: its first message, a hello. */
 static hu_tlsdec_event clear_handshake(hu_tlsdec *d, int dir, const uint8_t *p, size_t n)
 {
-    cur c = { p, n };
+    hu_cur c = { p, n, false };
     uint32_t type, l1, l2;
-    if (!u8(&c, &type) || !u8(&c, &l1) || !u16(&c, &l2))
+    if (!hu_cur_u8(&c, &type) || !hu_cur_u8(&c, &l1) || !hu_cur_u16(&c, &l2))
         return HU_TLSDEC_NONE;
     if (dir == HU_TLSDEC_CLIENT && type == 1 && !d->have_cr) {
         const uint8_t *random;
-        if (take(&c, 2, NULL) && take(&c, HU_TLS_RANDOM, &random)) {
+        if (hu_cur_take(&c, 2, NULL) && hu_cur_take(&c, HU_TLS_RANDOM, &random)) {
             memcpy(d->cr, random, HU_TLS_RANDOM);
             d->have_cr = true;
         }
@@ -571,10 +539,11 @@ static bool open13(hu_tlsdec *d, const uint8_t *key, const uint8_t *iv, uint64_t
  * its next application secret after this record. */
 static bool key_update(hu_tlsdec *d, tdir *t, const uint8_t *p, size_t n)
 {
-    cur c = { p, n };
+    hu_cur c = { p, n, false };
     uint32_t type, l1, l2;
     bool upd = false;
-    while (u8(&c, &type) && u8(&c, &l1) && u16(&c, &l2) && take(&c, l1 << 16 | l2, NULL))
+    while (hu_cur_u8(&c, &type) && hu_cur_u8(&c, &l1) && hu_cur_u16(&c, &l2) &&
+           hu_cur_take(&c, l1 << 16 | l2, NULL))
         upd |= type == 24;
     if (!upd)
         return true;

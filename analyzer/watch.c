@@ -83,6 +83,8 @@ const char hu_usage_watch[] =
     "      --db PATH           database (default: hangup.db); --no-db for none.\n"
     "                          What has been read of each file is kept there,\n"
     "                          committed with the incidents found in it\n"
+    "      --sensor NAME       the sensor stored with each capture (default: the\n"
+    "                          host name)\n"
     "      --state FILE        keep what has been read of each file in FILE\n"
     "                          instead (with --no-db: else nothing is kept and\n"
     "                          every run reads DIR from the start)\n"

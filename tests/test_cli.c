@@ -909,7 +909,7 @@ static bool opts_equal(const hu_analyze_opts *a, const hu_analyze_opts *b)
            a->closed_us == b->closed_us && a->db_path == b->db_path &&
            a->write_path == b->write_path && a->kinds == b->kinds && a->live == b->live &&
            a->group == b->group && a->max_packets == b->max_packets &&
-           a->n_tls_keylog == b->n_tls_keylog &&
+           a->n_tls_keylog == b->n_tls_keylog && a->sensor == b->sensor &&
            memcmp(a->tls_keylog, b->tls_keylog, sizeof a->tls_keylog) == 0;
 }
 

@@ -34,15 +34,7 @@ Test(live, race_on_loopback_is_printed_stored_and_stopped_cleanly, .timeout = 90
                           "-w", wpcap, NULL };
     pid_t hp = tu_spawn(live_argv, out, err);
     /* Wait until it captures. */
-    bool started = false;
-    for (int t = 0; t < 10000 && !started; t += 50) {
-        char *e = tu_slurp(err, NULL);
-        started = e && strstr(e, "capturing on lo");
-        free(e);
-        if (!started)
-            tu_sleep_ms(50);
-    }
-    cr_assert(started, "hangup live did not start");
+    cr_assert(tu_wait_text(err, "capturing on lo", 10000), "hangup live did not start");
 
     char server_js[4200], client_js[4200];
     snprintf(server_js, sizeof server_js, "%s", tu_sample("node-server.js"));

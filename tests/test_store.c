@@ -1258,3 +1258,50 @@ Test(store, software_is_stored_shown_and_in_json, .timeout = 120)
     free(out); free(err);
     rm_db(db);
 }
+
+/* --sensor is stored on each capture (the host name by default); report
+ * filters by it, and counts incidents by sensor only when there are
+ * several, so that one sensor's report is as it always was. */
+Test(store, captures_record_their_sensor_and_report_groups_by_it, .timeout = 120)
+{
+    char *db = fresh_db();
+    free(analyze_into(db, "", "crossed-client.pcap", "client-abort.pcap"));
+    char host[256] = "", sql[600], *one, *e;
+    gethostname(host, sizeof host - 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM captures WHERE sensor = '%s'", host);
+    cr_expect_eq(scalar(db, sql), 2, "the default sensor is not the host name");
+    char args[4400];
+    snprintf(args, sizeof args, "report --db '%s'", db);
+    cr_assert_eq(hangup(args, &one, &e), 0, "%s", e);
+    free(e);
+    cr_expect_null(strstr(one, "sensor"), "one sensor, yet: %s", one);
+
+    free(analyze_into(db, "--sensor edge-2", "connect-timeout.pcap", "half-close.pcap"));
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM captures WHERE sensor = 'edge-2'"), 2);
+    cr_expect_eq(scalar(db, "SELECT count(*) FROM captures_view WHERE sensor = 'edge-2'"), 2);
+    char *two;
+    cr_assert_eq(hangup(args, &two, &e), 0, "%s", e);
+    free(e);
+    cr_expect(strstr(two, "Incidents by sensor\nsensor"), "%s", two);
+    cr_expect(strstr(two, "\nedge-2 "), "%s", two);
+
+    /* Filtered to the first sensor, the report is the one-sensor report. */
+    char *back;
+    snprintf(args, sizeof args, "report --db '%s' --sensor '%s'", db, host);
+    cr_assert_eq(hangup(args, &back, &e), 0, "%s", e);
+    free(e);
+    cr_expect_str_eq(back, one);
+    snprintf(args, sizeof args, "report --db '%s' --sensor edge-2 --json --section kinds", db);
+    char *j;
+    cr_assert_eq(hangup(args, &j, &e), 0, "%s", e);
+    free(e);
+    cr_expect(strstr(j, "connect-timeout") && !strstr(j, "keepalive-race"), "%s", j);
+    snprintf(args, sizeof args, "analyze --sensor '' --db '%s' '%s'", db,
+             tu_sample("half-close.pcap"));
+    cr_expect_eq(hangup(args, NULL, NULL), 2, "an empty sensor name is accepted");
+    free(one);
+    free(two);
+    free(back);
+    free(j);
+    rm_db(db);
+}

@@ -1032,3 +1032,14 @@ char *tu_json_get(const char *line, const char *key)
     }
     return strndup(p, (size_t)(e - p));
 }
+
+bool tu_wait_text(const char *path, const char *needle, int timeout_ms)
+{
+    for (int64_t end = tu_now_ms() + timeout_ms;; tu_sleep_ms(50)) {
+        char *t = tu_slurp(path, NULL);
+        bool found = t && strstr(t, needle);
+        free(t);
+        if (found || tu_now_ms() >= end)
+            return found;
+    }
+}

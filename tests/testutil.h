@@ -141,6 +141,9 @@ pid_t tu_spawn(char *const argv[], const char *out, const char *err);
 bool tu_wait_exit(pid_t pid, int timeout_ms, int *status);
 void tu_sleep_ms(long ms);
 int64_t tu_now_ms(void);
+/* Wait up to timeout_ms for the file at path to contain needle (a spawned
+ * program's line saying it is ready); whether it did. */
+bool tu_wait_text(const char *path, const char *needle, int timeout_ms);
 
 
 /* A scripted TCP conversation written to a pcap (raw IP link type). */

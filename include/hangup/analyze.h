@@ -19,6 +19,8 @@
 #include "hangup/capture.h"
 #include "hangup/group.h"
 
+struct hu_incident_rec;
+
 #define HU_TLS_KEYLOGS_MAX 16   /* --tls-keylog given this many times at most */
 
 typedef struct hu_analyze_opts {
@@ -28,7 +30,10 @@ typedef struct hu_analyze_opts {
     size_t max_flows;         /* connections tracked at once */
     int64_t idle_us;          /* release connections idle this long */
     int64_t closed_us;        /* release closed connections after this */
-    const char *db_path;      /* SQLite database, or NULL for none */
+    const char *db_path;      /* SQLite database or PostgreSQL connection
+                                 string (store.h), or NULL for none */
+    const char *sensor;       /* --sensor: stored on each capture; NULL: the
+                                 host name (gethostname) */
     const char *write_path;   /* -w: pcapng of every incident's connection, or NULL */
     const char *html_path;    /* --html: the HTML report (html.h) of the incidents
                                  printed, or NULL */
@@ -47,6 +52,11 @@ typedef struct hu_analyze_opts {
      * borrowed); a pcapng's Decryption Secrets Blocks are used too. */
     const char *tls_keylog[HU_TLS_KEYLOGS_MAX];
     unsigned n_tls_keylog;
+    /* Told of each incident once it is final, stored and reported (live
+     * --metrics counts them), on the analysis thread; the record is only
+     * borrowed for the call.  NULL: nobody is told. */
+    void (*observe)(void *arg, const struct hu_incident_rec *rec);
+    void *observe_arg;
 } hu_analyze_opts;
 
 /* Sensible defaults: see the README's option table. */
@@ -155,5 +165,12 @@ void hu_analyzer_progress_get(const hu_analyzer *a, hu_analyzer_progress *pr);
 bool hu_analyzer_finish(hu_analyzer *a);
 
 uint64_t hu_analyzer_incidents(const hu_analyzer *a);
+
+/* The current capture's first `max` servers in the summary's order (most
+ * incidents, then most connections), with their inferred idle timeouts
+ * and race risk (servers.h); outside a capture, the whole run's.
+ * malloc'd, *n the count; NULL when there are none or out of memory. */
+struct hu_server_summary;
+struct hu_server_summary *hu_analyzer_top_servers(const hu_analyzer *a, size_t max, size_t *n);
 
 #endif

@@ -75,6 +75,7 @@ enum {
     HU_CLI_OPT_SUMMARY,
     HU_CLI_OPT_ALL,
     HU_CLI_OPT_TLS_KEYLOG,
+    HU_CLI_OPT_SENSOR,
     HU_CLI_OPT_OWN,            /* first value free for a command's own options */
 };
 
@@ -91,7 +92,8 @@ enum {
     { "idle-timeout", required_argument, NULL, HU_CLI_OPT_IDLE_TIMEOUT },       \
     { "summary", no_argument, NULL, HU_CLI_OPT_SUMMARY },                      \
     { "all", no_argument, NULL, HU_CLI_OPT_ALL },                              \
-    { "tls-keylog", required_argument, NULL, HU_CLI_OPT_TLS_KEYLOG }
+    { "tls-keylog", required_argument, NULL, HU_CLI_OPT_TLS_KEYLOG },          \
+    { "sensor", required_argument, NULL, HU_CLI_OPT_SENSOR }
 
 /* What hu_cli_common_option did with an option. */
 typedef enum hu_cli_opt_rc {

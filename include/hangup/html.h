@@ -10,7 +10,7 @@
  * lines.  Incidents are written as they come to a spool file and copied
  * after the summary and the servers when the page is finished, so memory
  * stays bounded whatever the number of incidents.  Every byte that came
- * off the wire is HTML-escaped (docs/DESIGN.md §3.11).
+ * off the wire is HTML-escaped (docs/DESIGN.md §3.13).
  */
 #ifndef HANGUP_HTML_H
 #define HANGUP_HTML_H

@@ -62,6 +62,10 @@ void hu_servers_downstream(hu_servers *sv, uint8_t ipver, const uint8_t *addr, u
 /* Every server, most incidents first then most connections; *n gets the
  * count.  The array is malloc'd (NULL when empty or on OOM). */
 hu_server_summary *hu_servers_list(const hu_servers *sv, size_t *n);
+/* The first `max` of hu_servers_list's order, without summarising the
+ * rest (a live capture's metrics, once a second); malloc'd, *n the count
+ * (NULL when empty or on OOM). */
+hu_server_summary *hu_servers_top(const hu_servers *sv, size_t max, size_t *n);
 
 /* Keep samples of the clients' idle times before a reuse too (bounded
  * as the idle closes' are), for hu_servers_samples; off by default. */

@@ -32,32 +32,33 @@
 
 #include "hangup/incident.h"
 #include "hangup/servers.h"
+#include "hangup/storerow.h"
 
-#define HU_STORE_VERSION 13         /* schema version this hangup writes */
 
 typedef struct hu_store hu_store;
 
-/* Open (creating and migrating when !readonly).  NULL on failure. */
+/* Open (creating and migrating when !readonly).  NULL on failure.  path
+ * is an SQLite file, or a PostgreSQL database given as a libpq connection
+ * URI (postgresql://, postgres://) or key=value string (storepg.h): the
+ * same tables, views and meanings on either, through this same API. */
 hu_store *hu_store_open(const char *path, bool readonly, char *err, size_t errlen);
 /* For tests: create or migrate only up to schema version `version`. */
 hu_store *hu_store_open_version(const char *path, int version, char *err, size_t errlen);
 /* Close, rolling back a capture still open.  NULL is a no-op. */
 void hu_store_close(hu_store *s);
 /* The handle, for the caller's own queries: only while no capture is
- * being written (a writer thread may be using it then). */
+ * being written (a writer thread may be using it then).  NULL for a
+ * PostgreSQL store, whose connection hu_store_pg gives (NULL for SQLite). */
 sqlite3 *hu_store_db(hu_store *s);
+struct pg_conn;
+struct pg_conn *hu_store_pg(hu_store *s);
+/* The database as messages name it: the path, or postgresql://user@host:port/db. */
+const char *hu_store_name(const hu_store *s);
 int hu_store_version(hu_store *s);
 /* The SQLite library hangup runs with (sqlite3_libversion(): "3.40.1");
  * a static string. */
 const char *hu_store_lib_version(void);
 
-/* A capture being written: begin, add rows, end (commit) or abort. */
-typedef struct hu_capture_meta {
-    const char *source;       /* file path or interface */
-    const char *kind;         /* "file" or "live" */
-    const char *link_type;    /* "EN10MB", ..., or NULL until known */
-    const char *filter;       /* the BPF filter it is analysed under, or NULL */
-} hu_capture_meta;
 
 /* Open the capture's transaction and row (*capture_id), and start its
  * connection-row writer (without a thread, rows are written directly).
@@ -70,24 +71,6 @@ bool hu_store_begin(hu_store *s, const hu_capture_meta *m, int64_t *capture_id, 
  * takes its incidents with it. */
 bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r, int64_t *id,
                        char *err, size_t errlen);
-/* A connection worth keeping (it had an incident, or an idle close), as
- * plain values: rows are written after the connection is gone. */
-typedef struct hu_conn_row {
-    uint64_t number;          /* connection number in its capture */
-    uint8_t ipver;
-    uint8_t cli_addr[16], srv_addr[16];
-    uint16_t cli_port, srv_port;
-    int64_t first_ts, last_ts;
-    uint64_t packets;
-    bool handshake_seen;
-    int64_t rtt_us;           /* -1 when unknown */
-    const char *reassembly;   /* hu_reasm_name(): static */
-    int64_t idle_close_us;    /* -1 when it did not end in an idle close */
-    bool incident;
-    uint32_t capture_gaps;    /* both directions' capture gaps (gaps.h) */
-    uint64_t capture_gap_bytes;
-    const char *one_sided;    /* "client"/"server" (static) or NULL */
-} hu_conn_row;
 
 /* Queue a copy of row for the writer (blocks only when a very long queue,
  * a stalled disk, has built up), or write it when there is no writer.
@@ -98,27 +81,7 @@ bool hu_store_connection(hu_store *s, int64_t capture_id, const hu_conn_row *row
 bool hu_store_server(hu_store *s, int64_t capture_id, const hu_server_summary *sv, char *err,
                      size_t errlen);
 
-/* One file of a capture read from several (fileset.h): its packets are
- * the capture's first_number to first_number + packets - 1. */
-typedef struct hu_capture_file_row {
-    const char *file;
-    uint64_t first_number;    /* the capture's number of its packet 1 */
-    uint64_t packets;         /* records in it (before the filter) */
-    uint64_t frames;          /* those with a usable time: first_us, last_us
-                                 are meaningless without one */
-    int64_t first_us, last_us;
-} hu_capture_file_row;
 
-typedef struct hu_capture_end {
-    const char *content_hash; /* hex; identifies the capture */
-    int64_t first_us, last_us;
-    uint64_t packets;
-    bool complete;            /* read to the end */
-    const char *link_type;    /* "EN10MB", ... */
-    const hu_capture_file_row *files;   /* a capture of several files: each one
-                                           (table capture_files), else NULL */
-    size_t nfiles;
-} hu_capture_end;
 
 /* Finish the capture: write every queued connection row, replace any
  * earlier capture with the same content (*replaced = its id, or 0),
@@ -134,15 +97,6 @@ void hu_store_abort(hu_store *s);
  * incidents within a second).  On failure the capture is rolled back. */
 bool hu_store_checkpoint(hu_store *s, char *err, size_t errlen);
 
-/* What a directory watcher (watch.h) has read of one file: the file is
- * known by head (a hash of its first bytes, hex), whatever its name;
- * `records` of it read, the next at byte `offset` (0: not known, skip
- * them by reading), `done` once read to its end. */
-typedef struct hu_watch_row {
-    const char *head, *name;
-    uint64_t dev, ino, offset, records;
-    bool done;
-} hu_watch_row;
 /* Replace the rows of directory dir by rows[0..nrows): inside the open
  * capture's transaction when there is one (committed with it: the files
  * as read up to the incidents stored), else in one of its own. */
@@ -152,6 +106,9 @@ bool hu_store_watch_save(hu_store *s, const char *dir, const hu_watch_row *rows,
  * false when out of memory, which ends the load (false).  Only while no
  * capture is being written. */
 typedef bool (*hu_watch_row_fn)(void *arg, const hu_watch_row *r);
+/* fn for each row of dir (its strings valid during the call); fn returns
+ * false when out of memory, which ends the load (false).  Only while no
+ * capture is being written. */
 bool hu_store_watch_load(hu_store *s, const char *dir, hu_watch_row_fn fn, void *arg,
                          char *err, size_t errlen);
 

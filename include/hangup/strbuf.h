@@ -38,6 +38,11 @@ void hu_sb_json_str(hu_sb *sb, const uint8_t *p, size_t n);
 /* Append bytes from the wire for a terminal: printable ASCII as is,
  * everything else as \xNN, so no escape sequence can reach the tty. */
 void hu_sb_safe(hu_sb *sb, const uint8_t *p, size_t n);
+/* Append bytes as a Prometheus label value's inside (without quotes), as
+ * the text exposition format escapes it: backslash, double quote and
+ * newline as \\, \" and \n; valid UTF-8 as is; other control characters
+ * and bytes that are not UTF-8 as U+FFFD, so the text always parses. */
+void hu_sb_prom_label(hu_sb *sb, const uint8_t *p, size_t n);
 /* A duration for people, |us| scaled: "412 us", "3.250 ms", "5.001 s"
  * (negative durations keep their sign). */
 void hu_sb_duration(hu_sb *sb, int64_t us);
