@@ -25,6 +25,7 @@
 #include "hangup/analyze.h"
 #include "hangup/capture.h"
 #include "hangup/fileset.h"
+#include "hangup/html.h"
 #include "hangup/incident.h"
 #include "hangup/keylog.h"
 #include "hangup/pipeline.h"
@@ -57,6 +58,7 @@ struct hu_analyzer {
     bool store_failed;
     char sensor[256];          /* o.sensor, or the host name */
     hu_wcap *wcap;             /* -w, or NULL */
+    hu_html *html;             /* --html, or NULL */
     uint64_t taken;            /* packets read so far over all files (-c) */
     /* Per source: */
     const char *path;
@@ -137,6 +139,17 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o, hu_file_rc *why)
             return NULL;
         }
     }
+    if (o->html_path) {   /* as -w: nothing is read if it cannot be created */
+        char herr[1100];
+        a->html = hu_html_open(o->html_path, "hangup analyze", herr, sizeof herr);
+        if (!a->html) {
+            fprintf(o->err, "%s: --html %s\n", o->progname, herr);
+            *why = HU_FILE_FAILED;
+            hu_analyzer_free(a);
+            return NULL;
+        }
+        hu_servers_keep_reuse(a->servers);
+    }
     if (o->sensor)
         snprintf(a->sensor, sizeof a->sensor, "%s", o->sensor);
     else if (gethostname(a->sensor, sizeof a->sensor - 1) != 0)
@@ -182,6 +195,8 @@ static void on_incident(void *arg, hu_incident_rec *rec)
         store_fail(a, err);
     }
     hu_report_incident(a->report, rec);
+    if (a->html && (!a->o.kinds || (a->o.kinds & (1u << rec->kindid))))
+        hu_html_incident(a->html, rec);
     if (a->o.observe)
         a->o.observe(a->o.observe_arg, rec);
     hu_incident_rec_free(rec);
@@ -254,6 +269,7 @@ void hu_analyzer_free(hu_analyzer *a)
     hu_servers_free(a->servers);
     hu_store_close(a->store);
     hu_wcap_free(a->wcap);
+    hu_html_free(a->html);
     hu_report_free(a->report);
     free(a);
 }
@@ -271,6 +287,8 @@ bool hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
     a->path = source;
     memset(&a->st, 0, sizeof a->st);
     a->file_servers = hu_servers_new();
+    if (a->html && a->file_servers)
+        hu_servers_keep_reuse(a->file_servers);
     const char *warn = NULL;
     hu_pipeline_cfg pc = {
         .max_flows = a->o.max_flows, .idle_us = a->o.idle_us,
@@ -436,6 +454,8 @@ static hu_file_rc end_capture(hu_analyzer *a, hu_capture_rc rc, const hu_capture
     hu_report_file_done(a->report, st->packets, st->flows.flows, st->reasm.nids_streams,
                         st->reasm.segment_flows);
     hu_report_gaps_done(a->report, st->gap_conns, st->gap_bytes, st->one_sided);
+    if (a->html)
+        hu_html_capture(a->html, path, (int64_t)st->packets, (int64_t)st->flows.flows);
     if (st->reasm.acks_checked || st->reasm.segs_checked || st->reasm.data_checked)
         fprintf(a->o.err,
                 "%s: %s: HANGUP_CHECK_NIDS: %" PRIu64 " bare ACKs, %" PRIu64
@@ -682,13 +702,43 @@ bool hu_analyzer_limit_reached(const hu_analyzer *a)
     return a->o.max_packets && a->taken >= a->o.max_packets;
 }
 
+/* --html: the page, with the summary's words and each server's samples;
+ * false (reported) when it could not be written. */
+static bool write_html(hu_analyzer *a, const hu_server_summary *list, size_t n)
+{
+    if (!a->html)
+        return true;
+    hu_html_server *sv = calloc(n ? n : 1, sizeof *sv);
+    hu_sb text = { 0 };
+    hu_report_summary_text(a->report, &text, list, n, hu_servers_overflow(a->servers));
+    char err[1100];
+    bool ok = sv && !text.oom;
+    for (size_t i = 0; ok && i < n; i++) {
+        sv[i].s = &list[i];
+        hu_servers_samples(a->servers, list[i].ipver, list[i].addr, list[i].port, &sv[i].idle,
+                           &sv[i].nidle, &sv[i].reuse, &sv[i].nreuse);
+    }
+    if (!ok)
+        snprintf(err, sizeof err, "%s: out of memory", a->o.html_path);
+    else
+        ok = hu_html_finish(a->html, hu_sb_cstr(&text), sv, n, err, sizeof err);
+    if (!ok)
+        fprintf(a->o.err, "%s: --html %s\n", a->o.progname, err);
+    free(sv);
+    hu_sb_free(&text);
+    hu_html_free(a->html);
+    a->html = NULL;
+    return ok;
+}
+
 bool hu_analyzer_finish(hu_analyzer *a)
 {
     size_t n;
     hu_server_summary *list = hu_servers_list(a->servers, &n);
     hu_report_summary(a->report, list, n, hu_servers_overflow(a->servers));
+    bool ok = write_html(a, list, n);
     free(list);
-    bool ok = hu_wcap_free(a->wcap);
+    ok = hu_wcap_free(a->wcap) && ok;
     a->wcap = NULL;
     return ok;
 }

@@ -112,6 +112,9 @@ static const char usage_analyze[] =
     "                          pcapng FILE, every capture in one file in time\n"
     "                          order, each incident's explanation a packet\n"
     "                          comment on the packets it names, for Wireshark\n"
+    "      --html FILE         also write the incidents printed as one\n"
+    "                          self-contained HTML page: a packet ladder per\n"
+    "                          incident, each server's timeout picture\n"
     "      --max-connections N track at most N connections at once; the least\n"
     "                          recently active is evicted beyond that\n"
     "                          (default 262144)\n"
@@ -197,6 +200,7 @@ static int parse_analyze(int argc, char **argv, analyze_args *aa)
         { "count", required_argument, NULL, 'c' },
         { "separate", no_argument, NULL, HU_CLI_OPT_OWN },
         { "join", no_argument, NULL, HU_CLI_OPT_OWN + 1 },
+        { "html", required_argument, NULL, HU_CLI_OPT_OWN + 2 },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -230,6 +234,9 @@ static int parse_analyze(int argc, char **argv, analyze_args *aa)
             break;
         case HU_CLI_OPT_OWN + 1:
             aa->join = HU_FILESET_JOIN;
+            break;
+        case HU_CLI_OPT_OWN + 2:
+            aa->o.html_path = optarg;
             break;
         case 'h':
             fputs(usage_analyze, stdout);

@@ -11,6 +11,7 @@
  */
 #include "hangup/query.h"
 #include "hangup/cli.h"
+#include "hangup/htmldb.h"
 #include "hangup/incident.h"
 #include "hangup/report.h"
 #include "hangup/rows.h"
@@ -57,7 +58,8 @@ const char hu_usage_query[] =
 const char hu_usage_report[] =
     "usage: hangup report [--db DB] [--kind K] [--capture ID] [--server ADDR:PORT]\n"
     "                     [--sensor NAME] [--since TIME] [--until TIME]\n"
-    "                     [--section NAME] [--csv | --json]\n"
+    "                     [--section NAME]\n"
+    "                     [--csv | --json | --html FILE]\n"
     "\n"
     "Answer the usual questions from the database: incidents by day and by\n"
     "server, the verdict mix, lost requests by method and target, each\n"
@@ -84,13 +86,16 @@ const char hu_usage_report[] =
     "                          clean table with --section)\n"
     "      --json              one JSON object per row, its section first:\n"
     "                          {\"section\":\"kinds\",\"kind\":...}\n"
+    "      --html FILE         write the incidents the filters pass and their\n"
+    "                          servers as one self-contained HTML page (a\n"
+    "                          packet ladder per incident) instead\n"
     "  -h, --help              show this help\n"
     "\n"
     "exit status: 0 done; 1 the output could not be written; 2 usage error;\n"
     "4 the database cannot be read.\n";
 
 const char hu_usage_show[] =
-    "usage: hangup show [--db DB] [--kind K[,K...]] ID\n"
+    "usage: hangup show [--db DB] [--kind K[,K...]] [--html FILE] ID\n"
     "\n"
     "Print stored incident ID (see incidents.id) exactly as 'hangup analyze'\n"
     "printed it: the explanation and the tcpdump -n timeline, from the\n"
@@ -99,6 +104,8 @@ const char hu_usage_show[] =
     "options:\n"
     "      --db DB     the database (default: hangup.db; or postgresql://...)\n"
     "      --kind K    only if the incident is of kind K (else exit 1)\n"
+    "      --html FILE write it as a self-contained HTML page with its packet\n"
+    "                  ladder instead\n"
     "  -h, --help      show this help\n"
     "\n"
     "exit status: 0 printed; 1 no such incident, not of the kind asked for, or\n"
@@ -568,7 +575,8 @@ int hu_cmd_report(int argc, char **argv)
     enum fmt fmt = FMT_TABLE;
     const char *only = NULL;   /* --section */
     enum { OPT_DB = 256, OPT_CAP, OPT_SRV, OPT_SINCE, OPT_UNTIL, OPT_KIND, OPT_SECTION, OPT_CSV,
-           OPT_JSON, OPT_SENSOR };
+           OPT_JSON, OPT_SENSOR, OPT_HTML };
+    const char *html = NULL;
     static const struct option lo[] = {
         { "db", required_argument, NULL, OPT_DB },
         { "kind", required_argument, NULL, OPT_KIND },
@@ -580,6 +588,7 @@ int hu_cmd_report(int argc, char **argv)
         { "csv", no_argument, NULL, OPT_CSV },
         { "json", no_argument, NULL, OPT_JSON },
         { "sensor", required_argument, NULL, OPT_SENSOR },
+        { "html", required_argument, NULL, OPT_HTML },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -641,6 +650,7 @@ int hu_cmd_report(int argc, char **argv)
         case OPT_CSV: fmt = FMT_CSV; break;
         case OPT_JSON: fmt = FMT_JSON; break;
         case OPT_SENSOR: f.sensor = optarg; break;
+        case OPT_HTML: html = optarg; break;
         case 'h': fputs(hu_usage_report, stdout); return 0;
         default: fputs("Run 'hangup help report' for usage.\n", stderr); return HU_CLI_EXIT_USAGE;
         }
@@ -649,16 +659,25 @@ int hu_cmd_report(int argc, char **argv)
         fputs("hangup: report takes no arguments besides its options\n", stderr);
         return HU_CLI_EXIT_USAGE;
     }
+    if (html && f.sensor) {
+        fputs("hangup: report --html does not take --sensor yet\n", stderr);
+        return HU_CLI_EXIT_USAGE;
+    }
+    if (html)
+        return hu_html_report_db(db, &(hu_html_filter){ f.kind, f.capture, f.server, f.since,
+                                                        f.until }, html);
     return report_sections(db, &f, fmt, only);
 }
 int hu_cmd_show(int argc, char **argv)
 {
     const char *db = HU_CLI_DEFAULT_DB;
     unsigned kinds = 0;
-    enum { OPT_DB = 256, OPT_KIND };
+    const char *html = NULL;
+    enum { OPT_DB = 256, OPT_KIND, OPT_HTML };
     static const struct option lo[] = {
         { "db", required_argument, NULL, OPT_DB },
         { "kind", required_argument, NULL, OPT_KIND },
+        { "html", required_argument, NULL, OPT_HTML },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -671,6 +690,7 @@ int hu_cmd_show(int argc, char **argv)
             if (!hu_cli_parse_kinds(optarg, &kinds))
                 return HU_CLI_EXIT_USAGE;
             break;
+        case OPT_HTML: html = optarg; break;
         case 'h': fputs(hu_usage_show, stdout); return 0;
         default: fputs("Run 'hangup help show' for usage.\n", stderr); return HU_CLI_EXIT_USAGE;
         }
@@ -695,6 +715,9 @@ int hu_cmd_show(int argc, char **argv)
         fprintf(stderr, "hangup: incident %lld is a %s, not of the kind asked for\n", id,
                 r->kind);
         status = HU_CLI_EXIT_INPUT;
+        hu_incident_rec_free(r);
+    } else if (html) {
+        status = hu_html_show(r, html);
         hu_incident_rec_free(r);
     } else {
         tzset();

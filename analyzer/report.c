@@ -545,9 +545,8 @@ static void json_decrypted(hu_sb *sb, const hu_request *rq)
         hu_sb_puts(sb, ",\"tls_decrypted\":true");
 }
 
-static void json_family(hu_report *r, const hu_incident_rec *rec)
+static void json_family(hu_sb *sb, const hu_incident_rec *rec)
 {
-    hu_sb *sb = &r->sb;
     json_head(sb, rec);
     json_pkt(sb, rec, "request", rec->req);
     json_pkt(sb, rec, "fin", rec->fin);
@@ -610,13 +609,12 @@ static void json_family(hu_report *r, const hu_incident_rec *rec)
     hu_sb_puts(sb, "}\n");
 }
 
-static void json_incident(hu_report *r, const hu_incident_rec *rec)
+void hu_incident_json(hu_sb *sb, const hu_incident_rec *rec)
 {
     if (rec->kindid != HU_KIND_RACE) {
-        json_family(r, rec);
+        json_family(sb, rec);
         return;
     }
-    hu_sb *sb = &r->sb;
     json_head(sb, rec);
     hu_sb_printf(sb, ",\"fin_packet\":%" PRIu64 ",\"request_packet\":%" PRIu64
                      ",\"rst_packet\":%" PRIu64 ",\"fin_time\":\"",
@@ -1135,7 +1133,7 @@ void hu_report_incident(hu_report *r, const hu_incident_rec *rec)
     }
     hu_sb_reset(&r->sb);
     if (r->cfg.json)
-        json_incident(r, rec);
+        hu_incident_json(&r->sb, rec);
     else
         hu_incident_render(&r->sb, rec, r->cfg.timeline);
     hu_sb_write(&r->sb, r->cfg.out);
@@ -1259,6 +1257,16 @@ void hu_report_summary(hu_report *r, const hu_server_summary *list, size_t n, ui
     }
     hu_sb para = {0};
     human_groups(r, &para);
+    reflow(sb, hu_sb_cstr(&para), 78);
+    hu_sb_free(&para);
+    hu_report_summary_text(r, sb, list, n, overflow);
+    hu_sb_write(sb, r->cfg.out);
+}
+
+void hu_report_summary_text(const hu_report *r, hu_sb *sb, const hu_server_summary *list,
+                            size_t n, uint64_t overflow)
+{
+    hu_sb para = {0};
     hu_sb_printf(&para, "Summary: %" PRIu64 " capture%s, %" PRIu64 " packet%s, %" PRIu64
                         " TCP connection%s (%" PRIu64 " reassembled by libnids, %" PRIu64
                         " per segment), %" PRIu64 " keep-alive race%s (%" PRIu64 " crossed, %" PRIu64
@@ -1329,5 +1337,4 @@ void hu_report_summary(hu_report *r, const hu_server_summary *list, size_t n, ui
                             "itemised)\n", overflow);
     reflow(sb, hu_sb_cstr(&para), 78);
     hu_sb_free(&para);
-    hu_sb_write(sb, r->cfg.out);
 }

@@ -40,6 +40,7 @@ typedef struct srv {
     uint64_t connections, requests, incidents, crossed, stale;
     uint64_t felt, absorbed;
     samples idle, rtt;
+    samples reuse;            /* clients' idle before a reuse (keep_reuse only) */
     int64_t max_reuse;
     hu_sw_ident *sw;          /* what its responses say it is, or NULL */
 } srv;
@@ -48,6 +49,7 @@ struct hu_servers {
     srv *tab;
     size_t n, cap;
     uint64_t overflow;
+    bool keep_reuse;          /* sample reuse idle times too (the HTML report's plot) */
 };
 
 hu_servers *hu_servers_new(void)
@@ -62,6 +64,7 @@ void hu_servers_free(hu_servers *sv)
     for (size_t i = 0; i < sv->cap; i++) {
         free(sv->tab[i].idle.v);
         free(sv->tab[i].rtt.v);
+        free(sv->tab[i].reuse.v);
         free(sv->tab[i].sw);
     }
     free(sv->tab);
@@ -131,7 +134,7 @@ static srv *get(hu_servers *sv, uint8_t ipver, const uint8_t *addr16, uint16_t p
             memcpy(s->addr, a, 16);
             s->port = port;
             s->max_reuse = -1;
-            s->idle.rng = s->rtt.rng = 0x9e3779b97f4a7c15ull;
+            s->idle.rng = s->rtt.rng = s->reuse.rng = 0x9e3779b97f4a7c15ull;
             sv->n++;
             return s;
         }
@@ -213,6 +216,21 @@ void hu_servers_request(hu_servers *sv, const hu_flow *f, int64_t reuse_idle_us)
     s->requests++;
     if (reuse_idle_us >= 0 && reuse_idle_us > s->max_reuse)
         s->max_reuse = reuse_idle_us;
+    if (reuse_idle_us >= 0 && sv->keep_reuse)
+        sample_add(&s->reuse, reuse_idle_us);
+}
+
+void hu_servers_keep_reuse(hu_servers *sv) { sv->keep_reuse = true; }
+
+void hu_servers_samples(const hu_servers *sv, uint8_t ipver, const uint8_t *addr, uint16_t port,
+                        const int64_t **idle, size_t *nidle, const int64_t **reuse,
+                        size_t *nreuse)
+{
+    const srv *s = find(sv, ipver, addr, port);
+    *idle = s ? s->idle.v : NULL;
+    *nidle = s ? s->idle.n : 0;
+    *reuse = s ? s->reuse.v : NULL;
+    *nreuse = s ? s->reuse.n : 0;
 }
 
 void hu_servers_idle_close(hu_servers *sv, const hu_flow *f, int64_t delay_us)
@@ -474,9 +492,9 @@ void hu_servers_merge(hu_servers *dst, const hu_servers *src)
             d->max_reuse = s->max_reuse;
         if (s->sw)
             sw_keep(&d->sw, s->sw);
-        const samples *from[2] = { &s->idle, &s->rtt };
-        samples *to[2] = { &d->idle, &d->rtt };
-        for (int k = 0; k < 2; k++) {
+        const samples *from[3] = { &s->idle, &s->rtt, &s->reuse };
+        samples *to[3] = { &d->idle, &d->rtt, &d->reuse };
+        for (int k = 0; k < 3; k++) {
             if (from[k]->seen == 0)
                 continue;
             for (size_t j = 0; j < from[k]->n; j++)

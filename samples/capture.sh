@@ -15,6 +15,8 @@
 #            other kinds: server-timeout-node reset-unread client-abort
 #            refused-v4 refused-v6 connect-timeout truncated-response
 #            closed-before-response half-close
+#            hostile (markup in the target, Host and User-Agent: the HTML
+#            report's escaping)
 #            TLS begun mid-connection: starttls, starttls-crossed (writes
 #            starttls-crossed-client + starttls-crossed-server)
 #            one-sided (writes one-sided-base, one-sided, one-sided-server)
@@ -451,6 +453,26 @@ c.close()'
     done
     check one-sided gaps 'j["one_sided"] == "client" and j["server_gaps"] == 1'
     check one-sided-server gaps 'j["one_sided"] == "server" and j["client_gaps"] == 1' ;;
+hostile)
+    # Text from the wire that is markup: a target, a Host and a User-Agent
+    # made of <script>, <img onerror>, </pre> and quotes, sent by
+    # raw-client.py (the bytes exactly as written) twice to bad-server.py
+    # unread, which resets each: two reset-before-response incidents whose
+    # every field is hostile.  The HTML report must show them as text
+    # (tests/test_html.c).
+    start_server srv python3 "$HERE/bad-server.py" 127.0.0.1 3150 unread
+    start_tcpdump cap "$OUT/hostile.pcap" "tcp port 3150" lo
+    plan=$(python3 -c 'import json; r = ("GET /<script>console.error(\"pwned-target\")</script>"
+        "?q=\"\x27><img/src=x/onerror=console.error(1)>&amp; HTTP/1.1\r\n"
+        "Host: <script>console.error(\"pwned-host\")</script>\r\n"
+        "User-Agent: </pre></details><svg/onload=console.error(\"pwned-ua\")>\r\n\r\n")
+print(json.dumps([["connect"], ["send", r], ["read", "GET"]]))')
+    step "$WORK/client.log" python3 "$HERE/raw-client.py" 127.0.0.1 3150 "$plan"
+    step "$WORK/client.log" python3 "$HERE/raw-client.py" 127.0.0.1 3150 "$plan"
+    stop_tcpdump cap
+    finish_kinds hostile "$WORK/client.log" reset-before-response
+    TZ=UTC tcpdump -n -r "$OUT/hostile.pcap" >"$OUT/hostile.tcpdump" 2>/dev/null
+    check hostile expected 'j["target"].startswith("/<script>")' ;;
 http-pipeline)
     # the real Node http server (keepAliveTimeout 500 ms: idle FIN ~1.5 s)
     start_server srv node "$HERE/node-server.js" mode=http host=127.0.0.1 port=3010 keepalive=500

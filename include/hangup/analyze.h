@@ -35,6 +35,8 @@ typedef struct hu_analyze_opts {
     const char *sensor;       /* --sensor: stored on each capture; NULL: the
                                  host name (gethostname) */
     const char *write_path;   /* -w: pcapng of every incident's connection, or NULL */
+    const char *html_path;    /* --html: the HTML report (html.h) of the incidents
+                                 printed, or NULL */
     unsigned kinds;           /* bit per hu_kind to print; 0 = all (all are stored) */
     hu_group_mode group;      /* how identical incidents are printed */
     uint64_t max_packets;     /* -c: stop after this many packets (after the
@@ -158,8 +160,8 @@ typedef struct hu_analyzer_progress {
 } hu_analyzer_progress;
 void hu_analyzer_progress_get(const hu_analyzer *a, hu_analyzer_progress *pr);
 
-/* Print the summary (human output) and end the -w file; false when the
- * -w file could not be written whole (reported). */
+/* Print the summary (human output), end the -w file and write the
+ * --html page; false when either could not be written whole (reported). */
 bool hu_analyzer_finish(hu_analyzer *a);
 
 uint64_t hu_analyzer_incidents(const hu_analyzer *a);

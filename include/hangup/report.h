@@ -52,6 +52,16 @@ void hu_report_incident(hu_report *r, const hu_incident_rec *rec);
  * line per group with HU_GROUP_SUMMARY). */
 void hu_report_summary(hu_report *r, const hu_server_summary *list, size_t n, uint64_t overflow);
 
+/* The summary's own paragraph (the captures' totals and one entry per
+ * server, without the groups), reflowed exactly as hu_report_summary
+ * prints it, appended to sb: the HTML report's words (html.h). */
+void hu_report_summary_text(const hu_report *r, hu_sb *sb, const hu_server_summary *list,
+                            size_t n, uint64_t overflow);
+
+/* Append rec as the one JSON line `analyze --json` prints for it
+ * (newline included). */
+void hu_incident_json(hu_sb *sb, const hu_incident_rec *rec);
+
 /* Append the human explanation and timeline of rec, exactly as `analyze`
  * prints it (show prints stored incidents through this too). */
 void hu_incident_render(hu_sb *sb, const hu_incident_rec *rec, bool timeline);

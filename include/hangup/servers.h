@@ -67,6 +67,18 @@ hu_server_summary *hu_servers_list(const hu_servers *sv, size_t *n);
  * (NULL when empty or on OOM). */
 hu_server_summary *hu_servers_top(const hu_servers *sv, size_t max, size_t *n);
 
+/* Keep samples of the clients' idle times before a reuse too (bounded
+ * as the idle closes' are), for hu_servers_samples; off by default. */
+void hu_servers_keep_reuse(hu_servers *sv);
+
+/* The samples kept for a server endpoint: the delays of its idle closes
+ * and (with hu_servers_keep_reuse) its clients' idle times before a
+ * reuse, in microseconds, at most 4096 of each (a uniform sample beyond).
+ * Borrowed: valid until sv next changes; NULL and 0 when none. */
+void hu_servers_samples(const hu_servers *sv, uint8_t ipver, const uint8_t *addr, uint16_t port,
+                        const int64_t **idle, size_t *nidle, const int64_t **reuse,
+                        size_t *nreuse);
+
 /* Add everything src counted into dst (a run's total over its files). */
 void hu_servers_merge(hu_servers *dst, const hu_servers *src);
 
