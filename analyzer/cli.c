@@ -13,6 +13,7 @@
 #include "hangup/analyze.h"
 #include "hangup/capture.h"
 #include "hangup/incident.h"
+#include "hangup/libload.h"
 #include "hangup/metrics.h"
 #include "hangup/reasm.h"
 #include "hangup/store.h"
@@ -185,9 +186,17 @@ void hu_cli_version(FILE *out)
     fprintf(out, "libnids version %s (as built: libnids reports no version at run time)\n",
             hu_reasm_lib_version());
     fprintf(out, "SQLite version %s\n", hu_store_lib_version());
-    int pq = hu_store_pg_lib_version();
-    fprintf(out, "libpq version %d.%d\n", pq / 10000, pq % 10000);
-    fprintf(out, "libmicrohttpd version %s\n", hu_metrics_lib_version());
+    /* Both are opened on first use (libload.h): here, to name them. */
+    if (hu_libload_pq_error())
+        fprintf(out, "libpq: cannot load: %s\n", hu_libload_pq_error());
+    else {
+        int pq = hu_store_pg_lib_version();
+        fprintf(out, "libpq version %d.%d\n", pq / 10000, pq % 10000);
+    }
+    if (hu_libload_mhd_error())
+        fprintf(out, "libmicrohttpd: cannot load: %s\n", hu_libload_mhd_error());
+    else
+        fprintf(out, "libmicrohttpd version %s\n", hu_metrics_lib_version());
     char z[128];
     hu_zfile_lib_versions(z, sizeof z);
     fprintf(out, "decompression: %s\n", z);

@@ -1078,6 +1078,37 @@ Test(cli, version_names_the_libraries_it_runs_with)
     free(out); free(err); free(vout); free(verr);
 }
 
+/* libpq and libmicrohttpd are opened on first use (libload.h): an
+ * analysis into SQLite never maps them nor what they pull in (their
+ * resident memory is what the 128 MiB bound at 50,000 open connections
+ * cannot spare), while --db postgresql://... and --version do.  The
+ * dynamic linker's own trace (LD_DEBUG=files) says what was opened. */
+Test(cli, postgresql_and_metrics_libraries_load_only_when_used)
+{
+    static const char *const heavy[] = { "libpq.so", "libmicrohttpd.so", "libgnutls.so",
+                                         "libldap", "libgssapi_krb5.so", "libp11-kit.so" };
+    char dir[] = "/tmp/hu-libload-XXXXXX", cmd[2048];
+    cr_assert_not_null(mkdtemp(dir));
+    char *out, *err;
+    snprintf(cmd, sizeof cmd, "LD_DEBUG=files '%s' analyze --db %s/x.db '%s'", HANGUP_BIN, dir,
+             tu_sample("race-node-ipv4.pcap"));
+    cr_assert_eq(tu_sh(cmd, &out, &err), 0, "%s", err);
+    cr_assert(strstr(err, "file=libpcap.so"), "LD_DEBUG traces what is opened:\n%s", err);
+    for (size_t i = 0; i < sizeof heavy / sizeof *heavy; i++)
+        cr_expect_null(strstr(err, heavy[i]), "an analysis into SQLite opened %s", heavy[i]);
+    free(out); free(err);
+    /* Port 1 on loopback: nothing listens, the connection is refused. */
+    snprintf(cmd, sizeof cmd,
+             "LD_DEBUG=files '%s' analyze --db 'postgresql://u@127.0.0.1:1/d?connect_timeout=2' "
+             "'%s'", HANGUP_BIN, tu_sample("race-node-ipv4.pcap"));
+    cr_expect_eq(tu_sh(cmd, &out, &err), 4, "%s", err);
+    cr_expect(strstr(err, "file=libpq.so"), "--db postgresql:// opens libpq:\n%s", err);
+    cr_expect_null(strstr(err, "file=libmicrohttpd.so"), "only --metrics opens libmicrohttpd");
+    free(out); free(err);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
 #define MAXOPTS 64
 
 /* The option words (-x, --word) of text s, split at spaces, commas,
