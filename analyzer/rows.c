@@ -94,11 +94,20 @@ hu_rows *hu_rows_open(hu_store *s, const char *sql, const hu_param *p, int np, c
         hu_rows_close(r);
         return NULL;
     }
+    /* $N (the form both databases take) is a named parameter to SQLite,
+     * numbered by first appearance: bound by its name.  ?N by its number. */
+    const char *first = sqlite3_bind_parameter_name(r->q, 1);
+    bool named = first && first[0] == '$';
     for (int i = 0; i < np; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "$%d", i + 1);
+        int at = named ? sqlite3_bind_parameter_index(r->q, name) : i + 1;
+        if (at == 0)
+            continue;
         if (!p[i].is_text)
-            sqlite3_bind_int64(r->q, i + 1, p[i].i);
+            sqlite3_bind_int64(r->q, at, p[i].i);
         else if (p[i].text)
-            sqlite3_bind_text(r->q, i + 1, p[i].text, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(r->q, at, p[i].text, -1, SQLITE_TRANSIENT);
     }
     return r;
 }
