@@ -28,6 +28,14 @@
 #define HANGUP_VERSION "0.1.0"
 #endif
 
+bool hu_cli_check_sensor(const char *s)
+{
+    if (*s && strlen(s) <= 255)
+        return true;
+    fprintf(stderr, "hangup: --sensor takes a name of 1 to 255 bytes\n");
+    return false;
+}
+
 bool hu_cli_parse_number(const char *s, const char *what, long long min, long long max,
                          long long *out)
 {
@@ -118,10 +126,8 @@ hu_cli_opt_rc hu_cli_common_option(int opt, const char *arg, hu_analyze_opts *o)
         o->group = HU_GROUP_ALL;
         return HU_CLI_HANDLED;
     case HU_CLI_OPT_SENSOR:
-        if (!*arg || strlen(arg) > 255) {
-            fprintf(stderr, "hangup: --sensor takes a name of 1 to 255 bytes\n");
+        if (!hu_cli_check_sensor(arg))
             return HU_CLI_BAD_VALUE;
-        }
         o->sensor = arg;
         return HU_CLI_HANDLED;
     case HU_CLI_OPT_TLS_KEYLOG:

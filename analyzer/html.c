@@ -1127,7 +1127,8 @@ bool hu_html_finish(hu_html *h, const char *summary_text, const hu_html_server *
     }
     hu_sb_puts(sb, "</table>\n");
     bool ok = flush_sb(h, sb);
-    qsort(h->marks, h->nmarks, sizeof *h->marks, cmp_mark);
+    if (h->nmarks)   /* none: marks is NULL, which qsort may not be given */
+        qsort(h->marks, h->nmarks, sizeof *h->marks, cmp_mark);
     hu_sb_printf(sb, "<h2 id=\"servers\">Servers</h2>\n");
     if (!n)
         hu_sb_puts(sb, "<p class=\"note\">No server summary.</p>");

@@ -11,6 +11,7 @@
  */
 #include "hangup/query.h"
 #include "hangup/cli.h"
+#include "hangup/filters.h"
 #include "hangup/htmldb.h"
 #include "hangup/incident.h"
 #include "hangup/report.h"
@@ -383,37 +384,9 @@ static bool parse_time(const char *t, int64_t *us)
     return true;
 }
 
-typedef struct filt {
-    const char *kind;         /* NULL = all */
-    int64_t capture;          /* 0 = all */
-    const char *server;
-    int64_t since, until;     /* INT64_MIN/MAX = open */
-    const char *sensor;       /* NULL = all */
-} filt;
-
-/* The WHERE clause every incident section shares; values are bound:
- * 1 capture, 2 server, 3 since, 4 until, 5 kind, 6 sensor.  SQLite's ?N,
- * PostgreSQL's $N (typed by hu_rows_open: bigint or text). */
-#define INC_WHERE \
-    " WHERE (?1 = 0 OR i.capture_id = ?1) AND (?2 IS NULL OR i.server = ?2)" \
-    " AND coalesce(i.rst_time, i.fin_time, i.request_time) >= ?3" \
-    " AND coalesce(i.rst_time, i.fin_time, i.request_time) < ?4" \
-    " AND (?5 IS NULL OR i.kind = ?5)" \
-    " AND (?6 IS NULL OR i.capture_id IN (SELECT id FROM captures WHERE sensor = ?6))"
-#define SRV_WHERE \
-    " WHERE (?1 = 0 OR s.capture_id = ?1) AND (?2 IS NULL OR s.server = ?2)" \
-    " AND coalesce(c.last_time, 0) >= ?3 AND coalesce(c.first_time, 0) < ?4" \
-    " AND (?6 IS NULL OR c.sensor = ?6)"
-#define PG_INC_WHERE \
-    " WHERE ($1 = 0 OR i.capture_id = $1) AND ($2 IS NULL OR i.server = $2)" \
-    " AND coalesce(i.rst_time, i.fin_time, i.request_time) >= $3" \
-    " AND coalesce(i.rst_time, i.fin_time, i.request_time) < $4" \
-    " AND ($5 IS NULL OR i.kind = $5)" \
-    " AND ($6 IS NULL OR i.capture_id IN (SELECT id FROM captures WHERE sensor = $6))"
-#define PG_SRV_WHERE \
-    " WHERE ($1 = 0 OR s.capture_id = $1) AND ($2 IS NULL OR s.server = $2)" \
-    " AND coalesce(c.last_time, 0) >= $3 AND coalesce(c.first_time, 0) < $4" \
-    " AND ($6 IS NULL OR c.sensor = $6)"
+/* report's filters (filters.h) as every section applies them. */
+#define INC_WHERE HU_FILTERS_INC_WHERE
+#define SRV_WHERE HU_FILTERS_SRV_WHERE
 
 /* Each section in SQLite's SQL and in PostgreSQL's, giving the same
  * answer: PostgreSQL sums integers to numeric and booleans not at all (so
@@ -432,7 +405,7 @@ static const struct section {
       " FROM incidents i" INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
       "SELECT i.kind, coalesce(i.verdict, '') AS verdict, count(*) AS incidents,"
       " sum(i.safe_to_retry)::bigint AS safe_to_retry, sum(i.retried)::bigint AS retried"
-      " FROM incidents i" PG_INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2", false },
+      " FROM incidents i" INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2", false },
     { "sensors", "Incidents by sensor",
       "SELECT coalesce(c.sensor, '') AS sensor, count(DISTINCT i.capture_id) AS captures,"
       " count(*) AS incidents, sum(i.kind = 'keepalive-race') AS races,"
@@ -444,7 +417,7 @@ static const struct section {
       " count(*) AS incidents, sum((i.kind = 'keepalive-race')::int)::bigint AS races,"
       " count(CASE i.verdict WHEN 'crossed' THEN 1 END) AS crossed,"
       " count(CASE i.verdict WHEN 'stale' THEN 1 END) AS stale"
-      " FROM incidents i JOIN captures c ON c.id = i.capture_id" PG_INC_WHERE
+      " FROM incidents i JOIN captures c ON c.id = i.capture_id" INC_WHERE
       " GROUP BY 1 ORDER BY 3 DESC, 1", true },
     { "days", "Incidents by day (UTC, by the time of the closing packet)",
       "SELECT date(coalesce(i.rst_time, i.fin_time, i.request_time) / 1000000, 'unixepoch')"
@@ -457,7 +430,7 @@ static const struct section {
       " sum((i.kind = 'keepalive-race')::int)::bigint AS races,"
       " count(CASE i.verdict WHEN 'crossed' THEN 1 END) AS crossed,"
       " count(CASE i.verdict WHEN 'stale' THEN 1 END) AS stale"
-      " FROM incidents i" PG_INC_WHERE " GROUP BY 1 ORDER BY 1 NULLS FIRST", false },
+      " FROM incidents i" INC_WHERE " GROUP BY 1 ORDER BY 1 NULLS FIRST", false },
     { "servers", "Incidents by server",
       "SELECT i.server, count(*) AS incidents, sum(i.kind = 'keepalive-race') AS races,"
       " count(CASE i.verdict WHEN 'crossed' THEN 1 END) AS crossed,"
@@ -470,7 +443,7 @@ static const struct section {
       " count(CASE i.verdict WHEN 'stale' THEN 1 END) AS stale,"
       " count(DISTINCT i.capture_id) AS captures,"
       " round(avg(i.idle_us) / 1000.0, 1)::float8 AS avg_idle_ms"
-      " FROM incidents i" PG_INC_WHERE " GROUP BY 1 ORDER BY 2 DESC, 1", false },
+      " FROM incidents i" INC_WHERE " GROUP BY 1 ORDER BY 2 DESC, 1", false },
     { "requests", "Lost requests by method and target",
       "SELECT coalesce(i.method, CASE WHEN i.tls THEN '(TLS)' ELSE '(unknown)' END) AS method,"
       " coalesce(i.target, '') AS target, count(*) AS lost,"
@@ -479,7 +452,7 @@ static const struct section {
       "SELECT coalesce(i.method, CASE WHEN i.tls <> 0 THEN '(TLS)' ELSE '(unknown)' END)"
       " AS method, coalesce(i.target, '') AS target, count(*) AS lost,"
       " sum(i.safe_to_retry)::bigint AS safe_to_retry, sum(i.retried)::bigint AS retried"
-      " FROM incidents i" PG_INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 25", false },
+      " FROM incidents i" INC_WHERE " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 25", false },
     /* Counts are summed over the captures; the timeout, the reuse idle and
      * the advice come from one capture's row (the one with race risk, else
      * the latest), so the advice speaks of the figures beside it. */
@@ -492,7 +465,7 @@ static const struct section {
       " max(s.race_risk) AS race_risk, a.advice AS advice"
       " FROM servers s JOIN captures c ON c.id = s.capture_id"
       " JOIN servers a ON a.id = (SELECT s3.id FROM servers s3 JOIN captures c3"
-      "   ON c3.id = s3.capture_id WHERE s3.server = s.server AND (?1 = 0 OR s3.capture_id = ?1)"
+      "   ON c3.id = s3.capture_id WHERE s3.server = s.server AND ($1 = 0 OR s3.capture_id = $1)"
       "   ORDER BY s3.race_risk DESC, c3.last_time DESC, s3.id DESC LIMIT 1)" SRV_WHERE
       " GROUP BY s.server ORDER BY 5 DESC, 6 DESC, 2 DESC, 1",
       "SELECT s.server, sum(s.connections)::bigint AS connections,"
@@ -505,7 +478,7 @@ static const struct section {
       " JOIN servers a ON a.id = (SELECT s3.id FROM servers s3 JOIN captures c3"
       "   ON c3.id = s3.capture_id WHERE s3.server = s.server AND ($1 = 0 OR s3.capture_id = $1)"
       "   ORDER BY s3.race_risk DESC, c3.last_time DESC NULLS LAST, s3.id DESC LIMIT 1)"
-      PG_SRV_WHERE " GROUP BY s.server, a.id ORDER BY 5 DESC NULLS LAST, 6 DESC NULLS LAST,"
+      SRV_WHERE " GROUP BY s.server, a.id ORDER BY 5 DESC NULLS LAST, 6 DESC NULLS LAST,"
       " 2 DESC NULLS LAST, 1", false },
 };
 
@@ -514,11 +487,9 @@ static const struct section {
 static bool many_sensors(hu_store *s, const hu_param *p)
 {
     char err[256];
-    hu_rows *q = hu_rows_open(s, hu_store_pg(s)
-        ? "SELECT count(DISTINCT coalesce(sensor, '')) FROM captures WHERE ($1 = 0 OR id = $1)"
-          " AND ($6 IS NULL OR sensor = $6)"
-        : "SELECT count(DISTINCT coalesce(sensor, '')) FROM captures WHERE (?1 = 0 OR id = ?1)"
-          " AND (?6 IS NULL OR sensor = ?6)", p, 6, err, sizeof err);
+    hu_rows *q = hu_rows_open(s, "SELECT count(DISTINCT coalesce(sensor, '')) FROM captures"
+                              " WHERE ($1 = 0 OR id = $1) AND ($6 IS NULL OR sensor = $6)",
+                              p, HU_FILTERS_NPARAMS, err, sizeof err);
     bool many = q && hu_rows_next(q) == 1 && hu_rows_int(q, 0) > 1;
     hu_rows_close(q);
     return many;
@@ -526,16 +497,13 @@ static bool many_sensors(hu_store *s, const hu_param *p)
 
 /* report's sections (only the one named `only`, if not NULL) over the
  * database at db under filters f, in format fmt; the exit status. */
-static int report_sections(const char *db, const filt *f, enum fmt fmt, const char *only)
+static int report_sections(const char *db, const hu_filters *f, enum fmt fmt, const char *only)
 {
     hu_store *s = open_ro(db);
     if (!s)
         return HU_CLI_EXIT_DB;
-    hu_param p[6] = {
-        { .i = f->capture }, { .is_text = true, .text = f->server }, { .i = f->since },
-        { .i = f->until }, { .is_text = true, .text = f->kind },
-        { .is_text = true, .text = f->sensor },
-    };
+    hu_param p[HU_FILTERS_NPARAMS];
+    hu_filters_params(f, p);
     bool pg = hu_store_pg(s) != NULL;
     bool sensors = only ? strcmp(only, "sensors") == 0 : many_sensors(s, p);
     int status = 0;
@@ -546,8 +514,8 @@ static int report_sections(const char *db, const filt *f, enum fmt fmt, const ch
         if (sections[i].sensors && !sensors)
             continue;
         char err[512];
-        hu_rows *q = hu_rows_open(s, pg ? sections[i].pg : sections[i].sql, p, 6, err,
-                                  sizeof err);
+        hu_rows *q = hu_rows_open(s, pg ? sections[i].pg : sections[i].sql, p,
+                                  HU_FILTERS_NPARAMS, err, sizeof err);
         if (!q) {
             fprintf(stderr, "hangup: report: %s (is %s a hangup database?)\n", err,
                     hu_store_name(s));
@@ -570,8 +538,7 @@ static int report_sections(const char *db, const filt *f, enum fmt fmt, const ch
 int hu_cmd_report(int argc, char **argv)
 {
     const char *db = HU_CLI_DEFAULT_DB;
-    filt f = { .kind = NULL, .capture = 0, .server = NULL, .since = INT64_MIN, .until = INT64_MAX,
-               .sensor = NULL };
+    hu_filters f = HU_FILTERS_OPEN;
     enum fmt fmt = FMT_TABLE;
     const char *only = NULL;   /* --section */
     enum { OPT_DB = 256, OPT_CAP, OPT_SRV, OPT_SINCE, OPT_UNTIL, OPT_KIND, OPT_SECTION, OPT_CSV,
@@ -649,7 +616,11 @@ int hu_cmd_report(int argc, char **argv)
         }
         case OPT_CSV: fmt = FMT_CSV; break;
         case OPT_JSON: fmt = FMT_JSON; break;
-        case OPT_SENSOR: f.sensor = optarg; break;
+        case OPT_SENSOR:
+            if (!hu_cli_check_sensor(optarg))
+                return HU_CLI_EXIT_USAGE;
+            f.sensor = optarg;
+            break;
         case OPT_HTML: html = optarg; break;
         case 'h': fputs(hu_usage_report, stdout); return 0;
         default: fputs("Run 'hangup help report' for usage.\n", stderr); return HU_CLI_EXIT_USAGE;
@@ -659,13 +630,8 @@ int hu_cmd_report(int argc, char **argv)
         fputs("hangup: report takes no arguments besides its options\n", stderr);
         return HU_CLI_EXIT_USAGE;
     }
-    if (html && f.sensor) {
-        fputs("hangup: report --html does not take --sensor yet\n", stderr);
-        return HU_CLI_EXIT_USAGE;
-    }
     if (html)
-        return hu_html_report_db(db, &(hu_html_filter){ f.kind, f.capture, f.server, f.since,
-                                                        f.until }, html);
+        return hu_html_report_db(db, &f, html);
     return report_sections(db, &f, fmt, only);
 }
 int hu_cmd_show(int argc, char **argv)

@@ -8,6 +8,7 @@
  * no knowledge of either.
  */
 #include "hangup/rows.h"
+#include "storepg.h"
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -31,21 +32,6 @@ struct hu_rows {
     uint8_t *blob;            /* a bytea cell, decoded */
     char err[512];
 };
-
-/* PostgreSQL's message as one line (without "ERROR:  "). */
-static void pg_line(char *out, size_t n, const char *msg)
-{
-    if (!msg)
-        msg = "";
-    if (strncmp(msg, "ERROR:  ", 8) == 0)
-        msg += 8;
-    size_t k = 0;
-    for (const char *c = msg; *c && k + 1 < n; c++)
-        out[k++] = *c == '\n' || *c == '\t' ? ' ' : *c;
-    while (k && out[k - 1] == ' ')
-        k--;
-    out[k] = '\0';
-}
 
 static hu_rows *pg_open(PGconn *conn, const char *sql, const hu_param *p, int np, char *err,
                         size_t n)
@@ -72,7 +58,7 @@ static hu_rows *pg_open(PGconn *conn, const char *sql, const hu_param *p, int np
     r->row = -1;
     r->res = PQexecParams(conn, sql, np, types, vals, NULL, NULL, 0);
     if (PQresultStatus(r->res) != PGRES_TUPLES_OK) {
-        pg_line(err, n, r->res ? PQresultErrorMessage(r->res) : PQerrorMessage(conn));
+        hu_storepg_line(err, n, r->res ? PQresultErrorMessage(r->res) : PQerrorMessage(conn));
         hu_rows_close(r);
         return NULL;
     }
@@ -94,11 +80,20 @@ hu_rows *hu_rows_open(hu_store *s, const char *sql, const hu_param *p, int np, c
         hu_rows_close(r);
         return NULL;
     }
+    /* $N (the form both databases take) is a named parameter to SQLite,
+     * numbered by first appearance: bound by its name.  ?N by its number. */
+    const char *first = sqlite3_bind_parameter_name(r->q, 1);
+    bool named = first && first[0] == '$';
     for (int i = 0; i < np; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "$%d", i + 1);
+        int at = named ? sqlite3_bind_parameter_index(r->q, name) : i + 1;
+        if (at == 0)
+            continue;
         if (!p[i].is_text)
-            sqlite3_bind_int64(r->q, i + 1, p[i].i);
+            sqlite3_bind_int64(r->q, at, p[i].i);
         else if (p[i].text)
-            sqlite3_bind_text(r->q, i + 1, p[i].text, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(r->q, at, p[i].text, -1, SQLITE_TRANSIENT);
     }
     return r;
 }
@@ -158,7 +153,7 @@ static hu_rows *pg_user(PGconn *conn, const char *sql, bool *usage, char *err, s
     PGresult *b = PQexec(conn, "BEGIN READ ONLY");
     bool began = PQresultStatus(b) == PGRES_COMMAND_OK;
     if (!began)
-        pg_line(err, n, PQresultErrorMessage(b));
+        hu_storepg_line(err, n, PQresultErrorMessage(b));
     PQclear(b);
     if (!began)
         return NULL;
@@ -186,14 +181,14 @@ static hu_rows *pg_user(PGconn *conn, const char *sql, bool *usage, char *err, s
         snprintf(err, n, "one statement at a time, please");
     else if (state && strcmp(state, "25006") == 0) {
         char m[400];
-        pg_line(m, sizeof m, PQresultErrorMessage(r->res));
+        hu_storepg_line(m, sizeof m, PQresultErrorMessage(r->res));
         snprintf(err, n, "%s (only reading this database is allowed)", m);
     } else {
         /* Class 42 (syntax, unknown names, privileges) and 0A (not
          * supported) are the statement's fault; the rest the database's. */
         *usage = state && (strncmp(state, "42", 2) == 0 || strncmp(state, "0A", 2) == 0);
         const char *primary = PQresultErrorField(r->res, PG_DIAG_MESSAGE_PRIMARY);
-        pg_line(err, n, primary ? primary : PQerrorMessage(conn));
+        hu_storepg_line(err, n, primary ? primary : PQerrorMessage(conn));
     }
     hu_rows_close(r);
     return NULL;

@@ -339,7 +339,7 @@ int hu_storepg_version(const hu_storepg *p) { return p->version; }
 
 /* msg as one line: line breaks and tabs become single spaces, the end
  * trimmed, a leading "ERROR:  " dropped. */
-static void one_line(char *out, size_t n, const char *msg)
+void hu_storepg_line(char *out, size_t n, const char *msg)
 {
     if (!msg)
         msg = "";
@@ -367,9 +367,9 @@ static void pg_err(const hu_storepg *p, const PGresult *r, const char *doing, ch
                    size_t n)
 {
     char msg[768];
-    one_line(msg, sizeof msg, r ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
+    hu_storepg_line(msg, sizeof msg, r ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
     if (!msg[0])
-        one_line(msg, sizeof msg, PQerrorMessage(p->conn));
+        hu_storepg_line(msg, sizeof msg, PQerrorMessage(p->conn));
     const char *hint = "";
     if (PQstatus(p->conn) != CONNECTION_OK)
         hint = " (the connection to the server is lost)";
@@ -442,7 +442,7 @@ static bool connect_pg(hu_storepg *p, const char *conninfo, char *err, size_t n)
     set_name(p);
     if (PQstatus(p->conn) != CONNECTION_OK) {
         char msg[768];
-        one_line(msg, sizeof msg, PQerrorMessage(p->conn));
+        hu_storepg_line(msg, sizeof msg, PQerrorMessage(p->conn));
         snprintf(err, n, "database %s: cannot connect: %s", p->name, msg);
         return false;
     }

@@ -28,6 +28,12 @@ struct pg_conn;
  * such as "runs=3.db" is a file). */
 bool hu_storepg_is_conninfo(const char *db);
 
+/* A PostgreSQL (or libpq) message msg as one line into out[0..n): line
+ * breaks, tabs and runs of spaces become one space, the ends trimmed, a
+ * leading "ERROR:  " dropped; msg NULL is "".  For the store's messages
+ * and rows.c's alike. */
+void hu_storepg_line(char *out, size_t n, const char *msg);
+
 /* PQlibVersion(): the libpq hangup runs with. */
 int hu_storepg_lib_version(void);
 

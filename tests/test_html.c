@@ -252,6 +252,16 @@ Test(html, wire_text_cannot_inject_markup)
     unlink(page);
 }
 
+/* `hangup report --db DB OPTS --html PAGE`, then the page as Chromium
+ * parsed it (asserted to load without a console message). */
+static char *report_dom(const char *db, const char *opts, const char *page)
+{
+    char args[2048];
+    snprintf(args, sizeof args, "report --db '%s' %s --html '%s'", db, opts, page);
+    free(hangup(args));
+    return load(page);
+}
+
 Test(html, report_and_show_from_the_database)
 {
     const char *db0 = tu_tmp(".db");
@@ -267,9 +277,7 @@ Test(html, report_and_show_from_the_database)
         total += incidents_of(samples[i]);
     }
     snprintf(page, sizeof page, "%s", tu_tmp(".html"));
-    snprintf(args, sizeof args, "report --db '%s' --html '%s'", db, page);
-    free(hangup(args));
-    char *dom = load(page);
+    char *dom = report_dom(db, "", page);
     cr_assert_eq(count(dom, "<svg class=\"ladder"), total, "report: %zu ladders, %zu incidents",
                  count(dom, "<svg class=\"ladder"), total);
     cr_assert_geq(count(dom, "<section class=\"srv\""), 4, "report: a server missing");
@@ -277,9 +285,7 @@ Test(html, report_and_show_from_the_database)
     cr_assert(strstr(dom, "<rect class=\"idlec\""), "report: no stored idle close plotted");
     free(dom);
     /* report's filters: only the server-timeouts */
-    snprintf(args, sizeof args, "report --db '%s' --kind server-timeout --html '%s'", db, page);
-    free(hangup(args));
-    dom = load(page);
+    dom = report_dom(db, "--kind server-timeout", page);
     cr_assert_eq(count(dom, "<svg class=\"ladder"), incidents_of("server-timeout-node.pcap"));
     cr_assert_eq(count(dom, "<svg class=\"ladder k-keepalive-race"), 0);
     free(dom);
@@ -291,6 +297,47 @@ Test(html, report_and_show_from_the_database)
     cr_assert(strstr(dom, "<details class=\"inc\" open"), "show: the incident is not open");
     free(dom);
     unlink(page);
+    unlink(db);
+}
+
+Test(html, report_of_one_sensor)
+{
+    /* Two sensors' captures in one database: the page of one holds its
+     * incidents and servers only. */
+    char db[256], page[256], args[2048];
+    snprintf(db, sizeof db, "%s", tu_tmp(".db"));
+    snprintf(page, sizeof page, "%s", tu_tmp(".html"));
+    static const char *const a[] = { "crossed-client.pcap", "connect-timeout.pcap" };
+    static const char *const b[] = { "client-abort.pcap", "race-node-ipv4.pcap" };
+    size_t mine = 0;
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "analyze --sensor sensor-a --db '%s' '%s' >/dev/null", db,
+                 tu_sample(a[i]));
+        free(hangup(args));
+        snprintf(args, sizeof args, "analyze --sensor sensor-b --db '%s' '%s' >/dev/null", db,
+                 tu_sample(b[i]));
+        free(hangup(args));
+        mine += incidents_of(a[i]);
+    }
+    char *dom = report_dom(db, "--sensor sensor-a", page);
+    cr_assert_eq(count(dom, "<svg class=\"ladder"), mine, "%zu ladders, %zu incidents of sensor-a",
+                 count(dom, "<svg class=\"ladder"), mine);
+    cr_assert_eq(count(dom, "<svg class=\"ladder k-client-abort"), 0, "sensor-b's incident shown");
+    cr_assert(strstr(dom, "id=\"s-10-77-0-2-3100\""), "sensor-a's server missing");
+    cr_assert(!strstr(dom, "id=\"s-127-0-0-1-3123\""), "sensor-b's server shown");
+    for (size_t i = 0; i < 2; i++)
+        cr_assert(!strstr(dom, b[i]), "sensor-b's capture %s shown", b[i]);
+    free(dom);
+    /* A name no sensor can have: one line, exit 2, no page. */
+    unlink(page);
+    char cmd[2048], *out, *err;
+    snprintf(cmd, sizeof cmd, "'%s' report --db '%s' --sensor '' --html '%s'", HANGUP_BIN, db,
+             page);
+    cr_assert_eq(tu_sh(cmd, &out, &err), 2, "%s", err);
+    cr_assert_str_eq(err, "hangup: --sensor takes a name of 1 to 255 bytes\n");
+    cr_assert_neq(access(page, F_OK), 0, "a page was written");
+    free(out);
+    free(err);
     unlink(db);
 }
 

@@ -395,3 +395,138 @@ Test(pg, query_cannot_write_and_a_newer_schema_is_refused, .init = up, .fini = d
         free(e);
     }
 }
+
+/* `hangup CMD --html PAGE` against the PostgreSQL and the SQLite
+ * database: exit status want from both and byte for byte the same page,
+ * or, failing, one line on stderr and no page.  The page's bytes
+ * (malloc'd; NULL when none was to be written). */
+static char *same_page(const char *pg, const char *sqlite, const char *cmd, int want)
+{
+    char pages[2][256], *bytes[2] = { NULL, NULL };
+    const char *dbs[2] = { pg, sqlite };
+    for (int k = 0; k < 2; k++) {
+        char args[8192], *o, *e;
+        snprintf(pages[k], sizeof pages[k], "%s", tu_tmp(".html"));
+        unlink(pages[k]);
+        snprintf(args, sizeof args, "%s --db '%s' --html '%s'", cmd, dbs[k], pages[k]);
+        int st = hangup(args, &o, &e);
+        cr_expect_eq(st, want, "%s on %s: exit %d, not %d: %s", cmd, k ? "SQLite" : "PostgreSQL",
+                     st, want, e);
+        cr_expect_eq(strlen(o), 0, "%s: printed %s", cmd, o);
+        if (want) {
+            cr_expect(strlen(e) > 0 && strchr(e, '\n') == e + strlen(e) - 1,
+                      "%s: not one line: %s", cmd, e);
+            cr_expect_neq(access(pages[k], F_OK), 0, "%s: a page was written", cmd);
+        } else {
+            bytes[k] = tu_slurp(pages[k], NULL);
+            cr_expect(bytes[k] && strstr(bytes[k], "</html>"), "%s: no page", cmd);
+        }
+        unlink(pages[k]);
+        free(o);
+        free(e);
+    }
+    if (want == 0 && bytes[0] && bytes[1])
+        cr_expect_str_eq(bytes[0], bytes[1], "%s --html: the pages differ between PostgreSQL"
+                         " and SQLite", cmd);
+    free(bytes[1]);
+    return bytes[0];
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+Test(pg, html_pages_are_the_same_as_from_sqlite_and_filter_by_sensor, .init = up, .fini = down,
+     .timeout = 300)
+{
+    char pg[256], *db = strdup(tu_tmp(".db"));
+    snprintf(pg, sizeof pg, "%s", tu_pg_uri(&server, "h"));
+    /* Two sensors' captures in one database, in the same order into both. */
+    static const char *const a_files[] = { "crossed-client.pcap", "server-timeout-node.pcap",
+                                           "connect-timeout.pcap" };
+    static const char *const b_files[] = { "race-node-ipv4.pcap", "client-abort.pcap",
+                                           "proxy-caddy-502.pcap" };
+    char a[4096] = "", b[4096] = "", args[16384];
+    for (size_t i = 0; i < 3; i++) {
+        size_t l = strlen(a);
+        snprintf(a + l, sizeof a - l, "'%s' ", tu_sample(a_files[i]));
+        l = strlen(b);
+        snprintf(b + l, sizeof b - l, "'%s' ", tu_sample(b_files[i]));
+    }
+    const char *dbs[2] = { pg, db };
+    for (int k = 0; k < 2; k++) {
+        char *e;
+        snprintf(args, sizeof args, "analyze --sensor sensor-a --db '%s' %s >/dev/null", dbs[k],
+                 a);
+        cr_assert_eq(hangup(args, NULL, &e), 0, "%s", e);
+        free(e);
+        snprintf(args, sizeof args, "analyze --sensor sensor-b --db '%s' %s >/dev/null", dbs[k],
+                 b);
+        cr_assert_eq(hangup(args, NULL, &e), 0, "%s", e);
+        free(e);
+    }
+
+    /* report --html with each of report's filters, and every show --html. */
+    static const char *const cmds[] = {
+        "report", "report --kind keepalive-race", "report --capture 2",
+        "report --server 127.0.0.1:3123", "report --since 2026-01-01", "report --until 2000-01-01",
+        "report --sensor sensor-b --kind client-abort", "report --sensor nobody",
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        free(same_page(pg, db, cmds[i], 0));
+    char *max = value(db, "SELECT max(id) FROM incidents");
+    long n = strtol(max, NULL, 10);
+    cr_assert_gt(n, 20, "only %ld incidents", n);
+    for (long id = 1; id <= n; id++) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "show %ld", id);
+        char *page = same_page(pg, db, cmd, 0);
+        cr_expect_eq(count(page, "<details class=\"inc\""), 1, "%s: not one incident", cmd);
+        free(page);
+    }
+
+    /* --sensor: only that sensor's incidents, servers and captures. */
+    for (int k = 0; k < 2; k++) {
+        const char *sensor = k ? "sensor-b" : "sensor-a";
+        const char *const *mine = k ? b_files : a_files, *const *theirs = k ? a_files : b_files;
+        char cmd[64], sql[512];
+        snprintf(cmd, sizeof cmd, "report --sensor %s", sensor);
+        char *page = same_page(pg, db, cmd, 0);
+        cr_assert(page, "%s: no page", cmd);
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM incidents i JOIN captures c"
+                 " ON c.id = i.capture_id WHERE c.sensor = '%s'", sensor);
+        char *want = value(pg, sql);
+        cr_expect_eq(count(page, "<details class=\"inc\""), (size_t)strtol(want, NULL, 10),
+                     "%s: %zu incidents on the page, %s stored", cmd,
+                     count(page, "<details class=\"inc\""), want);
+        free(want);
+        snprintf(sql, sizeof sql, "SELECT count(DISTINCT s.server) FROM servers s JOIN captures c"
+                 " ON c.id = s.capture_id WHERE c.sensor = '%s'", sensor);
+        want = value(pg, sql);
+        cr_expect_eq(count(page, "<section class=\"srv\""), (size_t)strtol(want, NULL, 10),
+                     "%s: %zu servers on the page, %s stored", cmd,
+                     count(page, "<section class=\"srv\""), want);
+        free(want);
+        for (size_t i = 0; i < 3; i++) {
+            cr_expect(strstr(page, mine[i]), "%s: %s missing", cmd, mine[i]);
+            cr_expect(!strstr(page, theirs[i]), "%s: %s is another sensor's", cmd, theirs[i]);
+        }
+        free(page);
+    }
+    /* Nothing from an unknown sensor: a page of no incidents. */
+    char *page = same_page(pg, db, "report --sensor nobody", 0);
+    cr_expect_eq(count(page, "<details class=\"inc\""), 0);
+    free(page);
+
+    /* Bad input: one line and the exit status help and hangup.1 give. */
+    free(same_page(pg, db, "report --sensor ''", 2));
+    free(same_page(pg, db, "show 999999", 1));
+    free(same_page(pg, db, "show --kind connect-timeout 1", 1));
+    free(max);
+    unlink(db);
+    free(db);
+}

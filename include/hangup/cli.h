@@ -35,6 +35,10 @@ typedef enum hu_cli_exit {
 /* The database every command uses unless told --db PATH. */
 #define HU_CLI_DEFAULT_DB "hangup.db"
 
+/* Whether s is a --sensor name (analyze, live, watch, report): 1 to 255
+ * bytes; false with one line on stderr otherwise. */
+bool hu_cli_check_sensor(const char *s);
+
 /* Parse option value s as a whole number in [min, max] into *out; false
  * (with a message naming the option `what` on stderr) otherwise. */
 bool hu_cli_parse_number(const char *s, const char *what, long long min, long long max,

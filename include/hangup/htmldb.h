@@ -5,26 +5,20 @@
  * The incidents are loaded back as the records `analyze` made
  * (hu_store_load_incident), so the page says what `show` prints; the
  * servers come from their stored summaries and their connections' idle
- * closes.
+ * closes.  Either database gives the same page for the same captures.
  */
 #ifndef HANGUP_HTMLDB_H
 #define HANGUP_HTMLDB_H
 
 #include <stdint.h>
+#include "hangup/filters.h"
 #include "hangup/incident.h"
 
-/* report's filters, as it parses them (NULL / 0 / INT64_MIN..MAX: open). */
-typedef struct hu_html_filter {
-    const char *kind;
-    int64_t capture;
-    const char *server;       /* "ADDR:PORT" as stored */
-    int64_t since, until;     /* by the incident's closing packet, microseconds */
-} hu_html_filter;
-
-/* Write the page of every incident the filters pass (in time order) and
- * of their servers to path; the exit status (hu_cli_exit, cli.h), with
- * one line on stderr for anything wrong. */
-int hu_html_report_db(const char *db, const hu_html_filter *f, const char *path);
+/* Write the page of every incident the filters pass (in time order), of
+ * their captures and of their servers to path, from db (an SQLite file or
+ * a PostgreSQL database, store.h); the exit status (hu_cli_exit, cli.h),
+ * with one line on stderr for anything wrong. */
+int hu_html_report_db(const char *db, const hu_filters *f, const char *path);
 
 /* Write the page of one loaded incident to path; the exit status, as
  * above. */

@@ -38,9 +38,13 @@ typedef struct hu_param {
     int64_t i;
 } hu_param;
 
-/* Run hangup's own statement sql (SQLite's ?N or PostgreSQL's $N
- * parameters, for the store's backend) with params p[0..np).  NULL with
- * one line in err on failure. */
+/* Run hangup's own statement sql with params p[0..np) (p[i] is $i+1).
+ * Parameters written $N work on both databases (SQLite binds them by
+ * name), so SQL both dialects accept is written once; SQLite's ?N form
+ * works on SQLite only.  On PostgreSQL a parameter is typed bigint or
+ * text, as p[i] is.  Not in $N (SQLite would take "$1::bigint" as one
+ * name): a cast written on a parameter.  NULL with one line in err on
+ * failure. */
 hu_rows *hu_rows_open(hu_store *s, const char *sql, const hu_param *p, int np, char *err,
                       size_t n);
 
