@@ -10,10 +10,20 @@
  * addresses the smaller port; so both directions of a connection get one
  * ID.  SHA-1 and base64 are libcrypto's: the digest is what every other
  * implementation computes, and there is no point in a copy of our own.
+ *
+ * The digest is OpenSSL's SHA1_Init/Update/Final, which OpenSSL 3 marks
+ * deprecated in favour of EVP_Digest, on purpose: the first EVP call
+ * initialises OpenSSL 3's provider machinery (the default provider, its
+ * algorithm and name tables), 2.2 MB resident for the process's life, and
+ * a capture without TLS keys needs nothing else of it.  The low-level
+ * functions compute the same digest directly (docs/BENCHMARKS.md, memory
+ * at 50,000 open connections).
  */
+#define OPENSSL_SUPPRESS_DEPRECATED   /* SHA1_Init and friends: see above */
 #include "hangup/communityid.h"
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <string.h>
 
 #define CID_PROTO_TCP 6
@@ -45,13 +55,13 @@ bool hu_cid_tcp(char out[HU_CID_LEN], uint16_t seed, uint8_t ipver, const uint8_
     buf[n++] = (uint8_t)(dport >> 8);
     buf[n++] = (uint8_t)dport;
 
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (EVP_Digest(buf, n, md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != 20)
+    unsigned char md[SHA_DIGEST_LENGTH];
+    SHA_CTX sha;
+    if (SHA1_Init(&sha) != 1 || SHA1_Update(&sha, buf, n) != 1 || SHA1_Final(md, &sha) != 1)
         return false;
     out[0] = '1';
     out[1] = ':';
     /* 20 bytes make 28 characters and a NUL: exactly what out holds. */
-    EVP_EncodeBlock((unsigned char *)out + 2, md, (int)mdlen);
+    EVP_EncodeBlock((unsigned char *)out + 2, md, SHA_DIGEST_LENGTH);
     return true;
 }
