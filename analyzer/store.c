@@ -36,6 +36,12 @@
 #endif
 
 #define HU_BUSY_TIMEOUT_MS 3000
+/* A writer's page cache: 256 KiB, not SQLite's 2 MiB default.  A capture's
+ * rows are appended (rowid order), so its pages are written once and never
+ * read back; the cache's pages are resident on top of the analysis's own
+ * memory, which at 50,000 open connections has no 2 MiB to spare
+ * (docs/BENCHMARKS.md).  Readers keep the default. */
+#define HU_WRITER_CACHE "PRAGMA cache_size = -256"
 /* The SQL function migration 6 computes Community IDs with. */
 #define CID_SQL_FUNCTION "hangup_community_id"
 
@@ -645,6 +651,7 @@ static hu_store *open_store(const char *path, bool readonly, int target, char *e
     }
     if (!exec(s, "PRAGMA journal_mode = WAL", "switching it to WAL", err, n) ||
         !exec(s, "PRAGMA synchronous = NORMAL", "configuring it", err, n) ||
+        !exec(s, HU_WRITER_CACHE, "configuring it", err, n) ||
         !migrate(s, target, err, n)) {
         hu_store_close(s);
         return NULL;
