@@ -16,7 +16,9 @@
  * each idle close as they are finished (the store writes those on a
  * thread of its own), its server summaries at the end.  A database error stops
  * storing (the transaction is rolled back, one line says why) while the
- * analysis itself goes on.
+ * analysis itself goes on -- except in live into PostgreSQL with a spool
+ * (spool.h), which writes the capture through the spool and keeps its
+ * incidents through an outage.
  *
  * Undecodable frames are counted; the first of each file is reported with
  * its packet number and the rest summarised, so a capture full of

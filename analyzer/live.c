@@ -22,6 +22,12 @@
  * the unprivileged user cannot do in a directory it may not write, so the
  * parent opens and closes the database once the capture has ended.
  *
+ * Into PostgreSQL, incidents go through a local spool (spool.h, chosen
+ * here: --spool or a per-sensor file in the state directory) that keeps
+ * them through a server outage; the status line, the metrics and the end
+ * summary say how many wait, and only incidents still waiting at the end
+ * make the exit status 4.
+ *
  * --metrics binds its port before anything else (a port in use ends live
  * before it captures), counts each incident through the analyzer's
  * observer and publishes the counters once a second on the same tick;
