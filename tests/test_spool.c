@@ -346,7 +346,7 @@ Test(spool, outage_under_live_loses_and_duplicates_nothing, .init = up, .fini = 
 
     char err[2048];
     cr_assert(tu_pg_restart(&server, err, sizeof err), "%s", err);
-    cr_expect(tu_wait_text(r.err, "is back", 35000), "the server back was not noticed");
+    cr_expect(tu_wait_text(r.err, "is back; delivering", 35000), "the server back was not noticed");
     python_race(&r);
     refused(&r);
     cr_assert_eq(wait_printed(&r, 9, 10000), 9, "after the outage");
@@ -470,7 +470,7 @@ Test(spool, full_spool_keeps_the_newest_and_says_so, .init = up, .fini = down,
     }
     char err[2048];
     cr_assert(tu_pg_restart(&server, err, sizeof err), "%s", err);
-    cr_expect(tu_wait_text(r.err, "is back", 35000), "the server back was not noticed");
+    cr_expect(tu_wait_text(r.err, "is back; delivering", 35000), "the server back was not noticed");
     cr_expect_eq(wait_stored(3, 10000), 3);
     cr_expect_eq(stop_live(&r), 0);
     e = tu_slurp(r.err, NULL);
