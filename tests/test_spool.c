@@ -320,10 +320,8 @@ Test(spool, outage_under_live_loses_and_duplicates_nothing, .init = up, .fini = 
     refused(&r);
     cr_assert_eq(wait_printed(&r, 2, 10000), 2, "before the outage");
     cr_assert_eq(wait_stored(2, 5000), 2, "committed within a second or two");
-    /* And forgotten by the spool.  (Stopping the server the moment the rows
-     * are visible may cut live's COMMIT off before its answer: they then
-     * wait again and are delivered again, stored once by their keys; the
-     * count of deliveries below would say 7.) */
+    /* And forgotten by the spool before the server goes (live deletes them
+     * just after its COMMIT returns). */
     for (int t = 0; t < 50 && spool_waiting(r.spool) != 0; t++)
         tu_sleep_ms(100);
     cr_expect_eq(spool_waiting(r.spool), 0);
