@@ -565,6 +565,10 @@ static void spool_capture_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture
     if (st.lost_rows)
         fprintf(a->o.err, "%s: %" PRIu64 " connection rows were not stored while the database "
                           "was unreachable\n", a->o.progname, st.lost_rows);
+    if (st.dropped)
+        fprintf(a->o.err, "%s: %" PRIu64 " incidents were dropped from the full spool %s "
+                          "(--spool-max) and are not stored\n", a->o.progname, st.dropped,
+                hu_spool_path(sp));
     if (a->spool_errs)
         fprintf(a->o.err, "%s: %" PRIu64 " incidents could not be kept in the spool %s and are "
                           "not stored\n", a->o.progname, a->spool_errs, hu_spool_path(sp));
@@ -572,7 +576,7 @@ static void spool_capture_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture
         fprintf(a->o.err, "%s: %" PRIu64 " incidents wait in the spool %s: the next 'hangup "
                           "live' with this spool and database delivers them, or 'hangup live "
                           "--deliver'\n", a->o.progname, st.waiting, hu_spool_path(sp));
-    a->store_failed = !ended || st.waiting || a->spool_errs;
+    a->store_failed = !ended || st.waiting || st.dropped || a->spool_errs;
 }
 
 static hu_file_rc end_capture(hu_analyzer *a, hu_capture_rc rc, const hu_capture_info *info,

@@ -26,7 +26,7 @@
  * here: --spool or a per-sensor file in the state directory) that keeps
  * them through a server outage; the status line, the metrics and the end
  * summary say how many wait, and only incidents still waiting at the end
- * make the exit status 4.
+ * (or dropped from a full spool) make the exit status 4.
  *
  * --metrics binds its port before anything else (a port in use ends live
  * before it captures), counts each incident through the analyzer's
@@ -128,8 +128,8 @@ const char hu_usage_live[] =
     "\n"
     "exit status: 0 stopped cleanly (an outage whose incidents were all delivered\n"
     "included); 2 usage error or bad filter; 3 out of memory; 4 database error\n"
-    "(incidents still waiting in the spool); 5 the capture could not be opened\n"
-    "or failed.\n";
+    "(incidents still waiting in the spool, or dropped from it); 5 the capture\n"
+    "could not be opened or failed.\n";
 
 static volatile sig_atomic_t g_stop;   /* set by the signal handler only */
 

@@ -470,7 +470,7 @@ Test(spool, full_spool_keeps_the_newest_and_says_so, .init = up, .fini = down,
     cr_assert(tu_pg_restart(&server, err, sizeof err), "%s", err);
     cr_expect(tu_wait_text(r.err, "is back; delivering", 35000), "the server back was not noticed");
     cr_expect_eq(wait_stored(3, 10000), 3);
-    cr_expect_eq(stop_live(&r), 0);
+    cr_expect_eq(stop_live(&r), 4, "incidents dropped are not stored: a database error");
     e = tu_slurp(r.err, NULL);
     char line[512];
     snprintf(line, sizeof line, "spool %s is full (3 incidents, --spool-max): the oldest "
@@ -479,6 +479,9 @@ Test(spool, full_spool_keeps_the_newest_and_says_so, .init = up, .fini = down,
     cr_expect(e && strstr(strstr(e, line) + strlen(line), "is full") == NULL, "said once: %s", e);
     cr_expect(e && strstr(e, "0 incidents waiting, 3 delivered after waiting, 2 dropped"),
               "%s", e);
+    snprintf(line, sizeof line, "hangup: 2 incidents were dropped from the full spool %s "
+                                "(--spool-max) and are not stored\n", r.spool);
+    cr_expect(e && strstr(e, line), "%s", e);
     free(e);
     printed p;
     read_printed(r.out, &p);
