@@ -16,7 +16,9 @@
  * each idle close as they are finished (the store writes those on a
  * thread of its own), its server summaries at the end.  A database error stops
  * storing (the transaction is rolled back, one line says why) while the
- * analysis itself goes on.
+ * analysis itself goes on -- except in live into PostgreSQL with a spool
+ * (spool.h), which writes the capture through the spool and keeps its
+ * incidents through an outage.
  *
  * Undecodable frames are counted; the first of each file is reported with
  * its packet number and the rest summarised, so a capture full of
@@ -31,6 +33,7 @@
 #include "hangup/pipeline.h"
 #include "hangup/report.h"
 #include "hangup/servers.h"
+#include "hangup/spool.h"
 #include "hangup/store.h"
 #include "hangup/strbuf.h"
 
@@ -56,6 +59,11 @@ struct hu_analyzer {
     hu_store *store;           /* NULL with --no-db */
     int64_t capture_id;        /* > 0 while a capture is being stored */
     bool store_failed;
+    /* live into PostgreSQL with a spool: it writes the capture (store is
+     * its database); capture_id stays 0.  spool_errs: incidents the spool
+     * could not keep. */
+    hu_spool *spool;
+    uint64_t spool_errs;
     char sensor[256];          /* o.sensor, or the host name */
     hu_wcap *wcap;             /* -w, or NULL */
     hu_html *html;             /* --html, or NULL */
@@ -92,6 +100,36 @@ void hu_analyze_opts_default(hu_analyze_opts *o)
     o->out = stdout;
     o->err = stderr;
     o->progname = "hangup";
+}
+
+/* The database and its spool (live into PostgreSQL): a server that
+ * cannot be reached now is an outage from the start; a spool that cannot
+ * be had refuses the run (false, *why HU_FILE_STORE, reported), since its
+ * user asked that nothing be lost. */
+static bool open_spooled(hu_analyzer *a, hu_file_rc *why)
+{
+    const hu_analyze_opts *o = &a->o;
+    char err[1024], serr[1024];
+    bool connected;
+    a->store = hu_store_open_later(o->db_path, &connected, err, sizeof err);
+    if (!a->store) {
+        fprintf(o->err, "%s: %s; the analysis is printed, not stored\n", o->progname, err);
+        a->store_failed = true;
+        return true;
+    }
+    hu_spool_cfg sc = { .path = o->spool_path,
+                        .max = o->spool_max ? o->spool_max : HU_SPOOL_MAX_DEFAULT,
+                        .err = o->err, .progname = o->progname };
+    a->spool = hu_spool_open(&sc, a->store, connected, serr, sizeof serr);
+    if (!a->spool) {
+        fprintf(o->err, "%s: %s\n", o->progname, serr);
+        *why = HU_FILE_STORE;
+        return false;
+    }
+    if (!connected)
+        fprintf(o->err, "%s: %s; incidents wait in the spool %s until it is back\n",
+                o->progname, err, o->spool_path);
+    return true;
 }
 
 hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o, hu_file_rc *why)
@@ -154,7 +192,12 @@ hu_analyzer *hu_analyzer_new(const hu_analyze_opts *o, hu_file_rc *why)
         snprintf(a->sensor, sizeof a->sensor, "%s", o->sensor);
     else if (gethostname(a->sensor, sizeof a->sensor - 1) != 0)
         a->sensor[0] = '\0';
-    if (o->db_path) {
+    if (o->db_path && o->spool_path) {
+        if (!open_spooled(a, why)) {
+            hu_analyzer_free(a);
+            return NULL;
+        }
+    } else if (o->db_path) {
         char err[1024];
         a->store = hu_store_open(o->db_path, false, err, sizeof err);
         if (!a->store) {
@@ -189,6 +232,11 @@ static void on_incident(void *arg, hu_incident_rec *rec)
     if (a->multi && !hu_incident_rec_localize(rec, a->files))
         fprintf(a->o.err, "%s: out of memory naming incident #%" PRIu64 "'s files\n",
                 a->o.progname, rec->number);
+    if (a->spool && !a->store_failed && !hu_spool_incident(a->spool, rec, err, sizeof err)) {
+        if (a->spool_errs++ == 0)   /* the rest are counted at the end */
+            fprintf(a->o.err, "%s: %s; the incident is neither kept nor stored\n",
+                    a->o.progname, err);
+    }
     if (a->capture_id > 0 &&
         !hu_store_incident(a->store, a->capture_id, rec, &rec->db_id, err, sizeof err)) {
         rec->db_id = 0;
@@ -227,6 +275,12 @@ static void conn_row_of(hu_conn_row *row, const hu_conn *c, int64_t idle_close_u
 static void on_connection(void *arg, const hu_conn *c, int64_t idle_close_us, bool incident)
 {
     hu_analyzer *a = arg;
+    if (a->spool && !a->store_failed) {
+        hu_conn_row row;
+        conn_row_of(&row, c, idle_close_us, incident);
+        hu_spool_connection(a->spool, &row);
+        return;
+    }
     if (a->capture_id <= 0)
         return;
     char err[1024];
@@ -267,6 +321,7 @@ void hu_analyzer_free(hu_analyzer *a)
     free(a->rows);
     hu_servers_free(a->file_servers);
     hu_servers_free(a->servers);
+    hu_spool_close(a->spool);
     hu_store_close(a->store);
     hu_wcap_free(a->wcap);
     hu_html_free(a->html);
@@ -275,6 +330,14 @@ void hu_analyzer_free(hu_analyzer *a)
 }
 
 uint64_t hu_analyzer_incidents(const hu_analyzer *a) { return hu_report_incidents(a->report); }
+
+bool hu_analyzer_spool_stats(const hu_analyzer *a, hu_spool_stats *st)
+{
+    if (!a->spool)
+        return false;
+    hu_spool_stats_get(a->spool, st);
+    return true;
+}
 
 hu_server_summary *hu_analyzer_top_servers(const hu_analyzer *a, size_t max, size_t *n)
 {
@@ -312,9 +375,17 @@ bool hu_analyzer_begin(hu_analyzer *a, const char *source, const char *kind, int
         hu_wcap_begin(a->wcap, source, strcmp(kind, "live") == 0, dlt);
     /* A PostgreSQL server that failed an earlier capture is tried again:
      * it may be back (the store connects again). */
-    if (a->store && a->store_failed && hu_store_pg(a->store))
+    if (a->store && a->store_failed && hu_store_pg(a->store) && !a->spool)
         a->store_failed = false;
-    if (a->store && !a->store_failed) {
+    if (a->spool && !a->store_failed) {
+        char err[1024];
+        hu_capture_meta m = { .source = source, .kind = kind, .filter = a->o.filter,
+                              .sensor = a->sensor[0] ? a->sensor : NULL };
+        if (!hu_spool_begin(a->spool, &m, err, sizeof err)) {
+            fprintf(a->o.err, "%s: %s; nothing is stored\n", a->o.progname, err);
+            a->store_failed = true;
+        }
+    } else if (a->store && !a->store_failed) {
         char err[1024];
         hu_capture_meta m = { .source = source, .kind = kind, .link_type = NULL,
                               .filter = a->o.filter, .sensor = a->sensor[0] ? a->sensor : NULL };
@@ -332,6 +403,8 @@ void hu_analyzer_frame(hu_analyzer *a, int dlt, const hu_frame *fr)
 void hu_analyzer_tick(hu_analyzer *a)
 {
     char err[1024];
+    if (a->spool && !a->store_failed)
+        hu_spool_tick(a->spool, 200);   /* a fifth of the tick: capture goes on */
     if (a->capture_id > 0 && !hu_store_checkpoint(a->store, err, sizeof err))
         store_fail(a, err);
     if (a->wcap)
@@ -442,6 +515,70 @@ static void store_capture_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture
     a->capture_id = 0;
 }
 
+bool hu_analyzer_deliver(hu_analyzer *a)
+{
+    if (!a->spool)
+        return false;
+    bool ok = hu_spool_deliver_all(a->spool);
+    hu_spool_stats st;
+    hu_spool_stats_get(a->spool, &st);
+    if (!ok)
+        fprintf(a->o.err, "%s: %" PRIu64 " incidents still wait in the spool %s\n",
+                a->o.progname, st.waiting, hu_spool_path(a->spool));
+    return ok;
+}
+
+/* The end of a capture written through the spool: everything waiting
+ * delivered if the server can be had now, then the capture's server
+ * summaries and end; one line for each thing not stored.  What the run's
+ * status says: a failure only if something is left undelivered. */
+static void spool_capture_end(hu_analyzer *a, hu_capture_rc rc, const hu_capture_info *info)
+{
+    char serr[1024];
+    hu_spool *sp = a->spool;
+    hu_spool_deliver_all(sp);
+    int64_t id = hu_spool_capture_id(sp);
+    bool ended = false;
+    if (id > 0) {
+        size_t n;
+        hu_server_summary *list = hu_servers_list(a->file_servers, &n);
+        bool ok = true;
+        for (size_t i = 0; i < n && ok; i++)
+            ok = hu_store_server(a->store, id, &list[i], serr, sizeof serr);
+        free(list);
+        hu_capture_end e = { .first_us = info->first_us, .last_us = info->last_us,
+                             .packets = a->st.packets, .complete = rc == HU_CAP_OK,
+                             .link_type = info->link_name };
+        int64_t replaced;
+        ok = ok && hu_store_end(a->store, id, &e, &replaced, serr, sizeof serr);
+        if (ok)
+            hu_spool_committed(sp);
+        else
+            hu_spool_failed(sp, serr);
+        ended = ok;
+    }
+    if (!ended)
+        fprintf(a->o.err, "%s: database %s is unreachable: the capture's end (packets, server "
+                          "summaries) is not stored\n", a->o.progname, hu_store_name(a->store));
+    hu_spool_stats st;
+    hu_spool_stats_get(sp, &st);
+    if (st.lost_rows)
+        fprintf(a->o.err, "%s: %" PRIu64 " connection rows were not stored while the database "
+                          "was unreachable\n", a->o.progname, st.lost_rows);
+    if (st.dropped)
+        fprintf(a->o.err, "%s: %" PRIu64 " incidents were dropped from the full spool %s "
+                          "(--spool-max) and are not stored\n", a->o.progname, st.dropped,
+                hu_spool_path(sp));
+    if (a->spool_errs)
+        fprintf(a->o.err, "%s: %" PRIu64 " incidents could not be kept in the spool %s and are "
+                          "not stored\n", a->o.progname, a->spool_errs, hu_spool_path(sp));
+    if (st.waiting)
+        fprintf(a->o.err, "%s: %" PRIu64 " incidents wait in the spool %s: the next 'hangup "
+                          "live' with this spool and database delivers them, or 'hangup live "
+                          "--deliver'\n", a->o.progname, st.waiting, hu_spool_path(sp));
+    a->store_failed = !ended || st.waiting || st.dropped || a->spool_errs;
+}
+
 static hu_file_rc end_capture(hu_analyzer *a, hu_capture_rc rc, const hu_capture_info *info,
                               const char *err, bool say_err)
 {
@@ -462,7 +599,9 @@ static hu_file_rc end_capture(hu_analyzer *a, hu_capture_rc rc, const hu_capture
                 " body segments and %" PRIu64 " delivered segments taken as libnids takes them\n",
                 a->o.progname, path, st->reasm.acks_checked, st->reasm.segs_checked,
                 st->reasm.data_checked);
-    if (a->capture_id > 0)
+    if (a->spool && !a->store_failed)
+        spool_capture_end(a, rc, info);
+    else if (a->capture_id > 0)
         store_capture_end(a, rc, info);
     if (a->wcap)
         hu_wcap_note_dlt(a->wcap, info->dlt);

@@ -22,6 +22,12 @@
  * the unprivileged user cannot do in a directory it may not write, so the
  * parent opens and closes the database once the capture has ended.
  *
+ * Into PostgreSQL, incidents go through a local spool (spool.h, chosen
+ * here: --spool or a per-sensor file in the state directory) that keeps
+ * them through a server outage; the status line, the metrics and the end
+ * summary say how many wait, and only incidents still waiting at the end
+ * (or dropped from a full spool) make the exit status 4.
+ *
  * --metrics binds its port before anything else (a port in use ends live
  * before it captures), counts each incident through the analyzer's
  * observer and publishes the counters once a second on the same tick;
@@ -35,6 +41,7 @@
 #include "hangup/incident.h"
 #include "hangup/metrics.h"
 #include "hangup/servers.h"
+#include "hangup/spool.h"
 #include "hangup/store.h"
 #include "hangup/strbuf.h"
 
@@ -50,6 +57,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,6 +97,15 @@ const char hu_usage_live[] =
     "                          postgresql://USER@HOST:PORT/DB; --no-db for none\n"
     "      --sensor NAME       the sensor stored with each capture (default: the\n"
     "                          host name)\n"
+    "      --spool FILE        with PostgreSQL: keep incidents in this local SQLite\n"
+    "                          file while the server is unreachable and deliver\n"
+    "                          them, in order and once each, when it is back\n"
+    "                          (default: $STATE_DIRECTORY/spool-SENSOR.db, else\n"
+    "                          /var/lib/hangup/ as root, else ~/.local/state/hangup/)\n"
+    "      --spool-max N       incidents the spool keeps at most; when full the\n"
+    "                          oldest are dropped (default 100000)\n"
+    "      --no-spool          no spool: the database's first error stops storing\n"
+    "      --deliver           capture nothing: deliver the spool to --db and exit\n"
     "  -w FILE                 write each incident's connection (its recent\n"
     "                          packets) to the pcapng FILE, in time order, each\n"
     "                          incident's explanation a packet comment; packets\n"
@@ -109,8 +126,10 @@ const char hu_usage_live[] =
     "\n"
     "Capturing needs root or CAP_NET_RAW (setcap cap_net_raw,cap_net_admin=eip).\n"
     "\n"
-    "exit status: 0 stopped cleanly; 2 usage error or bad filter; 3 out of\n"
-    "memory; 4 database error; 5 the capture could not be opened or failed.\n";
+    "exit status: 0 stopped cleanly (an outage whose incidents were all delivered\n"
+    "included); 2 usage error or bad filter; 3 out of memory; 4 database error\n"
+    "(incidents still waiting in the spool, or dropped from it); 5 the capture\n"
+    "could not be opened or failed.\n";
 
 static volatile sig_atomic_t g_stop;   /* set by the signal handler only */
 
@@ -221,6 +240,9 @@ static void status_line(hu_analyzer *a, pcap_t *pc, const char *iface)
                     " open), %" PRIu64 " race%s, %u dropped by kernel",
             iface, pr.packets, pr.connections, pr.active, pr.incidents,
             pr.incidents == 1 ? "" : "s", drops);
+    hu_spool_stats ss;
+    if (hu_analyzer_spool_stats(a, &ss) && (ss.waiting || ss.outages))
+        fprintf(stderr, ", %" PRIu64 " waiting in the spool", ss.waiting);
     fflush(stderr);
 }
 
@@ -256,6 +278,9 @@ static void publish_metrics(live_ctx *lc, pcap_t *pc)
                                      .race_risk = top[i].race_risk };
     }
     free(top);
+    hu_spool_stats ss;
+    if (hu_analyzer_spool_stats(lc->a, &ss))
+        hu_metrics_set_spool(lc->metrics, ss.waiting);
     hu_metrics_publish(lc->metrics, &c, sv, n);   /* out of memory: the last one stays */
 }
 
@@ -269,6 +294,9 @@ typedef struct live_args {
     char *filter_owned;       /* a trailing filter expression, joined */
     bool metrics;             /* --metrics: listen on maddr */
     hu_metrics_addr maddr;
+    const char *spool;        /* --spool, or NULL: the default (PostgreSQL only) */
+    bool no_spool, deliver;   /* --no-spool, --deliver */
+    char spool_buf[4096];     /* the default spool path */
 } live_args;
 
 /* -D: the interfaces libpcap can capture on, numbered, as tcpdump -D
@@ -295,6 +323,73 @@ static int list_interfaces(void)
     return n ? 0 : HU_CLI_EXIT_CAPTURE;
 }
 
+/* mkdir -p dir (mode 0750 for what it makes); false with errno. */
+static bool make_dirs(char *dir)
+{
+    for (char *p = dir + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        bool ok = mkdir(dir, 0750) == 0 || errno == EEXIST;
+        *p = c;
+        if (!ok)
+            return false;
+        if (!c)
+            return true;
+    }
+}
+
+/* The spool for a PostgreSQL --db (la->o.spool_path): --spool, or one
+ * file per sensor in the state directory systemd gives
+ * ($STATE_DIRECTORY), else /var/lib/hangup as root, else the user's
+ * ($XDG_STATE_HOME or ~/.local/state)/hangup, made if missing.  -1 to go
+ * on, else the exit status (message printed). */
+static int choose_spool(live_args *la)
+{
+    if (!la->o.db_path || !hu_store_is_pg(la->o.db_path) || la->no_spool) {
+        if (la->deliver) {
+            fputs("hangup: live: --deliver needs a PostgreSQL --db and its spool\n", stderr);
+            return HU_CLI_EXIT_USAGE;
+        }
+        return -1;
+    }
+    if (la->spool) {
+        la->o.spool_path = la->spool;
+        return -1;
+    }
+    char sensor[256] = "", dir[3800] = "";
+    if (la->o.sensor)
+        snprintf(sensor, sizeof sensor, "%s", la->o.sensor);
+    else if (gethostname(sensor, sizeof sensor - 1) != 0)
+        sensor[0] = '\0';
+    for (char *c = sensor; *c; c++)   /* a file name, whatever the sensor is called */
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '_'))
+            *c = '_';
+    const char *state = getenv("STATE_DIRECTORY"), *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    if (state && *state)
+        snprintf(dir, sizeof dir, "%.*s", (int)strcspn(state, ":"), state);
+    else if (geteuid() == 0)
+        snprintf(dir, sizeof dir, "/var/lib/hangup");
+    else if (xdg && *xdg == '/')
+        snprintf(dir, sizeof dir, "%s/hangup", xdg);
+    else if (home && *home == '/')
+        snprintf(dir, sizeof dir, "%s/.local/state/hangup", home);
+    else
+        snprintf(dir, sizeof dir, ".");
+    if (!make_dirs(dir)) {
+        fprintf(stderr, "hangup: live: cannot make the spool's directory %s: %s (give "
+                        "--spool FILE, or --no-spool)\n", dir, strerror(errno));
+        return HU_CLI_EXIT_DB;
+    }
+    snprintf(la->spool_buf, sizeof la->spool_buf, "%s/spool-%s.db", dir,
+             sensor[0] ? sensor : "hangup");
+    la->o.spool_path = la->spool_buf;
+    return -1;
+}
+
 /* Parse the command line into la; -1 to go on, else the exit status
  * (a message printed, or the help). */
 static int parse_args(int argc, char **argv, live_args *la)
@@ -302,7 +397,8 @@ static int parse_args(int argc, char **argv, live_args *la)
     hu_cli_opts_default(&la->o);
     la->o.live = true;
     la->snaplen = 262144;
-    enum { OPT_DURATION = HU_CLI_OPT_OWN, OPT_METRICS };
+    enum { OPT_DURATION = HU_CLI_OPT_OWN, OPT_METRICS, OPT_SPOOL, OPT_SPOOL_MAX, OPT_NO_SPOOL,
+           OPT_DELIVER };
     /* --interface and --duration before the shared ones: see cli.h */
     static const struct option lo[] = {
         { "interface", required_argument, NULL, 'i' },
@@ -314,6 +410,10 @@ static int parse_args(int argc, char **argv, live_args *la)
         { "list-interfaces", no_argument, NULL, 'D' },
         HU_CLI_LONGOPTS,
         { "metrics", required_argument, NULL, OPT_METRICS },
+        { "spool", required_argument, NULL, OPT_SPOOL },
+        { "spool-max", required_argument, NULL, OPT_SPOOL_MAX },
+        { "no-spool", no_argument, NULL, OPT_NO_SPOOL },
+        { "deliver", no_argument, NULL, OPT_DELIVER },
         { "user", required_argument, NULL, 'Z' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -355,6 +455,16 @@ static int parse_args(int argc, char **argv, live_args *la)
             la->metrics = true;
             break;
         }
+        case OPT_SPOOL: la->spool = optarg; break;
+        case OPT_SPOOL_MAX: {
+            long long v;
+            if (!hu_cli_parse_number(optarg, "--spool-max", 1, 1000000000, &v))
+                return HU_CLI_EXIT_USAGE;
+            la->o.spool_max = (uint64_t)v;
+            break;
+        }
+        case OPT_NO_SPOOL: la->no_spool = true; break;
+        case OPT_DELIVER: la->deliver = true; break;
         case 'D': return list_interfaces();
         case 'Z': la->run_as = optarg; break;
         case 'h': fputs(hu_usage_live, stdout); return 0;
@@ -370,7 +480,7 @@ static int parse_args(int argc, char **argv, live_args *la)
     /* tcpdump's form: the words after the options are the filter. */
     if (!hu_cli_trailing_filter(argc, argv, optind, &la->o, &la->filter_owned))
         return HU_CLI_EXIT_USAGE;
-    return -1;
+    return choose_spool(la);
 }
 
 /* Apply the BPF filter to pc; 0, or the exit status (message printed). */
@@ -544,6 +654,41 @@ static void print_capture_stats(const struct pcap_stat *st, const char *iface, b
                         "narrow the capture with -f\n", ps.ps_drop);
 }
 
+/* The spool's line of the end summary, after the capture statistics,
+ * when it was used: how many incidents wait, were delivered after
+ * waiting, were dropped; nothing in a run it never had to keep one. */
+static void print_spool_stats(const hu_analyzer *a, const char *path, bool json)
+{
+    hu_spool_stats ss;
+    if (!hu_analyzer_spool_stats(a, &ss) ||
+        !(ss.waiting || ss.spooled || ss.delivered || ss.dropped || ss.outages))
+        return;
+    fprintf(json ? stderr : stdout,
+            "Spool %s: %" PRIu64 " incidents waiting, %" PRIu64 " delivered after waiting, %"
+            PRIu64 " dropped (full), %" PRIu64 " database outage%s\n",
+            path, ss.waiting, ss.delivered, ss.dropped, ss.outages,
+            ss.outages == 1 ? "" : "s");
+}
+
+/* --deliver: the spool's incidents into the database, then exit (0 when
+ * none is left waiting, else 4). */
+static int deliver_only(live_args *la)
+{
+    hu_file_rc why;
+    hu_analyzer *a = hu_analyzer_new(&la->o, &why);
+    if (!a)
+        return why == HU_FILE_STORE ? HU_CLI_EXIT_DB : HU_CLI_EXIT_NOMEM;
+    bool ok = hu_analyzer_deliver(a);
+    hu_spool_stats ss;
+    memset(&ss, 0, sizeof ss);
+    hu_analyzer_spool_stats(a, &ss);
+    hu_analyzer_free(a);
+    if (ok)
+        fprintf(stderr, "hangup: live: delivered %" PRIu64 " incidents from the spool %s\n",
+                ss.delivered, la->o.spool_path);
+    return ok ? 0 : HU_CLI_EXIT_DB;
+}
+
 /* hu_cmd_live once its arguments are parsed into *la (what they own is
  * the caller's to free). */
 static int run_live(live_args *la);
@@ -556,8 +701,10 @@ static int run_live(live_args *la);
  * it and removes its -wal and -shm files.  Returns the child's exit status (128 + the
  * signal that killed it).
  */
-static int supervise(pid_t child, const char *db_path, const sigset_t *wait_for,
-                     const sigset_t *old)
+static void tidy(const char *db_path);
+
+static int supervise(pid_t child, const char *db_path, const char *spool_path,
+                     const sigset_t *wait_for, const sigset_t *old)
 {
     int status = 0;
     for (;;) {
@@ -569,8 +716,20 @@ static int supervise(pid_t child, const char *db_path, const sigset_t *wait_for,
             break;
     }
     sigprocmask(SIG_SETMASK, old, NULL);
-    /* Only a database the capture left its files beside: one that was
-     * never opened (the interface could not be) is not created now. */
+    tidy(db_path);
+    if (spool_path)
+        tidy(spool_path);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : HU_CLI_EXIT_CAPTURE;
+}
+
+/* Open and close db_path if the capture left -wal or -shm files beside
+ * it, so that SQLite checkpoints it and removes them.  Only a database the
+ * capture left its files beside: one that was never opened (the interface
+ * could not be) is not created now. */
+static void tidy(const char *db_path)
+{
     char side[4096], err[512];
     snprintf(side, sizeof side, "%s-wal", db_path);
     bool left = access(side, F_OK) == 0;
@@ -581,9 +740,6 @@ static int supervise(pid_t child, const char *db_path, const sigset_t *wait_for,
         hu_store_close(s);
     else if (left)
         fprintf(stderr, "hangup: live: tidying the database after the capture: %s\n", err);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : HU_CLI_EXIT_CAPTURE;
 }
 
 int hu_cmd_live(int argc, char **argv)
@@ -601,7 +757,7 @@ int hu_cmd_live(int argc, char **argv)
         fflush(NULL);
         pid_t child = fork();
         if (child > 0) {
-            st = supervise(child, la.o.db_path, &wait_for, &old);
+            st = supervise(child, la.o.db_path, la.o.spool_path, &wait_for, &old);
             free(la.filter_owned);
             return st;
         }
@@ -632,7 +788,8 @@ static int run_capture(live_args *la, hu_metrics *m)
     hu_analyzer *a = hu_analyzer_new(&la->o, &why);
     if (!a) {   /* the reason is printed */
         pcap_close(pc);
-        return why == HU_FILE_FAILED ? HU_CLI_EXIT_INPUT : HU_CLI_EXIT_NOMEM;
+        return why == HU_FILE_FAILED ? HU_CLI_EXIT_INPUT
+               : why == HU_FILE_STORE ? HU_CLI_EXIT_DB : HU_CLI_EXIT_NOMEM;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -676,6 +833,7 @@ static int run_capture(live_args *la, hu_metrics *m)
     bool written = hu_analyzer_finish(a);
     if (have_stats)
         print_capture_stats(&ps, iface, la->o.json);
+    print_spool_stats(a, la->o.spool_path, la->o.json);
     hu_analyzer_free(a);
     pcap_close(pc);
     fflush(stdout);
@@ -690,6 +848,8 @@ static int run_capture(live_args *la, hu_metrics *m)
 
 static int run_live(live_args *la)
 {
+    if (la->deliver)
+        return deliver_only(la);
     if (!la->metrics)
         return run_capture(la, NULL);
     /* Listening first: a port in use stops live before it captures. */

@@ -493,6 +493,8 @@ static void json_head(hu_sb *sb, const hu_incident_rec *rec)
     hu_sb_json_str(sb, (const uint8_t *)rec->file, strlen(rec->file));
     json_str_or_null(sb, "community_id", rec->community_id);
     json_int_or_null(sb, "incident_id", rec->db_id > 0 ? rec->db_id : -1);
+    if (rec->spooled)   /* live's spool keeps it for a database that is down */
+        hu_sb_puts(sb, ",\"spooled\":true");
     json_software(sb, rec);
 }
 
@@ -832,6 +834,9 @@ static void render_ids(hu_sb *sb, const hu_incident_rec *rec)
     }
     if (rec->db_id > 0) {
         hu_sb_printf(sb, "%sstored: hangup show %" PRId64, sep, rec->db_id);
+        sep = "; ";
+    } else if (rec->spooled) {
+        hu_sb_printf(sb, "%sspooled: stored when the database is back", sep);
         sep = "; ";
     }
     if (sep[0] == ';')

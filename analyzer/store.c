@@ -387,6 +387,15 @@ static const char *const migrations[] = {
     " " ISO("first_time") " AS first_time, " ISO("last_time") " AS last_time,"
     " packets, analyzer_version, " ISO("analyzed_at") " AS analyzed_at, complete, filter,"
     " sensor FROM captures;",
+
+    /* 15: the key of a capture or incident delivered from live's spool
+     * (spool.h), unique, so that delivering it again after a crash between
+     * the database's commit and the spool's delete stores it once.  Every
+     * other row has NULL (NULLs are distinct in a unique index). */
+    "ALTER TABLE captures ADD COLUMN spool_key TEXT;"
+    "ALTER TABLE incidents ADD COLUMN spool_key TEXT;"
+    "CREATE UNIQUE INDEX captures_by_spool_key ON captures(spool_key);"
+    "CREATE UNIQUE INDEX incidents_by_spool_key ON incidents(spool_key);",
 #undef VIEW_V8
 #undef INCIDENTS_VIEW
 #undef ISO
@@ -672,6 +681,43 @@ hu_store *hu_store_open(const char *path, bool readonly, char *err, size_t errle
     }
     s->readonly = readonly;
     return s;
+}
+
+bool hu_store_is_pg(const char *path) { return hu_storepg_is_conninfo(path); }
+
+hu_store *hu_store_open_later(const char *path, bool *connected, char *err, size_t errlen)
+{
+    *connected = true;
+    if (!hu_storepg_is_conninfo(path))
+        return open_store(path, false, HU_STORE_VERSION, err, errlen);
+    hu_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->pg = hu_storepg_open_later(path, connected, err, errlen))) {
+        if (!s)
+            snprintf(err, errlen, "database: out of memory");
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+bool hu_store_resume(hu_store *s, char *err, size_t n)
+{
+    if (!s->pg) {
+        snprintf(err, n, "database %s: only a PostgreSQL store is resumed", s->path);
+        return false;
+    }
+    return hu_storepg_resume(s->pg, err, n);
+}
+
+bool hu_store_keyed_capture(hu_store *s, const hu_capture_meta *m, int64_t *capture_id,
+                            char *err, size_t n)
+{
+    if (!s->pg) {
+        snprintf(err, n, "database %s: only a PostgreSQL store takes spooled captures",
+                 s->path);
+        return false;
+    }
+    return hu_storepg_keyed_capture(s->pg, m, capture_id, err, n);
 }
 
 hu_store *hu_store_open_version(const char *path, int version, char *err, size_t errlen)

@@ -293,6 +293,11 @@ static const char *const migrations[] = {
     " " MS("s.max_reuse_idle_us") " AS max_reuse_idle_ms, " MS("s.rtt_us") " AS rtt_ms,"
     " s.race_risk, s.advice, s.software, s.idle_timeout_default"
     " FROM servers s JOIN captures c ON c.id = s.capture_id;",
+    /* 15: as SQLite's 15, the spool's keys (delivered once per key) */
+    "ALTER TABLE captures ADD COLUMN spool_key " TXT ";"
+    "ALTER TABLE incidents ADD COLUMN spool_key " TXT ";"
+    "CREATE UNIQUE INDEX captures_by_spool_key ON captures(spool_key);"
+    "CREATE UNIQUE INDEX incidents_by_spool_key ON incidents(spool_key);",
 };
 #undef MS
 #undef ISO
@@ -303,6 +308,8 @@ _Static_assert(PG_BASE_VERSION + sizeof migrations / sizeof migrations[0] - 1 ==
 
 struct hu_storepg {
     PGconn *conn;
+    char *conninfo;           /* as given: to connect when it first could not */
+    bool migrated;            /* the schema has been checked and brought up to date */
     char name[512];           /* postgresql://user@host:port/db, for messages: no password */
     bool readonly;
     bool in_tx;
@@ -526,6 +533,61 @@ static bool migrate(hu_storepg *p, char *err, size_t n)
     return ok;
 }
 
+/* The statements generated from the column tables; false when out of
+ * memory. */
+static bool gen_sql(hu_storepg *p)
+{
+    char where_id[] = "id = $1", where_pk[] = "incident_id = $1 ORDER BY idx";
+    return (p->ins_incident = hu_storecol_pg_insert_sql(&hu_store_incidents)) &&
+           (p->ins_packet = hu_storecol_pg_insert_sql(&hu_store_incident_packets)) &&
+           (p->ins_conn = hu_storecol_pg_insert_sql(&hu_store_connections)) &&
+           (p->ins_server = hu_storecol_pg_insert_sql(&hu_store_servers)) &&
+           (p->get_incident = hu_storecol_select_sql(&hu_store_incidents, where_id)) &&
+           (p->get_packets = hu_storecol_select_sql(&hu_store_incident_packets, where_pk));
+}
+
+hu_storepg *hu_storepg_open_later(const char *conninfo, bool *connected, char *err, size_t n)
+{
+    *connected = false;
+    hu_storepg *p = calloc(1, sizeof *p);
+    if (!p || !(p->conninfo = strdup(conninfo)) || !gen_sql(p)) {
+        snprintf(err, n, "database: out of memory");
+        hu_storepg_close(p);
+        return NULL;
+    }
+    if (!connect_pg(p, conninfo, err, n)) {
+        if (!p->conn) {   /* out of memory */
+            hu_storepg_close(p);
+            return NULL;
+        }
+        return p;   /* hu_storepg_resume connects */
+    }
+    if (!migrate(p, err, n)) {
+        hu_storepg_close(p);
+        return NULL;
+    }
+    p->migrated = *connected = true;
+    return p;
+}
+
+bool hu_storepg_resume(hu_storepg *p, char *err, size_t n)
+{
+    hu_storepg_abort(p);
+    if (PQstatus(p->conn) != CONNECTION_OK && !connect_pg(p, NULL, err, n))
+        return false;
+    if (!p->migrated) {
+        if (!migrate(p, err, n)) {
+            hu_storepg_abort(p);
+            return false;
+        }
+        p->migrated = true;
+    }
+    if (!exec(p, "BEGIN", 0, NULL, "starting a transaction", err, n))
+        return false;
+    p->in_tx = true;
+    return true;
+}
+
 hu_storepg *hu_storepg_open(const char *conninfo, bool readonly, char *err, size_t n)
 {
     hu_storepg *p = calloc(1, sizeof *p);
@@ -547,13 +609,8 @@ hu_storepg *hu_storepg_open(const char *conninfo, bool readonly, char *err, size
         }
     } else if (!migrate(p, err, n))
         goto fail;
-    char where_id[] = "id = $1", where_pk[] = "incident_id = $1 ORDER BY idx";
-    if (!(p->ins_incident = hu_storecol_pg_insert_sql(&hu_store_incidents)) ||
-        !(p->ins_packet = hu_storecol_pg_insert_sql(&hu_store_incident_packets)) ||
-        !(p->ins_conn = hu_storecol_pg_insert_sql(&hu_store_connections)) ||
-        !(p->ins_server = hu_storecol_pg_insert_sql(&hu_store_servers)) ||
-        !(p->get_incident = hu_storecol_select_sql(&hu_store_incidents, where_id)) ||
-        !(p->get_packets = hu_storecol_select_sql(&hu_store_incident_packets, where_pk))) {
+    p->migrated = !readonly;
+    if (!gen_sql(p)) {
         snprintf(err, n, "database %s: out of memory", p->name);
         goto fail;
     }
@@ -569,6 +626,7 @@ void hu_storepg_close(hu_storepg *p)
         return;
     hu_storepg_abort(p);
     PQfinish(p->conn);
+    free(p->conninfo);
     free(p->ins_incident);
     free(p->ins_packet);
     free(p->ins_conn);
@@ -616,19 +674,53 @@ bool hu_storepg_begin(hu_storepg *p, const hu_capture_meta *m, int64_t *capture_
     if (!exec(p, "BEGIN", 0, NULL, "starting a transaction", err, n))
         return false;
     p->in_tx = true;
-    char now[24];
-    i64(now, sizeof now, now_us());
-    const char *vals[] = { m->source, m->kind, m->link_type, HANGUP_VERSION, now, m->filter,
-                           m->sensor };
-    PGresult *r = run(p, "INSERT INTO captures (source, kind, link_type, analyzer_version, "
-                         "analyzed_at, filter, sensor) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-                         "RETURNING id", 7, vals, "recording the capture", err, n);
-    if (!r) {
+    if (!hu_storepg_keyed_capture(p, m, capture_id, err, n)) {
         hu_storepg_abort(p);
         return false;
     }
-    *capture_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    return true;
+}
+
+/* The id the row with key `key` of table (captures or incidents) has,
+ * into *id (0: none); false with err when the lookup failed. */
+static bool id_by_key(hu_storepg *p, const char *table, const char *key, int64_t *id,
+                      char *err, size_t n)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT id FROM %s WHERE spool_key = $1", table);
+    const char *vals[] = { key };
+    PGresult *r = run(p, sql, 1, vals, "looking up a spooled row", err, n);
+    if (!r)
+        return false;
+    *id = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
     PQclear(r);
+    return true;
+}
+
+bool hu_storepg_keyed_capture(hu_storepg *p, const hu_capture_meta *m, int64_t *capture_id,
+                              char *err, size_t n)
+{
+    char now[24];
+    i64(now, sizeof now, now_us());
+    const char *vals[] = { m->source, m->kind, m->link_type, HANGUP_VERSION, now, m->filter,
+                           m->sensor, m->spool_key };
+    /* A key stored before (a delivery cut short after the commit) gives
+     * no row: the stored one is the capture. */
+    PGresult *r = run(p, "INSERT INTO captures (source, kind, link_type, analyzer_version, "
+                         "analyzed_at, filter, sensor, spool_key) VALUES ($1, $2, $3, $4, $5, "
+                         "$6, $7, $8) ON CONFLICT (spool_key) DO NOTHING RETURNING id", 8, vals,
+                      "recording the capture", err, n);
+    if (!r)
+        return false;
+    *capture_id = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    if (*capture_id == 0 && m->spool_key &&
+        !id_by_key(p, "captures", m->spool_key, capture_id, err, n))
+        return false;
+    if (*capture_id == 0) {
+        snprintf(err, n, "database %s: recording the capture: no row", p->name);
+        return false;
+    }
     return true;
 }
 
@@ -636,11 +728,21 @@ bool hu_storepg_incident(hu_storepg *p, int64_t capture_id, const hu_incident_re
                          int64_t *idp, char *err, size_t n)
 {
     char sql[16384];
-    snprintf(sql, sizeof sql, "%s RETURNING id", p->ins_incident);
+    snprintf(sql, sizeof sql, "%s ON CONFLICT (spool_key) DO NOTHING RETURNING id",
+             p->ins_incident);
     int64_t id = 0;
     if (!insert(p, sql, &hu_store_incidents, r, capture_id, 0, &id, "storing an incident",
                 err, n))
         return false;
+    if (id == 0 && r->spool_key[0]) {
+        /* Its key is stored already, timeline and all: a delivery cut short
+         * after the commit, before the spool forgot it. */
+        if (!id_by_key(p, "incidents", r->spool_key, &id, err, n))
+            return false;
+        if (idp)
+            *idp = id;
+        return true;
+    }
     if (idp)
         *idp = id;
     for (size_t i = 0; i < r->ntimeline; i++)

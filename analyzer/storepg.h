@@ -41,6 +41,19 @@ int hu_storepg_lib_version(void);
  * and create or migrate the schema (readonly: only check it, and make
  * every transaction read-only).  NULL with err on failure. */
 hu_storepg *hu_storepg_open(const char *conninfo, bool readonly, char *err, size_t n);
+/* Open for writing, connecting later when the server cannot be reached
+ * now (*connected false, why in err): hu_storepg_resume connects and
+ * migrates.  NULL with err when out of memory or the schema cannot be
+ * had (newer, a failed migration). */
+hu_storepg *hu_storepg_open_later(const char *conninfo, bool *connected, char *err, size_t n);
+/* Roll back what is open, connect again if the connection is bad
+ * (migrating first if it never was), and begin a transaction; false with
+ * err when the server cannot be had. */
+bool hu_storepg_resume(hu_storepg *p, char *err, size_t n);
+/* In the open transaction: the row of capture m (m->spool_key: the one
+ * with that key, stored if it is not yet), its id into *capture_id. */
+bool hu_storepg_keyed_capture(hu_storepg *p, const hu_capture_meta *m, int64_t *capture_id,
+                              char *err, size_t n);
 void hu_storepg_close(hu_storepg *p);   /* rolls back what is open; NULL: no-op */
 /* The connection (for read-only queries while no capture is open), the
  * name messages use, the schema version. */

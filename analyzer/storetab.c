@@ -327,6 +327,7 @@ static const hu_storecol incident_cols[] = {
     { COL("capture_gaps", HU_SC_U32, INC(capture_gaps)) },
     { COL("capture_gap_bytes", HU_SC_U64, INC(capture_gap_bytes)) },
     { INC_STR("one_sided", one_sided) },
+    { INC_STR("spool_key", spool_key) },
     { CUSTOM("fin_file", fin_file) },
     { CUSTOM("request_file", request_file) },
     { CUSTOM("rst_file", rst_file) },

@@ -462,7 +462,7 @@ Test(store, full_disk_fails_cleanly, .timeout = 120)
     char dir[256];
     snprintf(dir, sizeof dir, "/tmp/hangup-full-%d", (int)getpid());
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "mkdir -p %s && mount -t tmpfs -o size=384k tmpfs %s 2>/dev/null",
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && mount -t tmpfs -o size=512k tmpfs %s 2>/dev/null",
              dir, dir);
     if (system(cmd) != 0) {
         rmdir(dir);

@@ -57,6 +57,11 @@ typedef struct hu_analyze_opts {
      * borrowed for the call.  NULL: nobody is told. */
     void (*observe)(void *arg, const struct hu_incident_rec *rec);
     void *observe_arg;
+    /* live into PostgreSQL: the spool file incidents are kept in through
+     * an outage (spool.h), and how many it holds; NULL: no spool (the
+     * database's first error stops storing). */
+    const char *spool_path;
+    uint64_t spool_max;
 } hu_analyze_opts;
 
 /* Sensible defaults: see the README's option table. */
@@ -165,6 +170,15 @@ void hu_analyzer_progress_get(const hu_analyzer *a, hu_analyzer_progress *pr);
 bool hu_analyzer_finish(hu_analyzer *a);
 
 uint64_t hu_analyzer_incidents(const hu_analyzer *a);
+
+/* With a spool (o->spool_path): its counts into *st (spool.h), true;
+ * false without one. */
+struct hu_spool_stats;
+bool hu_analyzer_spool_stats(const hu_analyzer *a, struct hu_spool_stats *st);
+/* With a spool and no capture (live --deliver): connect and deliver
+ * everything waiting; true when nothing is left (else the lines saying
+ * why are printed). */
+bool hu_analyzer_deliver(hu_analyzer *a);
 
 /* The current capture's first `max` servers in the summary's order (most
  * incidents, then most connections), with their inferred idle timeouts

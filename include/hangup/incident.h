@@ -198,6 +198,10 @@ typedef struct hu_incident_rec {
     uint64_t conn_id;            /* the connection's number in its file */
     char community_id[HU_CID_LEN];   /* the connection's Community ID (seed 0), or "" */
     int64_t db_id;               /* its incidents.id once stored (`show ID`), else 0 */
+    bool spooled;                /* kept in live's spool for a database that is
+                                    unreachable (spool.h): printed so, no id yet */
+    char spool_key[64];          /* its spool's key (spool.h), or "": a record
+                                    with a key is stored once per key */
     hu_pktref fin, req, rst;     /* num 0: none (the kind has no such packet) */
     int64_t gap_us, rtt_us;
     bool rst_ack, handshake_seen, server_acked, safe_to_retry;

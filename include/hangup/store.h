@@ -42,6 +42,26 @@ typedef struct hu_store hu_store;
  * URI (postgresql://, postgres://) or key=value string (storepg.h): the
  * same tables, views and meanings on either, through this same API. */
 hu_store *hu_store_open(const char *path, bool readonly, char *err, size_t errlen);
+/* Open for writing as hu_store_open does, except that a PostgreSQL
+ * server that cannot be reached now is not a failure: the store is
+ * returned with *connected false (why in err) and connects, migrating
+ * the schema, at hu_store_resume.  NULL with err for everything else that
+ * hu_store_open fails on.  An SQLite file is opened at once. */
+hu_store *hu_store_open_later(const char *path, bool *connected, char *err, size_t errlen);
+/* PostgreSQL only (live's spool, spool.h): roll back what is open,
+ * connect again when the connection is bad, and begin a transaction that
+ * hu_store_checkpoint commits; no capture row is written.  False with err
+ * when the server cannot be had (or the store is SQLite). */
+bool hu_store_resume(hu_store *s, char *err, size_t n);
+/* PostgreSQL only, inside the transaction hu_store_resume began: the id
+ * of capture m's row into *capture_id -- with m->spool_key, the row with
+ * that key, written only if there is none (a capture stored once per key,
+ * however often its delivery is retried). */
+bool hu_store_keyed_capture(hu_store *s, const hu_capture_meta *m, int64_t *capture_id,
+                            char *err, size_t n);
+/* Whether path names a PostgreSQL database (a libpq URI or key=value
+ * string) rather than an SQLite file. */
+bool hu_store_is_pg(const char *path);
 /* For tests: create or migrate only up to schema version `version`. */
 hu_store *hu_store_open_version(const char *path, int version, char *err, size_t errlen);
 /* Close, rolling back a capture still open.  NULL is a no-op. */
@@ -71,7 +91,8 @@ bool hu_store_begin(hu_store *s, const hu_capture_meta *m, int64_t *capture_id, 
 /* Store record r, timeline included (r stays the caller's); *id (id may
  * be NULL) receives its incidents.id, the ID `hangup show` takes.  That id
  * is final only once the capture is committed: a capture rolled back
- * takes its incidents with it. */
+ * takes its incidents with it.  A record with a spool_key already stored
+ * (PostgreSQL) is not stored again: *id is the stored one's. */
 bool hu_store_incident(hu_store *s, int64_t capture_id, const hu_incident_rec *r, int64_t *id,
                        char *err, size_t errlen);
 

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HU_STORE_VERSION 14         /* schema version this hangup writes */
+#define HU_STORE_VERSION 15         /* schema version this hangup writes */
 
 /* A capture being written: begin, add rows, end (commit) or abort. */
 typedef struct hu_capture_meta {
@@ -21,6 +21,8 @@ typedef struct hu_capture_meta {
     const char *link_type;    /* "EN10MB", ..., or NULL until known */
     const char *filter;       /* the BPF filter it is analysed under, or NULL */
     const char *sensor;       /* the sensor analysing it (--sensor), or NULL */
+    const char *spool_key;    /* a spool's key for it (spool.h), or NULL: a
+                                 capture with a key is stored once per key */
 } hu_capture_meta;
 
 /* A connection worth keeping (it had an incident, or an idle close), as
