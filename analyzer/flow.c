@@ -875,13 +875,26 @@ void hu_flowtab_key(const hu_pkt *p, hu_flowkey *k)
     k->hash = flow_hash(p->ipver, k->a, k->b, k->pa, k->pb);
 }
 
+/* x[0..alen) equals y[0..alen), alen 4 or 16 (hu_flowtab_key's): by
+ * words, for the two calls to memcmp were a fifth of a lookup. */
+static inline bool addr_eq(const uint8_t *x, const uint8_t *y, unsigned alen)
+{
+    if (alen == 4) {
+        uint32_t a, b;
+        memcpy(&a, x, 4);
+        memcpy(&b, y, 4);
+        return a == b;
+    }
+    return load64(x) == load64(y) && load64(x + 8) == load64(y + 8);
+}
+
 static hu_flow *lookup(const hu_flowtab *t, const hu_flowkey *k)
 {
     hu_flow *f = t->buckets[k->hash & (t->nbuckets - 1)];
     for (; f; f = f->hnext)
         if (f->hash == k->hash && f->ipver == k->ipver && f->port[0] == k->pa &&
-            f->port[1] == k->pb && memcmp(f->addr[0], k->a, k->alen) == 0 &&
-            memcmp(f->addr[1], k->b, k->alen) == 0)
+            f->port[1] == k->pb && addr_eq(f->addr[0], k->a, k->alen) &&
+            addr_eq(f->addr[1], k->b, k->alen))
             break;
     return f;
 }

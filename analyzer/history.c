@@ -180,9 +180,11 @@ static void on_header(void *arg, int dir, int hdr, const char *name, size_t nlen
 {
     hu_history *h = arg;
     hu_hist *t = h->cur_hc->hist;
-    hu_sw_ident id = { 0 };
-    if (t->sw[dir])
-        id = *t->sw[dir];
+    /* hu_sw_observe reads only the strength and writes the rest when the
+     * identity changes: most headers change nothing, and copying the side's
+     * 322 bytes for them was a good part of identifying. */
+    hu_sw_ident id;
+    id.strength = t->sw[dir] ? t->sw[dir]->strength : 0;
     if (!hu_sw_observe(&id, dir == HU_HTTP_CLIENT, hdr, name, nlen, v, vn))
         return;
     uint8_t own = (uint8_t)(1u << dir);

@@ -327,10 +327,10 @@ static inline bool ascii_ieq(const char *s, const char *lower, size_t n)
     return true;
 }
 
-/* Does the comma-separated list v[0..n) contain token tok (case-insensitive)? */
-static bool list_has(const char *v, size_t n, const char *tok)
+/* Connection's comma-separated list v[0..n): does it hold the token
+ * "close", "keep-alive" (case-insensitive)?  One pass for both. */
+static void conn_tokens(const char *v, size_t n, bool *close, bool *keepalive)
 {
-    size_t tl = strlen(tok);
     const char *end = v + n;
     for (const char *p = v; p < end;) {
         while (p < end && (is_ows(*p) || *p == ','))
@@ -341,11 +341,13 @@ static bool list_has(const char *v, size_t n, const char *tok)
         const char *te = e;
         while (te > p && is_ows(te[-1]))
             te--;
-        if ((size_t)(te - p) == tl && ascii_ieq(p, tok, tl))
-            return true;
+        size_t tl = (size_t)(te - p);
+        if (tl == 5 && ascii_ieq(p, "close", 5))
+            *close = true;
+        else if (tl == 10 && ascii_ieq(p, "keep-alive", 10))
+            *keepalive = true;
         p = e;
     }
-    return false;
 }
 
 /* More of Transfer-Encoding's value: v[0..n). */
@@ -470,13 +472,16 @@ static bool parse_header(hu_http_dir *d, const char *l, size_t n, int dir, const
         return true;
     }
     f->last = HDR_OTHER;
-    const char *colon = memchr(l, ':', n);
-    if (!colon || colon == l)
-        return false;
-    for (const char *c = l; c < colon; c++)
-        if (!is_tchar((unsigned char)*c))
+    /* The name: token characters up to the colon, read in one pass. */
+    size_t nl = 0;
+    while (nl < n && l[nl] != ':') {
+        if (!is_tchar((unsigned char)l[nl]))
             return false;
-    size_t nl = (size_t)(colon - l);
+        nl++;
+    }
+    if (nl == n || nl == 0)
+        return false;
+    const char *colon = l + nl;
     const char *v = colon + 1, *end = l + n;
     const char *nul = memchr(v, '\0', (size_t)(end - v));
     if (nul)
@@ -508,10 +513,7 @@ static bool parse_header(hu_http_dir *d, const char *l, size_t n, int dir, const
         f->last = HDR_TE;
         te_put(f, v, vl);
     } else if (IS("connection")) {
-        if (list_has(v, vl, "close"))
-            m->conn_close = true;
-        if (list_has(v, vl, "keep-alive"))
-            m->conn_keepalive = true;
+        conn_tokens(v, vl, &m->conn_close, &m->conn_keepalive);
     } else if (IS("keep-alive")) {
         int t = keepalive_timeout(v, vl);
         if (t >= 0)

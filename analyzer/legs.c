@@ -40,6 +40,13 @@ typedef struct end_ent {
 typedef struct watch_ent {
     hu_incident_rec *rec;     /* linked, or a possible effect of one (held) */
     bool user_closed;         /* the user closed first: no close is the proxy's answer */
+    /* What every request head and every end is first compared with, kept
+     * here (a record's link, request and downstream connection do not
+     * change once it is followed): the records lie apart on the heap, and
+     * each head hashed each linked record's request anew. */
+    bool linked;              /* rec->ds.candidates == 1 */
+    uint64_t ds_conn;         /* rec->ds.conn_id */
+    uint64_t key;             /* req_key of rec->request */
 } watch_ent;
 
 struct hu_legs {
@@ -120,11 +127,9 @@ void hu_legs_request(hu_legs *l, const hu_flow *f, const hu_http_msg *m, uint64_
     if (l->len < HU_LEGS_RING)
         l->len++;
     for (size_t i = 0; l->nlinked && i < l->nwatch; i++) {
-        hu_incident_rec *rec = l->watch[i].rec;
-        if (rec->ds.candidates == 1 &&
-            is_retry(e, rec, req_key(rec->request.method, rec->request.target,
-                                     rec->request.target_len)))
-            note_retry(rec, num, ts);
+        const watch_ent *w = &l->watch[i];
+        if (w->linked && is_retry(e, w->rec, w->key))
+            note_retry(w->rec, num, ts);
     }
 }
 
@@ -163,9 +168,10 @@ static void follow_end(hu_legs *l, const hu_flow *f, const end_ent *e)
 {
     uint8_t c = f->client, s = (uint8_t)(1 - f->client);
     for (size_t i = 0; l->nlinked && i < l->nwatch; i++) {
+        if (!l->watch[i].linked || l->watch[i].ds_conn != f->id)
+            continue;
         hu_downstream *ds = &l->watch[i].rec->ds;
-        if (ds->candidates == 1 && ds->conn_id == f->id &&
-            same_ep(ds->ipver, ds->cli_addr, ds->cli_port, f->ipver, f->addr[c], f->port[c]) &&
+        if (same_ep(ds->ipver, ds->cli_addr, ds->cli_port, f->ipver, f->addr[c], f->port[c]) &&
             same_ep(ds->ipver, ds->srv_addr, ds->srv_port, f->ipver, f->addr[s], f->port[s]))
             settle(ds, &l->watch[i].user_closed, e);
     }
@@ -221,7 +227,10 @@ static void link_cause(hu_legs *l, hu_incident_rec *rec)
 static void follow(hu_legs *l, hu_incident_rec *rec, bool user_closed)
 {
     if (l->nwatch < HU_LEGS_WATCH) {
-        l->watch[l->nwatch++] = (watch_ent){ rec, user_closed };
+        l->watch[l->nwatch++] = (watch_ent){
+            rec, user_closed, rec->ds.candidates == 1, rec->ds.conn_id,
+            req_key(rec->request.method, rec->request.target, rec->request.target_len)
+        };
         l->nlinked += rec->ds.candidates == 1;
     }
 }

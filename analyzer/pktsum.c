@@ -143,7 +143,36 @@ typedef struct pk_in {
     bool bad;
 } pk_in;
 
-static uint64_t get_uv(pk_in *in)
+static uint64_t get_uv_slow(pk_in *in);
+
+/* A variable-length integer: most are one byte, and a block's summaries
+ * are decoded eleven integers each, so the one-byte case and the case
+ * with room for the longest are read without checking each byte's bound. */
+static inline uint64_t get_uv(pk_in *in)
+{
+    const uint8_t *p = in->p;
+    if (p < in->end && *p < 0x80) {
+        in->p = p + 1;
+        return *p;
+    }
+    if ((size_t)(in->end - p) < 10)
+        return get_uv_slow(in);
+    uint64_t v = 0;
+    for (unsigned sh = 0; sh < 64; sh += 7) {
+        uint8_t c = *p++;
+        v |= (uint64_t)(c & 0x7f) << sh;
+        if (!(c & 0x80)) {
+            in->p = p;
+            return v;
+        }
+    }
+    in->p = p;
+    in->bad = true;
+    return 0;
+}
+
+/* The same, checking each byte's bound (near the block's end). */
+static uint64_t get_uv_slow(pk_in *in)
 {
     uint64_t v = 0;
     for (unsigned sh = 0; sh < 64; sh += 7) {

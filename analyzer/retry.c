@@ -9,11 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A held record and its match tag (tag_of): every request head is
+ * compared with every held record, and the tags, side by side, settle
+ * nearly all of them without reaching the records across the heap. */
+typedef struct held {
+    hu_incident_rec *rec;
+    uint64_t tag;             /* 0: matches nothing more (retried, or no HTTP request) */
+} held;
+
 struct hu_retry {
     bool hold;
     hu_retry_done_fn done;
     void *arg;
-    hu_incident_rec **rec;    /* held, oldest first */
+    held *rec;                /* held, oldest first */
     size_t n, cap;
 };
 
@@ -33,7 +41,7 @@ void hu_retry_free(hu_retry *q)
     if (!q)
         return;
     for (size_t i = 0; i < q->n; i++)
-        hu_incident_rec_free(q->rec[i]);
+        hu_incident_rec_free(q->rec[i].rec);
     free(q->rec);
     free(q);
 }
@@ -42,10 +50,22 @@ void hu_retry_free(hu_retry *q)
 static void release_oldest(hu_retry *q, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        q->done(q->arg, q->rec[i]);
+        q->done(q->arg, q->rec[i].rec);
     if (n < q->n)
         memmove(q->rec, q->rec + n, (q->n - n) * sizeof *q->rec);
     q->n -= n;
+}
+
+/* The tag of a connection's endpoints: equal whenever the IP version,
+ * server port and both addresses are (for IPv6, of the addresses' last
+ * four bytes only); never 0. */
+static uint64_t tag_of(uint8_t ipver, const uint8_t *srv, uint16_t srv_port, const uint8_t *cli)
+{
+    size_t off = ipver == 4 ? 0 : 12;
+    uint32_t a, b;
+    memcpy(&a, srv + off, 4);
+    memcpy(&b, cli + off, 4);
+    return (uint64_t)(a ^ (b << 16 | b >> 16)) << 32 | (uint64_t)srv_port << 8 | ipver;
 }
 
 void hu_retry_add(hu_retry *q, hu_incident_rec *rec)
@@ -58,7 +78,7 @@ void hu_retry_add(hu_retry *q, hu_incident_rec *rec)
         release_oldest(q, 1);
     if (q->n == q->cap) {
         size_t ncap = q->cap ? q->cap * 2 : 16;
-        hu_incident_rec **nr = realloc(q->rec, ncap * sizeof *nr);
+        held *nr = realloc(q->rec, ncap * sizeof *nr);
         if (!nr) {
             q->done(q->arg, rec);   /* now, without waiting for a retry */
             return;
@@ -66,7 +86,9 @@ void hu_retry_add(hu_retry *q, hu_incident_rec *rec)
         q->rec = nr;
         q->cap = ncap;
     }
-    q->rec[q->n++] = rec;
+    q->rec[q->n++] = (held){ rec, rec->request.http ? tag_of(rec->ipver, rec->srv_addr,
+                                                             rec->srv_port, rec->cli_addr)
+                                                    : 0 };
 }
 
 /* When r's window closes: HU_RETRY_WINDOW_US after its RST -- or, for an
@@ -85,13 +107,13 @@ static int64_t window_end(const hu_incident_rec *r)
 
 int64_t hu_retry_due(const hu_retry *q)
 {
-    return q->n ? window_end(q->rec[0]) : INT64_MAX;
+    return q->n ? window_end(q->rec[0].rec) : INT64_MAX;
 }
 
 int64_t hu_retry_advance(hu_retry *q, int64_t now)
 {
     size_t due = 0;
-    while (due < q->n && window_end(q->rec[due]) < now)
+    while (due < q->n && window_end(q->rec[due].rec) < now)
         due++;
     if (due)
         release_oldest(q, due);
@@ -115,8 +137,11 @@ static bool same_request(const hu_request *rq, const hu_http_msg *m)
 void hu_retry_request(hu_retry *q, const hu_flow *f, const hu_http_msg *m)
 {
     uint8_t c = f->client, s = (uint8_t)!f->client;
+    uint64_t tag = tag_of(f->ipver, f->addr[s], f->port[s], f->addr[c]);
     for (size_t i = 0; i < q->n; i++) {
-        hu_incident_rec *r = q->rec[i];
+        if (q->rec[i].tag != tag)
+            continue;
+        hu_incident_rec *r = q->rec[i].rec;
         if (r->retried || !r->request.http || r->ipver != f->ipver || r->conn_id == f->id ||
             r->srv_port != f->port[s] || !hu_addr_eq(f->ipver, r->srv_addr, f->addr[s]) ||
             !hu_addr_eq(f->ipver, r->cli_addr, f->addr[c]))
@@ -126,6 +151,7 @@ void hu_retry_request(hu_retry *q, const hu_flow *f, const hu_http_msg *m)
         if (!same_request(&r->request, m))
             continue;
         r->retried = true;
+        q->rec[i].tag = 0;
         r->retry_delay_us = m->start_ts - r->rst.ts_us;
         return;
     }

@@ -34,26 +34,34 @@ typedef struct sw_row {
     uint8_t hdr;              /* hu_sw_header */
     uint8_t side;             /* SIDE_* */
     uint8_t match;            /* M_* */
+    uint8_t toklen;           /* strlen(token) */
     const char *token;        /* compared case-insensitively */
     const char *display;      /* the name, "" for an unnamed proxy */
     bool versioned;           /* "/version" (or "(version") after the token is kept */
     uint8_t kind, family, strength;
 } sw_row;
 
+#define ROW(hdr, side, match, tok, disp, ver, kind, fam, str) \
+    { hdr, side, match, sizeof(tok) - 1, tok, disp, ver, kind, fam, str }
 #define AGENT(tok, disp, ver, kind, fam) \
-    { HU_SWH_USER_AGENT, SIDE_CLIENT, M_PREFIX, tok, disp, ver, kind, fam, S_AGENT }
+    ROW(HU_SWH_USER_AGENT, SIDE_CLIENT, M_PREFIX, tok, disp, ver, kind, fam, S_AGENT)
 #define SERVER(tok, disp, ver, kind, fam) \
-    { HU_SWH_SERVER, SIDE_SERVER, M_PREFIX, tok, disp, ver, kind, fam, S_SERVER }
-#define VIA(tok, disp, kind, fam) { HU_SWH_VIA, SIDE_BOTH, M_VIA, tok, disp, false, kind, fam, S_NAMED }
+    ROW(HU_SWH_SERVER, SIDE_SERVER, M_PREFIX, tok, disp, ver, kind, fam, S_SERVER)
+#define VIA(tok, disp, kind, fam) ROW(HU_SWH_VIA, SIDE_BOTH, M_VIA, tok, disp, false, kind, fam, S_NAMED)
+#define MARK(hdr, side, disp, kind, fam, str) ROW(hdr, side, M_PRESENT, "", disp, false, kind, fam, str)
 
-static const sw_row rows[] = {
+/* The table, one part per identifying header so that a header is matched
+ * against its own rows only (every request's User-Agent and every
+ * response's Server are offered); within a part the first matching row
+ * wins. */
+static const sw_row agent_rows[] = {
     AGENT("curl/", "curl", true, HU_SWK_APP, HU_SWF_CURL),
     AGENT("Wget/", "Wget", true, HU_SWK_APP, HU_SWF_WGET),
     AGENT("python-requests/", "python-requests", true, HU_SWK_APP, HU_SWF_PY_REQUESTS),
     AGENT("Python-urllib/", "Python urllib", true, HU_SWK_APP, HU_SWF_PY_URLLIB),
     AGENT("Go-http-client/", "Go net/http", false, HU_SWK_APP, HU_SWF_GO),
-    { HU_SWH_USER_AGENT, SIDE_CLIENT, M_EXACT, "node", "Node.js fetch (undici)", false,
-      HU_SWK_APP, HU_SWF_NODE_FETCH, S_AGENT },
+    ROW(HU_SWH_USER_AGENT, SIDE_CLIENT, M_EXACT, "node", "Node.js fetch (undici)", false,
+        HU_SWK_APP, HU_SWF_NODE_FETCH, S_AGENT),
     AGENT("undici", "undici", false, HU_SWK_APP, HU_SWF_NODE_FETCH),
     AGENT("node-fetch", "node-fetch", false, HU_SWK_APP, HU_SWF_NODE),
     AGENT("axios/", "axios", true, HU_SWK_APP, HU_SWF_NODE),
@@ -65,12 +73,16 @@ static const sw_row rows[] = {
     AGENT("GoogleHC/", "Google Cloud load balancer", false, HU_SWK_LB, HU_SWF_GOOGLE_LB),
     AGENT("Envoy/HC", "Envoy", false, HU_SWK_PROXY, HU_SWF_ENVOY),
     AGENT("kube-probe/", "kube-probe", true, HU_SWK_APP, HU_SWF_NONE),
+};
 
-    /* The proxy marks: the nearest hop's, whatever User-Agent it passed on. */
-    { HU_SWH_X_VARNISH, SIDE_BOTH, M_PRESENT, "", "Varnish", false, HU_SWK_PROXY, HU_SWF_VARNISH,
-      S_NAMED },
-    { HU_SWH_X_ENVOY, SIDE_BOTH, M_PRESENT, "", "Envoy", false, HU_SWK_PROXY, HU_SWF_ENVOY,
-      S_NAMED },
+/* The proxy marks: the nearest hop's, whatever User-Agent it passed on. */
+static const sw_row varnish_rows[] = {
+    MARK(HU_SWH_X_VARNISH, SIDE_BOTH, "Varnish", HU_SWK_PROXY, HU_SWF_VARNISH, S_NAMED),
+};
+static const sw_row envoy_rows[] = {
+    MARK(HU_SWH_X_ENVOY, SIDE_BOTH, "Envoy", HU_SWK_PROXY, HU_SWF_ENVOY, S_NAMED),
+};
+static const sw_row via_rows[] = {
     VIA("varnish", "Varnish", HU_SWK_PROXY, HU_SWF_VARNISH),
     VIA("google", "Google Cloud load balancer", HU_SWK_LB, HU_SWF_GOOGLE_LB),
     VIA("CloudFront", "Amazon CloudFront", HU_SWK_PROXY, HU_SWF_NONE),
@@ -79,20 +91,29 @@ static const sw_row rows[] = {
     VIA("haproxy", "HAProxy", HU_SWK_PROXY, HU_SWF_HAPROXY),   /* only when configured to */
     VIA("Caddy", "Caddy", HU_SWK_PROXY, HU_SWF_CADDY),
     VIA("Apache", "Apache httpd", HU_SWK_PROXY, HU_SWF_APACHE),
-    { HU_SWH_VIA, SIDE_BOTH, M_PRESENT, "", "", false, HU_SWK_PROXY, HU_SWF_NONE, S_FORWARDED },
-    { HU_SWH_X_AMZN_TRACE_ID, SIDE_CLIENT, M_PRESENT, "", "AWS load balancer", false, HU_SWK_LB,
-      HU_SWF_AWS_LB, S_CLOUD },
-    { HU_SWH_X_CLOUD_TRACE, SIDE_CLIENT, M_PRESENT, "", "Google Cloud load balancer", false,
-      HU_SWK_LB, HU_SWF_GOOGLE_LB, S_CLOUD },
-    { HU_SWH_CF_RAY, SIDE_BOTH, M_PRESENT, "", "Cloudflare", false, HU_SWK_PROXY,
-      HU_SWF_CLOUDFLARE, S_CDN },
-    { HU_SWH_X_FORWARDED_SERVER, SIDE_CLIENT, M_PRESENT, "", "", false, HU_SWK_PROXY, HU_SWF_NONE,
-      S_FORWARDED },
-    { HU_SWH_X_FORWARDED, SIDE_CLIENT, M_PRESENT, "", "", false, HU_SWK_PROXY, HU_SWF_NONE,
-      S_FORWARDED },
+    MARK(HU_SWH_VIA, SIDE_BOTH, "", HU_SWK_PROXY, HU_SWF_NONE, S_FORWARDED),
+};
+static const sw_row amzn_rows[] = {
+    MARK(HU_SWH_X_AMZN_TRACE_ID, SIDE_CLIENT, "AWS load balancer", HU_SWK_LB, HU_SWF_AWS_LB,
+         S_CLOUD),
+};
+static const sw_row cloud_rows[] = {
+    MARK(HU_SWH_X_CLOUD_TRACE, SIDE_CLIENT, "Google Cloud load balancer", HU_SWK_LB,
+         HU_SWF_GOOGLE_LB, S_CLOUD),
+};
+static const sw_row cfray_rows[] = {
+    MARK(HU_SWH_CF_RAY, SIDE_BOTH, "Cloudflare", HU_SWK_PROXY, HU_SWF_CLOUDFLARE, S_CDN),
+};
+static const sw_row fwdserver_rows[] = {
+    MARK(HU_SWH_X_FORWARDED_SERVER, SIDE_CLIENT, "", HU_SWK_PROXY, HU_SWF_NONE, S_FORWARDED),
+};
+static const sw_row fwd_rows[] = {
+    MARK(HU_SWH_X_FORWARDED, SIDE_CLIENT, "", HU_SWK_PROXY, HU_SWF_NONE, S_FORWARDED),
+};
 
-    /* Servers.  nginx, Apache and Caddy serve and proxy alike: their kind
-     * stays unknown unless another mark says which. */
+/* Servers.  nginx, Apache and Caddy serve and proxy alike: their kind
+ * stays unknown unless another mark says which. */
+static const sw_row server_rows[] = {
     SERVER("nginx", "nginx", true, HU_SWK_UNKNOWN, HU_SWF_NGINX),
     SERVER("openresty", "OpenResty", true, HU_SWK_UNKNOWN, HU_SWF_NGINX),
     SERVER("Apache", "Apache httpd", true, HU_SWK_UNKNOWN, HU_SWF_APACHE),
@@ -110,19 +131,41 @@ static const sw_row rows[] = {
     SERVER("cloudflare", "Cloudflare", false, HU_SWK_PROXY, HU_SWF_CLOUDFLARE),
     SERVER("Microsoft-IIS", "Microsoft IIS", true, HU_SWK_UNKNOWN, HU_SWF_IIS),
     SERVER("lighttpd", "lighttpd", true, HU_SWK_UNKNOWN, HU_SWF_LIGHTTPD),
-    { HU_SWH_X_POWERED_BY, SIDE_SERVER, M_PREFIX, "Express", "Express (Node.js)", false,
-      HU_SWK_APP, HU_SWF_NODE, S_AGENT },
-    { HU_SWH_X_POWERED_BY, SIDE_SERVER, M_PREFIX, "Next.js", "Next.js", false, HU_SWK_APP,
-      HU_SWF_NODE, S_AGENT },
-    { HU_SWH_X_POWERED_BY, SIDE_SERVER, M_PREFIX, "PHP/", "PHP", true, HU_SWK_APP, HU_SWF_NONE,
-      S_AGENT },
 };
-#define N_ROWS (sizeof rows / sizeof rows[0])
+static const sw_row powered_rows[] = {
+    ROW(HU_SWH_X_POWERED_BY, SIDE_SERVER, M_PREFIX, "Express", "Express (Node.js)", false,
+        HU_SWK_APP, HU_SWF_NODE, S_AGENT),
+    ROW(HU_SWH_X_POWERED_BY, SIDE_SERVER, M_PREFIX, "Next.js", "Next.js", false, HU_SWK_APP,
+        HU_SWF_NODE, S_AGENT),
+    ROW(HU_SWH_X_POWERED_BY, SIDE_SERVER, M_PREFIX, "PHP/", "PHP", true, HU_SWK_APP, HU_SWF_NONE,
+        S_AGENT),
+};
+
+typedef struct sw_part {
+    const sw_row *rows;
+    uint8_t n;
+} sw_part;
+
+#define PART(a) { a, sizeof a / sizeof a[0] }
+/* Each identifying header's rows (Keep-Alive has its own rule, node_hint). */
+static const sw_part parts[HU_SWH_COUNT] = {
+    [HU_SWH_USER_AGENT] = PART(agent_rows),
+    [HU_SWH_SERVER] = PART(server_rows),
+    [HU_SWH_VIA] = PART(via_rows),
+    [HU_SWH_X_POWERED_BY] = PART(powered_rows),
+    [HU_SWH_X_AMZN_TRACE_ID] = PART(amzn_rows),
+    [HU_SWH_X_CLOUD_TRACE] = PART(cloud_rows),
+    [HU_SWH_CF_RAY] = PART(cfray_rows),
+    [HU_SWH_X_VARNISH] = PART(varnish_rows),
+    [HU_SWH_X_ENVOY] = PART(envoy_rows),
+    [HU_SWH_X_FORWARDED_SERVER] = PART(fwdserver_rows),
+    [HU_SWH_X_FORWARDED] = PART(fwd_rows),
+};
 
 /* Node's http.Server sends no Server header; its Keep-Alive is the hint
  * (node_keepalive). */
-static const sw_row node_hint = { HU_SWH_KEEP_ALIVE, SIDE_SERVER, M_PRESENT, "",
-                                  "Node.js http.Server", false, HU_SWK_APP, HU_SWF_NODE, S_HINT };
+static const sw_row node_hint = MARK(HU_SWH_KEEP_ALIVE, SIDE_SERVER, "Node.js http.Server",
+                                     HU_SWK_APP, HU_SWF_NODE, S_HINT);
 
 /* The canonical spelling of each header, for evidence. */
 static const char *const header_names[HU_SWH_COUNT] = {
@@ -152,10 +195,9 @@ static bool ieq(const char *s, size_t n, const char *t)
     return i == n && !t[i];
 }
 
-/* s[0..n) starts with t, ignoring ASCII case. */
-static bool iprefix(const char *s, size_t n, const char *t)
+/* s[0..n) starts with t (tl bytes), ignoring ASCII case. */
+static bool iprefix(const char *s, size_t n, const char *t, size_t tl)
 {
-    size_t tl = strlen(t);
     return tl <= n && ieq(s, tl, t);
 }
 
@@ -169,6 +211,10 @@ static bool icontains(const char *s, size_t n, const char *t)
     return false;
 }
 
+/* name[0..n) is the lower-case literal lit, ignoring case: the length is
+ * compared first, so most header lines are told apart without a loop. */
+#define NAME_IS(lit) (n == sizeof(lit) - 1 && ieq(name, n, lit))
+
 int hu_sw_header_id(const char *name, size_t n)
 {
     /* Every identifying name is 3 to 21 bytes (X-Envoy-* up to 64) and
@@ -179,12 +225,12 @@ int hu_sw_header_id(const char *name, size_t n)
     if (n > 21 && lower(name[0]) != 'x')
         return -1;
     switch (lower(name[0])) {
-    case 'u': return ieq(name, n, "user-agent") ? HU_SWH_USER_AGENT : -1;
-    case 's': return ieq(name, n, "server") ? HU_SWH_SERVER : -1;
-    case 'v': return ieq(name, n, "via") ? HU_SWH_VIA : -1;
-    case 'c': return ieq(name, n, "cf-ray") ? HU_SWH_CF_RAY : -1;
-    case 'k': return ieq(name, n, "keep-alive") ? HU_SWH_KEEP_ALIVE : -1;
-    case 'f': return ieq(name, n, "forwarded") ? HU_SWH_X_FORWARDED : -1;
+    case 'u': return NAME_IS("user-agent") ? HU_SWH_USER_AGENT : -1;
+    case 's': return NAME_IS("server") ? HU_SWH_SERVER : -1;
+    case 'v': return NAME_IS("via") ? HU_SWH_VIA : -1;
+    case 'c': return NAME_IS("cf-ray") ? HU_SWH_CF_RAY : -1;
+    case 'k': return NAME_IS("keep-alive") ? HU_SWH_KEEP_ALIVE : -1;
+    case 'f': return NAME_IS("forwarded") ? HU_SWH_X_FORWARDED : -1;
     case 'x':
         break;
     default:
@@ -192,23 +238,24 @@ int hu_sw_header_id(const char *name, size_t n)
     }
     if (n < 5 || name[1] != '-')
         return -1;
-    if (ieq(name, n, "x-powered-by"))
+    if (NAME_IS("x-powered-by"))
         return HU_SWH_X_POWERED_BY;
-    if (ieq(name, n, "x-amzn-trace-id"))
+    if (NAME_IS("x-amzn-trace-id"))
         return HU_SWH_X_AMZN_TRACE_ID;
-    if (ieq(name, n, "x-cloud-trace-context"))
+    if (NAME_IS("x-cloud-trace-context"))
         return HU_SWH_X_CLOUD_TRACE;
-    if (ieq(name, n, "x-varnish"))
+    if (NAME_IS("x-varnish"))
         return HU_SWH_X_VARNISH;
-    if (iprefix(name, n, "x-envoy-"))
+    if (iprefix(name, n, "x-envoy-", 8))
         return HU_SWH_X_ENVOY;
-    if (ieq(name, n, "x-forwarded-server"))
+    if (NAME_IS("x-forwarded-server"))
         return HU_SWH_X_FORWARDED_SERVER;
-    if (ieq(name, n, "x-forwarded-for") || ieq(name, n, "x-forwarded-proto") ||
-        ieq(name, n, "x-forwarded-port") || ieq(name, n, "x-forwarded-host"))
+    if (NAME_IS("x-forwarded-for") || NAME_IS("x-forwarded-proto") ||
+        NAME_IS("x-forwarded-port") || NAME_IS("x-forwarded-host"))
         return HU_SWH_X_FORWARDED;
     return -1;
 }
+#undef NAME_IS
 
 const char *hu_sw_kind_name(hu_sw_kind k)
 {
@@ -234,6 +281,11 @@ void hu_sw_escape(char *dst, size_t cap, const uint8_t *src, size_t n)
     size_t full = 0;
     for (size_t i = 0; i < n; i++)
         full += src[i] >= 0x20 && src[i] < 0x7f ? 1 : 4;
+    if (full == n && n + 1 <= cap) {   /* all printable and it fits: nearly always */
+        memcpy(dst, src, n);
+        dst[n] = '\0';
+        return;
+    }
     /* Room for the text and its NUL; else for a part of it and "...". */
     size_t room = full + 1 <= cap ? full : cap - 4;
     size_t o = 0;
@@ -323,7 +375,7 @@ static bool row_matches(const sw_row *r, const char *v, size_t n)
     switch (r->match) {
     case M_PRESENT: return true;
     case M_EXACT: return ieq(v, n, r->token);
-    case M_PREFIX: return iprefix(v, n, r->token);
+    case M_PREFIX: return iprefix(v, n, r->token, r->toklen);
     case M_VIA: {
         size_t off, len;
         via_last(v, n, &off, &len);
@@ -346,16 +398,16 @@ bool hu_sw_observe(hu_sw_ident *id, bool from_client, int hdr, const char *hname
     } else {
         /* Nothing this header can say would beat what is known (later
          * requests on an identified connection): skip the matching. */
+        const sw_part *pt = &parts[hdr];
         uint8_t best = 0;
-        for (size_t i = 0; i < N_ROWS; i++)
-            if (rows[i].hdr == hdr && rows[i].strength > best)
-                best = rows[i].strength;
+        for (size_t i = 0; i < pt->n; i++)
+            if (pt->rows[i].strength > best)
+                best = pt->rows[i].strength;
         if (best <= id->strength)
             return false;
-        for (size_t i = 0; i < N_ROWS && !hit; i++) {
-            const sw_row *r = &rows[i];
-            if (r->hdr == hdr && (r->side & (from_client ? SIDE_CLIENT : SIDE_SERVER)) &&
-                row_matches(r, v, n))
+        for (size_t i = 0; i < pt->n && !hit; i++) {
+            const sw_row *r = &pt->rows[i];
+            if ((r->side & (from_client ? SIDE_CLIENT : SIDE_SERVER)) && row_matches(r, v, n))
                 hit = r;
         }
     }
@@ -365,7 +417,7 @@ bool hu_sw_observe(hu_sw_ident *id, bool from_client, int hdr, const char *hname
     id->kind = hit->kind;
     char ver[32] = "";
     if (hit->versioned)
-        version_of(v, n, strlen(hit->token), ver, sizeof ver);
+        version_of(v, n, hit->toklen, ver, sizeof ver);
     size_t at = put(id->name, sizeof id->name, 0, hit->display);
     if (ver[0])
         put(id->name, sizeof id->name, put(id->name, sizeof id->name, at, "/"), ver);
@@ -388,13 +440,19 @@ hu_sw_family hu_sw_family_of(const char *name)
         return HU_SWF_NONE;
     size_t best = 0;
     hu_sw_family fam = HU_SWF_NONE;
-    for (size_t i = 0; i < N_ROWS + 1; i++) {
-        const sw_row *r = i < N_ROWS ? &rows[i] : &node_hint;
-        size_t dl = strlen(r->display);
-        if (dl > best && strncmp(name, r->display, dl) == 0 &&
-            (name[dl] == '\0' || name[dl] == '/')) {
-            best = dl;
-            fam = r->family;
+    /* No display name is spelled with two families, so the parts' order
+     * does not matter. */
+    for (size_t p = 0; p <= HU_SWH_COUNT; p++) {
+        const sw_row *rs = p < HU_SWH_COUNT ? parts[p].rows : &node_hint;
+        size_t nr = p < HU_SWH_COUNT ? parts[p].n : 1;
+        for (size_t i = 0; i < nr; i++) {
+            const sw_row *r = &rs[i];
+            size_t dl = strlen(r->display);
+            if (dl > best && strncmp(name, r->display, dl) == 0 &&
+                (name[dl] == '\0' || name[dl] == '/')) {
+                best = dl;
+                fam = r->family;
+            }
         }
     }
     return fam;

@@ -92,7 +92,9 @@ typedef struct hu_sw_ident {
  * hname[0..hlen)) with value v[0..n), sent by the client (a request:
  * from_client) or the server, offered to that side's id: id changes only
  * when this is stronger evidence than id holds.  Returns whether it
- * changed.  Any bytes are accepted.
+ * changed.  Only id->strength is read; when it changes, strength, kind,
+ * name and evidence are all written (the bytes after each string's NUL
+ * are left as they were).  Any bytes are accepted.
  */
 bool hu_sw_observe(hu_sw_ident *id, bool from_client, int hdr, const char *hname, size_t hlen,
                    const uint8_t *v, size_t n);
