@@ -621,21 +621,6 @@ static int printed(const char *out, const char *kind)
     return n;
 }
 
-/* The first port from p up that a socket can bind on 127.0.0.1. */
-static int free_port(int p)
-{
-    for (;; p++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-        if (fd >= 0)
-            close(fd);
-        if (ok)
-            return p;
-    }
-}
-
 Test(metrics, live_scrape_matches_what_live_printed, .timeout = 120)
 {
     if (geteuid() != 0)
@@ -643,8 +628,8 @@ Test(metrics, live_scrape_matches_what_live_printed, .timeout = 120)
     cr_assert_eq(system("node --version >/dev/null 2>&1"), 0,
                  "node is not installed (scripts/install-deps installs it)");
     /* Three ports nothing listens on, below the ephemeral range. */
-    int port = free_port(21000 + (int)(getpid() % 9000));
-    int closed = free_port(port + 1), mport = free_port(closed + 1);
+    int port = tu_free_port(21000 + (int)(getpid() % 9000));
+    int closed = tu_free_port(port + 1), mport = tu_free_port(closed + 1);
     char filter[96], portarg[32], url[64], marg[32];
     snprintf(filter, sizeof filter, "tcp port %d or tcp port %d", port, closed);
     snprintf(portarg, sizeof portarg, "port=%d", port);

@@ -52,21 +52,6 @@ static void down(void)
     tu_pg_destroy(&server);
 }
 
-/* The first port from p up that a socket can bind on 127.0.0.1. */
-static int free_port(int p)
-{
-    for (;; p++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-        if (fd >= 0)
-            close(fd);
-        if (ok)
-            return p;
-    }
-}
-
 /* One test's traffic: a Node race server, a Python race server, a closed
  * port, the metrics port; and live's files. */
 typedef struct rig {
@@ -80,10 +65,10 @@ typedef struct rig {
 static void rig_init(rig *r)
 {
     memset(r, 0, sizeof *r);
-    r->node = free_port(22000 + (int)(getpid() % 8000) * 4);
-    r->py = free_port(r->node + 1);
-    r->closed = free_port(r->py + 1);
-    r->metrics = free_port(r->closed + 1);
+    r->node = tu_free_port(22000 + (int)(getpid() % 8000) * 4);
+    r->py = tu_free_port(r->node + 1);
+    r->closed = tu_free_port(r->py + 1);
+    r->metrics = tu_free_port(r->closed + 1);
     snprintf(r->filter, sizeof r->filter, "tcp port %d or tcp port %d or tcp port %d", r->node,
              r->py, r->closed);
     snprintf(r->out, sizeof r->out, "%s", tu_tmp(".out"));
@@ -567,7 +552,7 @@ Test(spool, unusable_spool_is_one_line_and_refused, .timeout = 60)
     cr_assert_eq(geteuid(), 0, "capturing on lo needs root");
     char uri[128], bad[256], args[1200], *o = NULL, *e = NULL;
     snprintf(uri, sizeof uri, "postgresql://hangup@127.0.0.1:%d/h",
-             free_port(30000 + (int)(getpid() % 5000)));
+             tu_free_port(30000 + (int)(getpid() % 5000)));
     snprintf(bad, sizeof bad, "%s", tu_tmp(".notdb"));
     FILE *fp = fopen(bad, "w");
     for (int i = 0; i < 4096; i++)

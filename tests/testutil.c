@@ -1043,3 +1043,17 @@ bool tu_wait_text(const char *path, const char *needle, int timeout_ms)
             return found;
     }
 }
+
+int tu_free_port(int p)
+{
+    for (;; p++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (ok)
+            return p;
+    }
+}

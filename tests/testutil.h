@@ -139,6 +139,9 @@ int tu_sh(const char *cmd, char **out, char **err);
  * running).  tu_sleep_ms sleeps; tu_now_ms is a monotonic clock. */
 pid_t tu_spawn(char *const argv[], const char *out, const char *err);
 bool tu_wait_exit(pid_t pid, int timeout_ms, int *status);
+/* The first TCP port from p up that a socket can bind on 127.0.0.1 now
+ * (the tests' servers then take it; another process may in between). */
+int tu_free_port(int p);
 void tu_sleep_ms(long ms);
 int64_t tu_now_ms(void);
 /* Wait up to timeout_ms for the file at path to contain needle (a spawned
