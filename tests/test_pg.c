@@ -185,7 +185,7 @@ Test(pg, two_sensors_at_once_store_every_incident_once, .init = up, .fini = down
                                            "connect-timeout.pcap", "proxy-caddy-502.pcap" };
     static const char *const b_files[] = { "closed-before-response.pcap", "half-close.pcap",
                                            "bigtcp-v6.pcap", "node-keepalive-v4.pcap" };
-    char a[4096] = "", b[4096] = "", both[8192] = "";
+    char a[4096] = "", b[4096] = "", both[8448] = "";
     for (size_t i = 0; i < 4; i++) {
         size_t l = strlen(a);
         snprintf(a + l, sizeof a - l, "%s ", tu_sample(a_files[i]));
