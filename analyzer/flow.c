@@ -63,6 +63,9 @@ struct hu_flowtab {
  * unpacking cost about a microsecond per summary, which a connection
  * asked again at once (a busy pool's) would pay at every exchange. */
 #define HU_PACK_AFTER_US 100000
+/* Bytes of a packed ring prefetched ahead of its unpacking: most idle
+ * rings pack into a few hundred. */
+#define HU_PACKED_AHEAD 256
 
 static inline uint64_t load64(const uint8_t *p)
 {
@@ -277,6 +280,13 @@ static void idle_sweep(hu_flowtab *t)
             return;
         hu_flow *f = e->f;
         t->idleq_head++;
+        /* The next entry's connection has idled for a while: out of cache
+         * by now, and wanted once a later packet finds it due. */
+        if (t->idleq_head != t->idleq_tail) {
+            const hu_flow *next = t->idleq[t->idleq_head % t->idleq_cap].f;
+            if (next)
+                hu_prefetch_lines(next, sizeof *next);
+        }
         if (!f)
             continue;
         f->idle_queued = false;
@@ -916,6 +926,8 @@ const hu_flow *hu_flowtab_prefetch(const hu_flowtab *t, const hu_pkt *p, const h
         return NULL;
     if (f->ring && f->ring_cap)
         hu_prefetch_lines(&f->ring[(f->ring_head + f->ring_len) % f->ring_cap], sizeof *f->ring);
+    else if (f->ring_packed)
+        hu_prefetch_lines(f->ring_packed, HU_PACKED_AHEAD);   /* ring_push unpacks it */
     if (f->reqwin && p->paylen && (uint8_t)k->rev == f->client) {
         /* update_reqwin: its header and bitmap, then where the bytes go
          * (a segment beyond the window most likely starts a new request,

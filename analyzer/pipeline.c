@@ -510,6 +510,11 @@ static void ahead_stage(hu_pipeline *pl, uint64_t idx, int stage)
     const frame_prep *fp = pl->ahead[idx % HU_AHEAD_SLOTS].fp;
     if (fp->rc != HU_DEC_TCP)
         return;
+    /* The payload's first line: the reader wrote it on another core, and
+     * the flow tracker's first look at it (is it a TLS hello?) would wait
+     * for it. */
+    if (stage == 0 && fp->p.capturedlen)
+        __builtin_prefetch(fp->p.payload, 0, 3);
     const hu_flow *f = hu_flowtab_prefetch(pl->flows, &fp->p, &fp->key, stage);
     if (!f)
         return;
