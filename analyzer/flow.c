@@ -177,6 +177,7 @@ static void ring_release(hu_flowtab *t, hu_flow *f)
 {
     free(f->ring_packed);
     f->ring_packed = NULL;
+    f->ring_backed = false;
     ring_free_heaps(f);
     if (f->ring_cap == HU_RING_MAX)
         hu_pool_put(&t->ring_pool, f->ring);
@@ -202,32 +203,32 @@ static void ring_pack(hu_flowtab *t, hu_flow *f)
 }
 
 /* A packed ring back into a full-size one from the pool (warm, and what
- * the next exchange needs), before anything reads it.  A connection that
- * only idles on is packed again by the sweep.  On OOM its summaries are
- * lost, counted as dropped. */
+ * the next exchange needs), before anything reads it.  The block stays,
+ * backing the summaries' texts, until the ring is packed again or
+ * released; a connection that only idles on is packed again by the
+ * sweep.  On a block pack did not make (or OOM) its summaries are lost,
+ * counted as dropped. */
 static void ring_unpack(hu_flowtab *t, hu_flow *f)
 {
     uint8_t *b = f->ring_packed;
-    f->ring_packed = NULL;
     unsigned n = hu_pktsum_packed_count(b);
     hu_pktsum *r = n <= HU_RING_MAX ? hu_pool_get(&t->ring_pool) : NULL;
-    uint32_t heap = 0;
-    if (r && !hu_pktsum_unpack(b, r, n, &heap)) {
-        for (uint32_t h = heap; h; h &= h - 1)   /* what was read is dropped too */
-            free(r[__builtin_ctz(h)].ext);
+    if (r && !hu_pktsum_unpack(b, r, n)) {
         hu_pool_put(&t->ring_pool, r);
         r = NULL;
     }
-    free(b);
     if (!r) {
+        free(b);
+        f->ring_packed = NULL;
         f->ring_dropped += n;
         return;
     }
+    f->ring_backed = true;
     f->ring = r;
     f->ring_cap = HU_RING_MAX;
     f->ring_head = 0;
     f->ring_len = (uint16_t)n;
-    f->ring_heap = heap;
+    f->ring_heap = 0;
 }
 
 /* Append f to the idle queue, stamped ts; false on OOM (f is then not
@@ -393,7 +394,7 @@ hu_flow *hu_flowtab_released(hu_flowtab *t)
         /* Its owner reads the ring when it finishes it; unpacked one at a
          * time, as taken, so that the end of a capture (every connection
          * released at once) does not unpack them all together. */
-        if (f->ring_packed)
+        if (f->ring_packed && !f->ring_backed)
             ring_unpack(t, f);
     }
     return f;
@@ -853,7 +854,7 @@ static void tcpdump_relative(hu_flow *f, const hu_pkt *p, uint8_t s, hu_pktsum *
 
 static hu_pktsum *ring_push(hu_flowtab *t, hu_flow *f)
 {
-    if (f->ring_packed)
+    if (f->ring_packed && !f->ring_backed)
         ring_unpack(t, f);
     if (f->ring_len == f->ring_cap) {
         if (f->ring_cap < HU_RING_MAX)
@@ -926,7 +927,7 @@ const hu_flow *hu_flowtab_prefetch(const hu_flowtab *t, const hu_pkt *p, const h
         return NULL;
     if (f->ring && f->ring_cap)
         hu_prefetch_lines(&f->ring[(f->ring_head + f->ring_len) % f->ring_cap], sizeof *f->ring);
-    else if (f->ring_packed)
+    else if (f->ring_packed && !f->ring_backed)
         hu_prefetch_lines(f->ring_packed, HU_PACKED_AHEAD);   /* ring_push unpacks it */
     if (f->reqwin && p->paylen && (uint8_t)k->rev == f->client) {
         /* update_reqwin: its header and bitmap, then where the bytes go

@@ -135,8 +135,9 @@ static inline uint8_t *put_sv(uint8_t *w, int64_t v)
 }
 
 /* The most a summary's fixed part takes: 7 signed and 4 unsigned
- * integers, 7 bytes, up to 40 option bytes, the text's 3 integers. */
-#define PK_FIXED_MAX (7 * 10 + 4 * 10 + 7 + 40 + 3 * 10)
+ * integers, 7 bytes, up to 40 option bytes, the text's 3 integers and
+ * its NUL. */
+#define PK_FIXED_MAX (7 * 10 + 4 * 10 + 7 + 40 + 3 * 10 + 1)
 
 typedef struct pk_in {
     const uint8_t *p, *end;
@@ -249,15 +250,20 @@ uint8_t *hu_pktsum_pack(const hu_pktsum *const *v, unsigned n)
         w[5] = e->optcap;
         w[6] = e->snapcut;
         w += 7;
-        unsigned k = hu_pktsum_optkept(e);
-        memcpy(w, hu_pktsum_opts(e), k);
-        w += k;
         w = put_uv(w, tl);
         if (tl) {
             w = put_uv(w, e->text_pre);
             w = put_uv(w, e->text_ext);
+        }
+        /* The options, then the text and its NUL: a heap part's layout, so
+         * that an unpacked summary's can point here. */
+        unsigned k = hu_pktsum_optkept(e);
+        memcpy(w, hu_pktsum_opts(e), k);
+        w += k;
+        if (k > HU_PKTSUM_OPTS_INLINE || tl) {
             memcpy(w, text, tl);
-            w += tl;
+            w[tl] = '\0';
+            w += tl + 1;
         }
         o.len = (size_t)(w - o.b);
         b.ts = e->ts_us;
@@ -286,14 +292,13 @@ unsigned hu_pktsum_packed_count(const uint8_t *b)
     return h.count;
 }
 
-bool hu_pktsum_unpack(const uint8_t *blk, hu_pktsum *out, unsigned n, uint32_t *heap)
+bool hu_pktsum_unpack(const uint8_t *blk, hu_pktsum *out, unsigned n)
 {
     pk_hdr h;
     memcpy(&h, blk, sizeof h);
     pk_in in = { blk + sizeof h, blk + h.len, h.len < sizeof h };
     pk_base b = {0};
     bool ok = h.count == n;
-    *heap = 0;
     memset(out, 0, n * sizeof *out);
     for (unsigned i = 0; ok && i < n; i++) {
         hu_pktsum *e = &out[i];
@@ -331,21 +336,24 @@ bool hu_pktsum_unpack(const uint8_t *blk, hu_pktsum *out, unsigned n, uint32_t *
         b.dseq[s] = ds;
         b.dack[s] = da;
         b.sackbase[s] = e->sackbase;
-        const uint8_t *opts = get_bytes(&in, hu_pktsum_optkept(e));
         size_t tl = (size_t)get_uv(&in);
-        uint16_t pre = 0, ext = 0;
         if (tl) {
-            pre = (uint16_t)get_uv(&in);
-            ext = (uint16_t)get_uv(&in);
+            e->text_pre = (uint16_t)get_uv(&in);
+            e->text_ext = (uint16_t)get_uv(&in);
         }
-        const uint8_t *text = get_bytes(&in, tl);
-        if (in.bad) {
+        unsigned k = hu_pktsum_optkept(e);
+        bool ext = k > HU_PKTSUM_OPTS_INLINE || tl;
+        const uint8_t *part = get_bytes(&in, k + (ext ? tl + 1 : 0));
+        if (in.bad || (ext && part[k + tl] != '\0')) {
+            in.bad = true;
             e->optlen = e->optcap = 0;
+            e->text_pre = e->text_ext = 0;
             break;
         }
-        ok = hu_pktsum_fill(e, opts, (const char *)text, tl, pre, ext);
-        if (e->ext)
-            *heap |= 1u << i;
+        if (k <= HU_PKTSUM_OPTS_INLINE)
+            memcpy(e->opts_inline, part, k);
+        if (ext)   /* read-only: the block is not the summary's to free */
+            e->ext = (char *)(uintptr_t)(part + (k > HU_PKTSUM_OPTS_INLINE ? 0 : k));
     }
     return ok && !in.bad;
 }

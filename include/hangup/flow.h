@@ -119,13 +119,17 @@ struct hu_flow {
     bool idle_armed;
     uint8_t idle_mark;
     bool idle_queued;         /* in the table's idle queue, at idle_slot */
+    bool ring_backed;         /* ring_packed backs the live ring (below) */
     uint32_t idle_slot;
     /* Bit i: ring[i] has a heap part (its ext).  Slots are
      * cold; this says which to free without reading every one. */
     uint32_t ring_heap;
     uint64_t ring_dropped;    /* summaries overwritten so far */
     /* An idle connection's ring, packed (pktsum.h) until its next packet
-     * or its release; the ring is empty meanwhile.  NULL otherwise. */
+     * or its release; the ring is empty meanwhile.  Once unpacked
+     * (ring_backed), the block stays until the ring is packed anew or
+     * released: the unpacked summaries' texts point into it.  NULL
+     * otherwise. */
     uint8_t *ring_packed;
 
     /* Capture gaps (gaps.h): NULL until a packet shows a hole, a cut

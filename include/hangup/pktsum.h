@@ -44,8 +44,10 @@ typedef struct hu_pktsum {
     uint16_t text_pre;
     uint16_t text_ext;
     uint8_t opts_inline[HU_PKTSUM_OPTS_INLINE];
-    /* NULL, or owned: the option bytes when more than the inline room
-     * (hu_pktsum_optkept of them), then the text, NUL-terminated.  A slot
+    /* NULL, or the option bytes when more than the inline room
+     * (hu_pktsum_optkept of them), then the text, NUL-terminated: owned,
+     * or inside the packed block it was unpacked from (whoever holds
+     * the summary knows which: the flow's ring_heap bits).  A slot
      * is in every connection's ring 32 times over and most packets (ACKs
      * with timestamps) have neither, so they cost a pointer, not room.
      * Read them with hu_pktsum_opts(), hu_pktsum_text(), hu_pktsum_http(). */
@@ -95,18 +97,18 @@ bool hu_pktsum_fill(hu_pktsum *s, const uint8_t *opts, const char *text, size_t 
  * kept at about a third of its size until the connection's next packet.
  * Each field is stored as its difference from the previous summary's (of
  * the same side for the sequence fields), as a variable-length integer;
- * the options and text as their bytes.
+ * the options and text as a heap part's bytes (pktsum.c).
  *
  * hu_pktsum_pack: v[0..n) packed into a block it allocates (the caller
  * frees it); NULL on OOM.  hu_pktsum_unpack: the n summaries of such a
- * block into out[0..n) (each's heap part allocated as hu_pktsum_fill
- * does; `heap` gets a bit per summary that has one); false when the block
- * is not one pack made, or on OOM -- out then holds what could be read,
- * the rest zeroed, and nothing leaks.
+ * block into out[0..n), their heap parts pointing into the block itself
+ * (no allocation): the caller keeps the block until those summaries are
+ * gone, and never frees their heap parts.  False when the block is not
+ * one pack made: out then holds what could be read, the rest zeroed.
  */
 uint8_t *hu_pktsum_pack(const hu_pktsum *const *v, unsigned n);
 unsigned hu_pktsum_packed_count(const uint8_t *b);
-bool hu_pktsum_unpack(const uint8_t *b, hu_pktsum *out, unsigned n, uint32_t *heap);
+bool hu_pktsum_unpack(const uint8_t *b, hu_pktsum *out, unsigned n);
 
 /* Copy src into dst, duplicating its heap part (dst's own is not freed:
  * clear it first).  On OOM the copy has no text and no long options. */
