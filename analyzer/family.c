@@ -415,10 +415,18 @@ static bool abort_proven(const hu_family_conn *st, const hu_family_in *in)
     return !in->http || hu_http_unparsable(in->http) || hu_http_outstanding(in->http) > 0;
 }
 
+bool hu_family_release_may_report(const hu_family_conn *st, const hu_family_in *in)
+{
+    return !st->done && !in->race_claimed &&
+           (st->syns >= 2 || (st->pk && st->pk->held) || st->abort);
+}
+
 void hu_family_release(hu_family *fm, const hu_flow *f, hu_family_conn *st,
                        const hu_family_in *in)
 {
-    if (st->done || in->race_claimed)
+    /* The branches below are the cases hu_family_release_may_report
+     * names: keep the two in step. */
+    if (!hu_family_release_may_report(st, in))
         return;
     hu_incident inc;
     uint32_t i;

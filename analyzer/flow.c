@@ -391,13 +391,14 @@ hu_flow *hu_flowtab_released(hu_flowtab *t)
         if (!t->rel_head)
             t->rel_tail = NULL;
         f->hnext = NULL;
-        /* Its owner reads the ring when it finishes it; unpacked one at a
-         * time, as taken, so that the end of a capture (every connection
-         * released at once) does not unpack them all together. */
-        if (f->ring_packed && !f->ring_backed)
-            ring_unpack(t, f);
     }
     return f;
+}
+
+void hu_flowtab_unpack(hu_flowtab *t, hu_flow *f)
+{
+    if (f->ring_packed && !f->ring_backed)
+        ring_unpack(t, f);
 }
 
 void hu_flowtab_dispose(hu_flowtab *t, hu_flow *f)

@@ -309,6 +309,11 @@ static void finish_conn(hu_pipeline *pl, hu_flow *f)
     hu_conn *c = conn_of(f);
     int64_t idle_close = hu_history_idle_close(&c->hist);
     hu_family_in in = family_in(c);
+    /* Only the family reads a released connection's ring, and only to
+     * report: an idle one's packed ring (most of them at the end of a
+     * busy capture) is freed unread. */
+    if (hu_family_release_may_report(&c->fam, &in))
+        hu_flowtab_unpack(pl->flows, f);
     hu_family_release(&pl->family, f, &c->fam, &in);   /* before its HTTP state goes */
     bool incident = hu_detect_reported(&c->det) || hu_family_reported(&c->fam);
     /* A connection with capture gaps keeps its row too: the evidence an

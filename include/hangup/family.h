@@ -70,6 +70,9 @@ void hu_family_response(hu_family *fm, const hu_flow *f, const hu_family_conn *f
  * can prove (connect-timeout, client-abort). */
 void hu_family_release(hu_family *fm, const hu_flow *f, hu_family_conn *fc,
                        const hu_family_in *in);
+/* False when hu_family_release surely reports nothing, and so reads
+ * nothing of f's ring: the owner need not unpack it (hu_flowtab_unpack). */
+bool hu_family_release_may_report(const hu_family_conn *fc, const hu_family_in *in);
 
 /* True while a pending incident still needs f's ring (do not compact). */
 bool hu_family_waiting(const hu_flow *f, const hu_family_conn *fc);

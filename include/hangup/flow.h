@@ -180,6 +180,11 @@ void hu_flowtab_free(hu_flowtab *t);
  * release first.
  */
 hu_flow *hu_flowtab_released(hu_flowtab *t);       /* NULL: none waiting */
+/* A released flow's ring as it was, if packed (ring_packed without
+ * ring_backed): its owner calls this before reading the ring, and need
+ * not when it will not (the block is freed with the flow).  On OOM the
+ * summaries are lost, counted in ring_dropped. */
+void hu_flowtab_unpack(hu_flowtab *t, hu_flow *f);
 void hu_flowtab_dispose(hu_flowtab *t, hu_flow *f); /* frees f (NULL: no-op) */
 /* Release every connection in the table (the end of a capture, so their
  * tcpdump bases are not kept in cfg.convs): open ones first, then
