@@ -202,6 +202,13 @@ static void ring_pack(hu_flowtab *t, hu_flow *f)
     f->ring_cap = f->ring_head = f->ring_len = 0;
 }
 
+/* f's ring is packed, not yet unpacked (its block is not just backing
+ * a live ring's texts). */
+static inline bool ring_is_packed(const hu_flow *f)
+{
+    return f->ring_packed && !f->ring_backed;
+}
+
 /* A packed ring back into a full-size one from the pool (warm, and what
  * the next exchange needs), before anything reads it.  The block stays,
  * backing the summaries' texts, until the ring is packed again or
@@ -397,7 +404,7 @@ hu_flow *hu_flowtab_released(hu_flowtab *t)
 
 void hu_flowtab_unpack(hu_flowtab *t, hu_flow *f)
 {
-    if (f->ring_packed && !f->ring_backed)
+    if (ring_is_packed(f))
         ring_unpack(t, f);
 }
 
@@ -855,8 +862,7 @@ static void tcpdump_relative(hu_flow *f, const hu_pkt *p, uint8_t s, hu_pktsum *
 
 static hu_pktsum *ring_push(hu_flowtab *t, hu_flow *f)
 {
-    if (f->ring_packed && !f->ring_backed)
-        ring_unpack(t, f);
+    hu_flowtab_unpack(t, f);
     if (f->ring_len == f->ring_cap) {
         if (f->ring_cap < HU_RING_MAX)
             (void)ring_move(t, f, f->ring_cap ? HU_RING_MAX : HU_RING_FIRST);
@@ -928,7 +934,7 @@ const hu_flow *hu_flowtab_prefetch(const hu_flowtab *t, const hu_pkt *p, const h
         return NULL;
     if (f->ring && f->ring_cap)
         hu_prefetch_lines(&f->ring[(f->ring_head + f->ring_len) % f->ring_cap], sizeof *f->ring);
-    else if (f->ring_packed && !f->ring_backed)
+    else if (ring_is_packed(f))
         hu_prefetch_lines(f->ring_packed, HU_PACKED_AHEAD);   /* ring_push unpacks it */
     if (f->reqwin && p->paylen && (uint8_t)k->rev == f->client) {
         /* update_reqwin: its header and bitmap, then where the bytes go
