@@ -1036,7 +1036,7 @@ hu_flow *hu_flowtab_track_key(hu_flowtab *t, const hu_pkt *p, const hu_flowkey *
         size_t sfx_len = p->suffix_ready ? p->suffix_len : 0;
         /* On OOM the slot goes without its text and long options. */
         (void)hu_pktsum_fill(e, p->opts, p->suffix, sfx_len, p->suffix_pre, p->suffix_ext);
-        if (e->ext)
+        if (e->ext && !hu_pktsum_shared(e))
             f->ring_heap |= 1u << (unsigned)(e - f->ring);
     } else {
         hu_pktsum tmp;

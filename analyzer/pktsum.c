@@ -7,8 +7,11 @@
  */
 #include "hangup/pktsum.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+const char hu_pktsum_shared_text[] = ": HTTP";
 
 /* Bytes of s's heap part: its long options, then its text and NUL. */
 static size_t ext_size(const hu_pktsum *s)
@@ -40,6 +43,11 @@ bool hu_pktsum_fill(hu_pktsum *s, const uint8_t *opts, const char *text, size_t 
             memcpy(s->opts_inline, opts, k);
         if (!len)
             return true;
+        if (len == sizeof hu_pktsum_shared_text - 1 && pre == 0 && ext == 0 &&
+            memcmp(text, hu_pktsum_shared_text, len) == 0) {
+            s->ext = (char *)(uintptr_t)hu_pktsum_shared_text;
+            return true;
+        }
         k = 0;
     }
     char *b = malloc(k + len + 1);
@@ -58,14 +66,15 @@ bool hu_pktsum_fill(hu_pktsum *s, const uint8_t *opts, const char *text, size_t 
 
 void hu_pktsum_clear(hu_pktsum *s)
 {
-    free(s->ext);
+    if (!hu_pktsum_shared(s))
+        free(s->ext);
     lose_ext(s);
 }
 
 void hu_pktsum_copy(hu_pktsum *dst, const hu_pktsum *src)
 {
     *dst = *src;
-    if (!src->ext)
+    if (!src->ext || hu_pktsum_shared(src))
         return;
     size_t n = ext_size(src);
     dst->ext = malloc(n);

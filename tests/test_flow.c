@@ -135,7 +135,8 @@ Test(flow, ring_is_bounded_and_counts_what_it_dropped)
 
 /* Suffixes live in the slot's heap part: kept through the ring's growth,
  * freed when their slot is overwritten and when the connection goes (ASan
- * and LeakSanitizer watch the frees). */
+ * and LeakSanitizer watch the frees).  A body segment's ": HTTP" is the
+ * shared text: no heap part of its own, nothing to free. */
 Test(flow, ring_keeps_long_and_short_suffixes_across_growth_and_wrap)
 {
     feed(true, 0, HU_TH_SYN, 1, 0, NULL, 0, NULL);
@@ -144,25 +145,41 @@ Test(flow, ring_keeps_long_and_short_suffixes_across_growth_and_wrap)
     uint32_t seq = 2;
     hu_flow *f = NULL;
     for (int i = 0; i < 70; i++) {
-        /* Every third request has a long target (its suffix > 64 bytes). */
-        int n = snprintf(req, sizeof req, "GET /%s/%d HTTP/1.1\r\nHost: t\r\n\r\n",
-                         i % 3 ? "x" : "a-rather-long-path/that-makes-the-suffix/spill-over", i);
+        /* Every third request has a long target (its suffix > 64 bytes);
+         * every fourth segment is body bytes, no request line. */
+        int n = i % 4 == 3 ? snprintf(req, sizeof req, "body-bytes-%d", i)
+                           : snprintf(req, sizeof req, "GET /%s/%d HTTP/1.1\r\nHost: t\r\n\r\n",
+                                      i % 3 ? "x" : "a-rather-long-path/that-makes-the-suffix/spill-over", i);
         f = feed(true, 2 + i, PA, seq, 2, req, (uint32_t)n, NULL);
         seq += (uint32_t)n;
     }
     cr_assert_eq(f->ring_len, HU_RING_MAX);
+    unsigned shared = 0;
     for (unsigned k = 0; k < HU_RING_MAX; k++) {
         int i = 70 - HU_RING_MAX + (int)k;
         char want[200];
-        snprintf(want, sizeof want, ": HTTP: GET /%s/%d HTTP/1.1",
-                 i % 3 ? "x" : "a-rather-long-path/that-makes-the-suffix/spill-over", i);
+        if (i % 4 == 3)
+            snprintf(want, sizeof want, ": HTTP");
+        else
+            snprintf(want, sizeof want, ": HTTP: GET /%s/%d HTTP/1.1",
+                     i % 3 ? "x" : "a-rather-long-path/that-makes-the-suffix/spill-over", i);
         const hu_pktsum *e = hu_flow_ring_at(f, k);
         const char *got = hu_pktsum_http(e);
         cr_assert_not_null(got, "slot %u", k);
         cr_expect_str_eq(got, want, "slot %u", k);
-        cr_expect_eq((f->ring_heap >> (unsigned)(e - f->ring)) & 1u, e->ext != NULL,
-                     "slot %u", k);
+        cr_expect_eq(hu_pktsum_shared(e), i % 4 == 3, "slot %u", k);
+        shared += hu_pktsum_shared(e);
+        cr_expect_eq((f->ring_heap >> (unsigned)(e - f->ring)) & 1u,
+                     e->ext != NULL && !hu_pktsum_shared(e), "slot %u", k);
     }
+    cr_expect_eq(shared, 8, "a body segment every fourth");
+    /* A copy of a shared-text summary shares it too; clearing frees nothing. */
+    hu_pktsum cp;
+    hu_pktsum_copy(&cp, hu_flow_ring_at(f, 1));
+    cr_expect(hu_pktsum_shared(&cp));
+    hu_pktsum_clear(&cp);
+    cr_expect_null(cp.ext);
+    cr_expect_str_eq(hu_pktsum_text(hu_flow_ring_at(f, 1)), ": HTTP");
 }
 
 Test(flow, idle_and_closed_flows_are_released)

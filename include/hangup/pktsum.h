@@ -84,11 +84,23 @@ static inline const char *hu_pktsum_http(const hu_pktsum *s)
     return t[0] ? t : NULL;
 }
 
+/* The one text most payload segments carry (tcpdump's mark for a segment
+ * of an HTTP port that starts no message), kept once, not per summary:
+ * a summary whose heap part is it (hu_pktsum_shared) owns no memory, and
+ * its ring does not free it.  Most of a busy capture's texts are this. */
+extern const char hu_pktsum_shared_text[];
+
+static inline bool hu_pktsum_shared(const hu_pktsum *s)
+{
+    return s->ext == hu_pktsum_shared_text;
+}
+
 /* Fill s's options (n = hu_pktsum_optkept(s) bytes of opts; optlen and
  * optcap set first) and text (len bytes; pre and ext as text_pre and
- * text_ext), its heap part allocated when they need one.  s->ext must be
- * NULL or already freed.  False when that allocation failed: s then has
- * no text and no options (optlen and optcap 0). */
+ * text_ext), its heap part allocated when they need one, or the shared
+ * text when that is all (hu_pktsum_shared).  s->ext must be NULL or
+ * already freed.  False when that allocation failed: s then has no text
+ * and no options (optlen and optcap 0). */
 bool hu_pktsum_fill(hu_pktsum *s, const uint8_t *opts, const char *text, size_t len,
                     uint16_t pre, uint16_t ext);
 
@@ -110,11 +122,13 @@ uint8_t *hu_pktsum_pack(const hu_pktsum *const *v, unsigned n);
 unsigned hu_pktsum_packed_count(const uint8_t *b);
 bool hu_pktsum_unpack(const uint8_t *b, hu_pktsum *out, unsigned n);
 
-/* Copy src into dst, duplicating its heap part (dst's own is not freed:
- * clear it first).  On OOM the copy has no text and no long options. */
+/* Copy src into dst, duplicating its heap part unless it is the shared
+ * text (dst's own is not freed: clear it first).  On OOM the copy has no
+ * text and no long options. */
 void hu_pktsum_copy(hu_pktsum *dst, const hu_pktsum *src);
-/* Free s's heap part: s is left with no text and no options beyond the
- * inline room (optlen and optcap 0 if it had them); the rest is kept. */
+/* Free s's heap part (the shared text is not freed): s is left with no
+ * text and no options beyond the inline room (optlen and optcap 0 if it
+ * had them); the rest is kept. */
 void hu_pktsum_clear(hu_pktsum *s);
 
 #endif
