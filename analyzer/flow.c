@@ -49,7 +49,11 @@ struct hu_flowtab {
      * first, chained through hnext (they are out of the hash table). */
     hu_flow *rel_head, *rel_tail;
     hu_flowtab_stats st;
-    hu_pool ring_pool;        /* rings of HU_RING_MAX summaries */
+    /* Rings by their number of slots: ring_pool[HU_RING_MAX] the full
+     * ones, the others a new connection's first and idle ones' trimmed
+     * rings, hundreds of thousands of each on a busy capture (glibc's
+     * bins served them slowly, on cold memory).  [0] is unused. */
+    hu_pool ring_pool[HU_RING_MAX + 1];
     hu_pool reqwin_pool;
     /* Connections found idle (hu_flow_idle), in the order they were, to
      * be packed once idle for HU_PACK_AFTER_US: a circular array indexed
@@ -58,6 +62,10 @@ struct hu_flowtab {
     struct idle_ent { hu_flow *f; int64_t ts; } *idleq;
     uint32_t idleq_cap, idleq_head, idleq_tail;
 };
+
+/* Rings smaller than the maximum kept per size once freed: at most
+ * 16 * 80 * (1 + ... + 31) bytes, 635 KB, in all. */
+#define HU_SMALL_RINGS_KEEP 16
 
 /* How long a connection idles before its ring is packed: packing and
  * unpacking cost about a microsecond per summary, which a connection
@@ -122,7 +130,9 @@ hu_flowtab *hu_flowtab_new(const hu_flowtab_cfg *cfg)
         free(t);
         return NULL;
     }
-    hu_pool_init(&t->ring_pool, HU_RING_MAX * sizeof(hu_pktsum));
+    for (unsigned n = 0; n < HU_RING_MAX; n++)   /* [0]: only NULL is put there */
+        hu_pool_init_keep(&t->ring_pool[n], n * sizeof(hu_pktsum), n ? HU_SMALL_RINGS_KEEP : 0);
+    hu_pool_init(&t->ring_pool[HU_RING_MAX], HU_RING_MAX * sizeof(hu_pktsum));
     hu_pool_init(&t->reqwin_pool, sizeof(hu_reqwin));
     return t;
 }
@@ -146,12 +156,11 @@ static void ring_free_heaps(hu_flow *f)
 }
 
 /* Move f's summaries, oldest first, into a ring of ncap >= ring_len
- * slots (a full-size one from the pool) and give the old one back.  False
- * on OOM, f unchanged. */
+ * slots (ncap <= HU_RING_MAX, from its size's pool) and give the old one
+ * back.  False on OOM, f unchanged. */
 static bool ring_move(hu_flowtab *t, hu_flow *f, uint16_t ncap)
 {
-    hu_pktsum *nr = ncap == HU_RING_MAX ? hu_pool_get(&t->ring_pool)
-                                        : malloc(ncap * sizeof *nr);
+    hu_pktsum *nr = hu_pool_get(&t->ring_pool[ncap]);
     if (!nr)
         return false;
     uint32_t heap = 0;
@@ -161,28 +170,22 @@ static bool ring_move(hu_flowtab *t, hu_flow *f, uint16_t ncap)
         heap |= ((f->ring_heap >> from) & 1u) << i;
     }
     f->ring_heap = heap;
-    if (f->ring_cap == HU_RING_MAX)
-        hu_pool_put(&t->ring_pool, f->ring);
-    else
-        free(f->ring);
+    hu_pool_put(&t->ring_pool[f->ring_cap], f->ring);
     f->ring = nr;
     f->ring_cap = ncap;
     f->ring_head = 0;
     return true;
 }
 
-/* Give f's ring (its suffixes freed) back: a full-size one to the pool;
- * a packed one is freed. */
+/* Give f's ring (its suffixes freed) back to its size's pool; a packed
+ * one is freed. */
 static void ring_release(hu_flowtab *t, hu_flow *f)
 {
     free(f->ring_packed);
     f->ring_packed = NULL;
     f->ring_backed = false;
     ring_free_heaps(f);
-    if (f->ring_cap == HU_RING_MAX)
-        hu_pool_put(&t->ring_pool, f->ring);
-    else
-        free(f->ring);
+    hu_pool_put(&t->ring_pool[f->ring_cap], f->ring);
 }
 
 /* An idle connection's ring, packed (hu_pktsum_pack) until its next
@@ -219,9 +222,9 @@ static void ring_unpack(hu_flowtab *t, hu_flow *f)
 {
     uint8_t *b = f->ring_packed;
     unsigned n = hu_pktsum_packed_count(b);
-    hu_pktsum *r = n <= HU_RING_MAX ? hu_pool_get(&t->ring_pool) : NULL;
+    hu_pktsum *r = n <= HU_RING_MAX ? hu_pool_get(&t->ring_pool[HU_RING_MAX]) : NULL;
     if (r && !hu_pktsum_unpack(b, r, n)) {
-        hu_pool_put(&t->ring_pool, r);
+        hu_pool_put(&t->ring_pool[HU_RING_MAX], r);
         r = NULL;
     }
     if (!r) {
@@ -508,7 +511,8 @@ void hu_flowtab_free(hu_flowtab *t)
     hu_flow *f;
     while ((f = hu_flowtab_released(t)))
         hu_flowtab_dispose(t, f);
-    hu_pool_drain(&t->ring_pool);
+    for (unsigned n = 1; n <= HU_RING_MAX; n++)
+        hu_pool_drain(&t->ring_pool[n]);
     hu_pool_drain(&t->reqwin_pool);
     free(t->idleq);
     free(t->buckets);

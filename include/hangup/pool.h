@@ -19,13 +19,23 @@
 typedef struct hu_pool {
     size_t size;              /* bytes per block */
     size_t n;                 /* blocks kept */
+    size_t keep;              /* at most this many (<= HU_POOL_KEEP) */
     void *blk[HU_POOL_KEEP];
 } hu_pool;
 
-static inline void hu_pool_init(hu_pool *p, size_t size)
+/* A pool of blocks of size bytes keeping up to keep of them freed (at
+ * most HU_POOL_KEEP): fewer for pools of many sizes, whose kept blocks
+ * add up. */
+static inline void hu_pool_init_keep(hu_pool *p, size_t size, size_t keep)
 {
     p->size = size;
     p->n = 0;
+    p->keep = keep < HU_POOL_KEEP ? keep : HU_POOL_KEEP;
+}
+
+static inline void hu_pool_init(hu_pool *p, size_t size)
+{
+    hu_pool_init_keep(p, size, HU_POOL_KEEP);
 }
 
 /* A block of p->size bytes, contents undefined; NULL when out of memory.
@@ -35,11 +45,11 @@ static inline void *hu_pool_get(hu_pool *p)
     return p->n ? p->blk[--p->n] : malloc(p->size);
 }
 
-/* Take back a block from hu_pool_get (NULL is ignored); beyond
- * HU_POOL_KEEP kept, it is freed. */
+/* Take back a block from hu_pool_get (NULL is ignored); beyond the
+ * pool's keep, it is freed. */
 static inline void hu_pool_put(hu_pool *p, void *b)
 {
-    if (b && p->n < HU_POOL_KEEP)
+    if (b && p->n < p->keep)
         p->blk[p->n++] = b;
     else
         free(b);
