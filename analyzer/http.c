@@ -25,6 +25,7 @@
 #include "hangup/http.h"
 #include "hangup/software.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,21 +66,31 @@ typedef struct hu_http_cur {
     hu_framing fr;
 } hu_http_cur;
 
+/* Every open connection holds a pair of these between its messages (a
+ * busy proxy's tens of thousands), so they are packed tight: lengths in
+ * 32 bits (a line is at most HU_HTTP_LINE_MAX), the state in a byte, the
+ * waiting requests' kinds in two bits each. */
 typedef struct hu_http_dir {
-    enum st st;
     char *line;               /* current head line, without CR LF */
-    size_t line_len, line_cap;
     hu_http_cur *cur;         /* NULL between messages */
     uint64_t left;            /* body or chunk bytes still to come */
     uint64_t fed;             /* bytes fed before the current chunk */
     uint64_t body_recv;       /* body bytes of the current message */
     uint64_t start_off;       /* offset of the message being parsed */
+    uint32_t line_len, line_cap;
+    uint8_t st;               /* enum st */
 } hu_http_dir;
+
+static_assert(HU_HTTP_LINE_MAX < UINT32_MAX / 2, "line lengths fit 32 bits");
+static_assert(HU_HTTP_PIPELINE % 4 == 0 && HU_HTTP_PIPELINE <= UINT8_MAX,
+              "four kinds a byte, counts in a byte");
 
 struct hu_http {
     hu_http_dir d[2];
-    uint8_t fifo[HU_HTTP_PIPELINE];   /* REQ_* of requests awaiting a response */
-    unsigned fifo_head, fifo_len;
+    /* REQ_* of requests awaiting a response, two bits each, the oldest
+     * at position fifo_head (fifo_at, fifo_set). */
+    uint8_t fifo[HU_HTTP_PIPELINE / 4];
+    uint8_t fifo_head, fifo_len;
     bool error;               /* not HTTP: nothing is parsed any more */
     bool unframed;            /* a request's body could not be framed */
     bool tunnel_early;        /* the client sent bytes while its CONNECT waited */
@@ -251,10 +262,10 @@ static bool line_append(hu_http_dir *d, const uint8_t *p, size_t n)
         if (!nl)
             return false;
         d->line = nl;
-        d->line_cap = cap;
+        d->line_cap = (uint32_t)cap;
     }
     memcpy(d->line + d->line_len, p, n);
-    d->line_len += n;
+    d->line_len += (uint32_t)n;
     d->line[d->line_len] = '\0';
     return true;
 }
@@ -526,21 +537,32 @@ static bool parse_header(hu_http_dir *d, const char *l, size_t n, int dir, const
     return true;
 }
 
+static uint8_t fifo_at(const hu_http *h, unsigned i)
+{
+    return (uint8_t)((h->fifo[i / 4] >> (2 * (i % 4))) & 3u);
+}
+
+static void fifo_set(hu_http *h, unsigned i, uint8_t kind)
+{
+    unsigned sh = 2 * (i % 4);
+    h->fifo[i / 4] = (uint8_t)((h->fifo[i / 4] & ~(3u << sh)) | (unsigned)(kind & 3u) << sh);
+}
+
 static void fifo_push(hu_http *h, uint8_t kind)
 {
-    h->fifo[(h->fifo_head + h->fifo_len) % HU_HTTP_PIPELINE] = kind;
+    fifo_set(h, (h->fifo_head + h->fifo_len) % HU_HTTP_PIPELINE, kind);
     h->fifo_len++;
 }
 
 static uint8_t fifo_front(const hu_http *h)
 {
-    return h->fifo_len ? h->fifo[h->fifo_head] : REQ_OTHER;
+    return h->fifo_len ? fifo_at(h, h->fifo_head) : REQ_OTHER;
 }
 
 static void fifo_pop(hu_http *h)
 {
     if (h->fifo_len) {
-        h->fifo_head = (h->fifo_head + 1) % HU_HTTP_PIPELINE;
+        h->fifo_head = (uint8_t)((h->fifo_head + 1) % HU_HTTP_PIPELINE);
         h->fifo_len--;
     }
 }
