@@ -435,6 +435,14 @@ hu_flow *hu_flowtab_released(hu_flowtab *t)
     return f;
 }
 
+const hu_flow *hu_flowtab_released_peek(const hu_flowtab *t, unsigned k)
+{
+    const hu_flow *f = t->rel_head;
+    for (; f && k; k--)
+        f = f->hnext;
+    return f;
+}
+
 void hu_flowtab_unpack(hu_flowtab *t, hu_flow *f)
 {
     if (ring_is_packed(f))
@@ -593,6 +601,11 @@ static void expire(hu_flowtab *t)
         while ((f = t->lru_head[l]) && t->now - t->head_qts[l] > limit[l]) {
             if (t->now - f->last_ts > limit[l]) {
                 flow_release(t, f);
+                /* The next to go from this list, most likely soon (a
+                 * closed connection's timeout is the same for all): its
+                 * state, cold by now, starts loading. */
+                if (t->lru_head[l])
+                    hu_prefetch_lines(t->lru_head[l], t->cfg.conn_size);
             } else {
                 lru_unlink(t, f);
                 lru_append(t, f);

@@ -180,6 +180,11 @@ void hu_flowtab_free(hu_flowtab *t);
  * release first.
  */
 hu_flow *hu_flowtab_released(hu_flowtab *t);       /* NULL: none waiting */
+/* The released connection hu_flowtab_released would return after k more
+ * calls (k = 0: the next), or NULL: for the owner to load ahead what it
+ * will finish (the end of a busy capture releases tens of thousands at
+ * once, each out of cache).  Read only. */
+const hu_flow *hu_flowtab_released_peek(const hu_flowtab *t, unsigned k);
 /* A released flow's ring as it was, if packed (ring_packed without
  * ring_backed): its owner calls this before reading the ring, and need
  * not when it will not (the block is freed with the flow).  On OOM the
