@@ -604,8 +604,18 @@ static bool migrate(hu_store *s, int target, char *err, size_t n)
     return ok;
 }
 
+/* The oldest SQLite whose SQL the schema and the reports use: NULLS LAST
+ * (3.30) orders the views' and reports' rows. */
+#define HU_SQLITE_MIN 3030000
+#define HU_SQLITE_MIN_TEXT "3.30"
+
 static hu_store *open_store(const char *path, bool readonly, int target, char *err, size_t n)
 {
+    if (sqlite3_libversion_number() < HU_SQLITE_MIN) {
+        snprintf(err, n, "database %s: SQLite %s is too old (hangup needs " HU_SQLITE_MIN_TEXT
+                         " or newer)", path, sqlite3_libversion());
+        return NULL;
+    }
     hu_store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
         free(s);
