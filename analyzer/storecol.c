@@ -302,7 +302,7 @@ static int bound_index(const hu_storecol_table *t, const char *name)
     return 0;
 }
 
-char *hu_storecol_pg_insert_sql(const hu_storecol_table *t)
+char *hu_storecol_pg_insert_rows_sql(const hu_storecol_table *t, unsigned rows)
 {
     hu_sb sb = { 0 };
     hu_sb_printf(&sb, "INSERT INTO %s (", t->name);
@@ -314,11 +314,19 @@ char *hu_storecol_pg_insert_sql(const hu_storecol_table *t)
             sep = ", ";
             n++;
         }
-    hu_sb_puts(&sb, ") VALUES (");
-    for (int k = 1; k <= n; k++)
-        hu_sb_printf(&sb, "%s$%d", k > 1 ? ", " : "", k);
-    hu_sb_puts(&sb, ")");
+    hu_sb_puts(&sb, ") VALUES ");
+    for (unsigned r = 0; r < rows; r++) {
+        hu_sb_puts(&sb, r ? ", (" : "(");
+        for (int k = 1; k <= n; k++)
+            hu_sb_printf(&sb, "%s$%d", k > 1 ? ", " : "", (int)r * n + k);
+        hu_sb_puts(&sb, ")");
+    }
     return finish(&sb);
+}
+
+char *hu_storecol_pg_insert_sql(const hu_storecol_table *t)
+{
+    return hu_storecol_pg_insert_rows_sql(t, 1);
 }
 
 /* Endpoint column name's text from the bound values of name_addr,

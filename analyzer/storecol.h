@@ -132,6 +132,9 @@ const char *hu_storecol_text(const hu_sc_in *q, int i);
  * the values for it: params[0..*n) (pointers into o, valid until
  * hu_sc_out_clear(o)).  False when out of memory. */
 char *hu_storecol_pg_insert_sql(const hu_storecol_table *t);
+/* The same INSERT for `rows` records at once: row r's parameters are
+ * $(r*n + 1).. for n selected columns, each row's values in turn. */
+char *hu_storecol_pg_insert_rows_sql(const hu_storecol_table *t, unsigned rows);
 bool hu_storecol_pg_values(hu_sc_out *o, const hu_storecol_table *t, const void *rec,
                            int64_t owner, int64_t pos, const char **params, int *n);
 

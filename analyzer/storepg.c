@@ -306,6 +306,11 @@ static const char *const migrations[] = {
 _Static_assert(PG_BASE_VERSION + sizeof migrations / sizeof migrations[0] - 1 == HU_STORE_VERSION,
                "one migration per schema version");
 
+/* Rows one INSERT carries at most: each statement is a round trip, and
+ * one per row made a capture's rows take three times as long as its
+ * analysis (a local server, 9,522 connection rows). */
+#define HU_PG_ROWS 64
+
 struct hu_storepg {
     PGconn *conn;
     char *conninfo;           /* as given: to connect when it first could not */
@@ -314,8 +319,14 @@ struct hu_storepg {
     bool readonly;
     bool in_tx;
     int version;
-    char *ins_incident, *ins_packet, *ins_conn, *ins_server;   /* generated INSERTs */
+    char *ins_incident, *ins_server;   /* generated INSERTs (rows in bulk: insert_rows) */
     char *get_incident, *get_packets;                         /* generated SELECTs */
+    /* Connection rows not sent yet, all of capture conns_capture: sent
+     * HU_PG_ROWS to a statement when full and before every commit,
+     * dropped with the transaction on abort. */
+    hu_conn_row conns[HU_PG_ROWS];
+    size_t nconns;
+    int64_t conns_capture;
 };
 
 bool hu_storepg_is_conninfo(const char *db)
@@ -539,8 +550,6 @@ static bool gen_sql(hu_storepg *p)
 {
     char where_id[] = "id = $1", where_pk[] = "incident_id = $1 ORDER BY idx";
     return (p->ins_incident = hu_storecol_pg_insert_sql(&hu_store_incidents)) &&
-           (p->ins_packet = hu_storecol_pg_insert_sql(&hu_store_incident_packets)) &&
-           (p->ins_conn = hu_storecol_pg_insert_sql(&hu_store_connections)) &&
            (p->ins_server = hu_storecol_pg_insert_sql(&hu_store_servers)) &&
            (p->get_incident = hu_storecol_select_sql(&hu_store_incidents, where_id)) &&
            (p->get_packets = hu_storecol_select_sql(&hu_store_incident_packets, where_pk));
@@ -628,8 +637,6 @@ void hu_storepg_close(hu_storepg *p)
     PQfinish(p->conn);
     free(p->conninfo);
     free(p->ins_incident);
-    free(p->ins_packet);
-    free(p->ins_conn);
     free(p->ins_server);
     free(p->get_incident);
     free(p->get_packets);
@@ -664,6 +671,55 @@ static bool insert(hu_storepg *p, const char *sql, const hu_storecol_table *t, c
     ok = ok && r;
     PQclear(r);
     return ok;
+}
+
+/* Insert count records of t, record i at recs + i * stride, HU_PG_ROWS
+ * to a statement; owner fills HU_SC_OWNER, and HU_SC_POS is pos0 + i
+ * when numbered (0 otherwise). */
+static bool insert_rows(hu_storepg *p, const hu_storecol_table *t, const void *recs,
+                        size_t stride, size_t count, int64_t owner, bool numbered, int64_t pos0,
+                        const char *doing, char *err, size_t n)
+{
+    for (size_t done = 0; done < count;) {
+        size_t k = count - done < HU_PG_ROWS ? count - done : HU_PG_ROWS;
+        hu_sc_out *o = calloc(k, sizeof *o);
+        const char **params = malloc(k * HU_SC_MAXVALS * sizeof *params);
+        char *sql = hu_storecol_pg_insert_rows_sql(t, (unsigned)k);
+        bool ok = o && params && sql;
+        int np = 0;
+        for (size_t i = 0; ok && i < k; i++) {
+            int per = 0;
+            int64_t pos = numbered ? pos0 + (int64_t)(done + i) : 0;
+            ok = hu_storecol_pg_values(&o[i], t, (const char *)recs + (done + i) * stride, owner,
+                                       pos, params + np, &per);
+            np += per;
+        }
+        if (!ok) {
+            snprintf(err, n, "database %s: %s: out of memory", p->name, doing);
+        } else {
+            PGresult *r = run(p, sql, np, params, doing, err, n);
+            ok = r != NULL;
+            PQclear(r);
+        }
+        for (size_t i = 0; o && i < k; i++)
+            hu_sc_out_clear(&o[i]);
+        free(o);
+        free(params);
+        free(sql);
+        if (!ok)
+            return false;
+        done += k;
+    }
+    return true;
+}
+
+/* The connection rows waiting, into the open transaction. */
+static bool flush_conns(hu_storepg *p, char *err, size_t n)
+{
+    size_t k = p->nconns;
+    p->nconns = 0;
+    return insert_rows(p, &hu_store_connections, p->conns, sizeof p->conns[0], k,
+                       p->conns_capture, false, 0, "storing connections", err, n);
 }
 
 bool hu_storepg_begin(hu_storepg *p, const hu_capture_meta *m, int64_t *capture_id, char *err,
@@ -745,18 +801,19 @@ bool hu_storepg_incident(hu_storepg *p, int64_t capture_id, const hu_incident_re
     }
     if (idp)
         *idp = id;
-    for (size_t i = 0; i < r->ntimeline; i++)
-        if (!insert(p, p->ins_packet, &hu_store_incident_packets, &r->timeline[i], id,
-                    (int64_t)i, NULL, "storing an incident's timeline", err, n))
-            return false;
-    return true;
+    return insert_rows(p, &hu_store_incident_packets, r->timeline, sizeof r->timeline[0],
+                       r->ntimeline, id, true, 0, "storing an incident's timeline", err, n);
 }
 
 bool hu_storepg_connection(hu_storepg *p, int64_t capture_id, const hu_conn_row *row, char *err,
                            size_t n)
 {
-    return insert(p, p->ins_conn, &hu_store_connections, row, capture_id, 0, NULL,
-                  "storing a connection", err, n);
+    if (p->nconns && (p->conns_capture != capture_id || p->nconns == HU_PG_ROWS) &&
+        !flush_conns(p, err, n))
+        return false;
+    p->conns_capture = capture_id;
+    p->conns[p->nconns++] = *row;
+    return true;
 }
 
 bool hu_storepg_server(hu_storepg *p, int64_t capture_id, const hu_server_summary *sv,
@@ -822,7 +879,8 @@ bool hu_storepg_end(hu_storepg *p, int64_t capture_id, const hu_capture_end *e,
     bool known = e->packets > 0;
     const char *vals[] = { e->content_hash, known ? first : NULL, known ? last : NULL, packets,
                            e->complete ? "1" : "0", e->link_type, id };
-    if (!exec(p, "UPDATE captures SET content_hash = $1, first_time = $2, last_time = $3, "
+    if (!flush_conns(p, err, n) ||
+        !exec(p, "UPDATE captures SET content_hash = $1, first_time = $2, last_time = $3, "
                  "packets = $4, complete = $5, link_type = $6 WHERE id = $7", 7, vals,
               "finishing the capture", err, n))
         goto fail;
@@ -853,6 +911,7 @@ fail:
 
 void hu_storepg_abort(hu_storepg *p)
 {
+    p->nconns = 0;   /* they went with the transaction */
     if (!p->in_tx)
         return;
     p->in_tx = false;
@@ -864,7 +923,7 @@ bool hu_storepg_checkpoint(hu_storepg *p, char *err, size_t n)
 {
     if (!p->in_tx)
         return true;
-    if (!exec(p, "COMMIT", 0, NULL, "committing", err, n)) {
+    if (!flush_conns(p, err, n) || !exec(p, "COMMIT", 0, NULL, "committing", err, n)) {
         hu_storepg_abort(p);
         return false;
     }

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hangup/store.h"
 #include "pgtest.h"
 #include "testutil.h"
 
@@ -529,4 +530,78 @@ Test(pg, html_pages_are_the_same_as_from_sqlite_and_filter_by_sensor, .init = up
     free(max);
     unlink(db);
     free(db);
+}
+
+/* A connection row from 10.0.0.1:40000 to 10.0.0.2:80, numbered. */
+static hu_conn_row conn_row(uint64_t number)
+{
+    hu_conn_row r = { .number = number, .ipver = 4, .cli_port = 40000, .srv_port = 80,
+                      .first_ts = (int64_t)number, .last_ts = (int64_t)number + 1,
+                      .packets = 3, .rtt_us = -1, .reassembly = "libnids",
+                      .idle_close_us = number % 2 ? -1 : 5, .incident = number == 8 };
+    r.cli_addr[0] = 10, r.cli_addr[3] = 1;
+    r.srv_addr[0] = 10, r.srv_addr[3] = 2;
+    return r;
+}
+
+static long count_of(const char *db, const char *sql)
+{
+    char *v = value(db, sql);
+    long n = strtol(v, NULL, 10);
+    free(v);
+    return n;
+}
+
+/* Connection rows go to PostgreSQL many to a statement: every row
+ * arrives, in the order given, whether its statement was full or cut
+ * short by a checkpoint or the capture's end; a row that fails is
+ * reported by the call that sent it, and the capture is rolled back. */
+Test(pg, connection_rows_are_sent_in_batches_in_order, .init = up, .fini = down, .timeout = 300)
+{
+    char err[1024] = "";
+    char pg[256];
+    snprintf(pg, sizeof pg, "%s", tu_pg_uri(&server, "h"));
+    hu_store *s = hu_store_open(pg, false, err, sizeof err);
+    cr_assert(s, "%s", err);
+    hu_capture_meta m = { .source = "test", .kind = "file", .link_type = "EN10MB" };
+    int64_t cap;
+    cr_assert(hu_store_begin(s, &m, &cap, err, sizeof err), "%s", err);
+    enum { N = 1000 };
+    for (int i = 0; i < N; i++) {
+        hu_conn_row r = conn_row((uint64_t)i + 1);
+        cr_assert(hu_store_connection(s, cap, &r, err, sizeof err), "%s", err);
+        if (i % 150 == 149) {
+            cr_assert(hu_store_checkpoint(s, err, sizeof err), "%s", err);
+            cr_assert_eq(count_of(pg, "SELECT count(*) FROM connections"), i + 1,
+                         "a checkpoint commits every row given before it");
+        }
+    }
+    hu_capture_end e = { .packets = N, .complete = true, .link_type = "EN10MB" };
+    int64_t replaced;
+    cr_assert(hu_store_end(s, cap, &e, &replaced, err, sizeof err), "%s", err);
+    cr_assert_eq(count_of(pg, "SELECT count(*) FROM connections"), N);
+    cr_assert_eq(count_of(pg, "SELECT count(*) FROM connections WHERE number != id"), 0,
+                 "rows in the order they were given");
+    cr_assert_eq(count_of(pg, "SELECT count(*) FROM connections WHERE idle_close_us = 5"), N / 2);
+    cr_assert_eq(count_of(pg, "SELECT number FROM connections WHERE incident = 1"), 8);
+    cr_assert_eq(count_of(pg, "SELECT count(*) FROM connections WHERE client = '10.0.0.1:40000' "
+                              "AND server = '10.0.0.2:80' AND reassembly = 'libnids' AND "
+                              "client_addr = '10.0.0.1' AND client_port = 40000 AND "
+                              "server_addr = '10.0.0.2' AND server_port = 80"), N);
+
+    /* A capture that does not exist: the foreign key refuses its rows
+     * when they are sent, at the latest at the capture's end. */
+    cr_assert(hu_store_begin(s, &m, &cap, err, sizeof err), "%s", err);
+    bool ok = true;
+    for (int i = 0; i < 10 && ok; i++) {
+        hu_conn_row r = conn_row(1);
+        ok = hu_store_connection(s, cap + 1000, &r, err, sizeof err);
+    }
+    if (ok)
+        ok = hu_store_end(s, cap, &e, &replaced, err, sizeof err);
+    cr_assert_not(ok, "a refused row fails the capture");
+    cr_assert(strstr(err, "storing connections"), "%s", err);
+    hu_store_close(s);
+    cr_assert_eq(count_of(pg, "SELECT count(*) FROM captures"), 1, "the second rolled back");
+    cr_assert_eq(count_of(pg, "SELECT count(*) FROM connections"), N);
 }
