@@ -532,18 +532,6 @@ Test(pg, html_pages_are_the_same_as_from_sqlite_and_filter_by_sensor, .init = up
     free(db);
 }
 
-/* A connection row from 10.0.0.1:40000 to 10.0.0.2:80, numbered. */
-static hu_conn_row conn_row(uint64_t number)
-{
-    hu_conn_row r = { .number = number, .ipver = 4, .cli_port = 40000, .srv_port = 80,
-                      .first_ts = (int64_t)number, .last_ts = (int64_t)number + 1,
-                      .packets = 3, .rtt_us = -1, .reassembly = "libnids",
-                      .idle_close_us = number % 2 ? -1 : 5, .incident = number == 8 };
-    r.cli_addr[0] = 10, r.cli_addr[3] = 1;
-    r.srv_addr[0] = 10, r.srv_addr[3] = 2;
-    return r;
-}
-
 static long count_of(const char *db, const char *sql)
 {
     char *v = value(db, sql);
@@ -568,7 +556,7 @@ Test(pg, connection_rows_are_sent_in_batches_in_order, .init = up, .fini = down,
     cr_assert(hu_store_begin(s, &m, &cap, err, sizeof err), "%s", err);
     enum { N = 1000 };
     for (int i = 0; i < N; i++) {
-        hu_conn_row r = conn_row((uint64_t)i + 1);
+        hu_conn_row r = tu_conn_row((uint64_t)i + 1);
         cr_assert(hu_store_connection(s, cap, &r, err, sizeof err), "%s", err);
         if (i % 150 == 149) {
             cr_assert(hu_store_checkpoint(s, err, sizeof err), "%s", err);
@@ -594,7 +582,7 @@ Test(pg, connection_rows_are_sent_in_batches_in_order, .init = up, .fini = down,
     cr_assert(hu_store_begin(s, &m, &cap, err, sizeof err), "%s", err);
     bool ok = true;
     for (int i = 0; i < 10 && ok; i++) {
-        hu_conn_row r = conn_row(1);
+        hu_conn_row r = tu_conn_row(1);
         ok = hu_store_connection(s, cap + 1000, &r, err, sizeof err);
     }
     if (ok)

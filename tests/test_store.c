@@ -632,18 +632,6 @@ static hu_store *begun(const char *db, int64_t *cap)
     return s;
 }
 
-/* A connection row from 10.0.0.1:40000 to 10.0.0.2:80. */
-static hu_conn_row conn_row(uint64_t number)
-{
-    hu_conn_row r = { .number = number, .ipver = 4, .cli_port = 40000, .srv_port = 80,
-                      .first_ts = (int64_t)number, .last_ts = (int64_t)number + 1,
-                      .packets = 3, .rtt_us = -1, .reassembly = "libnids",
-                      .idle_close_us = number % 2 ? -1 : 5, .incident = number == 8 };
-    r.cli_addr[0] = 10, r.cli_addr[3] = 1;
-    r.srv_addr[0] = 10, r.srv_addr[3] = 2;
-    return r;
-}
-
 /* Connection rows are written on the store's own thread: in order, past
  * the queue's bound, with the caller's other writes in between (it never
  * locks), and a checkpoint commits every row given before it. */
@@ -655,7 +643,7 @@ Test(store, connection_rows_are_written_in_order_beside_other_writes, .timeout =
     hu_store *s = begun(db, &cap);
     enum { N = 70000 };   /* more than the queue holds: the caller waits */
     for (int i = 0; i < N; i++) {
-        hu_conn_row r = conn_row((uint64_t)i + 1);
+        hu_conn_row r = tu_conn_row((uint64_t)i + 1);
         cr_assert(hu_store_connection(s, cap, &r, err, sizeof err), "%s", err);
         if (i % 10000 == 9999) {
             hu_server_summary sv = { .ipver = 4, .port = 80, .connections = (uint64_t)i,
@@ -697,7 +685,7 @@ Test(store, a_failed_connection_row_is_the_cause_later_calls_report, .timeout = 
     hu_store *s = begun(db, &cap);
     /* A capture that does not exist: the foreign key refuses the row.
      * Rows are accepted until the writer has met it. */
-    hu_conn_row r = conn_row(1);
+    hu_conn_row r = tu_conn_row(1);
     bool accepted = true;
     for (int i = 0; i < 1000000 && accepted; i++)
         accepted = hu_store_connection(s, cap + 1000, &r, err, sizeof err);

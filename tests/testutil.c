@@ -1057,3 +1057,14 @@ int tu_free_port(int p)
             return p;
     }
 }
+
+hu_conn_row tu_conn_row(uint64_t number)
+{
+    hu_conn_row r = { .number = number, .ipver = 4, .cli_port = 40000, .srv_port = 80,
+                      .first_ts = (int64_t)number, .last_ts = (int64_t)number + 1,
+                      .packets = 3, .rtt_us = -1, .reassembly = "libnids",
+                      .idle_close_us = number % 2 ? -1 : 5, .incident = number == 8 };
+    r.cli_addr[0] = 10, r.cli_addr[3] = 1;
+    r.srv_addr[0] = 10, r.srv_addr[3] = 2;
+    return r;
+}

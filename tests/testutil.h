@@ -17,6 +17,7 @@
 #include "hangup/packet.h"
 #include "hangup/pipeline.h"
 #include "hangup/servers.h"
+#include "hangup/storerow.h"
 
 /* A conversation between a client and a server for synthetic packets. */
 typedef struct tu_conv {
@@ -173,6 +174,10 @@ void tu_cv_handshake(tu_cv *c);
 /* Value of "key" in a flat JSON object line, as raw JSON text (strings
  * keep their quotes), malloc'd; NULL if absent. */
 char *tu_json_get(const char *line, const char *key);
+
+/* A connection row from 10.0.0.1:40000 to 10.0.0.2:80, numbered: every
+ * even one an idle close of 5 us, number 8 an incident. */
+hu_conn_row tu_conn_row(uint64_t number);
 
 #endif
 
