@@ -13,8 +13,9 @@
  * directory and database reports nothing again.  It needs root, tcpdump,
  * python3 and node, and is skipped otherwise.  The others need nothing
  * but the samples: files added while it runs, a file written a few bytes
- * at a time, a restart (database and --state), a file deleted and one
- * truncated under it, a broken one.  All traffic stays on 127.0.0.1.
+ * at a time, a restart (SQLite, PostgreSQL and --state), a file deleted
+ * and one truncated under it, a broken one.  All traffic stays on
+ * 127.0.0.1 (the PostgreSQL server is the test's own, pgtest.h).
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgtest.h"
 #include "testutil.h"
 
 /* Wait until file path holds text (up to ms); whether it does. */
@@ -395,14 +397,15 @@ static size_t wait_races(const char *out, size_t n, int ms)
  * being written cut inside a record; stopped, the rest arrives; the second
  * run takes up the second file at that record.  Together they report the
  * set's races once each, as analyze reads the finished set.  The state is
- * kept in the database, then (another directory) in a --state file.
+ * kept in the database (an SQLite file, or PostgreSQL at pg_uri when not
+ * NULL), or else in a --state file.
  */
-static void restart_case(bool in_db)
+static void restart_case(bool in_db, const char *pg_uri)
 {
     char dir[256], src[4200], dst[600];
     make_dir(dir, sizeof dir);
     char db[256], state[256];
-    snprintf(db, sizeof db, "%s", tu_tmp(".db"));
+    snprintf(db, sizeof db, "%s", pg_uri ? pg_uri : tu_tmp(".db"));
     snprintf(state, sizeof state, "%s", tu_tmp(".state"));
     char out1[256], err1[256];
     snprintf(out1, sizeof out1, "%s", tu_tmp(".out"));
@@ -459,19 +462,43 @@ static void restart_case(bool in_db)
     free(j1);
     free(j2);
     char cmd[4400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' '%s' '%s' '%s' '%s' '%s'", dir, db, state, out1,
-             err1, out2, err2);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' '%s' '%s' '%s' '%s' '%s'", dir,
+             pg_uri ? state : db, state, out1, err1, out2, err2);
     tu_sh(cmd, NULL, NULL);
 }
 
 Test(watch, restart_counts_nothing_twice_database, .timeout = 60)
 {
-    restart_case(true);
+    restart_case(true, NULL);
+}
+
+/* The PostgreSQL test's own server (stopped by fini whatever happened). */
+static tu_pg pg_server;
+
+static void pg_up(void)
+{
+    char err[2048];
+    cr_assert(tu_pg_start(&pg_server, err, sizeof err), "%s", err);
+    cr_assert(tu_pg_createdb(&pg_server, "w", err, sizeof err), "%s", err);
+}
+
+static void pg_down(void)
+{
+    tu_pg_destroy(&pg_server);
+}
+
+/* The same with the state and the incidents in PostgreSQL. */
+Test(watch, restart_counts_nothing_twice_postgresql, .init = pg_up, .fini = pg_down,
+     .timeout = 180)
+{
+    char uri[256];
+    snprintf(uri, sizeof uri, "%s", tu_pg_uri(&pg_server, "w"));
+    restart_case(true, uri);
 }
 
 Test(watch, restart_counts_nothing_twice_state_file, .timeout = 60)
 {
-    restart_case(false);
+    restart_case(false, NULL);
 }
 
 /*
