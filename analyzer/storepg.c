@@ -674,10 +674,10 @@ static bool insert(hu_storepg *p, const char *sql, const hu_storecol_table *t, c
 }
 
 /* Insert count records of t, record i at recs + i * stride, HU_PG_ROWS
- * to a statement; owner fills HU_SC_OWNER, and HU_SC_POS is pos0 + i
- * when numbered (0 otherwise). */
+ * to a statement; owner fills HU_SC_OWNER, and HU_SC_POS is i when
+ * numbered (0 otherwise). */
 static bool insert_rows(hu_storepg *p, const hu_storecol_table *t, const void *recs,
-                        size_t stride, size_t count, int64_t owner, bool numbered, int64_t pos0,
+                        size_t stride, size_t count, int64_t owner, bool numbered,
                         const char *doing, char *err, size_t n)
 {
     for (size_t done = 0; done < count;) {
@@ -689,7 +689,7 @@ static bool insert_rows(hu_storepg *p, const hu_storecol_table *t, const void *r
         int np = 0;
         for (size_t i = 0; ok && i < k; i++) {
             int per = 0;
-            int64_t pos = numbered ? pos0 + (int64_t)(done + i) : 0;
+            int64_t pos = numbered ? (int64_t)(done + i) : 0;
             ok = hu_storecol_pg_values(&o[i], t, (const char *)recs + (done + i) * stride, owner,
                                        pos, params + np, &per);
             np += per;
@@ -719,7 +719,7 @@ static bool flush_conns(hu_storepg *p, char *err, size_t n)
     size_t k = p->nconns;
     p->nconns = 0;
     return insert_rows(p, &hu_store_connections, p->conns, sizeof p->conns[0], k,
-                       p->conns_capture, false, 0, "storing connections", err, n);
+                       p->conns_capture, false, "storing connections", err, n);
 }
 
 bool hu_storepg_begin(hu_storepg *p, const hu_capture_meta *m, int64_t *capture_id, char *err,
@@ -802,7 +802,7 @@ bool hu_storepg_incident(hu_storepg *p, int64_t capture_id, const hu_incident_re
     if (idp)
         *idp = id;
     return insert_rows(p, &hu_store_incident_packets, r->timeline, sizeof r->timeline[0],
-                       r->ntimeline, id, true, 0, "storing an incident's timeline", err, n);
+                       r->ntimeline, id, true, "storing an incident's timeline", err, n);
 }
 
 bool hu_storepg_connection(hu_storepg *p, int64_t capture_id, const hu_conn_row *row, char *err,
