@@ -10,6 +10,7 @@
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <criterion/criterion.h>
 #include <glob.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
@@ -209,4 +210,11 @@ bool tu_pg_createdb(tu_pg *pg, const char *name, char *err, size_t n)
     v = tu_pg_value(pg, "postgres", sql, err, n);
     free(v);
     return v != NULL;
+}
+
+void tu_pg_up(tu_pg *pg, const char *name)
+{
+    char err[2048];
+    cr_assert(tu_pg_start(pg, err, sizeof err), "%s", err);
+    cr_assert(tu_pg_createdb(pg, name, err, sizeof err), "%s", err);
 }

@@ -30,6 +30,9 @@ bool tu_pg_stop(tu_pg *pg);
 bool tu_pg_restart(tu_pg *pg, char *err, size_t n);
 /* Stop it (if running) and remove the directory.  Safe to call twice. */
 void tu_pg_destroy(tu_pg *pg);
+/* tu_pg_start, then tu_pg_createdb(name): the test fails (never skips)
+ * when either cannot be done.  For a suite's or a test's .init. */
+void tu_pg_up(tu_pg *pg, const char *name);
 /* Create database name (dropped first if it exists); false with err. */
 bool tu_pg_createdb(tu_pg *pg, const char *name, char *err, size_t n);
 /* The libpq URI of database name on it: postgresql://hangup@127.0.0.1:PORT/name

@@ -21,9 +21,7 @@ static tu_pg server;
 
 static void up(void)
 {
-    char err[2048];
-    cr_assert(tu_pg_start(&server, err, sizeof err), "%s", err);
-    cr_assert(tu_pg_createdb(&server, "h", err, sizeof err), "%s", err);
+    tu_pg_up(&server, "h");
 }
 
 static void down(void)
@@ -532,10 +530,10 @@ Test(pg, html_pages_are_the_same_as_from_sqlite_and_filter_by_sensor, .init = up
     free(db);
 }
 
-static long count_of(const char *db, const char *sql)
+static int64_t count_of(const char *db, const char *sql)
 {
     char *v = value(db, sql);
-    long n = strtol(v, NULL, 10);
+    int64_t n = strtoll(v, NULL, 10);
     free(v);
     return n;
 }
@@ -567,15 +565,7 @@ Test(pg, connection_rows_are_sent_in_batches_in_order, .init = up, .fini = down,
     hu_capture_end e = { .packets = N, .complete = true, .link_type = "EN10MB" };
     int64_t replaced;
     cr_assert(hu_store_end(s, cap, &e, &replaced, err, sizeof err), "%s", err);
-    cr_assert_eq(count_of(pg, "SELECT count(*) FROM connections"), N);
-    cr_assert_eq(count_of(pg, "SELECT count(*) FROM connections WHERE number != id"), 0,
-                 "rows in the order they were given");
-    cr_assert_eq(count_of(pg, "SELECT count(*) FROM connections WHERE idle_close_us = 5"), N / 2);
-    cr_assert_eq(count_of(pg, "SELECT number FROM connections WHERE incident = 1"), 8);
-    cr_assert_eq(count_of(pg, "SELECT count(*) FROM connections WHERE client = '10.0.0.1:40000' "
-                              "AND server = '10.0.0.2:80' AND reassembly = 'libnids' AND "
-                              "client_addr = '10.0.0.1' AND client_port = 40000 AND "
-                              "server_addr = '10.0.0.2' AND server_port = 80"), N);
+    tu_expect_conn_rows(pg, N, count_of);
 
     /* A capture that does not exist: the foreign key refuses its rows
      * when they are sent, at the latest at the capture's end. */

@@ -39,12 +39,10 @@ static long long spool_waiting(const char *path);
 
 static void up(void)
 {
-    char err[2048];
     cr_assert_eq(geteuid(), 0, "capturing on lo needs root");
     cr_assert_eq(system("node --version >/dev/null 2>&1"), 0,
                  "node is not installed (scripts/install-deps installs it)");
-    cr_assert(tu_pg_start(&server, err, sizeof err), "%s", err);
-    cr_assert(tu_pg_createdb(&server, "h", err, sizeof err), "%s", err);
+    tu_pg_up(&server, "h");
 }
 
 static void down(void)

@@ -660,15 +660,7 @@ Test(store, connection_rows_are_written_in_order_beside_other_writes, .timeout =
     int64_t replaced;
     cr_assert(hu_store_end(s, cap, &e, &replaced, err, sizeof err), "%s", err);
     hu_store_close(s);
-    cr_assert_eq(scalar(db, "SELECT count(*) FROM connections"), N);
-    cr_assert_eq(scalar(db, "SELECT count(*) FROM connections WHERE number != id"), 0,
-                 "rows in the order they were given");
-    cr_assert_eq(scalar(db, "SELECT count(*) FROM connections WHERE idle_close_us = 5"), N / 2);
-    cr_assert_eq(scalar(db, "SELECT number FROM connections WHERE incident = 1"), 8);
-    cr_assert_eq(scalar(db, "SELECT count(*) FROM connections WHERE client = '10.0.0.1:40000' "
-                            "AND server = '10.0.0.2:80' AND reassembly = 'libnids' AND "
-                            "client_addr = '10.0.0.1' AND client_port = 40000 AND "
-                            "server_addr = '10.0.0.2' AND server_port = 80"), N);
+    tu_expect_conn_rows(db, N, scalar);
     cr_assert_eq(scalar(db, "SELECT count(*) FROM servers WHERE server = '10.0.0.2:80'"),
                  N / 10000);
     rm_db(db);

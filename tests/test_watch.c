@@ -477,9 +477,7 @@ static tu_pg pg_server;
 
 static void pg_up(void)
 {
-    char err[2048];
-    cr_assert(tu_pg_start(&pg_server, err, sizeof err), "%s", err);
-    cr_assert(tu_pg_createdb(&pg_server, "w", err, sizeof err), "%s", err);
+    tu_pg_up(&pg_server, "w");
 }
 
 static void pg_down(void)

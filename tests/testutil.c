@@ -1068,3 +1068,17 @@ hu_conn_row tu_conn_row(uint64_t number)
     r.srv_addr[0] = 10, r.srv_addr[3] = 2;
     return r;
 }
+
+void tu_expect_conn_rows(const char *db, int64_t n, int64_t (*scalar)(const char *db,
+                                                                        const char *sql))
+{
+    cr_assert_eq(scalar(db, "SELECT count(*) FROM connections"), n);
+    cr_assert_eq(scalar(db, "SELECT count(*) FROM connections WHERE number != id"), 0,
+                 "rows in the order they were given");
+    cr_assert_eq(scalar(db, "SELECT count(*) FROM connections WHERE idle_close_us = 5"), n / 2);
+    cr_assert_eq(scalar(db, "SELECT number FROM connections WHERE incident = 1"), 8);
+    cr_assert_eq(scalar(db, "SELECT count(*) FROM connections WHERE client = '10.0.0.1:40000' "
+                            "AND server = '10.0.0.2:80' AND reassembly = 'libnids' AND "
+                            "client_addr = '10.0.0.1' AND client_port = 40000 AND "
+                            "server_addr = '10.0.0.2' AND server_port = 80"), n);
+}

@@ -178,6 +178,11 @@ char *tu_json_get(const char *line, const char *key);
 /* A connection row from 10.0.0.1:40000 to 10.0.0.2:80, numbered: every
  * even one an idle close of 5 us, number 8 an incident. */
 hu_conn_row tu_conn_row(uint64_t number);
+/* Database db holds exactly rows 1..n of tu_conn_row, stored in the order
+ * given (id = number) and every column as written; scalar(db, sql) is
+ * the backend's way to run a query for its single integer. */
+void tu_expect_conn_rows(const char *db, int64_t n, int64_t (*scalar)(const char *db,
+                                                                        const char *sql));
 
 #endif
 
